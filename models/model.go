@@ -1,0 +1,41 @@
+// Package models defines each stream's table once: the JSON shape the API
+// sends, the Arrow schema, the record builder and the DuckDB DDL.
+package models
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// Model is one warehouse table fed by one stream.
+type Model interface {
+	// Table is the table (and Parquet directory) name.
+	Table() string
+	// Schema is the Arrow schema of the records the builder produces.
+	Schema() *arrow.Schema
+	// Key lists the columns that identify a row; upserts match on them.
+	Key() []string
+	// DayColumn names the DATE/TIMESTAMP column whose day a replace-days load
+	// and Parquet partitioning use ("" when the table has none).
+	DayColumn() string
+	// DDL is CREATE TABLE IF NOT EXISTS for DuckDB, column order = Schema.
+	DDL() string
+	// NewBuilder starts a batch. loc is the zone the API's naive timestamps
+	// are in; syncedAt fills _synced_at.
+	NewBuilder(mem memory.Allocator, loc *time.Location, syncedAt time.Time) Builder
+}
+
+// Builder appends API objects to a growing Arrow record.
+type Builder interface {
+	// Append decodes one element of the response's list. A malformed object is
+	// an error naming the field; unknown fields are kept in raw.
+	Append(obj json.RawMessage) error
+	// Len is the number of rows appended since the last NewRecord.
+	Len() int
+	// NewRecord hands over the rows appended so far and resets the builder.
+	NewRecord() arrow.RecordBatch
+	Release()
+}
