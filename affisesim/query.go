@@ -1,0 +1,624 @@
+package affisesim
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// request is one parsed API request.
+type request struct {
+	q         url.Values
+	ep        string
+	loc       *time.Location
+	lz        *localizer
+	affiliate bool
+	pidx      int // affiliate's partner index
+	page      int
+	limit     int
+}
+
+var zoneCache sync.Map
+
+func loadZone(name string) (*time.Location, error) {
+	if v, ok := zoneCache.Load(name); ok {
+		return v.(*time.Location), nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, err
+	}
+	zoneCache.Store(name, loc)
+	return loc, nil
+}
+
+func (s *Sim) newRequest(r *http.Request, ep string) (*request, *apiError) {
+	q := r.URL.Query()
+	key := r.Header.Get("API-Key")
+	if key == "" {
+		key = q.Get("API-Key")
+	}
+	req := &request{q: q, ep: ep, loc: s.zone, pidx: -1}
+	switch {
+	case key == "":
+		return nil, &apiError{401, "API-Key is missing"}
+	case key == s.cfg.Key:
+	case s.cfg.AffiliateKey != "" && key == s.cfg.AffiliateKey:
+		req.affiliate = true
+		req.pidx = s.cfg.AffiliatePartner - 1
+	default:
+		return nil, &apiError{401, "API-Key is invalid"}
+	}
+	if req.affiliate && strings.HasPrefix(r.URL.Path, "/3.0/admin/") {
+		return nil, &apiError{403, "This method is available only for admin"}
+	}
+	if tz := q.Get("timezone"); tz != "" {
+		loc, err := loadZone(tz)
+		if err != nil {
+			return nil, &apiError{400, "Invalid timezone: " + tz}
+		}
+		req.loc = loc
+	}
+	req.lz = newLocalizer(req.loc)
+	req.page, req.limit = 1, 100
+	if v := q.Get("page"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return nil, &apiError{400, "page must be an integer"}
+		}
+		if n > 1 {
+			req.page = n
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return nil, &apiError{400, "limit must be an integer"}
+		}
+		if n > 0 {
+			req.limit = min(n, 500)
+		}
+	}
+	return req, nil
+}
+
+// arr returns the values of name[] (and plain name, and name[0..]).
+func (r *request) arr(name string) []string {
+	var out []string
+	for k, vs := range r.q {
+		if k == name || k == name+"[]" || (strings.HasPrefix(k, name+"[") && strings.HasSuffix(k, "]") && isDigits(k[len(name)+1:len(k)-1])) {
+			for _, v := range vs {
+				for _, p := range strings.Split(v, ",") {
+					if p = strings.TrimSpace(p); p != "" {
+						out = append(out, p)
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+func isDigits(s string) bool {
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// day parses a YYYY-MM-DD date as midnight in the request's zone.
+func (r *request) day(name string) (time.Time, bool, *apiError) {
+	v := r.q.Get(name)
+	if v == "" {
+		return time.Time{}, false, nil
+	}
+	t, err := time.ParseInLocation("2006-01-02", v, r.loc)
+	if err != nil {
+		return time.Time{}, false, &apiError{400, name + " is not a valid date (YYYY-MM-DD)"}
+	}
+	return t, true, nil
+}
+
+func (r *request) hour(name string) (int, bool, *apiError) {
+	v := r.q.Get(name)
+	if v == "" {
+		return 0, false, nil
+	}
+	h, err := strconv.Atoi(v)
+	if err != nil || h < 0 || h > 23 {
+		return 0, false, &apiError{400, name + " must be between 0 and 23"}
+	}
+	return h, true, nil
+}
+
+func addDays(t time.Time, n int) time.Time { return t.AddDate(0, 0, n) }
+
+func atHour(t time.Time, h int) time.Time {
+	return time.Date(t.Year(), t.Month(), t.Day(), h, 0, 0, 0, t.Location())
+}
+
+// dateRange returns [from, to) in unix seconds for date_from/date_to
+// (inclusive days) plus the hour parameter (one-day periods only).
+// Without required, absent dates default to one week ago .. today.
+func (s *Sim) dateRange(r *request, fromName, toName string, required bool) (int64, int64, *apiError) {
+	from, okF, err := r.day(fromName)
+	if err != nil {
+		return 0, 0, err
+	}
+	to, okT, err := r.day(toName)
+	if err != nil {
+		return 0, 0, err
+	}
+	if required {
+		if !okF {
+			return 0, 0, &apiError{400, "Field " + fromName + " is required"}
+		}
+		if !okT {
+			return 0, 0, &apiError{400, "Field " + toName + " is required"}
+		}
+	}
+	now := s.now().In(r.loc)
+	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, r.loc)
+	if !okF {
+		from = addDays(today, -7)
+	}
+	if !okT {
+		to = today
+	}
+	if to.Before(from) {
+		return 0, 0, &apiError{400, fromName + " must not be after " + toName}
+	}
+	h, okH, err := r.hour("hour")
+	if err != nil {
+		return 0, 0, err
+	}
+	if okH {
+		if !from.Equal(to) {
+			return 0, 0, &apiError{400, "Parameter hour is allowed only for one day period"}
+		}
+		return atHour(from, h).Unix(), atHour(from, h).Add(time.Hour).Unix(), nil
+	}
+	return from.Unix(), addDays(to, 1).Unix(), nil
+}
+
+// filter selects rows by ids; nil sets mean "any".
+type filter struct {
+	status   []bool // by stored status
+	offers   []bool // by offer index
+	partners []bool // by partner index
+	country  []bool // by country index
+	advs     []bool // by advertiser index
+	goal     string
+	any      bool
+}
+
+func (s *Sim) parseFilter(r *request, prefix string, allowStatus bool) (*filter, *apiError) {
+	f := &filter{}
+	name := func(n string) string {
+		if prefix == "" {
+			return n
+		}
+		return prefix + "[" + n + "]"
+	}
+	if allowStatus {
+		if v := r.arr(name("status")); len(v) > 0 {
+			f.status = make([]bool, len(statusNames))
+			for _, x := range v {
+				n, err := strconv.Atoi(x)
+				st, ok := statusByAPI[n]
+				if err != nil || !ok {
+					return nil, &apiError{400, "status must be one of 1, 2, 3, 4, 5"}
+				}
+				f.status[st] = true
+			}
+			f.any = true
+		}
+	}
+	if v := r.arr(name("offer")); len(v) > 0 {
+		f.offers = make([]bool, len(s.offers))
+		for _, x := range v {
+			n, err := strconv.Atoi(x)
+			if err != nil {
+				return nil, &apiError{400, "offer must be a list of integers"}
+			}
+			if n >= 1 && n <= len(s.offers) {
+				f.offers[n-1] = true
+			}
+		}
+		f.any = true
+	}
+	pv := r.arr(name("partner"))
+	if prefix != "" && len(pv) == 0 {
+		pv = r.arr(name("affiliate"))
+	}
+	if len(pv) > 0 {
+		if r.affiliate {
+			return nil, &apiError{403, "Filter partner is available only for admin"}
+		}
+		f.partners = make([]bool, len(s.partners))
+		for _, x := range pv {
+			n, err := strconv.Atoi(x)
+			if err != nil {
+				return nil, &apiError{400, "partner must be a list of integers"}
+			}
+			if n >= 1 && n <= len(s.partners) {
+				f.partners[n-1] = true
+			}
+		}
+		f.any = true
+	}
+	if r.affiliate {
+		f.partners = make([]bool, len(s.partners))
+		f.partners[r.pidx] = true
+		f.any = true
+	}
+	if v := r.arr(name("country")); len(v) > 0 {
+		f.country = make([]bool, len(countries))
+		for _, x := range v {
+			for i, c := range countries {
+				if strings.EqualFold(c.code, x) {
+					f.country[i] = true
+				}
+			}
+		}
+		f.any = true
+	}
+	if v := r.arr(name("advertiser")); len(v) > 0 {
+		if r.affiliate {
+			return nil, &apiError{403, "Filter advertiser is available only for admin"}
+		}
+		f.advs = make([]bool, len(s.advs))
+		for _, x := range v {
+			for i, a := range s.advs {
+				if a.id == x {
+					f.advs[i] = true
+				}
+			}
+		}
+		f.any = true
+	}
+	if g := r.q.Get(name("goal")); g != "" {
+		f.goal = g
+		f.any = true
+	}
+	return f, nil
+}
+
+func (s *Sim) matchCamp(f *filter, camp uint16) bool {
+	cp := s.camps[camp]
+	if f.offers != nil && !f.offers[cp.offer] {
+		return false
+	}
+	if f.partners != nil && !f.partners[cp.partner] {
+		return false
+	}
+	if f.country != nil && !f.country[cp.country] {
+		return false
+	}
+	if f.advs != nil && !f.advs[s.offers[cp.offer].adv] {
+		return false
+	}
+	return true
+}
+
+func (s *Sim) matchConv(f *filter, ci uint32) bool {
+	c := &s.convs[ci]
+	if f.status != nil && !f.status[c.status] {
+		return false
+	}
+	if f.goal != "" && s.offers[s.camps[c.camp].offer].goals[c.goal].value != f.goal {
+		return false
+	}
+	return s.matchCamp(f, c.camp)
+}
+
+// convRange returns the index range [lo, hi) of conversions created in [from, to).
+func (s *Sim) convRange(from, to int64) (int, int) {
+	lo := sort.Search(len(s.convs), func(i int) bool { return s.convs[i].created >= from })
+	hi := sort.Search(len(s.convs), func(i int) bool { return s.convs[i].created >= to })
+	return lo, max(lo, hi)
+}
+
+// selection is the ordered result set of a list request: either a range of
+// a sorted array served newest first, or an explicit index list.
+type selection struct {
+	lo, hi int
+	idx    []uint32
+	list   bool
+}
+
+func (sl selection) n() int {
+	if sl.list {
+		return len(sl.idx)
+	}
+	return sl.hi - sl.lo
+}
+
+func (sl selection) at(p int) uint32 {
+	if sl.list {
+		return sl.idx[p]
+	}
+	return uint32(sl.hi - 1 - p)
+}
+
+// cachedList memoizes the result of build for the current data version so
+// paging through a filtered result costs a scan only once. Caller holds
+// at least the read lock.
+func (s *Sim) cachedList(key string, build func() []uint32) []uint32 {
+	key = strconv.FormatUint(s.version, 10) + "|" + key
+	s.cacheMu.Lock()
+	if c, ok := s.cache[key]; ok {
+		s.cacheMu.Unlock()
+		return c.idx
+	}
+	s.cacheMu.Unlock()
+	idx := build()
+	s.cacheMu.Lock()
+	if len(s.cache) >= 32 {
+		for k := range s.cache {
+			delete(s.cache, k)
+			if len(s.cache) < 24 {
+				break
+			}
+		}
+	}
+	s.cache[key] = &cached{version: s.version, idx: idx}
+	s.cacheMu.Unlock()
+	return idx
+}
+
+func cacheKey(r *request, extra string) string {
+	q := url.Values{}
+	for k, v := range r.q {
+		if k != "page" && k != "limit" && k != "API-Key" {
+			q[k] = v
+		}
+	}
+	return r.ep + "|" + strconv.FormatBool(r.affiliate) + "|" + q.Encode() + "|" + extra
+}
+
+// writePage renders the Affise list envelope for one page of sel.
+func (r *request) writePage(b []byte, list string, total int, item func(b []byte, p int) []byte) []byte {
+	b = append(b, `{"status":1,"`...)
+	b = append(b, list...)
+	b = append(b, `":[`...)
+	off := (r.page - 1) * r.limit
+	end := min(off+r.limit, total)
+	for p := off; p < end; p++ {
+		if p > off {
+			b = append(b, ',')
+		}
+		b = item(b, p)
+	}
+	b = append(b, `],"pagination":{"per_page":`...)
+	b = appendInt(b, int64(r.limit))
+	b = append(b, `,"total_count":`...)
+	b = appendInt(b, int64(total))
+	b = append(b, `,"page":`...)
+	b = appendInt(b, int64(r.page))
+	if r.page*r.limit < total {
+		b = append(b, `,"next_page":`...)
+		b = appendInt(b, int64(r.page+1))
+	}
+	b = append(b, `},"statusCode":200}`...)
+	return b
+}
+
+var bufPool sync.Pool
+
+// pageBuf returns an empty buffer for a page, reused across requests.
+func pageBuf(limit int, per int) []byte {
+	if v := bufPool.Get(); v != nil {
+		return (*v.(*[]byte))[:0]
+	}
+	return make([]byte, 0, 256+limit*per)
+}
+
+func putBuf(b []byte) {
+	if cap(b) <= 4<<20 {
+		bufPool.Put(&b)
+	}
+}
+
+func (s *Sim) handleConversions(r *request) ([]byte, *apiError) {
+	from, to, aerr := s.dateRange(r, "date_from", "date_to", false)
+	if aerr != nil {
+		return nil, aerr
+	}
+	hasUpd := false
+	for _, k := range []string{"update_from_date", "update_to_date", "update_from_hour", "update_to_hour"} {
+		if r.q.Get(k) != "" {
+			hasUpd = true
+		}
+	}
+	if hasUpd && r.affiliate {
+		return nil, &apiError{403, "Filters update_from_date, update_to_date, update_from_hour, update_to_hour are available only for admin"}
+	}
+	var ufrom, uto int64 = -1 << 62, 1 << 62
+	if hasUpd {
+		d, ok, err := r.day("update_from_date")
+		if err != nil {
+			return nil, err
+		}
+		h, okH, err := r.hour("update_from_hour")
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			if okH {
+				d = atHour(d, h)
+			}
+			ufrom = d.Unix()
+		}
+		d, ok, err = r.day("update_to_date")
+		if err != nil {
+			return nil, err
+		}
+		h, okH, err = r.hour("update_to_hour")
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			if okH {
+				uto = atHour(d, h).Add(time.Hour).Unix()
+			} else {
+				uto = addDays(d, 1).Unix()
+			}
+		}
+	}
+	f, aerr := s.parseFilter(r, "", true)
+	if aerr != nil {
+		return nil, aerr
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	lo, hi := s.convRange(from, to)
+	sel := selection{lo: lo, hi: hi}
+	if hasUpd || f.any {
+		sel.list = true
+		sel.idx = s.cachedList(cacheKey(r, strconv.FormatInt(from, 10)), func() []uint32 {
+			var out []uint32
+			if hasUpd {
+				ulo := sort.Search(len(s.byUpd), func(i int) bool { return s.convs[s.byUpd[i]].updated >= ufrom })
+				uhi := sort.Search(len(s.byUpd), func(i int) bool { return s.convs[s.byUpd[i]].updated >= uto })
+				for _, ci := range s.byUpd[ulo:max(ulo, uhi)] {
+					if int(ci) >= lo && int(ci) < hi && s.matchConv(f, ci) {
+						out = append(out, ci)
+					}
+				}
+				slices.SortFunc(out, func(a, b uint32) int { return int(b) - int(a) })
+				return out
+			}
+			for i := hi - 1; i >= lo; i-- {
+				if s.matchConv(f, uint32(i)) {
+					out = append(out, uint32(i))
+				}
+			}
+			return out
+		})
+	}
+	b := pageBuf(r.limit, 2600)
+	return r.writePage(b, "conversions", sel.n(), func(b []byte, p int) []byte {
+		return s.appendConv(b, sel.at(p), r.lz, r.affiliate)
+	}), nil
+}
+
+func (s *Sim) handleClicks(r *request) ([]byte, *apiError) {
+	from, to, aerr := s.dateRange(r, "date_from", "date_to", true)
+	if aerr != nil {
+		return nil, aerr
+	}
+	f, aerr := s.parseFilter(r, "", false)
+	if aerr != nil {
+		return nil, aerr
+	}
+	retain := s.now().Add(-s.cfg.Retention).Unix()
+	from = max(from, retain)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	lo := sort.Search(len(s.clicks), func(i int) bool { return s.clicks[i].created >= from })
+	hi := max(lo, sort.Search(len(s.clicks), func(i int) bool { return s.clicks[i].created >= to }))
+	sel := selection{lo: lo, hi: hi}
+	if f.any {
+		sel.list = true
+		sel.idx = s.cachedList(cacheKey(r, strconv.FormatInt(from, 10)), func() []uint32 {
+			var out []uint32
+			for i := hi - 1; i >= lo; i-- {
+				if s.matchCamp(f, s.clicks[i].camp) {
+					out = append(out, uint32(i))
+				}
+			}
+			return out
+		})
+	}
+	b := pageBuf(r.limit, 2400)
+	return r.writePage(b, "clicks", sel.n(), func(b []byte, p int) []byte {
+		return s.appendClick(b, &s.clicks[sel.at(p)], r.lz)
+	}), nil
+}
+
+func (s *Sim) handleServerPostbacks(r *request) ([]byte, *apiError) {
+	from, to, aerr := s.dateRange(r, "date_from", "date_to", true)
+	if aerr != nil {
+		return nil, aerr
+	}
+	f, aerr := s.parseFilter(r, "", false)
+	if aerr != nil {
+		return nil, aerr
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	lo, hi := s.convRange(from, to)
+	sel := selection{lo: lo, hi: hi}
+	if f.any {
+		sel.list = true
+		sel.idx = s.cachedList(cacheKey(r, ""), func() []uint32 {
+			var out []uint32
+			for i := hi - 1; i >= lo; i-- {
+				if s.matchConv(f, uint32(i)) {
+					out = append(out, uint32(i))
+				}
+			}
+			return out
+		})
+	}
+	b := pageBuf(r.limit, 1800)
+	return r.writePage(b, "postbacks", sel.n(), func(b []byte, p int) []byte {
+		return s.appendServerPB(b, sel.at(p), r.lz)
+	}), nil
+}
+
+func (s *Sim) handleAffiliatePostbacks(r *request) ([]byte, *apiError) {
+	from, to, aerr := s.dateRange(r, "date_from", "date_to", true)
+	if aerr != nil {
+		return nil, aerr
+	}
+	f, aerr := s.parseFilter(r, "", false)
+	if aerr != nil {
+		return nil, aerr
+	}
+	code := r.q.Get("http_code")
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	idx := s.cachedList(cacheKey(r, ""), func() []uint32 {
+		lo, hi := s.convRange(from-maxAffPBDelay, to)
+		var out []uint32
+		for i := hi - 1; i >= lo; i-- {
+			ci := uint32(i)
+			if !s.hasAffPB(ci) {
+				continue
+			}
+			if t := s.affPBTime(ci); t < from || t >= to {
+				continue
+			}
+			if !s.matchConv(f, ci) {
+				continue
+			}
+			if code != "" {
+				c := "200"
+				switch s.pbHash(ci) >> 32 % 50 {
+				case 0:
+					c = "404"
+				case 1:
+					c = "500"
+				}
+				if c != code {
+					continue
+				}
+			}
+			out = append(out, ci)
+		}
+		return out
+	})
+	b := pageBuf(r.limit, 500)
+	return r.writePage(b, "postbacks", len(idx), func(b []byte, p int) []byte {
+		return s.appendAffPB(b, idx[p])
+	}), nil
+}
