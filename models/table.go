@@ -1,0 +1,523 @@
+package models
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// Column types. Each maps to one Arrow type and one DuckDB type.
+type colType int
+
+const (
+	tString    colType = iota // utf8                        VARCHAR
+	tInt64                    // int64                       BIGINT
+	tInt32                    // int32                       INTEGER
+	tDecimal                  // decimal128(18,4)            DECIMAL(18,4)
+	tTimestamp                // timestamp[us, tz=UTC]       TIMESTAMP (UTC wall clock)
+	tDate                     // date32                      DATE
+	tBool                     // bool                        BOOLEAN
+)
+
+// Arrow types the builders emit.
+//
+// Timestamps are timestamp[us, tz=UTC] (arrow.FixedWidthTypes.Timestamp_us):
+// the instant is unambiguous in Arrow and Parquet. DuckDB reads that Arrow
+// type as TIMESTAMPTZ while the tables (DDL) use plain TIMESTAMP holding UTC;
+// an implicit TIMESTAMPTZ -> TIMESTAMP cast would apply the session TimeZone.
+// Loaders should use SelectList(m), which casts through epoch microseconds
+// (make_timestamp(epoch_us(col))) and is independent of the session zone.
+var (
+	TimestampType = &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
+	DecimalType   = &arrow.Decimal128Type{Precision: decPrecision, Scale: decScaleExp}
+)
+
+func (t colType) arrow() arrow.DataType {
+	switch t {
+	case tString:
+		return arrow.BinaryTypes.String
+	case tInt64:
+		return arrow.PrimitiveTypes.Int64
+	case tInt32:
+		return arrow.PrimitiveTypes.Int32
+	case tDecimal:
+		return DecimalType
+	case tTimestamp:
+		return TimestampType
+	case tDate:
+		return arrow.FixedWidthTypes.Date32
+	case tBool:
+		return arrow.FixedWidthTypes.Boolean
+	}
+	panic("models: unknown column type")
+}
+
+func (t colType) duckdb() string {
+	switch t {
+	case tString:
+		return "VARCHAR"
+	case tInt64:
+		return "BIGINT"
+	case tInt32:
+		return "INTEGER"
+	case tDecimal:
+		return fmt.Sprintf("DECIMAL(%d,%d)", decPrecision, decScaleExp)
+	case tTimestamp:
+		return "TIMESTAMP"
+	case tDate:
+		return "DATE"
+	case tBool:
+		return "BOOLEAN"
+	}
+	panic("models: unknown column type")
+}
+
+type column struct {
+	name    string
+	typ     colType
+	notNull bool
+}
+
+const (
+	colRaw      = "raw"
+	colSyncedAt = "_synced_at"
+)
+
+// table implements Model for every stream. Each stream file declares its
+// columns, the top-level JSON members it reads and a row function.
+type table struct {
+	name   string
+	cols   []column // without raw and _synced_at (appended by newTable)
+	key    []string
+	day    string
+	schema *arrow.Schema
+	ddl    string
+	// members are the top-level JSON members the row function reads;
+	// vals[i] holds members[i]'s value span.
+	members []string
+	slot    map[string]int
+	row     func(r *rowState)
+}
+
+func newTable(name string, cols []column, key []string, day string, members []string, row func(*rowState)) *table {
+	t := &table{name: name, key: key, day: day, members: members, row: row}
+	t.cols = append(append([]column{}, cols...),
+		column{name: colRaw, typ: tString, notNull: true},
+		column{name: colSyncedAt, typ: tTimestamp, notNull: true})
+	fields := make([]arrow.Field, len(t.cols))
+	seen := map[string]bool{}
+	for i, c := range t.cols {
+		if !validIdent(c.name) || seen[c.name] {
+			panic("models: bad or duplicate column name " + c.name)
+		}
+		seen[c.name] = true
+		fields[i] = arrow.Field{Name: c.name, Type: c.typ.arrow(), Nullable: !c.notNull}
+	}
+	for _, k := range key {
+		if !seen[k] {
+			panic("models: key column " + k + " not in " + name)
+		}
+	}
+	t.schema = arrow.NewSchema(fields, nil)
+	t.slot = make(map[string]int, len(members))
+	for i, m := range members {
+		t.slot[m] = i
+	}
+	t.ddl = buildDDL(name, t.cols)
+	return t
+}
+
+// validIdent keeps DDL and SQL built from column names safe: every name is a
+// constant or comes from the StatsSlices allow-list, and must look like one.
+func validIdent(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, c := range s {
+		if !(c == '_' || (c >= 'a' && c <= 'z') || (i > 0 && c >= '0' && c <= '9')) {
+			return false
+		}
+	}
+	return true
+}
+
+func quoteIdent(s string) string {
+	if !validIdent(s) {
+		panic("models: refusing to quote identifier " + s)
+	}
+	return `"` + s + `"`
+}
+
+// buildDDL deliberately declares no PRIMARY KEY: DuckDB's ART index for it
+// made files 2.4x larger and loads 3x slower (shared/measurements.md), and
+// its ON CONFLICT silently keeps the first of duplicate rows in a batch. The
+// loader enforces key uniqueness itself (staging + DELETE/INSERT in one
+// transaction); Key() tells it which columns form the key. Key columns are
+// NOT NULL, which costs nothing.
+func buildDDL(name string, cols []column) string {
+	var b strings.Builder
+	b.WriteString("CREATE TABLE IF NOT EXISTS ")
+	b.WriteString(quoteIdent(name))
+	b.WriteString(" (\n")
+	for i, c := range cols {
+		b.WriteString("  ")
+		b.WriteString(quoteIdent(c.name))
+		b.WriteByte(' ')
+		b.WriteString(c.typ.duckdb())
+		if c.notNull {
+			b.WriteString(" NOT NULL")
+		}
+		if i < len(cols)-1 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('\n')
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+func (t *table) Table() string         { return t.name }
+func (t *table) Schema() *arrow.Schema { return t.schema }
+func (t *table) Key() []string         { return append([]string(nil), t.key...) }
+func (t *table) DayColumn() string     { return t.day }
+func (t *table) DDL() string           { return t.ddl }
+
+// SelectList is the column list for INSERT INTO <table> SELECT <list> FROM
+// <arrow view>: every column quoted, in schema order, with timestamp columns
+// converted from the Arrow timestamp[us, tz=UTC] (TIMESTAMPTZ in DuckDB) to
+// a plain UTC TIMESTAMP without depending on the session time zone.
+func SelectList(m Model) string {
+	var b strings.Builder
+	for i, f := range m.Schema().Fields() {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		q := quoteIdent(f.Name)
+		if ts, ok := f.Type.(*arrow.TimestampType); ok && ts.TimeZone != "" {
+			b.WriteString("make_timestamp(epoch_us(" + q + ")) AS " + q)
+			continue
+		}
+		b.WriteString(q)
+	}
+	return b.String()
+}
+
+// cell holds one decoded value until the whole row decoded without error,
+// so a bad object never leaves the columns at different lengths.
+type cell struct {
+	null bool
+	s    []byte // tString
+	i    int64  // ints, decimal (scaled), timestamp (µs), date (days)
+	b    bool
+}
+
+type rowState struct {
+	t     *table
+	loc   *time.Location
+	vals  [][]byte
+	cells []cell
+	err   error
+}
+
+func (r *rowState) val(member string) []byte {
+	i, ok := r.t.slot[member]
+	if !ok {
+		panic("models: " + r.t.name + " reads undeclared member " + member)
+	}
+	return r.vals[i]
+}
+
+// fail records the first error of the row; later setters become no-ops.
+func (r *rowState) fail(field string, err error) {
+	if r.err == nil {
+		r.err = &FieldError{Stream: r.t.name, Field: field, Err: err}
+	}
+}
+
+func (r *rowState) str(col int, field string, v []byte) {
+	b, ok, err := textOf(v)
+	if err != nil {
+		r.fail(field, err)
+		return
+	}
+	r.cells[col] = cell{null: !ok, s: b}
+}
+
+// reqStr is a required string (a key): NULL or "" is an error.
+func (r *rowState) reqStr(col int, field string, v []byte) {
+	b, ok, err := textOf(v)
+	if err == nil && (!ok || len(b) == 0) {
+		err = errNull
+	}
+	if err != nil {
+		r.fail(field, err)
+		return
+	}
+	r.cells[col] = cell{s: b}
+}
+
+func (r *rowState) int(col int, field string, v []byte) {
+	n, ok, err := intOf(v)
+	if err == nil && ok && r.t.cols[col].typ == tInt32 && (n < -1<<31 || n > 1<<31-1) {
+		err = fmt.Errorf("%d is out of INTEGER range", n)
+	}
+	if err != nil {
+		r.fail(field, err)
+		return
+	}
+	r.cells[col] = cell{null: !ok, i: n}
+}
+
+func (r *rowState) reqInt(col int, field string, v []byte) {
+	n, ok, err := intOf(v)
+	if err == nil && !ok {
+		err = errNull
+	}
+	if err != nil {
+		r.fail(field, err)
+		return
+	}
+	r.cells[col] = cell{i: n}
+}
+
+func (r *rowState) dec(col int, field string, v []byte) {
+	n, ok, err := decimalOf(v)
+	if err != nil {
+		r.fail(field, err)
+		return
+	}
+	r.cells[col] = cell{null: !ok, i: n}
+}
+
+func (r *rowState) ts(col int, field string, v []byte) {
+	us, ok, err := timeOf(v, r.loc)
+	if err != nil {
+		r.fail(field, err)
+		return
+	}
+	r.cells[col] = cell{null: !ok, i: us}
+}
+
+func (r *rowState) boolean(col int, field string, v []byte) {
+	b, ok, err := boolOf(v)
+	if err != nil {
+		r.fail(field, err)
+		return
+	}
+	r.cells[col] = cell{null: !ok, b: b}
+}
+
+func (r *rowState) set(col int, c cell) { r.cells[col] = c }
+
+// builder implements Builder for every table.
+type builder struct {
+	t     *table
+	rb    *array.RecordBuilder
+	state rowState
+	sc    scanner
+	visit memberFunc
+	sync  int64
+	n     int
+
+	str []*array.StringBuilder
+	i64 []*array.Int64Builder
+	i32 []*array.Int32Builder
+	dec []*array.Decimal128Builder
+	tsb []*array.TimestampBuilder
+	dat []*array.Date32Builder
+	bol []*array.BooleanBuilder
+}
+
+func (t *table) NewBuilder(mem memory.Allocator, loc *time.Location, syncedAt time.Time) Builder {
+	if mem == nil {
+		mem = memory.DefaultAllocator
+	}
+	if loc == nil {
+		loc = time.UTC
+	}
+	nc := len(t.cols)
+	b := &builder{
+		t:    t,
+		rb:   array.NewRecordBuilder(mem, t.schema),
+		sync: syncedAt.UnixMicro(),
+		str:  make([]*array.StringBuilder, nc),
+		i64:  make([]*array.Int64Builder, nc),
+		i32:  make([]*array.Int32Builder, nc),
+		dec:  make([]*array.Decimal128Builder, nc),
+		tsb:  make([]*array.TimestampBuilder, nc),
+		dat:  make([]*array.Date32Builder, nc),
+		bol:  make([]*array.BooleanBuilder, nc),
+	}
+	b.state = rowState{t: t, loc: loc, vals: make([][]byte, len(t.members)), cells: make([]cell, nc)}
+	for i := range b.state.cells {
+		b.state.cells[i].null = true
+	}
+	for i, f := range b.rb.Fields() {
+		switch fb := f.(type) {
+		case *array.StringBuilder:
+			b.str[i] = fb
+		case *array.Int64Builder:
+			b.i64[i] = fb
+		case *array.Int32Builder:
+			b.i32[i] = fb
+		case *array.Decimal128Builder:
+			b.dec[i] = fb
+		case *array.TimestampBuilder:
+			b.tsb[i] = fb
+		case *array.Date32Builder:
+			b.dat[i] = fb
+		case *array.BooleanBuilder:
+			b.bol[i] = fb
+		default:
+			panic(fmt.Sprintf("models: unexpected builder %T", f))
+		}
+	}
+	b.visit = b.onMember
+	return b
+}
+
+func (b *builder) onMember(key []byte, escaped bool, val []byte) {
+	if escaped {
+		k, ok := unquoteBytes(key)
+		if !ok {
+			return
+		}
+		if i, ok := b.t.slot[k]; ok {
+			b.state.vals[i] = val
+		}
+		return
+	}
+	if i, ok := b.t.slot[string(key)]; ok {
+		b.state.vals[i] = val
+	}
+}
+
+func (b *builder) Append(obj json.RawMessage) error {
+	clear(b.state.vals)
+	b.sc.data = obj
+	b.sc.out = b.sc.out[:0]
+	b.sc.emit = true
+	if err := b.sc.scanTop(b.visit); err != nil {
+		if errors.Is(err, errNotObject) {
+			return fmt.Errorf("%s: %w (got %s)", b.t.name, err, describe(trimLeft(obj)))
+		}
+		return fmt.Errorf("%s: %w", b.t.name, err)
+	}
+	b.state.err = nil
+	b.t.row(&b.state)
+	if err := b.state.err; err != nil {
+		for i := range b.state.cells {
+			b.state.cells[i] = cell{null: true}
+		}
+		return err
+	}
+	b.commit()
+	return nil
+}
+
+func trimLeft(v []byte) []byte {
+	for len(v) > 0 && isSpace(v[0]) {
+		v = v[1:]
+	}
+	return v
+}
+
+// commit moves the decoded cells into the column builders.
+func (b *builder) commit() {
+	nc := len(b.t.cols)
+	cells := b.state.cells
+	for i := 0; i < nc-2; i++ {
+		c := &cells[i]
+		switch b.t.cols[i].typ {
+		case tString:
+			if c.null {
+				b.str[i].AppendNull()
+			} else {
+				b.str[i].BinaryBuilder.Append(c.s)
+			}
+		case tInt64:
+			if c.null {
+				b.i64[i].AppendNull()
+			} else {
+				b.i64[i].Append(c.i)
+			}
+		case tInt32:
+			if c.null {
+				b.i32[i].AppendNull()
+			} else {
+				b.i32[i].Append(int32(c.i))
+			}
+		case tDecimal:
+			if c.null {
+				b.dec[i].AppendNull()
+			} else {
+				b.dec[i].Append(decimal128.FromI64(c.i))
+			}
+		case tTimestamp:
+			if c.null {
+				b.tsb[i].AppendNull()
+			} else {
+				b.tsb[i].Append(arrow.Timestamp(c.i))
+			}
+		case tDate:
+			if c.null {
+				b.dat[i].AppendNull()
+			} else {
+				b.dat[i].Append(arrow.Date32(c.i))
+			}
+		case tBool:
+			if c.null {
+				b.bol[i].AppendNull()
+			} else {
+				b.bol[i].Append(c.b)
+			}
+		}
+		*c = cell{null: true}
+	}
+	b.str[nc-2].BinaryBuilder.Append(b.sc.out)
+	b.tsb[nc-1].Append(arrow.Timestamp(b.sync))
+	b.n++
+}
+
+func (b *builder) Len() int { return b.n }
+
+// NewRecord hands over the rows so far. The next batch's buffers are
+// reserved at this batch's size: batches are usually alike, and growing
+// Arrow buffers by doubling (realloc + copy + zeroing) was the largest cost
+// in the conversions benchmark.
+func (b *builder) NewRecord() arrow.RecordBatch {
+	rows := b.n
+	var data []int
+	for _, sb := range b.str {
+		if sb != nil {
+			data = append(data, sb.DataLen())
+		}
+	}
+	rec := b.rb.NewRecordBatch()
+	b.n = 0
+	if rows > 0 {
+		b.rb.Reserve(rows)
+		k := 0
+		for _, sb := range b.str {
+			if sb != nil {
+				sb.ReserveData(data[k])
+				k++
+			}
+		}
+	}
+	return rec
+}
+
+func (b *builder) Release() {
+	if b.rb != nil {
+		b.rb.Release()
+		b.rb = nil
+	}
+}
