@@ -20,12 +20,19 @@ type Window struct {
 	// Snapshot: the records are the whole table.
 	Snapshot bool
 	Advance  time.Time
+	// Backfill: planned by PlanBackfill. Conversions then select by creation
+	// date even when incremental passes select by update time.
+	Backfill bool
 }
 
 // Extractor plans and fetches one stream.
 type Extractor interface {
 	Stream() string
 	Model() models.Model
+	// Location is the zone whose midnights and hours bound the windows
+	// (the API's timezone): a ReplaceDays window [From, To) covers the
+	// calendar days of From and To in it.
+	Location() *time.Location
 	// Plan lists the windows of an incremental pass from the stored cursor
 	// (zero when the stream never ran) up to now.
 	Plan(cursor time.Time, now time.Time) []Window

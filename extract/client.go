@@ -1,0 +1,674 @@
+package extract
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/rs/zerolog"
+	"github.com/sethvargo/go-retry"
+	"golang.org/x/time/rate"
+)
+
+// Defaults of ClientConfig and of the client options.
+const (
+	DefaultPageSize          = 500
+	MaxPageSize              = 500
+	DefaultRequestsPerSecond = 3
+	DefaultConcurrency       = 3
+	DefaultTimeout           = 60 * time.Second
+	DefaultMaxRetries        = 6
+	DefaultMaxRetryAfter     = 60 * time.Second
+	DefaultBackoffBase       = 1 * time.Second
+	DefaultBackoffMax        = 30 * time.Second
+	DefaultBatchRows         = 10000
+	DefaultMaxPages          = 100000
+	DefaultRewalks           = 3
+	DefaultMaxBodyBytes      = 64 << 20
+)
+
+// ClientConfig configures the Affise HTTP client. Zero fields take defaults.
+type ClientConfig struct {
+	// BaseURL of the network, e.g. https://api-example.affise.com. Paths are
+	// appended to it.
+	BaseURL string
+	// Key is sent only as the API-Key header. It never appears in a URL, an
+	// error, or a log line written by this package.
+	Key string
+	// Timezone is the zone name sent as timezone= with every request and in
+	// which dates and hours are formatted (default UTC). Location, when set,
+	// wins over Timezone; it must be a named zone (not time.Local).
+	Timezone string
+	Location *time.Location
+	// PageSize is the limit= of every list request (1..500, default 500).
+	PageSize int
+	// RequestsPerSecond is the request budget shared by every stream using the
+	// client (burst 1, default 3). Retries spend it too.
+	RequestsPerSecond float64
+	// Concurrency bounds requests in flight across all streams (default 3).
+	Concurrency int
+	// Timeout bounds one HTTP attempt, body included (default 60s).
+	Timeout time.Duration
+	// MaxRetries is the number of retries after the first attempt of a
+	// request (default 6; negative: none).
+	MaxRetries int
+	// MaxRetryAfter caps how long a Retry-After header makes us wait
+	// (default 60s).
+	MaxRetryAfter time.Duration
+	Logger        zerolog.Logger
+	// HTTPClient to use (its Timeout is left alone; a copy is made so the
+	// redirect policy can be set). Default: a fresh http.Client.
+	HTTPClient *http.Client
+}
+
+// String never shows the key.
+func (c ClientConfig) String() string {
+	key := ""
+	if c.Key != "" {
+		key = redacted
+	}
+	return fmt.Sprintf("ClientConfig{BaseURL:%s Key:%s Timezone:%s PageSize:%d RequestsPerSecond:%g Concurrency:%d Timeout:%s MaxRetries:%d MaxRetryAfter:%s}",
+		c.BaseURL, key, c.Timezone, c.PageSize, c.RequestsPerSecond, c.Concurrency, c.Timeout, c.MaxRetries, c.MaxRetryAfter)
+}
+
+// GoString never shows the key.
+func (c ClientConfig) GoString() string { return c.String() }
+
+// Observer receives what the client does, for metrics. Calls may come from
+// several goroutines at once.
+type Observer interface {
+	// ObserveRequest is called after every HTTP attempt. endpoint is the path
+	// only; code is the HTTP status, 0 when no response arrived.
+	ObserveRequest(endpoint string, code int, dur time.Duration)
+	// ObserveRetry is called before waiting to retry; reason is short and
+	// free of secrets.
+	ObserveRetry(endpoint string, reason string, wait time.Duration)
+}
+
+// ClientOption adjusts a Client.
+type ClientOption func(*Client)
+
+// WithObserver adds an Observer.
+func WithObserver(o Observer) ClientOption {
+	return func(c *Client) { c.observers = append(c.observers, o) }
+}
+
+// WithOnRequest adds a hook called after every HTTP attempt.
+func WithOnRequest(fn func(endpoint string, code int, dur time.Duration)) ClientOption {
+	return func(c *Client) { c.onRequest = append(c.onRequest, fn) }
+}
+
+// WithBackoff sets the base and the cap of the exponential retry backoff
+// (defaults 1s and 30s); jitter is ±20%.
+func WithBackoff(base, maxWait time.Duration) ClientOption {
+	return func(c *Client) { c.backoffBase, c.backoffMax = base, maxWait }
+}
+
+// WithBatchRows sets how many rows an emitted record holds at most (default
+// 10000); an extractor's Options.BatchRows overrides it.
+func WithBatchRows(n int) ClientOption { return func(c *Client) { c.batchRows = n } }
+
+// WithMaxPages bounds the pages of one window walk (default 100000).
+func WithMaxPages(n int) ClientOption { return func(c *Client) { c.maxPages = n } }
+
+// WithRewalks sets how often a window whose rows do not add up to
+// total_count is walked again before failing (default 3).
+func WithRewalks(n int) ClientOption { return func(c *Client) { c.rewalks = n } }
+
+// WithMaxBodyBytes caps the size of one response body (default 64 MiB).
+func WithMaxBodyBytes(n int64) ClientOption { return func(c *Client) { c.maxBody = n } }
+
+// WithClock replaces time.Now (for _synced_at and "today").
+func WithClock(now func() time.Time) ClientOption { return func(c *Client) { c.now = now } }
+
+// WithAllocator sets the Arrow allocator of the record builders.
+func WithAllocator(mem memory.Allocator) ClientOption { return func(c *Client) { c.mem = mem } }
+
+// Client is an Affise API 3.0 client: header auth, one shared request budget
+// and concurrency limit, retries, and page walks. Safe for concurrent use.
+type Client struct {
+	base     *url.URL
+	key      string
+	loc      *time.Location
+	tz       string
+	pageSize int
+	timeout  time.Duration
+	retries  int
+	maxRA    time.Duration
+	log      zerolog.Logger
+	hc       *http.Client
+	limiter  *rate.Limiter
+	sem      chan struct{}
+	// pacer: the limiter schedules tokens exactly, but a late timer can
+	// bunch the actual sends; this keeps sends at least interval apart.
+	interval time.Duration
+	paceMu   chan struct{}
+	lastSend time.Time
+
+	backoffBase, backoffMax time.Duration
+	batchRows               int
+	maxPages                int
+	rewalks                 int
+	maxBody                 int64
+	now                     func() time.Time
+	mem                     memory.Allocator
+	observers               []Observer
+	onRequest               []func(string, int, time.Duration)
+
+	mu          sync.Mutex
+	requests    map[RequestKey]int64
+	retryCount  atomic.Int64
+	rateLimited atomic.Int64
+}
+
+// RequestKey identifies a counter of Stats.Requests.
+type RequestKey struct {
+	Endpoint string // path only
+	Code     int    // HTTP status, 0 when no response arrived
+}
+
+// Stats is a snapshot of the client's counters.
+type Stats struct {
+	Requests    map[RequestKey]int64
+	Retries     int64 // attempts that were retried
+	RateLimited int64 // HTTP 429 replies
+}
+
+// NewClient checks cfg and builds a client.
+func NewClient(cfg ClientConfig, opts ...ClientOption) (*Client, error) {
+	if cfg.BaseURL == "" {
+		return nil, errors.New("extract: api base_url is empty")
+	}
+	base, err := url.Parse(strings.TrimRight(cfg.BaseURL, "/"))
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		return nil, fmt.Errorf("extract: api base_url %q is not an http(s) URL", Redact(cfg.BaseURL))
+	}
+	if base.User != nil || base.RawQuery != "" || base.Fragment != "" {
+		return nil, errors.New("extract: api base_url must not carry credentials, a query or a fragment")
+	}
+	if strings.TrimSpace(cfg.Key) == "" {
+		return nil, errors.New("extract: api key is empty")
+	}
+	if strings.ContainsAny(cfg.Key, "\r\n") {
+		return nil, errors.New("extract: api key contains a line break")
+	}
+	loc := cfg.Location
+	if loc == nil {
+		name := cfg.Timezone
+		if name == "" {
+			name = "UTC"
+		}
+		loc, err = time.LoadLocation(name)
+		if err != nil {
+			return nil, fmt.Errorf("extract: api timezone %q: %w", cfg.Timezone, err)
+		}
+	}
+	tz := loc.String()
+	if loc == time.Local || tz == "Local" || tz == "" {
+		return nil, errors.New("extract: api timezone must be a named zone such as UTC or Europe/Berlin")
+	}
+	if cfg.PageSize == 0 {
+		cfg.PageSize = DefaultPageSize
+	}
+	if cfg.PageSize < 1 || cfg.PageSize > MaxPageSize {
+		return nil, fmt.Errorf("extract: api page_size %d is outside 1..%d", cfg.PageSize, MaxPageSize)
+	}
+	if cfg.RequestsPerSecond == 0 {
+		cfg.RequestsPerSecond = DefaultRequestsPerSecond
+	}
+	if cfg.RequestsPerSecond < 0 {
+		return nil, fmt.Errorf("extract: api requests_per_second %g is negative", cfg.RequestsPerSecond)
+	}
+	if cfg.Concurrency == 0 {
+		cfg.Concurrency = DefaultConcurrency
+	}
+	if cfg.Concurrency < 0 {
+		return nil, fmt.Errorf("extract: api concurrency %d is negative", cfg.Concurrency)
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.MaxRetries == 0 {
+		cfg.MaxRetries = DefaultMaxRetries
+	}
+	if cfg.MaxRetries < 0 {
+		cfg.MaxRetries = 0
+	}
+	if cfg.MaxRetryAfter <= 0 {
+		cfg.MaxRetryAfter = DefaultMaxRetryAfter
+	}
+	hc := &http.Client{}
+	if cfg.HTTPClient != nil {
+		cp := *cfg.HTTPClient
+		hc = &cp
+	}
+	// The API-Key header is not one Go drops on redirects to another host:
+	// refuse those so the key never travels elsewhere.
+	prev := hc.CheckRedirect
+	hc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if len(via) > 0 && req.URL.Host != via[0].URL.Host {
+			return fmt.Errorf("refusing redirect to another host %q", req.URL.Host)
+		}
+		if prev != nil {
+			return prev(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	registerSecret(cfg.Key)
+	c := &Client{
+		base:        base,
+		key:         cfg.Key,
+		loc:         loc,
+		tz:          tz,
+		pageSize:    cfg.PageSize,
+		timeout:     cfg.Timeout,
+		retries:     cfg.MaxRetries,
+		maxRA:       cfg.MaxRetryAfter,
+		log:         cfg.Logger,
+		hc:          hc,
+		limiter:     rate.NewLimiter(rate.Limit(cfg.RequestsPerSecond), 1),
+		sem:         make(chan struct{}, cfg.Concurrency),
+		interval:    time.Duration(float64(time.Second) / cfg.RequestsPerSecond),
+		paceMu:      make(chan struct{}, 1),
+		backoffBase: DefaultBackoffBase,
+		backoffMax:  DefaultBackoffMax,
+		batchRows:   DefaultBatchRows,
+		maxPages:    DefaultMaxPages,
+		rewalks:     DefaultRewalks,
+		maxBody:     DefaultMaxBodyBytes,
+		now:         time.Now,
+		mem:         memory.DefaultAllocator,
+		requests:    map[RequestKey]int64{},
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	if c.backoffBase <= 0 {
+		c.backoffBase = DefaultBackoffBase
+	}
+	if c.backoffMax < c.backoffBase {
+		c.backoffMax = c.backoffBase
+	}
+	if c.batchRows <= 0 {
+		c.batchRows = DefaultBatchRows
+	}
+	if c.maxPages <= 0 {
+		c.maxPages = DefaultMaxPages
+	}
+	if c.rewalks < 0 {
+		c.rewalks = 0
+	}
+	if c.maxBody <= 0 {
+		c.maxBody = DefaultMaxBodyBytes
+	}
+	return c, nil
+}
+
+// Location is the zone dates and hours are sent in; window day boundaries
+// are midnights in it.
+func (c *Client) Location() *time.Location { return c.loc }
+
+// PageSize is the limit= sent with list requests.
+func (c *Client) PageSize() int { return c.pageSize }
+
+// Redact replaces this client's key (and any API-Key=... text) in s.
+func (c *Client) Redact(s string) string { return redactKey(Redact(s), c.key) }
+
+// Stats returns a snapshot of the counters.
+func (c *Client) Stats() Stats {
+	c.mu.Lock()
+	req := make(map[RequestKey]int64, len(c.requests))
+	for k, v := range c.requests {
+		req[k] = v
+	}
+	c.mu.Unlock()
+	return Stats{Requests: req, Retries: c.retryCount.Load(), RateLimited: c.rateLimited.Load()}
+}
+
+func (c *Client) observe(endpoint string, code int, dur time.Duration) {
+	c.mu.Lock()
+	c.requests[RequestKey{endpoint, code}]++
+	c.mu.Unlock()
+	if code == http.StatusTooManyRequests {
+		c.rateLimited.Add(1)
+	}
+	for _, o := range c.observers {
+		o.ObserveRequest(endpoint, code, dur)
+	}
+	for _, fn := range c.onRequest {
+		fn(endpoint, code, dur)
+	}
+}
+
+// RequestError is a failed request: permanent, or retryable but out of
+// retries. Its text never carries the key.
+type RequestError struct {
+	Method   string
+	Endpoint string // path only
+	Page     int    // 0 when not a list request
+	Code     int    // HTTP status, 0 when no response arrived
+	Status   int    // Affise "status" of the body when it had one
+	Message  string // Affise's error text or a description, redacted
+	Attempts int
+	// Temporary: the last failure was of a retryable kind (429, 5xx,
+	// timeout, garbled body ...) and retries ran out.
+	Temporary bool
+	Err       error // underlying transport/decoding error, if any
+}
+
+func (e *RequestError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Method)
+	b.WriteByte(' ')
+	b.WriteString(e.Endpoint)
+	if e.Page > 0 {
+		fmt.Fprintf(&b, " page %d", e.Page)
+	}
+	b.WriteString(": ")
+	if e.Code != 0 {
+		fmt.Fprintf(&b, "HTTP %d", e.Code)
+		if e.Status != 0 && e.Status != 1 && e.Code < 300 {
+			fmt.Fprintf(&b, " status %d", e.Status)
+		}
+		if e.Message != "" {
+			b.WriteString(": ")
+		}
+	}
+	b.WriteString(e.Message)
+	switch e.Code {
+	case http.StatusUnauthorized:
+		b.WriteString(" (check api.key)")
+	case http.StatusForbidden:
+		b.WriteString(" (check api.key: its role may not use this endpoint)")
+	case http.StatusNotFound:
+		b.WriteString(" (check api.base_url)")
+	}
+	if e.Attempts > 1 {
+		fmt.Fprintf(&b, " (after %d attempts)", e.Attempts)
+	}
+	return b.String()
+}
+
+func (e *RequestError) Unwrap() error { return e.Err }
+
+// attemptError is one failed attempt and whether it may be retried.
+type attemptError struct {
+	re         *RequestError
+	retryable  bool
+	retryAfter time.Duration
+	reason     string // short, for logs and observers
+}
+
+func (e *attemptError) Error() string { return e.re.Error() }
+
+// pageReply is a decoded list response.
+type pageReply struct {
+	items      [][]byte
+	pagination *pagination
+	status     int
+}
+
+// getPage fetches one page with retries. attempts counts HTTP attempts made.
+func (c *Client) getPage(ctx context.Context, path, listKey string, q url.Values, page int) (*pageReply, int, error) {
+	params := url.Values{}
+	for k, v := range q {
+		params[k] = append([]string(nil), v...)
+	}
+	params.Set("timezone", c.tz)
+	if page > 0 {
+		params.Set("page", strconv.Itoa(page))
+		params.Set("limit", strconv.Itoa(c.pageSize))
+	}
+	u := *c.base
+	u.Path = strings.TrimRight(c.base.Path, "/") + path
+	u.RawQuery = params.Encode()
+	target := u.String()
+
+	var pendingRA time.Duration
+	inner := retry.WithMaxRetries(uint64(c.retries),
+		retry.WithCappedDuration(c.backoffMax,
+			retry.WithJitterPercent(20, retry.NewExponential(c.backoffBase))))
+	backoff := retry.BackoffFunc(func() (time.Duration, bool) {
+		d, stop := inner.Next()
+		if stop {
+			return 0, true
+		}
+		if pendingRA > d {
+			d = pendingRA
+		}
+		pendingRA = 0
+		return d, false
+	})
+
+	attempts := 0
+	var last *attemptError
+	reply, err := retry.DoValue(ctx, backoff, func(ctx context.Context) (*pageReply, error) {
+		attempts++
+		r, aerr := c.attempt(ctx, target, path, listKey, page)
+		if aerr == nil {
+			return r, nil
+		}
+		aerr.re.Attempts = attempts
+		last = aerr
+		if ctx.Err() != nil || !aerr.retryable {
+			return nil, aerr
+		}
+		pendingRA = aerr.retryAfter
+		if attempts <= c.retries {
+			c.retryCount.Add(1)
+			for _, o := range c.observers {
+				o.ObserveRetry(path, aerr.reason, aerr.retryAfter)
+			}
+			c.log.Warn().Str("endpoint", path).Int("page", page).Int("attempt", attempts).
+				Str("reason", aerr.reason).Dur("retry_after", aerr.retryAfter).
+				Msg("affise request failed, retrying")
+		}
+		return nil, retry.RetryableError(aerr)
+	})
+	if err == nil {
+		return reply, attempts, nil
+	}
+	if cerr := ctx.Err(); cerr != nil {
+		msg := "canceled"
+		if last != nil {
+			msg += " (last failure: " + last.reason + ")"
+		}
+		return nil, attempts, &RequestError{Method: http.MethodGet, Endpoint: path, Page: page, Message: msg, Attempts: attempts, Err: context.Cause(ctx)}
+	}
+	var ae *attemptError
+	if errors.As(err, &ae) {
+		return nil, attempts, ae.re
+	}
+	return nil, attempts, &RequestError{Method: http.MethodGet, Endpoint: path, Page: page, Message: c.Redact(err.Error()), Attempts: attempts, Err: err}
+}
+
+// attempt makes one HTTP request within the shared budget and classifies the
+// outcome.
+func (c *Client) attempt(ctx context.Context, target, path, listKey string, page int) (*pageReply, *attemptError) {
+	fail := func(code, status int, msg string, retryable bool, reason string, err error) *attemptError {
+		return &attemptError{
+			re:        &RequestError{Method: http.MethodGet, Endpoint: path, Page: page, Code: code, Status: status, Message: c.Redact(msg), Temporary: retryable, Err: err},
+			retryable: retryable,
+			reason:    reason,
+		}
+	}
+	// Concurrency first, then the rate budget: a request that got a token
+	// never waits for a slot, so sends cannot bunch up past the budget.
+	select {
+	case c.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fail(0, 0, "canceled", false, "canceled", ctx.Err())
+	}
+	defer func() { <-c.sem }()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return nil, fail(0, 0, "building request: "+err.Error(), false, "bad request", err)
+	}
+	req.Header.Set("API-Key", c.key)
+	req.Header.Set("Accept", "application/json")
+	if err := c.pace(ctx); err != nil {
+		return nil, fail(0, 0, "canceled while waiting for the request budget", false, "canceled", err)
+	}
+	// The timeout covers the request and its body, not the budget wait.
+	actx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	req = req.WithContext(actx)
+	start := time.Now()
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		c.observe(path, 0, time.Since(start))
+		if ctx.Err() != nil {
+			return nil, fail(0, 0, "canceled", false, "canceled", ctx.Err())
+		}
+		return nil, transportFailure(fail, err, actx)
+	}
+	body, rerr := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
+	resp.Body.Close()
+	c.observe(path, resp.StatusCode, time.Since(start))
+	code := resp.StatusCode
+	if rerr != nil {
+		if ctx.Err() != nil {
+			return nil, fail(code, 0, "canceled", false, "canceled", ctx.Err())
+		}
+		return nil, transportFailure(func(_, status int, msg string, retryable bool, reason string, err error) *attemptError {
+			return fail(code, status, "reading body: "+msg, retryable, reason, err)
+		}, rerr, actx)
+	}
+	if int64(len(body)) > c.maxBody {
+		return nil, fail(code, 0, fmt.Sprintf("response body exceeds %d bytes (lower api.page_size)", c.maxBody), false, "body too large", nil)
+	}
+
+	ra := c.retryAfter(resp.Header.Get("Retry-After"))
+	switch {
+	case code == http.StatusTooManyRequests || code == http.StatusRequestTimeout || code >= 500:
+		msg := errorText(body)
+		if msg == "" {
+			msg = http.StatusText(code)
+		}
+		f := fail(code, 0, msg, true, "HTTP "+strconv.Itoa(code), nil)
+		f.retryAfter = ra
+		return nil, f
+	case code >= 400:
+		msg := errorText(body)
+		if msg == "" {
+			msg = http.StatusText(code)
+		}
+		return nil, fail(code, bodyStatus(body), msg, false, "HTTP "+strconv.Itoa(code), nil)
+	case code < 200 || code >= 300:
+		return nil, fail(code, 0, "unexpected HTTP status", true, "HTTP "+strconv.Itoa(code), nil)
+	}
+
+	reply, derr := decodePage(body, listKey)
+	if derr != nil {
+		reason := "non-JSON body"
+		if errors.Is(derr, io.ErrUnexpectedEOF) {
+			reason = "truncated JSON"
+		}
+		msg := reason + ": " + derr.Error()
+		if reason == "non-JSON body" {
+			msg += " (" + snippet(resp.Header.Get("Content-Type"), body) + ")"
+		}
+		f := fail(code, 0, msg, true, reason, derr)
+		f.retryAfter = ra
+		return nil, f
+	}
+	if reply.status != 1 {
+		msg := errorText(body)
+		if msg == "" {
+			msg = "reply status is not 1"
+		}
+		f := fail(code, reply.status, msg, true, "status "+strconv.Itoa(reply.status), nil)
+		f.retryAfter = ra
+		return nil, f
+	}
+	return reply, nil
+}
+
+func transportFailure(fail func(int, int, string, bool, string, error) *attemptError, err error, actx context.Context) *attemptError {
+	var ne net.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || actx.Err() != nil || (errors.As(err, &ne) && ne.Timeout()):
+		return fail(0, 0, "timed out: "+err.Error(), true, "timeout", err)
+	case strings.Contains(err.Error(), "refusing redirect"):
+		return fail(0, 0, err.Error(), false, "redirect", err)
+	default:
+		// Resets, EOFs, refused connections, TLS hiccups: all worth a retry.
+		return fail(0, 0, err.Error(), true, "connection error", err)
+	}
+}
+
+// pace waits for the shared request budget: a token of the rate limiter,
+// then at least interval since the previous send.
+func (c *Client) pace(ctx context.Context) error {
+	if err := c.limiter.Wait(ctx); err != nil {
+		return err
+	}
+	select {
+	case c.paceMu <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-c.paceMu }()
+	if wait := c.interval - time.Since(c.lastSend); wait > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
+	}
+	c.lastSend = time.Now()
+	return nil
+}
+
+// retryAfter parses a Retry-After value (seconds or HTTP date), capped.
+func (c *Client) retryAfter(v string) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if secs, err := strconv.ParseFloat(v, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		if secs > c.maxRA.Seconds() {
+			return c.maxRA
+		}
+		d = time.Duration(secs * float64(time.Second))
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = time.Until(t)
+	} else {
+		return 0
+	}
+	if d < 0 {
+		return 0
+	}
+	return min(d, c.maxRA)
+}
+
+// snippet describes a non-JSON body briefly, e.g. a proxy's HTML page.
+func snippet(ctype string, body []byte) string {
+	s := strings.Join(strings.Fields(string(body)), " ")
+	if len(s) > 120 {
+		s = s[:120] + "..."
+	}
+	if ctype == "" {
+		ctype = "no content type"
+	}
+	return fmt.Sprintf("%s, %d bytes: %q", ctype, len(body), s)
+}

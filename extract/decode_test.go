@@ -1,0 +1,94 @@
+package extract
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestDecodeFixtures(t *testing.T) {
+	dir := "/work/shared/fixtures/affise-responses"
+	if _, err := os.Stat(dir); err != nil {
+		t.Skip("fixtures not present")
+	}
+	for file, want := range map[string]struct {
+		list        string
+		items       int
+		total, next int64
+		hasNext     bool
+	}{
+		"3.0.stats.conversions@get.json":        {"conversions", 100, 2622, 2, true},
+		"3.0.stats.clicks@get.json":             {"clicks", 20, 853, 2, true},
+		"3.0.offers@get.json":                   {"offers", 1, 176, 2, true},
+		"3.0.admin.partners@get.json":           {"partners", 2, 19, 0, false},
+		"3.0.admin.advertisers@get.json":        {"advertisers", 1, 183, 2, true},
+		"3.0.stats.serverpostbacks@get.json":    {"postbacks", 1, 1, 0, false},
+		"3.0.stats.affiliatepostbacks@get.json": {"postbacks", 1, 1, 0, false},
+		"3.0.stats.custom@get.json":             {"stats", 1, 1, 0, false},
+	} {
+		body, err := os.ReadFile(filepath.Join(dir, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := decodePage(body, want.list)
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		p := r.pagination
+		if r.status != 1 || len(r.items) != want.items || p == nil || p.TotalCount.v != want.total || p.NextPage.set != want.hasNext || p.NextPage.v != want.next {
+			t.Errorf("%s: status %d items %d pagination %+v", file, r.status, len(r.items), p)
+		}
+		for _, it := range r.items {
+			key := idKey(it)
+			switch want.list {
+			case "postbacks":
+				key = mongoIDKey(it)
+			case "stats":
+				key = sliceKey(it)
+			}
+			if len(key) == 0 {
+				t.Errorf("%s: no key in %.80s", file, it)
+			}
+		}
+	}
+}
+
+func TestDecodeShapes(t *testing.T) {
+	for name, tc := range map[string]struct {
+		body      string
+		items     int
+		status    int
+		truncated bool
+		bad       bool
+	}{
+		"list as object": {body: `{"status":1,"rows":{"0":{"id":1},"1":{"id":2}},"pagination":[]}`, items: 2, status: 1},
+		"list null":      {body: `{"status":1,"rows":null}`, status: 1},
+		"list missing":   {body: `{"status":"1","pagination":{"page":"1","next_page":false}}`, status: 1},
+		"status 2":       {body: `{"status":2,"error":"nope"}`, status: 2},
+		"truncated":      {body: `{"status":1,"rows":[{"id":1},`, truncated: true},
+		"empty":          {body: ``, truncated: true},
+		"html":           {body: `<html>502</html>`, bad: true},
+		"list a string":  {body: `{"status":1,"rows":"x"}`, bad: true},
+	} {
+		r, err := decodePage([]byte(tc.body), "rows")
+		switch {
+		case tc.truncated:
+			if !errors.Is(err, io.ErrUnexpectedEOF) {
+				t.Errorf("%s: err %v, want truncation", name, err)
+			}
+		case tc.bad:
+			if err == nil || errors.Is(err, io.ErrUnexpectedEOF) {
+				t.Errorf("%s: err %v", name, err)
+			}
+		default:
+			if err != nil || len(r.items) != tc.items || r.status != tc.status {
+				t.Errorf("%s: %v %+v", name, err, r)
+			}
+		}
+	}
+	if got := errorText([]byte(`{"status":2,"error":{"field":"date_from"},"message":"Bad request"}`)); got != `{"field":"date_from"}; Bad request` {
+		t.Errorf("errorText %q", got)
+	}
+}

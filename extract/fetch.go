@@ -1,0 +1,234 @@
+package extract
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"net/url"
+
+	"github.com/apache/arrow-go/v18/arrow"
+)
+
+// Errors of a page walk (wrapped with the stream, endpoint and page).
+var (
+	// ErrPagination: the API's paging does not move forward (next_page is not
+	// page+1, the reply is for another page, or too many pages).
+	ErrPagination = errors.New("pagination does not advance")
+	// ErrIncomplete: after re-walking, the rows of a window still do not add
+	// up to the API's total_count.
+	ErrIncomplete = errors.New("rows do not add up to total_count")
+)
+
+// Fetch walks every page of w, handing records of at most the batch size to
+// emit. The record is released when emit returns: emit must Retain it to keep
+// it. Every key is emitted at most once per Fetch, so batches never repeat a
+// row even when offset paging shifts rows or the window is walked again.
+// Nothing is emitted for an empty window.
+//
+// When a walk ends with fewer distinct rows than total_count, or total_count
+// changed between its pages, the window is walked again (WithRewalks, default
+// 3 times); if it still does not add up, and the rows of all walks together
+// do not reach the last total_count either, Fetch fails with ErrIncomplete.
+func (s *Stream) Fetch(ctx context.Context, w Window, emit func(arrow.RecordBatch) error) (int64, error) {
+	b := s.m.NewBuilder(s.c.mem, s.c.loc, s.c.now().UTC())
+	defer b.Release()
+	q := s.query(w)
+	batch := s.batchRows()
+	log := s.c.log.With().Str("stream", s.name).Time("from", w.From).Time("to", w.To).Logger()
+
+	var requests int64
+	emitted := 0
+	flush := func() error {
+		if b.Len() == 0 {
+			return nil
+		}
+		rec := b.NewRecord()
+		defer rec.Release()
+		emitted += int(rec.NumRows())
+		if err := emit(rec); err != nil {
+			return fmt.Errorf("loading batch: %w", err)
+		}
+		return nil
+	}
+	wk := &walker{s: s, q: q, seen: map[uint64]int{}, seed: maphash.MakeSeed(), add: func(item []byte) error {
+		if err := b.Append(item); err != nil {
+			return err
+		}
+		if b.Len() >= batch {
+			return flush()
+		}
+		return nil
+	}}
+	for n := 1; ; n++ {
+		r, err := wk.walk(ctx, n)
+		requests += r.requests
+		if err != nil {
+			// The caller names the stream and the window.
+			return requests, err
+		}
+		if r.complete() {
+			break
+		}
+		ev := log.Warn().Int("walk", n).Int("distinct", r.distinct).Int64("total_count", r.lastTotal).
+			Bool("total_changed", r.totalChanged)
+		if n <= s.c.rewalks {
+			ev.Msg("rows do not add up to total_count (rows shifted while paging?); walking the window again")
+			continue
+		}
+		if int64(len(wk.seen)) >= r.lastTotal {
+			ev.Int("distinct_all_walks", len(wk.seen)).
+				Msg("total_count kept changing while paging; the walks together cover it")
+			break
+		}
+		ev.Msg("rows still do not add up to total_count")
+		return requests, fmt.Errorf("%s: GET %s %s..%s: %w: %d distinct rows (%d over %d walks) of total_count %d%s",
+			s.name, s.path, w.From.Format("2006-01-02T15:04Z07:00"), w.To.Format("2006-01-02T15:04Z07:00"),
+			ErrIncomplete, r.distinct, len(wk.seen), n, r.lastTotal, changedNote(r))
+	}
+	if err := flush(); err != nil {
+		return requests, err
+	}
+	log.Debug().Int64("requests", requests).Int("rows", emitted).Msg("window fetched")
+	return requests, nil
+}
+
+func changedNote(r walkResult) string {
+	if r.totalChanged {
+		return fmt.Sprintf(" (total_count changed from %d while paging)", r.firstTotal)
+	}
+	return ""
+}
+
+type walker struct {
+	s    *Stream
+	q    url.Values
+	seed maphash.Seed
+	// seen maps a key's hash to the last walk that saw it.
+	seen map[uint64]int
+	add  func(item []byte) error
+}
+
+type walkResult struct {
+	requests              int64
+	distinct              int
+	counted               bool // the API sent total_count
+	firstTotal, lastTotal int64
+	totalChanged          bool
+}
+
+func (r walkResult) complete() bool {
+	return !r.counted || (!r.totalChanged && int64(r.distinct) >= r.lastTotal)
+}
+
+// walk reads every page once (walk number n), handing keys not yet emitted
+// to add.
+func (wk *walker) walk(ctx context.Context, n int) (walkResult, error) {
+	s := wk.s
+	var r walkResult
+	for page := 1; ; page++ {
+		if page > s.c.maxPages {
+			return r, fmt.Errorf("GET %s page %d: %w: more than %d pages", s.path, page, ErrPagination, s.c.maxPages)
+		}
+		reply, attempts, err := s.c.getPage(ctx, s.path, s.listKey, wk.q, page)
+		r.requests += int64(attempts)
+		if err != nil {
+			return r, err
+		}
+		for i, item := range reply.items {
+			k := s.keyOf(item)
+			if k == nil {
+				k = item
+			}
+			h := maphash.Bytes(wk.seed, k)
+			last, ok := wk.seen[h]
+			if last != n {
+				r.distinct++
+				wk.seen[h] = n
+			}
+			if ok {
+				continue
+			}
+			if err := wk.add(item); err != nil {
+				return r, fmt.Errorf("GET %s page %d item %d: %w", s.path, page, i+1, err)
+			}
+		}
+		p := reply.pagination
+		if p == nil {
+			return r, nil
+		}
+		if p.TotalCount.set {
+			if !r.counted {
+				r.counted, r.firstTotal = true, p.TotalCount.v
+			} else if p.TotalCount.v != r.lastTotal {
+				r.totalChanged = true
+			}
+			r.lastTotal = p.TotalCount.v
+		}
+		if p.Page.set && p.Page.v != int64(page) {
+			return r, fmt.Errorf("GET %s page %d: %w: the reply is for page %d", s.path, page, ErrPagination, p.Page.v)
+		}
+		if !p.NextPage.set || p.NextPage.v == 0 || len(reply.items) == 0 {
+			return r, nil
+		}
+		if p.NextPage.v != int64(page+1) {
+			return r, fmt.Errorf("GET %s page %d: %w: next_page is %d", s.path, page, ErrPagination, p.NextPage.v)
+		}
+	}
+}
+
+// idKey is an object's "id" (a string's contents, or a number's text).
+func idKey(item []byte) []byte {
+	var v struct {
+		ID json.RawMessage `json:"id"`
+	}
+	if json.Unmarshal(item, &v) != nil {
+		return nil
+	}
+	return scalarKey(v.ID)
+}
+
+// mongoIDKey is a postback's "_id": {"$id": "..."} (or a plain "_id").
+func mongoIDKey(item []byte) []byte {
+	var v struct {
+		ID json.RawMessage `json:"_id"`
+	}
+	if json.Unmarshal(item, &v) != nil || len(v.ID) == 0 {
+		return nil
+	}
+	if v.ID[0] == '{' {
+		var m struct {
+			ID json.RawMessage `json:"$id"`
+		}
+		if json.Unmarshal(v.ID, &m) != nil {
+			return nil
+		}
+		return scalarKey(m.ID)
+	}
+	return scalarKey(v.ID)
+}
+
+// sliceKey is a custom stats row's "slice" object as sent.
+func sliceKey(item []byte) []byte {
+	var v struct {
+		Slice json.RawMessage `json:"slice"`
+	}
+	if json.Unmarshal(item, &v) != nil || len(v.Slice) == 0 {
+		return nil
+	}
+	return v.Slice
+}
+
+func scalarKey(raw json.RawMessage) []byte {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	if raw[0] == '"' {
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			return []byte(s)
+		}
+	}
+	return raw
+}
