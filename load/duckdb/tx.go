@@ -1,0 +1,507 @@
+package duckdb
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	duckdbdriver "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/syncd/syncd/checkpoints"
+	"github.com/syncd/syncd/load"
+)
+
+// seqColumn orders staged rows by the order they were written, so "the last
+// written row wins" is exact across and within Writes.
+const seqColumn = "_syncd_seq"
+
+type txState int
+
+const (
+	txOpen txState = iota
+	txCommitted
+	txRolledBack
+)
+
+// Tx stages records in a TEMP table inside one DuckDB transaction on a
+// dedicated connection. It is not safe for concurrent use.
+type Tx struct {
+	s      *Sink
+	conn   *sql.Conn
+	arrow  *duckdbdriver.Arrow
+	target load.Target
+	id     int64
+
+	table   string   // target table, validated identifier
+	columns []string // model columns, in schema order
+	keys    []string
+	day     string
+	stage   string
+	created bool // the target table was created by this Tx
+	latest  bool // the model has updated_at: latest wins on duplicate keys
+
+	insertSQL string // INSERT INTO stage ... SELECT ... FROM %s (view name)
+	seq       int64
+	views     int
+	state     txState
+
+	stageSchema *arrow.Schema       // the model's fields plus seqColumn
+	pending     []arrow.RecordBatch // written, not yet in staging
+	pendingRows int64
+	unlock      func()
+}
+
+// Begin implements load.Sink.
+func (s *Sink) Begin(ctx context.Context, t load.Target) (_ load.Tx, err error) {
+	if s.readOnly {
+		return nil, ErrReadOnly
+	}
+	if t.Model == nil {
+		return nil, errors.New("duckdb: Begin without a model")
+	}
+	tx := &Tx{s: s, target: t, id: s.txSeq.Add(1), table: t.Model.Table(), keys: t.Model.Key(), day: t.Model.DayColumn()}
+	if err := tx.validateTarget(); err != nil {
+		return nil, err
+	}
+	tx.stage = fmt.Sprintf("_syncd_stage_%d", tx.id)
+
+	if tx.unlock, err = s.lockTable(ctx, tx.table); err != nil {
+		return nil, fmt.Errorf("duckdb: %s: waiting for another load of the table: %w", tx.table, err)
+	}
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		tx.unlock()
+		return nil, fmt.Errorf("duckdb: %s: %w", tx.table, err)
+	}
+	tx.conn = conn
+	err = conn.Raw(func(dc any) error {
+		c, ok := dc.(driver.Conn)
+		if !ok {
+			return fmt.Errorf("unexpected driver connection %T", dc)
+		}
+		a, err := duckdbdriver.NewArrowFromConn(c)
+		tx.arrow = a
+		return err
+	})
+	if err != nil {
+		_ = conn.Close()
+		tx.unlock()
+		return nil, fmt.Errorf("duckdb: %s: arrow: %w", tx.table, err)
+	}
+	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+		_ = conn.Close()
+		tx.unlock()
+		return nil, fmt.Errorf("duckdb: %s: begin: %w", tx.table, err)
+	}
+	if err := tx.prepare(ctx); err != nil {
+		tx.abort()
+		return nil, fmt.Errorf("duckdb: %s: %w", tx.table, err)
+	}
+	return tx, nil
+}
+
+func (tx *Tx) validateTarget() error {
+	m := tx.target.Model
+	if err := checkIdent("table", tx.table); err != nil {
+		return err
+	}
+	if strings.HasPrefix(tx.table, "_syncd_") {
+		return fmt.Errorf("duckdb: table name %q is reserved", tx.table)
+	}
+	sch := m.Schema()
+	if sch == nil || sch.NumFields() == 0 {
+		return fmt.Errorf("duckdb: %s: model has no columns", tx.table)
+	}
+	for _, f := range sch.Fields() {
+		if err := checkIdent("column", f.Name); err != nil {
+			return fmt.Errorf("%w (table %s)", err, tx.table)
+		}
+		if f.Name == seqColumn {
+			return fmt.Errorf("duckdb: %s: column name %s is reserved", tx.table, seqColumn)
+		}
+		tx.columns = append(tx.columns, f.Name)
+		if f.Name == "updated_at" {
+			tx.latest = true
+		}
+	}
+	for _, k := range tx.keys {
+		if !slices.Contains(tx.columns, k) {
+			return fmt.Errorf("duckdb: %s: key column %q is not in the model's schema", tx.table, k)
+		}
+	}
+	switch tx.target.Mode {
+	case load.Upsert:
+		if len(tx.keys) == 0 {
+			return fmt.Errorf("duckdb: %s: upsert needs a model with a key", tx.table)
+		}
+	case load.ReplaceDays:
+		if tx.day == "" || !slices.Contains(tx.columns, tx.day) {
+			return fmt.Errorf("duckdb: %s: replace-days needs a day column in the model (have %q)", tx.table, tx.day)
+		}
+		if tx.target.From.IsZero() || tx.target.To.IsZero() || !tx.target.From.Before(tx.target.To) {
+			return fmt.Errorf("duckdb: %s: replace-days window [%s, %s) is empty", tx.table,
+				tx.target.From.Format("2006-01-02"), tx.target.To.Format("2006-01-02"))
+		}
+	case load.ReplaceTable:
+	default:
+		return fmt.Errorf("duckdb: %s: unknown load mode %d", tx.table, tx.target.Mode)
+	}
+	return nil
+}
+
+// prepare creates the target table when missing, checks its columns against
+// the model and creates the staging table. Runs inside the transaction.
+func (tx *Tx) prepare(ctx context.Context) error {
+	cols, types, err := tx.existingColumns(ctx)
+	if err != nil {
+		return err
+	}
+	if cols == nil {
+		if _, err := tx.conn.ExecContext(ctx, tx.target.Model.DDL()); err != nil {
+			return fmt.Errorf("create table: %w", err)
+		}
+		tx.created = true
+		if cols, types, err = tx.existingColumns(ctx); err != nil {
+			return err
+		}
+		if cols == nil {
+			return fmt.Errorf("model DDL did not create table %s", tx.table)
+		}
+	}
+	if err := tx.checkColumns(cols); err != nil {
+		return err
+	}
+
+	// Staging: the target's columns plus the write sequence.
+	if _, err := tx.conn.ExecContext(ctx, fmt.Sprintf(
+		"CREATE TEMP TABLE %s AS SELECT *, CAST(0 AS BIGINT) AS %s FROM main.%s LIMIT 0",
+		quoteIdent(tx.stage), seqColumn, quoteIdent(tx.table))); err != nil {
+		return fmt.Errorf("create staging table: %w", err)
+	}
+
+	// The Arrow side's columns, cast where DuckDB's reading of Arrow differs
+	// from the table: timestamp[us, UTC] arrives as TIMESTAMPTZ and the tables
+	// hold naive UTC TIMESTAMPs.
+	typeOf := map[string]string{}
+	for i, c := range cols {
+		typeOf[c] = types[i]
+	}
+	sel := make([]string, 0, len(tx.columns)+1)
+	for _, f := range tx.target.Model.Schema().Fields() {
+		q := quoteIdent(f.Name)
+		if ts, ok := f.Type.(*arrow.TimestampType); ok && ts.TimeZone != "" && typeOf[f.Name] != "TIMESTAMP WITH TIME ZONE" {
+			q = "timezone('UTC', " + q + ")"
+		}
+		sel = append(sel, q)
+	}
+	sel = append(sel, seqColumn)
+	tx.stageSchema = arrow.NewSchema(append(slices.Clone(tx.target.Model.Schema().Fields()),
+		arrow.Field{Name: seqColumn, Type: arrow.PrimitiveTypes.Int64}), nil)
+	tx.insertSQL = fmt.Sprintf("INSERT INTO %s (%s, %s) SELECT %s FROM %%s",
+		quoteIdent(tx.stage), quoteList(tx.columns), seqColumn, strings.Join(sel, ", "))
+	return nil
+}
+
+func (tx *Tx) existingColumns(ctx context.Context) (cols, types []string, err error) {
+	rows, err := tx.conn.QueryContext(ctx, `
+		SELECT column_name, data_type FROM duckdb_columns()
+		WHERE database_name = current_database() AND schema_name = 'main' AND table_name = ?
+		ORDER BY column_index`, tx.table)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read columns: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var c, t string
+		if err := rows.Scan(&c, &t); err != nil {
+			return nil, nil, err
+		}
+		cols, types = append(cols, c), append(types, t)
+	}
+	return cols, types, rows.Err()
+}
+
+func (tx *Tx) checkColumns(have []string) error {
+	var missing, extra []string
+	for _, c := range tx.columns {
+		if !slices.Contains(have, c) {
+			missing = append(missing, c)
+		}
+	}
+	for _, c := range have {
+		if !slices.Contains(tx.columns, c) {
+			extra = append(extra, c)
+		}
+	}
+	if len(missing) == 0 && len(extra) == 0 {
+		return nil
+	}
+	var parts []string
+	if len(missing) > 0 {
+		parts = append(parts, "missing columns "+strings.Join(missing, ", "))
+	}
+	if len(extra) > 0 {
+		parts = append(parts, "unexpected columns "+strings.Join(extra, ", "))
+	}
+	return fmt.Errorf("%w: %s (table %s was created for another configuration, e.g. other stats_daily slices; drop or rename it to rebuild it)",
+		ErrTableMismatch, strings.Join(parts, "; "), tx.table)
+}
+
+// Write implements load.Tx. The record's columns must be the model's, by
+// name and order. A failed Write rolls the transaction back.
+func (tx *Tx) Write(ctx context.Context, rec arrow.RecordBatch) error {
+	if tx.state != txOpen {
+		return fmt.Errorf("duckdb: %s: write: %w", tx.table, ErrTxDone)
+	}
+	if rec == nil || rec.NumRows() == 0 {
+		return nil
+	}
+	if err := tx.write(ctx, rec); err != nil {
+		tx.abort()
+		return fmt.Errorf("duckdb: %s: write: %w", tx.table, err)
+	}
+	return nil
+}
+
+func (tx *Tx) write(ctx context.Context, rec arrow.RecordBatch) error {
+	fields := tx.stageSchema.Fields()
+	if int(rec.NumCols()) != len(tx.columns) {
+		return fmt.Errorf("record has %d columns, the model %d", rec.NumCols(), len(tx.columns))
+	}
+	for i, f := range rec.Schema().Fields() {
+		if f.Name != fields[i].Name || !arrow.TypeEqual(f.Type, fields[i].Type) {
+			return fmt.Errorf("record column %d is %s %s, the model's is %s %s", i, f.Name, f.Type, fields[i].Name, fields[i].Type)
+		}
+	}
+	if len(tx.keys) == 1 {
+		i := slices.Index(tx.columns, tx.keys[0])
+		if nulls := rec.Column(i).NullN(); nulls > 0 {
+			return fmt.Errorf("%d rows have a NULL %s (the key)", nulls, tx.keys[0])
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+
+	// The record plus the write sequence column, kept until a flush.
+	n := rec.NumRows()
+	b := array.NewInt64Builder(memory.DefaultAllocator)
+	b.Reserve(int(n))
+	for i := range n {
+		b.UnsafeAppend(tx.seq + i)
+	}
+	seqArr := b.NewArray()
+	b.Release()
+	defer seqArr.Release()
+	tx.seq += n
+	cols := append(slices.Clone(rec.Columns()), seqArr)
+	tx.pending = append(tx.pending, array.NewRecordBatch(tx.stageSchema, cols, n))
+	tx.pendingRows += n
+	if tx.pendingRows >= flushRows {
+		return tx.flush(ctx)
+	}
+	return nil
+}
+
+// flushRows is how many rows Write gathers before one INSERT into staging:
+// each statement costs milliseconds, so 500-row pages are not sent one by one.
+const flushRows = 20_000
+
+// flush inserts the pending records into staging through one Arrow view.
+func (tx *Tx) flush(ctx context.Context) error {
+	if len(tx.pending) == 0 {
+		return nil
+	}
+	defer tx.releasePending()
+	reader, err := array.NewRecordReader(tx.stageSchema, tx.pending)
+	if err != nil {
+		return err
+	}
+	defer reader.Release()
+
+	// A registered Arrow view can be read once: one INSERT, then drop it.
+	tx.views++
+	view := fmt.Sprintf("_syncd_arrow_%d_%d", tx.id, tx.views)
+	release, err := tx.arrow.RegisterView(reader, view)
+	if err != nil {
+		return err
+	}
+	defer release()
+	if _, err := tx.conn.ExecContext(ctx, fmt.Sprintf(tx.insertSQL, quoteIdent(view))); err != nil {
+		return err
+	}
+	if _, err := tx.conn.ExecContext(ctx, "DROP VIEW IF EXISTS "+quoteIdent(view)); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (tx *Tx) releasePending() {
+	for _, r := range tx.pending {
+		r.Release()
+	}
+	tx.pending, tx.pendingRows = nil, 0
+}
+
+// Commit implements load.Tx: de-duplicate the staged rows on the model's key
+// (latest updated_at wins, then the last written), replace what the mode
+// says, move the cursor and commit, all in one DuckDB transaction. On any
+// error the transaction is rolled back and nothing changes.
+func (tx *Tx) Commit(ctx context.Context, cursor *checkpoints.Cursor) (int64, error) {
+	if tx.state != txOpen {
+		return 0, fmt.Errorf("duckdb: %s: commit: %w", tx.table, ErrTxDone)
+	}
+	n, err := tx.commit(ctx, cursor)
+	if err != nil {
+		tx.abort()
+		return 0, fmt.Errorf("duckdb: %s: commit: %w", tx.table, err)
+	}
+	tx.state = txCommitted
+	_ = tx.conn.Close()
+	tx.unlock()
+	if tx.created {
+		if err := tx.s.EnsureViews(context.WithoutCancel(ctx)); err != nil && tx.s.opts.onViewError != nil {
+			tx.s.opts.onViewError(tx.table, err)
+		}
+	}
+	return n, nil
+}
+
+func (tx *Tx) step(ctx context.Context, name string) error {
+	if h := tx.s.testHook; h != nil {
+		h(ctx, name)
+	}
+	return ctx.Err()
+}
+
+func (tx *Tx) commit(ctx context.Context, cursor *checkpoints.Cursor) (int64, error) {
+	t := "main." + quoteIdent(tx.table)
+	stage := quoteIdent(tx.stage)
+	if err := tx.step(ctx, "flush"); err != nil {
+		return 0, err
+	}
+	if err := tx.flush(ctx); err != nil {
+		return 0, fmt.Errorf("flush: %w", err)
+	}
+	exec := func(step, q string, args ...any) (sql.Result, error) {
+		if err := tx.step(ctx, step); err != nil {
+			return nil, err
+		}
+		r, err := tx.conn.ExecContext(ctx, q, args...)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", step, err)
+		}
+		return r, nil
+	}
+
+	switch tx.target.Mode {
+	case load.Upsert:
+		conds := make([]string, len(tx.keys))
+		for i, k := range tx.keys {
+			conds[i] = fmt.Sprintf("s.%[1]s IS NOT DISTINCT FROM %[2]s.%[1]s", quoteIdent(k), t)
+		}
+		if len(tx.keys) == 1 {
+			// A plain IN is a hash semi-join; Write refused NULL keys.
+			k := quoteIdent(tx.keys[0])
+			if _, err := exec("delete", fmt.Sprintf("DELETE FROM %s WHERE %s IN (SELECT %s FROM %s)", t, k, k, stage)); err != nil {
+				return 0, err
+			}
+		} else if _, err := exec("delete", fmt.Sprintf("DELETE FROM %s WHERE EXISTS (SELECT 1 FROM %s s WHERE %s)",
+			t, stage, strings.Join(conds, " AND "))); err != nil {
+			return 0, err
+		}
+	case load.ReplaceDays:
+		day := fmt.Sprintf("CAST(%s AS DATE)", quoteIdent(tx.day))
+		from, to := tx.target.From.UTC().Format("2006-01-02"), tx.target.To.UTC().Format("2006-01-02")
+		var outside int64
+		if err := tx.step(ctx, "check-window"); err != nil {
+			return 0, err
+		}
+		if err := tx.conn.QueryRowContext(ctx, fmt.Sprintf(
+			"SELECT count(*) FROM %s WHERE %s IS NULL OR %s < CAST(? AS DATE) OR %s >= CAST(? AS DATE)", stage, day, day, day),
+			from, to).Scan(&outside); err != nil {
+			return 0, fmt.Errorf("check-window: %w", err)
+		}
+		if outside > 0 {
+			return 0, fmt.Errorf("%d staged rows have a %s outside the replaced days [%s, %s)", outside, tx.day, from, to)
+		}
+		if _, err := exec("delete", fmt.Sprintf("DELETE FROM %s WHERE %s >= CAST(? AS DATE) AND %s < CAST(? AS DATE)", t, day, day), from, to); err != nil {
+			return 0, err
+		}
+	case load.ReplaceTable:
+		if _, err := exec("delete", "DELETE FROM "+t); err != nil {
+			return 0, err
+		}
+	}
+
+	cols := quoteList(tx.columns)
+	ins := fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s", t, cols, cols, stage)
+	if len(tx.keys) > 0 {
+		order := seqColumn + " DESC"
+		if tx.latest {
+			order = `"updated_at" DESC NULLS LAST, ` + order
+		}
+		ins += fmt.Sprintf(" QUALIFY row_number() OVER (PARTITION BY %s ORDER BY %s) = 1", quoteList(tx.keys), order)
+	}
+	res, err := exec("insert", ins)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, err
+	}
+
+	if cursor != nil {
+		if _, err := exec("cursor", upsertCursorSQL, cursorArgs(*cursor)...); err != nil {
+			return 0, err
+		}
+	}
+	if _, err := exec("drop-stage", "DROP TABLE "+stage); err != nil {
+		return 0, err
+	}
+	if _, err := exec("commit", "COMMIT"); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// Rollback implements load.Tx. It is idempotent and a no-op after Commit.
+func (tx *Tx) Rollback() error {
+	if tx.state != txOpen {
+		return nil
+	}
+	tx.abort()
+	return nil
+}
+
+// abort rolls the DuckDB transaction back and returns the connection to the
+// pool, or discards it when the rollback fails.
+func (tx *Tx) abort() {
+	if tx.state != txOpen {
+		return
+	}
+	tx.state = txRolledBack
+	tx.releasePending()
+	if _, err := tx.conn.ExecContext(context.Background(), "ROLLBACK"); err != nil {
+		// The connection's state is unknown: never hand it out again.
+		_ = tx.conn.Raw(func(any) error { return driver.ErrBadConn })
+	}
+	_ = tx.conn.Close()
+	tx.unlock()
+}
+
+func quoteList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = quoteIdent(n)
+	}
+	return strings.Join(q, ", ")
+}

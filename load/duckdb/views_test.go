@@ -1,0 +1,169 @@
+package duckdb
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/syncd/syncd/load"
+	"github.com/syncd/syncd/models"
+	warehousesql "github.com/syncd/syncd/sql"
+)
+
+func viewNames(t testing.TB, s *Sink) []string {
+	return queryStrings(t, s, `SELECT view_name FROM duckdb_views() WHERE NOT internal AND schema_name = 'main' ORDER BY 1`)
+}
+
+func statsModel(t testing.TB, slices ...string) models.Model {
+	m, err := models.StatsDaily(slices)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func loadViewDataset(t testing.TB, s *Sink, d1, d2 time.Time) {
+	conv := models.Conversions()
+	loadRows(t, s, load.Target{Model: conv, Mode: load.Upsert}, nil, []row{
+		{"id": "c1", "status": "confirmed", "offer_id": 1, "partner_id": 10, "revenue": "10", "payouts": "6", "created_at": d1.Add(time.Hour)},
+		{"id": "c2", "status": "pending", "offer_id": 1, "partner_id": 10, "revenue": "5", "payouts": "3", "created_at": d1.Add(2 * time.Hour)},
+		{"id": "c3", "status": "declined", "offer_id": 1, "partner_id": 10, "revenue": "100", "payouts": "50", "created_at": d1.Add(3 * time.Hour)},
+		{"id": "c4", "status": "hold", "offer_id": 1, "partner_id": 11, "revenue": "2", "payouts": "1", "created_at": d1.Add(23 * time.Hour)},
+		{"id": "c5", "status": "confirmed", "offer_id": 2, "partner_id": 11, "revenue": "7.5", "payouts": "2.5", "created_at": d2},
+		{"id": "c6", "status": "not_found", "offer_id": 2, "partner_id": 11, "revenue": "1", "payouts": "1", "created_at": d2},
+		{"id": "c7", "status": "confirmed", "offer_id": 3, "partner_id": 12, "revenue": "1", "payouts": "0.25", "created_at": d2},
+	})
+}
+
+func TestViews(t *testing.T) {
+	s, path := openTest(t)
+	d1, d2 := day("2025-01-01"), day("2025-01-02")
+	if v := viewNames(t, s); len(v) != 0 {
+		t.Fatalf("views before any table: %v", v)
+	}
+	loadViewDataset(t, s, d1, d2)
+	// offers and partners are missing: daily_revenue waits for them.
+	eq(t, viewNames(t, s), []string{"conversions_by_status"})
+
+	loadRows(t, s, load.Target{Model: models.Offers(), Mode: load.ReplaceTable}, nil, []row{
+		{"id": 1, "title": "Offer One"}, {"id": 2, "title": "Offer Two"},
+	})
+	loadRows(t, s, load.Target{Model: models.Partners(), Mode: load.ReplaceTable}, nil, []row{
+		{"id": 10, "email": "a@x"}, {"id": 11, "email": "b@x"},
+	})
+	eq(t, viewNames(t, s), []string{"conversions_by_status", "daily_revenue"})
+
+	eq(t, queryStrings(t, s, `SELECT day, offer_id, offer_title, partner_id, partner_email, conversions, confirmed, pending, declined, hold,
+			revenue::VARCHAR, payouts::VARCHAR, profit::VARCHAR FROM daily_revenue ORDER BY ALL`), []string{
+		"2025-01-01T00:00:00|1|Offer One|10|a@x|3|1|1|1|0|15.0000|9.0000|6.0000",
+		"2025-01-01T00:00:00|1|Offer One|11|b@x|1|0|0|0|1|2.0000|1.0000|1.0000",
+		"2025-01-02T00:00:00|2|Offer Two|11|b@x|2|1|0|0|0|7.5000|2.5000|5.0000",
+		"2025-01-02T00:00:00|3|NULL|12|NULL|1|1|0|0|0|1.0000|0.2500|0.7500",
+	})
+	eq(t, queryStrings(t, s, `SELECT day, status, count, revenue::VARCHAR, payouts::VARCHAR FROM conversions_by_status ORDER BY ALL`), []string{
+		"2025-01-01T00:00:00|confirmed|1|10.0000|6.0000",
+		"2025-01-01T00:00:00|declined|1|100.0000|50.0000",
+		"2025-01-01T00:00:00|hold|1|2.0000|1.0000",
+		"2025-01-01T00:00:00|pending|1|5.0000|3.0000",
+		"2025-01-02T00:00:00|confirmed|2|8.5000|2.7500",
+		"2025-01-02T00:00:00|not_found|1|1.0000|1.0000",
+	})
+
+	// stats_daily sliced by day, offer, partner, country.
+	st := statsModel(t, "day", "offer", "partner", "country")
+	loadRows(t, s, load.Target{Model: st, Mode: load.ReplaceDays, From: d1, To: d2}, nil, []row{
+		{"day": d1, "offer_id": 1, "partner_id": 10, "country": "US", "clicks_raw": 100, "clicks_uniq": 80,
+			"confirmed_count": 2, "pending_count": 1, "hold_count": 1, "declined_count": 5,
+			"confirmed_revenue": "4", "pending_revenue": "1", "hold_revenue": "1", "declined_revenue": "9",
+			"confirmed_charge": "10", "pending_charge": "2", "hold_charge": "2", "declined_charge": "20"},
+		{"day": d1, "offer_id": 1, "partner_id": 11, "country": "DE", "clicks_raw": 50, "clicks_uniq": 50,
+			"confirmed_count": 1, "confirmed_revenue": "2", "confirmed_charge": "3"},
+		{"day": d1, "offer_id": 2, "partner_id": 11, "country": "US"},
+	})
+	eq(t, viewNames(t, s), []string{"conversions_by_status", "cr_epc_by_country_day", "cr_epc_by_offer_day", "cr_epc_by_partner_day", "daily_revenue"})
+	eq(t, queryStrings(t, s, `SELECT day, offer_id, clicks, unique_clicks, conversions, confirmed, declined, revenue::VARCHAR, payouts::VARCHAR, profit::VARCHAR,
+			round(cr, 4), round(cr_unique, 4), round(epc, 4), round(revenue_per_click, 4) FROM cr_epc_by_offer_day ORDER BY ALL`), []string{
+		"2025-01-01T00:00:00|1|150|130|5|3|5|17.0000|8.0000|9.0000|0.0333|0.0385|0.0533|0.1133",
+		"2025-01-01T00:00:00|2|0|0|0|0|0|0.0000|0.0000|0.0000|NULL|NULL|NULL|NULL",
+	})
+	eq(t, queryStrings(t, s, `SELECT partner_id, clicks, conversions, payouts::VARCHAR, round(epc, 4) FROM cr_epc_by_partner_day ORDER BY ALL`), []string{
+		"10|100|4|6.0000|0.06",
+		"11|50|1|2.0000|0.04",
+	})
+	eq(t, queryStrings(t, s, `SELECT country, clicks, conversions, revenue::VARCHAR, round(cr, 4) FROM cr_epc_by_country_day ORDER BY ALL`), []string{
+		"DE|50|1|3.0000|0.02",
+		"US|100|4|14.0000|0.04",
+	})
+
+	// Slices change: a new file with stats_daily by day and offer only gets
+	// the offer view, not the partner and country ones.
+	s.Close()
+	s2, _ := openTest(t)
+	loadRows(t, s2, load.Target{Model: statsModel(t, "day", "offer"), Mode: load.ReplaceDays, From: d1, To: d2}, nil,
+		[]row{{"day": d1, "offer_id": 1, "clicks_raw": 10, "confirmed_count": 1}})
+	eq(t, viewNames(t, s2), []string{"cr_epc_by_offer_day"})
+	eq(t, queryStrings(t, s2, `SELECT clicks, conversions, cr FROM cr_epc_by_offer_day`), []string{"10|1|0.1"})
+
+	// Reopening the first file recreates its views (idempotent).
+	s2.Close()
+	s3, err := Open(bg, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s3.Close()
+	if got := viewNames(t, s3); len(got) != 5 {
+		t.Fatalf("views after reopen: %v", got)
+	}
+}
+
+func TestReports(t *testing.T) {
+	s, _ := openTest(t)
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	loadViewDataset(t, s, today.AddDate(0, 0, -2), today.AddDate(0, 0, -1))
+	// An old conversion outside the 30 days.
+	loadRows(t, s, load.Target{Model: models.Conversions(), Mode: load.Upsert}, nil, []row{
+		{"id": "old", "status": "confirmed", "offer_id": 1, "partner_id": 10, "revenue": "1000", "payouts": "1", "created_at": today.AddDate(0, 0, -40)},
+	})
+	loadRows(t, s, load.Target{Model: models.Offers(), Mode: load.ReplaceTable}, nil, []row{{"id": 1, "title": "Offer One"}, {"id": 2, "title": "Offer Two"}})
+	loadRows(t, s, load.Target{Model: models.Partners(), Mode: load.ReplaceTable}, nil, []row{{"id": 10, "email": "a@x"}, {"id": 11, "email": "b@x"}})
+
+	names := []string{}
+	for _, r := range warehousesql.Reports() {
+		names = append(names, r.Name)
+	}
+	if !slices.Equal(names, []string{"daily_summary", "top_offers", "top_partners"}) {
+		t.Fatalf("reports: %v", names)
+	}
+	q := func(name string) string {
+		sql, err := warehousesql.Report(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return "SELECT * EXCLUDE (revenue, payouts, profit), revenue::VARCHAR, payouts::VARCHAR, profit::VARCHAR FROM (" + trimSemi(sql) + ")"
+	}
+	d2, d1 := today.AddDate(0, 0, -1).Format("2006-01-02T15:04:05"), today.AddDate(0, 0, -2).Format("2006-01-02T15:04:05")
+	eq(t, queryStrings(t, s, q("daily_summary")), []string{
+		d2 + "|3|2|0|0|0|8.5000|2.7500|5.7500",
+		d1 + "|4|1|1|1|1|17.0000|10.0000|7.0000",
+	})
+	eq(t, queryStrings(t, s, q("top_offers")), []string{
+		"1|Offer One|4|1|17.0000|10.0000|7.0000",
+		"2|Offer Two|2|1|7.5000|2.5000|5.0000",
+		"3|NULL|1|1|1.0000|0.2500|0.7500",
+	})
+	eq(t, queryStrings(t, s, q("top_partners")), []string{
+		"10|a@x|3|1|15.0000|9.0000|6.0000",
+		"11|b@x|3|1|9.5000|3.5000|6.0000",
+		"12|NULL|1|1|1.0000|0.2500|0.7500",
+	})
+	if _, err := warehousesql.Report("nope"); err == nil {
+		t.Fatal("unknown report accepted")
+	}
+}
+
+func trimSemi(s string) string {
+	for len(s) > 0 && (s[len(s)-1] == ';' || s[len(s)-1] == '\n' || s[len(s)-1] == ' ') {
+		s = s[:len(s)-1]
+	}
+	return s
+}

@@ -1,0 +1,43 @@
+-- daily_revenue: conversions per UTC day (of created_at), offer and partner.
+-- conversions counts every status; confirmed/pending/declined/hold count each.
+-- Money rule: revenue (advertiser revenue), payouts (affiliate payouts) and
+-- profit (revenue - payouts) sum conversions whose status is confirmed,
+-- pending or hold; declined and not_found conversions add no money.
+-- Offers and partners are LEFT JOINed: a missing offer or partner row leaves
+-- offer_title / partner_email NULL but keeps the money.
+-- requires: conversions(status, offer_id, partner_id, revenue, payouts, created_at)
+-- requires: offers(id, title)
+-- requires: partners(id, email)
+CREATE OR REPLACE VIEW daily_revenue AS
+WITH c AS (
+    SELECT
+        CAST(created_at AS DATE) AS day,
+        offer_id,
+        partner_id,
+        count(*) AS conversions,
+        count(*) FILTER (WHERE status = 'confirmed') AS confirmed,
+        count(*) FILTER (WHERE status = 'pending') AS pending,
+        count(*) FILTER (WHERE status = 'declined') AS declined,
+        count(*) FILTER (WHERE status = 'hold') AS hold,
+        coalesce(sum(revenue) FILTER (WHERE status IN ('confirmed', 'pending', 'hold')), 0) AS revenue,
+        coalesce(sum(payouts) FILTER (WHERE status IN ('confirmed', 'pending', 'hold')), 0) AS payouts
+    FROM conversions
+    GROUP BY 1, 2, 3
+)
+SELECT
+    c.day,
+    c.offer_id,
+    o.title AS offer_title,
+    c.partner_id,
+    p.email AS partner_email,
+    c.conversions,
+    c.confirmed,
+    c.pending,
+    c.declined,
+    c.hold,
+    c.revenue,
+    c.payouts,
+    c.revenue - c.payouts AS profit
+FROM c
+LEFT JOIN offers o ON o.id = c.offer_id
+LEFT JOIN partners p ON p.id = c.partner_id;
