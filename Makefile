@@ -21,3 +21,6 @@ bench:
 
 clean:
 	rm -rf bin data/demo.duckdb
+
+demo: build
+	./scripts/demo.sh

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/term"
+
+	"github.com/syncd/syncd/config"
+	"github.com/syncd/syncd/load/duckdb"
+)
+
+// app is what every command starts from: the loaded config and a logger.
+type app struct {
+	cfg *config.Config
+	log zerolog.Logger
+}
+
+// secret holds the API key once the config is loaded, so the last line of
+// defence (redact, the log writer) can scrub it from anything printed.
+var secret atomic.Value
+
+func redact(s string) string {
+	if k, _ := secret.Load().(string); len(k) >= 4 {
+		s = strings.ReplaceAll(s, k, "[REDACTED]")
+	}
+	return s
+}
+
+type redactingWriter struct{ w io.Writer }
+
+func (r redactingWriter) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(r.w, redact(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func loadApp(g *globals) (*app, error) {
+	path := g.configPath
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) && path == "syncd.yaml" && os.Getenv("SYNCD_API_KEY") != "" {
+		// No file but the environment carries the essentials: run on defaults.
+		path = ""
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	secret.Store(cfg.API.Key)
+	log, err := newLogger(g.logLevel)
+	if err != nil {
+		return nil, err
+	}
+	return &app{cfg: cfg, log: log}, nil
+}
+
+// newLogger writes JSON when stderr is not a terminal and readable lines
+// when it is.
+func newLogger(level string) (zerolog.Logger, error) {
+	lvl, err := zerolog.ParseLevel(level)
+	if err != nil || level == "" {
+		return zerolog.Logger{}, usagef("--log-level %q: use debug, info, warn or error", level)
+	}
+	var w io.Writer = redactingWriter{os.Stderr}
+	if term.IsTerminal(int(os.Stderr.Fd())) {
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}
+	}
+	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
+}
+
+// openWarehouse opens the configured DuckDB file; read-only for queries.
+func (a *app) openWarehouse(ctx context.Context, readOnly bool) (*duckdb.Sink, error) {
+	path := a.cfg.Warehouse.Path
+	if readOnly {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("warehouse %s does not exist yet: run `syncd sync` first", path)
+		}
+		return duckdb.Open(ctx, path, duckdb.ReadOnly())
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("warehouse %s: cannot create its directory: %w", path, err)
+	}
+	return duckdb.Open(ctx, path, duckdb.WithMemoryLimit(a.cfg.Warehouse.MemoryLimit))
+}

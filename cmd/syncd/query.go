@@ -1,0 +1,67 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/syncd/syncd/tabular"
+)
+
+func newQueryCmd(g *globals) *cobra.Command {
+	var format, file string
+	var writable bool
+	cmd := &cobra.Command{
+		Use:   `query "SELECT ..." | --file report.sql`,
+		Short: "Run SQL over the warehouse and print the result",
+		Long: `Run one SQL statement over the synced warehouse (DuckDB SQL).
+
+Tables: conversions, clicks, server_postbacks, affiliate_postbacks,
+stats_daily, offers, partners, advertisers, _syncd_state, _syncd_runs,
+and the views daily_revenue, conversions_by_status, cr_epc_by_offer_day,
+cr_epc_by_partner_day, cr_epc_by_country_day. Ready-made reports are in
+sql/reports/. The warehouse is opened read-only unless --write is given.`,
+		Example: `  syncd query "SELECT status, count(*) FROM conversions GROUP BY 1"
+  syncd query --file sql/reports/daily_summary.sql --format csv > summary.csv
+  syncd query "SELECT * FROM daily_revenue LIMIT 5" --format json`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if (len(args) == 1) == (file != "") {
+				return usagef("give exactly one of a SQL argument or --file")
+			}
+			if format != "table" && format != "csv" && format != "json" {
+				return usagef("--format %q: use table, csv or json", format)
+			}
+			query := ""
+			if file != "" {
+				b, err := os.ReadFile(file)
+				if err != nil {
+					return usagef("--file: %v", err)
+				}
+				query = string(b)
+			} else {
+				query = args[0]
+			}
+			a, err := loadApp(g)
+			if err != nil {
+				return err
+			}
+			sink, err := a.openWarehouse(cmd.Context(), !writable)
+			if err != nil {
+				return err
+			}
+			defer sink.Close()
+			rows, err := sink.DB().QueryContext(cmd.Context(), query)
+			if err != nil {
+				return fmt.Errorf("query: %w", err)
+			}
+			defer rows.Close()
+			return tabular.Write(cmd.OutOrStdout(), rows, format)
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "table", "output format: table, csv or json")
+	cmd.Flags().StringVarP(&file, "file", "f", "", "read the SQL from this file")
+	cmd.Flags().BoolVar(&writable, "write", false, "open the warehouse writable (for UPDATE/DELETE/CREATE)")
+	return cmd
+}

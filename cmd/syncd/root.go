@@ -1,0 +1,63 @@
+package main
+
+import (
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// globals are the flags every command shares.
+type globals struct {
+	configPath string
+	logLevel   string
+}
+
+func newRootCmd() *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:   "syncd",
+		Short: "Keep a SQL warehouse in step with an Affise network",
+		Long: `syncd pages through an Affise network's conversions, clicks, postbacks,
+custom statistics, offers, partners and advertisers (Affise API 3.0), and
+loads them into a DuckDB file you can query with SQL. Every window of data
+is committed together with its checkpoint, so a sync can be interrupted at
+any moment and resumed without losing or doubling a row.
+
+Start with:  syncd check -c syncd.yaml   then   syncd sync -c syncd.yaml
+Config reference: config.example.yaml (every key, documented).`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	defaultConfig := os.Getenv("SYNCD_CONFIG")
+	if defaultConfig == "" {
+		defaultConfig = "syncd.yaml"
+	}
+	root.PersistentFlags().StringVarP(&g.configPath, "config", "c", defaultConfig, "config file (env SYNCD_CONFIG)")
+	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(
+		newSyncCmd(g),
+		newBackfillCmd(g),
+		newQueryCmd(g),
+		newStateCmd(g),
+		newCheckCmd(g),
+		newRunCmd(g),
+		newHealthcheckCmd(g),
+		newVersionCmd(),
+	)
+	for _, c := range root.Commands() {
+		c.SetFlagErrorFunc(root.FlagErrorFunc())
+		if c.Args == nil {
+			c.Args = noArgs
+		}
+	}
+	return root
+}
+
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usagef("%s takes no arguments, got %q (see syncd %s --help)", cmd.Name(), strings.Join(args, " "), cmd.Name())
+	}
+	return nil
+}

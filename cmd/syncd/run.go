@@ -1,0 +1,186 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/robfig/cron/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/syncd/syncd/config"
+	"github.com/syncd/syncd/daemon"
+	"github.com/syncd/syncd/extract"
+	"github.com/syncd/syncd/pipeline"
+)
+
+func newRunCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "run",
+		Short: "Run as a daemon: every enabled stream on its schedule, with /healthz, /metrics and a status page",
+		Long: `Run every enabled stream on its own schedule (streams.<name>.schedule: a
+cron spec or "@every 15m") until SIGTERM or SIGINT. Passes of one stream
+never overlap; all streams share one request budget. A failed pass is
+retried with backoff, at the latest on the next tick. At start-up every
+stream that is due (never ran, failed last time, or missed a tick) runs at
+once.
+
+HTTP on http.listen (default 127.0.0.1:9464):
+  /          status page: per stream freshness, last pass, cursor, last error;
+             daily revenue, payouts and profit of the last 30 days
+  /healthz   200 while every stream succeeded within its allowed staleness
+             (3 schedule intervals + up to 5m), 503 naming the stale ones
+  /metrics   Prometheus metrics (syncd_*)
+  /api/query read-only SQL: "syncd query" uses it while the daemon holds the
+             DuckDB file
+
+On SIGTERM/SIGINT the daemon stops scheduling, lets each window in flight
+commit or roll back, and exits 0 within 10s. A second signal exits at once
+(the warehouse stays consistent: DuckDB's WAL and the per-window
+transactions see to it).`,
+		Example: `  syncd run -c /etc/syncd/syncd.yaml
+  curl -s 127.0.0.1:9464/healthz`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runDaemon(cmd.Context(), g)
+		},
+	}
+}
+
+func runDaemon(ctx context.Context, g *globals) error {
+	a, err := loadApp(g)
+	if err != nil {
+		return err
+	}
+	names, err := a.selectStreams(nil, true)
+	if err != nil {
+		return err
+	}
+	if len(names) == 0 {
+		return usagef("no stream is enabled (set streams.<name>.enabled: true)")
+	}
+	schedules := map[string]cron.Schedule{}
+	for _, name := range names {
+		spec := a.cfg.Stream(name).Schedule
+		s, err := cron.ParseStandard(spec)
+		if err != nil {
+			return &config.Error{Msg: fmt.Sprintf("streams.%s.schedule: %q is not a cron spec or @every duration (%v)", name, spec, err)}
+		}
+		schedules[name] = s
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := daemon.NewMetrics(reg)
+	src, err := a.newSource(names, extract.WithObserver(metrics))
+	if err != nil {
+		return err
+	}
+	sink, err := a.openWarehouse(ctx, false)
+	if err != nil {
+		return err
+	}
+
+	jobs := make([]daemon.Job, 0, len(src.extractors))
+	for _, ex := range src.extractors {
+		jobs = append(jobs, daemon.Job{
+			Stream:   ex.Stream(),
+			Schedule: schedules[ex.Stream()],
+			Run: func(ctx context.Context) (pipeline.Result, error) {
+				return pipeline.Sync(ctx, ex, sink, pipeline.Options{Log: a.log, Progress: daemon.Progress(ctx)})
+			},
+		})
+	}
+	d, err := daemon.New(daemon.Config{
+		Jobs:     jobs,
+		Sink:     sink,
+		Querier:  sink.DB(),
+		Listen:   a.cfg.HTTP.Listen,
+		Log:      a.log,
+		Registry: reg,
+		Metrics:  metrics,
+		Redact:   func(s string) string { return redact(src.client.Redact(s)) },
+		Version:  version,
+	})
+	if err != nil {
+		_ = sink.Close()
+		return err
+	}
+	if err := d.Listen(); err != nil {
+		_ = sink.Close()
+		return err
+	}
+
+	// main's signal.NotifyContext cancels ctx on the first signal; this
+	// watches for a second one and leaves at once.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		n := 0
+		for sig := range sigs {
+			n++
+			if n == 1 {
+				a.log.Info().Str("signal", sig.String()).Msg("shutting down (send it again to exit at once)")
+				continue
+			}
+			a.log.Warn().Str("signal", sig.String()).Msg("second signal: exiting now; uncommitted windows are discarded and synced again next time")
+			os.Exit(exitFailed)
+		}
+	}()
+
+	err = d.Run(ctx)
+	if errors.Is(err, daemon.ErrShutdownTimeout) {
+		// A pass is still inside a transaction: leave without closing the
+		// database (closing would wait for it); the WAL keeps the file
+		// consistent and the next start resumes from the last commit.
+		a.log.Warn().Msg("exiting with a pass still in flight")
+		return nil
+	}
+	closeDone := make(chan error, 1)
+	go func() { closeDone <- sink.Close() }()
+	select {
+	case cerr := <-closeDone:
+		if cerr != nil && err == nil {
+			err = fmt.Errorf("closing the warehouse: %w", cerr)
+		}
+	case <-time.After(1500 * time.Millisecond):
+		a.log.Warn().Msg("closing the warehouse is taking long; exiting without waiting")
+	}
+	return err
+}
+
+// newHealthcheckCmd is `syncd healthcheck`, hidden: a container
+// HEALTHCHECK without curl. It GETs /healthz of the daemon on http.listen
+// and exits 0 when it answers 200, 1 otherwise.
+func newHealthcheckCmd(g *globals) *cobra.Command {
+	var listen string
+	cmd := &cobra.Command{
+		Use:    "healthcheck",
+		Short:  "Exit 0 when the running daemon's /healthz answers 200 (for container HEALTHCHECKs)",
+		Hidden: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if listen == "" {
+				listen = daemon.DefaultListen
+				if v, ok := os.LookupEnv(config.EnvName("http.listen")); ok && v != "" {
+					listen = v
+				}
+				if cfg, err := config.Load(g.configPath); err == nil {
+					listen = cfg.HTTP.Listen
+				}
+			}
+			if err := daemon.CheckHealth(cmd.Context(), listen); err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "ok")
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", "", "the daemon's address (default: http.listen of the config)")
+	return cmd
+}

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/syncd/syncd/extract"
+	"github.com/syncd/syncd/models"
+)
+
+// source is the Affise side of a run: one client (one request budget) shared
+// by the extractors of the selected streams.
+type source struct {
+	client     *extract.Client
+	extractors []extract.Extractor
+}
+
+func (a *app) newSource(names []string, opts ...extract.ClientOption) (*source, error) {
+	api := a.cfg.API
+	client, err := extract.NewClient(extract.ClientConfig{
+		BaseURL:           api.BaseURL,
+		Key:               api.Key,
+		Timezone:          api.Timezone,
+		Location:          api.Location,
+		PageSize:          api.PageSize,
+		RequestsPerSecond: api.RequestsPerSecond,
+		Concurrency:       api.Concurrency,
+		Timeout:           api.Timeout,
+		MaxRetries:        api.MaxRetries,
+		Logger:            a.log,
+	}, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
+	src := &source{client: client}
+	for _, name := range names {
+		s := a.cfg.Stream(name)
+		m, err := models.ByName(name, s.Slices)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		ex, err := extract.NewExtractor(name, client, m, extract.Options{
+			StartDate:    s.StartDate,
+			Lookback:     s.Lookback,
+			UpdateFilter: api.Role == "admin",
+			Slices:       s.Slices,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		src.extractors = append(src.extractors, ex)
+	}
+	return src, nil
+}
