@@ -1,0 +1,254 @@
+package daemon
+
+import (
+	"context"
+	"database/sql"
+	"sync"
+	"time"
+
+	"github.com/syncd/syncd/pipeline"
+)
+
+// Stream states, as /healthz, /api/status and the status page show them.
+const (
+	StateFresh   = "fresh"   // last pass succeeded, within staleness
+	StateStale   = "stale"   // no success (nor progress) within staleness
+	StateFailing = "failing" // last pass failed; retrying with backoff
+	StateRunning = "running" // a pass is in flight
+	StateWaiting = "waiting" // never ran yet
+)
+
+// stream is one job's live state. Its mutex guards everything below it.
+type stream struct {
+	job       Job
+	interval  time.Duration
+	staleness time.Duration
+
+	mu            sync.Mutex
+	running       bool
+	passStarted   time.Time
+	lastStart     time.Time
+	lastEnd       time.Time
+	lastSuccess   time.Time
+	last          pipeline.Result
+	hasLast       bool
+	lastErr       string
+	lastErrAt     time.Time
+	failures      int
+	cursor        time.Time
+	next          time.Time
+	progressAt    time.Time
+	progressDone  int
+	progressTotal int
+	progressRows  int64
+}
+
+// StreamStatus is a snapshot of one stream.
+type StreamStatus struct {
+	Stream       string        `json:"stream"`
+	State        string        `json:"state"`
+	Running      bool          `json:"running"`
+	Interval     time.Duration `json:"interval_ns"`
+	Staleness    time.Duration `json:"staleness_ns"`
+	Stale        bool          `json:"stale"`
+	LastSuccess  time.Time     `json:"last_success,omitzero"`
+	PassStarted  time.Time     `json:"pass_started,omitzero"`
+	LastStart    time.Time     `json:"last_pass_started,omitzero"`
+	LastEnd      time.Time     `json:"last_pass_finished,omitzero"`
+	HasLast      bool          `json:"-"`
+	LastRows     int64         `json:"last_pass_rows"`
+	LastRequests int64         `json:"last_pass_requests"`
+	LastWindows  int           `json:"last_pass_windows"`
+	LastDuration time.Duration `json:"last_pass_duration_ns"`
+	LastError    string        `json:"last_error,omitempty"`
+	LastErrorAt  time.Time     `json:"last_error_at,omitzero"`
+	Failures     int           `json:"consecutive_failures"`
+	Cursor       time.Time     `json:"cursor,omitzero"`
+	CursorLag    time.Duration `json:"cursor_lag_ns,omitempty"`
+	NextRun      time.Time     `json:"next_run,omitzero"`
+	// Age is how long since the last success (or since the daemon started,
+	// or since the last committed window of a running pass, whichever is
+	// latest): Stale is Age > Staleness.
+	Age           time.Duration `json:"age_ns"`
+	ProgressDone  int           `json:"progress_done,omitempty"`
+	ProgressTotal int           `json:"progress_total,omitempty"`
+	ProgressRows  int64         `json:"progress_rows,omitempty"`
+	RetentionRisk bool          `json:"retention_alarm,omitempty"`
+}
+
+func (st *stream) begin(now time.Time) {
+	st.mu.Lock()
+	st.running = true
+	st.passStarted = now
+	st.progressAt, st.progressDone, st.progressTotal, st.progressRows = time.Time{}, 0, 0, 0
+	st.mu.Unlock()
+}
+
+func (st *stream) finish(now time.Time, res pipeline.Result, cursor time.Time, errText string, canceled bool) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.running = false
+	st.lastStart, st.lastEnd = st.passStarted, now
+	st.passStarted = time.Time{}
+	st.last, st.hasLast = res, true
+	if !cursor.IsZero() {
+		st.cursor = cursor
+	}
+	switch {
+	case errText == "":
+		st.lastSuccess = now
+		st.failures = 0
+	case canceled:
+		// Shutting down: not the stream's fault.
+	default:
+		st.failures++
+		st.lastErr, st.lastErrAt = errText, now
+	}
+}
+
+func (st *stream) setNext(t time.Time) {
+	st.mu.Lock()
+	st.next = t
+	st.mu.Unlock()
+}
+
+func (st *stream) failureCount() int {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.failures
+}
+
+func (st *stream) snapshot() StreamStatus {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return StreamStatus{
+		Stream:        st.job.Stream,
+		Running:       st.running,
+		Interval:      st.interval,
+		Staleness:     st.staleness,
+		LastSuccess:   st.lastSuccess,
+		PassStarted:   st.passStarted,
+		LastStart:     st.lastStart,
+		LastEnd:       st.lastEnd,
+		HasLast:       st.hasLast,
+		LastRows:      st.last.Rows,
+		LastRequests:  st.last.Requests,
+		LastWindows:   st.last.Windows,
+		LastDuration:  st.last.Duration,
+		LastError:     st.lastErr,
+		LastErrorAt:   st.lastErrAt,
+		Failures:      st.failures,
+		Cursor:        st.cursor,
+		NextRun:       st.next,
+		ProgressDone:  st.progressDone,
+		ProgressTotal: st.progressTotal,
+		ProgressRows:  st.progressRows,
+		Age:           0,
+	}
+}
+
+// Status returns every stream's state at the daemon's clock, in Jobs order.
+func (d *Daemon) Status() []StreamStatus {
+	now := d.now()
+	out := make([]StreamStatus, 0, len(d.streams))
+	for _, st := range d.streams {
+		s := st.snapshot()
+		st.mu.Lock()
+		progressAt := st.progressAt
+		st.mu.Unlock()
+		base := d.started
+		if s.LastSuccess.After(base) {
+			base = s.LastSuccess
+		}
+		if progressAt.After(base) {
+			base = progressAt
+		}
+		s.LastError = d.redact(s.LastError)
+		s.Age = max(now.Sub(base), 0)
+		s.Stale = s.Age > s.Staleness
+		if !s.Cursor.IsZero() {
+			s.CursorLag = max(now.Sub(s.Cursor), 0)
+		}
+		s.RetentionRisk = s.Stream == ClicksStream && !s.Cursor.IsZero() && s.CursorLag > d.cfg.ClicksAlarmLag
+		switch {
+		case s.Stale:
+			s.State = StateStale
+		case s.Failures > 0:
+			s.State = StateFailing
+		case s.Running:
+			s.State = StateRunning
+		case s.LastSuccess.IsZero():
+			s.State = StateWaiting
+		default:
+			s.State = StateFresh
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// seed loads what the warehouse remembers: each stream's cursor and its
+// last sync pass (from _syncd_runs), so a restarted daemon shows its state
+// at once and runs at start-up only what is due. Failures are ignored (a
+// fresh warehouse has nothing).
+func (d *Daemon) seed(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if d.cfg.Sink != nil {
+		if cursors, err := d.cfg.Sink.Cursors(ctx); err == nil {
+			for _, c := range cursors {
+				if st := d.byName[c.Stream]; st != nil && !c.Position.IsZero() {
+					st.mu.Lock()
+					st.cursor = c.Position.UTC()
+					st.mu.Unlock()
+				}
+			}
+		}
+	}
+	if d.cfg.Querier == nil {
+		return
+	}
+	// The latest sync pass of each stream, and the latest successful one.
+	rows, err := d.cfg.Querier.QueryContext(ctx, `
+		WITH r AS (
+			SELECT stream, started_at, finished_at, rows, requests, error,
+			       row_number() OVER (PARTITION BY stream ORDER BY finished_at DESC) AS n
+			FROM _syncd_runs WHERE kind = 'sync' AND finished_at IS NOT NULL)
+		SELECT r.stream, r.started_at, r.finished_at, r.rows, r.requests, r.error,
+		       (SELECT max(finished_at) FROM _syncd_runs o
+		        WHERE o.stream = r.stream AND o.kind = 'sync' AND o.error IS NULL) AS last_ok
+		FROM r WHERE n = 1`)
+	if err != nil {
+		d.log.Debug().Str("error", d.redact(err.Error())).Msg("no pass history to start from")
+		return
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			name                 string
+			started, fin, lastOK sql.NullTime
+			nrows, nreq          sql.NullInt64
+			errText              sql.NullString
+		)
+		if err := rows.Scan(&name, &started, &fin, &nrows, &nreq, &errText, &lastOK); err != nil {
+			d.log.Debug().Str("error", err.Error()).Msg("reading pass history")
+			return
+		}
+		st := d.byName[name]
+		if st == nil {
+			continue
+		}
+		st.mu.Lock()
+		st.lastStart, st.lastEnd = started.Time.UTC(), fin.Time.UTC()
+		st.last = pipeline.Result{Stream: name, Rows: nrows.Int64, Requests: nreq.Int64, Duration: fin.Time.Sub(started.Time)}
+		st.hasLast = true
+		if lastOK.Valid {
+			st.lastSuccess = lastOK.Time.UTC()
+		}
+		if errText.Valid && errText.String != "" {
+			st.failures = 1
+			st.lastErr, st.lastErrAt = d.redact(errText.String), fin.Time.UTC()
+		}
+		st.mu.Unlock()
+	}
+}

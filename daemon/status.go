@@ -1,0 +1,279 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"html/template"
+	"math"
+	"net/http"
+	"time"
+)
+
+// statusPage is what the template renders.
+type statusPage struct {
+	Now        time.Time
+	Started    time.Time
+	Uptime     string
+	Version    string
+	Healthy    bool
+	Stale      []string
+	Streams    []streamRow
+	Alarms     []string
+	Chart      chart
+	Days       []DayMoney
+	ChartNote  string
+	HasChart   bool
+	RefreshSec int
+}
+
+type streamRow struct {
+	StreamStatus
+	Schedule    string
+	StaleAfter  string
+	LastSuccess string
+	LastPass    string
+	CursorText  string
+	LagText     string
+	NextText    string
+	Progress    string
+	Alarm       bool
+}
+
+func (d *Daemon) serveStatusPage(w http.ResponseWriter, r *http.Request) {
+	now := d.now()
+	p := statusPage{
+		Now:        now.UTC(),
+		Started:    d.started.UTC(),
+		Uptime:     humanDuration(now.Sub(d.started)),
+		Version:    d.cfg.Version,
+		Healthy:    true,
+		RefreshSec: 30,
+	}
+	for _, s := range d.Status() {
+		row := streamRow{StreamStatus: s, Schedule: "every " + humanDuration(s.Interval), StaleAfter: humanDuration(s.Staleness)}
+		row.LastSuccess = "never"
+		if !s.LastSuccess.IsZero() {
+			row.LastSuccess = ago(now, s.LastSuccess)
+		}
+		if s.HasLast {
+			row.LastPass = fmt.Sprintf("%s: %d rows, %d requests in %s", ago(now, s.LastEnd), s.LastRows, s.LastRequests, humanDuration(s.LastDuration))
+		}
+		if !s.Cursor.IsZero() {
+			row.CursorText = s.Cursor.UTC().Format("2006-01-02 15:04 MST")
+			row.LagText = humanDuration(s.CursorLag) + " behind"
+		}
+		switch {
+		case s.Running:
+			row.NextText = "running since " + ago(now, s.PassStarted)
+			if s.ProgressTotal > 0 {
+				row.Progress = fmt.Sprintf("window %d/%d, %d rows", s.ProgressDone, s.ProgressTotal, s.ProgressRows)
+			}
+		case !s.NextRun.IsZero():
+			if s.NextRun.After(now) {
+				row.NextText = "in " + humanDuration(s.NextRun.Sub(now))
+			} else {
+				row.NextText = "due"
+			}
+		}
+		if s.Stale {
+			p.Healthy = false
+			p.Stale = append(p.Stale, s.Stream)
+		}
+		if s.RetentionRisk {
+			row.Alarm = true
+			p.Alarms = append(p.Alarms, fmt.Sprintf(
+				"Clicks retention alarm: the clicks cursor is %s behind (more than %s). Affise drops clicks after about 7 days: clicks older than that are lost for good.",
+				humanDuration(s.CursorLag), humanDuration(d.cfg.ClicksAlarmLag)))
+		}
+		p.Streams = append(p.Streams, row)
+	}
+	if d.cfg.Querier == nil {
+		p.ChartNote = "No warehouse to chart."
+	} else {
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		days, ok, err := dailyMoney(ctx, d.cfg.Querier, now)
+		cancel()
+		switch {
+		case err != nil:
+			p.ChartNote = "Could not read the chart data: " + oneLine(d.redact(err.Error()), 300)
+		case !ok:
+			p.ChartNote = "No conversions synced yet: the chart appears after the first conversions pass."
+		default:
+			p.HasChart = true
+			p.Days = days
+			p.Chart = buildChart(days)
+			if !p.Chart.HasMoney {
+				p.ChartNote = "No revenue or payouts in the last 30 days."
+			}
+		}
+	}
+	var buf bytes.Buffer
+	if err := statusTmpl.Execute(&buf, p); err != nil {
+		d.log.Error().Str("error", err.Error()).Msg("rendering the status page")
+		http.Error(w, "rendering the status page failed", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:")
+	if !p.Healthy {
+		// Still 200: the page rendered; /healthz is the health signal.
+		w.Header().Set("X-Syncd-Stale", fmt.Sprint(len(p.Stale)))
+	}
+	_, _ = w.Write(buf.Bytes())
+}
+
+// humanDuration prints 3d4h, 2h5m, 4m10s, 1.5s.
+func humanDuration(d time.Duration) string {
+	if d < 0 {
+		d = -d
+	}
+	switch {
+	case d < time.Second:
+		return fmt.Sprintf("%dms", d.Milliseconds())
+	case d < 10*time.Second:
+		return fmt.Sprintf("%.1fs", d.Seconds())
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		m := int(d.Minutes())
+		s := int(d.Seconds()) % 60
+		if s == 0 {
+			return fmt.Sprintf("%dm", m)
+		}
+		return fmt.Sprintf("%dm%ds", m, s)
+	case d < 48*time.Hour:
+		h := int(d.Hours())
+		m := int(d.Minutes()) % 60
+		if m == 0 {
+			return fmt.Sprintf("%dh", h)
+		}
+		return fmt.Sprintf("%dh%dm", h, m)
+	default:
+		days := int(d.Hours()) / 24
+		h := int(math.Mod(d.Hours(), 24))
+		if h == 0 {
+			return fmt.Sprintf("%dd", days)
+		}
+		return fmt.Sprintf("%dd%dh", days, h)
+	}
+}
+
+func ago(now, t time.Time) string {
+	if t.After(now) {
+		return "just now"
+	}
+	return humanDuration(now.Sub(t)) + " ago"
+}
+
+var statusTmpl = template.Must(template.New("status").Funcs(template.FuncMap{
+	"money": money,
+	"day":   func(t time.Time) string { return t.Format("Mon 2006-01-02") },
+	"ts":    func(t time.Time) string { return t.Format("2006-01-02 15:04:05 MST") },
+	"plus":  func(a, b float64) float64 { return a + b },
+}).Parse(statusHTML))
+
+const statusHTML = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="refresh" content="{{.RefreshSec}}">
+<title>syncd {{if .Healthy}}ok{{else}}STALE: {{range $i, $s := .Stale}}{{if $i}}, {{end}}{{$s}}{{end}}{{end}}</title>
+<style>
+  :root { color-scheme: light; }
+  body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; margin: 0; color: #111827; background: #f3f4f6; }
+  header { background: #111827; color: #f9fafb; padding: 14px 24px; display: flex; align-items: baseline; gap: 18px; flex-wrap: wrap; }
+  header h1 { font-size: 20px; margin: 0; }
+  header .meta { color: #9ca3af; font-size: 13px; }
+  main { padding: 16px 24px 32px; max-width: 1200px; }
+  .pill { display: inline-block; padding: 1px 9px; border-radius: 999px; font-weight: 600; font-size: 12px; }
+  .health-ok { background: #059669; color: #fff; }
+  .health-bad { background: #dc2626; color: #fff; }
+  .alarm { background: #fee2e2; color: #991b1b; border-left: 6px solid #dc2626; padding: 10px 14px; margin: 12px 0; font-weight: 600; }
+  section { background: #fff; border-radius: 8px; box-shadow: 0 1px 2px rgba(0,0,0,.08); padding: 14px 18px; margin: 16px 0; overflow-x: auto; }
+  h2 { font-size: 16px; margin: 0 0 10px; }
+  table { border-collapse: collapse; width: 100%; }
+  th, td { text-align: left; padding: 6px 10px; border-bottom: 1px solid #e5e7eb; vertical-align: top; }
+  th { font-size: 12px; text-transform: uppercase; letter-spacing: .03em; color: #6b7280; }
+  td.num { text-align: right; font-variant-numeric: tabular-nums; }
+  tr.alarm-row td { background: #fef2f2; }
+  tr.alarm-row td.lag { color: #dc2626; font-weight: 700; }
+  .state-fresh { background: #d1fae5; color: #065f46; }
+  .state-running { background: #dbeafe; color: #1e40af; }
+  .state-waiting { background: #e5e7eb; color: #374151; }
+  .state-failing { background: #fef3c7; color: #92400e; }
+  .state-stale { background: #fee2e2; color: #991b1b; }
+  .err { color: #b91c1c; font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12px; max-width: 420px; word-break: break-word; }
+  .muted { color: #6b7280; }
+  .legend span { display: inline-block; margin-right: 18px; }
+  .legend i { display: inline-block; width: 12px; height: 12px; border-radius: 2px; margin-right: 6px; vertical-align: -1px; }
+  .totals { margin: 6px 0 10px; }
+  .totals b { font-variant-numeric: tabular-nums; }
+  svg text { font: 11px system-ui, sans-serif; fill: #6b7280; }
+  details summary { cursor: pointer; color: #374151; margin-top: 8px; }
+</style>
+</head>
+<body>
+<header>
+  <h1>syncd</h1>
+  {{if .Healthy}}<span class="pill health-ok">healthy</span>{{else}}<span class="pill health-bad">stale: {{range $i, $s := .Stale}}{{if $i}}, {{end}}{{$s}}{{end}}</span>{{end}}
+  <span class="meta">{{ts .Now}} · up {{.Uptime}} (since {{ts .Started}}){{if .Version}} · {{.Version}}{{end}}</span>
+</header>
+<main>
+{{range .Alarms}}<div class="alarm" role="alert">⚠ {{.}}</div>
+{{end}}
+<section>
+  <h2>Streams</h2>
+  <table>
+    <thead><tr><th>Stream</th><th>State</th><th>Schedule</th><th>Last success</th><th>Last pass</th><th>Cursor</th><th>Next</th><th>Last error</th></tr></thead>
+    <tbody>
+    {{range .Streams}}
+    <tr{{if .Alarm}} class="alarm-row"{{end}}>
+      <td><b>{{.Stream}}</b></td>
+      <td><span class="pill state-{{.State}}">{{.State}}</span>{{if .Running}}{{if ne .State "running"}} <span class="pill state-running">running</span>{{end}}{{end}}</td>
+      <td class="muted">{{.Schedule}}<br>stale after {{.StaleAfter}}</td>
+      <td>{{.LastSuccess}}</td>
+      <td>{{if .LastPass}}{{.LastPass}}{{else}}<span class="muted">none yet</span>{{end}}{{if .Progress}}<br><span class="muted">now: {{.Progress}}</span>{{end}}</td>
+      <td class="lag">{{if .CursorText}}{{.CursorText}}<br>{{.LagText}}{{else}}<span class="muted">none</span>{{end}}</td>
+      <td>{{.NextText}}</td>
+      <td>{{if .LastError}}<div class="err">{{.LastError}}</div>{{if gt .Failures 0}}<span class="muted">{{.Failures}} failed in a row</span>{{end}}{{else}}<span class="muted">—</span>{{end}}</td>
+    </tr>
+    {{end}}
+    </tbody>
+  </table>
+</section>
+<section>
+  <h2>Revenue, payouts and profit per day (UTC, last 30 days)</h2>
+  {{if .HasChart}}
+  <div class="legend">{{range .Chart.Series}}<span><i style="background:{{.Color}}"></i>{{.Name}}</span>{{end}}</div>
+  <div class="totals muted">30 days: revenue <b>{{money .Chart.Totals.Revenue}}</b> · payouts <b>{{money .Chart.Totals.Payouts}}</b> · profit <b>{{money .Chart.Totals.Profit}}</b> · {{.Chart.Totals.Converts}} conversions</div>
+  {{with .Chart}}
+  <svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {{.W}} {{.H}}" width="100%" role="img" aria-label="Daily revenue, payouts and profit">
+    {{range .Ticks}}<line x1="{{$.Chart.Left}}" x2="{{plus $.Chart.Left $.Chart.PlotW}}" y1="{{.Y}}" y2="{{.Y}}" stroke="#e5e7eb"/>
+    <text x="{{plus $.Chart.Left -6}}" y="{{plus .Y 4}}" text-anchor="end">{{.Label}}</text>
+    {{end}}
+    <line x1="{{.Left}}" x2="{{plus .Left .PlotW}}" y1="{{.ZeroY}}" y2="{{.ZeroY}}" stroke="#6b7280"/>
+    {{range .RevenueBars}}<rect x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}" fill="#2563eb"><title>{{.Title}}</title></rect>{{end}}
+    {{range .PayoutBars}}<rect x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}" fill="#f59e0b"><title>{{.Title}}</title></rect>{{end}}
+    <polyline points="{{.ProfitPoints}}" fill="none" stroke="#059669" stroke-width="2.5" stroke-linejoin="round"/>
+    {{range .ProfitMarkers}}<circle cx="{{.X}}" cy="{{.Y}}" r="3" fill="#059669"><title>{{.Title}}</title></circle>{{end}}
+    {{range .Labels}}<text x="{{.X}}" y="{{plus $.Chart.Top (plus $.Chart.PlotH 18)}}" text-anchor="middle">{{.Label}}</text>{{end}}
+  </svg>
+  {{end}}
+  {{if .ChartNote}}<p class="muted">{{.ChartNote}}</p>{{end}}
+  <details><summary>Numbers</summary>
+  <table>
+    <thead><tr><th>Day</th><th>Conversions</th><th>Revenue</th><th>Payouts</th><th>Profit</th></tr></thead>
+    <tbody>{{range .Days}}<tr><td>{{day .Day}}</td><td class="num">{{.Converts}}</td><td class="num">{{money .Revenue}}</td><td class="num">{{money .Payouts}}</td><td class="num">{{money .Profit}}</td></tr>{{end}}</tbody>
+  </table>
+  </details>
+  {{else}}
+  <p class="muted">{{.ChartNote}}</p>
+  {{end}}
+</section>
+<p class="muted">Machine-readable: <a href="/healthz">/healthz</a> · <a href="/metrics">/metrics</a> · <a href="/api/status">/api/status</a>. This page reloads every {{.RefreshSec}}s.</p>
+</main>
+</body>
+</html>
+`
