@@ -657,6 +657,10 @@ func (s *Sim) churnLocked(n int) (changed, created int) {
 			continue
 		}
 		c := s.newConv(s.churnRng, now, now)
+		// Its click happens now too: a click that appears in an hour a
+		// client already closed would be an artefact of the simulator, not
+		// something Affise does.
+		c.clickDt = 0
 		c.status = stPending
 		if s.churnRng.IntN(3) == 0 {
 			c.status = stConfirmed
@@ -674,7 +678,7 @@ func (s *Sim) churnLocked(n int) (changed, created int) {
 		s.addAggLocked(cl.created, cl.camp, true)
 		// a few non-converting clicks come with it
 		for j := 0; j < int(s.cfg.ClicksPerConversion-1+0.5); j++ {
-			ncl := s.newClick(s.churnRng, now-int64(s.churnRng.IntN(60)))
+			ncl := s.newClick(s.churnRng, now)
 			pos, _ := slices.BinarySearchFunc(s.clicks, ncl, cmpClick)
 			s.clicks = slices.Insert(s.clicks, pos, ncl)
 			s.addAggLocked(ncl.created, ncl.camp, ncl.uniq)

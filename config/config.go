@@ -115,7 +115,13 @@ func defaults() *Config {
 }
 
 // Load reads path (which may be empty: defaults plus environment only).
-func Load(path string) (*Config, error) {
+func Load(path string) (*Config, error) { return load(path, false) }
+
+// LoadLocal is Load for commands that only touch the warehouse (query,
+// state): the api section may lack its address and key.
+func LoadLocal(path string) (*Config, error) { return load(path, true) }
+
+func load(path string, local bool) (*Config, error) {
 	var data []byte
 	if path != "" {
 		b, err := os.ReadFile(path)
@@ -127,11 +133,28 @@ func Load(path string) (*Config, error) {
 		}
 		data = b
 	}
+	if local {
+		return parse(data, os.LookupEnv, true)
+	}
 	return Parse(data, os.LookupEnv)
 }
 
 // Parse builds a Config from YAML text; lookup resolves ${VAR} and SYNCD_*.
 func Parse(data []byte, lookup func(string) (string, bool)) (*Config, error) {
+	return parse(data, lookup, false)
+}
+
+func parse(data []byte, lookup func(string) (string, bool), local bool) (*Config, error) {
+	if local {
+		// The API's secrets may be absent where only the warehouse is read.
+		env := lookup
+		lookup = func(k string) (string, bool) {
+			if v, ok := env(k); ok {
+				return v, ok
+			}
+			return "", true
+		}
+	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, errorf("not valid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
@@ -148,7 +171,7 @@ func Parse(data []byte, lookup func(string) (string, bool)) (*Config, error) {
 	if err := c.apply(tree, lists); err != nil {
 		return nil, err
 	}
-	if err := c.validate(); err != nil {
+	if err := c.validate(local); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -420,21 +443,20 @@ func ParseDuration(key, v string) (time.Duration, error) {
 // Lowest start a stream may ask for; older dates are almost surely typos.
 var earliestStart = time.Date(2010, 1, 1, 0, 0, 0, 0, time.UTC)
 
-func (c *Config) validate() error {
+func (c *Config) validate(local bool) error {
 	a := &c.API
-	if a.BaseURL == "" {
+	if local {
+		// Checked when a command talks to the API.
+	} else if a.BaseURL == "" {
 		return errorf("api.base_url is missing (the API address of your network, e.g. https://api-yournetwork.affise.com)")
 	}
-	u, err := url.Parse(a.BaseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return errorf("api.base_url: %q is not an http(s) URL", a.BaseURL)
+	if err := checkBaseURL(a.BaseURL, local); err != nil {
+		return err
 	}
-	if u.User != nil || u.RawQuery != "" {
-		return errorf("api.base_url must not carry credentials or a query; put the key in api.key")
-	}
-	if strings.TrimSpace(a.Key) == "" {
+	if strings.TrimSpace(a.Key) == "" && !local {
 		return errorf("api.key is missing (set AFFISE_API_KEY or SYNCD_API_KEY, or api.key)")
 	}
+	var err error
 	if a.Location, err = time.LoadLocation(a.Timezone); err != nil {
 		return errorf("api.timezone: %q is not a time zone name like UTC or Europe/Berlin", a.Timezone)
 	}
@@ -505,6 +527,20 @@ func (c *Config) validate() error {
 	}
 	if enabled == 0 {
 		return errorf("every stream is disabled; enable at least one under streams:")
+	}
+	return nil
+}
+
+func checkBaseURL(raw string, local bool) error {
+	if raw == "" && local {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errorf("api.base_url: %q is not an http(s) URL", raw)
+	}
+	if u.User != nil || u.RawQuery != "" {
+		return errorf("api.base_url must not carry credentials or a query; put the key in api.key")
 	}
 	return nil
 }

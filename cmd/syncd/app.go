@@ -44,13 +44,19 @@ func (r redactingWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func loadApp(g *globals) (*app, error) {
+func loadApp(g *globals) (*app, error) { return newApp(g, config.Load) }
+
+// loadLocalApp is for commands that only read or move warehouse state: they
+// work without the API key in the environment.
+func loadLocalApp(g *globals) (*app, error) { return newApp(g, config.LoadLocal) }
+
+func newApp(g *globals, load func(string) (*config.Config, error)) (*app, error) {
 	path := g.configPath
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) && path == "syncd.yaml" && os.Getenv("SYNCD_API_KEY") != "" {
 		// No file but the environment carries the essentials: run on defaults.
 		path = ""
 	}
-	cfg, err := config.Load(path)
+	cfg, err := load(path)
 	if err != nil {
 		return nil, err
 	}

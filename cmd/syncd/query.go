@@ -1,7 +1,11 @@
 package main
 
 import (
+	"errors"
+
 	"fmt"
+	"github.com/syncd/syncd/daemon"
+	"github.com/syncd/syncd/load/duckdb"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -43,11 +47,19 @@ sql/reports/. The warehouse is opened read-only unless --write is given.`,
 			} else {
 				query = args[0]
 			}
-			a, err := loadApp(g)
+			a, err := loadLocalApp(g)
 			if err != nil {
 				return err
 			}
 			sink, err := a.openWarehouse(cmd.Context(), !writable)
+			if errors.Is(err, duckdb.ErrLocked) && !writable {
+				// DuckDB admits one process per file: while `syncd run` holds
+				// it, the daemon answers the query on its loopback listener.
+				if rerr := daemon.QueryRemote(cmd.Context(), a.cfg.HTTP.Listen, query, format, cmd.OutOrStdout()); rerr != nil {
+					return fmt.Errorf("%w; asking the daemon at %s failed too: %w", err, a.cfg.HTTP.Listen, rerr)
+				}
+				return nil
+			}
 			if err != nil {
 				return err
 			}

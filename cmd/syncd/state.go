@@ -19,7 +19,7 @@ func newStateCmd(g *globals) *cobra.Command {
 was last moved. A stream without a checkpoint starts at its start_date.
 Backfills in progress show as NAME#backfill.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := loadApp(g)
+			a, err := loadLocalApp(g)
 			if err != nil {
 				return err
 			}
@@ -75,7 +75,7 @@ at the stream's start_date. No rows are deleted: re-synced rows are upserted.`,
 					return usagef("--to %s is in the future", to)
 				}
 			}
-			a, err := loadApp(g)
+			a, err := loadLocalApp(g)
 			if err != nil {
 				return err
 			}

@@ -1,0 +1,123 @@
+package e2e
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestBadConfigAndFlagsExitTwoWithOneLine(t *testing.T) {
+	s := startSim(t, "--seed", "1", "--conversions", "10", "--days", "2")
+	e := newEnv(t, s, "")
+	cases := []struct {
+		name   string
+		config string // replaces the config file when set
+		args   []string
+		want   string
+	}{
+		{"unknown flag", "", []string{"sync", "--bogus"}, "unknown flag: --bogus"},
+		{"unknown stream", "", []string{"sync", "--stream", "leads"}, `"leads": no such stream`},
+		{"backfill without from", "", []string{"backfill", "--stream", "conversions"}, "--from is required"},
+		{"backfill bad date", "", []string{"backfill", "--stream", "conversions", "--from", "2025-02-30"}, "--from"},
+		{"backfill from after to", "", []string{"backfill", "--stream", "conversions", "--from", "2025-03-01", "--to", "2025-02-01"}, "is after --to"},
+		{"query format", "", []string{"query", "SELECT 1", "--format", "xml"}, "--format"},
+		{"unknown command argument", "", []string{"sync", "extra"}, "takes no arguments"},
+		{"unknown key", "api:\n  base_url: http://127.0.0.1:1\n  key: k\n  pagesize: 3\n", []string{"sync"}, "unknown key api.pagesize"},
+		{"bad duration", "api:\n  base_url: http://127.0.0.1:1\n  key: k\nstreams:\n  conversions: {lookback: soon}\n", []string{"sync"}, "streams.conversions.lookback"},
+		{"bad cron", "api:\n  base_url: http://127.0.0.1:1\n  key: k\nstreams:\n  offers: {schedule: \"@sometimes\"}\n", []string{"check"}, "streams.offers.schedule"},
+		{"missing key", "api:\n  base_url: http://127.0.0.1:1\n", []string{"sync"}, "api.key is missing"},
+		{"bad slice", "api:\n  base_url: http://127.0.0.1:1\n  key: k\nstreams:\n  stats_daily: {slices: [day, planet]}\n", []string{"sync"}, "planet"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := e.config
+			if c.config != "" {
+				cfg = filepath.Join(t.TempDir(), "bad.yaml")
+				os.WriteFile(cfg, []byte(c.config), 0o600)
+			}
+			cmd := exec.Command(filepath.Join(bin, "syncd"), append(c.args, "-c", cfg)...)
+			r := e.run(t, cmd)
+			if r.code != 2 {
+				t.Errorf("exit %d, want 2; stderr: %s", r.code, r.stderr)
+			}
+			if !oneLine(r.stderr) || !strings.Contains(r.stderr, c.want) {
+				t.Errorf("stderr %q: want one line containing %q", r.stderr, c.want)
+			}
+		})
+	}
+	if _, err := os.Stat(e.db); !os.IsNotExist(err) {
+		t.Errorf("a failed start created the warehouse: %v", err)
+	}
+}
+
+func TestWrongKeyFailsNamingStreamAndLeavesWarehouseUntouched(t *testing.T) {
+	s := startSim(t, "--seed", "3", "--conversions", "200", "--days", "3")
+	e := newEnv(t, s, "")
+	e.mustSync(t)
+	good := s.Key
+	s.Key = "wrong-key-0123456789"
+	r := e.syncd(t, "sync", "--stream", "conversions")
+	s.Key = good
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1; stderr %s", r.code, r.stderr)
+	}
+	last := strings.TrimSpace(r.stderr[strings.LastIndex(strings.TrimSpace(r.stderr), "\n")+1:])
+	if !strings.Contains(last, "conversions") || !strings.Contains(last, "401") {
+		t.Errorf("last line %q should name the stream and the 401", last)
+	}
+	db := e.openDB(t)
+	runs := queryStrings(t, db, "SELECT count(*)::VARCHAR FROM _syncd_runs WHERE error <> ''")
+	if runs[0][0] != "1" {
+		t.Errorf("failed pass recorded %s times in _syncd_runs", runs[0][0])
+	}
+	rows := queryStrings(t, db, "SELECT count(*)::VARCHAR FROM conversions")
+	if rows[0][0] != "200" {
+		t.Errorf("conversions has %s rows after a failed pass, want 200", rows[0][0])
+	}
+}
+
+func TestAPIKeyNeverAppears(t *testing.T) {
+	s := startSim(t, "--seed", "5", "--conversions", "300", "--days", "3", "--fault-rate", "0.1", "--fault-kinds", "500,502,status2,truncated")
+	e := newEnv(t, s, "")
+	var outputs []string
+	for _, args := range [][]string{
+		{"--log-level", "debug", "sync"},
+		{"--log-level", "debug", "check"},
+		{"state"},
+		{"query", "SELECT * FROM _syncd_runs"},
+		{"query", "SELECT raw FROM partners", "--format", "json"},
+		{"--log-level", "debug", "backfill", "--stream", "conversions", "--from", time.Now().AddDate(0, 0, -3).Format(time.DateOnly)},
+	} {
+		r := e.syncd(t, args...)
+		outputs = append(outputs, r.stdout, r.stderr)
+	}
+	// A wrong key makes the client echo requests in errors: check those too.
+	good := s.Key
+	s.Key = good + "-wrong"
+	r := e.syncd(t, "--log-level", "debug", "sync", "--stream", "offers")
+	s.Key = good
+	outputs = append(outputs, r.stdout, r.stderr)
+	for i, out := range outputs {
+		if strings.Contains(out, good) {
+			t.Errorf("output %d contains the API key:\n%s", i, tail(out, 2000))
+		}
+	}
+	if strings.Contains(r.stderr, good+"-wrong") {
+		t.Errorf("the wrong key was printed: %s", r.stderr)
+	}
+	file, err := os.ReadFile(e.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(file, []byte(good)) {
+		t.Error("the warehouse file contains the API key")
+	}
+	db := e.openDB(t)
+	if n := queryStrings(t, db, "SELECT count(*)::VARCHAR FROM partners WHERE raw LIKE '%api_key%'"); n[0][0] != "0" {
+		t.Errorf("%s partners rows carry an api_key in raw", n[0][0])
+	}
+}
