@@ -2,6 +2,7 @@ package extract
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -574,8 +575,13 @@ func (c *Client) attempt(ctx context.Context, target, path, listKey string, page
 	reply, derr := decodePage(body, listKey)
 	if derr != nil {
 		reason := "non-JSON body"
-		if errors.Is(derr, io.ErrUnexpectedEOF) {
+		switch {
+		case errors.Is(derr, io.ErrUnexpectedEOF):
 			reason = "truncated JSON"
+		case json.Valid(body):
+			// JSON, but not a page: a string where an object belongs, a
+			// number out of range, two replies glued together...
+			reason = "malformed reply"
 		}
 		msg := reason + ": " + derr.Error()
 		if reason == "non-JSON body" {

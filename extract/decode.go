@@ -73,12 +73,21 @@ func decodePage(body []byte, listKey string) (*pageReply, error) {
 			if err := dec.Decode(&raw); err != nil {
 				return nil, eofIsTruncation(err)
 			}
-			if len(raw) > 0 && raw[0] == '{' { // PHP sends [] for an empty one
+			var c bytes.Buffer
+			_ = json.Compact(&c, raw)
+			switch t := c.String(); {
+			case len(raw) > 0 && raw[0] == '{':
 				var p pagination
 				if err := json.Unmarshal(raw, &p); err != nil {
 					return nil, fmt.Errorf("pagination: %w", err)
 				}
 				r.pagination = &p
+			case t == "null" || t == "false" || t == "[]":
+				// PHP sends [] for an empty one.
+			default:
+				// A string or a number where the page counters belong:
+				// treating it as "no more pages" would silently drop rows.
+				return nil, fmt.Errorf("pagination is %.40s, not an object", t)
 			}
 		case listKey:
 			items, err := decodeList(dec)
@@ -95,6 +104,14 @@ func decodePage(body []byte, listKey string) (*pageReply, error) {
 	}
 	if err := expectDelim(dec, '}'); err != nil {
 		return nil, err
+	}
+	// Anything but white space after the envelope (two replies glued
+	// together, a proxy's trailer) is a garbled body, not a page.
+	if tok, err := dec.Token(); err != io.EOF {
+		if err != nil {
+			return nil, fmt.Errorf("after the reply: %w", err)
+		}
+		return nil, fmt.Errorf("unexpected %v after the reply", tok)
 	}
 	return r, nil
 }
