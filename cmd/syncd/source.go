@@ -16,6 +16,10 @@ type source struct {
 
 func (a *app) newSource(names []string, opts ...extract.ClientOption) (*source, error) {
 	api := a.cfg.API
+	retries := api.MaxRetries
+	if retries == 0 {
+		retries = -1 // the client reads 0 as "its default"
+	}
 	client, err := extract.NewClient(extract.ClientConfig{
 		BaseURL:           api.BaseURL,
 		Key:               api.Key,
@@ -25,7 +29,7 @@ func (a *app) newSource(names []string, opts ...extract.ClientOption) (*source, 
 		RequestsPerSecond: api.RequestsPerSecond,
 		Concurrency:       api.Concurrency,
 		Timeout:           api.Timeout,
-		MaxRetries:        api.MaxRetries,
+		MaxRetries:        retries,
 		Logger:            a.log,
 	}, opts...)
 	if err != nil {

@@ -1,0 +1,186 @@
+package pipeline
+
+import (
+	"context"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/syncd/syncd/affisesim"
+	"github.com/syncd/syncd/checkpoints"
+	"github.com/syncd/syncd/extract"
+	"github.com/syncd/syncd/load/duckdb"
+	"github.com/syncd/syncd/models"
+)
+
+const key = "pipeline-test-key-0123"
+
+// fixture: the simulator over HTTP, a real client and DuckDB file.
+type fixture struct {
+	sim    *affisesim.Sim
+	client *extract.Client
+	sink   *duckdb.Sink
+	now    time.Time
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	now := time.Now().UTC()
+	sim, err := affisesim.New(affisesim.Config{Key: key, Seed: 11, Conversions: 800, Days: 10, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sim.Close)
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	client, err := extract.NewClient(extract.ClientConfig{BaseURL: srv.URL, Key: key, Timezone: "Europe/Berlin",
+		RequestsPerSecond: 500, Concurrency: 4, Timeout: 5 * time.Second, MaxRetries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink, err := duckdb.Open(context.Background(), filepath.Join(t.TempDir(), "wh.duckdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sink.Close() })
+	return &fixture{sim: sim, client: client, sink: sink, now: now}
+}
+
+func (f *fixture) conversions(t *testing.T, o extract.Options) extract.Extractor {
+	t.Helper()
+	o.UpdateFilter = true
+	ex, err := extract.NewConversions(f.client, models.Conversions(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ex
+}
+
+func (f *fixture) count(t *testing.T) int {
+	t.Helper()
+	var n int
+	if err := f.sink.DB().QueryRow("SELECT count(*) FROM conversions").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func (f *fixture) cursor(t *testing.T, stream string) (checkpoints.Cursor, bool) {
+	t.Helper()
+	c, ok, err := f.sink.Cursor(context.Background(), stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, ok
+}
+
+func TestSyncLoadsEverythingAndCursorNeverMovesBack(t *testing.T) {
+	f := newFixture(t)
+	ex := f.conversions(t, extract.Options{StartDate: f.now.AddDate(0, 0, -12), Lookback: 6 * time.Hour})
+	opts := Options{Now: func() time.Time { return f.now }}
+	res, err := Sync(context.Background(), ex, f.sink, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	truth, _ := f.sim.Truth("conversions")
+	if got := f.count(t); got != len(truth) || res.Rows < int64(len(truth)) {
+		t.Fatalf("loaded %d rows (pass says %d), simulator has %d", got, res.Rows, len(truth))
+	}
+	first, ok := f.cursor(t, "conversions")
+	if !ok || first.Position.After(f.now) || f.now.Sub(first.Position) > time.Hour {
+		t.Fatalf("cursor %v after a pass at %v: want the start of the current hour", first.Position, f.now)
+	}
+	// A second pass re-reads the lookback: its windows end before the
+	// stored cursor's hour, yet the cursor must stay.
+	if _, err := Sync(context.Background(), ex, f.sink, opts); err != nil {
+		t.Fatal(err)
+	}
+	second, _ := f.cursor(t, "conversions")
+	if second.Position.Before(first.Position) {
+		t.Fatalf("cursor moved back from %v to %v", first.Position, second.Position)
+	}
+	if got := f.count(t); got != len(truth) {
+		t.Fatalf("second pass left %d rows, want %d", got, len(truth))
+	}
+	var runs int
+	f.sink.DB().QueryRow("SELECT count(*) FROM _syncd_runs WHERE stream = 'conversions' AND coalesce(error, '') = ''").Scan(&runs)
+	if runs != 2 {
+		t.Fatalf("%d successful runs recorded, want 2", runs)
+	}
+}
+
+func TestFailedPassLeavesDataAndCursorAndRecordsTheError(t *testing.T) {
+	f := newFixture(t)
+	ex := f.conversions(t, extract.Options{StartDate: f.now.AddDate(0, 0, -12)})
+	opts := Options{Now: func() time.Time { return f.now }}
+	if _, err := Sync(context.Background(), ex, f.sink, opts); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := f.cursor(t, "conversions")
+	rows := f.count(t)
+	f.sim.Churn(100)
+	if err := f.sim.SetFaults(1, []string{"500"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Sync(context.Background(), ex, f.sink, opts)
+	if err == nil || !strings.Contains(err.Error(), "conversions: window") || !strings.Contains(err.Error(), "HTTP 500") {
+		t.Fatalf("err = %v, want the stream, window and HTTP 500", err)
+	}
+	after, _ := f.cursor(t, "conversions")
+	if !after.Position.Equal(before.Position) || f.count(t) != rows {
+		t.Fatalf("a failed pass moved the cursor (%v -> %v) or the rows (%d -> %d)", before.Position, after.Position, rows, f.count(t))
+	}
+	var msg string
+	f.sink.DB().QueryRow("SELECT error FROM _syncd_runs WHERE error <> ''").Scan(&msg)
+	if !strings.Contains(msg, "HTTP 500") || strings.Contains(msg, key) {
+		t.Fatalf("recorded error %q", msg)
+	}
+}
+
+func TestBackfillLeavesIncrementalCursorAndResumes(t *testing.T) {
+	f := newFixture(t)
+	ex := f.conversions(t, extract.Options{StartDate: f.now.AddDate(0, 0, -2)})
+	incremental := checkpoints.Cursor{Stream: "conversions", Position: f.now.Add(-time.Hour).Truncate(time.Hour)}
+	if err := f.sink.SetCursor(context.Background(), incremental); err != nil {
+		t.Fatal(err)
+	}
+	from := f.now.AddDate(0, 0, -10).Truncate(24 * time.Hour)
+	to := f.now.Truncate(24*time.Hour).AddDate(0, 0, 1)
+
+	// Interrupt the backfill after three windows.
+	ctx, cancel := context.WithCancel(context.Background())
+	_, err := Backfill(ctx, ex, f.sink, from, to, Options{Progress: func(done, total int, rows int64) {
+		if done == 3 {
+			cancel()
+		}
+	}})
+	if err == nil {
+		t.Fatal("interrupted backfill reported success")
+	}
+	mid, ok := f.cursor(t, checkpoints.BackfillKey("conversions"))
+	if !ok || !mid.Position.After(from) {
+		t.Fatalf("backfill cursor %v %v: want progress past %v", mid.Position, ok, from)
+	}
+	partial := f.count(t)
+
+	var windows int
+	res, err := Backfill(context.Background(), ex, f.sink, from, to, Options{Progress: func(done, total int, rows int64) { windows = total }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Windows != windows || windows >= 12 {
+		t.Fatalf("resumed backfill walked %d windows; want it to skip the 3 done", windows)
+	}
+	if _, ok := f.cursor(t, checkpoints.BackfillKey("conversions")); ok {
+		t.Fatal("a finished backfill left its cursor")
+	}
+	if got, _ := f.cursor(t, "conversions"); !got.Position.Equal(incremental.Position) {
+		t.Fatalf("backfill moved the incremental cursor to %v", got.Position)
+	}
+	truth, _ := f.sim.Truth("conversions")
+	if got := f.count(t); got != len(truth) || partial >= got {
+		t.Fatalf("after backfill %d rows (partial %d), simulator %d", got, partial, len(truth))
+	}
+}
