@@ -11,6 +11,15 @@ build:
 test: build
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodePage$$' -fuzztime 5s ./extract
+	$(GO) test -run '^$$' -fuzz '^FuzzScan$$' -fuzztime 5s ./models
+	$(GO) test -run '^$$' -fuzz '^FuzzStatsDailySlices$$' -fuzztime 3s ./models
+
+# The long fuzz run; make test runs the same targets for a few seconds.
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodePage$$' -fuzztime 5m -fuzzminimizetime 10s ./extract
+	$(GO) test -run '^$$' -fuzz '^FuzzScan$$' -fuzztime 2m -fuzzminimizetime 10s ./models
+	$(GO) test -run '^$$' -fuzz '^FuzzStatsDailySlices$$' -fuzztime 1m ./models
 
 lint:
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }

@@ -145,11 +145,11 @@ func Parse(data []byte, lookup func(string) (string, bool)) (*Config, error) {
 }
 
 func parse(data []byte, lookup func(string) (string, bool), local bool) (*Config, error) {
+	expandLookup := lookup
 	if local {
 		// The API's secrets may be absent where only the warehouse is read.
-		env := lookup
-		lookup = func(k string) (string, bool) {
-			if v, ok := env(k); ok {
+		expandLookup = func(k string) (string, bool) {
+			if v, ok := lookup(k); ok {
 				return v, ok
 			}
 			return "", true
@@ -162,7 +162,7 @@ func parse(data []byte, lookup func(string) (string, bool), local bool) (*Config
 	tree := map[string]string{} // dotted key -> scalar or JSON-ish list
 	lists := map[string][]string{}
 	if len(doc.Content) > 0 {
-		if err := flatten(doc.Content[0], "", tree, lists, lookup); err != nil {
+		if err := flatten(doc.Content[0], "", tree, lists, expandLookup); err != nil {
 			return nil, err
 		}
 	}

@@ -122,3 +122,17 @@ func TestParseDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestLocalLoadNeedsNoAPISecrets(t *testing.T) {
+	yaml := "api:\n  base_url: ${URL}\n  key: ${KEY}\n  concurrency: 4\nwarehouse: {path: /tmp/w.duckdb}\n"
+	c, err := parse([]byte(yaml), env(nil), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.API.Concurrency != 4 || c.Warehouse.Path != "/tmp/w.duckdb" {
+		t.Errorf("local load lost settings: %+v %+v", c.API, c.Warehouse)
+	}
+	if _, err := parse([]byte(yaml), env(nil), false); err == nil {
+		t.Error("a full load accepted unset ${KEY}")
+	}
+}

@@ -318,6 +318,14 @@ func NewClient(cfg ClientConfig, opts ...ClientOption) (*Client, error) {
 	return c, nil
 }
 
+// String never shows the key (e.g. when a Client is logged with %v).
+func (c *Client) String() string {
+	return fmt.Sprintf("extract.Client{BaseURL:%s Key:%s Timezone:%s PageSize:%d}", Redact(c.base.String()), redacted, c.tz, c.pageSize)
+}
+
+// GoString never shows the key.
+func (c *Client) GoString() string { return c.String() }
+
 // Location is the zone dates and hours are sent in; window day boundaries
 // are midnights in it.
 func (c *Client) Location() *time.Location { return c.loc }

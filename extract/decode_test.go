@@ -9,7 +9,7 @@ import (
 )
 
 func TestDecodeFixtures(t *testing.T) {
-	dir := "/work/shared/fixtures/affise-responses"
+	dir := "../../shared/fixtures/affise-responses"
 	if _, err := os.Stat(dir); err != nil {
 		t.Skip("fixtures not present")
 	}

@@ -151,7 +151,9 @@ func (wk *walker) walk(ctx context.Context, n int) (walkResult, error) {
 				continue
 			}
 			if err := wk.add(item); err != nil {
-				return r, fmt.Errorf("GET %s page %d item %d: %w", s.path, page, i+1, err)
+				// A model's error quotes a bad scalar: mask the key should
+				// a hostile reply echo it in a field.
+				return r, &redactedError{msg: fmt.Sprintf("GET %s page %d item %d: %s", s.path, page, i+1, s.c.Redact(err.Error())), err: err}
 			}
 		}
 		p := reply.pagination

@@ -51,3 +51,13 @@ func redactKey(s, key string) string {
 	}
 	return strings.ReplaceAll(s, key, redacted)
 }
+
+// redactedError shows a redacted text but still unwraps to the original
+// error, so errors.Is/As keep working (e.g. *models.FieldError).
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
