@@ -30,6 +30,8 @@ func TestBadConfigAndFlagsExitTwoWithOneLine(t *testing.T) {
 		{"bad duration", "api:\n  base_url: http://127.0.0.1:1\n  key: k\nstreams:\n  conversions: {lookback: soon}\n", []string{"sync"}, "streams.conversions.lookback"},
 		{"bad cron", "api:\n  base_url: http://127.0.0.1:1\n  key: k\nstreams:\n  offers: {schedule: \"@sometimes\"}\n", []string{"check"}, "streams.offers.schedule"},
 		{"missing key", "api:\n  base_url: http://127.0.0.1:1\n", []string{"sync"}, "api.key is missing"},
+		{"warehouse not writable", "api:\n  base_url: http://127.0.0.1:1\n  key: k\nwarehouse: {path: /dev/null/wh/affise.duckdb}\n", []string{"sync"}, "warehouse.path: cannot create directory /dev/null/wh"},
+		{"future start_date", "api:\n  base_url: http://127.0.0.1:1\n  key: k\nstreams:\n  conversions: {start_date: 2999-01-01}\n", []string{"sync"}, "streams.conversions.start_date: 2999-01-01 is in the future"},
 		{"bad slice", "api:\n  base_url: http://127.0.0.1:1\n  key: k\nstreams:\n  stats_daily: {slices: [day, planet]}\n", []string{"sync"}, "planet"},
 	}
 	for _, c := range cases {

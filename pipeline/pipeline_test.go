@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http/httptest"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -184,3 +185,60 @@ func TestBackfillLeavesIncrementalCursorAndResumes(t *testing.T) {
 		t.Fatalf("after backfill %d rows (partial %d), simulator %d", got, partial, len(truth))
 	}
 }
+
+// BenchmarkSyncConversions measures a first sync of conversions end to end
+// (simulator over loopback HTTP -> decode -> Arrow -> DuckDB commit) and the
+// Go heap it peaks at, which must stay bounded by the batch size.
+func BenchmarkSyncConversions(b *testing.B) {
+	const n = 100_000
+	now := time.Now().UTC()
+	sim, err := affisesim.New(affisesim.Config{Key: key, Seed: 5, Conversions: n, Days: 30, Now: now})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sim.Close()
+	srv := httptest.NewServer(sim)
+	defer srv.Close()
+	for i := 0; i < b.N; i++ {
+		client, err := extract.NewClient(extract.ClientConfig{BaseURL: srv.URL, Key: key, Timezone: "UTC",
+			RequestsPerSecond: 1000, Concurrency: 4, Timeout: 30 * time.Second})
+		if err != nil {
+			b.Fatal(err)
+		}
+		sink, err := duckdb.Open(context.Background(), filepath.Join(b.TempDir(), "wh.duckdb"), benchSinkOpts...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ex, _ := extract.NewConversions(client, models.Conversions(), extract.Options{StartDate: now.AddDate(0, 0, -31), UpdateFilter: true})
+		var peak uint64
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			var ms runtime.MemStats
+			for {
+				runtime.ReadMemStats(&ms)
+				peak = max(peak, ms.HeapInuse)
+				select {
+				case <-stop:
+					return
+				case <-time.After(20 * time.Millisecond):
+				}
+			}
+		}()
+		start := time.Now()
+		res, err := Sync(context.Background(), ex, sink, Options{})
+		elapsed := time.Since(start)
+		close(stop)
+		<-done
+		sink.Close()
+		if err != nil || res.Rows != n {
+			b.Fatalf("rows %d err %v", res.Rows, err)
+		}
+		b.ReportMetric(float64(n)/elapsed.Seconds(), "rows/s")
+		b.ReportMetric(float64(res.Requests), "requests")
+		b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+	}
+}
+
+var benchSinkOpts []duckdb.Option

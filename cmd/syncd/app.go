@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -91,8 +92,13 @@ func (a *app) openWarehouse(ctx context.Context, readOnly bool) (*duckdb.Sink, e
 		}
 		return duckdb.Open(ctx, path, duckdb.ReadOnly())
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("warehouse %s: cannot create its directory: %w", path, err)
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, &config.Error{Msg: fmt.Sprintf("warehouse.path: cannot create directory %s (%v); choose a writable path", dir, errors.Unwrap(err))}
+	}
+	// Caught before DuckDB tries, so the message names the setting to fix.
+	if err := syscall.Access(dir, 2 /* W_OK */); err != nil {
+		return nil, &config.Error{Msg: fmt.Sprintf("warehouse.path: directory %s is not writable (%v); choose a writable path", dir, err)}
 	}
 	return duckdb.Open(ctx, path, duckdb.WithMemoryLimit(a.cfg.Warehouse.MemoryLimit))
 }
