@@ -111,6 +111,13 @@ func TestAPIKeyNeverAppears(t *testing.T) {
 	if strings.Contains(r.stderr, good+"-wrong") {
 		t.Errorf("the wrong key was printed: %s", r.stderr)
 	}
+	// What syncd creates is its owner's alone.
+	filepath.Walk(filepath.Dir(e.db), func(path string, info os.FileInfo, err error) error {
+		if err == nil && info.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s is %v: readable beyond its owner", path, info.Mode().Perm())
+		}
+		return nil
+	})
 	file, err := os.ReadFile(e.db)
 	if err != nil {
 		t.Fatal(err)
