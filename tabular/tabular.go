@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/big"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -113,7 +114,7 @@ func Text(v any) string {
 	case []byte:
 		return string(x)
 	case duckdbdriver.Decimal:
-		return x.String()
+		return decimalText(x)
 	default:
 		return fmt.Sprint(x)
 	}
@@ -125,8 +126,29 @@ func JSONValue(v any) any {
 	case nil, bool, int8, int16, int32, int64, uint8, uint16, uint32, uint64, float32, float64, string:
 		return x
 	case duckdbdriver.Decimal:
-		return json.Number(x.String())
+		return json.Number(decimalText(x))
 	default:
 		return Text(v)
 	}
+}
+
+// decimalText prints a DECIMAL exactly at its declared scale, so money
+// columns line up ("6629.00", not "6629") and nothing is rounded.
+func decimalText(d duckdbdriver.Decimal) string {
+	if d.Value == nil {
+		return ""
+	}
+	digits := new(big.Int).Abs(d.Value).String()
+	scale := int(d.Scale)
+	if len(digits) <= scale {
+		digits = strings.Repeat("0", scale-len(digits)+1) + digits
+	}
+	out := digits
+	if scale > 0 {
+		out = digits[:len(digits)-scale] + "." + digits[len(digits)-scale:]
+	}
+	if d.Value.Sign() < 0 {
+		out = "-" + out
+	}
+	return out
 }

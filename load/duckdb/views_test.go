@@ -143,18 +143,18 @@ func TestReports(t *testing.T) {
 	}
 	d2, d1 := today.AddDate(0, 0, -1).Format("2006-01-02T15:04:05"), today.AddDate(0, 0, -2).Format("2006-01-02T15:04:05")
 	eq(t, queryStrings(t, s, q("daily_summary")), []string{
-		d2 + "|3|2|0|0|0|8.5000|2.7500|5.7500",
-		d1 + "|4|1|1|1|1|17.0000|10.0000|7.0000",
+		d2 + "|3|2|0|0|0|8.50|2.75|5.75",
+		d1 + "|4|1|1|1|1|17.00|10.00|7.00",
 	})
 	eq(t, queryStrings(t, s, q("top_offers")), []string{
-		"1|Offer One|4|1|17.0000|10.0000|7.0000",
-		"2|Offer Two|2|1|7.5000|2.5000|5.0000",
-		"3|NULL|1|1|1.0000|0.2500|0.7500",
+		"1|Offer One|4|1|17.00|10.00|7.00",
+		"2|Offer Two|2|1|7.50|2.50|5.00",
+		"3|NULL|1|1|1.00|0.25|0.75",
 	})
 	eq(t, queryStrings(t, s, q("top_partners")), []string{
-		"10|a@x|3|1|15.0000|9.0000|6.0000",
-		"11|b@x|3|1|9.5000|3.5000|6.0000",
-		"12|NULL|1|1|1.0000|0.2500|0.7500",
+		"10|a@x|3|1|15.00|9.00|6.00",
+		"11|b@x|3|1|9.50|3.50|6.00",
+		"12|NULL|1|1|1.00|0.25|0.75",
 	})
 	if _, err := warehousesql.Report("nope"); err == nil {
 		t.Fatal("unknown report accepted")

@@ -7,9 +7,9 @@ SELECT
     sum(pending) AS pending,
     sum(declined) AS declined,
     sum(hold) AS hold,
-    sum(revenue) AS revenue,
-    sum(payouts) AS payouts,
-    sum(profit) AS profit
+    CAST(sum(revenue) AS DECIMAL(18,2)) AS revenue,
+    CAST(sum(payouts) AS DECIMAL(18,2)) AS payouts,
+    CAST(sum(profit) AS DECIMAL(18,2)) AS profit
 FROM daily_revenue
 WHERE day >= current_date - 30
 GROUP BY day

@@ -4,9 +4,9 @@ SELECT
     any_value(offer_title) AS offer_title,
     sum(conversions) AS conversions,
     sum(confirmed) AS confirmed,
-    sum(revenue) AS revenue,
-    sum(payouts) AS payouts,
-    sum(profit) AS profit
+    CAST(sum(revenue) AS DECIMAL(18,2)) AS revenue,
+    CAST(sum(payouts) AS DECIMAL(18,2)) AS payouts,
+    CAST(sum(profit) AS DECIMAL(18,2)) AS profit
 FROM daily_revenue
 WHERE day >= current_date - 30
 GROUP BY offer_id
