@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/syncd/syncd/config"
+	"github.com/syncd/syncd/extract"
 	"github.com/syncd/syncd/load/duckdb"
 )
 
@@ -101,4 +102,29 @@ func (a *app) openWarehouse(ctx context.Context, readOnly bool) (*duckdb.Sink, e
 		return nil, &config.Error{Msg: fmt.Sprintf("warehouse.path: directory %s is not writable (%v); choose a writable path", dir, err)}
 	}
 	return duckdb.Open(ctx, path, duckdb.WithMemoryLimit(a.cfg.Warehouse.MemoryLimit))
+}
+
+// load is what every loading command starts from: the selected streams'
+// extractors, sharing one client and so one request budget, and the
+// warehouse open for writing.
+type load struct {
+	*app
+	src  *source
+	sink *duckdb.Sink
+}
+
+func startLoad(ctx context.Context, a *app, requested []string, defaultAll bool, opts ...extract.ClientOption) (*load, error) {
+	names, err := a.selectStreams(requested, defaultAll)
+	if err != nil {
+		return nil, err
+	}
+	src, err := a.newSource(names, opts...)
+	if err != nil {
+		return nil, err
+	}
+	sink, err := a.openWarehouse(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	return &load{app: a, src: src, sink: sink}, nil
 }

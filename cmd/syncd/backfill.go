@@ -56,19 +56,12 @@ last 7 days; offers, partners and advertisers are snapshots (use sync).`,
 			if err != nil {
 				return err
 			}
-			names, err := a.selectStreams(streams, false)
+			l, err := startLoad(cmd.Context(), a, streams, false)
 			if err != nil {
 				return err
 			}
-			src, err := a.newSource(names)
-			if err != nil {
-				return err
-			}
-			sink, err := a.openWarehouse(cmd.Context(), false)
-			if err != nil {
-				return err
-			}
-			defer sink.Close()
+			defer l.sink.Close()
+			src, sink := l.src, l.sink
 			end := to.AddDate(0, 0, 1) // --to is inclusive
 			for _, ex := range src.extractors {
 				opts := pipeline.Options{Log: a.log}

@@ -57,33 +57,23 @@ func runDaemon(ctx context.Context, g *globals) error {
 	if err != nil {
 		return err
 	}
-	names, err := a.selectStreams(nil, true)
-	if err != nil {
-		return err
-	}
-	if len(names) == 0 {
-		return usagef("no stream is enabled (set streams.<name>.enabled: true)")
-	}
-	schedules := map[string]cron.Schedule{}
-	for _, name := range names {
-		spec := a.cfg.Stream(name).Schedule
-		s, err := cron.ParseStandard(spec)
-		if err != nil {
-			return &config.Error{Msg: fmt.Sprintf("streams.%s.schedule: %q is not a cron spec or @every duration (%v)", name, spec, err)}
-		}
-		schedules[name] = s
-	}
-
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := daemon.NewMetrics(reg)
-	src, err := a.newSource(names, extract.WithObserver(metrics))
+	l, err := startLoad(ctx, a, nil, true, extract.WithObserver(metrics))
 	if err != nil {
 		return err
 	}
-	sink, err := a.openWarehouse(ctx, false)
-	if err != nil {
-		return err
+	src, sink := l.src, l.sink
+	schedules := map[string]cron.Schedule{}
+	for _, ex := range src.extractors {
+		spec := a.cfg.Stream(ex.Stream()).Schedule
+		s, err := cron.ParseStandard(spec)
+		if err != nil {
+			sink.Close()
+			return &config.Error{Msg: fmt.Sprintf("streams.%s.schedule: %q is not a cron spec or @every duration (%v)", ex.Stream(), spec, err)}
+		}
+		schedules[ex.Stream()] = s
 	}
 
 	jobs := make([]daemon.Job, 0, len(src.extractors))

@@ -30,19 +30,12 @@ Streams: ` + strings.Join(models.Streams, ", "),
 			if err != nil {
 				return err
 			}
-			names, err := a.selectStreams(streams, true)
+			l, err := startLoad(cmd.Context(), a, streams, true)
 			if err != nil {
 				return err
 			}
-			src, err := a.newSource(names)
-			if err != nil {
-				return err
-			}
-			sink, err := a.openWarehouse(cmd.Context(), false)
-			if err != nil {
-				return err
-			}
-			defer sink.Close()
+			defer l.sink.Close()
+			src, sink := l.src, l.sink
 			var failed []error
 			var failedNames []string
 			for _, ex := range src.extractors {
