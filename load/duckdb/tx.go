@@ -410,6 +410,16 @@ func (tx *Tx) commit(ctx context.Context, cursor *checkpoints.Cursor) (int64, er
 		if len(tx.keys) == 1 {
 			// A plain IN is a hash semi-join; Write refused NULL keys.
 			k := quoteIdent(tx.keys[0])
+			if slices.Contains(tx.columns, "raw") {
+				// A key whose winning row is what the table already holds
+				// changes nothing: leave that row (and its _synced_at) alone,
+				// so a pass re-reading its lookback writes only what changed.
+				if _, err := exec("unchanged", fmt.Sprintf(
+					`DELETE FROM %[1]s WHERE %[2]s IN (SELECT w.%[2]s FROM (SELECT %[2]s, "raw" FROM %[1]s QUALIFY row_number() OVER (PARTITION BY %[2]s ORDER BY %[3]s) = 1) w JOIN %[4]s t ON t.%[2]s = w.%[2]s AND t."raw" = w."raw")`,
+					stage, k, tx.winnerOrder(), t)); err != nil {
+					return 0, err
+				}
+			}
 			if _, err := exec("delete", fmt.Sprintf("DELETE FROM %s WHERE %s IN (SELECT %s FROM %s)", t, k, k, stage)); err != nil {
 				return 0, err
 			}
@@ -444,11 +454,7 @@ func (tx *Tx) commit(ctx context.Context, cursor *checkpoints.Cursor) (int64, er
 	cols := quoteList(tx.columns)
 	ins := fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s", t, cols, cols, stage)
 	if len(tx.keys) > 0 {
-		order := seqColumn + " DESC"
-		if tx.latest {
-			order = `"updated_at" DESC NULLS LAST, ` + order
-		}
-		ins += fmt.Sprintf(" QUALIFY row_number() OVER (PARTITION BY %s ORDER BY %s) = 1", quoteList(tx.keys), order)
+		ins += fmt.Sprintf(" QUALIFY row_number() OVER (PARTITION BY %s ORDER BY %s) = 1", quoteList(tx.keys), tx.winnerOrder())
 	}
 	res, err := exec("insert", ins)
 	if err != nil {
@@ -504,4 +510,14 @@ func quoteList(names []string) string {
 		q[i] = quoteIdent(n)
 	}
 	return strings.Join(q, ", ")
+}
+
+// winnerOrder ranks a key's staged rows: the latest updated_at wins, then
+// the last written.
+func (tx *Tx) winnerOrder() string {
+	order := seqColumn + " DESC"
+	if tx.latest {
+		order = `"updated_at" DESC NULLS LAST, ` + order
+	}
+	return order
 }
