@@ -159,16 +159,15 @@ func parse(data []byte, lookup func(string) (string, bool), local bool) (*Config
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, errorf("not valid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
 	}
-	tree := map[string]string{} // dotted key -> scalar or JSON-ish list
-	lists := map[string][]string{}
+	tree := map[string]value{} // dotted key -> its value
 	if len(doc.Content) > 0 {
-		if err := flatten(doc.Content[0], "", tree, lists, expandLookup); err != nil {
+		if err := flatten(doc.Content[0], "", tree, expandLookup); err != nil {
 			return nil, err
 		}
 	}
 	applyEnv(tree, lookup)
 	c := defaults()
-	if err := c.apply(tree, lists); err != nil {
+	if err := c.apply(tree); err != nil {
 		return nil, err
 	}
 	if err := c.validate(local); err != nil {
@@ -197,7 +196,14 @@ func expand(key, s string, lookup func(string) (string, bool)) (string, error) {
 	return out, nil
 }
 
-func flatten(n *yaml.Node, prefix string, tree map[string]string, lists map[string][]string, lookup func(string) (string, bool)) error {
+// value is one setting as written: a scalar, or a list (slices only).
+type value struct {
+	scalar string
+	list   []string
+	isList bool
+}
+
+func flatten(n *yaml.Node, prefix string, tree map[string]value, lookup func(string) (string, bool)) error {
 	switch n.Kind {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -206,7 +212,7 @@ func flatten(n *yaml.Node, prefix string, tree map[string]string, lists map[stri
 			if prefix != "" {
 				key = prefix + "." + k
 			}
-			if err := flatten(n.Content[i+1], key, tree, lists, lookup); err != nil {
+			if err := flatten(n.Content[i+1], key, tree, lookup); err != nil {
 				return err
 			}
 		}
@@ -222,23 +228,22 @@ func flatten(n *yaml.Node, prefix string, tree map[string]string, lists map[stri
 			}
 			items = append(items, v)
 		}
-		lists[prefix] = items
-		tree[prefix] = "\x00list"
+		tree[prefix] = value{list: items, isList: true}
 	case yaml.ScalarNode:
 		if prefix == "" {
 			return errorf("expected a mapping at the top level (api:, warehouse:, streams:, http:)")
 		}
 		if n.Tag == "!!null" {
-			tree[prefix] = ""
+			tree[prefix] = value{}
 			return nil
 		}
 		v, err := expand(prefix, n.Value, lookup)
 		if err != nil {
 			return err
 		}
-		tree[prefix] = v
+		tree[prefix] = value{scalar: v}
 	case yaml.AliasNode:
-		return flatten(n.Alias, prefix, tree, lists, lookup)
+		return flatten(n.Alias, prefix, tree, lookup)
 	default:
 		return errorf("%s (line %d): unsupported YAML value", prefix, n.Line)
 	}
@@ -250,10 +255,10 @@ func EnvName(key string) string {
 	return "SYNCD_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
 }
 
-func applyEnv(tree map[string]string, lookup func(string) (string, bool)) {
+func applyEnv(tree map[string]value, lookup func(string) (string, bool)) {
 	for _, key := range Keys() {
 		if v, ok := lookup(EnvName(key)); ok {
-			tree[key] = v
+			tree[key] = value{scalar: v}
 		}
 	}
 }
@@ -285,7 +290,7 @@ func Keys() []string {
 	return keys
 }
 
-func (c *Config) apply(tree map[string]string, lists map[string][]string) error {
+func (c *Config) apply(tree map[string]value) error {
 	known := map[string]bool{}
 	for _, k := range Keys() {
 		known[k] = true
@@ -301,7 +306,7 @@ func (c *Config) apply(tree map[string]string, lists map[string][]string) error 
 		return errorf("unknown key %s (see config.example.yaml for every key)", describeUnknown(unknown[0]))
 	}
 	for _, k := range sortedKeys(tree) {
-		if err := c.set(k, tree[k], lists[k]); err != nil {
+		if err := c.set(k, tree[k]); err != nil {
 			return err
 		}
 	}
@@ -322,7 +327,7 @@ func describeUnknown(k string) string {
 	return k
 }
 
-func sortedKeys(m map[string]string) []string {
+func sortedKeys(m map[string]value) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -331,9 +336,9 @@ func sortedKeys(m map[string]string) []string {
 	return keys
 }
 
-func (c *Config) set(key, v string, list []string) error {
-	isList := v == "\x00list"
-	if isList && key != "streams.stats_daily.slices" {
+func (c *Config) set(key string, val value) error {
+	v := val.scalar
+	if val.isList && key != "streams.stats_daily.slices" {
 		return errorf("%s: expected a single value, got a list", key)
 	}
 	var err error
@@ -390,8 +395,8 @@ func (c *Config) set(key, v string, list []string) error {
 		case "lookback":
 			s.Lookback, err = ParseDuration(key, v)
 		case "slices":
-			if isList {
-				s.Slices = list
+			if val.isList {
+				s.Slices = val.list
 			} else {
 				s.Slices = splitList(v)
 			}
