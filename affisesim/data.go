@@ -525,34 +525,11 @@ func (s *Sim) newConv(rng *rand.Rand, ts, now int64) conv {
 		c.revenue, c.payout = g.revenue, g.payout
 	}
 	age := now - ts
-	r := rng.IntN(100)
+	odds := &settledStatusMix
 	if age < 2*86400 {
-		switch {
-		case r < 45:
-			c.status = stPending
-		case r < 85:
-			c.status = stConfirmed
-		case r < 93:
-			c.status = stDeclined
-		case r < 98:
-			c.status = stHold
-		default:
-			c.status = stNotFound
-		}
-	} else {
-		switch {
-		case r < 10:
-			c.status = stPending
-		case r < 78:
-			c.status = stConfirmed
-		case r < 91:
-			c.status = stDeclined
-		case r < 98:
-			c.status = stHold
-		default:
-			c.status = stNotFound
-		}
+		odds = &freshStatusMix
 	}
+	c.status = odds.pick(rng.IntN(100))
 	c.updated = ts
 	if c.status != stPending || rng.IntN(5) == 0 {
 		maxd := now - ts
@@ -564,6 +541,27 @@ func (s *Sim) newConv(rng *rand.Rand, ts, now int64) conv {
 		}
 	}
 	return c
+}
+
+// statusMix holds cumulative percent cut-offs of a conversion's status:
+// pending, confirmed, declined, hold; the rest are not_found.
+type statusMix [4]int
+
+var (
+	freshStatusMix   = statusMix{45, 85, 93, 98} // younger than two days
+	settledStatusMix = statusMix{10, 78, 91, 98}
+)
+
+var statusMixOrder = [...]uint8{stPending, stConfirmed, stDeclined, stHold}
+
+// pick maps r in 0..99 to a status.
+func (m *statusMix) pick(r int) uint8 {
+	for i, cut := range m {
+		if r < cut {
+			return statusMixOrder[i]
+		}
+	}
+	return stNotFound
 }
 
 // rebuildUpdIndex sorts all conversion indices by (updated, index).

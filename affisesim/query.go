@@ -138,6 +138,15 @@ func (r *request) hour(name string) (int, bool, *apiError) {
 	return h, true, nil
 }
 
+// dayHour parses a date parameter and its optional hour parameter.
+func (r *request) dayHour(dayName, hourName string) (d time.Time, ok bool, h int, okH bool, aerr *apiError) {
+	if d, ok, aerr = r.day(dayName); aerr != nil {
+		return
+	}
+	h, okH, aerr = r.hour(hourName)
+	return
+}
+
 func addDays(t time.Time, n int) time.Time { return t.AddDate(0, 0, n) }
 
 func atHour(t time.Time, h int) time.Time {
@@ -201,12 +210,7 @@ type filter struct {
 
 func (s *Sim) parseFilter(r *request, prefix string, allowStatus bool) (*filter, *apiError) {
 	f := &filter{}
-	name := func(n string) string {
-		if prefix == "" {
-			return n
-		}
-		return prefix + "[" + n + "]"
-	}
+	name := func(n string) string { return prefixed(prefix, n) }
 	if allowStatus {
 		if v := r.arr(name("status")); len(v) > 0 {
 			f.status = make([]bool, len(statusNames))
@@ -222,15 +226,9 @@ func (s *Sim) parseFilter(r *request, prefix string, allowStatus bool) (*filter,
 		}
 	}
 	if v := r.arr(name("offer")); len(v) > 0 {
-		f.offers = make([]bool, len(s.offers))
-		for _, x := range v {
-			n, err := strconv.Atoi(x)
-			if err != nil {
-				return nil, &apiError{400, "offer must be a list of integers"}
-			}
-			if n >= 1 && n <= len(s.offers) {
-				f.offers[n-1] = true
-			}
+		var aerr *apiError
+		if f.offers, aerr = idSet(v, len(s.offers), "offer"); aerr != nil {
+			return nil, aerr
 		}
 		f.any = true
 	}
@@ -242,15 +240,9 @@ func (s *Sim) parseFilter(r *request, prefix string, allowStatus bool) (*filter,
 		if r.affiliate {
 			return nil, &apiError{403, "Filter partner is available only for admin"}
 		}
-		f.partners = make([]bool, len(s.partners))
-		for _, x := range pv {
-			n, err := strconv.Atoi(x)
-			if err != nil {
-				return nil, &apiError{400, "partner must be a list of integers"}
-			}
-			if n >= 1 && n <= len(s.partners) {
-				f.partners[n-1] = true
-			}
+		var aerr *apiError
+		if f.partners, aerr = idSet(pv, len(s.partners), "partner"); aerr != nil {
+			return nil, aerr
 		}
 		f.any = true
 	}
@@ -289,6 +281,44 @@ func (s *Sim) parseFilter(r *request, prefix string, allowStatus bool) (*filter,
 		f.any = true
 	}
 	return f, nil
+}
+
+// prefixed names a filter parameter: n, or prefix[n] under a prefix.
+func prefixed(prefix, n string) string {
+	if prefix == "" {
+		return n
+	}
+	return prefix + "[" + n + "]"
+}
+
+// idSet parses a list of 1-based ids into a set over n entries; ids out of
+// range select nothing.
+func idSet(v []string, n int, what string) ([]bool, *apiError) {
+	set := make([]bool, n)
+	for _, x := range v {
+		id, err := strconv.Atoi(x)
+		if err != nil {
+			return nil, &apiError{400, what + " must be a list of integers"}
+		}
+		if id >= 1 && id <= n {
+			set[id-1] = true
+		}
+	}
+	return set, nil
+}
+
+// rangeAndFilter parses the required date range and the filter (without
+// status) of a list or stats request, parameters named under prefix.
+func (s *Sim) rangeAndFilter(r *request, prefix string) (from, to int64, f *filter, aerr *apiError) {
+	from, to, aerr = s.dateRange(r, prefixed(prefix, "date_from"), prefixed(prefix, "date_to"), true)
+	if aerr != nil {
+		return 0, 0, nil, aerr
+	}
+	f, aerr = s.parseFilter(r, prefix, false)
+	if aerr != nil {
+		return 0, 0, nil, aerr
+	}
+	return from, to, f, nil
 }
 
 func (s *Sim) matchCamp(f *filter, camp uint16) bool {
@@ -346,6 +376,17 @@ func (sl selection) at(p int) uint32 {
 		return sl.idx[p]
 	}
 	return uint32(sl.hi - 1 - p)
+}
+
+// newestFirst lists the indices in [lo, hi) that keep, highest first.
+func newestFirst(lo, hi int, keep func(i uint32) bool) []uint32 {
+	var out []uint32
+	for i := hi - 1; i >= lo; i-- {
+		if keep(uint32(i)) {
+			out = append(out, uint32(i))
+		}
+	}
+	return out
 }
 
 // cachedList memoizes the result of build for the current data version so
@@ -443,11 +484,7 @@ func (s *Sim) handleConversions(r *request) ([]byte, *apiError) {
 	}
 	var ufrom, uto int64 = -1 << 62, 1 << 62
 	if hasUpd {
-		d, ok, err := r.day("update_from_date")
-		if err != nil {
-			return nil, err
-		}
-		h, okH, err := r.hour("update_from_hour")
+		d, ok, h, okH, err := r.dayHour("update_from_date", "update_from_hour")
 		if err != nil {
 			return nil, err
 		}
@@ -457,11 +494,7 @@ func (s *Sim) handleConversions(r *request) ([]byte, *apiError) {
 			}
 			ufrom = d.Unix()
 		}
-		d, ok, err = r.day("update_to_date")
-		if err != nil {
-			return nil, err
-		}
-		h, okH, err = r.hour("update_to_hour")
+		d, ok, h, okH, err = r.dayHour("update_to_date", "update_to_hour")
 		if err != nil {
 			return nil, err
 		}
@@ -496,12 +529,7 @@ func (s *Sim) handleConversions(r *request) ([]byte, *apiError) {
 				slices.SortFunc(out, func(a, b uint32) int { return int(b) - int(a) })
 				return out
 			}
-			for i := hi - 1; i >= lo; i-- {
-				if s.matchConv(f, uint32(i)) {
-					out = append(out, uint32(i))
-				}
-			}
-			return out
+			return newestFirst(lo, hi, func(ci uint32) bool { return s.matchConv(f, ci) })
 		})
 	}
 	b := pageBuf(r.limit, 2600)
@@ -511,11 +539,7 @@ func (s *Sim) handleConversions(r *request) ([]byte, *apiError) {
 }
 
 func (s *Sim) handleClicks(r *request) ([]byte, *apiError) {
-	from, to, aerr := s.dateRange(r, "date_from", "date_to", true)
-	if aerr != nil {
-		return nil, aerr
-	}
-	f, aerr := s.parseFilter(r, "", false)
+	from, to, f, aerr := s.rangeAndFilter(r, "")
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -529,13 +553,7 @@ func (s *Sim) handleClicks(r *request) ([]byte, *apiError) {
 	if f.any {
 		sel.list = true
 		sel.idx = s.cachedList(cacheKey(r, strconv.FormatInt(from, 10)), func() []uint32 {
-			var out []uint32
-			for i := hi - 1; i >= lo; i-- {
-				if s.matchCamp(f, s.clicks[i].camp) {
-					out = append(out, uint32(i))
-				}
-			}
-			return out
+			return newestFirst(lo, hi, func(i uint32) bool { return s.matchCamp(f, s.clicks[i].camp) })
 		})
 	}
 	b := pageBuf(r.limit, 2400)
@@ -545,11 +563,7 @@ func (s *Sim) handleClicks(r *request) ([]byte, *apiError) {
 }
 
 func (s *Sim) handleServerPostbacks(r *request) ([]byte, *apiError) {
-	from, to, aerr := s.dateRange(r, "date_from", "date_to", true)
-	if aerr != nil {
-		return nil, aerr
-	}
-	f, aerr := s.parseFilter(r, "", false)
+	from, to, f, aerr := s.rangeAndFilter(r, "")
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -560,13 +574,7 @@ func (s *Sim) handleServerPostbacks(r *request) ([]byte, *apiError) {
 	if f.any {
 		sel.list = true
 		sel.idx = s.cachedList(cacheKey(r, ""), func() []uint32 {
-			var out []uint32
-			for i := hi - 1; i >= lo; i-- {
-				if s.matchConv(f, uint32(i)) {
-					out = append(out, uint32(i))
-				}
-			}
-			return out
+			return newestFirst(lo, hi, func(ci uint32) bool { return s.matchConv(f, ci) })
 		})
 	}
 	b := pageBuf(r.limit, 1800)
@@ -576,11 +584,7 @@ func (s *Sim) handleServerPostbacks(r *request) ([]byte, *apiError) {
 }
 
 func (s *Sim) handleAffiliatePostbacks(r *request) ([]byte, *apiError) {
-	from, to, aerr := s.dateRange(r, "date_from", "date_to", true)
-	if aerr != nil {
-		return nil, aerr
-	}
-	f, aerr := s.parseFilter(r, "", false)
+	from, to, f, aerr := s.rangeAndFilter(r, "")
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -589,33 +593,15 @@ func (s *Sim) handleAffiliatePostbacks(r *request) ([]byte, *apiError) {
 	defer s.mu.RUnlock()
 	idx := s.cachedList(cacheKey(r, ""), func() []uint32 {
 		lo, hi := s.convRange(from-maxAffPBDelay, to)
-		var out []uint32
-		for i := hi - 1; i >= lo; i-- {
-			ci := uint32(i)
+		return newestFirst(lo, hi, func(ci uint32) bool {
 			if !s.hasAffPB(ci) {
-				continue
+				return false
 			}
 			if t := s.affPBTime(ci); t < from || t >= to {
-				continue
+				return false
 			}
-			if !s.matchConv(f, ci) {
-				continue
-			}
-			if code != "" {
-				c := "200"
-				switch s.pbHash(ci) >> 32 % 50 {
-				case 0:
-					c = "404"
-				case 1:
-					c = "500"
-				}
-				if c != code {
-					continue
-				}
-			}
-			out = append(out, ci)
-		}
-		return out
+			return s.matchConv(f, ci) && (code == "" || strconv.Itoa(s.affPBCode(ci)) == code)
+		})
 	})
 	b := pageBuf(r.limit, 500)
 	return r.writePage(b, "postbacks", len(idx), func(b []byte, p int) []byte {

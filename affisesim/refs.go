@@ -189,62 +189,45 @@ func (s *Sim) writeTruth(stream string, emit func([]byte) error) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var buf []byte
+	// each emits row(i) for i in [0, n); a nil row is skipped.
+	each := func(n int, row func(i int) []byte) error {
+		for i := 0; i < n; i++ {
+			if b := row(i); b != nil {
+				if err := emit(b); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
 	switch stream {
 	case "conversions":
-		for i := range s.convs {
-			buf = s.appendConv(buf[:0], uint32(i), lz, false)
-			if err := emit(buf); err != nil {
-				return err
-			}
-		}
+		return each(len(s.convs), func(i int) []byte { buf = s.appendConv(buf[:0], uint32(i), lz, false); return buf })
 	case "clicks":
 		retain := s.now().Add(-s.cfg.Retention).Unix()
-		for i := range s.clicks {
+		return each(len(s.clicks), func(i int) []byte {
 			if s.clicks[i].created < retain {
-				continue
+				return nil
 			}
 			buf = s.appendClick(buf[:0], &s.clicks[i], lz)
-			if err := emit(buf); err != nil {
-				return err
-			}
-		}
+			return buf
+		})
 	case "server_postbacks":
-		for i := range s.convs {
-			buf = s.appendServerPB(buf[:0], uint32(i), lz)
-			if err := emit(buf); err != nil {
-				return err
-			}
-		}
+		return each(len(s.convs), func(i int) []byte { buf = s.appendServerPB(buf[:0], uint32(i), lz); return buf })
 	case "affiliate_postbacks":
-		for i := range s.convs {
+		return each(len(s.convs), func(i int) []byte {
 			if !s.hasAffPB(uint32(i)) {
-				continue
+				return nil
 			}
 			buf = s.appendAffPB(buf[:0], uint32(i))
-			if err := emit(buf); err != nil {
-				return err
-			}
-		}
+			return buf
+		})
 	case "offers":
-		for i := range s.offers {
-			if err := emit(s.offerJSON(i, lz)); err != nil {
-				return err
-			}
-		}
+		return each(len(s.offers), func(i int) []byte { return s.offerJSON(i, lz) })
 	case "partners":
-		for i := range s.partners {
-			if err := emit(s.partnerJSON(i, lz)); err != nil {
-				return err
-			}
-		}
+		return each(len(s.partners), func(i int) []byte { return s.partnerJSON(i, lz) })
 	case "advertisers":
-		for i := range s.advs {
-			if err := emit(s.advertiserJSON(i, lz)); err != nil {
-				return err
-			}
-		}
-	default:
-		return fmt.Errorf("unknown stream %q", stream)
+		return each(len(s.advs), func(i int) []byte { return s.advertiserJSON(i, lz) })
 	}
-	return nil
+	return fmt.Errorf("unknown stream %q", stream)
 }

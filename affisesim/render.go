@@ -158,13 +158,35 @@ func (s *Sim) appendIP(b []byte, h uint64) []byte {
 	return append(b, '"')
 }
 
-// refs holds pre-rendered nested objects, rebuilt only at New.
+// appendRef opens an Affise reference object: {"id":id,"title":title
+// (the caller adds further fields and the closing brace).
+func appendRef(b []byte, id int, title string) []byte {
+	b = append(b, `{"id":`...)
+	b = appendInt(b, int64(id))
+	b = append(b, `,"title":`...)
+	return appendStr(b, title)
+}
+
+// appendSubs renders the sub1..sub5 fields shared by conversions, clicks
+// and server postbacks; sub5 carries the partner as "p<id>".
+func appendSubs(b []byte, s1, s2, s3 string, pid int) []byte {
+	b = append(b, `"sub1":`...)
+	b = appendStr(b, s1)
+	b = append(b, `,"sub2":`...)
+	b = appendStr(b, s2)
+	b = append(b, `,"sub3":`...)
+	b = appendStr(b, s3)
+	b = append(b, `,"sub4":"","sub5":"p`...)
+	b = appendInt(b, int64(pid))
+	return append(b, '"')
+}
+
+// convHash is the per-conversion hash its ip, fraud fields and click derive from.
+func (s *Sim) convHash(ci uint32) uint64 { return mix(s.seed ^ uint64(ci)<<8 ^ 0x77) }
+
 func (s *Sim) offerObj(b []byte, oi int) []byte {
 	o := &s.offers[oi]
-	b = append(b, `{"id":`...)
-	b = appendInt(b, int64(o.id))
-	b = append(b, `,"title":`...)
-	b = appendStr(b, o.title)
+	b = appendRef(b, o.id, o.title)
 	b = append(b, `,"offer_id":`...)
 	b = appendStr(b, o.offerID)
 	b = append(b, `,"url":`...)
@@ -180,10 +202,7 @@ func (s *Sim) offerObj(b []byte, oi int) []byte {
 
 func (s *Sim) partnerObj(b []byte, pi int) []byte {
 	p := &s.partners[pi]
-	b = append(b, `{"id":`...)
-	b = appendInt(b, int64(p.id))
-	b = append(b, `,"title":`...)
-	b = appendStr(b, p.email)
+	b = appendRef(b, p.id, p.email)
 	b = append(b, `,"email":`...)
 	b = appendStr(b, p.email)
 	b = append(b, `,"login":`...)
@@ -224,7 +243,7 @@ func (s *Sim) appendConv(b []byte, ci uint32, lz *localizer, affiliate bool) []b
 	ct := &cty.cities[int(c.city)%len(cty.cities)]
 	dv := &devices[c.dev]
 	g := &o.goals[c.goal]
-	h := mix(s.seed ^ uint64(ci)<<8 ^ 0x77)
+	h := s.convHash(ci)
 	s1, s2, s3 := c.subs()
 
 	b = append(b, `{"id":`...)
@@ -273,14 +292,8 @@ func (s *Sim) appendConv(b []byte, ci uint32, lz *localizer, affiliate bool) []b
 	b = append(b, dv.device...)
 	b = append(b, `","device_type":"`...)
 	b = append(b, dv.deviceType...)
-	b = append(b, `","sub1":`...)
-	b = appendStr(b, s1)
-	b = append(b, `,"sub2":`...)
-	b = appendStr(b, s2)
-	b = append(b, `,"sub3":`...)
-	b = appendStr(b, s3)
-	b = append(b, `,"sub4":"","sub5":`...)
-	b = appendStr(b, "p"+strconv.Itoa(p.id))
+	b = append(b, `",`...)
+	b = appendSubs(b, s1, s2, s3, p.id)
 	b = append(b, `,"sub6":"","sub7":"","sub8":"","custom_field_1":"","custom_field_2":"","custom_field_3":"","custom_field_4":"","custom_field_5":"","custom_field_6":"","custom_field_7":"","comment":"","created_at":`...)
 	b = lz.appendQTS(b, c.created)
 	b = append(b, `,"click_time":`...)
@@ -358,7 +371,7 @@ func (s *Sim) appendClick(b []byte, cl *click, lz *localizer) []byte {
 	idKind, idN := kindClick, uint64(cl.serial)
 	if cl.conv >= 0 {
 		idKind, idN = kindConvClick, uint64(cl.conv)
-		h = mix(s.seed ^ uint64(cl.conv)<<8 ^ 0x77)
+		h = s.convHash(uint32(cl.conv))
 	} else {
 		h = mix(s.seed ^ uint64(cl.serial)<<8 ^ 0x99)
 	}
@@ -409,14 +422,8 @@ func (s *Sim) appendClick(b []byte, cl *click, lz *localizer) []byte {
 	}
 	b = append(b, `,"offer":`...)
 	b = s.offerObj(b, int(cp.offer))
-	b = append(b, `,"referrer":"","sub1":`...)
-	b = appendStr(b, s1)
-	b = append(b, `,"sub2":`...)
-	b = appendStr(b, s2)
-	b = append(b, `,"sub3":`...)
-	b = appendStr(b, s3)
-	b = append(b, `,"sub4":"","sub5":`...)
-	b = appendStr(b, "p"+strconv.Itoa(p.id))
+	b = append(b, `,"referrer":"",`...)
+	b = appendSubs(b, s1, s2, s3, p.id)
 	b = append(b, `,"sub6":"","sub7":"","sub8":"","landing":{"id":0,"url":"undefined","title":""},"prelanding":{"id":0,"url":"undefined","title":""},"conversion_id":`...)
 	if cl.conv >= 0 {
 		b = s.appendID(b, kindConv, uint64(cl.conv))
@@ -448,6 +455,17 @@ func (s *Sim) hasAffPB(ci uint32) bool { return s.pbHash(ci)%100 < 88 }
 
 func (s *Sim) affPBTime(ci uint32) int64 { return s.convs[ci].created + 1 + int64(s.pbHash(ci)>>8%20) }
 
+// affPBCode is the HTTP code the affiliate's server answered postback ci with.
+func (s *Sim) affPBCode(ci uint32) int {
+	switch s.pbHash(ci) >> 32 % 50 {
+	case 0:
+		return 404
+	case 1:
+		return 500
+	}
+	return 200
+}
+
 const maxAffPBDelay = 21
 
 func (s *Sim) appendServerPB(b []byte, ci uint32, lz *localizer) []byte {
@@ -478,7 +496,7 @@ func (s *Sim) appendServerPB(b []byte, ci uint32, lz *localizer) []byte {
 	b = append(b, `","response":"{\n    \"status\": 1\n}","track":{"id":"`...)
 	b = append(b, clickID...)
 	b = append(b, `","ip":`...)
-	b = s.appendIP(b, mix(s.seed^uint64(ci)<<8^0x77))
+	b = s.appendIP(b, s.convHash(ci))
 	b = append(b, `,"ua":`...)
 	b = appendStr(b, dv.ua)
 	b = append(b, `,"country":"`...)
@@ -501,14 +519,8 @@ func (s *Sim) appendServerPB(b []byte, ci uint32, lz *localizer) []byte {
 	b = appendStr(b, o.preview)
 	b = append(b, `},"referrer":"","click_id":"`...)
 	b = append(b, clickID...)
-	b = append(b, `","sub1":`...)
-	b = appendStr(b, s1)
-	b = append(b, `,"sub2":`...)
-	b = appendStr(b, s2)
-	b = append(b, `,"sub3":`...)
-	b = appendStr(b, s3)
-	b = append(b, `,"sub4":"","sub5":`...)
-	b = appendStr(b, "p"+strconv.Itoa(p.id))
+	b = append(b, `",`...)
+	b = appendSubs(b, s1, s2, s3, p.id)
 	b = append(b, `,"offer_id":"`...)
 	b = appendInt(b, int64(o.id))
 	b = append(b, `","conversion_id":null,"ios_idfa":null,"android_id":null,"created_at":`...)
@@ -530,13 +542,6 @@ func (s *Sim) appendAffPB(b []byte, ci uint32) []byte {
 	o := &s.offers[cp.offer]
 	p := &s.partners[cp.partner]
 	h := s.pbHash(ci)
-	code := 200
-	switch h >> 32 % 50 {
-	case 0:
-		code = 404
-	case 1:
-		code = 500
-	}
 	b = append(b, `{"_id":{"$id":`...)
 	b = s.appendID(b, kindAffPB, uint64(ci))
 	b = append(b, `},"_get":null,"_post":null,"date":{"sec":`...)
@@ -548,7 +553,7 @@ func (s *Sim) appendAffPB(b []byte, ci uint32) []byte {
 	b = append(b, `,"lead_id":`...)
 	b = s.appendID(b, kindConvClick, uint64(ci))
 	b = append(b, `,"http_code":`...)
-	b = appendInt(b, int64(code))
+	b = appendInt(b, int64(s.affPBCode(ci)))
 	b = append(b, `,"postback_url":`...)
 	b = appendStr(b, "https://postback.affiliate"+strconv.Itoa(p.id)+".example/pb?clickid={sub1}&payout={sum}")
 	b = append(b, `,"offer_id":`...)

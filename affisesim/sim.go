@@ -13,6 +13,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -118,39 +119,21 @@ func New(cfg Config) (*Sim, error) {
 	if cfg.Conversions < 0 || cfg.Days < 0 || cfg.ClicksPerConversion < 0 || cfg.FaultRate < 0 || cfg.FaultRate > 1 || cfg.RPS < 0 {
 		return nil, errors.New("affisesim: negative sizes, or a fault rate outside 0..1")
 	}
-	if cfg.Conversions == 0 {
-		cfg.Conversions = 10000
-	}
-	if cfg.Days == 0 {
-		cfg.Days = 30
-	}
-	if cfg.ClicksPerConversion == 0 {
-		cfg.ClicksPerConversion = 5
-	}
+	orDefault(&cfg.Conversions, 10000)
+	orDefault(&cfg.Days, 30)
+	orDefault(&cfg.ClicksPerConversion, 5)
 	if cfg.ClicksPerConversion < 1 {
 		cfg.ClicksPerConversion = 1
 	}
-	if cfg.Offers == 0 {
-		cfg.Offers = 40
-	}
-	if cfg.Partners == 0 {
-		cfg.Partners = 25
-	}
-	if cfg.Advertisers == 0 {
-		cfg.Advertisers = 8
-	}
+	orDefault(&cfg.Offers, 40)
+	orDefault(&cfg.Partners, 25)
+	orDefault(&cfg.Advertisers, 8)
 	if cfg.Offers > 255 || cfg.Partners > 255 || cfg.Advertisers > 255 {
 		return nil, errors.New("affisesim: at most 255 offers, partners and advertisers")
 	}
-	if cfg.Timezone == "" {
-		cfg.Timezone = "UTC"
-	}
-	if cfg.Retention == 0 {
-		cfg.Retention = 7 * 24 * time.Hour
-	}
-	if cfg.Stall == 0 {
-		cfg.Stall = 90 * time.Second
-	}
+	orDefault(&cfg.Timezone, "UTC")
+	orDefault(&cfg.Retention, 7*24*time.Hour)
+	orDefault(&cfg.Stall, 90*time.Second)
 	if cfg.FaultKinds == nil {
 		cfg.FaultKinds = DefaultFaultKinds
 	}
@@ -188,6 +171,14 @@ func New(cfg Config) (*Sim, error) {
 		go s.churnLoop(ctx, cfg.ChurnPerMinute)
 	}
 	return s, nil
+}
+
+// orDefault sets *v to def when it holds the zero value.
+func orDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
 }
 
 // Close stops background churn.
@@ -238,11 +229,7 @@ func (s *Sim) SetFaults(rate float64, kinds []string) error {
 		kinds = DefaultFaultKinds
 	}
 	for _, k := range kinds {
-		ok := false
-		for _, a := range AllFaultKinds {
-			ok = ok || a == k
-		}
-		if !ok {
+		if !slices.Contains(AllFaultKinds, k) {
 			return fmt.Errorf("unknown fault kind %q (want %s)", k, strings.Join(AllFaultKinds, ","))
 		}
 	}
@@ -330,12 +317,7 @@ func (s *Sim) routes() {
 		s.ResetRequests()
 		writeJSON(w, 200, map[string]any{"ok": true})
 	})
-	m.HandleFunc("GET /_sim/faults", func(w http.ResponseWriter, r *http.Request) {
-		s.fmu.Lock()
-		v := map[string]any{"rate": s.faultRate, "kinds": s.faultKinds}
-		s.fmu.Unlock()
-		writeJSON(w, 200, v)
-	})
+	m.HandleFunc("GET /_sim/faults", func(w http.ResponseWriter, r *http.Request) { s.writeFaults(w) })
 	m.HandleFunc("POST /_sim/faults", s.ctlFaults)
 	m.HandleFunc("GET /_sim/info", s.ctlInfo)
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -379,6 +361,11 @@ func (s *Sim) ctlFaults(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 400, map[string]any{"error": err.Error()})
 		return
 	}
+	s.writeFaults(w)
+}
+
+// writeFaults replies with the current fault settings.
+func (s *Sim) writeFaults(w http.ResponseWriter) {
 	s.fmu.Lock()
 	v := map[string]any{"rate": s.faultRate, "kinds": s.faultKinds}
 	s.fmu.Unlock()
@@ -399,11 +386,7 @@ func (s *Sim) ctlInfo(w http.ResponseWriter, r *http.Request) {
 
 func (s *Sim) ctlTruth(w http.ResponseWriter, r *http.Request) {
 	stream := r.PathValue("stream")
-	ok := false
-	for _, st := range Streams {
-		ok = ok || st == stream
-	}
-	if !ok {
+	if !slices.Contains(Streams, stream) {
 		writeJSON(w, 404, map[string]any{"error": "unknown stream; want one of " + strings.Join(Streams, ",")})
 		return
 	}

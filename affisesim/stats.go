@@ -63,11 +63,7 @@ func (s *Sim) handleCustom(r *request) ([]byte, *apiError) {
 		seen[x] = true
 		traffic = traffic && trafficSlices[x]
 	}
-	from, to, aerr := s.dateRange(r, "filter[date_from]", "filter[date_to]", true)
-	if aerr != nil {
-		return nil, aerr
-	}
-	f, aerr := s.parseFilter(r, "filter", false)
+	from, to, f, aerr := s.rangeAndFilter(r, "filter")
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -216,18 +212,14 @@ func (s *Sim) appendStatRow(b []byte, sl []string, row *statRow) []byte {
 			b = appendInt(b, int64(k))
 		case "offer":
 			o := &s.offers[k]
-			b = append(b, `"offer":{"id":`...)
-			b = appendInt(b, int64(o.id))
-			b = append(b, `,"title":`...)
-			b = appendStr(b, o.title)
+			b = append(b, `"offer":`...)
+			b = appendRef(b, o.id, o.title)
 			b = append(b, '}')
 		case "affiliate", "partner":
 			p := &s.partners[k]
 			b = appendStr(b, x)
-			b = append(b, `:{"id":`...)
-			b = appendInt(b, int64(p.id))
-			b = append(b, `,"title":`...)
-			b = appendStr(b, p.email)
+			b = append(b, ':')
+			b = appendRef(b, p.id, p.email)
 			b = append(b, '}')
 		case "advertiser":
 			b = append(b, `"advertiser":`...)
