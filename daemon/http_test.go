@@ -281,7 +281,7 @@ func TestAPIQuery(t *testing.T) {
 		t.Fatalf("table: %v\n%s", err, out)
 	}
 	out, err = q("SELECT id, title, payout FROM offers WHERE id <= 2 ORDER BY id", "csv")
-	if want := "id,title,payout\n1,Alpha,1.5\n2,\"Beta, \"\"quoted\"\"\",2.25\n"; err != nil || out != want {
+	if want := "id,title,payout\n1,Alpha,1.50\n2,\"Beta, \"\"quoted\"\"\",2.25\n"; err != nil || out != want {
 		t.Fatalf("csv: %v\n%q\nwant %q", err, out, want)
 	}
 	out, err = q("FROM offers SELECT id, payout WHERE id = 2", "json")
