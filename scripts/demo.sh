@@ -42,7 +42,7 @@ bin/syncd query -c demo/syncd.yaml "
   SELECT 'advertisers', count(*) FROM advertisers"
 echo
 echo "== last 10 days: revenue, payouts, profit (sql/reports/daily_summary.sql)"
-bin/syncd query -c demo/syncd.yaml --file sql/reports/daily_summary.sql | head -n 12
+bin/syncd query -c demo/syncd.yaml --file sql/reports/daily_summary.sql | sed -n '1,12p'
 echo
 echo "== top offers (sql/reports/top_offers.sql)"
 bin/syncd query -c demo/syncd.yaml --file sql/reports/top_offers.sql
