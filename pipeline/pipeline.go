@@ -99,51 +99,118 @@ func walk(ctx context.Context, ex extract.Extractor, sink load.Sink, windows []e
 	})
 }
 
+// prefetchRecords is how many fetched records may wait for the loader: the
+// next page is fetched and decoded while DuckDB stages or commits the last,
+// and memory stays bounded by a few batches.
+const prefetchRecords = 2
+
+// fetched is what the fetching goroutine hands the loader: a record of
+// window i, or (rec nil) the end of window i with its requests and error.
+type fetched struct {
+	window int
+	rec    arrow.RecordBatch
+	reqs   int64
+	err    error
+}
+
 func walkWith(ctx context.Context, ex extract.Extractor, sink load.Sink, windows []extract.Window, opts Options, cursorFor func(extract.Window) *checkpoints.Cursor) (Result, error) {
 	res := Result{Stream: ex.Stream()}
-	for i, w := range windows {
-		if err := ctx.Err(); err != nil {
-			return res, fmt.Errorf("%s: stopped before window %s: %w", res.Stream, describe(w), err)
+	fetchCtx, cancel := context.WithCancel(ctx)
+	items := make(chan fetched, prefetchRecords)
+	go fetchAll(fetchCtx, ex, windows, items)
+	defer func() {
+		cancel()
+		for it := range items { // let the fetcher finish; free what it sent
+			if it.rec != nil {
+				it.rec.Release()
+			}
 		}
-		rows, reqs, err := loadWindow(ctx, ex, sink, w, cursorFor(w))
-		res.Requests += reqs
+	}()
+
+	var tx load.Tx
+	fail := func(w extract.Window, err error) (Result, error) {
+		if tx != nil {
+			err = errors.Join(err, tx.Rollback())
+		}
+		return res, fmt.Errorf("%s: window %s: %w", res.Stream, describe(w), err)
+	}
+	for it := range items {
+		w := windows[it.window]
+		if tx == nil && it.err == nil {
+			var err error
+			if tx, err = sink.Begin(ctx, target(ex, w)); err != nil {
+				if it.rec != nil {
+					it.rec.Release()
+				}
+				return fail(w, err)
+			}
+		}
+		if it.rec != nil {
+			err := tx.Write(ctx, it.rec)
+			it.rec.Release()
+			if err != nil {
+				return fail(w, err)
+			}
+			continue
+		}
+		res.Requests += it.reqs
+		if it.err != nil {
+			return fail(w, it.err)
+		}
+		rows, err := tx.Commit(ctx, cursorFor(w))
+		tx = nil
 		if err != nil {
-			return res, err
+			return fail(w, fmt.Errorf("commit: %w", err))
 		}
 		res.Rows += rows
 		res.Windows++
 		res.Cursor = w.Advance
 		if opts.Progress != nil {
-			opts.Progress(i+1, len(windows), res.Rows)
+			opts.Progress(it.window+1, len(windows), res.Rows)
 		}
 	}
 	return res, nil
 }
 
-func loadWindow(ctx context.Context, ex extract.Extractor, sink load.Sink, w extract.Window, cursor *checkpoints.Cursor) (int64, int64, error) {
-	target := load.Target{Model: ex.Model(), Mode: load.Upsert}
+// fetchAll fetches the windows in order, one record at a time onto items,
+// each window closed by its end marker; it stops at the first error.
+func fetchAll(ctx context.Context, ex extract.Extractor, windows []extract.Window, items chan<- fetched) {
+	defer close(items)
+	for i, w := range windows {
+		reqs, err := ex.Fetch(ctx, w, func(rec arrow.RecordBatch) error {
+			rec.Retain() // Fetch releases it when emit returns
+			select {
+			case items <- fetched{window: i, rec: rec}:
+				return nil
+			case <-ctx.Done():
+				rec.Release()
+				return ctx.Err()
+			}
+		})
+		if err == nil && ctx.Err() != nil {
+			err = fmt.Errorf("stopped: %w", ctx.Err())
+		}
+		select {
+		case items <- fetched{window: i, reqs: reqs, err: err}:
+		case <-ctx.Done():
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func target(ex extract.Extractor, w extract.Window) load.Target {
+	t := load.Target{Model: ex.Model(), Mode: load.Upsert}
 	switch {
 	case w.Snapshot:
-		target.Mode = load.ReplaceTable
+		t.Mode = load.ReplaceTable
 	case w.ReplaceDays:
 		// Affise counts days in the API's zone; the sink's days are dates.
-		target.Mode, target.From, target.To = load.ReplaceDays, calendarDay(w.From, ex.Location()), calendarDay(w.To, ex.Location())
+		t.Mode, t.From, t.To = load.ReplaceDays, calendarDay(w.From, ex.Location()), calendarDay(w.To, ex.Location())
 	}
-	tx, err := sink.Begin(ctx, target)
-	if err != nil {
-		return 0, 0, fmt.Errorf("%s: window %s: %w", ex.Stream(), describe(w), err)
-	}
-	reqs, err := ex.Fetch(ctx, w, func(rec arrow.RecordBatch) error {
-		return tx.Write(ctx, rec)
-	})
-	if err != nil {
-		return 0, reqs, errors.Join(fmt.Errorf("%s: window %s: %w", ex.Stream(), describe(w), err), tx.Rollback())
-	}
-	rows, err := tx.Commit(ctx, cursor)
-	if err != nil {
-		return 0, reqs, fmt.Errorf("%s: window %s: commit: %w", ex.Stream(), describe(w), err)
-	}
-	return rows, reqs, nil
+	return t
 }
 
 // calendarDay is the date of t in loc, as a UTC midnight.

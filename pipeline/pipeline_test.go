@@ -189,10 +189,17 @@ func TestBackfillLeavesIncrementalCursorAndResumes(t *testing.T) {
 // BenchmarkSyncConversions measures a first sync of conversions end to end
 // (simulator over loopback HTTP -> decode -> Arrow -> DuckDB commit) and the
 // Go heap it peaks at, which must stay bounded by the batch size.
+// The api_latency_50ms case is closer to a real network, where fetching the
+// next page while DuckDB commits the last is what pays.
 func BenchmarkSyncConversions(b *testing.B) {
+	b.Run("loopback", func(b *testing.B) { benchSync(b, 0) })
+	b.Run("api_latency_50ms", func(b *testing.B) { benchSync(b, 50*time.Millisecond) })
+}
+
+func benchSync(b *testing.B, latency time.Duration) {
 	const n = 100_000
 	now := time.Now().UTC()
-	sim, err := affisesim.New(affisesim.Config{Key: key, Seed: 5, Conversions: n, Days: 30, Now: now})
+	sim, err := affisesim.New(affisesim.Config{Key: key, Seed: 5, Conversions: n, Days: 30, Now: now, Latency: latency})
 	if err != nil {
 		b.Fatal(err)
 	}
