@@ -131,9 +131,30 @@ func TestReports(t *testing.T) {
 	for _, r := range warehousesql.Reports() {
 		names = append(names, r.Name)
 	}
-	if !slices.Equal(names, []string{"daily_summary", "top_offers", "top_partners"}) {
+	if !slices.Equal(names, []string{"conversions_by_status", "cr_epc_by_country", "cr_epc_by_offer", "cr_epc_by_partner", "daily_summary", "top_offers", "top_partners"}) {
 		t.Fatalf("reports: %v", names)
 	}
+	// The CR/EPC reports add up to the clicks and conversions stats_daily holds.
+	d := today.AddDate(0, 0, -1)
+	loadRows(t, s, load.Target{Model: statsModel(t, "day", "offer", "partner", "country"), Mode: load.ReplaceDays, From: d.AddDate(0, 0, -1), To: d.AddDate(0, 0, 1)}, nil, []row{
+		{"day": d, "offer_id": 1, "partner_id": 10, "country": "US", "clicks_raw": 100, "confirmed_count": 2, "pending_count": 1, "confirmed_revenue": "4", "confirmed_charge": "10"},
+		{"day": d.AddDate(0, 0, -1), "offer_id": 2, "partner_id": 11, "country": "DE", "clicks_raw": 40, "hold_count": 1, "hold_revenue": "1", "hold_charge": "2"},
+	})
+	total := queryStrings(t, s, `SELECT sum(clicks_raw)::VARCHAR || '|' || sum(confirmed_count + pending_count + hold_count)::VARCHAR FROM stats_daily`)
+	eq(t, total, []string{"140|4"})
+	for _, name := range []string{"cr_epc_by_offer", "cr_epc_by_partner", "cr_epc_by_country"} {
+		sql, err := warehousesql.Report(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eq(t, queryStrings(t, s, "SELECT sum(clicks)::VARCHAR || '|' || sum(conversions)::VARCHAR FROM ("+trimSemi(sql)+")"), total)
+	}
+	sql, err := warehousesql.Report("conversions_by_status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eq(t, queryStrings(t, s, "SELECT sum(conversions)::VARCHAR FROM ("+trimSemi(sql)+")"),
+		queryStrings(t, s, "SELECT count(*)::VARCHAR FROM conversions WHERE created_at >= current_date - 14"))
 	q := func(name string) string {
 		sql, err := warehousesql.Report(name)
 		if err != nil {
