@@ -53,8 +53,7 @@ func Sync(ctx context.Context, ex extract.Extractor, sink load.Sink, opts Option
 	}
 	windows := ex.Plan(cur.Position, started)
 	res, err := walk(ctx, ex, sink, windows, stream, cur.Position, opts)
-	res.Duration = opts.now().Sub(started)
-	return res, record(ctx, sink, "sync", started, opts.now(), res, err)
+	return finish(ctx, sink, "sync", started, opts.now(), res, err)
 }
 
 // Backfill re-syncs [from, to) without touching the incremental cursor. Its
@@ -83,8 +82,7 @@ func Backfill(ctx context.Context, ex extract.Extractor, sink load.Sink, from, t
 			err = fmt.Errorf("%s: clearing finished backfill cursor: %w", stream, derr)
 		}
 	}
-	res.Duration = opts.now().Sub(started)
-	return res, record(ctx, sink, "backfill", started, opts.now(), res, err)
+	return finish(ctx, sink, "backfill", started, opts.now(), res, err)
 }
 
 func walk(ctx context.Context, ex extract.Extractor, sink load.Sink, windows []extract.Window, stream string, stored time.Time, opts Options) (Result, error) {
@@ -226,9 +224,10 @@ func describe(w extract.Window) string {
 	return w.From.Format("2006-01-02T15:04Z") + ".." + w.To.Format("2006-01-02T15:04Z")
 }
 
-// record writes the _syncd_runs row; the pass's own error wins over a
-// failure to record it.
-func record(ctx context.Context, sink load.Sink, kind string, started, finished time.Time, res Result, passErr error) error {
+// finish stamps the pass's duration and writes its _syncd_runs row; the
+// pass's own error wins over a failure to record it.
+func finish(ctx context.Context, sink load.Sink, kind string, started, finished time.Time, res Result, passErr error) (Result, error) {
+	res.Duration = finished.Sub(started)
 	run := load.Run{Stream: res.Stream, Kind: kind, StartedAt: started, FinishedAt: finished, Rows: res.Rows, Requests: res.Requests}
 	if passErr != nil {
 		run.Error = passErr.Error()
@@ -237,7 +236,7 @@ func record(ctx context.Context, sink load.Sink, kind string, started, finished 
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if err := sink.RecordRun(rctx, run); err != nil && passErr == nil {
-		return fmt.Errorf("%s: recording run: %w", res.Stream, err)
+		return res, fmt.Errorf("%s: recording run: %w", res.Stream, err)
 	}
-	return passErr
+	return res, passErr
 }

@@ -104,27 +104,21 @@ func (a *app) openWarehouse(ctx context.Context, readOnly bool) (*duckdb.Sink, e
 	return duckdb.Open(ctx, path, duckdb.WithMemoryLimit(a.cfg.Warehouse.MemoryLimit))
 }
 
-// load is what every loading command starts from: the selected streams'
-// extractors, sharing one client and so one request budget, and the
+// startLoad is what every loading command starts from: the selected
+// streams' extractors, sharing one client and so one request budget, and the
 // warehouse open for writing.
-type load struct {
-	*app
-	src  *source
-	sink *duckdb.Sink
-}
-
-func startLoad(ctx context.Context, a *app, requested []string, defaultAll bool, opts ...extract.ClientOption) (*load, error) {
+func (a *app) startLoad(ctx context.Context, requested []string, defaultAll bool, opts ...extract.ClientOption) (*source, *duckdb.Sink, error) {
 	names, err := a.selectStreams(requested, defaultAll)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	src, err := a.newSource(names, opts...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	sink, err := a.openWarehouse(ctx, false)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return &load{app: a, src: src, sink: sink}, nil
+	return src, sink, nil
 }

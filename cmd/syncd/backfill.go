@@ -56,12 +56,11 @@ last 7 days; offers, partners and advertisers are snapshots (use sync).`,
 			if err != nil {
 				return err
 			}
-			l, err := startLoad(cmd.Context(), a, streams, false)
+			src, sink, err := a.startLoad(cmd.Context(), streams, false)
 			if err != nil {
 				return err
 			}
-			defer l.sink.Close()
-			src, sink := l.src, l.sink
+			defer sink.Close()
 			end := to.AddDate(0, 0, 1) // --to is inclusive
 			for _, ex := range src.extractors {
 				opts := pipeline.Options{Log: a.log}

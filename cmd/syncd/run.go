@@ -60,11 +60,10 @@ func runDaemon(ctx context.Context, g *globals) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := daemon.NewMetrics(reg)
-	l, err := startLoad(ctx, a, nil, true, extract.WithObserver(metrics))
+	src, sink, err := a.startLoad(ctx, nil, true, extract.WithObserver(metrics))
 	if err != nil {
 		return err
 	}
-	src, sink := l.src, l.sink
 	schedules := map[string]cron.Schedule{}
 	for _, ex := range src.extractors {
 		spec := a.cfg.Stream(ex.Stream()).Schedule

@@ -30,12 +30,11 @@ Streams: ` + strings.Join(models.Streams, ", "),
 			if err != nil {
 				return err
 			}
-			l, err := startLoad(cmd.Context(), a, streams, true)
+			src, sink, err := a.startLoad(cmd.Context(), streams, true)
 			if err != nil {
 				return err
 			}
-			defer l.sink.Close()
-			src, sink := l.src, l.sink
+			defer sink.Close()
 			var failed []error
 			var failedNames []string
 			for _, ex := range src.extractors {
