@@ -5,7 +5,7 @@
 //
 // The daemon knows nothing about Affise or DuckDB files: a Job is a name, a
 // cron schedule and a function running one pass; the warehouse is reached
-// through the small Querier interface (a *sql.DB satisfies it).
+// through the small Querier and ReadOnlyQuerier interfaces.
 package daemon
 
 import (
@@ -56,13 +56,21 @@ type Job struct {
 	Run func(ctx context.Context) (pipeline.Result, error)
 }
 
-// Querier is the warehouse as the daemon reads it: the status page's chart,
-// the start-up state from _syncd_runs, and /api/query. A *sql.DB satisfies
-// it; Conn gives /api/query a connection of its own for its read-only
-// transaction.
+// Querier is the warehouse as the daemon reads it for its own SQL: the
+// status page's chart and the start-up state from _syncd_runs. A *sql.DB
+// satisfies it. Clients' SQL never runs here (see ReadOnlyQuerier).
 type Querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	Conn(ctx context.Context) (*sql.Conn, error)
+}
+
+// ReadOnlyQuerier runs SQL that clients send (POST /api/query). Package
+// sqlguard implements it over DuckDB.
+type ReadOnlyQuerier interface {
+	// RunReadOnly runs stmt only when it cannot change anything (the
+	// warehouse, settings, files) and hands its rows to read; the rows are
+	// closed when read returns. A refused statement runs nothing and its
+	// error says why. Safe for concurrent use.
+	RunReadOnly(ctx context.Context, stmt string, read func(*sql.Rows) error) error
 }
 
 // Config configures a Daemon. Only Jobs is required.
@@ -71,9 +79,12 @@ type Config struct {
 	// Sink, when set, is read for each stream's cursor after every pass
 	// (cursor lag, the clicks retention alarm).
 	Sink load.Sink
-	// Querier, when set, feeds the revenue chart, /api/query and the
-	// start-up state; without it those are absent.
+	// Querier, when set, feeds the revenue chart and the start-up state;
+	// without it those are absent. Only syncd's own SQL runs on it.
 	Querier Querier
+	// ClientSQL, when set, answers /api/query; without it /api/query
+	// answers 503.
+	ClientSQL ReadOnlyQuerier
 	// Listen is the HTTP address (default 127.0.0.1:9464). Listener, when
 	// set, is used instead.
 	Listen   string

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/syncd/syncd/pipeline"
+	"github.com/syncd/syncd/sqlguard"
 )
 
 var t0 = time.Date(2025, 6, 10, 12, 0, 0, 0, time.UTC)
@@ -261,7 +262,7 @@ func TestAPIQuery(t *testing.T) {
 	secret := "s3cr3t-key-value"
 	mustExec(t, db, `CREATE TABLE offers (id BIGINT PRIMARY KEY, title VARCHAR, payout DECIMAL(10,2))`)
 	mustExec(t, db, `INSERT INTO offers VALUES (1, 'Alpha', 1.50), (2, 'Beta, "quoted"', 2.25), (3, ?, 0)`, "leaks "+secret)
-	d, err := New(Config{Listen: "127.0.0.1:0", Querier: db, Jobs: []Job{idleJob("offers", time.Hour)},
+	d, err := New(Config{Listen: "127.0.0.1:0", Querier: db, ClientSQL: sqlguard.New(db), Jobs: []Job{idleJob("offers", time.Hour)},
 		Redact: func(s string) string { return strings.ReplaceAll(s, secret, "[REDACTED]") }})
 	if err != nil {
 		t.Fatal(err)
@@ -288,7 +289,7 @@ func TestAPIQuery(t *testing.T) {
 	if want := `{"id":2,"payout":2.25}` + "\n"; err != nil || out != want {
 		t.Fatalf("json: %v\n%q", err, out)
 	}
-	for _, ok := range []string{"SHOW TABLES", "DESCRIBE offers", "SUMMARIZE offers", "PRAGMA table_info('offers')", "EXPLAIN SELECT 1", "WITH x AS (SELECT 1 AS a) SELECT * FROM x"} {
+	for _, ok := range []string{"SHOW TABLES", "DESCRIBE offers", "SUMMARIZE offers", "SELECT * FROM pragma_table_info('offers')", "WITH x AS (SELECT 1 AS a) SELECT * FROM x"} {
 		if _, err := q(ok, "table"); err != nil {
 			t.Errorf("%s: %v", ok, err)
 		}
@@ -297,7 +298,8 @@ func TestAPIQuery(t *testing.T) {
 		"DELETE FROM offers", "DROP TABLE offers", "INSERT INTO offers VALUES (9, 'x', 1)",
 		"SELECT 1; DROP TABLE offers", "UPDATE offers SET title = 'x'", "CREATE TABLE x (a INT)",
 		"COPY offers TO '" + t.TempDir() + "/x.csv'", "ATTACH ':memory:' AS m", "SET threads = 1",
-		"EXPLAIN ANALYZE DELETE FROM offers", "CHECKPOINT", "BEGIN",
+		"EXPLAIN ANALYZE DELETE FROM offers", "EXPLAIN ANALYSE DELETE FROM offers", "CHECKPOINT", "BEGIN",
+		"PRAGMA table_info('offers')", "EXPLAIN SELECT 1", "SELECT * FROM checkpoint()",
 	} {
 		if _, err := q(bad, "table"); err == nil {
 			t.Errorf("%s: accepted", bad)
@@ -354,7 +356,7 @@ func TestAPIQuery(t *testing.T) {
 // after the first bytes arrives as the trailer.
 func TestAPIQueryLargeResult(t *testing.T) {
 	db := openDuckDB(t)
-	d, err := New(Config{Querier: db, Jobs: []Job{idleJob("offers", time.Hour)}})
+	d, err := New(Config{Querier: db, ClientSQL: sqlguard.New(db), Jobs: []Job{idleJob("offers", time.Hour)}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/syncd/syncd/load/duckdb"
 	"github.com/syncd/syncd/models"
 	"github.com/syncd/syncd/pipeline"
+	"github.com/syncd/syncd/sqlguard"
 )
 
 // TestDaemonAgainstSimulator wires the daemon as `syncd run` does (the real
@@ -47,7 +48,7 @@ func TestDaemonAgainstSimulator(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	sink, err := duckdb.Open(ctx, filepath.Join(t.TempDir(), "w.duckdb"))
+	sink, err := duckdb.Open(ctx, filepath.Join(t.TempDir(), "w.duckdb"), duckdb.Sandboxed())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +70,11 @@ func TestDaemonAgainstSimulator(t *testing.T) {
 				return pipeline.Sync(ctx, ex, sink, pipeline.Options{Log: log.logger(), Progress: Progress(ctx)})
 			}})
 	}
-	d, err := New(Config{Jobs: jobs, Sink: sink, Querier: sink.DB(), Listen: "127.0.0.1:0", Log: log.logger(),
+	clientDB, err := sink.ClientDB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(Config{Jobs: jobs, Sink: sink, Querier: sink.DB(), ClientSQL: sqlguard.New(clientDB), Listen: "127.0.0.1:0", Log: log.logger(),
 		Registry: reg, Metrics: metrics, Redact: client.Redact})
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,8 +11,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-
-	duckdbdriver "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/syncd/syncd/tabular"
 )
@@ -22,8 +21,8 @@ import (
 // holds the warehouse, `syncd query` sends its SQL to the daemon's
 // POST /api/query, which runs it on a connection of its own inside the
 // daemon: the query sees the last committed state, never blocks a load and
-// is never blocked by one. Only read-only statements are accepted, and they
-// run inside a transaction that is always rolled back.
+// is never blocked by one. Config.ClientSQL decides what runs: only
+// read-only statements, by construction (package sqlguard).
 
 // QueryRequest is the body of POST /api/query.
 type QueryRequest struct {
@@ -59,7 +58,7 @@ func (d *Daemon) serveQuery(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusUnsupportedMediaType, "query: send the request as application/json")
 		return
 	}
-	if d.cfg.Querier == nil {
+	if d.cfg.ClientSQL == nil {
 		fail(http.StatusServiceUnavailable, "query: this daemon has no warehouse to query")
 		return
 	}
@@ -108,62 +107,13 @@ func (d *Daemon) serveQuery(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *Daemon) runQuery(ctx context.Context, req QueryRequest, out io.Writer) error {
-	conn, err := d.cfg.Querier.Conn(ctx)
+	err := d.cfg.ClientSQL.RunReadOnly(ctx, req.SQL, func(rows *sql.Rows) error {
+		return tabular.Write(out, rows, req.Format)
+	})
 	if err != nil {
 		return fmt.Errorf("query: %w", err)
 	}
-	defer conn.Close()
-	if err := conn.Raw(func(dc any) error { return checkReadOnly(dc, req.SQL) }); err != nil {
-		return err
-	}
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("query: %w", err)
-	}
-	defer func() { _ = tx.Rollback() }()
-	rows, err := tx.QueryContext(ctx, req.SQL)
-	if err != nil {
-		return fmt.Errorf("query: %w", err)
-	}
-	defer rows.Close()
-	return tabular.Write(out, rows, req.Format)
-}
-
-// checkReadOnly accepts exactly one statement that DuckDB classifies as a
-// SELECT (which covers WITH, FROM-first, VALUES, TABLE, SHOW, DESCRIBE,
-// SUMMARIZE and table-valued PRAGMAs such as table_info) or an EXPLAIN.
-// The transaction the query runs in is rolled back besides.
-func checkReadOnly(driverConn any, query string) error {
-	c, ok := driverConn.(*duckdbdriver.Conn)
-	if !ok {
-		return errors.New("query: the warehouse is not DuckDB")
-	}
-	s, err := c.Prepare(query)
-	if err != nil {
-		if strings.Contains(err.Error(), "multi-statement") {
-			return errors.New("query: send one statement at a time")
-		}
-		return fmt.Errorf("query: %w", err)
-	}
-	defer s.Close()
-	st, ok := s.(*duckdbdriver.Stmt)
-	if !ok {
-		return errors.New("query: cannot classify the statement")
-	}
-	typ, err := st.StatementType()
-	if err != nil {
-		return fmt.Errorf("query: %w", err)
-	}
-	switch typ {
-	case duckdbdriver.STATEMENT_TYPE_SELECT:
-		return nil
-	case duckdbdriver.STATEMENT_TYPE_EXPLAIN:
-		if strings.Contains(strings.ToUpper(query), "ANALYZE") {
-			return errors.New("query: EXPLAIN ANALYZE runs its statement; the daemon accepts only read-only queries")
-		}
-		return nil
-	}
-	return errors.New("query: the daemon runs only read-only queries (SELECT, WITH, SHOW, DESCRIBE, SUMMARIZE, EXPLAIN); stop `syncd run` and use `syncd query --write` to change the warehouse")
+	return nil
 }
 
 func isLoopback(remote string) bool {

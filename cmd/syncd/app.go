@@ -85,6 +85,10 @@ func newLogger(level string) (zerolog.Logger, error) {
 }
 
 // openWarehouse opens the configured DuckDB file; read-only for queries.
+// A writable open is sandboxed: the process that loads (and the daemon that
+// serves clients' SQL from the same instance) cannot be made to read or
+// write other files through SQL. A read-only `syncd query` runs the user's
+// own SQL with the user's own rights, so it keeps DuckDB's file functions.
 func (a *app) openWarehouse(ctx context.Context, readOnly bool) (*duckdb.Sink, error) {
 	path := a.cfg.Warehouse.Path
 	if readOnly {
@@ -101,7 +105,7 @@ func (a *app) openWarehouse(ctx context.Context, readOnly bool) (*duckdb.Sink, e
 	if err := syscall.Access(dir, 2 /* W_OK */); err != nil {
 		return nil, &config.Error{Msg: fmt.Sprintf("warehouse.path: directory %s is not writable (%v); choose a writable path", dir, err)}
 	}
-	return duckdb.Open(ctx, path, duckdb.WithMemoryLimit(a.cfg.Warehouse.MemoryLimit))
+	return duckdb.Open(ctx, path, duckdb.WithMemoryLimit(a.cfg.Warehouse.MemoryLimit), duckdb.Sandboxed())
 }
 
 // startLoad is what every loading command starts from: the selected

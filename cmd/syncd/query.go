@@ -25,7 +25,10 @@ Tables: conversions, clicks, server_postbacks, affiliate_postbacks,
 stats_daily, offers, partners, advertisers, _syncd_state, _syncd_runs,
 and the views daily_revenue, conversions_by_status, cr_epc_by_offer_day,
 cr_epc_by_partner_day, cr_epc_by_country_day. Ready-made reports are in
-sql/reports/. The warehouse is opened read-only unless --write is given.`,
+sql/reports/. The warehouse is opened read-only unless --write is given;
+with --write, SQL cannot read or write other files (COPY ... TO works
+without --write). While ` + "`syncd run`" + ` holds the warehouse, the query goes to
+the daemon, which runs only read-only SELECTs (see the README).`,
 		Example: `  syncd query "SELECT status, count(*) FROM conversions GROUP BY 1"
   syncd query --file sql/reports/daily_summary.sql --format csv > summary.csv
   syncd query "SELECT * FROM daily_revenue LIMIT 5" --format json`,
@@ -74,6 +77,6 @@ sql/reports/. The warehouse is opened read-only unless --write is given.`,
 	}
 	cmd.Flags().StringVar(&format, "format", "table", "output format: table, csv or json")
 	cmd.Flags().StringVarP(&file, "file", "f", "", "read the SQL from this file")
-	cmd.Flags().BoolVar(&writable, "write", false, "open the warehouse writable (for UPDATE/DELETE/CREATE)")
+	cmd.Flags().BoolVar(&writable, "write", false, "open the warehouse writable (for UPDATE/DELETE/CREATE; no file access)")
 	return cmd
 }

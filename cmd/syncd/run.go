@@ -18,6 +18,7 @@ import (
 	"github.com/syncd/syncd/daemon"
 	"github.com/syncd/syncd/extract"
 	"github.com/syncd/syncd/pipeline"
+	"github.com/syncd/syncd/sqlguard"
 )
 
 func newRunCmd(g *globals) *cobra.Command {
@@ -85,16 +86,22 @@ func runDaemon(ctx context.Context, g *globals) error {
 			},
 		})
 	}
+	clientDB, err := sink.ClientDB()
+	if err != nil {
+		_ = sink.Close()
+		return err
+	}
 	d, err := daemon.New(daemon.Config{
-		Jobs:     jobs,
-		Sink:     sink,
-		Querier:  sink.DB(),
-		Listen:   a.cfg.HTTP.Listen,
-		Log:      a.log,
-		Registry: reg,
-		Metrics:  metrics,
-		Redact:   func(s string) string { return redact(src.client.Redact(s)) },
-		Version:  version,
+		Jobs:      jobs,
+		Sink:      sink,
+		Querier:   sink.DB(),
+		ClientSQL: sqlguard.New(clientDB),
+		Listen:    a.cfg.HTTP.Listen,
+		Log:       a.log,
+		Registry:  reg,
+		Metrics:   metrics,
+		Redact:    func(s string) string { return redact(src.client.Redact(s)) },
+		Version:   version,
 	})
 	if err != nil {
 		_ = sink.Close()

@@ -50,6 +50,7 @@ type options struct {
 	memoryLimit string
 	threads     int
 	readOnly    bool
+	sandboxed   bool
 	onViewError func(view string, err error)
 }
 
@@ -67,6 +68,13 @@ func WithThreads(n int) Option { return func(o *options) { o.threads = n } }
 // no DDL runs and every write fails with ErrReadOnly.
 func ReadOnly() Option { return func(o *options) { o.readOnly = true } }
 
+// Sandboxed opens the instance for serving clients' SQL (see ClientDB):
+// SQL can reach no file or network (enable_external_access=false; DuckDB's
+// own database, WAL and spill files are exempt) and, once Open has set
+// everything up, no setting can be changed (lock_configuration). Loads are
+// unaffected: they read Arrow from memory.
+func Sandboxed() Option { return func(o *options) { o.sandboxed = true } }
+
 // OnViewError receives errors of creating views after a commit, which do not
 // fail the commit (the data and cursor are already durable).
 func OnViewError(f func(view string, err error)) Option {
@@ -79,6 +87,7 @@ var memoryLimitRe = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?\s*(B|KB|MB|GB|TB|KiB|
 // uses a connection of its own.
 type Sink struct {
 	db       *sql.DB
+	clients  *sql.DB // over the same instance; nil unless sandboxed
 	path     string
 	readOnly bool
 	opts     options
@@ -146,12 +155,10 @@ func Open(ctx context.Context, path string, opts ...Option) (*Sink, error) {
 		// of rows in a table.
 		q.Set("preserve_insertion_order", "false")
 	}
-	connector, err := duckdbdriver.NewConnector(path+"?"+q.Encode(), func(ex driver.ExecerContext) error {
-		// Stored times are naive UTC TIMESTAMPs: make every cast between
-		// TIMESTAMP and TIMESTAMPTZ, and current_date, use UTC.
-		_, err := ex.ExecContext(context.Background(), "SET TimeZone = 'UTC'", nil)
-		return err
-	})
+	if o.sandboxed {
+		q.Set("enable_external_access", "false")
+	}
+	connector, err := duckdbdriver.NewConnector(path+"?"+q.Encode(), utcSession)
 	if err != nil {
 		return nil, openError(path, err)
 	}
@@ -160,11 +167,46 @@ func Open(ctx context.Context, path string, opts ...Option) (*Sink, error) {
 		_ = s.db.Close()
 		return nil, err
 	}
+	if o.sandboxed {
+		if _, err := s.db.ExecContext(ctx, "SET lock_configuration = true"); err != nil {
+			_ = s.db.Close()
+			return nil, fmt.Errorf("duckdb: lock the configuration: %w", err)
+		}
+		// Its own pool, so no connection a client used is ever handed to
+		// the loader; not closing the connector, which s.db owns.
+		s.clients = sql.OpenDB(unclosable{connector})
+	}
 	if !o.readOnly {
 		restrictPerms(path)
 	}
 	return s, nil
 }
+
+// utcSession runs on every new connection. Stored times are naive UTC
+// TIMESTAMPs: every cast between TIMESTAMP and TIMESTAMPTZ, and
+// current_date, must use UTC. It is set globally once, so connections opened
+// after a sandboxed instance locks its configuration need not (and could
+// not) set it again.
+func utcSession(ex driver.ExecerContext) error {
+	ctx := context.Background()
+	if q, ok := ex.(driver.QueryerContext); ok {
+		rows, err := q.QueryContext(ctx, "SELECT current_setting('TimeZone')", nil)
+		if err != nil {
+			return err
+		}
+		v := make([]driver.Value, 1)
+		err = rows.Next(v)
+		_ = rows.Close()
+		if err == nil && v[0] == "UTC" {
+			return nil
+		}
+	}
+	_, err := ex.ExecContext(ctx, "SET GLOBAL TimeZone = 'UTC'", nil)
+	return err
+}
+
+// unclosable keeps a second sql.DB from closing the DuckDB instance.
+type unclosable struct{ driver.Connector }
 
 // lockTable waits (until ctx ends) for the table's Tx slot.
 func (s *Sink) lockTable(ctx context.Context, table string) (unlock func(), err error) {
@@ -320,8 +362,23 @@ func (s *Sink) Query(ctx context.Context, query string, args ...any) (*sql.Rows,
 	return s.db.QueryContext(ctx, query, args...)
 }
 
+// ClientDB is a pool over the same DuckDB instance for running clients' SQL
+// through package sqlguard: its connections are never shared with loads.
+// Only a Sandboxed sink has one; the caller must not close it (Close does).
+func (s *Sink) ClientDB() (*sql.DB, error) {
+	if s.clients == nil {
+		return nil, errors.New("duckdb: the warehouse was not opened sandboxed; it must not run clients' SQL")
+	}
+	return s.clients, nil
+}
+
 // Close closes the database. Open transactions must be finished first.
-func (s *Sink) Close() error { return s.db.Close() }
+func (s *Sink) Close() error {
+	if s.clients != nil {
+		_ = s.clients.Close()
+	}
+	return s.db.Close()
+}
 
 // EnsureViews (re)creates every view of package warehousesql whose tables
 // and columns exist, and drops those whose requirements are no longer met

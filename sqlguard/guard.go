@@ -1,0 +1,306 @@
+// Package sqlguard runs SQL sent by clients (the daemon's /api/query, and
+// any later endpoint that serves BI tools) against the DuckDB warehouse
+// read-only by construction, not by matching text.
+//
+// Four independent walls, each enough to stop a different class of attack:
+//
+//  1. DuckDB's own parser must serialize the text as exactly one SELECT
+//     statement (json_serialize_sql refuses everything else: EXPLAIN in any
+//     spelling, PRAGMA, SET/RESET, COPY, EXPORT, ATTACH, INSTALL/LOAD, CALL,
+//     DML, DDL, transactions), and the prepared statement's type must be
+//     SELECT as well.
+//  2. Every table function in that statement's tree must be on a read-only
+//     allow-list (checkpoint(), query(), arrow_scan() and the file readers
+//     are SELECT-able yet not read-only), and no scalar function with side
+//     effects (nextval, setseed, write_log) may appear.
+//  3. The DuckDB instance the guard queries was opened sandboxed: no file or
+//     network access from SQL (enable_external_access=false) and its
+//     configuration locked, so even a statement that slipped past 1 and 2
+//     could neither read /proc/self/environ nor change memory_limit.
+//  4. The statement runs in a READ ONLY transaction that is always rolled
+//     back, on a connection no other caller shares.
+//
+// Time is bounded by the caller's context (DuckDB is interrupted when it
+// ends); memory by the instance's memory_limit, which every query shares
+// with the loader and beyond which DuckDB spills or fails the query rather
+// than growing, and by the number of queries the caller lets run at once.
+package sqlguard
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	duckdbdriver "github.com/duckdb/duckdb-go/v2"
+)
+
+// ErrRejected marks a statement the guard refuses to run; the rest of the
+// message says why and what to do instead. Callers map it to a client error
+// (HTTP 400, SQLSTATE 42501).
+var ErrRejected = errors.New("only read-only queries are served")
+
+// ErrSyntax marks a statement DuckDB's parser cannot read; DuckDB's message
+// follows, saying where.
+var ErrSyntax = errors.New("syntax error")
+
+// MaxStatementBytes bounds the SQL text of one statement.
+const MaxStatementBytes = 1 << 20
+
+// Guard runs client statements read-only. It is safe for concurrent use;
+// each RunReadOnly takes a connection of its own from db.
+type Guard struct {
+	db *sql.DB
+}
+
+// New guards db, which must be a pool over a DuckDB instance opened
+// sandboxed (enable_external_access=false, lock_configuration=true) and used
+// by nothing but the guard, so that no session state a query could leave
+// behind reaches another caller. The guard does not own db.
+func New(db *sql.DB) *Guard { return &Guard{db: db} }
+
+// RunReadOnly checks stmt and, when it is a read-only SELECT, runs it and hands the
+// rows to read. The rows belong to the guard: they are closed, the
+// transaction rolled back and the connection dropped when read returns.
+// A refused statement returns an error wrapping ErrRejected and runs
+// nothing; other errors are DuckDB's (bad SQL, a missing table, ctx ending)
+// or read's.
+func (g *Guard) RunReadOnly(ctx context.Context, stmt string, read func(*sql.Rows) error) error {
+	conn, err := g.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	// A fresh connection per statement: none carries session state from
+	// one client to the next.
+	defer func() {
+		_, _ = conn.ExecContext(context.Background(), "ROLLBACK")
+		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		_ = conn.Close()
+	}()
+	if err := check(ctx, conn, stmt); err != nil {
+		return err
+	}
+	// duckdb-go's BeginTx refuses TxOptions.ReadOnly; DuckDB's own
+	// statement gives the same guarantee.
+	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION READ ONLY"); err != nil {
+		return err
+	}
+	rows, err := conn.QueryContext(ctx, stmt)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if err := read(rows); err != nil {
+		return err
+	}
+	return rows.Err()
+}
+
+// Check reports whether stmt would be run, without running it.
+func (g *Guard) Check(ctx context.Context, stmt string) error {
+	conn, err := g.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return check(ctx, conn, stmt)
+}
+
+func rejectf(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrRejected}, args...)...)
+}
+
+const hintReadOnly = "send one SELECT (WITH, FROM-first, VALUES, SHOW, DESCRIBE and SUMMARIZE are SELECTs too)"
+
+func check(ctx context.Context, conn *sql.Conn, stmt string) error {
+	if strings.TrimSpace(stmt) == "" {
+		return rejectf("empty statement")
+	}
+	if len(stmt) > MaxStatementBytes {
+		return rejectf("statement longer than %d bytes", MaxStatementBytes)
+	}
+	if strings.ContainsRune(stmt, 0) {
+		// DuckDB's C API reads the text up to the first NUL: what it parses
+		// would not be what was sent.
+		return rejectf("statement contains a NUL byte")
+	}
+	var tree string
+	if err := conn.QueryRowContext(ctx, "SELECT json_serialize_sql(?::VARCHAR)::VARCHAR", stmt).Scan(&tree); err != nil {
+		return fmt.Errorf("parsing the statement: %w", err)
+	}
+	if err := checkTree(tree); err != nil {
+		return err
+	}
+	// The prepared statement is the one DuckDB will plan; its type must
+	// agree with the parse tree's.
+	return conn.Raw(func(dc any) error {
+		c, ok := dc.(*duckdbdriver.Conn)
+		if !ok {
+			return errors.New("sqlguard: the warehouse is not DuckDB")
+		}
+		s, err := c.PrepareContext(ctx, stmt)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		st, ok := s.(*duckdbdriver.Stmt)
+		if !ok {
+			return errors.New("sqlguard: cannot classify the statement")
+		}
+		typ, err := st.StatementType()
+		if err != nil {
+			return err
+		}
+		if typ != duckdbdriver.STATEMENT_TYPE_SELECT {
+			return rejectf("DuckDB classifies the statement as %s; %s", statementTypeName(typ), hintReadOnly)
+		}
+		return nil
+	})
+}
+
+// parsed is json_serialize_sql's answer.
+type parsed struct {
+	Error        bool              `json:"error"`
+	ErrorType    string            `json:"error_type"`
+	ErrorMessage string            `json:"error_message"`
+	Statements   []json.RawMessage `json:"statements"`
+}
+
+// checkTree applies walls 1 and 2 to json_serialize_sql's output.
+func checkTree(tree string) error {
+	var p parsed
+	if err := json.Unmarshal([]byte(tree), &p); err != nil {
+		return fmt.Errorf("sqlguard: reading DuckDB's parse tree: %w", err)
+	}
+	if p.Error {
+		if strings.Contains(p.ErrorMessage, "Only SELECT statements") {
+			return rejectf("not a SELECT (EXPLAIN, PRAGMA, SET, COPY, EXPORT, ATTACH, INSTALL, LOAD, CALL, writes and DDL are refused); %s", hintReadOnly)
+		}
+		return fmt.Errorf("%w: %s", ErrSyntax, p.ErrorMessage)
+	}
+	switch len(p.Statements) {
+	case 0:
+		return rejectf("no statement")
+	case 1:
+	default:
+		return rejectf("%d statements; send one at a time", len(p.Statements))
+	}
+	var root any
+	dec := json.NewDecoder(strings.NewReader(string(p.Statements[0])))
+	dec.UseNumber()
+	if err := dec.Decode(&root); err != nil {
+		return fmt.Errorf("sqlguard: reading DuckDB's parse tree: %w", err)
+	}
+	return walk(root, false)
+}
+
+// walk visits every node of the parse tree. inTableRef is true for the
+// "function" object of a TABLE_FUNCTION reference.
+func walk(v any, inTableRef bool) error {
+	switch n := v.(type) {
+	case []any:
+		for _, c := range n {
+			if err := walk(c, false); err != nil {
+				return err
+			}
+		}
+	case map[string]any:
+		if name, ok := n["function_name"].(string); ok {
+			if err := checkFunction(strings.ToLower(name), inTableRef); err != nil {
+				return err
+			}
+		}
+		if n["type"] == "BASE_TABLE" {
+			if name, _ := n["table_name"].(string); strings.ContainsAny(name, `/\:.*?`) {
+				// FROM 'file.csv' and FROM 'http://...' are replacement
+				// scans, reading files rather than the warehouse.
+				return rejectf("%q is a file or URL, not a table of the warehouse", name)
+			}
+		}
+		isTableRef := n["type"] == "TABLE_FUNCTION"
+		for k, c := range n {
+			if err := walk(c, isTableRef && k == "function"); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func checkFunction(name string, table bool) error {
+	if table {
+		if !readOnlyTableFunctions[name] {
+			return rejectf("table function %s() is not on the read-only list (file readers, checkpoint(), query() and the like are refused); query the warehouse's tables and views", name)
+		}
+		return nil
+	}
+	if sideEffectFunctions[name] {
+		return rejectf("function %s() changes state", name)
+	}
+	return nil
+}
+
+// readOnlyTableFunctions may appear in FROM: generators, unnesting and
+// catalog introspection, none of which touches a file, the network, the
+// database file or a setting. Everything else is refused: read_* and the
+// Parquet/CSV sniffers (files), glob, query/query_table and
+// json_execute_serialized_sql (SQL inside a string escapes this check),
+// checkpoint/force_checkpoint (write the file and abort the loader),
+// arrow_scan (reads process memory at a given address), the logging and
+// profiling switches, and duckdb_secrets/which_secret.
+var readOnlyTableFunctions = map[string]bool{
+	"range": true, "generate_series": true, "unnest": true, "repeat": true, "repeat_row": true,
+	"json_each": true, "json_tree": true, "histogram": true, "histogram_values": true,
+	"duckdb_columns": true, "duckdb_constraints": true, "duckdb_databases": true,
+	"duckdb_dependencies": true, "duckdb_functions": true, "duckdb_indexes": true,
+	"duckdb_keywords": true, "duckdb_schemas": true, "duckdb_sequences": true,
+	"duckdb_tables": true, "duckdb_types": true, "duckdb_views": true,
+	"pragma_table_info": true, "pragma_show": true, "pragma_version": true,
+	"pragma_database_size": true, "pragma_storage_info": true, "pragma_collations": true,
+	"pragma_platform": true, "test_all_types": true, "pg_timezone_names": true,
+	"icu_calendar_names": true, "sql_auto_complete": true, "summary": true,
+}
+
+// sideEffectFunctions are the scalar functions DuckDB marks as having side
+// effects that change something another statement could see. The others it
+// marks so (random, uuid, current_query, error, sleep_ms...) only read or
+// are bounded by the query timeout.
+var sideEffectFunctions = map[string]bool{
+	"nextval": true, "setseed": true, "write_log": true,
+}
+
+func statementTypeName(t duckdbdriver.StmtType) string {
+	names := map[duckdbdriver.StmtType]string{
+		duckdbdriver.STATEMENT_TYPE_INSERT:       "INSERT",
+		duckdbdriver.STATEMENT_TYPE_UPDATE:       "UPDATE",
+		duckdbdriver.STATEMENT_TYPE_EXPLAIN:      "EXPLAIN",
+		duckdbdriver.STATEMENT_TYPE_DELETE:       "DELETE",
+		duckdbdriver.STATEMENT_TYPE_PREPARE:      "PREPARE",
+		duckdbdriver.STATEMENT_TYPE_CREATE:       "CREATE",
+		duckdbdriver.STATEMENT_TYPE_EXECUTE:      "EXECUTE",
+		duckdbdriver.STATEMENT_TYPE_ALTER:        "ALTER",
+		duckdbdriver.STATEMENT_TYPE_TRANSACTION:  "a transaction statement",
+		duckdbdriver.STATEMENT_TYPE_COPY:         "COPY",
+		duckdbdriver.STATEMENT_TYPE_ANALYZE:      "ANALYZE",
+		duckdbdriver.STATEMENT_TYPE_VARIABLE_SET: "SET",
+		duckdbdriver.STATEMENT_TYPE_CREATE_FUNC:  "CREATE FUNCTION",
+		duckdbdriver.STATEMENT_TYPE_DROP:         "DROP",
+		duckdbdriver.STATEMENT_TYPE_EXPORT:       "EXPORT",
+		duckdbdriver.STATEMENT_TYPE_PRAGMA:       "PRAGMA",
+		duckdbdriver.STATEMENT_TYPE_VACUUM:       "VACUUM",
+		duckdbdriver.STATEMENT_TYPE_CALL:         "CALL",
+		duckdbdriver.STATEMENT_TYPE_SET:          "SET",
+		duckdbdriver.STATEMENT_TYPE_LOAD:         "LOAD",
+		duckdbdriver.STATEMENT_TYPE_EXTENSION:    "an extension statement",
+		duckdbdriver.STATEMENT_TYPE_ATTACH:       "ATTACH",
+		duckdbdriver.STATEMENT_TYPE_DETACH:       "DETACH",
+		duckdbdriver.STATEMENT_TYPE_MULTI:        "several statements",
+	}
+	if n, ok := names[t]; ok {
+		return n
+	}
+	return fmt.Sprintf("statement type %d", t)
+}
