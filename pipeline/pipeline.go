@@ -74,7 +74,7 @@ func Backfill(ctx context.Context, ex extract.Extractor, sink load.Sink, from, t
 		opts.Log.Info().Str("stream", stream).Time("resume_from", resumeFrom).Msg("resuming interrupted backfill")
 	}
 	windows := ex.PlanBackfill(resumeFrom, to)
-	res, err := walkWith(ctx, ex, sink, windows, opts, func(w extract.Window) *checkpoints.Cursor {
+	res, err := walkWith(ctx, ex, sink, windows, resumeFrom, opts, func(w extract.Window) *checkpoints.Cursor {
 		return &checkpoints.Cursor{Stream: key, Position: w.Advance, Meta: bounds}
 	})
 	if err == nil {
@@ -87,7 +87,7 @@ func Backfill(ctx context.Context, ex extract.Extractor, sink load.Sink, from, t
 
 func walk(ctx context.Context, ex extract.Extractor, sink load.Sink, windows []extract.Window, stream string, stored time.Time, opts Options) (Result, error) {
 	high := stored
-	return walkWith(ctx, ex, sink, windows, opts, func(w extract.Window) *checkpoints.Cursor {
+	return walkWith(ctx, ex, sink, windows, stored, opts, func(w extract.Window) *checkpoints.Cursor {
 		// Lookback windows re-read what is already loaded: the cursor never
 		// moves backwards.
 		if w.Advance.After(high) {
@@ -111,8 +111,11 @@ type fetched struct {
 	err    error
 }
 
-func walkWith(ctx context.Context, ex extract.Extractor, sink load.Sink, windows []extract.Window, opts Options, cursorFor func(extract.Window) *checkpoints.Cursor) (Result, error) {
-	res := Result{Stream: ex.Stream()}
+// walkWith commits the windows in order. Result.Cursor is the last committed
+// cursor, or from when none was: a pass with nothing to load (the next
+// closed hour not there yet) still reports where the stream stands.
+func walkWith(ctx context.Context, ex extract.Extractor, sink load.Sink, windows []extract.Window, from time.Time, opts Options, cursorFor func(extract.Window) *checkpoints.Cursor) (Result, error) {
+	res := Result{Stream: ex.Stream(), Cursor: from}
 	fetchCtx, cancel := context.WithCancel(ctx)
 	items := make(chan fetched, prefetchRecords)
 	go fetchAll(fetchCtx, ex, windows, items)
@@ -155,14 +158,17 @@ func walkWith(ctx context.Context, ex extract.Extractor, sink load.Sink, windows
 		if it.err != nil {
 			return fail(w, it.err)
 		}
-		rows, err := tx.Commit(ctx, cursorFor(w))
+		c := cursorFor(w)
+		rows, err := tx.Commit(ctx, c)
 		tx = nil
 		if err != nil {
 			return fail(w, fmt.Errorf("commit: %w", err))
 		}
 		res.Rows += rows
 		res.Windows++
-		res.Cursor = w.Advance
+		if c != nil {
+			res.Cursor = c.Position
+		}
 		if opts.Progress != nil {
 			opts.Progress(it.window+1, len(windows), res.Rows)
 		}

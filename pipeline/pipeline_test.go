@@ -249,3 +249,32 @@ func benchSync(b *testing.B, latency time.Duration) {
 }
 
 var benchSinkOpts []duckdb.Option
+
+// TestSyncWithNothingToLoadReportsTheStoredCursor: a clicks pass within the
+// hour of the last one plans no window; its result must still carry the
+// stored cursor (the "pass finished" line printed 0001-01-01 instead).
+func TestSyncWithNothingToLoadReportsTheStoredCursor(t *testing.T) {
+	f := newFixture(t)
+	ex, err := extract.NewClicks(f.client, models.Clicks(), extract.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{Now: func() time.Time { return f.now }}
+	if _, err := Sync(context.Background(), ex, f.sink, opts); err != nil {
+		t.Fatal(err)
+	}
+	stored, ok := f.cursor(t, "clicks")
+	if !ok || stored.Position.IsZero() {
+		t.Fatal("the first clicks pass stored no cursor")
+	}
+	res, err := Sync(context.Background(), ex, f.sink, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Windows != 0 {
+		t.Fatalf("second pass in the same hour walked %d windows, want 0", res.Windows)
+	}
+	if !res.Cursor.Equal(stored.Position) {
+		t.Fatalf("result cursor %v, want the stored %v", res.Cursor, stored.Position)
+	}
+}
