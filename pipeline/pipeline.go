@@ -43,13 +43,24 @@ func (o *Options) now() time.Time {
 	return time.Now().UTC()
 }
 
-// Sync runs one incremental pass from the stream's stored cursor.
+// Sync runs one incremental pass from the stream's stored cursor. A cursor
+// more than checkpoints.FutureTolerance ahead of now fails the pass with a
+// *checkpoints.FutureCursorError before any request.
 func Sync(ctx context.Context, ex extract.Extractor, sink load.Sink, opts Options) (Result, error) {
 	stream := ex.Stream()
 	started := opts.now()
 	cur, _, err := sink.Cursor(ctx, stream)
 	if err != nil {
 		return Result{Stream: stream}, fmt.Errorf("%s: reading cursor: %w", stream, err)
+	}
+	if cur.InFuture(started) {
+		// Planning from it would find nothing to do, pass after pass, while
+		// everything up to it went unsynced: stop the stream, loudly, and
+		// leave moving the cursor to someone who knows where it belongs.
+		ferr := &checkpoints.FutureCursorError{Stream: stream, Position: cur.Position, Now: started}
+		opts.Log.Error().Str("stream", stream).Time("cursor", cur.Position).Time("now", started).Str("fix", ferr.Fix()).
+			Msg("stored cursor is in the future: refusing the pass so no data is skipped; check the clock, then move the cursor")
+		return finish(ctx, sink, "sync", started, opts.now(), Result{Stream: stream, Cursor: cur.Position}, ferr)
 	}
 	windows := ex.Plan(cur.Position, started)
 	res, err := walk(ctx, ex, sink, windows, stream, cur.Position, opts)
