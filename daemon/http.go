@@ -31,30 +31,42 @@ func securityHeaders(h http.Handler) http.Handler {
 	})
 }
 
-// serveHealthz: 200 while every stream had a successful pass within its
-// staleness, 503 naming the stale ones otherwise. One line per stream.
+// serveHealthz: 200 while no stream has a Problem (stale, cursor in
+// future, every pass since start failed), else 503 with a first line
+// naming the streams by reason. One line per stream follows.
 func (d *Daemon) serveHealthz(w http.ResponseWriter, r *http.Request) {
-	var stale, lines []string
-	for _, s := range d.Status() {
+	now := d.now()
+	statuses := d.Status()
+	var lines []string
+	for _, s := range statuses {
 		line := fmt.Sprintf("%s: %s", s.Stream, s.State)
+		if s.CursorInFuture {
+			line += fmt.Sprintf(", cursor %s is %s ahead of now (fix: %s, with syncd run stopped)",
+				s.Cursor.UTC().Format(time.RFC3339), humanDuration(s.Cursor.Sub(now)), s.Fix)
+		}
+		if s.Problem == ProblemFailingSinceStart {
+			if s.PassesSinceStart == 1 {
+				line += ", its one pass since start failed"
+			} else {
+				line += fmt.Sprintf(", all %d passes since start failed", s.PassesSinceStart)
+			}
+		}
 		switch {
 		case s.LastSuccess.IsZero():
 			line += fmt.Sprintf(", no successful pass yet (up %s, allowed %s)", humanDuration(s.Age), humanDuration(s.Staleness))
 		default:
-			line += fmt.Sprintf(", last success %s ago (allowed %s)", humanDuration(d.now().Sub(s.LastSuccess)), humanDuration(s.Staleness))
+			line += fmt.Sprintf(", last success %s ago (allowed %s)", humanDuration(now.Sub(s.LastSuccess)), humanDuration(s.Staleness))
 		}
-		if s.Failures > 0 && s.LastError != "" {
+		// A refused pass's error only repeats what the line says already.
+		if s.Failures > 0 && s.LastError != "" && !s.CursorInFuture {
 			line += ": " + oneLine(s.LastError, 300)
 		}
 		lines = append(lines, line)
-		if s.Stale {
-			stale = append(stale, s.Stream)
-		}
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	if len(stale) > 0 {
+	if summary := healthSummary(statuses); summary != "" {
 		w.WriteHeader(http.StatusServiceUnavailable)
-		fmt.Fprintf(w, "stale: %s\n", strings.Join(stale, ", "))
+		fmt.Fprintln(w, summary)
 	} else {
 		fmt.Fprintln(w, "ok")
 	}
@@ -63,6 +75,26 @@ func (d *Daemon) serveHealthz(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintln(w, l)
 		}
 	}
+}
+
+// healthSummary names the unhealthy streams by reason, most urgent first
+// ("cursor in future: clicks; stale: offers, partners"); empty when every
+// stream is healthy. It is /healthz's first line and the status page's
+// headline, so the two never disagree.
+func healthSummary(statuses []StreamStatus) string {
+	by := map[string][]string{}
+	for _, s := range statuses {
+		if s.Problem != "" {
+			by[s.Problem] = append(by[s.Problem], s.Stream)
+		}
+	}
+	var parts []string
+	for _, p := range []string{ProblemCursorInFuture, ProblemStale, ProblemFailingSinceStart} {
+		if names := by[p]; len(names) > 0 {
+			parts = append(parts, p+": "+strings.Join(names, ", "))
+		}
+	}
+	return strings.Join(parts, "; ")
 }
 
 func (d *Daemon) serveStatusJSON(w http.ResponseWriter, _ *http.Request) {

@@ -105,10 +105,14 @@ var (
 		"Passes of the stream that failed in a row.", []string{"stream"}, nil)
 	descNextRun = prometheus.NewDesc("syncd_next_pass_timestamp_seconds",
 		"Unix time the stream's next pass is due.", []string{"stream"}, nil)
+	descCursorInFuture = prometheus.NewDesc("syncd_cursor_in_future",
+		"1 when the stream's stored cursor is ahead of now: its passes are refused until the cursor is moved (syncd state reset).", []string{"stream"}, nil)
+	descUnhealthy = prometheus.NewDesc("syncd_stream_unhealthy",
+		"1 when /healthz counts the stream against the daemon: stale, cursor in future, or every pass since start failed.", []string{"stream"}, nil)
 )
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descLastSuccess, descCursorLag, descClicksAlarm, descStale, descStaleness, descRunning, descFailures, descNextRun} {
+	for _, d := range []*prometheus.Desc{descLastSuccess, descCursorLag, descClicksAlarm, descStale, descStaleness, descRunning, descFailures, descNextRun, descCursorInFuture, descUnhealthy} {
 		ch <- d
 	}
 }
@@ -130,6 +134,8 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descStaleness, prometheus.GaugeValue, s.Staleness.Seconds(), s.Stream)
 		ch <- prometheus.MustNewConstMetric(descRunning, prometheus.GaugeValue, b2f(s.Running), s.Stream)
 		ch <- prometheus.MustNewConstMetric(descFailures, prometheus.GaugeValue, float64(s.Failures), s.Stream)
+		ch <- prometheus.MustNewConstMetric(descCursorInFuture, prometheus.GaugeValue, b2f(s.CursorInFuture), s.Stream)
+		ch <- prometheus.MustNewConstMetric(descUnhealthy, prometheus.GaugeValue, b2f(s.Problem != ""), s.Stream)
 		if s.Stream == ClicksStream {
 			hasClicks = true
 			alarm = b2f(s.RetentionRisk)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/syncd/syncd/checkpoints"
 	"github.com/syncd/syncd/pipeline"
 )
 
@@ -62,12 +63,14 @@ func retryDelay(interval time.Duration, n int) time.Duration {
 }
 
 // firstRun is when a stream's first pass after start-up is due: now when it
-// never succeeded or its last pass failed, else its next tick after the last
-// success (which may be in the past: then now).
+// never succeeded, its last pass failed or its cursor lies in the future
+// (so the refusal and its fix are logged within seconds, not at the next
+// tick hours away), else its next tick after the last success (which may
+// be in the past: then now).
 func (st *stream) firstRun(now time.Time) time.Time {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if st.lastSuccess.IsZero() || st.failures > 0 {
+	if st.lastSuccess.IsZero() || st.failures > 0 || (checkpoints.Cursor{Position: st.cursor}).InFuture(now) {
 		return now
 	}
 	next := st.job.Schedule.Next(st.lastSuccess)

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/syncd/syncd/checkpoints"
 	"github.com/syncd/syncd/pipeline"
 )
 
@@ -16,6 +17,21 @@ const (
 	StateFailing = "failing" // last pass failed; retrying with backoff
 	StateRunning = "running" // a pass is in flight
 	StateWaiting = "waiting" // never ran yet
+	// StateCursorInFuture: the stored cursor lies ahead of now, so the
+	// pipeline refuses every pass until someone moves it (see
+	// checkpoints.FutureCursorError).
+	StateCursorInFuture = "cursor_in_future"
+)
+
+// Reasons /healthz counts a stream against the daemon's health, in the
+// order a stream is judged by (it is named under the first that holds).
+const (
+	ProblemCursorInFuture = "cursor in future"
+	ProblemStale          = "stale"
+	// ProblemFailingSinceStart: at least one pass finished since the daemon
+	// started and none succeeded. A stream with a 6h schedule takes 18h to
+	// turn stale; a bad key or a broken state should not wait that long.
+	ProblemFailingSinceStart = "every pass since start failed"
 )
 
 // stream is one job's live state. Its mutex guards everything below it.
@@ -35,6 +51,8 @@ type stream struct {
 	lastErr       string
 	lastErrAt     time.Time
 	failures      int
+	passes        int  // finished since start, cancelled ones aside
+	okSinceStart  bool // a pass succeeded since start
 	cursor        time.Time
 	next          time.Time
 	progressAt    time.Time
@@ -65,7 +83,18 @@ type StreamStatus struct {
 	Failures     int           `json:"consecutive_failures"`
 	Cursor       time.Time     `json:"cursor,omitzero"`
 	CursorLag    time.Duration `json:"cursor_lag_ns,omitempty"`
-	NextRun      time.Time     `json:"next_run,omitzero"`
+	// CursorInFuture: Cursor is more than checkpoints.FutureTolerance ahead
+	// of now; Fix is the command that moves it.
+	CursorInFuture bool   `json:"cursor_in_future,omitempty"`
+	Fix            string `json:"fix,omitempty"`
+	// PassesSinceStart counts the passes finished since the daemon started
+	// (cancelled ones aside); OKSinceStart is whether one succeeded.
+	PassesSinceStart int  `json:"passes_since_start"`
+	OKSinceStart     bool `json:"ok_since_start"`
+	// Problem is why /healthz counts the stream against it (one of the
+	// Problem* constants), empty while it is healthy.
+	Problem string    `json:"problem,omitempty"`
+	NextRun time.Time `json:"next_run,omitzero"`
 	// Age is how long since the last success (or since the daemon started,
 	// or since the last committed window of a running pass, whichever is
 	// latest): Stale is Age > Staleness.
@@ -98,10 +127,13 @@ func (st *stream) finish(now time.Time, res pipeline.Result, cursor time.Time, e
 	case errText == "":
 		st.lastSuccess = now
 		st.failures = 0
+		st.passes++
+		st.okSinceStart = true
 	case canceled:
 		// Shutting down: not the stream's fault.
 	default:
 		st.failures++
+		st.passes++
 		st.lastErr, st.lastErrAt = errText, now
 	}
 }
@@ -122,28 +154,30 @@ func (st *stream) snapshot() StreamStatus {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	return StreamStatus{
-		Stream:        st.job.Stream,
-		Running:       st.running,
-		Interval:      st.interval,
-		Staleness:     st.staleness,
-		LastSuccess:   st.lastSuccess,
-		PassStarted:   st.passStarted,
-		LastStart:     st.lastStart,
-		LastEnd:       st.lastEnd,
-		HasLast:       st.hasLast,
-		LastRows:      st.last.Rows,
-		LastRequests:  st.last.Requests,
-		LastWindows:   st.last.Windows,
-		LastDuration:  st.last.Duration,
-		LastError:     st.lastErr,
-		LastErrorAt:   st.lastErrAt,
-		Failures:      st.failures,
-		Cursor:        st.cursor,
-		NextRun:       st.next,
-		ProgressDone:  st.progressDone,
-		ProgressTotal: st.progressTotal,
-		ProgressRows:  st.progressRows,
-		Age:           0,
+		Stream:           st.job.Stream,
+		Running:          st.running,
+		Interval:         st.interval,
+		Staleness:        st.staleness,
+		LastSuccess:      st.lastSuccess,
+		PassStarted:      st.passStarted,
+		LastStart:        st.lastStart,
+		LastEnd:          st.lastEnd,
+		HasLast:          st.hasLast,
+		LastRows:         st.last.Rows,
+		LastRequests:     st.last.Requests,
+		LastWindows:      st.last.Windows,
+		LastDuration:     st.last.Duration,
+		LastError:        st.lastErr,
+		LastErrorAt:      st.lastErrAt,
+		Failures:         st.failures,
+		Cursor:           st.cursor,
+		PassesSinceStart: st.passes,
+		OKSinceStart:     st.okSinceStart,
+		NextRun:          st.next,
+		ProgressDone:     st.progressDone,
+		ProgressTotal:    st.progressTotal,
+		ProgressRows:     st.progressRows,
+		Age:              0,
 	}
 }
 
@@ -170,7 +204,24 @@ func (d *Daemon) Status() []StreamStatus {
 			s.CursorLag = max(now.Sub(s.Cursor), 0)
 		}
 		s.RetentionRisk = s.Stream == ClicksStream && !s.Cursor.IsZero() && s.CursorLag > d.cfg.ClicksAlarmLag
+		// Judged from the cursor itself, by the rule the pipeline refuses
+		// passes with, so it shows from start-up and clears when the clock
+		// catches up, without waiting for a pass.
+		if (checkpoints.Cursor{Stream: s.Stream, Position: s.Cursor}).InFuture(now) {
+			s.CursorInFuture = true
+			s.Fix = checkpoints.ResetCommand(s.Stream)
+		}
 		switch {
+		case s.CursorInFuture:
+			s.Problem = ProblemCursorInFuture
+		case s.Stale:
+			s.Problem = ProblemStale
+		case s.PassesSinceStart > 0 && !s.OKSinceStart:
+			s.Problem = ProblemFailingSinceStart
+		}
+		switch {
+		case s.CursorInFuture:
+			s.State = StateCursorInFuture
 		case s.Stale:
 			s.State = StateStale
 		case s.Failures > 0:

@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"math"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -17,7 +18,7 @@ type statusPage struct {
 	Uptime     string
 	Version    string
 	Healthy    bool
-	Stale      []string
+	Summary    string // healthSummary: /healthz's first line when unhealthy
 	Streams    []streamRow
 	Alarms     []string
 	Chart      chart
@@ -47,9 +48,9 @@ func (d *Daemon) serveStatusPage(w http.ResponseWriter, r *http.Request) {
 		Started:    d.started.UTC(),
 		Uptime:     humanDuration(now.Sub(d.started)),
 		Version:    d.cfg.Version,
-		Healthy:    true,
 		RefreshSec: 30,
 	}
+	var statuses []StreamStatus
 	for _, s := range d.Status() {
 		row := streamRow{StreamStatus: s, Schedule: "every " + humanDuration(s.Interval), StaleAfter: humanDuration(s.Staleness)}
 		row.LastSuccess = "never"
@@ -62,6 +63,9 @@ func (d *Daemon) serveStatusPage(w http.ResponseWriter, r *http.Request) {
 		if !s.Cursor.IsZero() {
 			row.CursorText = s.Cursor.UTC().Format("2006-01-02 15:04 MST")
 			row.LagText = humanDuration(s.CursorLag) + " behind"
+			if s.Cursor.After(now) {
+				row.LagText = humanDuration(s.Cursor.Sub(now)) + " ahead of now"
+			}
 		}
 		switch {
 		case s.Running:
@@ -76,9 +80,16 @@ func (d *Daemon) serveStatusPage(w http.ResponseWriter, r *http.Request) {
 				row.NextText = "due"
 			}
 		}
-		if s.Stale {
-			p.Healthy = false
-			p.Stale = append(p.Stale, s.Stream)
+		if s.CursorInFuture {
+			row.Alarm = true
+			p.Alarms = append(p.Alarms, fmt.Sprintf(
+				"%s: the stored cursor (%s) is %s ahead of now, so every pass of it is refused: syncing from there would silently skip everything before it. "+
+					"Check the clock; if it is right, stop syncd run, run `%s` (re-syncs from start_date, nothing doubles; or add --to YYYY-MM-DD, the last day known to be fully loaded) and start it again.",
+				s.Stream, row.CursorText, humanDuration(s.Cursor.Sub(now)), s.Fix))
+		}
+		if s.Problem == ProblemFailingSinceStart {
+			row.Alarm = true
+			p.Alarms = append(p.Alarms, fmt.Sprintf("%s: every pass since the daemon started failed (%d so far); its last error is below.", s.Stream, s.PassesSinceStart))
 		}
 		if s.RetentionRisk {
 			row.Alarm = true
@@ -87,7 +98,10 @@ func (d *Daemon) serveStatusPage(w http.ResponseWriter, r *http.Request) {
 				humanDuration(s.CursorLag), humanDuration(d.cfg.ClicksAlarmLag)))
 		}
 		p.Streams = append(p.Streams, row)
+		statuses = append(statuses, s)
 	}
+	p.Summary = healthSummary(statuses)
+	p.Healthy = p.Summary == ""
 	if d.cfg.Querier == nil {
 		p.ChartNote = "No warehouse to chart."
 	} else {
@@ -118,7 +132,7 @@ func (d *Daemon) serveStatusPage(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:")
 	if !p.Healthy {
 		// Still 200: the page rendered; /healthz is the health signal.
-		w.Header().Set("X-Syncd-Stale", fmt.Sprint(len(p.Stale)))
+		w.Header().Set("X-Syncd-Unhealthy", p.Summary)
 	}
 	_, _ = w.Write(buf.Bytes())
 }
@@ -171,6 +185,8 @@ var statusTmpl = template.Must(template.New("status").Funcs(template.FuncMap{
 	"day":   func(t time.Time) string { return t.Format("Mon 2006-01-02") },
 	"ts":    func(t time.Time) string { return t.Format("2006-01-02 15:04:05 MST") },
 	"plus":  func(a, b float64) float64 { return a + b },
+	// State names are identifiers (cursor_in_future); people read words.
+	"stateText": func(s string) string { return strings.ReplaceAll(s, "_", " ") },
 }).Parse(statusHTML))
 
 const statusHTML = `<!doctype html>
@@ -179,7 +195,7 @@ const statusHTML = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="refresh" content="{{.RefreshSec}}">
-<title>syncd {{if .Healthy}}ok{{else}}STALE: {{range $i, $s := .Stale}}{{if $i}}, {{end}}{{$s}}{{end}}{{end}}</title>
+<title>syncd {{if .Healthy}}ok{{else}}UNHEALTHY: {{.Summary}}{{end}}</title>
 <style>
   :root { color-scheme: light; }
   body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; margin: 0; color: #111827; background: #f3f4f6; }
@@ -204,6 +220,7 @@ const statusHTML = `<!doctype html>
   .state-waiting { background: #e5e7eb; color: #374151; }
   .state-failing { background: #fef3c7; color: #92400e; }
   .state-stale { background: #fee2e2; color: #991b1b; }
+  .state-cursor_in_future { background: #dc2626; color: #fff; }
   .err { color: #b91c1c; font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12px; max-width: 420px; word-break: break-word; }
   .muted { color: #6b7280; }
   .legend span { display: inline-block; margin-right: 18px; }
@@ -217,7 +234,7 @@ const statusHTML = `<!doctype html>
 <body>
 <header>
   <h1>syncd</h1>
-  {{if .Healthy}}<span class="pill health-ok">healthy</span>{{else}}<span class="pill health-bad">stale: {{range $i, $s := .Stale}}{{if $i}}, {{end}}{{$s}}{{end}}</span>{{end}}
+  {{if .Healthy}}<span class="pill health-ok">healthy</span>{{else}}<span class="pill health-bad">{{.Summary}}</span>{{end}}
   <span class="meta">{{ts .Now}} · up {{.Uptime}} (since {{ts .Started}}){{if .Version}} · {{.Version}}{{end}}</span>
 </header>
 <main>
@@ -231,7 +248,7 @@ const statusHTML = `<!doctype html>
     {{range .Streams}}
     <tr{{if .Alarm}} class="alarm-row"{{end}}>
       <td><b>{{.Stream}}</b></td>
-      <td><span class="pill state-{{.State}}">{{.State}}</span>{{if .Running}}{{if ne .State "running"}} <span class="pill state-running">running</span>{{end}}{{end}}</td>
+      <td><span class="pill state-{{.State}}">{{stateText .State}}</span>{{if .Running}}{{if ne .State "running"}} <span class="pill state-running">running</span>{{end}}{{end}}</td>
       <td class="muted">{{.Schedule}}<br>stale after {{.StaleAfter}}</td>
       <td>{{.LastSuccess}}</td>
       <td>{{if .LastPass}}{{.LastPass}}{{else}}<span class="muted">none yet</span>{{end}}{{if .Progress}}<br><span class="muted">now: {{.Progress}}</span>{{end}}</td>

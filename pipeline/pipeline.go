@@ -43,13 +43,24 @@ func (o *Options) now() time.Time {
 	return time.Now().UTC()
 }
 
-// Sync runs one incremental pass from the stream's stored cursor.
+// Sync runs one incremental pass from the stream's stored cursor. A cursor
+// more than checkpoints.FutureTolerance ahead of now fails the pass with a
+// *checkpoints.FutureCursorError before any request.
 func Sync(ctx context.Context, ex extract.Extractor, sink load.Sink, opts Options) (Result, error) {
 	stream := ex.Stream()
 	started := opts.now()
 	cur, _, err := sink.Cursor(ctx, stream)
 	if err != nil {
 		return Result{Stream: stream}, fmt.Errorf("%s: reading cursor: %w", stream, err)
+	}
+	if cur.InFuture(started) {
+		// Planning from it would find nothing to do, pass after pass, while
+		// everything up to it went unsynced: stop the stream, loudly, and
+		// leave moving the cursor to someone who knows where it belongs.
+		ferr := &checkpoints.FutureCursorError{Stream: stream, Position: cur.Position, Now: started}
+		opts.Log.Error().Str("stream", stream).Time("cursor", cur.Position).Time("now", started).Str("fix", ferr.Fix()).
+			Msg("stored cursor is in the future: refusing the pass so no data is skipped; check the clock, then move the cursor")
+		return finish(ctx, sink, "sync", started, opts.now(), Result{Stream: stream, Cursor: cur.Position}, ferr)
 	}
 	windows := ex.Plan(cur.Position, started)
 	res, err := walk(ctx, ex, sink, windows, stream, cur.Position, opts)
@@ -74,7 +85,7 @@ func Backfill(ctx context.Context, ex extract.Extractor, sink load.Sink, from, t
 		opts.Log.Info().Str("stream", stream).Time("resume_from", resumeFrom).Msg("resuming interrupted backfill")
 	}
 	windows := ex.PlanBackfill(resumeFrom, to)
-	res, err := walkWith(ctx, ex, sink, windows, opts, func(w extract.Window) *checkpoints.Cursor {
+	res, err := walkWith(ctx, ex, sink, windows, resumeFrom, opts, func(w extract.Window) *checkpoints.Cursor {
 		return &checkpoints.Cursor{Stream: key, Position: w.Advance, Meta: bounds}
 	})
 	if err == nil {
@@ -87,7 +98,7 @@ func Backfill(ctx context.Context, ex extract.Extractor, sink load.Sink, from, t
 
 func walk(ctx context.Context, ex extract.Extractor, sink load.Sink, windows []extract.Window, stream string, stored time.Time, opts Options) (Result, error) {
 	high := stored
-	return walkWith(ctx, ex, sink, windows, opts, func(w extract.Window) *checkpoints.Cursor {
+	return walkWith(ctx, ex, sink, windows, stored, opts, func(w extract.Window) *checkpoints.Cursor {
 		// Lookback windows re-read what is already loaded: the cursor never
 		// moves backwards.
 		if w.Advance.After(high) {
@@ -111,8 +122,11 @@ type fetched struct {
 	err    error
 }
 
-func walkWith(ctx context.Context, ex extract.Extractor, sink load.Sink, windows []extract.Window, opts Options, cursorFor func(extract.Window) *checkpoints.Cursor) (Result, error) {
-	res := Result{Stream: ex.Stream()}
+// walkWith commits the windows in order. Result.Cursor is the last committed
+// cursor, or from when none was: a pass with nothing to load (the next
+// closed hour not there yet) still reports where the stream stands.
+func walkWith(ctx context.Context, ex extract.Extractor, sink load.Sink, windows []extract.Window, from time.Time, opts Options, cursorFor func(extract.Window) *checkpoints.Cursor) (Result, error) {
+	res := Result{Stream: ex.Stream(), Cursor: from}
 	fetchCtx, cancel := context.WithCancel(ctx)
 	items := make(chan fetched, prefetchRecords)
 	go fetchAll(fetchCtx, ex, windows, items)
@@ -155,14 +169,17 @@ func walkWith(ctx context.Context, ex extract.Extractor, sink load.Sink, windows
 		if it.err != nil {
 			return fail(w, it.err)
 		}
-		rows, err := tx.Commit(ctx, cursorFor(w))
+		c := cursorFor(w)
+		rows, err := tx.Commit(ctx, c)
 		tx = nil
 		if err != nil {
 			return fail(w, fmt.Errorf("commit: %w", err))
 		}
 		res.Rows += rows
 		res.Windows++
-		res.Cursor = w.Advance
+		if c != nil {
+			res.Cursor = c.Position
+		}
 		if opts.Progress != nil {
 			opts.Progress(it.window+1, len(windows), res.Rows)
 		}

@@ -1,13 +1,17 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"net/http/httptest"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/syncd/syncd/affisesim"
 	"github.com/syncd/syncd/checkpoints"
@@ -249,3 +253,116 @@ func benchSync(b *testing.B, latency time.Duration) {
 }
 
 var benchSinkOpts []duckdb.Option
+
+// TestSyncWithNothingToLoadReportsTheStoredCursor: a clicks pass within the
+// hour of the last one plans no window; its result must still carry the
+// stored cursor (the "pass finished" line printed 0001-01-01 instead).
+func TestSyncWithNothingToLoadReportsTheStoredCursor(t *testing.T) {
+	f := newFixture(t)
+	ex, err := extract.NewClicks(f.client, models.Clicks(), extract.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{Now: func() time.Time { return f.now }}
+	if _, err := Sync(context.Background(), ex, f.sink, opts); err != nil {
+		t.Fatal(err)
+	}
+	stored, ok := f.cursor(t, "clicks")
+	if !ok || stored.Position.IsZero() {
+		t.Fatal("the first clicks pass stored no cursor")
+	}
+	res, err := Sync(context.Background(), ex, f.sink, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Windows != 0 {
+		t.Fatalf("second pass in the same hour walked %d windows, want 0", res.Windows)
+	}
+	if !res.Cursor.Equal(stored.Position) {
+		t.Fatalf("result cursor %v, want the stored %v", res.Cursor, stored.Position)
+	}
+}
+
+// TestSyncRefusesACursorInTheFuture: a stored cursor ahead of now (a bad
+// edit, a restored backup, a clock that jumped) would make every pass plan
+// nothing and report success while the stream silently stops. The pass
+// must fail instead, touching nothing, naming the stream, the cursor and
+// the command that fixes it; after that command the stream syncs again.
+func TestSyncRefusesACursorInTheFuture(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	ex := f.conversions(t, extract.Options{StartDate: f.now.AddDate(0, 0, -12), Lookback: 6 * time.Hour})
+	future := f.now.AddDate(0, 0, 30).Truncate(time.Hour)
+	if err := f.sink.SetCursor(ctx, checkpoints.Cursor{Stream: "conversions", Position: future}); err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	opts := Options{Now: func() time.Time { return f.now }, Log: zerolog.New(&log)}
+	f.sim.ResetRequests()
+	res, err := Sync(ctx, ex, f.sink, opts)
+	var fe *checkpoints.FutureCursorError
+	if !errors.As(err, &fe) || fe.Stream != "conversions" || !fe.Position.Equal(future) || !fe.Now.Equal(f.now) {
+		t.Fatalf("err = %v, want a FutureCursorError of conversions at %v", err, future)
+	}
+	for _, want := range []string{"conversions", future.Format(time.RFC3339), "syncd state reset --stream conversions"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if res.Windows != 0 || res.Requests != 0 || f.sim.Requests().Total != 0 {
+		t.Errorf("a refused pass walked %d windows, made %d requests (simulator saw %d)", res.Windows, res.Requests, f.sim.Requests().Total)
+	}
+	if !res.Cursor.Equal(future) {
+		t.Errorf("result cursor %v, want the stored %v", res.Cursor, future)
+	}
+	if c, _ := f.cursor(t, "conversions"); !c.Position.Equal(future) {
+		t.Errorf("a refused pass moved the cursor to %v", c.Position)
+	}
+	var recorded string
+	f.sink.DB().QueryRow("SELECT error FROM _syncd_runs WHERE stream = 'conversions'").Scan(&recorded)
+	if !strings.Contains(recorded, "syncd state reset --stream conversions") {
+		t.Errorf("_syncd_runs error %q does not say how to fix it", recorded)
+	}
+	line := log.String()
+	for _, want := range []string{`"level":"error"`, `"stream":"conversions"`, `"cursor":"` + future.Format(time.RFC3339), `"now":"` + f.now.Format(time.RFC3339), `"fix":"syncd state reset --stream conversions"`} {
+		if !strings.Contains(line, want) {
+			t.Errorf("log lacks %s:\n%s", want, line)
+		}
+	}
+
+	// What state reset does: the next pass loads everything.
+	if err := f.sink.DeleteCursor(ctx, "conversions"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Sync(ctx, ex, f.sink, opts); err != nil {
+		t.Fatal(err)
+	}
+	truth, _ := f.sim.Truth("conversions")
+	if got := f.count(t); got != len(truth) {
+		t.Fatalf("after the reset %d rows, simulator %d", got, len(truth))
+	}
+}
+
+// TestSyncAcceptsACursorSlightlyAhead: every pass stores at most its own
+// clock reading, so after the clock is corrected back by a little a cursor
+// may be a few minutes ahead; that is no reason to stop a stream.
+func TestSyncAcceptsACursorSlightlyAhead(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	ahead := f.now.Add(checkpoints.FutureTolerance - time.Minute)
+	for _, name := range []string{"offers", "conversions"} {
+		if err := f.sink.SetCursor(ctx, checkpoints.Cursor{Stream: name, Position: ahead}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	offers, err := extract.NewOffers(f.client, models.Offers())
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{Now: func() time.Time { return f.now }}
+	for _, ex := range []extract.Extractor{offers, f.conversions(t, extract.Options{Lookback: 6 * time.Hour})} {
+		if res, err := Sync(ctx, ex, f.sink, opts); err != nil || res.Windows == 0 {
+			t.Errorf("%s with a cursor %s ahead: %d windows, %v", ex.Stream(), ahead.Sub(f.now), res.Windows, err)
+		}
+	}
+}

@@ -35,8 +35,10 @@ once.
 HTTP on http.listen (default 127.0.0.1:9464):
   /          status page: per stream freshness, last pass, cursor, last error;
              daily revenue, payouts and profit of the last 30 days
-  /healthz   200 while every stream succeeded within its allowed staleness
-             (3 schedule intervals + up to 5m), 503 naming the stale ones
+  /healthz   200 while every stream is healthy; 503 naming, by reason, the
+             streams that are stale (no success within 3 schedule intervals
+             + up to 5m), whose stored cursor is in the future, or whose
+             every pass since start failed
   /metrics   Prometheus metrics (syncd_*)
   /api/query read-only SQL: "syncd query" uses it while the daemon holds the
              DuckDB file

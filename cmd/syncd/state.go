@@ -17,7 +17,9 @@ func newStateCmd(g *globals) *cobra.Command {
 		Short: "Show each stream's checkpoint",
 		Long: `Show where each stream's next sync starts (its cursor, in UTC) and when it
 was last moved. A stream without a checkpoint starts at its start_date.
-Backfills in progress show as NAME#backfill.`,
+Backfills in progress show as NAME#backfill. A cursor more than a few
+minutes in the future shows under problem with the command that fixes it:
+sync refuses such a stream rather than silently skip what lies before it.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			a, err := loadLocalApp(g)
 			if err != nil {
@@ -35,15 +37,31 @@ Backfills in progress show as NAME#backfill.`,
 			if err != nil {
 				return err
 			}
+			now := time.Now().UTC()
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-			fmt.Fprintln(w, "stream\tcursor\tupdated_at")
+			fmt.Fprintln(w, "stream\tcursor\tupdated_at\tproblem")
+			var future []string
 			for _, c := range cursors {
 				if stream != "" && c.Stream != stream && c.Stream != checkpoints.BackfillKey(stream) {
 					continue
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\n", c.Stream, c.Position.UTC().Format(time.RFC3339), c.UpdatedAt.UTC().Format(time.RFC3339))
+				problem := "-"
+				if !checkpoints.IsBackfillKey(c.Stream) && c.InFuture(now) {
+					problem = fmt.Sprintf("IN THE FUTURE (now %s): sync refuses this stream; fix: %s", now.Format(time.RFC3339), checkpoints.ResetCommand(c.Stream))
+					future = append(future, c.Stream)
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", c.Stream, c.Position.UTC().Format(time.RFC3339), c.UpdatedAt.UTC().Format(time.RFC3339), problem)
 			}
-			return w.Flush()
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			if len(future) > 0 {
+				// Also on stderr, so a script or a reader skimming past the
+				// table still sees that these streams are stopped.
+				a.log.Error().Strs("streams", future).Time("now", now).
+					Msg("cursor in the future: these streams do not sync until their cursor is moved (see the problem column)")
+			}
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&stream, "stream", "", "show only this stream")

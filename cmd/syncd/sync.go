@@ -45,8 +45,12 @@ Streams: ` + strings.Join(models.Streams, ", "),
 					failed = append(failed, err)
 					failedNames = append(failedNames, res.Stream)
 				}
-				ev.Str("stream", res.Stream).Int64("rows", res.Rows).Int64("requests", res.Requests).
-					Int("windows", res.Windows).Dur("duration", res.Duration).Time("cursor", res.Cursor).Msg("pass finished")
+				ev = ev.Str("stream", res.Stream).Int64("rows", res.Rows).Int64("requests", res.Requests).
+					Int("windows", res.Windows).Dur("duration", res.Duration)
+				if !res.Cursor.IsZero() { // a stream that never committed has none
+					ev = ev.Time("cursor", res.Cursor)
+				}
+				ev.Msg("pass finished")
 				if cmd.Context().Err() != nil {
 					break
 				}
