@@ -317,3 +317,39 @@ func TestFailingMigrationChangesNothing(t *testing.T) {
 	s.Close()
 	eq(t, history(t, path), realHistory())
 }
+
+// TestMissingMigrationIsNamed: a table lacking columns its model has, with
+// the same key and nothing extra, is a model change shipped without a
+// migration, and the error says so; other differences stay
+// ErrTableMismatch (see TestTableColumnMismatch).
+func TestMissingMigrationIsNamed(t *testing.T) {
+	path := fixtureV1(t)
+	s, err := Open(bg, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// As if this build's conversions model had gained city and os without
+	// a migration adding them to existing tables.
+	if _, err := s.DB().ExecContext(bg, `ALTER TABLE conversions DROP COLUMN city; ALTER TABLE conversions DROP COLUMN os`); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Begin(bg, load.Target{Model: models.Conversions(), Mode: load.Upsert})
+	if !errors.Is(err, ErrMigrationMissing) || errors.Is(err, ErrTableMismatch) {
+		t.Fatalf("want ErrMigrationMissing only, got %v", err)
+	}
+	oneLine(t, err)
+	for _, want := range []string{"conversions", "city, os", "migration", "load/duckdb/migrations.go"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q lacks %q", err, want)
+		}
+	}
+	t.Log(err)
+
+	// stats_daily with a slice more in the config: the key differs, so the
+	// table was made for another configuration.
+	_, err = s.Begin(bg, load.Target{Model: statsModel(t, "day", "offer", "partner", "country", "os"), Mode: load.ReplaceTable})
+	if !errors.Is(err, ErrTableMismatch) || errors.Is(err, ErrMigrationMissing) {
+		t.Fatalf("stats_daily with another slice: %v", err)
+	}
+}

@@ -42,7 +42,10 @@ var (
 	ErrSchemaOutdated = errors.New("warehouse schema is older than this syncd")
 	ErrReadOnly       = errors.New("warehouse is open read-only")
 	ErrTableMismatch  = errors.New("table does not match its model")
-	ErrTxDone         = errors.New("transaction already committed or rolled back")
+	// ErrMigrationMissing: a table lacks columns its model has and nothing
+	// else differs, the mark of a model change shipped without a migration.
+	ErrMigrationMissing = errors.New("schema migration missing")
+	ErrTxDone           = errors.New("transaction already committed or rolled back")
 )
 
 type options struct {
