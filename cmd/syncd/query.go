@@ -23,11 +23,13 @@ func newQueryCmd(g *globals) *cobra.Command {
 
 Tables: conversions, clicks, server_postbacks, affiliate_postbacks,
 stats_daily, offers, partners, advertisers, _syncd_state, _syncd_runs,
-and the views daily_revenue, conversions_by_status, cr_epc_by_offer_day,
-cr_epc_by_partner_day, cr_epc_by_country_day. Ready-made reports are in
-sql/reports/. The warehouse is opened read-only unless --write is given;
-with --write, SQL cannot read or write other files (COPY ... TO works
-without --write). While ` + "`syncd run`" + ` holds the warehouse, the query goes to
+_syncd_meta, _syncd_migrations, and the views daily_revenue,
+conversions_by_status, cr_epc_by_offer_day, cr_epc_by_partner_day,
+cr_epc_by_country_day. Ready-made reports are in sql/reports/. The
+warehouse is opened read-only unless --write is given; with --write, SQL
+cannot read or write other files (COPY ... TO works without --write). A
+warehouse written by an older syncd is read once a writable command (such
+as ` + "`syncd sync`" + `) has upgraded it. While ` + "`syncd run`" + ` holds the warehouse, the query goes to
 the daemon, which runs only read-only SELECTs (see the README).`,
 		Example: `  syncd query "SELECT status, count(*) FROM conversions GROUP BY 1"
   syncd query --file sql/reports/daily_summary.sql --format csv > summary.csv

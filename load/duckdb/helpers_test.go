@@ -2,6 +2,7 @@ package duckdb
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -138,7 +139,13 @@ func openTest(t testing.TB, opts ...Option) (*Sink, string) {
 // queryStrings returns every row of q as its columns joined by "|".
 func queryStrings(t testing.TB, s *Sink, q string, args ...any) []string {
 	t.Helper()
-	rows, err := s.DB().QueryContext(context.Background(), q, args...)
+	return queryDB(t, s.DB(), q, args...)
+}
+
+// queryDB is queryStrings over any database handle.
+func queryDB(t testing.TB, db *sql.DB, q string, args ...any) []string {
+	t.Helper()
+	rows, err := db.QueryContext(context.Background(), q, args...)
 	if err != nil {
 		t.Fatalf("%s: %v", q, err)
 	}

@@ -26,10 +26,6 @@ import (
 	warehousesql "github.com/syncd/syncd/sql"
 )
 
-// SchemaVersion is the version of syncd's own tables (_syncd_*) this build
-// writes. A file with a newer version is refused.
-const SchemaVersion = 1
-
 var (
 	_ load.Sink         = (*Sink)(nil)
 	_ checkpoints.Store = (*Sink)(nil)
@@ -38,12 +34,18 @@ var (
 
 // Errors callers may test with errors.Is.
 var (
-	ErrNotDuckDB     = errors.New("not a DuckDB database")
-	ErrLocked        = errors.New("database is locked by another process")
-	ErrSchemaTooNew  = errors.New("warehouse schema is newer than this syncd")
-	ErrReadOnly      = errors.New("warehouse is open read-only")
-	ErrTableMismatch = errors.New("table does not match its model")
-	ErrTxDone        = errors.New("transaction already committed or rolled back")
+	ErrNotDuckDB    = errors.New("not a DuckDB database")
+	ErrLocked       = errors.New("database is locked by another process")
+	ErrSchemaTooNew = errors.New("warehouse schema is newer than this syncd")
+	// ErrSchemaOutdated: a read-only open of a warehouse that a writable
+	// open would first migrate.
+	ErrSchemaOutdated = errors.New("warehouse schema is older than this syncd")
+	ErrReadOnly       = errors.New("warehouse is open read-only")
+	ErrTableMismatch  = errors.New("table does not match its model")
+	// ErrMigrationMissing: a table lacks columns its model has and nothing
+	// else differs, the mark of a model change shipped without a migration.
+	ErrMigrationMissing = errors.New("schema migration missing")
+	ErrTxDone           = errors.New("transaction already committed or rolled back")
 )
 
 type options struct {
@@ -52,6 +54,7 @@ type options struct {
 	readOnly    bool
 	sandboxed   bool
 	onViewError func(view string, err error)
+	migrations  []Migration
 }
 
 // Option configures Open.
@@ -104,10 +107,11 @@ type Sink struct {
 	testHook func(ctx context.Context, step string)
 }
 
-// Open opens (creating when missing) the DuckDB file at path and makes sure
-// syncd's own tables and the views exist.
+// Open opens (creating when missing) the DuckDB file at path, migrates its
+// schema to this build's (see migrations.go; read-only: refuses an older
+// one) and makes sure syncd's own tables and the views exist.
 func Open(ctx context.Context, path string, opts ...Option) (*Sink, error) {
-	o := options{memoryLimit: "1GB"}
+	o := options{memoryLimit: "1GB", migrations: migrations}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -259,96 +263,12 @@ func openError(path string, err error) error {
 
 func (s *Sink) init(ctx context.Context) error {
 	if s.readOnly {
-		return s.checkVersion(ctx, s.db)
+		return s.checkReadable(ctx, latestVersion(s.opts.migrations))
 	}
-	conn, err := s.db.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("duckdb: %w", err)
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
-		return fmt.Errorf("duckdb: %w", err)
-	}
-	err = func() error {
-		for _, ddl := range []string{
-			`CREATE TABLE IF NOT EXISTS _syncd_meta (key VARCHAR PRIMARY KEY, value VARCHAR)`,
-		} {
-			if _, err := conn.ExecContext(ctx, ddl); err != nil {
-				return err
-			}
-		}
-		if err := s.checkVersion(ctx, conn); err != nil {
-			return err
-		}
-		for _, ddl := range []string{
-			`CREATE TABLE IF NOT EXISTS _syncd_state (
-				stream VARCHAR PRIMARY KEY,
-				position TIMESTAMP,
-				meta VARCHAR,
-				updated_at TIMESTAMP)`,
-			`CREATE TABLE IF NOT EXISTS _syncd_runs (
-				stream VARCHAR,
-				kind VARCHAR,
-				started_at TIMESTAMP,
-				finished_at TIMESTAMP,
-				rows BIGINT,
-				requests BIGINT,
-				error VARCHAR)`,
-			`INSERT INTO _syncd_meta VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
-		} {
-			var args []any
-			if strings.Contains(ddl, "?") {
-				args = []any{strconv.Itoa(SchemaVersion)}
-			}
-			if _, err := conn.ExecContext(ctx, ddl, args...); err != nil {
-				return err
-			}
-		}
-		return nil
-	}()
-	if err != nil {
-		_, _ = conn.ExecContext(context.Background(), "ROLLBACK")
-		if errors.Is(err, ErrSchemaTooNew) {
-			return err
-		}
-		return fmt.Errorf("duckdb: create syncd tables in %s: %w", s.path, err)
-	}
-	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
-		_, _ = conn.ExecContext(context.Background(), "ROLLBACK")
-		return fmt.Errorf("duckdb: %w", err)
+	if err := s.upgrade(ctx, s.opts.migrations); err != nil {
+		return err
 	}
 	return s.EnsureViews(ctx)
-}
-
-type querier interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-// checkVersion refuses a file written by a newer syncd.
-func (s *Sink) checkVersion(ctx context.Context, q querier) error {
-	var n int
-	if err := q.QueryRowContext(ctx, `SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = '_syncd_meta'`).Scan(&n); err != nil {
-		return fmt.Errorf("duckdb: %w", err)
-	}
-	if n == 0 {
-		return nil
-	}
-	var v string
-	err := q.QueryRowContext(ctx, `SELECT value FROM _syncd_meta WHERE key = 'schema_version'`).Scan(&v)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("duckdb: read schema version: %w", err)
-	}
-	got, err := strconv.Atoi(v)
-	if err != nil {
-		return fmt.Errorf("duckdb: %s: bad schema version %q in _syncd_meta", s.path, v)
-	}
-	if got > SchemaVersion {
-		return fmt.Errorf("duckdb: %s has schema version %d, this syncd supports up to %d: %w (upgrade syncd)", s.path, got, SchemaVersion, ErrSchemaTooNew)
-	}
-	return nil
 }
 
 // DB is the underlying database, for `syncd query`.

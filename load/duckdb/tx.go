@@ -243,6 +243,14 @@ func (tx *Tx) checkColumns(have []string) error {
 	if len(missing) == 0 && len(extra) == 0 {
 		return nil
 	}
+	// Same key and no column the model lacks: the table holds the model's
+	// rows, only without columns added since it was created, which is what
+	// a migration is for. A table made for another configuration (other
+	// stats_daily slices) differs in its key columns.
+	if len(extra) == 0 && !slices.ContainsFunc(missing, func(c string) bool { return slices.Contains(tx.keys, c) }) {
+		return fmt.Errorf("%w: table %s lacks columns %s of this syncd's model at schema version %d: the change that added them shipped no migration in load/duckdb/migrations.go (a syncd bug; please report it), or they were dropped by hand",
+			ErrMigrationMissing, tx.table, strings.Join(missing, ", "), latestVersion(tx.s.opts.migrations))
+	}
 	var parts []string
 	if len(missing) > 0 {
 		parts = append(parts, "missing columns "+strings.Join(missing, ", "))

@@ -1,0 +1,156 @@
+package e2e
+
+import (
+	"compress/gzip"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// fixtureSimArgs are the simulator arguments the v1 warehouse fixture was
+// synced from (load/duckdb/testdata/README.md): the fixed anchor makes this
+// simulator serve the rows the fixture holds. --retention keeps the
+// fixture's clicks in the simulator's truth however long ago the anchor is;
+// it changes which clicks are kept, not the data generated.
+var fixtureSimArgs = []string{"--seed", "1", "--conversions", "300", "--days", "5",
+	"--anchor", "2026-12-01T21:00:00Z", "--retention", "876000h"}
+
+// userTables are the tables a v1 warehouse holds for the streams.
+var userTables = []string{"conversions", "clicks", "server_postbacks", "affiliate_postbacks", "stats_daily", "offers", "partners", "advertisers"}
+
+// copyV1Fixture puts the warehouse written by the release before schema
+// migrations where e's config points.
+func copyV1Fixture(t *testing.T, e *env) {
+	t.Helper()
+	f, err := os.Open(filepath.Join("..", "load", "duckdb", "testdata", "warehouse-v1.duckdb.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(e.db), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	out, err := os.OpenFile(e.db, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(out, zr); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// tableChecksums is each stream table's row count and content checksum,
+// _synced_at aside (a re-read row may be rewritten with a new one).
+func (e *env) tableChecksums(t *testing.T) [][]string {
+	t.Helper()
+	db := e.openDB(t)
+	defer db.Close()
+	var out [][]string
+	for _, table := range userTables {
+		out = append(out, queryStrings(t, db, `SELECT '`+table+`', count(*)::VARCHAR,
+			coalesce(sum(hash(t)), 0)::VARCHAR FROM (SELECT * EXCLUDE (_synced_at) FROM `+table+`) t`)...)
+	}
+	return out
+}
+
+const runsQuery = `SELECT stream, kind, started_at::VARCHAR, finished_at::VARCHAR, rows::VARCHAR, requests::VARCHAR, coalesce(error, '') FROM _syncd_runs`
+
+func (e *env) rawStrings(t *testing.T, q string) [][]string {
+	t.Helper()
+	db := e.openDB(t)
+	defer db.Close()
+	return queryStrings(t, db, q)
+}
+
+// TestV1WarehouseMigratesAndSyncsOn: a warehouse written by the release
+// before schema migrations, synced on by this build from the same
+// simulator. Read-only commands refuse it until a writable one has
+// upgraded it; `syncd sync` upgrades it in place and syncs on with every
+// row, cursor and run kept, ending equal to the simulator.
+func TestV1WarehouseMigratesAndSyncsOn(t *testing.T) {
+	s := startSim(t, fixtureSimArgs...)
+	e := newEnv(t, s, "")
+	copyV1Fixture(t, e)
+
+	version := func() string {
+		return e.rawStrings(t, `SELECT value FROM _syncd_meta WHERE key = 'schema_version'`)[0][0]
+	}
+	if v := version(); v != "1" {
+		t.Fatalf("the fixture has schema version %s, want 1", v)
+	}
+	before := e.tableChecksums(t)
+	cursorsBefore := e.rawStrings(t, `SELECT stream, strftime(position, '%Y-%m-%d %H:%M:%S') FROM _syncd_state ORDER BY stream`)
+	runsBefore := e.rawStrings(t, runsQuery)
+	if len(cursorsBefore) != len(userTables) {
+		t.Fatalf("fixture cursors: %v", cursorsBefore)
+	}
+
+	// Read-only opens refuse the old schema with the way out, and leave
+	// the file as it is.
+	for _, args := range [][]string{{"query", "SELECT count(*) FROM conversions"}, {"state"}} {
+		r := e.syncd(t, args...)
+		if r.code != 1 || !oneLine(r.stderr) || !strings.Contains(r.stderr, "has schema version 1; this syncd reads version 2: run `syncd sync` (or any writable command) once to upgrade it") {
+			t.Errorf("syncd %s on a v1 warehouse: exit %d, stderr %q", args[0], r.code, r.stderr)
+		}
+	}
+	if v := version(); v != "1" {
+		t.Fatalf("a read-only command moved the schema to version %s", v)
+	}
+
+	e.mustSync(t)
+
+	if v := version(); v != "2" {
+		t.Errorf("after sync: schema version %s, want 2", v)
+	}
+	hist := e.rawStrings(t, `SELECT version::VARCHAR, name, (applied_at IS NOT NULL)::VARCHAR FROM _syncd_migrations ORDER BY version`)
+	if len(hist) != 1 || hist[0][0] != "2" || hist[0][2] != "true" {
+		t.Errorf("migration history: %v", hist)
+	}
+
+	// The simulator serves exactly the fixture's rows: syncing on changes
+	// no row, loses none and doubles none.
+	compareRows(t, "table checksums", e.tableChecksums(t), before)
+	assertEqualsSimulator(t, e)
+
+	// Cursors were kept: each is where the fixture left it or later.
+	after := map[string]string{}
+	for _, r := range e.rawStrings(t, `SELECT stream, strftime(position, '%Y-%m-%d %H:%M:%S') FROM _syncd_state ORDER BY stream`) {
+		after[r[0]] = r[1]
+	}
+	for _, r := range cursorsBefore {
+		if got, ok := after[r[0]]; !ok || got < r[1] {
+			t.Errorf("cursor %s: %s before the upgrade, %q after", r[0], r[1], got)
+		}
+	}
+	// The fixture's runs are kept, and this pass added one per stream.
+	runsAfter := map[string]bool{}
+	for _, r := range e.rawStrings(t, runsQuery) {
+		runsAfter[strings.Join(r, "|")] = true
+	}
+	for _, r := range runsBefore {
+		if !runsAfter[strings.Join(r, "|")] {
+			t.Errorf("run %v of the fixture is gone", r)
+		}
+	}
+	if len(runsAfter) != len(runsBefore)+len(userTables) {
+		t.Errorf("_syncd_runs: %d rows before the sync, %d after", len(runsBefore), len(runsAfter))
+	}
+
+	// Now upgraded, read-only commands work again.
+	rows, r := e.queryCSV(t, "SELECT count(*) FROM conversions")
+	if r.code != 0 || len(rows) != 1 || rows[0][0] != "300" {
+		t.Errorf("syncd query after the upgrade: exit %d, rows %v, stderr %s", r.code, rows, tail(r.stderr, 2000))
+	}
+	if r := e.syncd(t, "state"); r.code != 0 || !strings.Contains(r.stdout, "conversions") {
+		t.Errorf("syncd state after the upgrade: exit %d\n%s%s", r.code, r.stdout, tail(r.stderr, 2000))
+	}
+}

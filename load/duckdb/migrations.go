@@ -1,0 +1,274 @@
+package duckdb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Schema migrations.
+//
+// A warehouse says which schema it has in _syncd_meta (key schema_version)
+// and which migrations brought it there in _syncd_migrations. Version 1 is
+// the baseline every release before migrations wrote: _syncd_meta,
+// _syncd_state and _syncd_runs as baselineDDL creates them, and each model
+// table as its model's DDL created it on the stream's first load. Every
+// later change to the shape of any table that may already exist, syncd's
+// own or a stream's, ships as one Migration appended to migrations, with a
+// test; nothing else alters an existing table (Tx refuses a table that
+// differs from its model).
+//
+// Every writable Open runs upgrade: in one transaction it reads the version,
+// creates what is missing of the baseline, runs each migration above the
+// version in order, records each in _syncd_migrations, sets schema_version
+// to the last one and commits. Any failure rolls all of it back, so a file
+// is at one version or the next, never between. A new file takes the same
+// path from the baseline: its model tables do not exist yet, so migrations
+// that alter them do nothing, and every warehouse ends with the same
+// history (versions 2..SchemaVersion()) whatever version it started at.
+//
+// A read-only open (`syncd query`, `syncd state`) cannot migrate, and does
+// not read an older schema as is: with later migrations syncd's own readers
+// (cursors, runs, views, reports) would meet tables of a shape they do not
+// know and fail far from the cause. It is refused with one line saying that
+// any writable command upgrades the file, which takes well under a second.
+// A file newer than this build is refused by every open.
+
+// Migration is one step from Version-1 to Version.
+type Migration struct {
+	Version int
+	// Name says what Up changes, for the history table and error messages.
+	Name string
+	// Up makes the change. Its contract:
+	//   - It runs inside Open's single transaction, after the migrations
+	//     before it: it must not commit, roll back or use another
+	//     connection, and an error from it undoes every migration of this
+	//     Open.
+	//   - Model tables are created lazily, on a stream's first load, from
+	//     the current model (which already has the new shape): any table
+	//     other than the baseline's _syncd_* tables may not exist, and Up
+	//     must then leave it alone (check duckdb_tables(); use IF EXISTS /
+	//     IF NOT EXISTS), so the same migration is harmless on a new file.
+	//   - It changes exactly what Name says; data is rewritten only when
+	//     that is the point of the migration, and its Name says so.
+	Up func(ctx context.Context, tx *sql.Tx) error
+}
+
+// migrations is every schema change since the baseline, in order, versions
+// 2, 3, ... without gaps. Append only: a migration that has shipped is
+// never edited, reordered or removed, since warehouses have run it.
+var migrations = []Migration{
+	{Version: 2, Name: "record applied migrations in _syncd_migrations", Up: createMigrationHistory},
+}
+
+// baselineVersion is the schema every release before migrations wrote.
+const baselineVersion = 1
+
+// SchemaVersion is the schema version this build writes: its last
+// migration's.
+func SchemaVersion() int { return latestVersion(migrations) }
+
+func latestVersion(list []Migration) int {
+	if len(list) == 0 {
+		return baselineVersion
+	}
+	return list[len(list)-1].Version
+}
+
+// checkMigrations refuses a list upgrade could not apply in order. The
+// history table is created by version 2, so the list must start there.
+func checkMigrations(list []Migration) error {
+	for i, m := range list {
+		if want := baselineVersion + 1 + i; m.Version != want {
+			return fmt.Errorf("migration %d (%q) is at position %d: versions must run %d, %d, ... without gaps", m.Version, m.Name, i, baselineVersion+1, baselineVersion+2)
+		}
+		if m.Name == "" || m.Up == nil {
+			return fmt.Errorf("migration %d has no name or no Up", m.Version)
+		}
+	}
+	return nil
+}
+
+// baselineDDL creates what version 1 had of syncd's own tables. Frozen: a
+// later shape of these tables comes from a migration, so that an old file
+// and a new one end the same.
+var baselineDDL = []string{
+	`CREATE TABLE IF NOT EXISTS _syncd_state (
+		stream VARCHAR PRIMARY KEY,
+		position TIMESTAMP,
+		meta VARCHAR,
+		updated_at TIMESTAMP)`,
+	`CREATE TABLE IF NOT EXISTS _syncd_runs (
+		stream VARCHAR,
+		kind VARCHAR,
+		started_at TIMESTAMP,
+		finished_at TIMESTAMP,
+		rows BIGINT,
+		requests BIGINT,
+		error VARCHAR)`,
+}
+
+const createMetaSQL = `CREATE TABLE IF NOT EXISTS _syncd_meta (key VARCHAR PRIMARY KEY, value VARCHAR)`
+
+// createMigrationHistory is version 2: the history that makes a warehouse
+// say how it got to its version, and comments that point whoever browses
+// the file to where migrations are declared.
+func createMigrationHistory(ctx context.Context, tx *sql.Tx) error {
+	for _, q := range []string{
+		`CREATE TABLE IF NOT EXISTS _syncd_migrations (
+			version INTEGER PRIMARY KEY,
+			name VARCHAR NOT NULL,
+			applied_at TIMESTAMP NOT NULL)`,
+		`COMMENT ON TABLE _syncd_migrations IS 'schema migrations applied to this warehouse (UTC); declared in syncd''s load/duckdb/migrations.go'`,
+		`COMMENT ON TABLE _syncd_meta IS 'schema_version: the warehouse''s schema; a writable syncd open migrates an older one in place'`,
+	} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// upgrade brings a writable warehouse to the newest schema of list, all in
+// one transaction.
+func (s *Sink) upgrade(ctx context.Context, list []Migration) (err error) {
+	if err := checkMigrations(list); err != nil {
+		return fmt.Errorf("duckdb: %w", err)
+	}
+	latest := latestVersion(list)
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("duckdb: %s: begin: %w", s.path, err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if _, err := tx.ExecContext(ctx, createMetaSQL); err != nil {
+		return fmt.Errorf("duckdb: create syncd tables in %s: %w", s.path, err)
+	}
+	from, found, err := s.readVersion(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if from > latest {
+		return tooNewError(s.path, from, latest)
+	}
+	for _, ddl := range baselineDDL {
+		if _, err := tx.ExecContext(ctx, ddl); err != nil {
+			return fmt.Errorf("duckdb: create syncd tables in %s: %w", s.path, err)
+		}
+	}
+	if !found {
+		from = baselineVersion
+	}
+	now := tsArg(time.Now())
+	for _, m := range list {
+		if m.Version <= from {
+			continue
+		}
+		if err := m.Up(ctx, tx); err != nil {
+			return &migrationError{path: s.path, from: from, to: latest, m: m, err: err}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO _syncd_migrations (version, name, applied_at) VALUES (?, ?, CAST(? AS TIMESTAMP))`,
+			m.Version, m.Name, now); err != nil {
+			return &migrationError{path: s.path, from: from, to: latest, m: m, err: fmt.Errorf("record it in _syncd_migrations: %w", err)}
+		}
+	}
+	if !found || from != latest {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO _syncd_meta VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+			strconv.Itoa(latest)); err != nil {
+			return fmt.Errorf("duckdb: %s: set schema version %d: %w", s.path, latest, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("duckdb: %s: commit schema version %d: %w", s.path, latest, err)
+	}
+	return nil
+}
+
+// checkReadable lets a read-only open proceed only on the schema this
+// build reads (see the doc at the top of this file). A file with no
+// schema_version is not a syncd warehouse (or an empty one) and is read as
+// is, as before migrations.
+func (s *Sink) checkReadable(ctx context.Context, latest int) error {
+	v, found, err := s.readVersion(ctx, s.db)
+	switch {
+	case err != nil:
+		return err
+	case !found:
+		return nil
+	case v > latest:
+		return tooNewError(s.path, v, latest)
+	case v < latest:
+		return &versionError{kind: ErrSchemaOutdated, msg: fmt.Sprintf(
+			"duckdb: warehouse %s has schema version %d; this syncd reads version %d: run `syncd sync` (or any writable command) once to upgrade it",
+			s.path, v, latest)}
+	}
+	return nil
+}
+
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// readVersion reads schema_version; found is false for a file syncd has
+// not set one in.
+func (s *Sink) readVersion(ctx context.Context, q querier) (v int, found bool, err error) {
+	var n int
+	if err := q.QueryRowContext(ctx, `SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' AND table_name = '_syncd_meta'`).Scan(&n); err != nil {
+		return 0, false, fmt.Errorf("duckdb: %w", err)
+	}
+	if n == 0 {
+		return 0, false, nil
+	}
+	var val string
+	err = q.QueryRowContext(ctx, `SELECT value FROM _syncd_meta WHERE key = 'schema_version'`).Scan(&val)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("duckdb: %s: read schema version: %w", s.path, err)
+	}
+	v, err = strconv.Atoi(val)
+	if err != nil || v < baselineVersion {
+		return 0, false, fmt.Errorf("duckdb: %s: bad schema version %q in _syncd_meta", s.path, val)
+	}
+	return v, true, nil
+}
+
+func tooNewError(path string, v, latest int) error {
+	return &versionError{kind: ErrSchemaTooNew, msg: fmt.Sprintf(
+		"duckdb: warehouse %s has schema version %d; this syncd supports up to %d: upgrade syncd", path, v, latest)}
+}
+
+// versionError is a schema version this build will not open: its message
+// is the whole advice, and errors.Is matches its kind.
+type versionError struct {
+	kind error
+	msg  string
+}
+
+func (e *versionError) Error() string { return e.msg }
+func (e *versionError) Unwrap() error { return e.kind }
+
+// migrationError names the migration that failed, in one line whatever
+// the database's message looked like.
+type migrationError struct {
+	path     string
+	from, to int
+	m        Migration
+	err      error
+}
+
+func (e *migrationError) Error() string {
+	return fmt.Sprintf("duckdb: upgrading warehouse %s from schema version %d to %d failed in migration %d (%s), so nothing was changed: %s",
+		e.path, e.from, e.to, e.m.Version, e.m.Name, strings.Join(strings.Fields(e.err.Error()), " "))
+}
+
+func (e *migrationError) Unwrap() error { return e.err }

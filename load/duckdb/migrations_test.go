@@ -1,0 +1,355 @@
+package duckdb
+
+import (
+	"compress/gzip"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/syncd/syncd/load"
+	"github.com/syncd/syncd/models"
+)
+
+// withMigrations replaces the declared migrations, so tests can run lists
+// that fail or go further than this build.
+func withMigrations(list []Migration) Option {
+	return func(o *options) { o.migrations = list }
+}
+
+// fixtureV1 gunzips testdata/warehouse-v1.duckdb.gz (written by the release
+// before migrations; see testdata/README.md) into a temporary directory.
+func fixtureV1(t testing.TB) string {
+	t.Helper()
+	f, err := os.Open(filepath.Join("testdata", "warehouse-v1.duckdb.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "wh", "affise.duckdb")
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	out, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(out, zr); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// rawQuery runs q on the file opened read-only by the driver alone, so no
+// Open (and no migration) is involved in looking.
+func rawQuery(t testing.TB, path, q string) []string {
+	t.Helper()
+	db, err := sql.Open("duckdb", path+"?access_mode=READ_ONLY")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	return queryDB(t, db, q)
+}
+
+var fixtureTables = []string{"conversions", "clicks", "server_postbacks", "affiliate_postbacks", "stats_daily", "offers", "partners", "advertisers", "_syncd_state", "_syncd_runs"}
+
+// snapshot is every fixture table's row count and content checksum, the
+// cursors and the views: what no migration so far may change.
+func snapshot(t testing.TB, path string) []string {
+	t.Helper()
+	var qs []string
+	for _, table := range fixtureTables {
+		qs = append(qs, fmt.Sprintf(`SELECT '%[1]s', count(*), coalesce(sum(hash(t)), 0) FROM %[1]s t`, table))
+	}
+	out := rawQuery(t, path, strings.Join(qs, " UNION ALL ")+" ORDER BY 1")
+	out = append(out, rawQuery(t, path, `SELECT stream, position, meta, updated_at FROM _syncd_state ORDER BY stream`)...)
+	return append(out, rawQuery(t, path, `SELECT string_agg(view_name, ',' ORDER BY view_name) FROM duckdb_views() WHERE NOT internal`)...)
+}
+
+func version(t testing.TB, path string) string {
+	t.Helper()
+	return strings.Join(rawQuery(t, path, `SELECT value FROM _syncd_meta WHERE key = 'schema_version'`), ",")
+}
+
+func history(t testing.TB, path string) []string {
+	t.Helper()
+	return rawQuery(t, path, `SELECT version, name, applied_at IS NOT NULL FROM _syncd_migrations ORDER BY version`)
+}
+
+func hasTable(t testing.TB, path, table string) bool {
+	t.Helper()
+	return rawQuery(t, path, fmt.Sprintf(`SELECT count(*) FROM duckdb_tables() WHERE table_name = '%s'`, table))[0] == "1"
+}
+
+func realHistory() []string {
+	var out []string
+	for _, m := range migrations {
+		out = append(out, fmt.Sprintf("%d|%s|true", m.Version, m.Name))
+	}
+	return out
+}
+
+func oneLine(t testing.TB, err error) {
+	t.Helper()
+	if err == nil || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("want an error of one line, got %q", err)
+	}
+}
+
+func TestMigrationsAreDeclaredInOrder(t *testing.T) {
+	if err := checkMigrations(migrations); err != nil {
+		t.Fatal(err)
+	}
+	if migrations[0].Version != 2 || SchemaVersion() != migrations[len(migrations)-1].Version {
+		t.Fatalf("migrations start at %d, SchemaVersion() %d", migrations[0].Version, SchemaVersion())
+	}
+	up := func(context.Context, *sql.Tx) error { return nil }
+	for name, list := range map[string][]Migration{
+		"gap":        {migrations[0], {Version: 4, Name: "x", Up: up}},
+		"reordered":  {{Version: 3, Name: "x", Up: up}, migrations[0]},
+		"duplicate":  {migrations[0], migrations[0]},
+		"no history": {{Version: 3, Name: "x", Up: up}},
+		"no Up":      {migrations[0], {Version: 3, Name: "x"}},
+	} {
+		if err := checkMigrations(list); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+		if _, err := Open(bg, filepath.Join(t.TempDir(), "x.duckdb"), withMigrations(list)); err == nil {
+			t.Errorf("%s: Open accepted the list", name)
+		}
+	}
+}
+
+// TestNewWarehouseStartsAtLatest: a new file is at this build's version at
+// once, with the same history an upgraded one has.
+func TestNewWarehouseStartsAtLatest(t *testing.T) {
+	s, path := openTest(t)
+	eq(t, queryStrings(t, s, `SELECT value FROM _syncd_meta WHERE key = 'schema_version'`), []string{fmt.Sprint(SchemaVersion())})
+	eq(t, queryStrings(t, s, `SELECT version, name, applied_at IS NOT NULL FROM _syncd_migrations ORDER BY version`), realHistory())
+	eq(t, queryStrings(t, s, `SELECT count(*) FROM duckdb_tables() WHERE table_name IN ('_syncd_state', '_syncd_runs')`), []string{"2"})
+	s.Close()
+	ro, err := Open(bg, path, ReadOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ro.Close()
+}
+
+// TestUpgradeV1Fixture: the file the release before migrations wrote
+// opens, migrates to the latest version, keeps every row, cursor and view,
+// and every stream's table matches this build's model (so a model change
+// without its migration fails here).
+func TestUpgradeV1Fixture(t *testing.T) {
+	path := fixtureV1(t)
+	eq(t, []string{version(t, path)}, []string{"1"})
+	if hasTable(t, path, "_syncd_migrations") {
+		t.Fatal("the v1 fixture already has _syncd_migrations")
+	}
+	before := snapshot(t, path)
+
+	s, err := Open(bg, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stream := range models.Streams {
+		m, err := models.ByName(stream, []string{"day", "offer", "partner", "country"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mode := load.Upsert
+		if stream == "stats_daily" {
+			mode = load.ReplaceTable
+		}
+		tx, err := s.Begin(bg, load.Target{Model: m, Mode: mode})
+		if err != nil {
+			t.Errorf("%s: %v", stream, err)
+			continue
+		}
+		_ = tx.Rollback()
+	}
+	s.Close()
+
+	eq(t, []string{version(t, path)}, []string{fmt.Sprint(SchemaVersion())})
+	eq(t, history(t, path), realHistory())
+	eq(t, snapshot(t, path), before)
+}
+
+// TestReadOnlyOpenOfOlderWarehouseIsRefused: `syncd query` and `syncd
+// state` do not read an older schema as is; the line says how to upgrade,
+// and the file stays as it was.
+func TestReadOnlyOpenOfOlderWarehouseIsRefused(t *testing.T) {
+	path := fixtureV1(t)
+	_, err := Open(bg, path, ReadOnly())
+	if !errors.Is(err, ErrSchemaOutdated) {
+		t.Fatalf("want ErrSchemaOutdated, got %v", err)
+	}
+	oneLine(t, err)
+	want := fmt.Sprintf("warehouse %s has schema version 1; this syncd reads version %d: run `syncd sync` (or any writable command) once to upgrade it", path, SchemaVersion())
+	if !strings.Contains(err.Error(), want) {
+		t.Fatalf("got %q, want it to contain %q", err, want)
+	}
+	eq(t, []string{version(t, path)}, []string{"1"})
+
+	s, err := Open(bg, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	ro, err := Open(bg, path, ReadOnly())
+	if err != nil {
+		t.Fatalf("read-only open after the upgrade: %v", err)
+	}
+	ro.Close()
+}
+
+// TestMigrationsRunInOrderOnce: pending migrations run in version order,
+// each is recorded, and a second open runs none and rewrites no history.
+func TestMigrationsRunInOrderOnce(t *testing.T) {
+	path := fixtureV1(t)
+	var ran []int
+	step := func(v int, q string) Migration {
+		return Migration{Version: v, Name: fmt.Sprintf("step %d", v), Up: func(ctx context.Context, tx *sql.Tx) error {
+			ran = append(ran, v)
+			_, err := tx.ExecContext(ctx, q)
+			return err
+		}}
+	}
+	list := append(slices.Clone(migrations),
+		step(3, `CREATE TABLE _test_steps AS SELECT 3 AS v`),
+		step(4, `INSERT INTO _test_steps SELECT max(v) + 1 FROM _test_steps`), // fails unless 3 ran first
+		step(5, `ALTER TABLE IF EXISTS never_created ADD COLUMN IF NOT EXISTS x VARCHAR`))
+	s, err := Open(bg, path, withMigrations(list))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if fmt.Sprint(ran) != "[3 4 5]" {
+		t.Fatalf("ran %v", ran)
+	}
+	eq(t, []string{version(t, path)}, []string{"5"})
+	eq(t, rawQuery(t, path, `SELECT v FROM _test_steps ORDER BY v`), []string{"3", "4"})
+	wantHistory := append(realHistory(), "3|step 3|true", "4|step 4|true", "5|step 5|true")
+	eq(t, history(t, path), wantHistory)
+	applied := rawQuery(t, path, `SELECT version, applied_at FROM _syncd_migrations ORDER BY version`)
+
+	ran = nil
+	s, err = Open(bg, path, withMigrations(list))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if len(ran) != 0 {
+		t.Fatalf("second open ran %v", ran)
+	}
+	eq(t, rawQuery(t, path, `SELECT version, applied_at FROM _syncd_migrations ORDER BY version`), applied)
+
+	// This build (version SchemaVersion()) now meets a newer warehouse.
+	for _, opts := range [][]Option{nil, {ReadOnly()}} {
+		_, err := Open(bg, path, opts...)
+		if !errors.Is(err, ErrSchemaTooNew) {
+			t.Fatalf("want ErrSchemaTooNew, got %v", err)
+		}
+		oneLine(t, err)
+		want := fmt.Sprintf("warehouse %s has schema version 5; this syncd supports up to %d: upgrade syncd", path, SchemaVersion())
+		if !strings.HasSuffix(err.Error(), want) {
+			t.Fatalf("got %q, want it to end in %q", err, want)
+		}
+	}
+	eq(t, []string{version(t, path)}, []string{"5"})
+}
+
+// TestFailingMigrationChangesNothing: one transaction for all of them: a
+// migration that fails after others succeeded leaves the file exactly at
+// its old version, and Open says which one failed in one line.
+func TestFailingMigrationChangesNothing(t *testing.T) {
+	path := fixtureV1(t)
+	before := snapshot(t, path)
+	boom := errors.New("Catalog Error: boom\n\nLINE 1: ALTER TABLE ...\n        ^")
+	list := append(slices.Clone(migrations),
+		Migration{Version: 3, Name: "add conversions.note", Up: func(ctx context.Context, tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, `ALTER TABLE IF EXISTS conversions ADD COLUMN IF NOT EXISTS note VARCHAR`)
+			return err
+		}},
+		Migration{Version: 4, Name: "rewrite statuses", Up: func(ctx context.Context, tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, `UPDATE conversions SET status = 'gone'`); err != nil {
+				return err
+			}
+			return boom
+		}})
+	_, err := Open(bg, path, withMigrations(list))
+	if !errors.Is(err, boom) {
+		t.Fatalf("want the migration's error, got %v", err)
+	}
+	oneLine(t, err)
+	for _, want := range []string{path, "from schema version 1 to 4", "migration 4 (rewrite statuses)", "nothing was changed", "boom LINE 1"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q lacks %q", err, want)
+		}
+	}
+	t.Log(err)
+
+	eq(t, []string{version(t, path)}, []string{"1"})
+	if hasTable(t, path, "_syncd_migrations") {
+		t.Error("_syncd_migrations survived the rollback")
+	}
+	eq(t, rawQuery(t, path, `SELECT count(*) FROM duckdb_columns() WHERE table_name = 'conversions' AND column_name = 'note'`), []string{"0"})
+	eq(t, snapshot(t, path), before)
+
+	// The same file upgrades once the migration is fixed.
+	s, err := Open(bg, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	eq(t, history(t, path), realHistory())
+}
+
+// TestMissingMigrationIsNamed: a table lacking columns its model has, with
+// the same key and nothing extra, is a model change shipped without a
+// migration, and the error says so; other differences stay
+// ErrTableMismatch (see TestTableColumnMismatch).
+func TestMissingMigrationIsNamed(t *testing.T) {
+	path := fixtureV1(t)
+	s, err := Open(bg, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// As if this build's conversions model had gained city and os without
+	// a migration adding them to existing tables.
+	if _, err := s.DB().ExecContext(bg, `ALTER TABLE conversions DROP COLUMN city; ALTER TABLE conversions DROP COLUMN os`); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Begin(bg, load.Target{Model: models.Conversions(), Mode: load.Upsert})
+	if !errors.Is(err, ErrMigrationMissing) || errors.Is(err, ErrTableMismatch) {
+		t.Fatalf("want ErrMigrationMissing only, got %v", err)
+	}
+	oneLine(t, err)
+	for _, want := range []string{"conversions", "city, os", "migration", "load/duckdb/migrations.go"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q lacks %q", err, want)
+		}
+	}
+	t.Log(err)
+
+	// stats_daily with a slice more in the config: the key differs, so the
+	// table was made for another configuration.
+	_, err = s.Begin(bg, load.Target{Model: statsModel(t, "day", "offer", "partner", "country", "os"), Mode: load.ReplaceTable})
+	if !errors.Is(err, ErrTableMismatch) || errors.Is(err, ErrMigrationMissing) {
+		t.Fatalf("stats_daily with another slice: %v", err)
+	}
+}
