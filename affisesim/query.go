@@ -113,17 +113,18 @@ func isDigits(s string) bool {
 	return s != ""
 }
 
-// day parses a YYYY-MM-DD date as midnight in the request's zone.
-func (r *request) day(name string) (time.Time, bool, *apiError) {
+// day parses a YYYY-MM-DD date as the wall-clock seconds of its midnight in
+// the request's zone (see localizer.local).
+func (r *request) day(name string) (wall int64, ok bool, aerr *apiError) {
 	v := r.q.Get(name)
 	if v == "" {
-		return time.Time{}, false, nil
+		return 0, false, nil
 	}
-	t, err := time.ParseInLocation("2006-01-02", v, r.loc)
+	t, err := time.Parse(time.DateOnly, v)
 	if err != nil {
-		return time.Time{}, false, &apiError{400, name + " is not a valid date (YYYY-MM-DD)"}
+		return 0, false, &apiError{400, name + " is not a valid date (YYYY-MM-DD)"}
 	}
-	return t, true, nil
+	return t.Unix(), true, nil
 }
 
 func (r *request) hour(name string) (int, bool, *apiError) {
@@ -139,18 +140,12 @@ func (r *request) hour(name string) (int, bool, *apiError) {
 }
 
 // dayHour parses a date parameter and its optional hour parameter.
-func (r *request) dayHour(dayName, hourName string) (d time.Time, ok bool, h int, okH bool, aerr *apiError) {
+func (r *request) dayHour(dayName, hourName string) (d int64, ok bool, h int, okH bool, aerr *apiError) {
 	if d, ok, aerr = r.day(dayName); aerr != nil {
 		return
 	}
 	h, okH, aerr = r.hour(hourName)
 	return
-}
-
-func addDays(t time.Time, n int) time.Time { return t.AddDate(0, 0, n) }
-
-func atHour(t time.Time, h int) time.Time {
-	return time.Date(t.Year(), t.Month(), t.Day(), h, 0, 0, 0, t.Location())
 }
 
 // dateRange returns [from, to) in unix seconds for date_from/date_to
@@ -173,15 +168,14 @@ func (s *Sim) dateRange(r *request, fromName, toName string, required bool) (int
 			return 0, 0, &apiError{400, "Field " + toName + " is required"}
 		}
 	}
-	now := s.now().In(r.loc)
-	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, r.loc)
+	today := floorDiv(r.lz.local(s.now().Unix()), secsPerDay) * secsPerDay
 	if !okF {
-		from = addDays(today, -7)
+		from = today - 7*secsPerDay
 	}
 	if !okT {
 		to = today
 	}
-	if to.Before(from) {
+	if to < from {
 		return 0, 0, &apiError{400, fromName + " must not be after " + toName}
 	}
 	h, okH, err := r.hour("hour")
@@ -189,12 +183,12 @@ func (s *Sim) dateRange(r *request, fromName, toName string, required bool) (int
 		return 0, 0, err
 	}
 	if okH {
-		if !from.Equal(to) {
+		if from != to {
 			return 0, 0, &apiError{400, "Parameter hour is allowed only for one day period"}
 		}
-		return atHour(from, h).Unix(), atHour(from, h).Add(time.Hour).Unix(), nil
+		return r.lz.instant(from + int64(h)*secsPerHour), r.lz.instant(from + int64(h+1)*secsPerHour), nil
 	}
-	return from.Unix(), addDays(to, 1).Unix(), nil
+	return r.lz.instant(from), r.lz.instant(to + secsPerDay), nil
 }
 
 // filter selects rows by ids; nil sets mean "any".
@@ -490,9 +484,9 @@ func (s *Sim) handleConversions(r *request) ([]byte, *apiError) {
 		}
 		if ok {
 			if okH {
-				d = atHour(d, h)
+				d += int64(h) * secsPerHour
 			}
-			ufrom = d.Unix()
+			ufrom = r.lz.instant(d)
 		}
 		d, ok, h, okH, err = r.dayHour("update_to_date", "update_to_hour")
 		if err != nil {
@@ -500,9 +494,9 @@ func (s *Sim) handleConversions(r *request) ([]byte, *apiError) {
 		}
 		if ok {
 			if okH {
-				uto = atHour(d, h).Add(time.Hour).Unix()
+				uto = r.lz.instant(d + int64(h+1)*secsPerHour)
 			} else {
-				uto = addDays(d, 1).Unix()
+				uto = r.lz.instant(d + secsPerDay)
 			}
 		}
 	}

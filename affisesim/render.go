@@ -38,6 +38,33 @@ func (l *localizer) offset(ts int64) int64 {
 // local returns ts shifted to wall-clock seconds of the zone.
 func (l *localizer) local(ts int64) int64 { return ts + l.offset(ts) }
 
+const secsPerHour, secsPerDay = 3600, 86400
+
+// instant is the first instant whose wall clock in the zone reads wall or
+// later. Affise filters by the wall-clock text it renders, so a bound in a
+// repeated hour is its first occurrence (hour=2 on a fall-back day spans
+// both 02:xx hours) and a bound in a skipped hour is the jump past it
+// (hour=2 on a spring-forward day is empty). Going through time.Date
+// instead would pick one occurrence by the zone's sign and lose or repeat
+// an hour.
+func (l *localizer) instant(wall int64) int64 {
+	// An offset is under a day, so every instant reading wall lies within a
+	// day of it, and the zone changes at most once in that span.
+	before, after := wall-l.offset(wall-secsPerDay), wall-l.offset(wall+secsPerDay)
+	first, found := int64(0), false
+	for _, c := range [...]int64{before, after} {
+		if l.local(c) == wall && (!found || c < first) {
+			first, found = c, true
+		}
+	}
+	if found {
+		return first
+	}
+	// A skipped wall time: the clock jumps past it where the zone changes.
+	_, end := time.Unix(min(before, after), 0).In(l.loc).ZoneBounds()
+	return end.Unix()
+}
+
 func (l *localizer) appendTS(b []byte, ts int64) []byte {
 	local := l.local(ts)
 	days := floorDiv(local, 86400)

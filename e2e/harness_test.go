@@ -136,6 +136,12 @@ type env struct {
 	config string
 	db     string
 	sim    *sim
+	// loc is api.timezone: stats_daily's days are its calendar days.
+	loc *time.Location
+	// clock is what syncd and the simulator take for now: the real clock,
+	// or one replaying a past day (see replay).
+	clock    func() time.Time
+	replayed bool
 	// lastSync is when the latest mustSync started: clicks are loaded up to
 	// the last full hour before it.
 	lastSync time.Time
@@ -143,18 +149,29 @@ type env struct {
 
 func newEnv(t *testing.T, s *sim, extraYAML string) *env {
 	t.Helper()
+	return newEnvIn(t, s, "Europe/Berlin", extraYAML)
+}
+
+// newEnvIn is newEnv with api.timezone set to zone.
+func newEnvIn(t *testing.T, s *sim, zone string, extraYAML string) *env {
+	t.Helper()
+	loc, err := time.LoadLocation(zone)
+	if err != nil {
+		t.Fatal(err)
+	}
 	dir := t.TempDir()
-	e := &env{dir: dir, config: filepath.Join(dir, "syncd.yaml"), db: filepath.Join(dir, "wh", "affise.duckdb"), sim: s}
+	e := &env{dir: dir, config: filepath.Join(dir, "syncd.yaml"), db: filepath.Join(dir, "wh", "affise.duckdb"), sim: s,
+		loc: loc, clock: time.Now}
 	cfg := fmt.Sprintf(`api:
   base_url: %s
   key: ${E2E_KEY}
-  timezone: Europe/Berlin
+  timezone: %s
   requests_per_second: 200
   concurrency: 4
   timeout: 5s
 warehouse:
   path: %s
-%s`, s.URL, e.db, extraYAML)
+%s`, s.URL, zone, e.db, extraYAML)
 	if err := os.WriteFile(e.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -188,9 +205,20 @@ func (e *env) run(t *testing.T, cmd *exec.Cmd) result {
 	return result{out.String(), errb.String(), code}
 }
 
+// replay makes syncd's clock read t0 now and run from there, as a simulator
+// started with --clock t0 at the same moment does.
+func (e *env) replay(t0 time.Time) {
+	started := time.Now()
+	e.clock = func() time.Time { return t0.Add(time.Since(started)) }
+	e.replayed = true
+}
+
 func (e *env) mustSync(t *testing.T, args ...string) result {
 	t.Helper()
-	e.lastSync = time.Now().UTC()
+	e.lastSync = e.clock().UTC()
+	if e.replayed {
+		args = append(args, "--clock", e.lastSync.Format(time.RFC3339Nano))
+	}
 	r := e.syncd(t, append([]string{"sync"}, args...)...)
 	if r.code != 0 {
 		t.Fatalf("syncd sync exit %d\nstderr:\n%s", r.code, tail(r.stderr, 4000))

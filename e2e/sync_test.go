@@ -95,7 +95,7 @@ func assertEqualsSimulatorStatsFrom(t *testing.T, e *env, statsFrom string) {
 
 	// Clicks: closed hours only, and Affise forgets them after 7 days; compare
 	// what both sides can hold.
-	lo := time.Now().UTC().Add(-7*24*time.Hour + 10*time.Minute).Format(time.DateTime)
+	lo := e.clock().UTC().Add(-7*24*time.Hour + 10*time.Minute).Format(time.DateTime)
 	hi := e.lastSync.Truncate(time.Hour).Format(time.DateTime)
 	want = nil
 	for _, r := range e.sim.truth(t, "clicks") {
@@ -128,7 +128,6 @@ func assertEqualsSimulatorStatsFrom(t *testing.T, e *env, statsFrom string) {
 
 	// stats_daily per day (Affise counts days in the requested zone) equals
 	// the conversions it was computed from.
-	berlin, _ := time.LoadLocation("Europe/Berlin")
 	type agg struct {
 		counts map[string]int
 		charge float64
@@ -139,7 +138,7 @@ func assertEqualsSimulatorStatsFrom(t *testing.T, e *env, statsFrom string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		day := created.In(berlin).Format(time.DateOnly)
+		day := created.In(e.loc).Format(time.DateOnly)
 		a := days[day]
 		if a == nil {
 			a = &agg{counts: map[string]int{}}

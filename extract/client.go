@@ -46,9 +46,10 @@ type ClientConfig struct {
 	// Key is sent only as the API-Key header. It never appears in a URL, an
 	// error, or a log line written by this package.
 	Key string
-	// Timezone is the zone name sent as timezone= with every request and in
-	// which dates and hours are formatted (default UTC). Location, when set,
-	// wins over Timezone; it must be a named zone (not time.Local).
+	// Timezone is the network's zone (default UTC): its calendar days are
+	// stats_daily's days and start dates' days. Streams of rows ask for UTC
+	// whatever it is. Location, when set, wins over Timezone; it must be a
+	// named zone (not time.Local).
 	Timezone string
 	Location *time.Location
 	// PageSize is the limit= of every list request (1..500, default 500).
@@ -326,8 +327,7 @@ func (c *Client) String() string {
 // GoString never shows the key.
 func (c *Client) GoString() string { return c.String() }
 
-// Location is the zone dates and hours are sent in; window day boundaries
-// are midnights in it.
+// Location is the network's zone: the calendar of stats_daily's days.
 func (c *Client) Location() *time.Location { return c.loc }
 
 // PageSize is the limit= sent with list requests.
@@ -436,7 +436,6 @@ func (c *Client) getPage(ctx context.Context, path, listKey string, q url.Values
 	for k, v := range q {
 		params[k] = append([]string(nil), v...)
 	}
-	params.Set("timezone", c.tz)
 	if page > 0 {
 		params.Set("page", strconv.Itoa(page))
 		params.Set("limit", strconv.Itoa(c.pageSize))

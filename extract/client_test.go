@@ -38,7 +38,8 @@ func TestAuthHeaderTimezoneAndParams(t *testing.T) {
 			t.Errorf("key in URL: %s", r.URL)
 		}
 		q := r.URL.Query()
-		if q.Get("timezone") != "Europe/Berlin" {
+		// Offers carry times: asked in UTC whatever api.timezone is.
+		if q.Get("timezone") != "UTC" {
 			t.Errorf("timezone = %q", q.Get("timezone"))
 		}
 		if q.Get("limit") != "2" {

@@ -30,8 +30,8 @@ type Extractor interface {
 	Stream() string
 	Model() models.Model
 	// Location is the zone whose midnights and hours bound the windows
-	// (the API's timezone): a ReplaceDays window [From, To) covers the
-	// calendar days of From and To in it.
+	// (the timezone= of the stream's requests): a ReplaceDays window
+	// [From, To) covers the calendar days of From and To in it.
 	Location() *time.Location
 	// Plan lists the windows of an incremental pass from the stored cursor
 	// (zero when the stream never ran) up to now.

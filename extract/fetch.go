@@ -32,7 +32,7 @@ var (
 // 3 times); if it still does not add up, and the rows of all walks together
 // do not reach the last total_count either, Fetch fails with ErrIncomplete.
 func (s *Stream) Fetch(ctx context.Context, w Window, emit func(arrow.RecordBatch) error) (int64, error) {
-	b := s.m.NewBuilder(s.c.mem, s.c.loc, s.c.now().UTC())
+	b := s.m.NewBuilder(s.c.mem, s.loc, s.c.now().UTC())
 	defer b.Release()
 	q := s.query(w)
 	batch := s.batchRows()

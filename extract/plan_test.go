@@ -149,20 +149,26 @@ func TestPlanConversionsByUpdate(t *testing.T) {
 		cursor: ts("2025-03-10T14:00Z"), now: ts("2025-03-10T14:00Z"), // Lookback 6h
 		windows: []string{"[03-10T08Z,03-10T15Z)->03-10T14Z"},
 	}, {
-		name: "Berlin: spring-forward day has 23 hours", tz: "Europe/Berlin", opts: Options{StartDate: day("2025-01-01")},
+		// Update hours are asked in UTC whatever api.timezone is: in Berlin's
+		// zone a fall-back day's repeated hour cannot be named unambiguously.
+		// start_date is a day of Berlin's calendar, so the creation floor is
+		// the UTC date holding its midnight.
+		name: "api.timezone Berlin, spring-forward: UTC days", tz: "Europe/Berlin", opts: Options{StartDate: day("2025-01-01")},
 		cursor: ts("2025-03-28T23:00Z"), now: ts("2025-03-30T12:30Z"), // 03-29 00:00 CET .. 03-30 14:30 CEST
-		windows: []string{"[03-28T23Z,03-29T23Z)->03-29T23Z", "[03-29T23Z,03-30T13Z)->03-30T12Z"},
+		windows: []string{"[03-28T23Z,03-29T00Z)->03-29T00Z", "[03-29T00Z,03-30T00Z)->03-30T00Z", "[03-30T00Z,03-30T13Z)->03-30T12Z"},
 		queries: []string{
-			"date_from=2025-01-01 date_to=2025-03-30 update_from_date=2025-03-29 update_from_hour=0 update_to_date=2025-03-29 update_to_hour=23",
-			"date_from=2025-01-01 date_to=2025-03-30 update_from_date=2025-03-30 update_from_hour=0 update_to_date=2025-03-30 update_to_hour=14",
+			"date_from=2024-12-31 date_to=2025-03-30 update_from_date=2025-03-28 update_from_hour=23 update_to_date=2025-03-28 update_to_hour=23",
+			"date_from=2024-12-31 date_to=2025-03-30 update_from_date=2025-03-29 update_from_hour=0 update_to_date=2025-03-29 update_to_hour=23",
+			"date_from=2024-12-31 date_to=2025-03-30 update_from_date=2025-03-30 update_from_hour=0 update_to_date=2025-03-30 update_to_hour=12",
 		},
 	}, {
-		name: "Berlin: fall-back day has 25 hours", tz: "Europe/Berlin", opts: Options{StartDate: day("2025-01-01")},
+		name: "api.timezone Berlin, fall-back: UTC days", tz: "Europe/Berlin", opts: Options{StartDate: day("2025-01-01")},
 		cursor: ts("2025-10-25T22:00Z"), now: ts("2025-10-27T08:10Z"),
-		windows: []string{"[10-25T22Z,10-26T23Z)->10-26T23Z", "[10-26T23Z,10-27T09Z)->10-27T08Z"},
+		windows: []string{"[10-25T22Z,10-26T00Z)->10-26T00Z", "[10-26T00Z,10-27T00Z)->10-27T00Z", "[10-27T00Z,10-27T09Z)->10-27T08Z"},
 		queries: []string{
-			"date_from=2025-01-01 date_to=2025-10-27 update_from_date=2025-10-26 update_from_hour=0 update_to_date=2025-10-26 update_to_hour=23",
-			"date_from=2025-01-01 date_to=2025-10-27 update_from_date=2025-10-27 update_from_hour=0 update_to_date=2025-10-27 update_to_hour=9",
+			"date_from=2024-12-31 date_to=2025-10-27 update_from_date=2025-10-25 update_from_hour=22 update_to_date=2025-10-25 update_to_hour=23",
+			"date_from=2024-12-31 date_to=2025-10-27 update_from_date=2025-10-26 update_from_hour=0 update_to_date=2025-10-26 update_to_hour=23",
+			"date_from=2024-12-31 date_to=2025-10-27 update_from_date=2025-10-27 update_from_hour=0 update_to_date=2025-10-27 update_to_hour=8",
 		},
 	}})
 	t.Run("no start_date: 30 days back, creation floor 30 days before each window", func(t *testing.T) {
@@ -186,10 +192,10 @@ func TestPlanConversionsByCreation(t *testing.T) {
 		windows: []string{"[03-08T00Z,03-09T00Z)->03-10T00Z", "[03-09T00Z,03-10T00Z)->03-10T00Z", "[03-10T00Z,03-11T00Z)->03-10T00Z"},
 		queries: []string{"date_from=2025-03-08 date_to=2025-03-08", "date_from=2025-03-09 date_to=2025-03-09", "date_from=2025-03-10 date_to=2025-03-10"},
 	}, {
-		name: "Berlin across spring-forward", tz: "Europe/Berlin", opts: Options{Lookback: 48 * time.Hour},
+		name: "api.timezone Berlin across spring-forward: UTC days", tz: "Europe/Berlin", opts: Options{Lookback: 48 * time.Hour},
 		cursor: ts("2025-03-29T23:00Z"), now: ts("2025-03-30T12:30Z"),
-		windows: []string{"[03-27T23Z,03-28T23Z)->03-29T23Z", "[03-28T23Z,03-29T23Z)->03-29T23Z", "[03-29T23Z,03-30T22Z)->03-29T23Z"},
-		queries: []string{"date_from=2025-03-28 date_to=2025-03-28", "date_from=2025-03-29 date_to=2025-03-29", "date_from=2025-03-30 date_to=2025-03-30"},
+		windows: []string{"[03-27T00Z,03-28T00Z)->03-29T23Z", "[03-28T00Z,03-29T00Z)->03-29T23Z", "[03-29T00Z,03-30T00Z)->03-30T00Z", "[03-30T00Z,03-31T00Z)->03-30T00Z"},
+		queries: []string{"date_from=2025-03-27 date_to=2025-03-27", "date_from=2025-03-28 date_to=2025-03-28", "date_from=2025-03-29 date_to=2025-03-29", "date_from=2025-03-30 date_to=2025-03-30"},
 	}})
 }
 
@@ -197,13 +203,13 @@ func TestPlanBackfill(t *testing.T) {
 	now := ts("2025-03-10T14:30Z")
 	c := planClient(t, "Europe/Berlin", now)
 	conv := mustStream(NewConversions(c, testModel{}, Options{UpdateFilter: true, StartDate: day("2024-06-01")}))
-	ws := conv.PlanBackfill(day("2025-01-01"), day("2025-01-03"))
-	// UTC midnights align outward to Berlin days.
-	want := []string{"[12-31T23Z,01-01T23Z)->01-01T23Z backfill", "[01-01T23Z,01-02T23Z)->01-02T23Z backfill", "[01-02T23Z,01-03T23Z)->01-03T23Z backfill"}
+	// Berlin's days (as syncd backfill passes them) align outward to UTC days.
+	ws := conv.PlanBackfill(ts("2024-12-31T23:00Z"), ts("2025-01-02T23:00Z"))
+	want := []string{"[12-31T00Z,01-01T00Z)->01-01T00Z backfill", "[01-01T00Z,01-02T00Z)->01-02T00Z backfill", "[01-02T00Z,01-03T00Z)->01-03T00Z backfill"}
 	if got := wins(ws); !slices.Equal(got, want) {
 		t.Fatalf("got %q", got)
 	}
-	if got := q(conv.Query(ws[0])); got != "date_from=2025-01-01 date_to=2025-01-01" {
+	if got := q(conv.Query(ws[1])); got != "date_from=2025-01-01 date_to=2025-01-01" {
 		t.Fatalf("backfill selects by creation: %s", got)
 	}
 	stats := mustStream(NewStatsDaily(c, testModel{}, Options{Slices: []string{"day", "offer"}}))
@@ -247,21 +253,23 @@ func TestPlanClicks(t *testing.T) {
 		cursor: ts("2025-03-10T02:00Z"), now: ts("2025-03-10T02:59Z"),
 		windows: nil,
 	}, {
-		name: "Berlin fall-back: local hour 2 twice", tz: "Europe/Berlin",
+		// In Berlin's zone the two real hours of a fall-back day's 02:xx
+		// were both asked as hour=2, and their times read back alike.
+		name: "api.timezone Berlin, fall-back: UTC hours", tz: "Europe/Berlin",
 		cursor: ts("2025-10-25T22:00Z"), now: ts("2025-10-26T03:10Z"),
 		windows: []string{"[10-25T22Z,10-25T23Z)->10-25T23Z", "[10-25T23Z,10-26T00Z)->10-26T00Z", "[10-26T00Z,10-26T01Z)->10-26T01Z", "[10-26T01Z,10-26T02Z)->10-26T02Z", "[10-26T02Z,10-26T03Z)->10-26T03Z"},
-		queries: []string{"date_from=2025-10-26 date_to=2025-10-26 hour=0", "date_from=2025-10-26 date_to=2025-10-26 hour=1",
-			"date_from=2025-10-26 date_to=2025-10-26 hour=2", "date_from=2025-10-26 date_to=2025-10-26 hour=2", "date_from=2025-10-26 date_to=2025-10-26 hour=3"},
+		queries: []string{"date_from=2025-10-25 date_to=2025-10-25 hour=22", "date_from=2025-10-25 date_to=2025-10-25 hour=23",
+			"date_from=2025-10-26 date_to=2025-10-26 hour=0", "date_from=2025-10-26 date_to=2025-10-26 hour=1", "date_from=2025-10-26 date_to=2025-10-26 hour=2"},
 	}, {
-		name: "Berlin spring-forward whole day is 23 hours", tz: "Europe/Berlin",
+		name: "api.timezone Berlin, spring-forward: UTC days", tz: "Europe/Berlin",
 		cursor: ts("2025-03-29T23:00Z"), now: ts("2025-03-31T00:30Z"),
-		windows: []string{"[03-29T23Z,03-30T22Z)->03-30T22Z", "[03-30T22Z,03-30T23Z)->03-30T23Z", "[03-30T23Z,03-31T00Z)->03-31T00Z"},
-		queries: []string{"date_from=2025-03-30 date_to=2025-03-30", "date_from=2025-03-31 date_to=2025-03-31 hour=0", "date_from=2025-03-31 date_to=2025-03-31 hour=1"},
+		windows: []string{"[03-29T23Z,03-30T00Z)->03-30T00Z", "[03-30T00Z,03-31T00Z)->03-31T00Z"},
+		queries: []string{"date_from=2025-03-29 date_to=2025-03-29 hour=23", "date_from=2025-03-30 date_to=2025-03-30"},
 	}, {
-		name: "Kolkata: half-hour offset hours", tz: "Asia/Kolkata",
+		name: "api.timezone Kolkata (half-hour offset): UTC hours", tz: "Asia/Kolkata",
 		cursor: ts("2025-03-10T04:30Z"), now: ts("2025-03-10T06:45Z"),
 		windows: []string{"[03-10T04Z,03-10T05Z)->03-10T05Z", "[03-10T05Z,03-10T06Z)->03-10T06Z"},
-		queries: []string{"date_from=2025-03-10 date_to=2025-03-10 hour=10", "date_from=2025-03-10 date_to=2025-03-10 hour=11"},
+		queries: []string{"date_from=2025-03-10 date_to=2025-03-10 hour=4", "date_from=2025-03-10 date_to=2025-03-10 hour=5"},
 	}})
 }
 
@@ -319,10 +327,11 @@ func TestPlanPostbacks(t *testing.T) {
 			windows: []string{"[03-08T00Z,03-09T00Z)->03-10T00Z", "[03-09T00Z,03-10T00Z)->03-10T00Z", "[03-10T00Z,03-11T00Z)->03-10T00Z"},
 			queries: []string{"date_from=2025-03-08 date_to=2025-03-08", "date_from=2025-03-09 date_to=2025-03-09", "date_from=2025-03-10 date_to=2025-03-10"},
 		}, {
-			name: "first run from start_date", tz: "Europe/Berlin", opts: Options{StartDate: day("2025-03-08")},
+			// start_date is Berlin's 03-08, which begins on UTC's 03-07.
+			name: "first run from start_date, api.timezone Berlin", tz: "Europe/Berlin", opts: Options{StartDate: day("2025-03-08")},
 			now:     ts("2025-03-09T12:00Z"),
-			windows: []string{"[03-07T23Z,03-08T23Z)->03-08T23Z", "[03-08T23Z,03-09T23Z)->03-08T23Z"},
-			queries: []string{"date_from=2025-03-08 date_to=2025-03-08", "date_from=2025-03-09 date_to=2025-03-09"},
+			windows: []string{"[03-07T00Z,03-08T00Z)->03-08T00Z", "[03-08T00Z,03-09T00Z)->03-09T00Z", "[03-09T00Z,03-10T00Z)->03-09T00Z"},
+			queries: []string{"date_from=2025-03-07 date_to=2025-03-07", "date_from=2025-03-08 date_to=2025-03-08", "date_from=2025-03-09 date_to=2025-03-09"},
 		}, {
 			name: "default 30 days back", tz: "UTC",
 			now: ts("2025-03-31T12:00Z"),
@@ -348,10 +357,22 @@ func TestPlanStatsDaily(t *testing.T) {
 		windows: []string{"[01-01T00Z,02-01T00Z)->02-01T00Z replace", "[02-01T00Z,03-04T00Z)->03-04T00Z replace", "[03-04T00Z,03-11T00Z)->03-10T00Z replace"},
 		queries: []string{"filter[date_from]=2025-01-01 filter[date_to]=2025-01-31", "filter[date_from]=2025-02-01 filter[date_to]=2025-03-03", "filter[date_from]=2025-03-04 filter[date_to]=2025-03-10"},
 	}, {
+		// stats_daily's days are the network's: Berlin midnights, across
+		// the 23-hour spring-forward day.
 		name: "lookback 7d re-read and replaced", tz: "Europe/Berlin", opts: Options{Lookback: 7 * 24 * time.Hour},
 		cursor: ts("2025-03-29T23:00Z"), now: ts("2025-03-30T12:30Z"),
 		windows: []string{"[03-22T23Z,03-30T22Z)->03-29T23Z replace"},
 		queries: []string{"filter[date_from]=2025-03-23 filter[date_to]=2025-03-30"},
+	}, {
+		name: "Berlin fall-back day has 25 hours", tz: "Europe/Berlin", opts: Options{Lookback: 24 * time.Hour},
+		cursor: ts("2025-10-26T23:00Z"), now: ts("2025-10-27T08:00Z"),
+		windows: []string{"[10-25T22Z,10-27T23Z)->10-26T23Z replace"},
+		queries: []string{"filter[date_from]=2025-10-26 filter[date_to]=2025-10-27"},
+	}, {
+		name: "first run from start_date, New York days", tz: "America/New_York", opts: Options{StartDate: day("2025-03-08")},
+		now:     ts("2025-03-10T12:00Z"),
+		windows: []string{"[03-08T05Z,03-11T04Z)->03-10T04Z replace"},
+		queries: []string{"filter[date_from]=2025-03-08 filter[date_to]=2025-03-10"},
 	}})
 	c := planClient(t, "UTC", time.Now())
 	s := mustStream(build(c, Options{}))
@@ -402,9 +423,11 @@ func TestConversionsSendCreationRange(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := f.requests()[0].URL.Query()
+	// Asked in UTC although api.timezone is Berlin; start_date is Berlin's
+	// 11-01, which begins on UTC's 10-31.
 	for k, v := range map[string]string{
-		"date_from": "2024-11-01", "date_to": "2025-03-10", "timezone": "Europe/Berlin",
-		"update_from_date": "2025-03-10", "update_from_hour": "11", "update_to_date": "2025-03-10", "update_to_hour": "15",
+		"date_from": "2024-10-31", "date_to": "2025-03-10", "timezone": "UTC",
+		"update_from_date": "2025-03-10", "update_from_hour": "10", "update_to_date": "2025-03-10", "update_to_hour": "14",
 	} {
 		if got.Get(k) != v {
 			t.Errorf("%s = %q, want %q (query %s)", k, got.Get(k), v, got.Encode())

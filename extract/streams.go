@@ -46,8 +46,10 @@ const (
 
 // Options configure one stream's extractor (the stream's config keys).
 type Options struct {
-	// StartDate is where the first sync begins (cursor zero). Aligned down
-	// to a midnight of the client's zone. Default: now-30d (clicks: now-7d).
+	// StartDate is the day the first sync begins (cursor zero): its date
+	// (as config parses it, a UTC midnight) is a day of the network's
+	// calendar, the client's zone, and windows start at the stream's own
+	// midnight at or before that day's. Default: now-30d (clicks: now-7d).
 	// For conversions selected by update time it is also the creation-date
 	// floor (date_from) of every request.
 	StartDate time.Time
@@ -80,10 +82,16 @@ type Stream struct {
 	listKey string
 	kind    kind
 	c       *Client
-	m       models.Model
-	o       Options
-	fixed   url.Values // parameters of every request
-	keyOf   func([]byte) []byte
+	// loc is the zone the stream asks Affise for (timezone=), plans its
+	// windows in and reads Affise's offset-less times in. Row times in a
+	// zone with DST are ambiguous in the repeated hour, so every stream asks
+	// for UTC except stats_daily, whose day slice is a calendar day of the
+	// network: it needs the client's zone, and its rows carry no time.
+	loc   *time.Location
+	m     models.Model
+	o     Options
+	fixed url.Values // parameters of every request
+	keyOf func([]byte) []byte
 }
 
 var _ Extractor = (*Stream)(nil)
@@ -124,7 +132,7 @@ func newStream(name, path, listKey string, k kind, c *Client, m models.Model, o 
 	if o.BatchRows < 0 {
 		return nil, fmt.Errorf("extract: %s: negative batch rows %d", name, o.BatchRows)
 	}
-	return &Stream{name: name, path: path, listKey: listKey, kind: k, c: c, m: m, o: o, keyOf: idKey}, nil
+	return &Stream{name: name, path: path, listKey: listKey, kind: k, c: c, loc: time.UTC, m: m, o: o, keyOf: idKey}, nil
 }
 
 // NewConversions: GET /3.0/stats/conversions. With o.UpdateFilter windows
@@ -170,6 +178,7 @@ func NewStatsDaily(c *Client, m models.Model, o Options) (*Stream, error) {
 	if s != nil {
 		s.keyOf = sliceKey
 		s.fixed = url.Values{"slice[]": o.Slices}
+		s.loc = c.loc
 	}
 	return s, err
 }
@@ -202,8 +211,9 @@ func (s *Stream) Model() models.Model { return s.m }
 // Endpoint is the path the stream reads.
 func (s *Stream) Endpoint() string { return s.path }
 
-// Location is the client's zone, where the windows' day edges lie.
-func (s *Stream) Location() *time.Location { return s.c.Location() }
+// Location is the zone of the stream's requests and windows: UTC, or for
+// stats_daily the network's (the client's) zone.
+func (s *Stream) Location() *time.Location { return s.loc }
 
 func (s *Stream) batchRows() int {
 	if s.o.BatchRows > 0 {
@@ -216,16 +226,23 @@ func (s *Stream) batchRows() int {
 func (s *Stream) start(cursor, now time.Time, defaultAgo time.Duration) time.Time {
 	if cursor.IsZero() {
 		if !s.o.StartDate.IsZero() {
-			return dayStart(s.o.StartDate, s.c.loc)
+			return dayStart(s.startDate(), s.loc)
 		}
 		return now.Add(-defaultAgo)
 	}
 	return cursor.Add(-s.o.Lookback)
 }
 
+// startDate is the first instant of Options.StartDate's day in the
+// network's calendar.
+func (s *Stream) startDate() time.Time {
+	y, m, d := s.o.StartDate.Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, s.c.loc).UTC()
+}
+
 // Plan lists the windows of an incremental pass from cursor up to now.
 func (s *Stream) Plan(cursor, now time.Time) []Window {
-	loc := s.c.loc
+	loc := s.loc
 	cursor, now = cursor.UTC(), now.UTC()
 	switch s.kind {
 	case kindConversions:
@@ -262,10 +279,10 @@ func (s *Stream) Plan(cursor, now time.Time) []Window {
 }
 
 // PlanBackfill lists the windows covering [from, to), aligned outward to
-// days of the client's zone (clicks: hours, within retention). Every window
+// days of the stream's zone (clicks: hours, within retention). Every window
 // advances to its own end and is marked Backfill.
 func (s *Stream) PlanBackfill(from, to time.Time) []Window {
-	loc := s.c.loc
+	loc := s.loc
 	from, to = from.UTC(), to.UTC()
 	var ws []Window
 	switch s.kind {
@@ -294,7 +311,7 @@ func (s *Stream) PlanBackfill(from, to time.Time) []Window {
 var farFuture = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 
 func (s *Stream) clicksFloor(now time.Time) time.Time {
-	return hourStart(now.Add(-ClicksRetention), s.c.loc)
+	return hourStart(now.Add(-ClicksRetention), s.loc)
 }
 
 // RetentionLag is how far a cursor is behind now (0 for a zero cursor or one
@@ -359,13 +376,16 @@ func planClicks(loc *time.Location, start, end, cursor time.Time) []Window {
 	return ws
 }
 
-// query is the request (less page/limit/timezone) that selects window w.
+// query is the request (less page/limit) that selects window w.
 func (s *Stream) query(w Window) url.Values {
-	loc := s.c.loc
+	loc := s.loc
 	q := url.Values{}
 	for k, v := range s.fixed {
 		q[k] = slices.Clone(v)
 	}
+	// Affise reads the dates and hours below, and renders the times it
+	// returns, in this zone.
+	q.Set("timezone", loc.String())
 	switch s.kind {
 	case kindConversions:
 		if s.o.UpdateFilter && !w.Backfill {
@@ -376,9 +396,9 @@ func (s *Stream) query(w Window) url.Values {
 			q.Set("update_to_hour", strconv.Itoa(localHour(last, loc)))
 			// date_from/date_to select by creation and default to the last
 			// week: without them older conversions' status changes are lost.
-			floor := s.o.StartDate
-			if floor.IsZero() {
-				floor = w.From.Add(-CreationFloorAgo)
+			floor := w.From.Add(-CreationFloorAgo)
+			if !s.o.StartDate.IsZero() {
+				floor = s.startDate()
 			}
 			floor = minTime(floor, w.From)
 			today := maxTime(s.c.now(), w.To.Add(-time.Nanosecond))
@@ -404,6 +424,6 @@ func (s *Stream) query(w Window) url.Values {
 	return q
 }
 
-// Query is the request, less page, limit and timezone, that Fetch sends for
-// w (for logs and tests).
+// Query is the request, less page and limit, that Fetch sends for w (for
+// logs and tests).
 func (s *Stream) Query(w Window) url.Values { return s.query(w) }

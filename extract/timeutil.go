@@ -3,7 +3,7 @@ package extract
 import "time"
 
 // All helpers take and return instants; day and hour boundaries are those of
-// loc, the client's zone.
+// loc, the stream's zone.
 
 // hourStart is the start of the loc hour holding t (exact for any offset,
 // unambiguous across DST changes).
@@ -73,7 +73,7 @@ func minTime(a, b time.Time) time.Time {
 
 // WindowDates gives the first and last calendar dates (YYYY-MM-DD, in loc,
 // inclusive) a day-aligned window covers; sinks replacing days use it with
-// Client.Location().
+// the extractor's Location().
 func WindowDates(w Window, loc *time.Location) (first, last string) {
 	return date(w.From, loc), lastDate(w.To, loc)
 }

@@ -24,7 +24,8 @@ type Model interface {
 	// DDL is CREATE TABLE IF NOT EXISTS for DuckDB, column order = Schema.
 	DDL() string
 	// NewBuilder starts a batch. loc is the zone the API's naive timestamps
-	// are in; syncedAt fills _synced_at.
+	// are in (the timezone= the rows were requested with); syncedAt fills
+	// _synced_at.
 	NewBuilder(mem memory.Allocator, loc *time.Location, syncedAt time.Time) Builder
 }
 

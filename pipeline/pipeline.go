@@ -222,7 +222,8 @@ func target(ex extract.Extractor, w extract.Window) load.Target {
 	case w.Snapshot:
 		t.Mode = load.ReplaceTable
 	case w.ReplaceDays:
-		// Affise counts days in the API's zone; the sink's days are dates.
+		// Affise counts the days in the zone the stream asked for (stats_daily:
+		// api.timezone); the sink's days are dates.
 		t.Mode, t.From, t.To = load.ReplaceDays, calendarDay(w.From, ex.Location()), calendarDay(w.To, ex.Location())
 	}
 	return t

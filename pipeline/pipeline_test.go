@@ -16,6 +16,7 @@ import (
 	"github.com/syncd/syncd/affisesim"
 	"github.com/syncd/syncd/checkpoints"
 	"github.com/syncd/syncd/extract"
+	"github.com/syncd/syncd/load"
 	"github.com/syncd/syncd/load/duckdb"
 	"github.com/syncd/syncd/models"
 )
@@ -364,5 +365,34 @@ func TestSyncAcceptsACursorSlightlyAhead(t *testing.T) {
 		if res, err := Sync(ctx, ex, f.sink, opts); err != nil || res.Windows == 0 {
 			t.Errorf("%s with a cursor %s ahead: %d windows, %v", ex.Stream(), ahead.Sub(f.now), res.Windows, err)
 		}
+	}
+}
+
+// Rows are planned in UTC, but the days stats_daily replaces are the
+// network's: a window over Berlin's 25-hour fall-back day owns the dates
+// 2026-10-25 and 10-26, not the UTC dates its instants fall on.
+func TestReplaceDaysAreTheNetworksDays(t *testing.T) {
+	client, err := extract.NewClient(extract.ClientConfig{BaseURL: "http://affise.invalid", Key: key, Timezone: "Europe/Berlin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices := []string{"day", "offer"}
+	m, err := models.StatsDaily(slices)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stats, err := extract.NewStatsDaily(client, m, extract.Options{Slices: slices})
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := time.Date(2026, 10, 24, 22, 0, 0, 0, time.UTC) // Berlin 10-25 00:00 CEST
+	to := time.Date(2026, 10, 26, 23, 0, 0, 0, time.UTC)   // Berlin 10-27 00:00 CET
+	ws := stats.PlanBackfill(from, to)
+	if len(ws) != 1 || !ws[0].ReplaceDays {
+		t.Fatalf("windows %+v", ws)
+	}
+	got := target(stats, ws[0])
+	if got.Mode != load.ReplaceDays || got.From.Format(time.DateOnly) != "2026-10-25" || got.To.Format(time.DateOnly) != "2026-10-27" {
+		t.Fatalf("replaces %s..%s (mode %v), want Berlin's 2026-10-25..2026-10-27", got.From, got.To, got.Mode)
 	}
 }

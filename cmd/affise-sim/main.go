@@ -74,6 +74,7 @@ func run(args []string) int {
 		tz         = fs.String("timezone", "UTC", "platform default time zone (used when a request has no timezone=)")
 		retention  = fs.Duration("retention", 7*24*time.Hour, "click retention: older clicks are gone")
 		anchor     = fs.String("anchor", "", "fixed end of the history (RFC3339) instead of now, for reproducible timestamps")
+		clock      = fs.String("clock", "", "start the simulator's clock at this instant (RFC3339) and let it run from there: retention, default date ranges, churn and the end of the history (unless --anchor) follow it")
 		churn      = fs.Float64("churn", 0, "background changes per minute (half status changes, half new conversions)")
 		faultRate  = fs.Float64("fault-rate", 0, "fraction (0..1) of API requests answered with a fault")
 		faultKinds = fs.String("fault-kinds", strings.Join(affisesim.DefaultFaultKinds, ","), "comma list of fault kinds: "+strings.Join(affisesim.AllFaultKinds, ","))
@@ -113,6 +114,15 @@ func run(args []string) int {
 			return 2
 		}
 		cfg.Now = t
+	}
+	if *clock != "" {
+		t0, err := time.Parse(time.RFC3339, *clock)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "affise-sim: --clock: %v\n", err)
+			return 2
+		}
+		started := time.Now()
+		cfg.Clock = func() time.Time { return t0.Add(time.Since(started)) }
 	}
 	if *verbose {
 		cfg.Log = os.Stderr

@@ -36,32 +36,38 @@ last 7 days; offers, partners and advertisers are snapshots (use sync).`,
 			if err != nil {
 				return err
 			}
-			today := time.Now().UTC().Truncate(24 * time.Hour)
-			to := today
+			to := time.Time{}
 			if toFlag != "" {
 				if to, err = parseDateFlag("to", toFlag); err != nil {
 					return err
 				}
-			}
-			if from.After(to) {
-				return usagef("--from %s is after --to %s", fromFlag, to.Format(time.DateOnly))
-			}
-			if from.After(today) {
-				return usagef("--from %s is in the future", fromFlag)
-			}
-			if to.After(today) {
-				to = today
+				if from.After(to) {
+					return usagef("--from %s is after --to %s", fromFlag, toFlag)
+				}
 			}
 			a, err := loadApp(g)
 			if err != nil {
 				return err
 			}
+			// The dates are days of the network's calendar, as Affise counts
+			// stats_daily's days; streams planned in UTC widen them to the
+			// whole UTC days around them.
+			loc := a.cfg.API.Location
+			now := time.Now().In(loc)
+			today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+			if to.IsZero() || to.After(today) {
+				to = today
+			}
+			if from.After(today) {
+				return usagef("--from %s is in the future", fromFlag)
+			}
+			start := time.Date(from.Year(), from.Month(), from.Day(), 0, 0, 0, 0, loc)
+			end := time.Date(to.Year(), to.Month(), to.Day()+1, 0, 0, 0, 0, loc) // --to is inclusive
 			src, sink, err := a.startLoad(cmd.Context(), streams, false)
 			if err != nil {
 				return err
 			}
 			defer sink.Close()
-			end := to.AddDate(0, 0, 1) // --to is inclusive
 			for _, ex := range src.extractors {
 				opts := pipeline.Options{Log: a.log}
 				if term.IsTerminal(int(os.Stderr.Fd())) {
@@ -73,7 +79,7 @@ last 7 days; offers, partners and advertisers are snapshots (use sync).`,
 						_ = bar.Set(done)
 					}
 				}
-				res, err := pipeline.Backfill(cmd.Context(), ex, sink, from, end, opts)
+				res, err := pipeline.Backfill(cmd.Context(), ex, sink, start, end, opts)
 				if err != nil {
 					return err
 				}
