@@ -1,16 +1,14 @@
 package e2e
 
 import (
-	"compress/gzip"
-	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/syncd/syncd/internal/fixtures"
 )
 
 // fixtureSimArgs are the simulator arguments the v1 warehouse fixture was
-// synced from (load/duckdb/testdata/README.md): the fixed anchor makes this
+// synced from (internal/fixtures/README.md): the fixed anchor makes this
 // simulator serve the rows the fixture holds. --retention keeps the
 // fixture's clicks in the simulator's truth however long ago the anchor is;
 // it changes which clicks are kept, not the data generated.
@@ -20,36 +18,11 @@ var fixtureSimArgs = []string{"--seed", "1", "--conversions", "300", "--days", "
 // userTables are the tables a v1 warehouse holds for the streams.
 var userTables = []string{"conversions", "clicks", "server_postbacks", "affiliate_postbacks", "stats_daily", "offers", "partners", "advertisers"}
 
-// copyV1Fixture puts the warehouse written by the release before schema
-// migrations where e's config points.
-func copyV1Fixture(t *testing.T, e *env) {
-	t.Helper()
-	f, err := os.Open(filepath.Join("..", "load", "duckdb", "testdata", "warehouse-v1.duckdb.gz"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Dir(e.db), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	out, err := os.OpenFile(e.db, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(out, zr); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// tableChecksums is each stream table's row count and content checksum,
-// _synced_at aside (a re-read row may be rewritten with a new one).
+// tableChecksums is each stream table's row count and the checksum of its
+// typed columns. _synced_at and raw are left out: a re-read row is
+// rewritten with a new _synced_at, and since row streams are requested in
+// UTC, its raw JSON holds UTC wall-clock text where the fixture's, requested
+// in Europe/Berlin, held Berlin's (the same instants).
 func (e *env) tableChecksums(t *testing.T) [][]string {
 	t.Helper()
 	db := e.openDB(t)
@@ -57,7 +30,7 @@ func (e *env) tableChecksums(t *testing.T) [][]string {
 	var out [][]string
 	for _, table := range userTables {
 		out = append(out, queryStrings(t, db, `SELECT '`+table+`', count(*)::VARCHAR,
-			coalesce(sum(hash(t)), 0)::VARCHAR FROM (SELECT * EXCLUDE (_synced_at) FROM `+table+`) t`)...)
+			coalesce(sum(hash(t)), 0)::VARCHAR FROM (SELECT COLUMNS(c -> c NOT IN ('_synced_at', 'raw')) FROM `+table+`) t`)...)
 	}
 	return out
 }
@@ -79,7 +52,7 @@ func (e *env) rawStrings(t *testing.T, q string) [][]string {
 func TestV1WarehouseMigratesAndSyncsOn(t *testing.T) {
 	s := startSim(t, fixtureSimArgs...)
 	e := newEnv(t, s, "")
-	copyV1Fixture(t, e)
+	fixtures.WarehouseV1(t, e.db)
 
 	version := func() string {
 		return e.rawStrings(t, `SELECT value FROM _syncd_meta WHERE key = 'schema_version'`)[0][0]

@@ -1,17 +1,16 @@
 package duckdb
 
 import (
-	"compress/gzip"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/syncd/syncd/internal/fixtures"
 
 	"github.com/syncd/syncd/load"
 	"github.com/syncd/syncd/models"
@@ -23,33 +22,12 @@ func withMigrations(list []Migration) Option {
 	return func(o *options) { o.migrations = list }
 }
 
-// fixtureV1 gunzips testdata/warehouse-v1.duckdb.gz (written by the release
-// before migrations; see testdata/README.md) into a temporary directory.
+// fixtureV1 is the v1 warehouse (internal/fixtures) in a temporary
+// directory.
 func fixtureV1(t testing.TB) string {
 	t.Helper()
-	f, err := os.Open(filepath.Join("testdata", "warehouse-v1.duckdb.gz"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
 	path := filepath.Join(t.TempDir(), "wh", "affise.duckdb")
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	out, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(out, zr); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
-	}
+	fixtures.WarehouseV1(t, path)
 	return path
 }
 
