@@ -403,3 +403,35 @@ func FuzzRunReadOnly(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkGuard: what the checks cost per statement, side by side with the
+// same statement run on the clients' pool directly.
+func BenchmarkGuard(b *testing.B) {
+	w := openWarehouse(b)
+	const stmt = "SELECT id, title FROM offers WHERE payout > 1 ORDER BY id"
+	drain := func(rows *sql.Rows) error {
+		for rows.Next() {
+		}
+		return rows.Err()
+	}
+	ctx := context.Background()
+	b.Run("guarded", func(b *testing.B) {
+		for b.Loop() {
+			if err := w.guard.RunReadOnly(ctx, stmt, drain); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("direct", func(b *testing.B) {
+		for b.Loop() {
+			rows, err := w.clients.QueryContext(ctx, stmt)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := drain(rows); err != nil {
+				b.Fatal(err)
+			}
+			rows.Close()
+		}
+	})
+}
