@@ -9,21 +9,12 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/syncd/syncd/models"
+	"github.com/syncd/syncd/plan"
 )
 
-// Window is one unit of work: its records are loaded in one transaction and,
-// once committed, the stream's cursor moves to Advance.
-type Window struct {
-	From, To time.Time // half-open, UTC
-	// ReplaceDays: the sink must replace exactly the days [From, To).
-	ReplaceDays bool
-	// Snapshot: the records are the whole table.
-	Snapshot bool
-	Advance  time.Time
-	// Backfill: planned by PlanBackfill. Conversions then select by creation
-	// date even when incremental passes select by update time.
-	Backfill bool
-}
+// Window is one unit of work (see plan.Window); the alias keeps the
+// extractor's interface readable where plan is not imported.
+type Window = plan.Window
 
 // Extractor plans and fetches one stream.
 type Extractor interface {

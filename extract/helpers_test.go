@@ -202,3 +202,10 @@ func snapshotWindow() Window {
 	now := time.Now().UTC()
 	return Window{To: now, Snapshot: true, Advance: now}
 }
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}

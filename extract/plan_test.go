@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/syncd/syncd/plan"
 )
 
 func ts(s string) time.Time {
@@ -223,7 +225,7 @@ func TestPlanBackfill(t *testing.T) {
 	}
 	clicks := mustStream(NewClicks(c, testModel{}, Options{}))
 	cw := clicks.PlanBackfill(day("2025-01-01"), now)
-	if len(cw) == 0 || cw[0].From.Before(now.Add(-ClicksRetention-time.Hour)) || cw[len(cw)-1].To.After(now) {
+	if len(cw) == 0 || cw[0].From.Before(now.Add(-plan.ClicksRetention-time.Hour)) || cw[len(cw)-1].To.After(now) {
 		t.Fatalf("clicks backfill not within retention: %q", wins(cw))
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/syncd/syncd/models"
+	"github.com/syncd/syncd/plan"
 )
 
 // Rows are asked for, planned and read in UTC whatever api.timezone is;
@@ -40,10 +41,10 @@ func TestStreamZones(t *testing.T) {
 					if w.Snapshot {
 						continue
 					}
-					if !w.From.Equal(hourStart(w.From, want)) {
+					if !w.From.Equal(plan.HourStart(w.From, want)) {
 						t.Errorf("%s window %s does not start on an hour of %s", name, win(w), want)
 					}
-					if (name == StreamStatsDaily || name == StreamServerPostbacks) && !w.From.Equal(dayStart(w.From, want)) {
+					if (name == StreamStatsDaily || name == StreamServerPostbacks) && !w.From.Equal(plan.DayStart(w.From, want)) {
 						t.Errorf("%s window %s does not start on a midnight of %s", name, win(w), want)
 					}
 				}

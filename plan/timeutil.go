@@ -1,28 +1,28 @@
-package extract
+package plan
 
 import "time"
 
 // All helpers take and return instants; day and hour boundaries are those of
 // loc, the stream's zone.
 
-// hourStart is the start of the loc hour holding t (exact for any offset,
+// HourStart is the start of the loc hour holding t (exact for any offset,
 // unambiguous across DST changes).
-func hourStart(t time.Time, loc *time.Location) time.Time {
+func HourStart(t time.Time, loc *time.Location) time.Time {
 	l := t.In(loc)
 	return t.Add(-time.Duration(l.Minute())*time.Minute - time.Duration(l.Second())*time.Second - time.Duration(l.Nanosecond())).UTC()
 }
 
 // hourCeil is the first loc hour boundary at or after t.
 func hourCeil(t time.Time, loc *time.Location) time.Time {
-	h := hourStart(t, loc)
+	h := HourStart(t, loc)
 	if h.Equal(t) {
 		return h
 	}
-	return hourStart(h.Add(time.Hour), loc)
+	return HourStart(h.Add(time.Hour), loc)
 }
 
-// dayStart is the loc midnight starting the day holding t.
-func dayStart(t time.Time, loc *time.Location) time.Time {
+// DayStart is the loc midnight starting the day holding t.
+func DayStart(t time.Time, loc *time.Location) time.Time {
 	l := t.In(loc)
 	return time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, loc).UTC()
 }
@@ -41,7 +41,7 @@ func addDays(t time.Time, n int, loc *time.Location) time.Time {
 
 // dayCeil is the first loc midnight at or after t.
 func dayCeil(t time.Time, loc *time.Location) time.Time {
-	d := dayStart(t, loc)
+	d := DayStart(t, loc)
 	if d.Equal(t) {
 		return d
 	}
@@ -69,11 +69,4 @@ func minTime(a, b time.Time) time.Time {
 		return a
 	}
 	return b
-}
-
-// WindowDates gives the first and last calendar dates (YYYY-MM-DD, in loc,
-// inclusive) a day-aligned window covers; sinks replacing days use it with
-// the extractor's Location().
-func WindowDates(w Window, loc *time.Location) (first, last string) {
-	return date(w.From, loc), lastDate(w.To, loc)
 }
