@@ -2,7 +2,6 @@ package extract
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -52,11 +51,12 @@ func (s *Stream) Fetch(ctx context.Context, w Window, emit func(arrow.RecordBatc
 		}
 		return nil
 	}
-	wk := &walker{s: s, q: q, seen: map[uint64]int{}, seed: maphash.MakeSeed(), add: func(item []byte) error {
-		if err := b.Append(item); err != nil {
+	wk := &walker{s: s, q: q, seen: map[uint64]int{}, seed: maphash.MakeSeed(), add: func(item []byte, seen func([]byte) bool) error {
+		appended, err := b.AppendNew(item, seen)
+		if err != nil {
 			return err
 		}
-		if b.Len() >= batch {
+		if appended && b.Len() >= batch {
 			return flush()
 		}
 		return nil
@@ -107,7 +107,23 @@ type walker struct {
 	seed maphash.Seed
 	// seen maps a key's hash to the last walk that saw it.
 	seen map[uint64]int
-	add  func(item []byte) error
+	// add decodes an item and appends it unless seen reports its key.
+	add func(item []byte, seen func(key []byte) bool) error
+	// n and r are the walk under way, for seenKey.
+	n int
+	r *walkResult
+}
+
+// seenKey counts a key in the walk under way and reports whether an earlier
+// walk, or this one, already saw it (so its row was emitted).
+func (wk *walker) seenKey(k []byte) bool {
+	h := maphash.Bytes(wk.seed, k)
+	last, ok := wk.seen[h]
+	if last != wk.n {
+		wk.r.distinct++
+		wk.seen[h] = wk.n
+	}
+	return ok
 }
 
 type walkResult struct {
@@ -127,6 +143,8 @@ func (r walkResult) complete() bool {
 func (wk *walker) walk(ctx context.Context, n int) (walkResult, error) {
 	s := wk.s
 	var r walkResult
+	wk.n, wk.r = n, &r
+	seen := wk.seenKey
 	for page := 1; ; page++ {
 		if page > s.c.maxPages {
 			return r, fmt.Errorf("GET %s page %d: %w: more than %d pages", s.path, page, ErrPagination, s.c.maxPages)
@@ -137,20 +155,7 @@ func (wk *walker) walk(ctx context.Context, n int) (walkResult, error) {
 			return r, err
 		}
 		for i, item := range reply.items {
-			k := s.keyOf(item)
-			if k == nil {
-				k = item
-			}
-			h := maphash.Bytes(wk.seed, k)
-			last, ok := wk.seen[h]
-			if last != n {
-				r.distinct++
-				wk.seen[h] = n
-			}
-			if ok {
-				continue
-			}
-			if err := wk.add(item); err != nil {
+			if err := wk.add(item, seen); err != nil {
 				// A model's error quotes a bad scalar: mask the key should
 				// a hostile reply echo it in a field.
 				return r, &redactedError{msg: fmt.Sprintf("GET %s page %d item %d: %s", s.path, page, i+1, s.c.Redact(err.Error())), err: err}
@@ -178,59 +183,4 @@ func (wk *walker) walk(ctx context.Context, n int) (walkResult, error) {
 			return r, fmt.Errorf("GET %s page %d: %w: next_page is %d", s.path, page, ErrPagination, p.NextPage.v)
 		}
 	}
-}
-
-// idKey is an object's "id" (a string's contents, or a number's text).
-func idKey(item []byte) []byte {
-	var v struct {
-		ID json.RawMessage `json:"id"`
-	}
-	if json.Unmarshal(item, &v) != nil {
-		return nil
-	}
-	return scalarKey(v.ID)
-}
-
-// mongoIDKey is a postback's "_id": {"$id": "..."} (or a plain "_id").
-func mongoIDKey(item []byte) []byte {
-	var v struct {
-		ID json.RawMessage `json:"_id"`
-	}
-	if json.Unmarshal(item, &v) != nil || len(v.ID) == 0 {
-		return nil
-	}
-	if v.ID[0] == '{' {
-		var m struct {
-			ID json.RawMessage `json:"$id"`
-		}
-		if json.Unmarshal(v.ID, &m) != nil {
-			return nil
-		}
-		return scalarKey(m.ID)
-	}
-	return scalarKey(v.ID)
-}
-
-// sliceKey is a custom stats row's "slice" object as sent.
-func sliceKey(item []byte) []byte {
-	var v struct {
-		Slice json.RawMessage `json:"slice"`
-	}
-	if json.Unmarshal(item, &v) != nil || len(v.Slice) == 0 {
-		return nil
-	}
-	return v.Slice
-}
-
-func scalarKey(raw json.RawMessage) []byte {
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil
-	}
-	if raw[0] == '"' {
-		var s string
-		if json.Unmarshal(raw, &s) == nil {
-			return []byte(s)
-		}
-	}
-	return raw
 }

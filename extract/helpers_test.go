@@ -41,19 +41,26 @@ type testBuilder struct {
 }
 
 func (t *testBuilder) Append(obj json.RawMessage) error {
+	_, err := t.AppendNew(obj, func([]byte) bool { return false })
+	return err
+}
+func (t *testBuilder) AppendNew(obj json.RawMessage, seen func([]byte) bool) (bool, error) {
 	var v struct {
 		ID json.RawMessage `json:"id"`
 	}
 	if err := json.Unmarshal(obj, &v); err != nil {
-		return fmt.Errorf("test model: %w", err)
+		return false, fmt.Errorf("test model: %w", err)
 	}
 	k := scalarKey(v.ID)
 	if k == nil {
 		k = obj
 	}
+	if seen(k) {
+		return false, nil
+	}
 	t.b.Field(0).(*array.StringBuilder).Append(string(k))
 	t.n++
-	return nil
+	return true, nil
 }
 func (t *testBuilder) Len() int { return t.n }
 func (t *testBuilder) NewRecord() arrow.RecordBatch {

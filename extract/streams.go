@@ -76,7 +76,6 @@ type Stream struct {
 	m     models.Model
 	o     Options
 	fixed url.Values // parameters of every request
-	keyOf func([]byte) []byte
 }
 
 var _ Extractor = (*Stream)(nil)
@@ -117,7 +116,7 @@ func newStream(name, path, listKey string, p plan.Planner, mk mark, c *Client, m
 	if o.BatchRows < 0 {
 		return nil, fmt.Errorf("extract: %s: negative batch rows %d", name, o.BatchRows)
 	}
-	s := &Stream{name: name, path: path, listKey: listKey, planner: p, mark: mk, c: c, loc: time.UTC, m: m, o: o, keyOf: idKey}
+	s := &Stream{name: name, path: path, listKey: listKey, planner: p, mark: mk, c: c, loc: time.UTC, m: m, o: o}
 	s.scope = plan.Scope{Stream: name, Loc: s.loc, Network: c.loc, StartDate: o.StartDate, Lookback: o.Lookback,
 		UpdateFilter: o.UpdateFilter, Slices: o.Slices, Now: c.now, Log: c.log}
 	return s, nil
@@ -136,20 +135,12 @@ func NewClicks(c *Client, m models.Model, o Options) (*Stream, error) {
 
 // NewServerPostbacks: GET /3.0/stats/serverpostbacks, daily windows.
 func NewServerPostbacks(c *Client, m models.Model, o Options) (*Stream, error) {
-	s, err := newStream(StreamServerPostbacks, "/3.0/stats/serverpostbacks", "postbacks", plan.Days{}, markUpsert, c, m, o)
-	if s != nil {
-		s.keyOf = mongoIDKey
-	}
-	return s, err
+	return newStream(StreamServerPostbacks, "/3.0/stats/serverpostbacks", "postbacks", plan.Days{}, markUpsert, c, m, o)
 }
 
 // NewAffiliatePostbacks: GET /3.0/stats/affiliatepostbacks, daily windows.
 func NewAffiliatePostbacks(c *Client, m models.Model, o Options) (*Stream, error) {
-	s, err := newStream(StreamAffiliatePostbacks, "/3.0/stats/affiliatepostbacks", "postbacks", plan.Days{}, markUpsert, c, m, o)
-	if s != nil {
-		s.keyOf = mongoIDKey
-	}
-	return s, err
+	return newStream(StreamAffiliatePostbacks, "/3.0/stats/affiliatepostbacks", "postbacks", plan.Days{}, markUpsert, c, m, o)
 }
 
 // NewStatsDaily: GET /3.0/stats/custom with slice[]=o.Slices; windows replace
@@ -158,7 +149,6 @@ func NewStatsDaily(c *Client, m models.Model, o Options) (*Stream, error) {
 	o.Slices = slices.Clone(o.Slices)
 	s, err := newStream(StreamStatsDaily, "/3.0/stats/custom", "stats", plan.StatsDays{}, markReplaceDays, c, m, o)
 	if s != nil {
-		s.keyOf = sliceKey
 		s.loc = c.loc
 		s.scope.Loc = c.loc
 		if err := s.planner.Check(&s.scope); err != nil {

@@ -34,6 +34,13 @@ type Builder interface {
 	// Append decodes one element of the response's list. A malformed object is
 	// an error naming the field; unknown fields are kept in raw.
 	Append(obj json.RawMessage) error
+	// AppendNew is Append for a caller that drops rows it has seen: seen is
+	// given the decoded row's key (its key columns, encoded so that two rows
+	// have equal keys exactly when the table takes them for one row; the
+	// bytes are valid during the call only), and the row is appended unless
+	// seen returns true. A malformed object is an error before seen is
+	// called; appended reports whether the row was added.
+	AppendNew(obj json.RawMessage, seen func(key []byte) bool) (appended bool, err error)
 	// Len is the number of rows appended since the last NewRecord.
 	Len() int
 	// NewRecord hands over the rows appended so far and resets the builder.

@@ -1,6 +1,7 @@
 package models
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -99,6 +100,7 @@ type table struct {
 	day    string
 	schema *arrow.Schema
 	ddl    string
+	keyCol []int // the key's columns, by index
 	// members are the top-level JSON members the row function reads;
 	// vals[i] holds members[i]'s value span.
 	members []string
@@ -123,6 +125,11 @@ func newTable(name string, cols []column, key []string, day string, members []st
 	for _, k := range key {
 		if !seen[k] {
 			panic("models: key column " + k + " not in " + name)
+		}
+		for i, c := range t.cols {
+			if c.name == k {
+				t.keyCol = append(t.keyCol, i)
+			}
 		}
 	}
 	t.schema = arrow.NewSchema(fields, nil)
@@ -325,6 +332,7 @@ type builder struct {
 	visit memberFunc
 	sync  int64
 	n     int
+	key   []byte // the pending row's key (AppendNew)
 
 	str []*array.StringBuilder
 	i64 []*array.Int64Builder
@@ -400,6 +408,66 @@ func (b *builder) onMember(key []byte, escaped bool, val []byte) {
 }
 
 func (b *builder) Append(obj json.RawMessage) error {
+	if err := b.decode(obj); err != nil {
+		return err
+	}
+	b.commit()
+	return nil
+}
+
+func (b *builder) AppendNew(obj json.RawMessage, seen func(key []byte) bool) (bool, error) {
+	if err := b.decode(obj); err != nil {
+		return false, err
+	}
+	if seen(b.rowKey()) {
+		b.discard()
+		return false, nil
+	}
+	b.commit()
+	return true, nil
+}
+
+// rowKey encodes the pending row's key cells: strings length-prefixed,
+// everything else as its 8 bytes, so distinct keys never encode alike.
+func (b *builder) rowKey() []byte {
+	k := b.key[:0]
+	for _, i := range b.t.keyCol {
+		c := &b.state.cells[i]
+		switch {
+		case c.null:
+			k = append(k, 0)
+		case b.t.cols[i].typ == tString:
+			k = append(k, 1)
+			k = binary.AppendUvarint(k, uint64(len(c.s)))
+			k = append(k, c.s...)
+		case b.t.cols[i].typ == tBool:
+			k = append(k, 1, boolByte(c.b))
+		default:
+			k = append(k, 1)
+			k = binary.LittleEndian.AppendUint64(k, uint64(c.i))
+		}
+	}
+	b.key = k
+	return k
+}
+
+func boolByte(v bool) byte {
+	if v {
+		return 1
+	}
+	return 0
+}
+
+// discard forgets the pending row.
+func (b *builder) discard() {
+	for i := range b.state.cells {
+		b.state.cells[i] = cell{null: true}
+	}
+}
+
+// decode decodes obj into the pending row's cells; on error the cells are
+// cleared again, so a bad object never leaves anything behind.
+func (b *builder) decode(obj json.RawMessage) error {
 	clear(b.state.vals)
 	b.sc.data = obj
 	b.sc.out = b.sc.out[:0]
@@ -413,12 +481,9 @@ func (b *builder) Append(obj json.RawMessage) error {
 	b.state.err = nil
 	b.t.row(&b.state)
 	if err := b.state.err; err != nil {
-		for i := range b.state.cells {
-			b.state.cells[i] = cell{null: true}
-		}
+		b.discard()
 		return err
 	}
-	b.commit()
 	return nil
 }
 
