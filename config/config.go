@@ -23,7 +23,7 @@ import (
 type Config struct {
 	API       API
 	Warehouse Warehouse
-	Streams   []*Stream // every stream, in models.Streams order
+	Streams   []*Stream // every stream, in models.Names() order
 	HTTP      HTTP
 }
 
@@ -105,7 +105,7 @@ func defaults() *Config {
 		"partners":            {Schedule: "@every 6h"},
 		"advertisers":         {Schedule: "@every 6h"},
 	}
-	for _, name := range models.Streams {
+	for _, name := range models.Names() {
 		s := streamDefaults[name]
 		s.Name = name
 		s.Enabled = true
@@ -279,7 +279,7 @@ func Keys() []string {
 			keys = append(keys, section+"."+k)
 		}
 	}
-	for _, s := range models.Streams {
+	for _, s := range models.Names() {
 		for _, k := range streamKeys {
 			if k == "slices" && s != "stats_daily" {
 				continue
@@ -317,11 +317,11 @@ func describeUnknown(k string) string {
 	parts := strings.Split(k, ".")
 	if parts[0] == "streams" && len(parts) >= 2 {
 		known := false
-		for _, s := range models.Streams {
+		for _, s := range models.Names() {
 			known = known || s == parts[1]
 		}
 		if !known {
-			return fmt.Sprintf("streams.%s: no such stream (streams are %s)", parts[1], strings.Join(models.Streams, ", "))
+			return fmt.Sprintf("streams.%s: no such stream (streams are %s)", parts[1], strings.Join(models.Names(), ", "))
 		}
 	}
 	return k

@@ -22,7 +22,7 @@ func TestAuthHeaderTimezoneAndParams(t *testing.T) {
 	srv := httptest.NewServer(f)
 	defer srv.Close()
 	c := testClient(t, srv, ClientConfig{Timezone: "Europe/Berlin", PageSize: 2})
-	s := mustStream(NewOffers(c, testModel{}))
+	s := mustStream(NewExtractor("offers", c, testModel{}, Options{}))
 	ids, _, reqs, err := collect(t, context.Background(), s, snapshotWindow())
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +59,7 @@ func TestPaginationFollowsNextPageAndBatches(t *testing.T) {
 	srv := httptest.NewServer(f)
 	defer srv.Close()
 	c := testClient(t, srv, ClientConfig{PageSize: 5}, WithBatchRows(10))
-	s := mustStream(NewConversions(c, testModel{}, Options{}))
+	s := mustStream(NewExtractor("conversions", c, testModel{}, Options{}))
 	ids, sizes, reqs, err := collect(t, context.Background(), s, Window{From: time.Now().Add(-time.Hour), To: time.Now()})
 	if err != nil {
 		t.Fatal(err)
@@ -81,7 +81,7 @@ func TestPaginationFollowsNextPageAndBatches(t *testing.T) {
 		t.Fatalf("pages %v", pages)
 	}
 	// Option override of the batch size.
-	s2 := mustStream(NewConversions(c, testModel{}, Options{BatchRows: 4}))
+	s2 := mustStream(NewExtractor("conversions", c, testModel{}, Options{BatchRows: 4}))
 	_, sizes, _, err = collect(t, context.Background(), s2, Window{From: time.Now().Add(-time.Hour), To: time.Now()})
 	if err != nil || !slices.Equal(sizes, []int{4, 4, 4, 4, 4, 3}) {
 		t.Fatalf("sizes %v err %v", sizes, err)
@@ -93,7 +93,7 @@ func TestEmptyWindowEmitsNothing(t *testing.T) {
 	srv := httptest.NewServer(f)
 	defer srv.Close()
 	c := testClient(t, srv, ClientConfig{})
-	s := mustStream(NewClicks(c, testModel{}, Options{}))
+	s := mustStream(NewExtractor("clicks", c, testModel{}, Options{}))
 	ids, sizes, reqs, err := collect(t, context.Background(), s, Window{From: time.Now().Add(-time.Hour), To: time.Now()})
 	if err != nil || len(ids) != 0 || len(sizes) != 0 || reqs != 1 {
 		t.Fatalf("ids %v sizes %v reqs %d err %v", ids, sizes, reqs, err)
@@ -117,7 +117,7 @@ func TestLoopGuards(t *testing.T) {
 			srv := httptest.NewServer(f)
 			defer srv.Close()
 			c := testClient(t, srv, ClientConfig{PageSize: 3}, WithMaxPages(20))
-			s := mustStream(NewPartners(c, testModel{}))
+			s := mustStream(NewExtractor("partners", c, testModel{}, Options{}))
 			_, _, reqs, err := collect(t, context.Background(), s, snapshotWindow())
 			if !errors.Is(err, ErrPagination) {
 				t.Fatalf("err = %v, want ErrPagination", err)
@@ -145,7 +145,7 @@ func TestTotalCountRewalk(t *testing.T) {
 		srv := httptest.NewServer(f)
 		defer srv.Close()
 		c := testClient(t, srv, ClientConfig{PageSize: 3})
-		s := mustStream(NewConversions(c, testModel{}, Options{}))
+		s := mustStream(NewExtractor("conversions", c, testModel{}, Options{}))
 		ids, _, reqs, err := collect(t, context.Background(), s, Window{From: time.Now().Add(-time.Hour), To: time.Now()})
 		if err != nil {
 			t.Fatal(err)
@@ -169,7 +169,7 @@ func TestTotalCountRewalk(t *testing.T) {
 		srv := httptest.NewServer(f)
 		defer srv.Close()
 		c := testClient(t, srv, ClientConfig{PageSize: 3})
-		s := mustStream(NewConversions(c, testModel{}, Options{}))
+		s := mustStream(NewExtractor("conversions", c, testModel{}, Options{}))
 		ids, _, _, err := collect(t, context.Background(), s, Window{From: time.Now().Add(-time.Hour), To: time.Now()})
 		if err != nil || len(ids) != 10 || f.walks != 2 {
 			t.Fatalf("ids %v walks %d err %v", ids, f.walks, err)
@@ -181,7 +181,7 @@ func TestTotalCountRewalk(t *testing.T) {
 		srv := httptest.NewServer(f)
 		defer srv.Close()
 		c := testClient(t, srv, ClientConfig{PageSize: 5}, WithBatchRows(1))
-		s := mustStream(NewConversions(c, testModel{}, Options{}))
+		s := mustStream(NewExtractor("conversions", c, testModel{}, Options{}))
 		ids, _, _, err := collect(t, context.Background(), s, Window{From: time.Now().Add(-time.Hour), To: time.Now()})
 		if !errors.Is(err, ErrIncomplete) {
 			t.Fatalf("err %v", err)
@@ -211,7 +211,7 @@ func TestTotalCountRewalk(t *testing.T) {
 		srv := httptest.NewServer(f)
 		defer srv.Close()
 		c := testClient(t, srv, ClientConfig{PageSize: 5})
-		s := mustStream(NewConversions(c, testModel{}, Options{}))
+		s := mustStream(NewExtractor("conversions", c, testModel{}, Options{}))
 		ids, _, _, err := collect(t, context.Background(), s, Window{From: time.Now().Add(-time.Hour), To: time.Now()})
 		if err != nil || len(ids) != 10 || f.walks != 4 {
 			t.Fatalf("ids %d walks %d err %v", len(ids), f.walks, err)
@@ -311,7 +311,7 @@ func TestRetryableFaultsSucceed(t *testing.T) {
 			var hook atomic.Int64
 			c := testClient(t, srv, ClientConfig{PageSize: 10, Timeout: 200 * time.Millisecond},
 				WithObserver(obs), WithOnRequest(func(string, int, time.Duration) { hook.Add(1) }))
-			s := mustStream(NewConversions(c, testModel{}, Options{}))
+			s := mustStream(NewExtractor("conversions", c, testModel{}, Options{}))
 			ids, _, reqs, err := collect(t, context.Background(), s, Window{From: time.Now().Add(-time.Hour), To: time.Now()})
 			if err != nil {
 				t.Fatal(err)
@@ -350,7 +350,7 @@ func TestRetryAfter(t *testing.T) {
 		defer srv.Close()
 		obs := &recObserver{}
 		c := testClient(t, srv, ClientConfig{}, WithObserver(obs))
-		s := mustStream(NewClicks(c, testModel{}, Options{}))
+		s := mustStream(NewExtractor("clicks", c, testModel{}, Options{}))
 		start := time.Now()
 		if _, _, _, err := collect(t, context.Background(), s, Window{From: start, To: start}); err != nil {
 			t.Fatal(err)
@@ -374,7 +374,7 @@ func TestRetryAfter(t *testing.T) {
 			defer srv.Close()
 			obs := &recObserver{}
 			c := testClient(t, srv, ClientConfig{MaxRetryAfter: 50 * time.Millisecond}, WithObserver(obs))
-			s := mustStream(NewClicks(c, testModel{}, Options{}))
+			s := mustStream(NewExtractor("clicks", c, testModel{}, Options{}))
 			now := time.Now()
 			if _, _, _, err := collect(t, context.Background(), s, Window{From: now, To: now}); err != nil {
 				t.Fatal(err)
@@ -399,7 +399,7 @@ func TestRetriesRunOut(t *testing.T) {
 	srv := httptest.NewServer(f)
 	defer srv.Close()
 	c := testClient(t, srv, ClientConfig{MaxRetries: 3})
-	s := mustStream(NewConversions(c, testModel{}, Options{}))
+	s := mustStream(NewExtractor("conversions", c, testModel{}, Options{}))
 	_, _, reqs, err := collect(t, context.Background(), s, Window{From: time.Now(), To: time.Now()})
 	var re *RequestError
 	if !errors.As(err, &re) || !re.Temporary || re.Code != 503 || re.Attempts != 4 || reqs != 4 {
@@ -436,7 +436,7 @@ func TestPermanentErrorsFailFast(t *testing.T) {
 			defer srv.Close()
 			var logs strings.Builder
 			c := testClient(t, srv, ClientConfig{Key: tc.key, Logger: zerolog.New(&logs)})
-			s := mustStream(NewConversions(c, testModel{}, Options{}))
+			s := mustStream(NewExtractor("conversions", c, testModel{}, Options{}))
 			_, _, reqs, err := collect(t, context.Background(), s, Window{From: time.Now(), To: time.Now()})
 			if err == nil || reqs != 1 || len(f.requests()) != 1 {
 				t.Fatalf("err %v after %d requests", err, reqs)
@@ -462,7 +462,7 @@ func TestBodyTooLarge(t *testing.T) {
 	srv := httptest.NewServer(f)
 	defer srv.Close()
 	c := testClient(t, srv, ClientConfig{}, WithMaxBodyBytes(200))
-	s := mustStream(NewClicks(c, testModel{}, Options{}))
+	s := mustStream(NewExtractor("clicks", c, testModel{}, Options{}))
 	_, _, reqs, err := collect(t, context.Background(), s, Window{From: time.Now(), To: time.Now()})
 	if err == nil || reqs != 1 || !strings.Contains(err.Error(), "exceeds 200 bytes") {
 		t.Fatalf("err %v reqs %d", err, reqs)
@@ -514,8 +514,8 @@ func TestRateLimitNeverExceeded(t *testing.T) {
 	sent := &sendTimes{next: http.DefaultTransport}
 	c := testClient(t, srv, ClientConfig{PageSize: 2, RequestsPerSecond: rps, Concurrency: 4, HTTPClient: &http.Client{Transport: sent}})
 	// Two streams share one client: one budget.
-	a := mustStream(NewConversions(c, testModel{}, Options{}))
-	b := mustStream(NewOffers(c, testModel{}))
+	a := mustStream(NewExtractor("conversions", c, testModel{}, Options{}))
+	b := mustStream(NewExtractor("offers", c, testModel{}, Options{}))
 	var wg sync.WaitGroup
 	var total atomic.Int64
 	for i := 0; i < 4; i++ {
@@ -567,7 +567,7 @@ func TestConcurrencyBound(t *testing.T) {
 	srv := httptest.NewServer(f)
 	defer srv.Close()
 	c := testClient(t, srv, ClientConfig{PageSize: 5, Concurrency: 2})
-	s := mustStream(NewClicks(c, testModel{}, Options{}))
+	s := mustStream(NewExtractor("clicks", c, testModel{}, Options{}))
 	var wg sync.WaitGroup
 	for i := 0; i < 5; i++ {
 		wg.Add(1)
@@ -604,7 +604,7 @@ func TestCancellationStopsPromptly(t *testing.T) {
 			srv := httptest.NewServer(f)
 			defer srv.Close()
 			c := testClient(t, srv, ClientConfig{Timeout: 30 * time.Second})
-			s := mustStream(NewConversions(c, testModel{}, Options{}))
+			s := mustStream(NewExtractor("conversions", c, testModel{}, Options{}))
 			ctx, cancel := context.WithCancel(context.Background())
 			time.AfterFunc(100*time.Millisecond, cancel)
 			start := time.Now()
@@ -622,7 +622,7 @@ func TestCancellationStopsPromptly(t *testing.T) {
 		srv := httptest.NewServer(f)
 		defer srv.Close()
 		c := testClient(t, srv, ClientConfig{PageSize: 1, RequestsPerSecond: 0.2})
-		s := mustStream(NewConversions(c, testModel{}, Options{}))
+		s := mustStream(NewExtractor("conversions", c, testModel{}, Options{}))
 		ctx, cancel := context.WithCancel(context.Background())
 		time.AfterFunc(100*time.Millisecond, cancel)
 		start := time.Now()
@@ -638,7 +638,7 @@ func TestEmitErrorStops(t *testing.T) {
 	srv := httptest.NewServer(f)
 	defer srv.Close()
 	c := testClient(t, srv, ClientConfig{PageSize: 5}, WithBatchRows(5))
-	s := mustStream(NewClicks(c, testModel{}, Options{}))
+	s := mustStream(NewExtractor("clicks", c, testModel{}, Options{}))
 	boom := errors.New("disk full")
 	reqs, err := s.Fetch(context.Background(), Window{From: time.Now(), To: time.Now()}, func(rec arrow.RecordBatch) error { return boom })
 	if !errors.Is(err, boom) || reqs != 1 {
@@ -704,7 +704,7 @@ func TestRedirectToOtherHostRefused(t *testing.T) {
 	srv := httptest.NewServer(f)
 	defer srv.Close()
 	c := testClient(t, srv, ClientConfig{})
-	s := mustStream(NewClicks(c, testModel{}, Options{}))
+	s := mustStream(NewExtractor("clicks", c, testModel{}, Options{}))
 	_, _, _, err := collect(t, context.Background(), s, Window{From: time.Now(), To: time.Now()})
 	if err == nil || leaked.Load() {
 		t.Fatalf("err %v leaked %v", err, leaked.Load())

@@ -31,11 +31,11 @@ var (
 // 3 times); if it still does not add up, and the rows of all walks together
 // do not reach the last total_count either, Fetch fails with ErrIncomplete.
 func (s *Stream) Fetch(ctx context.Context, w Window, emit func(arrow.RecordBatch) error) (int64, error) {
-	b := s.m.NewBuilder(s.c.mem, s.loc, s.c.now().UTC())
+	b := s.m.NewBuilder(s.c.mem, s.scope.Loc, s.c.now().UTC())
 	defer b.Release()
 	q := s.query(w)
 	batch := s.batchRows()
-	log := s.c.log.With().Str("stream", s.name).Time("from", w.From).Time("to", w.To).Logger()
+	log := s.c.log.With().Str("stream", s.decl.Name).Time("from", w.From).Time("to", w.To).Logger()
 
 	var requests int64
 	emitted := 0
@@ -84,7 +84,7 @@ func (s *Stream) Fetch(ctx context.Context, w Window, emit func(arrow.RecordBatc
 		}
 		ev.Msg("rows still do not add up to total_count")
 		return requests, fmt.Errorf("%s: GET %s %s..%s: %w: %d distinct rows (%d over %d walks) of total_count %d%s",
-			s.name, s.path, w.From.Format("2006-01-02T15:04Z07:00"), w.To.Format("2006-01-02T15:04Z07:00"),
+			s.decl.Name, s.decl.Endpoint, w.From.Format("2006-01-02T15:04Z07:00"), w.To.Format("2006-01-02T15:04Z07:00"),
 			ErrIncomplete, r.distinct, len(wk.seen), n, r.lastTotal, changedNote(r))
 	}
 	if err := flush(); err != nil {
@@ -147,9 +147,9 @@ func (wk *walker) walk(ctx context.Context, n int) (walkResult, error) {
 	seen := wk.seenKey
 	for page := 1; ; page++ {
 		if page > s.c.maxPages {
-			return r, fmt.Errorf("GET %s page %d: %w: more than %d pages", s.path, page, ErrPagination, s.c.maxPages)
+			return r, fmt.Errorf("GET %s page %d: %w: more than %d pages", s.decl.Endpoint, page, ErrPagination, s.c.maxPages)
 		}
-		reply, attempts, err := s.c.getPage(ctx, s.path, s.listKey, wk.q, page)
+		reply, attempts, err := s.c.getPage(ctx, s.decl.Endpoint, s.decl.ListKey, wk.q, page)
 		r.requests += int64(attempts)
 		if err != nil {
 			return r, err
@@ -158,7 +158,7 @@ func (wk *walker) walk(ctx context.Context, n int) (walkResult, error) {
 			if err := wk.add(item, seen); err != nil {
 				// A model's error quotes a bad scalar: mask the key should
 				// a hostile reply echo it in a field.
-				return r, &redactedError{msg: fmt.Sprintf("GET %s page %d item %d: %s", s.path, page, i+1, s.c.Redact(err.Error())), err: err}
+				return r, &redactedError{msg: fmt.Sprintf("GET %s page %d item %d: %s", s.decl.Endpoint, page, i+1, s.c.Redact(err.Error())), err: err}
 			}
 		}
 		p := reply.pagination
@@ -174,13 +174,13 @@ func (wk *walker) walk(ctx context.Context, n int) (walkResult, error) {
 			r.lastTotal = p.TotalCount.v
 		}
 		if p.Page.set && p.Page.v != int64(page) {
-			return r, fmt.Errorf("GET %s page %d: %w: the reply is for page %d", s.path, page, ErrPagination, p.Page.v)
+			return r, fmt.Errorf("GET %s page %d: %w: the reply is for page %d", s.decl.Endpoint, page, ErrPagination, p.Page.v)
 		}
 		if !p.NextPage.set || p.NextPage.v == 0 || len(reply.items) == 0 {
 			return r, nil
 		}
 		if p.NextPage.v != int64(page+1) {
-			return r, fmt.Errorf("GET %s page %d: %w: next_page is %d", s.path, page, ErrPagination, p.NextPage.v)
+			return r, fmt.Errorf("GET %s page %d: %w: next_page is %d", s.decl.Endpoint, page, ErrPagination, p.NextPage.v)
 		}
 	}
 }

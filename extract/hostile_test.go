@@ -165,7 +165,7 @@ func TestHostileResponses(t *testing.T) {
 			if m == nil {
 				m = testModel{}
 			}
-			s := mustStream(NewConversions(c, m, Options{}))
+			s := mustStream(NewExtractor("conversions", c, m, Options{}))
 			var ids []string
 			var rows int64
 			reqs, err := s.Fetch(context.Background(), Window{From: time.Now().Add(-time.Hour), To: time.Now()}, func(rec arrow.RecordBatch) error {

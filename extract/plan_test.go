@@ -128,7 +128,7 @@ func checkWindows(t *testing.T, cursor time.Time, ws []Window) {
 func TestPlanConversionsByUpdate(t *testing.T) {
 	build := func(c *Client, o Options) (*Stream, error) {
 		o.UpdateFilter = true
-		return NewConversions(c, testModel{}, o)
+		return NewExtractor("conversions", c, testModel{}, o)
 	}
 	start := Options{StartDate: day("2025-01-01"), Lookback: 6 * time.Hour}
 	runPlanCases(t, build, []planCase{{
@@ -187,7 +187,7 @@ func TestPlanConversionsByUpdate(t *testing.T) {
 }
 
 func TestPlanConversionsByCreation(t *testing.T) {
-	build := func(c *Client, o Options) (*Stream, error) { return NewConversions(c, testModel{}, o) }
+	build := func(c *Client, o Options) (*Stream, error) { return NewExtractor("conversions", c, testModel{}, o) }
 	runPlanCases(t, build, []planCase{{
 		name: "UTC: lookback re-read by creation day", tz: "UTC", opts: Options{Lookback: 48 * time.Hour},
 		cursor: day("2025-03-10"), now: ts("2025-03-10T14:30Z"),
@@ -204,7 +204,7 @@ func TestPlanConversionsByCreation(t *testing.T) {
 func TestPlanBackfill(t *testing.T) {
 	now := ts("2025-03-10T14:30Z")
 	c := planClient(t, "Europe/Berlin", now)
-	conv := mustStream(NewConversions(c, testModel{}, Options{UpdateFilter: true, StartDate: day("2024-06-01")}))
+	conv := mustStream(NewExtractor("conversions", c, testModel{}, Options{UpdateFilter: true, StartDate: day("2024-06-01")}))
 	// Berlin's days (as syncd backfill passes them) align outward to UTC days.
 	ws := conv.PlanBackfill(ts("2024-12-31T23:00Z"), ts("2025-01-02T23:00Z"))
 	want := []string{"[12-31T00Z,01-01T00Z)->01-01T00Z backfill", "[01-01T00Z,01-02T00Z)->01-02T00Z backfill", "[01-02T00Z,01-03T00Z)->01-03T00Z backfill"}
@@ -214,16 +214,16 @@ func TestPlanBackfill(t *testing.T) {
 	if got := q(conv.Query(ws[1])); got != "date_from=2025-01-01 date_to=2025-01-01" {
 		t.Fatalf("backfill selects by creation: %s", got)
 	}
-	stats := mustStream(NewStatsDaily(c, testModel{}, Options{Slices: []string{"day", "offer"}}))
+	stats := mustStream(NewExtractor("stats_daily", c, testModel{}, Options{Slices: []string{"day", "offer"}}))
 	if got := wins(stats.PlanBackfill(ts("2024-12-31T23:00Z"), ts("2025-02-28T23:00Z"))); !slices.Equal(got, []string{
 		"[12-31T23Z,01-31T23Z)->01-31T23Z replace backfill", "[01-31T23Z,02-28T23Z)->02-28T23Z replace backfill"}) {
 		t.Fatalf("stats backfill %q", got)
 	}
-	offers := mustStream(NewOffers(c, testModel{}))
+	offers := mustStream(NewExtractor("offers", c, testModel{}, Options{}))
 	if got := wins(offers.PlanBackfill(day("2025-01-01"), now)); len(got) != 1 || !strings.Contains(got[0], "snapshot") {
 		t.Fatalf("offers backfill %q", got)
 	}
-	clicks := mustStream(NewClicks(c, testModel{}, Options{}))
+	clicks := mustStream(NewExtractor("clicks", c, testModel{}, Options{}))
 	cw := clicks.PlanBackfill(day("2025-01-01"), now)
 	if len(cw) == 0 || cw[0].From.Before(now.Add(-plan.ClicksRetention-time.Hour)) || cw[len(cw)-1].To.After(now) {
 		t.Fatalf("clicks backfill not within retention: %q", wins(cw))
@@ -231,7 +231,7 @@ func TestPlanBackfill(t *testing.T) {
 }
 
 func TestPlanClicks(t *testing.T) {
-	build := func(c *Client, o Options) (*Stream, error) { return NewClicks(c, testModel{}, o) }
+	build := func(c *Client, o Options) (*Stream, error) { return NewExtractor("clicks", c, testModel{}, o) }
 	hours := func(d string, from, to int) []string {
 		var out []string
 		for h := from; h < to; h++ {
@@ -280,7 +280,7 @@ func TestClicksRetention(t *testing.T) {
 	var logs strings.Builder
 	c := planClient(t, "UTC", now)
 	c.log = zerolog.New(&logs)
-	s := mustStream(NewClicks(c, testModel{}, Options{}))
+	s := mustStream(NewExtractor("clicks", c, testModel{}, Options{}))
 
 	cursor := ts("2025-03-02T10:00Z") // 8 days behind
 	ws := s.Plan(cursor, now)
@@ -312,7 +312,7 @@ func TestClicksRetention(t *testing.T) {
 	if !ws[0].From.Equal(ts("2025-03-03T14:00Z")) || logs.Len() != 0 {
 		t.Fatalf("first run %s logs %s", win(ws[0]), logs.String())
 	}
-	conv := mustStream(NewConversions(c, testModel{}, Options{}))
+	conv := mustStream(NewExtractor("conversions", c, testModel{}, Options{}))
 	if conv.RetentionAtRisk(cursor, now) {
 		t.Fatal("only clicks have a retention")
 	}
@@ -320,8 +320,12 @@ func TestClicksRetention(t *testing.T) {
 
 func TestPlanPostbacks(t *testing.T) {
 	for _, build := range []func(c *Client, o Options) (*Stream, error){
-		func(c *Client, o Options) (*Stream, error) { return NewServerPostbacks(c, testModel{}, o) },
-		func(c *Client, o Options) (*Stream, error) { return NewAffiliatePostbacks(c, testModel{}, o) },
+		func(c *Client, o Options) (*Stream, error) {
+			return NewExtractor("server_postbacks", c, testModel{}, o)
+		},
+		func(c *Client, o Options) (*Stream, error) {
+			return NewExtractor("affiliate_postbacks", c, testModel{}, o)
+		},
 	} {
 		runPlanCases(t, build, []planCase{{
 			name: "lookback 2d", tz: "UTC", opts: Options{Lookback: 48 * time.Hour},
@@ -351,7 +355,7 @@ func TestPlanPostbacks(t *testing.T) {
 func TestPlanStatsDaily(t *testing.T) {
 	build := func(c *Client, o Options) (*Stream, error) {
 		o.Slices = []string{"day", "offer", "partner", "country"}
-		return NewStatsDaily(c, testModel{}, o)
+		return NewExtractor("stats_daily", c, testModel{}, o)
 	}
 	runPlanCases(t, build, []planCase{{
 		name: "first run: 31-day windows, today partial", tz: "UTC", opts: Options{StartDate: day("2025-01-01")},
@@ -382,10 +386,10 @@ func TestPlanStatsDaily(t *testing.T) {
 	if !slices.Equal(got, []string{"day", "offer", "partner", "country"}) {
 		t.Fatalf("slice[] = %v", got)
 	}
-	if _, err := NewStatsDaily(c, testModel{}, Options{Slices: []string{"offer"}}); err == nil {
+	if _, err := NewExtractor("stats_daily", c, testModel{}, Options{Slices: []string{"offer"}}); err == nil {
 		t.Fatal("slices without day accepted")
 	}
-	if _, err := NewStatsDaily(c, testModel{}, Options{}); err == nil {
+	if _, err := NewExtractor("stats_daily", c, testModel{}, Options{}); err == nil {
 		t.Fatal("no slices accepted")
 	}
 }
@@ -393,7 +397,7 @@ func TestPlanStatsDaily(t *testing.T) {
 func TestPlanSnapshots(t *testing.T) {
 	now := ts("2025-03-10T14:30Z")
 	c := planClient(t, "UTC", now)
-	for _, name := range []string{StreamOffers, StreamPartners, StreamAdvertisers} {
+	for _, name := range []string{"offers", "partners", "advertisers"} {
 		s := mustStream(NewExtractor(name, c, testModel{}, Options{}))
 		ws := s.Plan(ts("2025-03-10T08:30Z"), now)
 		if len(ws) != 1 || !ws[0].Snapshot || !ws[0].Advance.Equal(now) || ws[0].ReplaceDays {
@@ -416,7 +420,7 @@ func TestConversionsSendCreationRange(t *testing.T) {
 	defer srv.Close()
 	now := ts("2025-03-10T14:30Z")
 	c := testClient(t, srv, ClientConfig{Timezone: "Europe/Berlin"}, WithClock(func() time.Time { return now }))
-	s := mustStream(NewConversions(c, testModel{}, Options{UpdateFilter: true, StartDate: day("2024-11-01")}))
+	s := mustStream(NewExtractor("conversions", c, testModel{}, Options{UpdateFilter: true, StartDate: day("2024-11-01")}))
 	ws := s.Plan(ts("2025-03-10T10:00Z"), now)
 	if len(ws) != 1 {
 		t.Fatalf("windows %q", wins(ws))

@@ -12,9 +12,9 @@ import (
 func (s *Stream) Probe(ctx context.Context) (int64, error) {
 	windows := s.Plan(time.Time{}, s.c.now().UTC())
 	if len(windows) == 0 {
-		return 0, fmt.Errorf("%s: nothing to probe", s.name)
+		return 0, fmt.Errorf("%s: nothing to probe", s.decl.Name)
 	}
-	reply, _, err := s.c.getPage(ctx, s.path, s.listKey, s.query(windows[len(windows)-1]), 1)
+	reply, _, err := s.c.getPage(ctx, s.decl.Endpoint, s.decl.ListKey, s.query(windows[len(windows)-1]), 1)
 	if err != nil {
 		return 0, err
 	}

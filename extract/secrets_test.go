@@ -93,7 +93,7 @@ func TestKeyNeverLeaks(t *testing.T) {
 			if m == nil {
 				m = testModel{}
 			}
-			s := mustStream(NewConversions(c, m, Options{}))
+			s := mustStream(NewExtractor("conversions", c, m, Options{}))
 			_, _, _, err := collect(t, context.Background(), s, Window{From: time.Now().Add(-time.Hour), To: time.Now()})
 			if err == nil {
 				t.Fatal("no error")

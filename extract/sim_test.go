@@ -106,15 +106,15 @@ func TestAgainstSimulator(t *testing.T) {
 				truth string // "" : no truth to compare
 				exact bool
 			}{
-				{mustStream(NewConversions(c, models.Conversions(), Options{StartDate: start, UpdateFilter: true})), "conversions", true},
-				{mustStream(NewConversions(c, models.Conversions(), Options{StartDate: start})), "conversions", true},
-				{mustStream(NewClicks(c, models.Clicks(), Options{})), "clicks", false},
-				{mustStream(NewServerPostbacks(c, models.ServerPostbacks(), Options{StartDate: start})), "server_postbacks", true},
-				{mustStream(NewAffiliatePostbacks(c, models.AffiliatePostbacks(), Options{StartDate: start})), "affiliate_postbacks", true},
-				{mustStream(NewStatsDaily(c, statsModel, Options{StartDate: start, Slices: []string{"day", "offer", "partner"}})), "", false},
-				{mustStream(NewOffers(c, models.Offers())), "offers", true},
-				{mustStream(NewPartners(c, models.Partners())), "partners", true},
-				{mustStream(NewAdvertisers(c, models.Advertisers())), "advertisers", true},
+				{mustStream(NewExtractor("conversions", c, models.Conversions(), Options{StartDate: start, UpdateFilter: true})), "conversions", true},
+				{mustStream(NewExtractor("conversions", c, models.Conversions(), Options{StartDate: start})), "conversions", true},
+				{mustStream(NewExtractor("clicks", c, models.Clicks(), Options{})), "clicks", false},
+				{mustStream(NewExtractor("server_postbacks", c, models.ServerPostbacks(), Options{StartDate: start})), "server_postbacks", true},
+				{mustStream(NewExtractor("affiliate_postbacks", c, models.AffiliatePostbacks(), Options{StartDate: start})), "affiliate_postbacks", true},
+				{mustStream(NewExtractor("stats_daily", c, statsModel, Options{StartDate: start, Slices: []string{"day", "offer", "partner"}})), "", false},
+				{mustStream(NewExtractor("offers", c, models.Offers(), Options{})), "offers", true},
+				{mustStream(NewExtractor("partners", c, models.Partners(), Options{})), "partners", true},
+				{mustStream(NewExtractor("advertisers", c, models.Advertisers(), Options{})), "advertisers", true},
 			}
 			for _, st := range streams {
 				got, rows := simPass(t, st.s, now)
@@ -176,7 +176,7 @@ func TestSimulatorStatusChangesLand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := mustStream(NewConversions(c, models.Conversions(), Options{StartDate: now.Add(-25 * 24 * time.Hour), UpdateFilter: true, Lookback: time.Hour}))
+	s := mustStream(NewExtractor("conversions", c, models.Conversions(), Options{StartDate: now.Add(-25 * 24 * time.Hour), UpdateFilter: true, Lookback: time.Hour}))
 	status := map[string]string{}
 	pass := func(cursor time.Time) time.Time {
 		for _, w := range s.Plan(cursor, time.Now().UTC()) {

@@ -10,24 +10,6 @@ import (
 	"github.com/syncd/syncd/plan"
 )
 
-// Stream names, as in the config and the state table.
-const (
-	StreamConversions        = "conversions"
-	StreamClicks             = "clicks"
-	StreamServerPostbacks    = "server_postbacks"
-	StreamAffiliatePostbacks = "affiliate_postbacks"
-	StreamStatsDaily         = "stats_daily"
-	StreamOffers             = "offers"
-	StreamPartners           = "partners"
-	StreamAdvertisers        = "advertisers"
-)
-
-// Streams lists every stream name.
-var Streams = []string{
-	StreamConversions, StreamClicks, StreamServerPostbacks, StreamAffiliatePostbacks,
-	StreamStatsDaily, StreamOffers, StreamPartners, StreamAdvertisers,
-}
-
 // Options configure one stream's extractor (the stream's config keys).
 type Options struct {
 	// StartDate is the day the first sync begins (cursor zero): its date
@@ -49,61 +31,35 @@ type Options struct {
 	BatchRows int
 }
 
-// mark says how a stream's windows are loaded.
-type mark int
-
-const (
-	markUpsert mark = iota
-	markReplaceDays
-	markSnapshot
-)
-
-// Stream is the extractor of one stream; it implements Extractor.
+// Stream is the extractor of one stream; it implements Extractor. What it
+// asks for, and how, is the stream's declaration (models.Stream).
 type Stream struct {
-	name    string
-	path    string
-	listKey string
-	planner plan.Planner
-	mark    mark
-	scope   plan.Scope
-	c       *Client
-	// loc is the zone the stream asks Affise for (timezone=), plans its
-	// windows in and reads Affise's offset-less times in. Row times in a
-	// zone with DST are ambiguous in the repeated hour, so every stream asks
-	// for UTC except stats_daily, whose day slice is a calendar day of the
-	// network: it needs the client's zone, and its rows carry no time.
-	loc   *time.Location
-	m     models.Model
-	o     Options
-	fixed url.Values // parameters of every request
+	decl *models.Stream
+	c    *Client
+	m    models.Model
+	o    Options
+	// scope is what the declaration's planner is told; its Loc is the zone
+	// the stream asks Affise for (timezone=), plans its windows in and
+	// reads Affise's offset-less times in.
+	scope plan.Scope
 }
 
 var _ Extractor = (*Stream)(nil)
 
-// NewExtractor builds the extractor of the named stream (see Streams).
+// NewExtractor builds the extractor of the named stream (see
+// models.Registry).
 func NewExtractor(stream string, c *Client, m models.Model, o Options) (*Stream, error) {
-	switch stream {
-	case StreamConversions:
-		return NewConversions(c, m, o)
-	case StreamClicks:
-		return NewClicks(c, m, o)
-	case StreamServerPostbacks:
-		return NewServerPostbacks(c, m, o)
-	case StreamAffiliatePostbacks:
-		return NewAffiliatePostbacks(c, m, o)
-	case StreamStatsDaily:
-		return NewStatsDaily(c, m, o)
-	case StreamOffers:
-		return NewOffers(c, m)
-	case StreamPartners:
-		return NewPartners(c, m)
-	case StreamAdvertisers:
-		return NewAdvertisers(c, m)
+	decl, err := models.Lookup(stream)
+	if err != nil {
+		return nil, fmt.Errorf("extract: %w", err)
 	}
-	return nil, fmt.Errorf("extract: unknown stream %q", stream)
+	return New(c, decl, m, o)
 }
 
-func newStream(name, path, listKey string, p plan.Planner, mk mark, c *Client, m models.Model, o Options) (*Stream, error) {
+// New builds the extractor of the declared stream, decoding into m (the
+// declaration's model, or a stand-in in tests).
+func New(c *Client, decl *models.Stream, m models.Model, o Options) (*Stream, error) {
+	name := decl.Name
 	if c == nil {
 		return nil, fmt.Errorf("extract: %s: nil client", name)
 	}
@@ -116,79 +72,32 @@ func newStream(name, path, listKey string, p plan.Planner, mk mark, c *Client, m
 	if o.BatchRows < 0 {
 		return nil, fmt.Errorf("extract: %s: negative batch rows %d", name, o.BatchRows)
 	}
-	s := &Stream{name: name, path: path, listKey: listKey, planner: p, mark: mk, c: c, loc: time.UTC, m: m, o: o}
-	s.scope = plan.Scope{Stream: name, Loc: s.loc, Network: c.loc, StartDate: o.StartDate, Lookback: o.Lookback,
-		UpdateFilter: o.UpdateFilter, Slices: o.Slices, Now: c.now, Log: c.log}
+	loc := time.UTC
+	if decl.Zone == models.ZoneNetwork {
+		loc = c.loc
+	}
+	s := &Stream{decl: decl, c: c, m: m, o: o, scope: plan.Scope{
+		Stream: name, Loc: loc, Network: c.loc, StartDate: o.StartDate, Lookback: o.Lookback,
+		UpdateFilter: o.UpdateFilter, Slices: slices.Clone(o.Slices), Now: c.now, Log: c.log,
+	}}
+	if err := decl.Planner.Check(&s.scope); err != nil {
+		return nil, fmt.Errorf("extract: %s: %w", name, err)
+	}
 	return s, nil
 }
 
-// NewConversions: GET /3.0/stats/conversions. With o.UpdateFilter windows
-// select by update time (admin keys), else by creation date.
-func NewConversions(c *Client, m models.Model, o Options) (*Stream, error) {
-	return newStream(StreamConversions, "/3.0/stats/conversions", "conversions", plan.UpdateHours{}, markUpsert, c, m, o)
-}
-
-// NewClicks: GET /3.0/stats/clicks over closed hours.
-func NewClicks(c *Client, m models.Model, o Options) (*Stream, error) {
-	return newStream(StreamClicks, "/3.0/stats/clicks", "clicks", plan.ClickHours{}, markUpsert, c, m, o)
-}
-
-// NewServerPostbacks: GET /3.0/stats/serverpostbacks, daily windows.
-func NewServerPostbacks(c *Client, m models.Model, o Options) (*Stream, error) {
-	return newStream(StreamServerPostbacks, "/3.0/stats/serverpostbacks", "postbacks", plan.Days{}, markUpsert, c, m, o)
-}
-
-// NewAffiliatePostbacks: GET /3.0/stats/affiliatepostbacks, daily windows.
-func NewAffiliatePostbacks(c *Client, m models.Model, o Options) (*Stream, error) {
-	return newStream(StreamAffiliatePostbacks, "/3.0/stats/affiliatepostbacks", "postbacks", plan.Days{}, markUpsert, c, m, o)
-}
-
-// NewStatsDaily: GET /3.0/stats/custom with slice[]=o.Slices; windows replace
-// whole days.
-func NewStatsDaily(c *Client, m models.Model, o Options) (*Stream, error) {
-	o.Slices = slices.Clone(o.Slices)
-	s, err := newStream(StreamStatsDaily, "/3.0/stats/custom", "stats", plan.StatsDays{}, markReplaceDays, c, m, o)
-	if s != nil {
-		s.loc = c.loc
-		s.scope.Loc = c.loc
-		if err := s.planner.Check(&s.scope); err != nil {
-			return nil, fmt.Errorf("extract: %s: %w", s.name, err)
-		}
-	}
-	return s, err
-}
-
-// NewOffers: GET /3.0/offers (active, stopped and suspended), a snapshot.
-func NewOffers(c *Client, m models.Model) (*Stream, error) {
-	s, err := newStream(StreamOffers, "/3.0/offers", "offers", plan.Snapshot{}, markSnapshot, c, m, Options{})
-	if s != nil {
-		s.fixed = url.Values{"status[]": {"active", "stopped", "suspended"}}
-	}
-	return s, err
-}
-
-// NewPartners: GET /3.0/admin/partners (admin keys), a snapshot.
-func NewPartners(c *Client, m models.Model) (*Stream, error) {
-	return newStream(StreamPartners, "/3.0/admin/partners", "partners", plan.Snapshot{}, markSnapshot, c, m, Options{})
-}
-
-// NewAdvertisers: GET /3.0/admin/advertisers (admin keys), a snapshot.
-func NewAdvertisers(c *Client, m models.Model) (*Stream, error) {
-	return newStream(StreamAdvertisers, "/3.0/admin/advertisers", "advertisers", plan.Snapshot{}, markSnapshot, c, m, Options{})
-}
-
 // Stream is the stream's name.
-func (s *Stream) Stream() string { return s.name }
+func (s *Stream) Stream() string { return s.decl.Name }
 
 // Model is the stream's table.
 func (s *Stream) Model() models.Model { return s.m }
 
 // Endpoint is the path the stream reads.
-func (s *Stream) Endpoint() string { return s.path }
+func (s *Stream) Endpoint() string { return s.decl.Endpoint }
 
 // Location is the zone of the stream's requests and windows: UTC, or for
 // stats_daily the network's (the client's) zone.
-func (s *Stream) Location() *time.Location { return s.loc }
+func (s *Stream) Location() *time.Location { return s.scope.Loc }
 
 func (s *Stream) batchRows() int {
 	if s.o.BatchRows > 0 {
@@ -199,21 +108,22 @@ func (s *Stream) batchRows() int {
 
 // Plan lists the windows of an incremental pass from cursor up to now.
 func (s *Stream) Plan(cursor, now time.Time) []Window {
-	return s.marked(s.planner.Plan(&s.scope, cursor.UTC(), now.UTC()), false)
+	return s.marked(s.decl.Planner.Plan(&s.scope, cursor.UTC(), now.UTC()), false)
 }
 
 // PlanBackfill lists the windows covering [from, to), aligned outward to
 // days of the stream's zone (clicks: hours, within retention). Every window
 // advances to its own end and is marked Backfill.
 func (s *Stream) PlanBackfill(from, to time.Time) []Window {
-	return s.marked(s.planner.Backfill(&s.scope, from.UTC(), to.UTC()), true)
+	return s.marked(s.decl.Planner.Backfill(&s.scope, from.UTC(), to.UTC()), true)
 }
 
-// marked sets the flags by which the pipeline picks how ws are loaded.
+// marked sets the flags by which the pipeline loads ws: the declaration's
+// load mode, and whether they are a backfill's.
 func (s *Stream) marked(ws []Window, backfill bool) []Window {
 	for i := range ws {
-		ws[i].ReplaceDays = s.mark == markReplaceDays
-		ws[i].Snapshot = s.mark == markSnapshot
+		ws[i].ReplaceDays = s.decl.Mode == models.ReplaceDays
+		ws[i].Snapshot = s.decl.Mode == models.ReplaceTable
 		ws[i].Backfill = backfill
 	}
 	return ws
@@ -229,19 +139,19 @@ func (s *Stream) RetentionLag(cursor, now time.Time) time.Duration {
 // RetentionAtRisk reports a clicks cursor more than 5 days behind now
 // (always false for other streams).
 func (s *Stream) RetentionAtRisk(cursor, now time.Time) bool {
-	return plan.AtRisk(s.planner, cursor, now)
+	return plan.AtRisk(s.decl.Planner, cursor, now)
 }
 
 // query is the request (less page/limit) that selects window w.
 func (s *Stream) query(w Window) url.Values {
 	q := url.Values{}
-	for k, v := range s.fixed {
+	for k, v := range s.decl.Params {
 		q[k] = slices.Clone(v)
 	}
 	// Affise reads the dates and hours below, and renders the times it
 	// returns, in this zone.
-	q.Set("timezone", s.loc.String())
-	s.planner.Query(&s.scope, w, q)
+	q.Set("timezone", s.scope.Loc.String())
+	s.decl.Planner.Query(&s.scope, w, q)
 	return q
 }
 

@@ -23,11 +23,11 @@ func TestStreamZones(t *testing.T) {
 			now := ts("2026-10-26T08:30Z")
 			c := planClient(t, tz, now)
 			network, _ := time.LoadLocation(tz)
-			for _, name := range Streams {
+			for _, name := range models.Names() {
 				s := mustStream(NewExtractor(name, c, testModel{}, Options{
 					StartDate: day("2026-10-20"), UpdateFilter: true, Slices: []string{"day", "offer"}}))
 				want := time.UTC
-				if name == StreamStatsDaily {
+				if name == "stats_daily" {
 					want = network
 				}
 				if s.Location().String() != want.String() {
@@ -44,13 +44,13 @@ func TestStreamZones(t *testing.T) {
 					if !w.From.Equal(plan.HourStart(w.From, want)) {
 						t.Errorf("%s window %s does not start on an hour of %s", name, win(w), want)
 					}
-					if (name == StreamStatsDaily || name == StreamServerPostbacks) && !w.From.Equal(plan.DayStart(w.From, want)) {
+					if (name == "stats_daily" || name == "server_postbacks") && !w.From.Equal(plan.DayStart(w.From, want)) {
 						t.Errorf("%s window %s does not start on a midnight of %s", name, win(w), want)
 					}
 				}
 				// The first window holds start_date's first instant in the
 				// network's calendar.
-				if first := time.Date(2026, 10, 20, 0, 0, 0, 0, network); name != StreamClicks && !ws[0].Snapshot &&
+				if first := time.Date(2026, 10, 20, 0, 0, 0, 0, network); name != "clicks" && !ws[0].Snapshot &&
 					(first.Before(ws[0].From) || !first.Before(ws[0].To)) {
 					t.Errorf("%s: first window %s misses %s", name, win(ws[0]), first)
 				}
@@ -80,7 +80,7 @@ func TestRowTimesReadInUTC(t *testing.T) {
 	defer srv.Close()
 	now := ts("2026-10-25T12:00Z")
 	c := testClient(t, srv, ClientConfig{Timezone: "Europe/Berlin"}, WithClock(func() time.Time { return now }))
-	s := mustStream(NewConversions(c, models.Conversions(), Options{UpdateFilter: true, StartDate: day("2026-10-20")}))
+	s := mustStream(NewExtractor("conversions", c, models.Conversions(), Options{UpdateFilter: true, StartDate: day("2026-10-20")}))
 	var got []time.Time
 	_, err := s.Fetch(context.Background(), Window{From: day("2026-10-25"), To: now, Advance: now}, func(rec arrow.RecordBatch) error {
 		for _, name := range []string{"created_at", "updated_at"} {

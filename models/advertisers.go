@@ -1,5 +1,7 @@
 package models
 
+import "github.com/syncd/syncd/plan"
+
 // advertisers: GET /3.0/admin/advertisers, full snapshot, key id (a hex string).
 const (
 	adID = iota
@@ -27,6 +29,15 @@ var advertisersTable = newTable("advertisers",
 
 // Advertisers is the advertisers table (key id, no day column).
 func Advertisers() Model { return advertisersTable }
+
+func advertisersStream() *Stream {
+	return &Stream{
+		Name: "advertisers", Endpoint: "/3.0/admin/advertisers", ListKey: "advertisers",
+		Planner: plan.Snapshot{}, Zone: ZoneUTC, Mode: ReplaceTable, AdminOnly: true,
+		Defaults: Defaults{Schedule: "@every 6h"},
+		table:    fixed(advertisersTable),
+	}
+}
 
 func advertiserRow(r *rowState) {
 	r.reqStr(adID, "id", r.val("id"))

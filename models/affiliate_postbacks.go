@@ -1,5 +1,11 @@
 package models
 
+import (
+	"time"
+
+	"github.com/syncd/syncd/plan"
+)
+
 // affiliate_postbacks: GET /3.0/stats/affiliatepostbacks, key id (_id.$id).
 const (
 	apID = iota
@@ -31,6 +37,15 @@ var affiliatePostbacksTable = newTable("affiliate_postbacks",
 
 // AffiliatePostbacks is the affiliate_postbacks table (key id, day column date).
 func AffiliatePostbacks() Model { return affiliatePostbacksTable }
+
+func affiliatePostbacksStream() *Stream {
+	return &Stream{
+		Name: "affiliate_postbacks", Endpoint: "/3.0/stats/affiliatepostbacks", ListKey: "postbacks",
+		Planner: plan.Days{}, Zone: ZoneUTC, Mode: Upsert,
+		Defaults: Defaults{Schedule: "@every 1h", Lookback: 48 * time.Hour},
+		table:    fixed(affiliatePostbacksTable),
+	}
+}
 
 func affiliatePostbackRow(r *rowState) {
 	r.mongoID(apID, r.val("_id"))

@@ -1,5 +1,7 @@
 package models
 
+import "github.com/syncd/syncd/plan"
+
 // clicks: GET /3.0/stats/clicks, one row per click, key id. The ip is not
 // stored as a column (personal data; it stays in raw like every field).
 const (
@@ -51,6 +53,15 @@ var clicksTable = newTable("clicks",
 
 // Clicks is the clicks table (key id, day column created_at).
 func Clicks() Model { return clicksTable }
+
+func clicksStream() *Stream {
+	return &Stream{
+		Name: "clicks", Endpoint: "/3.0/stats/clicks", ListKey: "clicks",
+		Planner: plan.ClickHours{}, Zone: ZoneUTC, Mode: Upsert,
+		Defaults: Defaults{Schedule: "@every 1h"},
+		table:    fixed(clicksTable),
+	}
+}
 
 func clickRow(r *rowState) {
 	r.reqStr(ckID, "id", r.val("id"))

@@ -1,5 +1,11 @@
 package models
 
+import (
+	"time"
+
+	"github.com/syncd/syncd/plan"
+)
+
 // conversions: GET /3.0/stats/conversions, one row per conversion, key id.
 const (
 	cvID = iota
@@ -74,6 +80,15 @@ var conversionsTable = newTable("conversions",
 
 // Conversions is the conversions table (key id, day column created_at).
 func Conversions() Model { return conversionsTable }
+
+func conversionsStream() *Stream {
+	return &Stream{
+		Name: "conversions", Endpoint: "/3.0/stats/conversions", ListKey: "conversions",
+		Planner: plan.UpdateHours{}, Zone: ZoneUTC, Mode: Upsert,
+		Defaults: Defaults{Schedule: "@every 15m", Lookback: 6 * time.Hour},
+		table:    fixed(conversionsTable),
+	}
+}
 
 var subNames = [8]string{"sub1", "sub2", "sub3", "sub4", "sub5", "sub6", "sub7", "sub8"}
 

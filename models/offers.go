@@ -1,5 +1,11 @@
 package models
 
+import (
+	"net/url"
+
+	"github.com/syncd/syncd/plan"
+)
+
 // offers: GET /3.0/offers, full snapshot, key id (the integer id; offer_id
 // is Affise's string id).
 const (
@@ -30,6 +36,16 @@ var offersTable = newTable("offers",
 
 // Offers is the offers table (key id, no day column).
 func Offers() Model { return offersTable }
+
+func offersStream() *Stream {
+	return &Stream{
+		Name: "offers", Endpoint: "/3.0/offers", ListKey: "offers",
+		Params:  url.Values{"status[]": {"active", "stopped", "suspended"}},
+		Planner: plan.Snapshot{}, Zone: ZoneUTC, Mode: ReplaceTable,
+		Defaults: Defaults{Schedule: "@every 6h"},
+		table:    fixed(offersTable),
+	}
+}
 
 func offerRow(r *rowState) {
 	r.reqInt(ofID, "id", r.val("id"))

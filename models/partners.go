@@ -1,5 +1,7 @@
 package models
 
+import "github.com/syncd/syncd/plan"
+
 // partners: GET /3.0/admin/partners, full snapshot, key id. Partners carry
 // their real api_key (and their manager's): raw never keeps it.
 const (
@@ -32,6 +34,15 @@ var partnersTable = newTable("partners",
 
 // Partners is the partners table (key id, no day column).
 func Partners() Model { return partnersTable }
+
+func partnersStream() *Stream {
+	return &Stream{
+		Name: "partners", Endpoint: "/3.0/admin/partners", ListKey: "partners",
+		Planner: plan.Snapshot{}, Zone: ZoneUTC, Mode: ReplaceTable, AdminOnly: true,
+		Defaults: Defaults{Schedule: "@every 6h"},
+		table:    fixed(partnersTable),
+	}
+}
 
 func partnerRow(r *rowState) {
 	r.reqInt(ptID, "id", r.val("id"))

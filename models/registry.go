@@ -5,31 +5,46 @@ import (
 	"strings"
 )
 
-// Streams lists every stream, in the order syncd runs and reports them.
-var Streams = []string{
-	"conversions", "clicks", "server_postbacks", "affiliate_postbacks",
-	"stats_daily", "offers", "partners", "advertisers",
+// Registry lists every stream, one line each, in the order syncd runs and
+// reports them. Adding a stream is its file, a handler in the simulator and
+// a line here.
+func Registry() []*Stream {
+	return []*Stream{
+		conversionsStream(),
+		clicksStream(),
+		serverPostbacksStream(),
+		affiliatePostbacksStream(),
+		statsDailyStream(),
+		offersStream(),
+		partnersStream(),
+		advertisersStream(),
+	}
 }
 
-// ByName returns a stream's model; slices are used by stats_daily only.
-func ByName(stream string, slices []string) (Model, error) {
-	switch stream {
-	case "conversions":
-		return Conversions(), nil
-	case "clicks":
-		return Clicks(), nil
-	case "server_postbacks":
-		return ServerPostbacks(), nil
-	case "affiliate_postbacks":
-		return AffiliatePostbacks(), nil
-	case "stats_daily":
-		return StatsDaily(slices)
-	case "offers":
-		return Offers(), nil
-	case "partners":
-		return Partners(), nil
-	case "advertisers":
-		return Advertisers(), nil
+// Names lists the streams' names in Registry order.
+func Names() []string {
+	var names []string
+	for _, s := range Registry() {
+		names = append(names, s.Name)
 	}
-	return nil, fmt.Errorf("unknown stream %q (streams: %s)", stream, strings.Join(Streams, ", "))
+	return names
+}
+
+// Lookup returns the declaration of the named stream.
+func Lookup(name string) (*Stream, error) {
+	for _, s := range Registry() {
+		if s.Name == name {
+			return s, nil
+		}
+	}
+	return nil, fmt.Errorf("unknown stream %q (streams: %s)", name, strings.Join(Names(), ", "))
+}
+
+// ByName returns a stream's table; slices are used by stats_daily only.
+func ByName(stream string, slices []string) (Model, error) {
+	s, err := Lookup(stream)
+	if err != nil {
+		return nil, err
+	}
+	return s.Model(slices)
 }

@@ -13,13 +13,13 @@ import (
 func TestRegistry(t *testing.T) {
 	want := []string{"conversions", "clicks", "server_postbacks", "affiliate_postbacks",
 		"stats_daily", "offers", "partners", "advertisers"}
-	if !reflect.DeepEqual(Streams, want) {
-		t.Fatalf("Streams = %v", Streams)
+	if !reflect.DeepEqual(Names(), want) {
+		t.Fatalf("Names() = %v", Names())
 	}
 	days := map[string]string{"conversions": "created_at", "clicks": "created_at",
 		"server_postbacks": "date", "affiliate_postbacks": "date", "stats_daily": "day",
 		"offers": "", "partners": "", "advertisers": ""}
-	for _, s := range Streams {
+	for _, s := range Names() {
 		m, err := ByName(s, []string{"day", "offer"})
 		if err != nil {
 			t.Fatal(err)

@@ -1,5 +1,11 @@
 package models
 
+import (
+	"time"
+
+	"github.com/syncd/syncd/plan"
+)
+
 // server_postbacks: GET /3.0/stats/serverpostbacks, key id (from _id.$id).
 const (
 	spID = iota
@@ -25,6 +31,15 @@ var serverPostbacksTable = newTable("server_postbacks",
 
 // ServerPostbacks is the server_postbacks table (key id, day column date).
 func ServerPostbacks() Model { return serverPostbacksTable }
+
+func serverPostbacksStream() *Stream {
+	return &Stream{
+		Name: "server_postbacks", Endpoint: "/3.0/stats/serverpostbacks", ListKey: "postbacks",
+		Planner: plan.Days{}, Zone: ZoneUTC, Mode: Upsert,
+		Defaults: Defaults{Schedule: "@every 1h", Lookback: 48 * time.Hour},
+		table:    fixed(serverPostbacksTable),
+	}
+}
 
 func serverPostbackRow(r *rowState) {
 	r.mongoID(spID, r.val("_id"))

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/syncd/syncd/plan"
 )
 
 // stats_daily: GET /3.0/stats/custom with slice[]=day plus the configured
@@ -60,6 +62,15 @@ type statsSlice struct {
 	col  int
 	typ  colType
 	keys []string
+}
+
+func statsDailyStream() *Stream {
+	return &Stream{
+		Name: "stats_daily", Endpoint: "/3.0/stats/custom", ListKey: "stats",
+		Planner: plan.StatsDays{}, Zone: ZoneNetwork, Mode: ReplaceDays,
+		Defaults: Defaults{Schedule: "@every 1h", Lookback: 7 * 24 * time.Hour, Slices: []string{"day", "offer", "partner", "country"}},
+		table:    StatsDaily,
+	}
 }
 
 // StatsDaily builds the stats_daily model for the configured slices. "day"

@@ -57,7 +57,7 @@ func newFixture(t *testing.T) *fixture {
 func (f *fixture) conversions(t *testing.T, o extract.Options) extract.Extractor {
 	t.Helper()
 	o.UpdateFilter = true
-	ex, err := extract.NewConversions(f.client, models.Conversions(), o)
+	ex, err := extract.NewExtractor("conversions", f.client, models.Conversions(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +221,7 @@ func benchSync(b *testing.B, latency time.Duration) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		ex, _ := extract.NewConversions(client, models.Conversions(), extract.Options{StartDate: now.AddDate(0, 0, -31), UpdateFilter: true})
+		ex, _ := extract.NewExtractor("conversions", client, models.Conversions(), extract.Options{StartDate: now.AddDate(0, 0, -31), UpdateFilter: true})
 		var peak uint64
 		stop := make(chan struct{})
 		done := make(chan struct{})
@@ -260,7 +260,7 @@ var benchSinkOpts []duckdb.Option
 // stored cursor (the "pass finished" line printed 0001-01-01 instead).
 func TestSyncWithNothingToLoadReportsTheStoredCursor(t *testing.T) {
 	f := newFixture(t)
-	ex, err := extract.NewClicks(f.client, models.Clicks(), extract.Options{})
+	ex, err := extract.NewExtractor("clicks", f.client, models.Clicks(), extract.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,7 +356,7 @@ func TestSyncAcceptsACursorSlightlyAhead(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	offers, err := extract.NewOffers(f.client, models.Offers())
+	offers, err := extract.NewExtractor("offers", f.client, models.Offers(), extract.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -381,7 +381,7 @@ func TestReplaceDaysAreTheNetworksDays(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stats, err := extract.NewStatsDaily(client, m, extract.Options{Slices: slices})
+	stats, err := extract.NewExtractor("stats_daily", client, m, extract.Options{Slices: slices})
 	if err != nil {
 		t.Fatal(err)
 	}

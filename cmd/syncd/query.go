@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"github.com/syncd/syncd/daemon"
 	"github.com/syncd/syncd/load/duckdb"
+	"github.com/syncd/syncd/models"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -21,9 +23,8 @@ func newQueryCmd(g *globals) *cobra.Command {
 		Short: "Run SQL over the warehouse and print the result",
 		Long: `Run one SQL statement over the synced warehouse (DuckDB SQL).
 
-Tables: conversions, clicks, server_postbacks, affiliate_postbacks,
-stats_daily, offers, partners, advertisers, _syncd_state, _syncd_runs,
-_syncd_meta, _syncd_migrations, and the views daily_revenue,
+Tables: ` + strings.Join(models.Names(), ", ") + `,
+_syncd_state, _syncd_runs, _syncd_meta, _syncd_migrations, and the views daily_revenue,
 conversions_by_status, cr_epc_by_offer_day, cr_epc_by_partner_day,
 cr_epc_by_country_day. Ready-made reports are in sql/reports/. The
 warehouse is opened read-only unless --write is given; with --write, SQL

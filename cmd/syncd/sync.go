@@ -24,7 +24,7 @@ committed together with its checkpoint: interrupt it at any moment and the
 next sync resumes where it stopped. Exit 1 if any stream failed (the others
 still run); the message names the stream and the reason.
 
-Streams: ` + strings.Join(models.Streams, ", "),
+Streams: ` + strings.Join(models.Names(), ", "),
 		Example: `  syncd sync -c syncd.yaml
   syncd sync --stream conversions,stats_daily`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -97,7 +97,7 @@ func clockFlag(v string) (func() time.Time, error) {
 func (a *app) selectStreams(requested []string, defaultAll bool) ([]string, error) {
 	if len(requested) == 0 {
 		if !defaultAll {
-			return nil, usagef("--stream is required (one of %s)", strings.Join(models.Streams, ", "))
+			return nil, usagef("--stream is required (one of %s)", strings.Join(models.Names(), ", "))
 		}
 		var names []string
 		for _, s := range a.cfg.Streams {
@@ -113,7 +113,7 @@ func (a *app) selectStreams(requested []string, defaultAll bool) ([]string, erro
 		r = strings.TrimSpace(r)
 		s := a.cfg.Stream(r)
 		if s == nil {
-			return nil, usagef("--stream %q: no such stream (streams are %s)", r, strings.Join(models.Streams, ", "))
+			return nil, usagef("--stream %q: no such stream (streams are %s)", r, strings.Join(models.Names(), ", "))
 		}
 		if !s.Enabled {
 			return nil, usagef("--stream %s: the stream is disabled (streams.%s.enabled: false)", r, r)

@@ -143,7 +143,7 @@ func TestUpgradeV1Fixture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, stream := range models.Streams {
+	for _, stream := range models.Names() {
 		m, err := models.ByName(stream, []string{"day", "offer", "partner", "country"})
 		if err != nil {
 			t.Fatal(err)

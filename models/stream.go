@@ -1,0 +1,84 @@
+package models
+
+import (
+	"net/url"
+	"time"
+
+	"github.com/syncd/syncd/plan"
+)
+
+// Stream declares one stream: where Affise serves it, how syncd walks and
+// keeps it, and the table it fills. Each stream's file returns its
+// declaration and Registry lists them; config, extract, the CLI and the
+// tests read nothing else about a stream. A declaration is plain data:
+// building one has no side effect and may be done at any time.
+type Stream struct {
+	// Name names the stream in the config, the state table, logs and
+	// metrics, and is its table's name.
+	Name string
+	// Endpoint is the path read with GET.
+	Endpoint string
+	// ListKey is the member of a reply that holds the rows.
+	ListKey string
+	// Params are sent with every request, as they are.
+	Params url.Values
+	// Planner cuts the stream's history into windows and asks for each.
+	Planner plan.Planner
+	// Zone is the zone of the stream's requests and windows.
+	Zone Zone
+	// Mode is how the rows of a window replace what the table holds.
+	Mode Mode
+	// AdminOnly: Affise serves the stream to admin keys only.
+	AdminOnly bool
+	// Defaults are the stream's settings where the config gives none.
+	Defaults Defaults
+
+	// table builds the stream's table; slices matter to stats_daily only.
+	table func(slices []string) (Model, error)
+}
+
+// Zone says which clock a stream's requests and windows follow.
+type Zone int
+
+const (
+	// ZoneUTC: rows carry times, which are ambiguous in a zone's repeated
+	// DST hour, so they are asked for, planned and read in UTC.
+	ZoneUTC Zone = iota
+	// ZoneNetwork: the network's zone (api.timezone). stats_daily's day
+	// slice is a calendar day of the network, and its rows carry no time.
+	ZoneNetwork
+)
+
+// Mode says how the rows of a window replace what a table holds.
+type Mode int
+
+const (
+	// Upsert replaces rows whose key matches and inserts the rest.
+	Upsert Mode = iota
+	// ReplaceDays replaces every row of the window's days.
+	ReplaceDays
+	// ReplaceTable replaces the whole table: each window is a snapshot.
+	ReplaceTable
+)
+
+// Defaults are a stream's settings where the config gives none.
+type Defaults struct {
+	// Schedule is when the daemon runs the stream (a cron spec or @every).
+	Schedule string
+	// Lookback is how much before the cursor each pass re-reads.
+	Lookback time.Duration
+	// Slices, when not nil, are the stream's default slices, and the stream
+	// takes a slices setting (stats_daily).
+	Slices []string
+}
+
+// Model builds the stream's table. slices are the configured slices of a
+// stream that takes them (see Defaults.Slices) and are ignored otherwise;
+// a bad slice list is an error.
+func (s *Stream) Model(slices []string) (Model, error) { return s.table(slices) }
+
+// fixed is the table function of a stream whose columns do not depend on
+// the config.
+func fixed(m Model) func([]string) (Model, error) {
+	return func([]string) (Model, error) { return m, nil }
+}
