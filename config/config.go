@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -95,21 +96,9 @@ func defaults() *Config {
 		Warehouse: Warehouse{Kind: "duckdb", Path: "./data/affise.duckdb", MemoryLimit: "1GB"},
 		HTTP:      HTTP{Listen: "127.0.0.1:9464"},
 	}
-	streamDefaults := map[string]Stream{
-		"conversions":         {Schedule: "@every 15m", Lookback: 6 * time.Hour},
-		"clicks":              {Schedule: "@every 1h"},
-		"server_postbacks":    {Schedule: "@every 1h", Lookback: 48 * time.Hour},
-		"affiliate_postbacks": {Schedule: "@every 1h", Lookback: 48 * time.Hour},
-		"stats_daily":         {Schedule: "@every 1h", Lookback: 7 * 24 * time.Hour, Slices: []string{"day", "offer", "partner", "country"}},
-		"offers":              {Schedule: "@every 6h"},
-		"partners":            {Schedule: "@every 6h"},
-		"advertisers":         {Schedule: "@every 6h"},
-	}
-	for _, name := range models.Names() {
-		s := streamDefaults[name]
-		s.Name = name
-		s.Enabled = true
-		c.Streams = append(c.Streams, &s)
+	for _, d := range models.Registry() {
+		c.Streams = append(c.Streams, &Stream{Name: d.Name, Enabled: true, Schedule: d.Defaults.Schedule,
+			Lookback: d.Defaults.Lookback, Slices: slices.Clone(d.Defaults.Slices)})
 	}
 	return c
 }
@@ -279,12 +268,12 @@ func Keys() []string {
 			keys = append(keys, section+"."+k)
 		}
 	}
-	for _, s := range models.Names() {
+	for _, d := range models.Registry() {
 		for _, k := range streamKeys {
-			if k == "slices" && s != "stats_daily" {
+			if k == "slices" && d.Defaults.Slices == nil {
 				continue
 			}
-			keys = append(keys, "streams."+s+"."+k)
+			keys = append(keys, "streams."+d.Name+"."+k)
 		}
 	}
 	return keys
@@ -338,7 +327,8 @@ func sortedKeys(m map[string]value) []string {
 
 func (c *Config) set(key string, val value) error {
 	v := val.scalar
-	if val.isList && key != "streams.stats_daily.slices" {
+	// Keys() offers slices only to the streams that take them.
+	if val.isList && !strings.HasSuffix(key, ".slices") {
 		return errorf("%s: expected a single value, got a list", key)
 	}
 	var err error
@@ -521,12 +511,16 @@ func (c *Config) validate(local bool) error {
 		if s.Lookback > 90*24*time.Hour {
 			return errorf("%s.lookback: %s is more than 90 days", key, s.Lookback)
 		}
-		if s.Name == "stats_daily" {
-			if _, err := models.StatsDaily(s.Slices); err != nil {
+		d, err := models.Lookup(s.Name)
+		if err != nil {
+			return errorf("%s: %v", key, err)
+		}
+		if d.Defaults.Slices != nil {
+			if _, err := d.Model(s.Slices); err != nil {
 				return errorf("%s.slices: %v", key, err)
 			}
 		}
-		if a.Role == "affiliate" && (s.Name == "partners" || s.Name == "advertisers") {
+		if a.Role == "affiliate" && d.AdminOnly {
 			return errorf("%s: Affise serves %s to admin keys only; set %s.enabled: false for api.role affiliate", key, s.Name, key)
 		}
 	}
