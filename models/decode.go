@@ -504,17 +504,6 @@ func member(obj []byte, name string) []byte {
 	return found
 }
 
-// path follows nested members: path(v, "track", "offer", "id").
-func path(obj []byte, names ...string) []byte {
-	for _, n := range names {
-		obj = member(obj, n)
-		if obj == nil {
-			return nil
-		}
-	}
-	return obj
-}
-
 // idOf returns obj.id when v is an object, else v itself (a scalar id).
 func idOf(v []byte) []byte {
 	if len(v) > 0 && v[0] == '{' {

@@ -1,5 +1,7 @@
-// Package models defines each stream's table once: the JSON shape the API
-// sends, the Arrow schema, the record builder and the DuckDB DDL.
+// Package models declares each stream once, in its own file: where Affise
+// serves it and how it is walked (see Stream), and the table it fills: the
+// columns with the JSON path and type of each, from which the Arrow schema,
+// the record builder and the DuckDB DDL derive. Registry lists the streams.
 package models
 
 import (
@@ -21,6 +23,10 @@ type Model interface {
 	// DayColumn names the DATE/TIMESTAMP column whose day a replace-days load
 	// and Parquet partitioning use ("" when the table has none).
 	DayColumn() string
+	// Version names the column whose larger value is the newer version of
+	// a row (updated_at; "" when rows carry none): of rows with one key, a
+	// sink keeps the latest version, then the last written.
+	Version() string
 	// DDL is CREATE TABLE IF NOT EXISTS for DuckDB, column order = Schema.
 	DDL() string
 	// NewBuilder starts a batch. loc is the zone the API's naive timestamps

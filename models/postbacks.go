@@ -4,8 +4,9 @@ import "fmt"
 
 // Shared decoding of the Mongo-style postback shapes.
 
-// mongoID decodes {"$id": "..."} (or a plain string id) into a string cell.
-func (r *rowState) mongoID(col int, v []byte) {
+// mongoID decodes {"$id": "..."} (or a plain string id) into a string cell;
+// errors name the field by the shape found.
+func (r *rowState) mongoID(col int, _ string, v []byte) {
 	if len(v) > 0 && v[0] == '{' {
 		r.reqStr(col, "_id.$id", member(v, "$id"))
 		return

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/syncd/syncd/plan"
 )
 
 func TestRegistry(t *testing.T) {
@@ -191,4 +193,40 @@ func TestNewBuilderDefaults(t *testing.T) {
 	rec := b.NewRecord()
 	defer rec.Release()
 	eq(t, "created_at in UTC when loc is nil", ts(t, rec, "created_at", 0), "2020-01-01 00:00:00")
+}
+
+// Every declaration is complete and agrees with itself: the table builds
+// and is safe to load, its key, day and version are its columns, and the
+// load mode fits the planner.
+func TestDeclarations(t *testing.T) {
+	names := map[string]bool{}
+	for _, s := range Registry() {
+		if !validIdent(s.Name) || names[s.Name] {
+			t.Errorf("stream name %q: not an identifier, or repeated", s.Name)
+		}
+		names[s.Name] = true
+		if !strings.HasPrefix(s.Endpoint, "/3.0/") || s.ListKey == "" || s.Planner == nil || s.Defaults.Schedule == "" {
+			t.Errorf("%s: endpoint %q, list key %q, planner %v, schedule %q", s.Name, s.Endpoint, s.ListKey, s.Planner, s.Defaults.Schedule)
+		}
+		m, err := s.Model(s.Defaults.Slices)
+		if err != nil {
+			t.Fatalf("%s: %v", s.Name, err)
+		}
+		if err := m.(*table).check(); err != nil {
+			t.Error(err)
+		}
+		eq(t, s.Name+" table", m.Table(), s.Name)
+		eq(t, s.Name+" day", m.DayColumn(), s.Day)
+		eq(t, s.Name+" version", m.Version(), s.Version)
+		if s.Key != nil && !reflect.DeepEqual(m.Key(), s.Key) {
+			t.Errorf("%s: table key %v, declared %v", s.Name, m.Key(), s.Key)
+		}
+		_, snapshot := s.Planner.(plan.Snapshot)
+		if snapshot != (s.Mode == ReplaceTable) {
+			t.Errorf("%s: mode %v with planner %T: snapshots, and only they, replace the table", s.Name, s.Mode, s.Planner)
+		}
+		if s.Mode == ReplaceDays && s.Day == "" {
+			t.Errorf("%s: replaces days but has no day column", s.Name)
+		}
+	}
 }

@@ -8,9 +8,19 @@ import (
 	"github.com/syncd/syncd/plan"
 )
 
-// stats_daily: GET /3.0/stats/custom with slice[]=day plus the configured
+// stats_daily: Affise's custom stats with slice[]=day plus the configured
 // slices; one row per day and combination of the other slices' values. The
-// key is day + those slice columns; the loader replaces whole days.
+// key is day + those slice columns; each window's days are replaced whole,
+// so stats_daily follows Affise's re-counting of past days.
+func statsDailyStream() *Stream {
+	return &Stream{
+		Name: "stats_daily", Endpoint: "/3.0/stats/custom", ListKey: "stats",
+		Planner: plan.StatsDays{}, Zone: ZoneNetwork, Mode: ReplaceDays,
+		Defaults: Defaults{Schedule: "@every 1h", Lookback: 7 * 24 * time.Hour, Slices: []string{"day", "offer", "partner", "country"}},
+		Day:      "day",
+		build:    StatsDaily, // the key is day + the slices' columns
+	}
+}
 
 // StatsSlices lists the slices stats_daily accepts, in the order their
 // columns appear (whatever the order in the config). "partner" and
@@ -62,15 +72,6 @@ type statsSlice struct {
 	col  int
 	typ  colType
 	keys []string
-}
-
-func statsDailyStream() *Stream {
-	return &Stream{
-		Name: "stats_daily", Endpoint: "/3.0/stats/custom", ListKey: "stats",
-		Planner: plan.StatsDays{}, Zone: ZoneNetwork, Mode: ReplaceDays,
-		Defaults: Defaults{Schedule: "@every 1h", Lookback: 7 * 24 * time.Hour, Slices: []string{"day", "offer", "partner", "country"}},
-		table:    StatsDaily,
-	}
 }
 
 // StatsDaily builds the stats_daily model for the configured slices. "day"

@@ -33,8 +33,22 @@ type Stream struct {
 	// Defaults are the stream's settings where the config gives none.
 	Defaults Defaults
 
-	// table builds the stream's table; slices matter to stats_daily only.
-	table func(slices []string) (Model, error)
+	// Key lists the columns that identify a row: they are NOT NULL, and an
+	// object lacking one fails. nil for stats_daily, whose key is its day
+	// and slice columns, which follow the config.
+	Key []string
+	// Version names the column whose larger value is a row's newer version
+	// ("" when rows carry none).
+	Version string
+	// Day names the column whose day a ReplaceDays load replaces and a lake
+	// partitions by ("" when none).
+	Day string
+
+	// columns are the table's columns in order (raw, the object as sent
+	// less credentials, and _synced_at follow). nil when build makes them.
+	columns []column
+	// build makes the table of a stream whose columns follow the config.
+	build func(slices []string) (Model, error)
 }
 
 // Zone says which clock a stream's requests and windows follow.
@@ -75,10 +89,9 @@ type Defaults struct {
 // Model builds the stream's table. slices are the configured slices of a
 // stream that takes them (see Defaults.Slices) and are ignored otherwise;
 // a bad slice list is an error.
-func (s *Stream) Model(slices []string) (Model, error) { return s.table(slices) }
-
-// fixed is the table function of a stream whose columns do not depend on
-// the config.
-func fixed(m Model) func([]string) (Model, error) {
-	return func([]string) (Model, error) { return m, nil }
+func (s *Stream) Model(slices []string) (Model, error) {
+	if s.build != nil {
+		return s.build(slices)
+	}
+	return declaredTable(s), nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -80,52 +81,85 @@ func (t colType) duckdb() string {
 	panic("models: unknown column type")
 }
 
-type column struct {
-	name    string
-	typ     colType
-	notNull bool
-}
-
 const (
 	colRaw      = "raw"
 	colSyncedAt = "_synced_at"
 )
 
-// table implements Model for every stream. Each stream file declares its
-// columns, the top-level JSON members it reads and a row function.
+// table implements Model for every stream: the columns a declaration lists
+// (decoded by declaredRow), or stats_daily's, which follow the configured
+// slices and are decoded by its own row function.
 type table struct {
-	name   string
-	cols   []column // without raw and _synced_at (appended by newTable)
-	key    []string
-	day    string
-	schema *arrow.Schema
-	ddl    string
-	keyCol []int // the key's columns, by index
+	name    string
+	cols    []column // raw and _synced_at last (appended by finish)
+	key     []string
+	day     string
+	version string
+	schema  *arrow.Schema
+	ddl     string
+	keyCol  []int // the key's columns, by index
 	// members are the top-level JSON members the row function reads;
 	// vals[i] holds members[i]'s value span.
 	members []string
 	slot    map[string]int
 	row     func(r *rowState)
+	// decl holds each declared column's decoder (declaredRow).
+	decl []decoder
 }
 
+// declaredTable is the table of a declaration's columns, each decoded from
+// its path.
+func declaredTable(s *Stream) *table {
+	t := &table{name: s.Name, key: s.Key, day: s.Day, version: s.Version, row: declaredRow}
+	t.slot = map[string]int{}
+	for _, c := range s.columns {
+		if c.from.routes == nil {
+			c.from = at(c.name)
+		}
+		c.notNull = c.notNull || slices.Contains(s.Key, c.name)
+		dec := c.dec
+		if dec == nil {
+			dec = decoderOf(c)
+		}
+		routes := slices.Clone(c.from.routes)
+		for i := range routes {
+			top := routes[i].names[0]
+			if _, ok := t.slot[top]; !ok {
+				t.slot[top] = len(t.members)
+				t.members = append(t.members, top)
+			}
+			routes[i].slot = t.slot[top]
+		}
+		c.from.routes = routes
+		t.cols = append(t.cols, c)
+		t.decl = append(t.decl, dec)
+	}
+	return t.finish()
+}
+
+// newTable is a table whose row function reads members itself.
 func newTable(name string, cols []column, key []string, day string, members []string, row func(*rowState)) *table {
-	t := &table{name: name, key: key, day: day, members: members, row: row}
-	t.cols = append(append([]column{}, cols...),
+	t := &table{name: name, cols: slices.Clone(cols), key: key, day: day, members: members, row: row}
+	t.slot = make(map[string]int, len(members))
+	for i, m := range members {
+		t.slot[m] = i
+	}
+	return t.finish()
+}
+
+// finish appends raw and _synced_at and derives the schema, the key's
+// column indexes and the DDL. Names are not checked here: declarations are
+// constants (TestRegistry checks them, see check) and stats_daily's come
+// from an allow-list.
+func (t *table) finish() *table {
+	t.cols = append(t.cols,
 		column{name: colRaw, typ: tString, notNull: true},
 		column{name: colSyncedAt, typ: tTimestamp, notNull: true})
 	fields := make([]arrow.Field, len(t.cols))
-	seen := map[string]bool{}
 	for i, c := range t.cols {
-		if !validIdent(c.name) || seen[c.name] {
-			panic("models: bad or duplicate column name " + c.name)
-		}
-		seen[c.name] = true
 		fields[i] = arrow.Field{Name: c.name, Type: c.typ.arrow(), Nullable: !c.notNull}
 	}
-	for _, k := range key {
-		if !seen[k] {
-			panic("models: key column " + k + " not in " + name)
-		}
+	for _, k := range t.key {
 		for i, c := range t.cols {
 			if c.name == k {
 				t.keyCol = append(t.keyCol, i)
@@ -133,12 +167,35 @@ func newTable(name string, cols []column, key []string, day string, members []st
 		}
 	}
 	t.schema = arrow.NewSchema(fields, nil)
-	t.slot = make(map[string]int, len(members))
-	for i, m := range members {
-		t.slot[m] = i
-	}
-	t.ddl = buildDDL(name, t.cols)
+	t.ddl = buildDDL(t.name, t.cols)
 	return t
+}
+
+// check reports what would make the table unsafe or wrong to load: a
+// column name that is not a plain identifier or is repeated, a key, day or
+// version column that is not a column, a key column that may be NULL.
+func (t *table) check() error {
+	seen := map[string]bool{}
+	for _, c := range t.cols {
+		if !validIdent(c.name) || seen[c.name] {
+			return fmt.Errorf("%s: bad or repeated column name %q", t.name, c.name)
+		}
+		seen[c.name] = true
+	}
+	if len(t.key) == 0 || len(t.keyCol) != len(t.key) {
+		return fmt.Errorf("%s: key %v is not a list of its columns", t.name, t.key)
+	}
+	for _, i := range t.keyCol {
+		if !t.cols[i].notNull {
+			return fmt.Errorf("%s: key column %s may be NULL", t.name, t.cols[i].name)
+		}
+	}
+	for what, c := range map[string]string{"day": t.day, "version": t.version} {
+		if c != "" && !seen[c] {
+			return fmt.Errorf("%s: %s column %q is not a column", t.name, what, c)
+		}
+	}
+	return nil
 }
 
 // validIdent keeps DDL and SQL built from column names safe: every name is a
@@ -194,6 +251,7 @@ func (t *table) Table() string         { return t.name }
 func (t *table) Schema() *arrow.Schema { return t.schema }
 func (t *table) Key() []string         { return append([]string(nil), t.key...) }
 func (t *table) DayColumn() string     { return t.day }
+func (t *table) Version() string       { return t.version }
 func (t *table) DDL() string           { return t.ddl }
 
 // SelectList is the column list for INSERT INTO <table> SELECT <list> FROM

@@ -58,6 +58,14 @@ func (m *testModel) NewBuilder(memory.Allocator, *time.Location, time.Time) mode
 	panic("not used")
 }
 
+// Version is updated_at where the test's schema has it, as in the models.
+func (m *testModel) Version() string {
+	if len(m.schema.FieldIndices("updated_at")) > 0 {
+		return "updated_at"
+	}
+	return ""
+}
+
 // row is one row by column name; missing columns are NULL.
 type row map[string]any
 
