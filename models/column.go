@@ -14,8 +14,8 @@ type column struct {
 	// dec decodes the value in place of the type's decoder (postbacks' _id
 	// and {sec, usec} dates).
 	dec decoder
-	// notNull is set for key columns (and stats_daily's, whose row function
-	// never leaves a NULL): a key missing, null or "" fails the row.
+	// notNull is set for key columns (and stats_daily's, whose decoders
+	// never leave a NULL): a key missing, null or "" fails the row.
 	notNull bool
 }
 
@@ -43,7 +43,7 @@ func decoderOf(c column) decoder {
 	case tBool:
 		return (*rowState).boolean
 	}
-	return nil // tDate: stats_daily's day only, decoded by its row function
+	return nil // tDate: stats_daily's day only, which names its decoder
 }
 
 // path is where a column's value is in an API object: routes tried in
@@ -52,6 +52,9 @@ func decoderOf(c column) decoder {
 type path struct {
 	field  string
 	routes []route
+	// found: the first route whose member is there at all wins, even when
+	// it holds null or "" (see found).
+	found bool
 }
 
 // route is a walk from a top-level member down nested members; "[0]"
@@ -60,7 +63,7 @@ type path struct {
 type route struct {
 	names []string
 	id    bool
-	slot  int // the top-level member's slot in rowState.vals (newTable sets it)
+	slot  int // the top-level member's slot in rowState.vals (buildTable sets it)
 }
 
 // at is the value at a member path: at("track", "click_id").
@@ -83,6 +86,15 @@ func either(ps ...path) path {
 	return p
 }
 
+// found is the first of ps whose member is there at all, even null or "";
+// errors name the first. stats_daily's slices, which Affise names in more
+// than one way, read like this.
+func found(ps ...path) path {
+	p := either(ps...)
+	p.found = true
+	return p
+}
+
 // named is p with errors naming the field as given.
 func (p path) named(field string) path {
 	p.field = field
@@ -97,6 +109,14 @@ func pathField(names []string) string {
 func (r *rowState) value(p *path) []byte {
 	if len(p.routes) == 1 {
 		return r.follow(&p.routes[0])
+	}
+	if p.found {
+		for i := range p.routes {
+			if v := r.follow(&p.routes[i]); v != nil {
+				return v
+			}
+		}
+		return nil
 	}
 	var buf [4][]byte
 	vs := buf[:0]

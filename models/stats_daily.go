@@ -67,13 +67,6 @@ func statsReplyKeys(slice string) []string {
 	return []string{slice}
 }
 
-type statsSlice struct {
-	name string
-	col  int
-	typ  colType
-	keys []string
-}
-
 // StatsDaily builds the stats_daily model for the configured slices. "day"
 // is required; unknown or repeated slices are errors.
 func StatsDaily(slices []string) (Model, error) {
@@ -100,36 +93,38 @@ func StatsDaily(slices []string) (Model, error) {
 		return nil, fmt.Errorf("stats_daily: slices must include \"day\" (got [%s])", strings.Join(slices, ", "))
 	}
 
-	cols := []column{{name: "day", typ: tDate, notNull: true}}
+	// A slice's value is 0 or "" (not NULL) when missing, so keys compare.
+	cols := []column{{name: "day", typ: tDate, from: at("slice"), dec: (*rowState).statsDay}}
 	key := []string{"day"}
-	var ss []statsSlice
 	for _, s := range StatsSlices {
 		if s == "day" || s == "affiliate" || !want[s] {
 			continue
 		}
-		typ := tString
+		typ, dec := tString, (*rowState).sliceText
 		if s == "offer" || s == "partner" {
-			typ = tInt64
+			typ, dec = tInt64, (*rowState).sliceID
+		}
+		var names []path
+		for _, k := range statsReplyKeys(s) {
+			names = append(names, at("slice", k))
 		}
 		name := StatsSliceColumn(s)
-		ss = append(ss, statsSlice{name: s, col: len(cols), typ: typ, keys: statsReplyKeys(s)})
-		cols = append(cols, column{name: name, typ: typ, notNull: true})
+		cols = append(cols, column{name: name, typ: typ, from: found(names...), dec: dec})
 		key = append(key, name)
 	}
-	clicks := len(cols)
 	cols = append(cols,
-		column{name: "clicks_raw", typ: tInt64, notNull: true},
-		column{name: "clicks_uniq", typ: tInt64, notNull: true})
-	actions := len(cols)
+		column{name: "clicks_raw", typ: tInt64, from: at("traffic", "raw"), dec: (*rowState).int0},
+		column{name: "clicks_uniq", typ: tInt64, from: at("traffic", "uniq"), dec: (*rowState).int0})
 	for _, t := range StatsTypes {
-		cols = append(cols,
-			column{name: t + "_count", typ: tInt64, notNull: true},
-			column{name: t + "_revenue", typ: tDecimal, notNull: true},
-			column{name: t + "_charge", typ: tDecimal, notNull: true},
-			column{name: t + "_earning", typ: tDecimal, notNull: true})
+		cols = append(cols, column{name: t + "_count", typ: tInt64, from: at("actions", t, "count"), dec: (*rowState).int0})
+		for _, m := range statsMoney {
+			cols = append(cols, column{name: t + "_" + m, typ: tDecimal, from: at("actions", t, m), dec: (*rowState).dec0})
+		}
 	}
-	row := func(r *rowState) { statsRow(r, ss, clicks, actions) }
-	return newTable("stats_daily", cols, key, "day", []string{"slice", "traffic", "actions"}, row), nil
+	for i := range cols {
+		cols[i].notNull = true // every value defaults to 0 or ""
+	}
+	return buildTable("stats_daily", cols, key, "day", ""), nil
 }
 
 func isStatsSlice(s string) bool {
@@ -143,57 +138,29 @@ func isStatsSlice(s string) bool {
 
 var statsMoney = [3]string{"revenue", "charge", "earning"}
 
-func statsRow(r *rowState, ss []statsSlice, clicks, actions int) {
-	slice := r.val("slice")
-	if len(slice) == 0 || slice[0] != '{' {
-		r.fail("slice", fmt.Errorf("want an object, got %s", describe(slice)))
+// sliceID decodes an id slice (offer, partner): a number, a numeric string
+// or an object's id; 0 when missing.
+func (r *rowState) sliceID(col int, field string, v []byte) {
+	n, _, err := intOf(idOf(v))
+	if err != nil {
+		r.fail(field, err)
 		return
 	}
-	r.statsDay(0, slice)
-	for _, s := range ss {
-		var v []byte
-		for _, k := range s.keys {
-			if v = member(slice, k); v != nil {
-				break
-			}
-		}
-		field := "slice." + s.keys[0]
-		if s.typ == tInt64 {
-			n, ok, err := intOf(idOf(v))
-			if err != nil {
-				r.fail(field, err)
-				return
-			}
-			if !ok {
-				n = 0 // keys compare: 0, not NULL
-			}
-			r.set(s.col, cell{i: n})
-			continue
-		}
-		if len(v) > 0 && v[0] == '{' {
-			v = first(member(v, "id"), member(v, "code"))
-		}
-		b, _, err := textOf(v)
-		if err != nil {
-			r.fail(field, err)
-			return
-		}
-		r.set(s.col, cell{s: b}) // "" (not NULL) when missing
-	}
+	r.set(col, cell{i: n})
+}
 
-	traffic := r.val("traffic")
-	r.int0(clicks, "traffic.raw", member(traffic, "raw"))
-	r.int0(clicks+1, "traffic.uniq", member(traffic, "uniq"))
-
-	acts := r.val("actions")
-	for i, t := range StatsTypes {
-		a := member(acts, t)
-		col := actions + 4*i
-		r.int0(col, "actions."+t+".count", member(a, "count"))
-		for j, m := range statsMoney {
-			r.dec0(col+1+j, "actions."+t+"."+m, member(a, m))
-		}
+// sliceText decodes a text slice: a scalar, or an object's id or code
+// (country is {"code", "name"}); "" when missing.
+func (r *rowState) sliceText(col int, field string, v []byte) {
+	if len(v) > 0 && v[0] == '{' {
+		v = first(member(v, "id"), member(v, "code"))
 	}
+	b, _, err := textOf(v)
+	if err != nil {
+		r.fail(field, err)
+		return
+	}
+	r.set(col, cell{s: b})
 }
 
 // int0 and dec0 decode a number, 0 when missing or null.
@@ -217,7 +184,11 @@ func (r *rowState) dec0(col int, field string, v []byte) {
 
 // statsDay decodes slice.year/month/day (ints or numeric strings; a
 // "YYYY-MM-DD" string in day or date is accepted too) into a DATE cell.
-func (r *rowState) statsDay(col int, slice []byte) {
+func (r *rowState) statsDay(col int, field string, slice []byte) {
+	if len(slice) == 0 || slice[0] != '{' {
+		r.fail(field, fmt.Errorf("want an object, got %s", describe(slice)))
+		return
+	}
 	if d := first(member(slice, "date"), member(slice, "day")); len(d) > 0 && d[0] == '"' {
 		if s, err := unquote(d); err == nil && len(s) >= 10 && s[4] == '-' {
 			t, err := parseNaive(s, time.UTC)

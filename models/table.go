@@ -86,9 +86,8 @@ const (
 	colSyncedAt = "_synced_at"
 )
 
-// table implements Model for every stream: the columns a declaration lists
-// (decoded by declaredRow), or stats_daily's, which follow the configured
-// slices and are decoded by its own row function.
+// table implements Model for every stream, from a list of columns each
+// decoded from its path (declaredRow).
 type table struct {
 	name    string
 	cols    []column // raw and _synced_at last (appended by finish)
@@ -98,25 +97,28 @@ type table struct {
 	schema  *arrow.Schema
 	ddl     string
 	keyCol  []int // the key's columns, by index
-	// members are the top-level JSON members the row function reads;
-	// vals[i] holds members[i]'s value span.
+	// members are the top-level JSON members the columns' paths start at;
+	// the scan puts members[i]'s value span in rowState.vals[i].
 	members []string
 	slot    map[string]int
-	row     func(r *rowState)
-	// decl holds each declared column's decoder (declaredRow).
+	// decl holds each declared column's decoder.
 	decl []decoder
 }
 
-// declaredTable is the table of a declaration's columns, each decoded from
-// its path.
+// declaredTable is the table of a stream whose columns are declared.
 func declaredTable(s *Stream) *table {
-	t := &table{name: s.Name, key: s.Key, day: s.Day, version: s.Version, row: declaredRow}
-	t.slot = map[string]int{}
-	for _, c := range s.columns {
+	return buildTable(s.Name, s.columns, s.Key, s.Day, s.Version)
+}
+
+// buildTable derives a table from its columns: the member slots their paths
+// start at, the decoders, then (finish) the schema and DDL.
+func buildTable(name string, cols []column, key []string, day, version string) *table {
+	t := &table{name: name, key: key, day: day, version: version, slot: map[string]int{}}
+	for _, c := range cols {
 		if c.from.routes == nil {
 			c.from = at(c.name)
 		}
-		c.notNull = c.notNull || slices.Contains(s.Key, c.name)
+		c.notNull = c.notNull || slices.Contains(key, c.name)
 		dec := c.dec
 		if dec == nil {
 			dec = decoderOf(c)
@@ -133,16 +135,6 @@ func declaredTable(s *Stream) *table {
 		c.from.routes = routes
 		t.cols = append(t.cols, c)
 		t.decl = append(t.decl, dec)
-	}
-	return t.finish()
-}
-
-// newTable is a table whose row function reads members itself.
-func newTable(name string, cols []column, key []string, day string, members []string, row func(*rowState)) *table {
-	t := &table{name: name, cols: slices.Clone(cols), key: key, day: day, members: members, row: row}
-	t.slot = make(map[string]int, len(members))
-	for i, m := range members {
-		t.slot[m] = i
 	}
 	return t.finish()
 }
@@ -289,14 +281,6 @@ type rowState struct {
 	vals  [][]byte
 	cells []cell
 	err   error
-}
-
-func (r *rowState) val(member string) []byte {
-	i, ok := r.t.slot[member]
-	if !ok {
-		panic("models: " + r.t.name + " reads undeclared member " + member)
-	}
-	return r.vals[i]
 }
 
 // fail records the first error of the row; later setters become no-ops.
@@ -537,7 +521,7 @@ func (b *builder) decode(obj json.RawMessage) error {
 		return fmt.Errorf("%s: %w", b.t.name, err)
 	}
 	b.state.err = nil
-	b.t.row(&b.state)
+	declaredRow(&b.state)
 	if err := b.state.err; err != nil {
 		b.discard()
 		return err
