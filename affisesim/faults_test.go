@@ -290,7 +290,7 @@ func TestDeterministic(t *testing.T) {
 	a, _ := newSim(t, func(c *Config) { c.Conversions = 3000 })
 	b, _ := newSim(t, func(c *Config) { c.Conversions = 3000 })
 	c, _ := newSim(t, func(c *Config) { c.Conversions = 3000; c.Seed = 8 })
-	for _, st := range Streams {
+	for _, st := range Streams() {
 		ra, _ := a.Truth(st)
 		rb, _ := b.Truth(st)
 		rc, _ := c.Truth(st)

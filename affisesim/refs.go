@@ -185,49 +185,68 @@ func (s *Sim) handleAdvertisers(r *request) ([]byte, *apiError) {
 
 // writeTruth calls emit with every row of a stream, timestamps in UTC.
 func (s *Sim) writeTruth(stream string, emit func([]byte) error) error {
+	var truth func(*Sim) (int, truthRow)
+	for _, e := range endpoints() {
+		if e.stream == stream && e.truth != nil {
+			truth = e.truth
+		}
+	}
+	if truth == nil {
+		return fmt.Errorf("unknown stream %q", stream)
+	}
 	lz := newLocalizer(utc)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	n, row := truth(s)
 	var buf []byte
-	// each emits row(i) for i in [0, n); a nil row is skipped.
-	each := func(n int, row func(i int) []byte) error {
-		for i := 0; i < n; i++ {
-			if b := row(i); b != nil {
-				if err := emit(b); err != nil {
-					return err
-				}
+	for i := 0; i < n; i++ {
+		if b := row(buf[:0], i, lz); b != nil {
+			buf = b
+			if err := emit(b); err != nil {
+				return err
 			}
 		}
-		return nil
 	}
-	switch stream {
-	case "conversions":
-		return each(len(s.convs), func(i int) []byte { buf = s.appendConv(buf[:0], uint32(i), lz, false); return buf })
-	case "clicks":
-		retain := s.now().Add(-s.cfg.Retention).Unix()
-		return each(len(s.clicks), func(i int) []byte {
-			if s.clicks[i].created < retain {
-				return nil
-			}
-			buf = s.appendClick(buf[:0], &s.clicks[i], lz)
-			return buf
-		})
-	case "server_postbacks":
-		return each(len(s.convs), func(i int) []byte { buf = s.appendServerPB(buf[:0], uint32(i), lz); return buf })
-	case "affiliate_postbacks":
-		return each(len(s.convs), func(i int) []byte {
-			if !s.hasAffPB(uint32(i)) {
-				return nil
-			}
-			buf = s.appendAffPB(buf[:0], uint32(i))
-			return buf
-		})
-	case "offers":
-		return each(len(s.offers), func(i int) []byte { return s.offerJSON(i, lz) })
-	case "partners":
-		return each(len(s.partners), func(i int) []byte { return s.partnerJSON(i, lz) })
-	case "advertisers":
-		return each(len(s.advs), func(i int) []byte { return s.advertiserJSON(i, lz) })
+	return nil
+}
+
+// The data sets: s.mu is held.
+
+func (s *Sim) conversionsTruth() (int, truthRow) {
+	return len(s.convs), func(b []byte, i int, lz *localizer) []byte { return s.appendConv(b, uint32(i), lz, false) }
+}
+
+func (s *Sim) clicksTruth() (int, truthRow) {
+	retain := s.now().Add(-s.cfg.Retention).Unix()
+	return len(s.clicks), func(b []byte, i int, lz *localizer) []byte {
+		if s.clicks[i].created < retain {
+			return nil
+		}
+		return s.appendClick(b, &s.clicks[i], lz)
 	}
-	return fmt.Errorf("unknown stream %q", stream)
+}
+
+func (s *Sim) serverPostbacksTruth() (int, truthRow) {
+	return len(s.convs), func(b []byte, i int, lz *localizer) []byte { return s.appendServerPB(b, uint32(i), lz) }
+}
+
+func (s *Sim) affiliatePostbacksTruth() (int, truthRow) {
+	return len(s.convs), func(b []byte, i int, _ *localizer) []byte {
+		if !s.hasAffPB(uint32(i)) {
+			return nil
+		}
+		return s.appendAffPB(b, uint32(i))
+	}
+}
+
+func (s *Sim) offersTruth() (int, truthRow) {
+	return len(s.offers), func(_ []byte, i int, lz *localizer) []byte { return s.offerJSON(i, lz) }
+}
+
+func (s *Sim) partnersTruth() (int, truthRow) {
+	return len(s.partners), func(_ []byte, i int, lz *localizer) []byte { return s.partnerJSON(i, lz) }
+}
+
+func (s *Sim) advertisersTruth() (int, truthRow) {
+	return len(s.advs), func(_ []byte, i int, lz *localizer) []byte { return s.advertiserJSON(i, lz) }
 }

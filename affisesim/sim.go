@@ -278,8 +278,53 @@ func (s *Sim) count(ep string, code string) {
 	s.cmu.Unlock()
 }
 
+// endpoint is one path of the simulated API. Adding a stream is a line
+// here, its handler and, when it has a data set of its own, its truth.
+type endpoint struct {
+	path  string
+	serve func(*Sim, *request) ([]byte, *apiError)
+	// stream names the data set /_sim/truth serves for the endpoint, as
+	// syncd names the stream; "" when its rows are derived (custom stats).
+	stream string
+	truth  func(*Sim) (n int, row truthRow)
+}
+
+// truthRow appends row i of a data set to b, in the API's shape with
+// timestamps in UTC; nil skips the row.
+type truthRow func(b []byte, i int, lz *localizer) []byte
+
+func endpoints() []endpoint {
+	return []endpoint{
+		{"/3.0/stats/conversions", (*Sim).handleConversions, "conversions", (*Sim).conversionsTruth},
+		{"/3.0/stats/clicks", (*Sim).handleClicks, "clicks", (*Sim).clicksTruth},
+		{"/3.0/stats/serverpostbacks", (*Sim).handleServerPostbacks, "server_postbacks", (*Sim).serverPostbacksTruth},
+		{"/3.0/stats/affiliatepostbacks", (*Sim).handleAffiliatePostbacks, "affiliate_postbacks", (*Sim).affiliatePostbacksTruth},
+		{"/3.0/stats/custom", (*Sim).handleCustom, "", nil},
+		{"/3.0/offers", (*Sim).handleOffers, "offers", (*Sim).offersTruth},
+		{"/3.0/admin/partners", (*Sim).handlePartners, "partners", (*Sim).partnersTruth},
+		{"/3.0/admin/advertisers", (*Sim).handleAdvertisers, "advertisers", (*Sim).advertisersTruth},
+	}
+}
+
+// Endpoints lists the API paths the simulator serves.
+func Endpoints() []string {
+	var paths []string
+	for _, e := range endpoints() {
+		paths = append(paths, e.path)
+	}
+	return paths
+}
+
 // Streams names the data sets Truth serves.
-var Streams = []string{"conversions", "clicks", "server_postbacks", "affiliate_postbacks", "offers", "partners", "advertisers"}
+func Streams() []string {
+	var names []string
+	for _, e := range endpoints() {
+		if e.truth != nil {
+			names = append(names, e.stream)
+		}
+	}
+	return names
+}
 
 // Truth returns the full current data set of a stream, each row in the
 // API's object shape with timestamps in UTC.
@@ -294,18 +339,9 @@ func (s *Sim) Truth(stream string) ([]json.RawMessage, error) {
 
 func (s *Sim) routes() {
 	m := http.NewServeMux()
-	api := map[string]func(*request) ([]byte, *apiError){
-		"/3.0/stats/conversions":        s.handleConversions,
-		"/3.0/stats/clicks":             s.handleClicks,
-		"/3.0/stats/serverpostbacks":    s.handleServerPostbacks,
-		"/3.0/stats/affiliatepostbacks": s.handleAffiliatePostbacks,
-		"/3.0/stats/custom":             s.handleCustom,
-		"/3.0/offers":                   s.handleOffers,
-		"/3.0/admin/partners":           s.handlePartners,
-		"/3.0/admin/advertisers":        s.handleAdvertisers,
-	}
-	for path, h := range api {
-		m.Handle(path, s.apiHandler(path, h))
+	for _, e := range endpoints() {
+		serve := e.serve
+		m.Handle(e.path, s.apiHandler(e.path, func(r *request) ([]byte, *apiError) { return serve(s, r) }))
 	}
 	m.Handle("/3.0/", s.apiHandler("other", func(*request) ([]byte, *apiError) {
 		return nil, &apiError{code: 404, msg: "Not found"}
@@ -386,8 +422,8 @@ func (s *Sim) ctlInfo(w http.ResponseWriter, r *http.Request) {
 
 func (s *Sim) ctlTruth(w http.ResponseWriter, r *http.Request) {
 	stream := r.PathValue("stream")
-	if !slices.Contains(Streams, stream) {
-		writeJSON(w, 404, map[string]any{"error": "unknown stream; want one of " + strings.Join(Streams, ",")})
+	if !slices.Contains(Streams(), stream) {
+		writeJSON(w, 404, map[string]any{"error": "unknown stream; want one of " + strings.Join(Streams(), ",")})
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
