@@ -164,15 +164,19 @@ func (t *table) finish() *table {
 }
 
 // check reports what would make the table unsafe or wrong to load: a
-// column name that is not a plain identifier or is repeated, a key, day or
-// version column that is not a column, a key column that may be NULL.
+// column name that is not a plain identifier or is repeated, a column
+// without a decoder, a key, day or version column that is not a column, a
+// key column that may be NULL.
 func (t *table) check() error {
 	seen := map[string]bool{}
-	for _, c := range t.cols {
+	for i, c := range t.cols {
 		if !validIdent(c.name) || seen[c.name] {
 			return fmt.Errorf("%s: bad or repeated column name %q", t.name, c.name)
 		}
 		seen[c.name] = true
+		if i < len(t.decl) && t.decl[i] == nil {
+			return fmt.Errorf("%s: column %s has no decoder", t.name, c.name)
+		}
 	}
 	if len(t.key) == 0 || len(t.keyCol) != len(t.key) {
 		return fmt.Errorf("%s: key %v is not a list of its columns", t.name, t.key)
