@@ -31,7 +31,6 @@ func (testModel) Schema() *arrow.Schema { return testSchema }
 func (testModel) Key() []string         { return []string{"id"} }
 func (testModel) DayColumn() string     { return "" }
 func (testModel) Version() string       { return "" }
-func (testModel) DDL() string           { return "" }
 func (testModel) NewBuilder(mem memory.Allocator, _ *time.Location, _ time.Time) models.Builder {
 	return &testBuilder{b: array.NewRecordBuilder(mem, testSchema)}
 }

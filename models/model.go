@@ -1,7 +1,9 @@
 // Package models declares each stream once, in its own file: where Affise
 // serves it and how it is walked (see Stream), and the table it fills: the
-// columns with the JSON path and type of each, from which the Arrow schema,
-// the record builder and the DuckDB DDL derive. Registry lists the streams.
+// columns with the JSON path and type of each, from which the Arrow schema
+// and the record builder derive. Registry lists the streams. A table is
+// described neutrally (Schema, Key, Version, DayColumn): each sink derives
+// its own DDL or layout from that.
 package models
 
 import (
@@ -27,8 +29,6 @@ type Model interface {
 	// a row (updated_at; "" when rows carry none): of rows with one key, a
 	// sink keeps the latest version, then the last written.
 	Version() string
-	// DDL is CREATE TABLE IF NOT EXISTS for DuckDB, column order = Schema.
-	DDL() string
 	// NewBuilder starts a batch. loc is the zone the API's naive timestamps
 	// are in (the timezone= the rows were requested with); syncedAt fills
 	// _synced_at.

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -15,27 +14,25 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
-// Column types. Each maps to one Arrow type and one DuckDB type.
+// Column types. Each maps to one Arrow type (and one decoder, decoderOf).
 type colType int
 
 const (
-	tString    colType = iota // utf8                        VARCHAR
-	tInt64                    // int64                       BIGINT
-	tInt32                    // int32                       INTEGER
-	tDecimal                  // decimal128(18,4)            DECIMAL(18,4)
-	tTimestamp                // timestamp[us, tz=UTC]       TIMESTAMP (UTC wall clock)
-	tDate                     // date32                      DATE
-	tBool                     // bool                        BOOLEAN
+	tString    colType = iota // utf8
+	tInt64                    // int64
+	tInt32                    // int32
+	tDecimal                  // decimal128(18,4)
+	tTimestamp                // timestamp[us, tz=UTC]
+	tDate                     // date32
+	tBool                     // bool
 )
 
 // Arrow types the builders emit.
 //
 // Timestamps are timestamp[us, tz=UTC] (arrow.FixedWidthTypes.Timestamp_us):
-// the instant is unambiguous in Arrow and Parquet. DuckDB reads that Arrow
-// type as TIMESTAMPTZ while the tables (DDL) use plain TIMESTAMP holding UTC;
-// an implicit TIMESTAMPTZ -> TIMESTAMP cast would apply the session TimeZone.
-// Loaders should use SelectList(m), which casts through epoch microseconds
-// (make_timestamp(epoch_us(col))) and is independent of the session zone.
+// the instant is unambiguous in Arrow and Parquet. A sink storing plain
+// timestamps must convert without its session's zone (DuckDB reads this
+// type as TIMESTAMPTZ; an implicit cast to TIMESTAMP would apply it).
 var (
 	TimestampType = &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
 	DecimalType   = &arrow.Decimal128Type{Precision: decPrecision, Scale: decScaleExp}
@@ -61,26 +58,6 @@ func (t colType) arrow() arrow.DataType {
 	panic("models: unknown column type")
 }
 
-func (t colType) duckdb() string {
-	switch t {
-	case tString:
-		return "VARCHAR"
-	case tInt64:
-		return "BIGINT"
-	case tInt32:
-		return "INTEGER"
-	case tDecimal:
-		return fmt.Sprintf("DECIMAL(%d,%d)", decPrecision, decScaleExp)
-	case tTimestamp:
-		return "TIMESTAMP"
-	case tDate:
-		return "DATE"
-	case tBool:
-		return "BOOLEAN"
-	}
-	panic("models: unknown column type")
-}
-
 const (
 	colRaw      = "raw"
 	colSyncedAt = "_synced_at"
@@ -95,7 +72,6 @@ type table struct {
 	day     string
 	version string
 	schema  *arrow.Schema
-	ddl     string
 	keyCol  []int // the key's columns, by index
 	// members are the top-level JSON members the columns' paths start at;
 	// the scan puts members[i]'s value span in rowState.vals[i].
@@ -111,7 +87,7 @@ func declaredTable(s *Stream) *table {
 }
 
 // buildTable derives a table from its columns: the member slots their paths
-// start at, the decoders, then (finish) the schema and DDL.
+// start at, the decoders, then (finish) the schema.
 func buildTable(name string, cols []column, key []string, day, version string) *table {
 	t := &table{name: name, key: key, day: day, version: version, slot: map[string]int{}}
 	for _, c := range cols {
@@ -139,8 +115,8 @@ func buildTable(name string, cols []column, key []string, day, version string) *
 	return t.finish()
 }
 
-// finish appends raw and _synced_at and derives the schema, the key's
-// column indexes and the DDL. Names are not checked here: declarations are
+// finish appends raw and _synced_at and derives the schema and the key's
+// column indexes. Names are not checked here: declarations are
 // constants (TestRegistry checks them, see check) and stats_daily's come
 // from an allow-list.
 func (t *table) finish() *table {
@@ -159,7 +135,6 @@ func (t *table) finish() *table {
 		}
 	}
 	t.schema = arrow.NewSchema(fields, nil)
-	t.ddl = buildDDL(t.name, t.cols)
 	return t
 }
 
@@ -194,8 +169,9 @@ func (t *table) check() error {
 	return nil
 }
 
-// validIdent keeps DDL and SQL built from column names safe: every name is a
-// constant or comes from the StatsSlices allow-list, and must look like one.
+// validIdent keeps DDL and SQL that sinks build from column names safe:
+// every name is a constant or comes from the StatsSlices allow-list, and
+// must look like one.
 func validIdent(s string) bool {
 	if s == "" {
 		return false
@@ -208,67 +184,11 @@ func validIdent(s string) bool {
 	return true
 }
 
-func quoteIdent(s string) string {
-	if !validIdent(s) {
-		panic("models: refusing to quote identifier " + s)
-	}
-	return `"` + s + `"`
-}
-
-// buildDDL deliberately declares no PRIMARY KEY: DuckDB's ART index for it
-// made files 2.4x larger and loads 3x slower (shared/measurements.md), and
-// its ON CONFLICT silently keeps the first of duplicate rows in a batch. The
-// loader enforces key uniqueness itself (staging + DELETE/INSERT in one
-// transaction); Key() tells it which columns form the key. Key columns are
-// NOT NULL, which costs nothing.
-func buildDDL(name string, cols []column) string {
-	var b strings.Builder
-	b.WriteString("CREATE TABLE IF NOT EXISTS ")
-	b.WriteString(quoteIdent(name))
-	b.WriteString(" (\n")
-	for i, c := range cols {
-		b.WriteString("  ")
-		b.WriteString(quoteIdent(c.name))
-		b.WriteByte(' ')
-		b.WriteString(c.typ.duckdb())
-		if c.notNull {
-			b.WriteString(" NOT NULL")
-		}
-		if i < len(cols)-1 {
-			b.WriteByte(',')
-		}
-		b.WriteByte('\n')
-	}
-	b.WriteString(")")
-	return b.String()
-}
-
 func (t *table) Table() string         { return t.name }
 func (t *table) Schema() *arrow.Schema { return t.schema }
 func (t *table) Key() []string         { return append([]string(nil), t.key...) }
 func (t *table) DayColumn() string     { return t.day }
 func (t *table) Version() string       { return t.version }
-func (t *table) DDL() string           { return t.ddl }
-
-// SelectList is the column list for INSERT INTO <table> SELECT <list> FROM
-// <arrow view>: every column quoted, in schema order, with timestamp columns
-// converted from the Arrow timestamp[us, tz=UTC] (TIMESTAMPTZ in DuckDB) to
-// a plain UTC TIMESTAMP without depending on the session time zone.
-func SelectList(m Model) string {
-	var b strings.Builder
-	for i, f := range m.Schema().Fields() {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		q := quoteIdent(f.Name)
-		if ts, ok := f.Type.(*arrow.TimestampType); ok && ts.TimeZone != "" {
-			b.WriteString("make_timestamp(epoch_us(" + q + ")) AS " + q)
-			continue
-		}
-		b.WriteString(q)
-	}
-	return b.String()
-}
 
 // cell holds one decoded value until the whole row decoded without error,
 // so a bad object never leaves the columns at different lengths.

@@ -164,7 +164,11 @@ func (tx *Tx) prepare(ctx context.Context) error {
 		return err
 	}
 	if cols == nil {
-		if _, err := tx.conn.ExecContext(ctx, tx.target.Model.DDL()); err != nil {
+		ddl, err := createTable(tx.target.Model)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.conn.ExecContext(ctx, ddl); err != nil {
 			return fmt.Errorf("create table: %w", err)
 		}
 		tx.created = true
