@@ -37,7 +37,8 @@ type Stream struct {
 	decl *models.Stream
 	c    *Client
 	m    models.Model
-	o    Options
+	// batch overrides the client's rows per record (Options.BatchRows).
+	batch int
 	// scope is what the declaration's planner is told; its Loc is the zone
 	// the stream asks Affise for (timezone=), plans its windows in and
 	// reads Affise's offset-less times in.
@@ -76,7 +77,7 @@ func New(c *Client, decl *models.Stream, m models.Model, o Options) (*Stream, er
 	if decl.Zone == models.ZoneNetwork {
 		loc = c.loc
 	}
-	s := &Stream{decl: decl, c: c, m: m, o: o, scope: plan.Scope{
+	s := &Stream{decl: decl, c: c, m: m, batch: o.BatchRows, scope: plan.Scope{
 		Stream: name, Loc: loc, Network: c.loc, StartDate: o.StartDate, Lookback: o.Lookback,
 		UpdateFilter: o.UpdateFilter, Slices: slices.Clone(o.Slices), Now: c.now, Log: c.log,
 	}}
@@ -100,8 +101,8 @@ func (s *Stream) Endpoint() string { return s.decl.Endpoint }
 func (s *Stream) Location() *time.Location { return s.scope.Loc }
 
 func (s *Stream) batchRows() int {
-	if s.o.BatchRows > 0 {
-		return s.o.BatchRows
+	if s.batch > 0 {
+		return s.batch
 	}
 	return s.c.batchRows
 }
