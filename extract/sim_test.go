@@ -97,24 +97,35 @@ func TestAgainstSimulator(t *testing.T) {
 				t.Fatal(err)
 			}
 			start := now.Add(-12 * 24 * time.Hour)
-			statsModel, err := models.StatsDaily([]string{"day", "offer", "partner"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			streams := []struct {
+			// Every registered stream, from the registry: a stream added there
+			// is checked against the simulator here.
+			type simStream struct {
 				s     *Stream
 				truth string // "" : no truth to compare
 				exact bool
-			}{
-				{mustStream(NewExtractor("conversions", c, models.Conversions(), Options{StartDate: start, UpdateFilter: true})), "conversions", true},
-				{mustStream(NewExtractor("conversions", c, models.Conversions(), Options{StartDate: start})), "conversions", true},
-				{mustStream(NewExtractor("clicks", c, models.Clicks(), Options{})), "clicks", false},
-				{mustStream(NewExtractor("server_postbacks", c, models.ServerPostbacks(), Options{StartDate: start})), "server_postbacks", true},
-				{mustStream(NewExtractor("affiliate_postbacks", c, models.AffiliatePostbacks(), Options{StartDate: start})), "affiliate_postbacks", true},
-				{mustStream(NewExtractor("stats_daily", c, statsModel, Options{StartDate: start, Slices: []string{"day", "offer", "partner"}})), "", false},
-				{mustStream(NewExtractor("offers", c, models.Offers(), Options{})), "offers", true},
-				{mustStream(NewExtractor("partners", c, models.Partners(), Options{})), "partners", true},
-				{mustStream(NewExtractor("advertisers", c, models.Advertisers(), Options{})), "advertisers", true},
+			}
+			var streams []simStream
+			for _, d := range models.Registry() {
+				sl := []string{"day", "offer", "partner"}
+				m, err := d.Model(sl)
+				if err != nil {
+					t.Fatal(err)
+				}
+				o := Options{StartDate: start, UpdateFilter: true, Slices: sl}
+				truth, exact := d.Name, true
+				if !slices.Contains(affisesim.Streams(), d.Name) {
+					truth, exact = "", false // derived rows (custom stats)
+				}
+				if d.Name == "clicks" {
+					// From the default start, within retention; the open hour
+					// is not read yet.
+					o.StartDate, exact = time.Time{}, false
+				}
+				streams = append(streams, simStream{mustStream(New(c, d, m, o)), truth, exact})
+				if d.Name == "conversions" { // also by creation date (affiliate keys)
+					o.UpdateFilter = false
+					streams = append(streams, simStream{mustStream(New(c, d, m, o)), truth, exact})
+				}
 			}
 			for _, st := range streams {
 				got, rows := simPass(t, st.s, now)
