@@ -197,11 +197,8 @@ func NewClient(cfg ClientConfig, opts ...ClientOption) (*Client, error) {
 	if base.User != nil || base.RawQuery != "" || base.Fragment != "" {
 		return nil, errors.New("extract: api base_url must not carry credentials, a query or a fragment")
 	}
-	if strings.TrimSpace(cfg.Key) == "" {
-		return nil, errors.New("extract: api key is empty")
-	}
-	if strings.ContainsAny(cfg.Key, "\r\n") {
-		return nil, errors.New("extract: api key contains a line break")
+	if err := CheckKey(cfg.Key); err != nil {
+		return nil, fmt.Errorf("extract: api key %w", err)
 	}
 	loc := cfg.Location
 	if loc == nil {
@@ -334,7 +331,7 @@ func (c *Client) Location() *time.Location { return c.loc }
 func (c *Client) PageSize() int { return c.pageSize }
 
 // Redact replaces this client's key (and any API-Key=... text) in s.
-func (c *Client) Redact(s string) string { return redactKey(Redact(s), c.key) }
+func (c *Client) Redact(s string) string { return RedactKey(Redact(s), c.key) }
 
 // Stats returns a snapshot of the counters.
 func (c *Client) Stats() Stats {

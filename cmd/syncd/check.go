@@ -48,7 +48,7 @@ exit 1 if any failed.`,
 				total, err := p.Probe(ctx)
 				cancel()
 				if err != nil {
-					fmt.Fprintf(out, "FAIL  api %s: %s\n", ex.Stream(), redact(err.Error()))
+					fmt.Fprintf(out, "FAIL  api %s: %s\n", ex.Stream(), a.redact(err.Error()))
 					failed = append(failed, fmt.Errorf("%s: %w", ex.Stream(), err))
 					continue
 				}

@@ -5,15 +5,22 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/syncd/syncd/extract"
 )
 
-// globals are the flags every command shares.
+// globals are the flags every command shares, and the API key once the
+// config is loaded, so anything printed can be scrubbed of it.
 type globals struct {
 	configPath string
 	logLevel   string
+	apiKey     string
 }
 
-func newRootCmd() *cobra.Command {
+// redact masks the API key in s (a no-op before the config is loaded).
+func (g *globals) redact(s string) string { return extract.RedactKey(s, g.apiKey) }
+
+func newRootCmd() (*cobra.Command, *globals) {
 	g := &globals{}
 	root := &cobra.Command{
 		Use:   "syncd",
@@ -52,7 +59,7 @@ Config reference: config.example.yaml (every key, documented).`,
 			c.Args = noArgs
 		}
 	}
-	return root
+	return root, g
 }
 
 func noArgs(cmd *cobra.Command, args []string) error {
