@@ -23,6 +23,8 @@ type app struct {
 	cfg    *config.Config
 	log    zerolog.Logger
 	redact func(string) string
+	// command names this process in the warehouse's owner file.
+	command string
 }
 
 // redactingWriter is the last line of defence: whatever is logged passes
@@ -60,7 +62,7 @@ func newApp(g *globals, load func(string) (*config.Config, error)) (*app, error)
 	if err != nil {
 		return nil, err
 	}
-	return &app{cfg: cfg, log: log, redact: g.redact}, nil
+	return &app{cfg: cfg, log: log, redact: g.redact, command: g.command}, nil
 }
 
 // newLogger writes JSON when stderr is not a terminal and readable lines
@@ -94,7 +96,7 @@ func (a *app) openWarehouse(ctx context.Context, readOnly bool) (*duckdb.Sink, e
 	if err := syscall.Access(dir, 2 /* W_OK */); err != nil {
 		return nil, &config.Error{Msg: fmt.Sprintf("warehouse.path: directory %s is not writable (%v); choose a writable path", dir, err)}
 	}
-	return duckdb.Open(ctx, path, duckdb.WithMemoryLimit(a.cfg.Warehouse.MemoryLimit))
+	return duckdb.Open(ctx, path, duckdb.WithMemoryLimit(a.cfg.Warehouse.MemoryLimit), duckdb.Owner(a.command))
 }
 
 // startLoad is what every loading command starts from: the selected

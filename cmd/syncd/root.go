@@ -15,6 +15,9 @@ type globals struct {
 	configPath string
 	logLevel   string
 	apiKey     string
+	// command is the running command ("syncd sync"), recorded next to the
+	// warehouse it opens for writing so a refused process can name it.
+	command string
 }
 
 // redact masks the API key in s (a no-op before the config is loaded).
@@ -42,6 +45,7 @@ Config reference: config.example.yaml (every key, documented).`,
 	}
 	root.PersistentFlags().StringVarP(&g.configPath, "config", "c", defaultConfig, "config file (env SYNCD_CONFIG)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) { g.command = cmd.CommandPath() }
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
 		newSyncCmd(g),
