@@ -16,6 +16,7 @@ import (
 	"github.com/robfig/cron/v3"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/syncd/syncd/extract"
 	"github.com/syncd/syncd/models"
 )
 
@@ -25,6 +26,8 @@ type Config struct {
 	Warehouse Warehouse
 	Streams   []*Stream // every stream, in models.Streams order
 	HTTP      HTTP
+
+	keyFrom string // where api.key came from, for messages about it
 }
 
 // API is how syncd reaches Affise.
@@ -133,18 +136,23 @@ func load(path string, local bool) (*Config, error) {
 		}
 		data = b
 	}
-	if local {
-		return parse(data, os.LookupEnv, true)
+	return parse(data, os.Environ(), local)
+}
+
+// Parse builds a Config from YAML text; environ (as os.Environ lists it)
+// resolves ${VAR} and holds the SYNCD_* overrides.
+func Parse(data []byte, environ []string) (*Config, error) {
+	return parse(data, environ, false)
+}
+
+func parse(data []byte, environ []string, local bool) (*Config, error) {
+	vars := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			vars[k] = v
+		}
 	}
-	return Parse(data, os.LookupEnv)
-}
-
-// Parse builds a Config from YAML text; lookup resolves ${VAR} and SYNCD_*.
-func Parse(data []byte, lookup func(string) (string, bool)) (*Config, error) {
-	return parse(data, lookup, false)
-}
-
-func parse(data []byte, lookup func(string) (string, bool), local bool) (*Config, error) {
+	lookup := func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
 	expandLookup := lookup
 	if local {
 		// The API's secrets may be absent where only the warehouse is read.
@@ -161,11 +169,19 @@ func parse(data []byte, lookup func(string) (string, bool), local bool) (*Config
 	}
 	tree := map[string]value{} // dotted key -> its value
 	if len(doc.Content) > 0 {
-		if err := flatten(doc.Content[0], "", tree, expandLookup); err != nil {
+		if err := flatten(doc.Content[0], "", tree); err != nil {
 			return nil, err
 		}
 	}
+	if err := checkEnvNames(vars); err != nil {
+		return nil, err
+	}
+	// Overrides first: a ${VAR} in a value an override replaces need not
+	// be set (api.key: ${AFFISE_API_KEY} with only SYNCD_API_KEY given).
 	applyEnv(tree, lookup)
+	if err := expandTree(tree, expandLookup); err != nil {
+		return nil, err
+	}
 	c := defaults()
 	if err := c.apply(tree); err != nil {
 		return nil, err
@@ -179,11 +195,15 @@ func parse(data []byte, lookup func(string) (string, bool), local bool) (*Config
 var varRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
 // expand replaces ${VAR} in one scalar; an unset variable is an error so a
-// missing secret is caught at start, not as a 401 an hour later.
-func expand(key, s string, lookup func(string) (string, bool)) (string, error) {
+// missing secret is caught at start, not as a 401 an hour later. ref is the
+// first variable referred to, to say where a bad value came from.
+func expand(key, s string, lookup func(string) (string, bool)) (out, ref string, err error) {
 	var missing string
-	out := varRef.ReplaceAllStringFunc(s, func(m string) string {
+	out = varRef.ReplaceAllStringFunc(s, func(m string) string {
 		name := varRef.FindStringSubmatch(m)[1]
+		if ref == "" {
+			ref = "${" + name + "}"
+		}
 		v, ok := lookup(name)
 		if !ok && missing == "" {
 			missing = name
@@ -191,9 +211,34 @@ func expand(key, s string, lookup func(string) (string, bool)) (string, error) {
 		return v
 	})
 	if missing != "" {
-		return "", errorf("%s refers to ${%s}, which is not set in the environment", key, missing)
+		return "", "", errorf("%s refers to ${%s}, which is not set in the environment (set it, or override %s with %s)", key, missing, key, EnvName(key))
 	}
-	return out, nil
+	return out, ref, nil
+}
+
+// expandTree expands ${VAR} in every value written in the YAML; values
+// from SYNCD_* overrides are taken as they are.
+func expandTree(tree map[string]value, lookup func(string) (string, bool)) error {
+	for _, k := range sortedKeys(tree) {
+		v := tree[k]
+		if v.from != "" {
+			continue
+		}
+		var err error
+		if v.isList {
+			items := make([]string, len(v.list))
+			for i, item := range v.list {
+				if items[i], _, err = expand(k, item, lookup); err != nil {
+					return err
+				}
+			}
+			v.list = items
+		} else if v.scalar, v.from, err = expand(k, v.scalar, lookup); err != nil {
+			return err
+		}
+		tree[k] = v
+	}
+	return nil
 }
 
 // value is one setting as written: a scalar, or a list (slices only).
@@ -201,9 +246,12 @@ type value struct {
 	scalar string
 	list   []string
 	isList bool
+	// from names where an expanded value came from: the ${VAR} it read or
+	// the SYNCD_* variable that overrode it; empty when written literally.
+	from string
 }
 
-func flatten(n *yaml.Node, prefix string, tree map[string]value, lookup func(string) (string, bool)) error {
+func flatten(n *yaml.Node, prefix string, tree map[string]value) error {
 	switch n.Kind {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -212,7 +260,7 @@ func flatten(n *yaml.Node, prefix string, tree map[string]value, lookup func(str
 			if prefix != "" {
 				key = prefix + "." + k
 			}
-			if err := flatten(n.Content[i+1], key, tree, lookup); err != nil {
+			if err := flatten(n.Content[i+1], key, tree); err != nil {
 				return err
 			}
 		}
@@ -222,11 +270,7 @@ func flatten(n *yaml.Node, prefix string, tree map[string]value, lookup func(str
 			if item.Kind != yaml.ScalarNode {
 				return errorf("%s (line %d): expected a list of plain values", prefix, item.Line)
 			}
-			v, err := expand(prefix, item.Value, lookup)
-			if err != nil {
-				return err
-			}
-			items = append(items, v)
+			items = append(items, item.Value)
 		}
 		tree[prefix] = value{list: items, isList: true}
 	case yaml.ScalarNode:
@@ -237,13 +281,9 @@ func flatten(n *yaml.Node, prefix string, tree map[string]value, lookup func(str
 			tree[prefix] = value{}
 			return nil
 		}
-		v, err := expand(prefix, n.Value, lookup)
-		if err != nil {
-			return err
-		}
-		tree[prefix] = value{scalar: v}
+		tree[prefix] = value{scalar: n.Value}
 	case yaml.AliasNode:
-		return flatten(n.Alias, prefix, tree, lookup)
+		return flatten(n.Alias, prefix, tree)
 	default:
 		return errorf("%s (line %d): unsupported YAML value", prefix, n.Line)
 	}
@@ -258,9 +298,60 @@ func EnvName(key string) string {
 func applyEnv(tree map[string]value, lookup func(string) (string, bool)) {
 	for _, key := range Keys() {
 		if v, ok := lookup(EnvName(key)); ok {
-			tree[key] = value{scalar: v}
+			tree[key] = value{scalar: v, from: EnvName(key)}
 		}
 	}
+}
+
+// envSections are the SYNCD_ prefixes of config sections. A variable under
+// one that names no key is a typo to report, like an unknown YAML key;
+// other SYNCD_ variables (SYNCD_CONFIG) are not settings.
+var envSections = []string{"SYNCD_API_", "SYNCD_WAREHOUSE_", "SYNCD_HTTP_", "SYNCD_STREAMS_"}
+
+func checkEnvNames(vars map[string]string) error {
+	known := map[string]bool{}
+	for _, k := range Keys() {
+		known[EnvName(k)] = true
+	}
+	var unknown []string
+	for name := range vars {
+		if known[name] {
+			continue
+		}
+		for _, p := range envSections {
+			if strings.HasPrefix(name, p) {
+				unknown = append(unknown, name)
+			}
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	sort.Strings(unknown)
+	return errorf("%s; unset it or fix its name (see config.example.yaml for every key)", describeUnknownEnv(unknown[0]))
+}
+
+// describeUnknownEnv says why name overrides nothing: no such stream, or
+// no such key (shown as the dotted key it would have overridden).
+func describeUnknownEnv(name string) string {
+	rest, isStream := strings.CutPrefix(name, "SYNCD_STREAMS_")
+	if !isStream {
+		section, key, _ := strings.Cut(strings.TrimPrefix(name, "SYNCD_"), "_")
+		return fmt.Sprintf("environment variable %s overrides no config key (there is no %s.%s)", name, strings.ToLower(section), strings.ToLower(key))
+	}
+	for _, s := range models.Streams {
+		if key, ok := strings.CutPrefix(rest, strings.ToUpper(s)+"_"); ok {
+			return fmt.Sprintf("environment variable %s overrides no config key (there is no streams.%s.%s)", name, s, strings.ToLower(key))
+		}
+	}
+	stream := rest
+	for _, k := range streamKeys {
+		if s, ok := strings.CutSuffix(rest, "_"+strings.ToUpper(k)); ok {
+			stream = s
+			break
+		}
+	}
+	return fmt.Sprintf("environment variable %s: no such stream %q (streams are %s)", name, strings.ToLower(stream), strings.Join(models.Streams, ", "))
 }
 
 var topKeys = map[string][]string{
@@ -347,6 +438,7 @@ func (c *Config) set(key string, val value) error {
 		c.API.BaseURL = v
 	case "api.key":
 		c.API.Key = v
+		c.keyFrom = val.from
 	case "api.timezone":
 		c.API.Timezone = v
 	case "api.page_size":
@@ -458,8 +550,13 @@ func (c *Config) validate(local bool) error {
 	if err := checkBaseURL(a.BaseURL, local); err != nil {
 		return err
 	}
-	if strings.TrimSpace(a.Key) == "" && !local {
-		return errorf("api.key is missing (set AFFISE_API_KEY or SYNCD_API_KEY, or api.key)")
+	if !local {
+		if strings.TrimSpace(a.Key) == "" {
+			return errorf("api.key is missing (set AFFISE_API_KEY or SYNCD_API_KEY, or api.key)")
+		}
+		if err := extract.CheckKey(a.Key); err != nil {
+			return errorf("api.key%s %v", c.keySource(), err)
+		}
 	}
 	var err error
 	if a.Location, err = time.LoadLocation(a.Timezone); err != nil {
@@ -534,6 +631,14 @@ func (c *Config) validate(local bool) error {
 		return errorf("every stream is disabled; enable at least one under streams:")
 	}
 	return nil
+}
+
+// keySource is " (from X)" when api.key came from a variable.
+func (c *Config) keySource() string {
+	if c.keyFrom == "" {
+		return ""
+	}
+	return " (from " + c.keyFrom + ")"
 }
 
 func checkBaseURL(raw string, local bool) error {

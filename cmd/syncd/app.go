@@ -7,8 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -22,25 +20,22 @@ import (
 
 // app is what every command starts from: the loaded config and a logger.
 type app struct {
-	cfg *config.Config
-	log zerolog.Logger
+	cfg    *config.Config
+	log    zerolog.Logger
+	redact func(string) string
+	// command names this process in the warehouse's owner file.
+	command string
 }
 
-// secret holds the API key once the config is loaded, so the last line of
-// defence (redact, the log writer) can scrub it from anything printed.
-var secret atomic.Value
-
-func redact(s string) string {
-	if k, _ := secret.Load().(string); len(k) >= 4 {
-		s = strings.ReplaceAll(s, k, "[REDACTED]")
-	}
-	return s
+// redactingWriter is the last line of defence: whatever is logged passes
+// through redact before it reaches the terminal or the journal.
+type redactingWriter struct {
+	w      io.Writer
+	redact func(string) string
 }
-
-type redactingWriter struct{ w io.Writer }
 
 func (r redactingWriter) Write(p []byte) (int, error) {
-	if _, err := io.WriteString(r.w, redact(string(p))); err != nil {
+	if _, err := io.WriteString(r.w, r.redact(string(p))); err != nil {
 		return 0, err
 	}
 	return len(p), nil
@@ -62,22 +57,22 @@ func newApp(g *globals, load func(string) (*config.Config, error)) (*app, error)
 	if err != nil {
 		return nil, err
 	}
-	secret.Store(cfg.API.Key)
-	log, err := newLogger(g.logLevel)
+	g.apiKey = cfg.API.Key
+	log, err := newLogger(g.logLevel, g.redact)
 	if err != nil {
 		return nil, err
 	}
-	return &app{cfg: cfg, log: log}, nil
+	return &app{cfg: cfg, log: log, redact: g.redact, command: g.command}, nil
 }
 
 // newLogger writes JSON when stderr is not a terminal and readable lines
 // when it is.
-func newLogger(level string) (zerolog.Logger, error) {
+func newLogger(level string, redact func(string) string) (zerolog.Logger, error) {
 	lvl, err := zerolog.ParseLevel(level)
 	if err != nil || level == "" {
 		return zerolog.Logger{}, usagef("--log-level %q: use debug, info, warn or error", level)
 	}
-	var w io.Writer = redactingWriter{os.Stderr}
+	var w io.Writer = redactingWriter{os.Stderr, redact}
 	if term.IsTerminal(int(os.Stderr.Fd())) {
 		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}
 	}
@@ -105,7 +100,7 @@ func (a *app) openWarehouse(ctx context.Context, readOnly bool) (*duckdb.Sink, e
 	if err := syscall.Access(dir, 2 /* W_OK */); err != nil {
 		return nil, &config.Error{Msg: fmt.Sprintf("warehouse.path: directory %s is not writable (%v); choose a writable path", dir, err)}
 	}
-	return duckdb.Open(ctx, path, duckdb.WithMemoryLimit(a.cfg.Warehouse.MemoryLimit), duckdb.Sandboxed())
+	return duckdb.Open(ctx, path, duckdb.WithMemoryLimit(a.cfg.Warehouse.MemoryLimit), duckdb.Sandboxed(), duckdb.Owner(a.command))
 }
 
 // startLoad is what every loading command starts from: the selected

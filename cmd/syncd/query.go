@@ -56,12 +56,20 @@ the daemon, which runs only read-only SELECTs (see the README).`,
 			if err != nil {
 				return err
 			}
+			if writable {
+				a.command += " --write"
+			}
 			sink, err := a.openWarehouse(cmd.Context(), !writable)
-			if errors.Is(err, duckdb.ErrLocked) && !writable {
+			var locked *duckdb.LockError
+			if errors.As(err, &locked) && !writable && (locked.Holder == "" || locked.Holder == "syncd run") {
 				// DuckDB admits one process per file: while `syncd run` holds
 				// it, the daemon answers the query on its loopback listener.
+				// (A holder without an owner file may be an older daemon.)
 				if rerr := daemon.QueryRemote(cmd.Context(), a.cfg.HTTP.Listen, query, format, cmd.OutOrStdout()); rerr != nil {
-					return fmt.Errorf("%w; asking the daemon at %s failed too: %w", err, a.cfg.HTTP.Listen, rerr)
+					if locked.Holder != "" {
+						return fmt.Errorf("%s, and asking it at http.listen %s failed: %w", locked.InUse(), a.cfg.HTTP.Listen, rerr)
+					}
+					return fmt.Errorf("%w; asking a daemon at %s failed too: %w", err, a.cfg.HTTP.Listen, rerr)
 				}
 				return nil
 			}

@@ -49,6 +49,7 @@ var (
 )
 
 type options struct {
+	owner       string
 	memoryLimit string
 	threads     int
 	readOnly    bool
@@ -102,6 +103,10 @@ type Sink struct {
 	// would make the later commit fail with a DuckDB write-write conflict.
 	locksMu sync.Mutex
 	locks   map[string]chan struct{}
+
+	// ownerFile is the owner file this Sink wrote ("" when none).
+	ownerFile string
+	closeOnce sync.Once
 
 	// testHook, when set, runs before each step of a commit (tests only).
 	testHook func(ctx context.Context, step string)
@@ -182,6 +187,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*Sink, error) {
 	}
 	if !o.readOnly {
 		restrictPerms(path)
+		if o.owner != "" {
+			s.ownerFile = writeOwnerFile(path, o.owner)
+		}
 	}
 	return s, nil
 }
@@ -250,11 +258,7 @@ func openError(path string, err error) error {
 	case strings.Contains(msg, "not a valid DuckDB database file"):
 		return fmt.Errorf("duckdb: %s is %w", path, ErrNotDuckDB)
 	case strings.Contains(msg, "Could not set lock") || strings.Contains(msg, "Conflicting lock"):
-		detail := msg
-		if i := strings.Index(msg, "Conflicting lock"); i >= 0 {
-			detail = msg[i:]
-		}
-		return fmt.Errorf("duckdb: %s: %w: another process (e.g. a running `syncd run`) holds it; stop it or query through it (%s)", path, ErrLocked, detail)
+		return lockError(path, msg)
 	case strings.Contains(msg, "different configuration"):
 		return fmt.Errorf("duckdb: %s is already open in this process with other settings (read-only vs read-write): %w", path, err)
 	}
@@ -294,6 +298,13 @@ func (s *Sink) ClientDB() (*sql.DB, error) {
 
 // Close closes the database. Open transactions must be finished first.
 func (s *Sink) Close() error {
+	// The owner file goes first: once the lock is released another
+	// process may write its own.
+	s.closeOnce.Do(func() {
+		if s.ownerFile != "" {
+			_ = os.Remove(s.ownerFile)
+		}
+	})
 	if s.clients != nil {
 		_ = s.clients.Close()
 	}
