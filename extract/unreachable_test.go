@@ -38,12 +38,7 @@ func TestUnreachableServerFailsFast(t *testing.T) {
 	tlsSrv.StartTLS()
 	defer tlsSrv.Close()
 	tlsAddr := tlsSrv.Listener.Addr().String()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	refusedAddr := l.Addr().String()
-	l.Close()
+	refusedAddr := closedPort(t)
 	// Name resolution stays on this machine: the dialer fails as the
 	// resolver does for a name that does not exist.
 	noDNS := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -99,12 +94,7 @@ func TestUnreachableServerFailsFast(t *testing.T) {
 // retries is used; the quick retries are not a verdict on the first try.
 func TestRefusedThenUpRecovers(t *testing.T) {
 	f := newFakeAPI(t, 3, "conversions")
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := closedPort(t)
 	c := unreachableClient(t, "http://"+addr, nil)
 	up := make(chan *httptest.Server, 1)
 	go func() {
@@ -121,7 +111,7 @@ func TestRefusedThenUpRecovers(t *testing.T) {
 		up <- srv
 	}()
 	s := mustStream(NewConversions(c, testModel{}, Options{}))
-	_, err = s.Probe(context.Background())
+	_, err := s.Probe(context.Background())
 	if srv := <-up; srv != nil {
 		defer srv.Close()
 	} else {
@@ -136,12 +126,7 @@ func TestRefusedThenUpRecovers(t *testing.T) {
 // connection, the next ones (other streams of the run) try once, not three
 // times, until the verdict expires.
 func TestUnreachableVerdictIsShared(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := closedPort(t)
 	c := unreachableClient(t, "http://"+addr, nil)
 	for i, want := range []int{3, 1, 1} {
 		_, err := mustStream(NewOffers(c, testModel{})).Probe(context.Background())
@@ -151,9 +136,22 @@ func TestUnreachableVerdictIsShared(t *testing.T) {
 		}
 	}
 	c.unreachableAt.Store(time.Now().Add(-unreachableVerdict).UnixNano())
-	_, err = mustStream(NewOffers(c, testModel{})).Probe(context.Background())
+	_, err := mustStream(NewOffers(c, testModel{})).Probe(context.Background())
 	var re *RequestError
 	if !errors.As(err, &re) || re.Attempts != 3 {
 		t.Fatalf("after the verdict expired: want 3 attempts, got %v", err)
 	}
+}
+
+// closedPort is a loopback address nothing listens on: connecting to it is
+// refused at once.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
 }
