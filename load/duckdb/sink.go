@@ -325,8 +325,12 @@ func (s *Sink) EnsureViews(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	views, err := warehousesql.Views()
+	if err != nil {
+		return fmt.Errorf("duckdb: views: %w", err)
+	}
 	var errs []error
-	for _, v := range warehousesql.Views() {
+	for _, v := range views {
 		ok := true
 		for _, r := range v.Requires {
 			have, found := cols[r.Table]
