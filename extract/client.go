@@ -273,7 +273,6 @@ func NewClient(cfg ClientConfig, opts ...ClientOption) (*Client, error) {
 		}
 		return nil
 	}
-	registerSecret(cfg.Key)
 	c := &Client{
 		base:        base,
 		key:         cfg.Key,

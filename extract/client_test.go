@@ -647,7 +647,10 @@ func TestEmitErrorStops(t *testing.T) {
 }
 
 func TestRedact(t *testing.T) {
-	registerSecret(testKey)
+	c, err := NewClient(ClientConfig{BaseURL: "http://x", Key: testKey})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for in, want := range map[string]string{
 		"GET /x?API-Key=abc123&page=2":          "GET /x?API-Key=[REDACTED]&page=2",
 		`{"api-key": "zzz"}`:                    `{"api-key": "[REDACTED]"}`,
@@ -656,7 +659,7 @@ func TestRedact(t *testing.T) {
 		"nothing secret here (check api.key)":   "nothing secret here (check api.key)",
 		"apikey=" + testKey + " and " + testKey: "apikey=[REDACTED] and [REDACTED]",
 	} {
-		if got := Redact(in); got != want {
+		if got := c.Redact(in); got != want {
 			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
 		}
 	}

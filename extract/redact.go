@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -23,9 +22,6 @@ const redacted = "[REDACTED]"
 const MinKeyLength = 8
 
 var (
-	secretsMu sync.RWMutex
-	secrets   []string // every key a Client was built with, longest first
-
 	// API-Key=..., api-key: ..., "API-Key":"...", apikey=...
 	keyPattern = regexp.MustCompile(`(?i)(api[-_]?key["']?\s*[:=]\s*["']?)([^\s"'&;,]+)`)
 )
@@ -60,31 +56,11 @@ func CheckKey(key string) error {
 	return nil
 }
 
-// registerSecret makes Redact mask key from now on.
-func registerSecret(key string) {
-	if CheckKey(key) != nil {
-		return // NewClient refuses such keys
-	}
-	secretsMu.Lock()
-	defer secretsMu.Unlock()
-	for _, s := range secrets {
-		if s == key {
-			return
-		}
-	}
-	secrets = append(secrets, key)
-	sort.Slice(secrets, func(i, j int) bool { return len(secrets[i]) > len(secrets[j]) })
-}
-
-// Redact masks, in s, every API key a Client of this process was built with
-// and any "API-Key=value" / "API-Key: value" text. Use it on any text that
-// might echo a key: error bodies, URLs, configs.
+// Redact masks any "API-Key=value" / "API-Key: value" text in s. It knows
+// no key: where one is known, Client.Redact or RedactKey masks it too. There
+// is deliberately no process-wide list of keys: the configured key is the one
+// value, handed to whoever prints text that may echo it.
 func Redact(s string) string {
-	secretsMu.RLock()
-	for _, k := range secrets {
-		s = RedactKey(s, k)
-	}
-	secretsMu.RUnlock()
 	return keyPattern.ReplaceAllString(s, "${1}"+redacted)
 }
 

@@ -20,8 +20,9 @@ type globals struct {
 	command string
 }
 
-// redact masks the API key in s (a no-op before the config is loaded).
-func (g *globals) redact(s string) string { return extract.RedactKey(s, g.apiKey) }
+// redact masks the API key in s, and any API-Key=value text (before the
+// config is loaded, only the latter).
+func (g *globals) redact(s string) string { return extract.RedactKey(extract.Redact(s), g.apiKey) }
 
 func newRootCmd() (*cobra.Command, *globals) {
 	g := &globals{}

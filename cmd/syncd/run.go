@@ -102,7 +102,7 @@ func runDaemon(ctx context.Context, g *globals) error {
 		Log:       a.log,
 		Registry:  reg,
 		Metrics:   metrics,
-		Redact:    func(s string) string { return a.redact(src.client.Redact(s)) },
+		Redact:    a.redact,
 		Version:   version,
 	})
 	if err != nil {
