@@ -5,6 +5,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"regexp"
@@ -593,7 +594,7 @@ func (c *Config) validate(local bool) error {
 	if !memoryLimit.MatchString(c.Warehouse.MemoryLimit) {
 		return errorf("warehouse.memory_limit: %q is not a size like 512MB or 2GB", c.Warehouse.MemoryLimit)
 	}
-	if _, _, err := splitHostPort(c.HTTP.Listen); err != nil {
+	if err := checkListen(c.HTTP.Listen); err != nil {
 		return errorf("http.listen: %q is not host:port", c.HTTP.Listen)
 	}
 	tomorrow := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, 1)
@@ -657,14 +658,15 @@ func checkBaseURL(raw string, local bool) error {
 
 var memoryLimit = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$`)
 
-func splitHostPort(s string) (string, string, error) {
-	i := strings.LastIndex(s, ":")
-	if i < 0 {
-		return "", "", errors.New("no port")
+// checkListen accepts host:port as net.Listen takes it ([::1]:9464 too),
+// with a numeric port in range.
+func checkListen(s string) error {
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return err
 	}
-	port, err := strconv.Atoi(s[i+1:])
-	if err != nil || port < 0 || port > 65535 {
-		return "", "", errors.New("bad port")
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return errors.New("bad port")
 	}
-	return s[:i], s[i+1:], nil
+	return nil
 }

@@ -232,3 +232,14 @@ func TestUnknownEnvOverride(t *testing.T) {
 		t.Errorf("known or unrelated variables refused: %v", err)
 	}
 }
+
+func TestCheckListen(t *testing.T) {
+	for in, ok := range map[string]bool{
+		"127.0.0.1:9464": true, "[::1]:9464": true, "localhost:0": true, ":9464": true,
+		"nowhere": false, "127.0.0.1:http": false, "127.0.0.1:70000": false, "::1:9464": false,
+	} {
+		if err := checkListen(in); (err == nil) != ok {
+			t.Errorf("checkListen(%q) = %v, want ok=%v", in, err, ok)
+		}
+	}
+}
