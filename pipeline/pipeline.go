@@ -74,19 +74,19 @@ func Backfill(ctx context.Context, ex extract.Extractor, sink load.Sink, from, t
 	stream := ex.Stream()
 	key := checkpoints.BackfillKey(stream)
 	started := opts.now()
-	bounds := from.UTC().Format(time.RFC3339) + "/" + to.UTC().Format(time.RFC3339)
+	bounds := checkpoints.BackfillBounds{From: from, To: to}
 	resumeFrom := from
 	cur, ok, err := sink.Cursor(ctx, key)
 	if err != nil {
 		return Result{Stream: stream}, fmt.Errorf("%s: reading backfill cursor: %w", stream, err)
 	}
-	if ok && cur.Meta == bounds && cur.Position.After(from) && cur.Position.Before(to) {
+	if ok && cur.Backfill != nil && cur.Backfill.Equal(bounds) && cur.Position.After(from) && cur.Position.Before(to) {
 		resumeFrom = cur.Position
 		opts.Log.Info().Str("stream", stream).Time("resume_from", resumeFrom).Msg("resuming interrupted backfill")
 	}
 	windows := ex.PlanBackfill(resumeFrom, to)
 	res, err := walkWith(ctx, ex, sink, windows, resumeFrom, opts, func(w extract.Window) *checkpoints.Cursor {
-		return &checkpoints.Cursor{Stream: key, Position: w.Advance, Meta: bounds}
+		return &checkpoints.Cursor{Stream: key, Position: w.Advance, Backfill: &bounds}
 	})
 	if err == nil {
 		if derr := sink.DeleteCursor(ctx, key); derr != nil {

@@ -380,7 +380,8 @@ func (s *Sink) Cursor(ctx context.Context, stream string) (checkpoints.Cursor, b
 	if err != nil {
 		return c, false, fmt.Errorf("duckdb: read cursor %s: %w", stream, err)
 	}
-	c.Position, c.Meta, c.UpdatedAt = utc(pos), meta.String, utc(upd)
+	c.Position, c.UpdatedAt = utc(pos), utc(upd)
+	c.SetStoredMeta(meta.String)
 	return c, true, nil
 }
 
@@ -399,7 +400,8 @@ func (s *Sink) Cursors(ctx context.Context) ([]checkpoints.Cursor, error) {
 		if err := rows.Scan(&c.Stream, &pos, &meta, &upd); err != nil {
 			return nil, fmt.Errorf("duckdb: read cursors: %w", err)
 		}
-		c.Position, c.Meta, c.UpdatedAt = utc(pos), meta.String, utc(upd)
+		c.Position, c.UpdatedAt = utc(pos), utc(upd)
+		c.SetStoredMeta(meta.String)
 		out = append(out, c)
 	}
 	return out, rows.Err()
@@ -410,7 +412,11 @@ func (s *Sink) SetCursor(ctx context.Context, c checkpoints.Cursor) error {
 	if s.readOnly {
 		return ErrReadOnly
 	}
-	if _, err := s.db.ExecContext(ctx, upsertCursorSQL, cursorArgs(c)...); err != nil {
+	args, err := cursorArgs(c)
+	if err != nil {
+		return fmt.Errorf("duckdb: set cursor: %w", err)
+	}
+	if _, err := s.db.ExecContext(ctx, upsertCursorSQL, args...); err != nil {
 		return fmt.Errorf("duckdb: set cursor %s: %w", c.Stream, err)
 	}
 	return nil
@@ -448,12 +454,18 @@ const upsertCursorSQL = `INSERT INTO _syncd_state (stream, position, meta, updat
 	VALUES (?, CAST(? AS TIMESTAMP), ?, CAST(? AS TIMESTAMP))
 	ON CONFLICT (stream) DO UPDATE SET position = excluded.position, meta = excluded.meta, updated_at = excluded.updated_at`
 
-func cursorArgs(c checkpoints.Cursor) []any {
+// cursorArgs are upsertCursorSQL's arguments for c. Backfill bounds and
+// Meta share the meta column (see checkpoints.Cursor.StoredMeta).
+func cursorArgs(c checkpoints.Cursor) ([]any, error) {
+	meta, err := c.StoredMeta()
+	if err != nil {
+		return nil, err
+	}
 	upd := c.UpdatedAt
 	if upd.IsZero() {
 		upd = time.Now()
 	}
-	return []any{c.Stream, tsArg(c.Position), c.Meta, tsArg(upd)}
+	return []any{c.Stream, tsArg(c.Position), meta, tsArg(upd)}, nil
 }
 
 // tsArg renders t as a naive UTC timestamp literal for CAST(? AS TIMESTAMP),

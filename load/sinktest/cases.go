@@ -34,6 +34,7 @@ func cases() []testCase {
 		{"CrashBeforeCommit", crashBeforeCommit},
 		{"ReopenReadsEverythingBack", reopenReadsEverythingBack},
 		{"CursorStore", cursorStore},
+		{"BackfillBoundsReadBack", backfillBoundsReadBack},
 		{"TxIsSingleUse", txIsSingleUse},
 		{"ConcurrentTxsOnDifferentTables", concurrentTxsOnDifferentTables},
 	}
@@ -720,4 +721,29 @@ func sorted(s []string) []string {
 	out := append([]string(nil), s...)
 	slices.Sort(out)
 	return out
+}
+
+// A backfill's bounds (checkpoints.Cursor.Backfill) are committed with its
+// cursor and read back as the same instants, also after a reopen, and
+// nothing of them leaks into Meta: the pipeline resumes a backfill only
+// when they are equal.
+func backfillBoundsReadBack(e *env) {
+	s, dir := e.open("")
+	conv := model(e.t, "conversions")
+	key := checkpoints.BackfillKey("conversions")
+	bounds := checkpoints.BackfillBounds{From: at(e.t, "2024-05-31T22:00:00Z"), To: at(e.t, "2024-06-30T22:00:00Z")}
+	e.load(s, upsert(conv), &checkpoints.Cursor{Stream: key, Position: at(e.t, "2024-06-01T22:00:00Z"), Backfill: &bounds},
+		[]string{conversion("old", "confirmed", "2024-06-01 12:00:00", "")})
+	check := func(s *sink) {
+		e.t.Helper()
+		e.wantCursor(s, key, at(e.t, "2024-06-01T22:00:00Z"), "")
+		c, _ := e.cursor(s, key)
+		if c.Backfill == nil || !c.Backfill.Equal(bounds) {
+			e.t.Fatalf("cursor %s: backfill bounds %+v, want %+v", key, c.Backfill, bounds)
+		}
+	}
+	check(s)
+	e.close(s)
+	s2, _ := e.open(dir)
+	check(s2)
 }
