@@ -1,5 +1,6 @@
-// Package checkpoints owns the cursor types of every stream and the store
-// interface that sinks implement so a cursor is committed with its data.
+// Package checkpoints owns the cursor types of every stream and the
+// interfaces a warehouse implements to read them (Store) and to move them
+// by hand (Admin). Loads move cursors with their data, through load.Tx.
 package checkpoints
 
 import (
@@ -101,7 +102,24 @@ type Store interface {
 	// the stream has none.
 	Cursor(ctx context.Context, stream string) (c Cursor, found bool, err error)
 	Cursors(ctx context.Context) ([]Cursor, error)
+}
+
+// Admin moves cursors by hand, outside any load: `syncd state reset` is
+// its one user, and runs with the daemon stopped, since a pass in flight
+// would commit its own cursor over the one set here. Loads never use it:
+// their cursors move only with their data, in load.Tx's Commit.
+//
+// Each call is atomic (on error the stored cursor is as it was) and may
+// run concurrently with Store's reads and with loads.
+type Admin interface {
+	// SetCursor stores c as the cursor of c.Stream, replacing the stored
+	// one whole: its Position, Backfill and Meta (what c leaves empty is
+	// not kept). A zero UpdatedAt is stamped with the current time; a
+	// given one is kept. A zero Position removes the cursor, as
+	// DeleteCursor does.
 	SetCursor(ctx context.Context, c Cursor) error
+	// DeleteCursor removes stream's cursor, so its next sync starts at its
+	// start_date. Deleting a missing cursor is not an error.
 	DeleteCursor(ctx context.Context, stream string) error
 }
 

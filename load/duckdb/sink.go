@@ -29,6 +29,7 @@ import (
 var (
 	_ load.Sink         = (*Sink)(nil)
 	_ checkpoints.Store = (*Sink)(nil)
+	_ checkpoints.Admin = (*Sink)(nil)
 	_ load.Tx           = (*Tx)(nil)
 )
 
@@ -407,27 +408,27 @@ func (s *Sink) Cursors(ctx context.Context) ([]checkpoints.Cursor, error) {
 	return out, rows.Err()
 }
 
-// SetCursor implements checkpoints.Store.
+// SetCursor implements checkpoints.Admin.
 func (s *Sink) SetCursor(ctx context.Context, c checkpoints.Cursor) error {
 	if s.readOnly {
 		return ErrReadOnly
 	}
-	args, err := cursorArgs(c)
+	q, args, err := cursorSQL(c)
 	if err != nil {
 		return fmt.Errorf("duckdb: set cursor: %w", err)
 	}
-	if _, err := s.db.ExecContext(ctx, upsertCursorSQL, args...); err != nil {
+	if _, err := s.db.ExecContext(ctx, q, args...); err != nil {
 		return fmt.Errorf("duckdb: set cursor %s: %w", c.Stream, err)
 	}
 	return nil
 }
 
-// DeleteCursor implements checkpoints.Store.
+// DeleteCursor implements checkpoints.Admin.
 func (s *Sink) DeleteCursor(ctx context.Context, stream string) error {
 	if s.readOnly {
 		return ErrReadOnly
 	}
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM _syncd_state WHERE stream = ?`, stream); err != nil {
+	if _, err := s.db.ExecContext(ctx, deleteCursorSQL, stream); err != nil {
 		return fmt.Errorf("duckdb: delete cursor %s: %w", stream, err)
 	}
 	return nil
@@ -454,18 +455,24 @@ const upsertCursorSQL = `INSERT INTO _syncd_state (stream, position, meta, updat
 	VALUES (?, CAST(? AS TIMESTAMP), ?, CAST(? AS TIMESTAMP))
 	ON CONFLICT (stream) DO UPDATE SET position = excluded.position, meta = excluded.meta, updated_at = excluded.updated_at`
 
-// cursorArgs are upsertCursorSQL's arguments for c. Backfill bounds and
-// Meta share the meta column (see checkpoints.Cursor.StoredMeta).
-func cursorArgs(c checkpoints.Cursor) ([]any, error) {
+const deleteCursorSQL = `DELETE FROM _syncd_state WHERE stream = ?`
+
+// cursorSQL is the statement that stores c: an upsert, or for a zero
+// Position (no cursor at all) a delete. Backfill bounds and Meta share the
+// meta column (see checkpoints.Cursor.StoredMeta).
+func cursorSQL(c checkpoints.Cursor) (string, []any, error) {
+	if c.Position.IsZero() {
+		return deleteCursorSQL, []any{c.Stream}, nil
+	}
 	meta, err := c.StoredMeta()
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	upd := c.UpdatedAt
 	if upd.IsZero() {
 		upd = time.Now()
 	}
-	return []any{c.Stream, tsArg(c.Position), meta, tsArg(upd)}, nil
+	return upsertCursorSQL, []any{c.Stream, tsArg(c.Position), meta, tsArg(upd)}, nil
 }
 
 // tsArg renders t as a naive UTC timestamp literal for CAST(? AS TIMESTAMP),

@@ -35,6 +35,7 @@ func cases() []testCase {
 		{"ReopenReadsEverythingBack", reopenReadsEverythingBack},
 		{"CursorStore", cursorStore},
 		{"BackfillBoundsReadBack", backfillBoundsReadBack},
+		{"CommitRemovesCursor", commitRemovesCursor},
 		{"TxIsSingleUse", txIsSingleUse},
 		{"ConcurrentTxsOnDifferentTables", concurrentTxsOnDifferentTables},
 	}
@@ -746,4 +747,46 @@ func backfillBoundsReadBack(e *env) {
 	e.close(s)
 	s2, _ := e.open(dir)
 	check(s2)
+}
+
+// A cursor with a zero Position is no cursor: committed, it removes the
+// stored one together with the Tx's rows (how a backfill's last window
+// ends its cursor), a rolled-back removal removes nothing, and removing a
+// missing cursor is no error. SetCursor follows the same rule.
+func commitRemovesCursor(e *env) {
+	s, _ := e.open("")
+	conv := model(e.t, "conversions")
+	key := checkpoints.BackfillKey("conversions")
+	bounds := checkpoints.BackfillBounds{From: at(e.t, "2024-06-01T00:00:00Z"), To: at(e.t, "2024-06-03T00:00:00Z")}
+	e.load(s, upsert(conv), &checkpoints.Cursor{Stream: key, Position: at(e.t, "2024-06-02T00:00:00Z"), Backfill: &bounds},
+		[]string{conversion("a", "pending", "2024-06-01 09:00:00", "")})
+	e.load(s, upsert(conv), cursorAt(e.t, "conversions", "2025-01-01T10:00:00Z"))
+	state := e.state(s, conv)
+
+	tx := e.begin(s, upsert(conv))
+	e.mustWrite(tx, conv, conversion("b", "pending", "2024-06-02 09:00:00", ""))
+	if err := tx.Rollback(); err != nil {
+		e.t.Fatalf("Rollback: %v", err)
+	}
+	e.expect("state after a rolled-back removal", e.state(s, conv), state)
+
+	tx = e.begin(s, upsert(conv))
+	e.mustWrite(tx, conv, conversion("b", "pending", "2024-06-02 09:00:00", ""))
+	e.expect("rows before the removing Commit", e.rows(s, conv, "id"), []string{"a"})
+	e.wantCursor(s, key, at(e.t, "2024-06-02T00:00:00Z"), "")
+	e.commit(tx, &checkpoints.Cursor{Stream: key})
+	e.expect("rows after the removing Commit", e.rows(s, conv, "id"), []string{"a", "b"})
+	e.noCursor(s, key)
+	e.wantCursor(s, "conversions", at(e.t, "2025-01-01T10:00:00Z"), "")
+
+	e.load(s, upsert(conv), &checkpoints.Cursor{Stream: "never-set"})
+	e.noCursor(s, "never-set")
+
+	if err := s.SetCursor(e.ctx, checkpoints.Cursor{Stream: "conversions"}); err != nil {
+		e.t.Fatalf("SetCursor with a zero Position: %v", err)
+	}
+	e.noCursor(s, "conversions")
+	if cs := e.cursors(s); len(cs) != 0 {
+		e.t.Fatalf("Cursors after removing both = %v", cs)
+	}
 }
