@@ -95,8 +95,7 @@ func runDaemon(ctx context.Context, g *globals) error {
 	}
 	d, err := daemon.New(daemon.Config{
 		Jobs:      jobs,
-		Sink:      sink,
-		Querier:   sink.DB(),
+		Warehouse: sink,
 		ClientSQL: sqlguard.New(clientDB),
 		Listen:    a.cfg.HTTP.Listen,
 		Log:       a.log,
