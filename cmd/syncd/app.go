@@ -3,13 +3,10 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -17,7 +14,8 @@ import (
 
 	"github.com/syncd/syncd/config"
 	"github.com/syncd/syncd/extract"
-	"github.com/syncd/syncd/load/duckdb"
+	"github.com/syncd/syncd/load"
+	"github.com/syncd/syncd/load/warehouse"
 )
 
 // app is what every command starts from: the loaded config and a logger.
@@ -62,6 +60,9 @@ func newApp(g *globals, load func(string) (*config.Config, error)) (*app, error)
 	if err != nil {
 		return nil, err
 	}
+	if err := warehouse.Check(cfg.Warehouse); err != nil {
+		return nil, err
+	}
 	secret.Store(cfg.API.Key)
 	log, err := newLogger(g.logLevel)
 	if err != nil {
@@ -84,34 +85,10 @@ func newLogger(level string) (zerolog.Logger, error) {
 	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
 }
 
-// openWarehouse opens the configured DuckDB file; read-only for queries.
-// A writable open is sandboxed: the process that loads (and the daemon that
-// serves clients' SQL from the same instance) cannot be made to read or
-// write other files through SQL. A read-only `syncd query` runs the user's
-// own SQL with the user's own rights, so it keeps DuckDB's file functions.
-func (a *app) openWarehouse(ctx context.Context, readOnly bool) (*duckdb.Sink, error) {
-	path := a.cfg.Warehouse.Path
-	if readOnly {
-		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("warehouse %s does not exist yet: run `syncd sync` first", path)
-		}
-		return duckdb.Open(ctx, path, duckdb.ReadOnly())
-	}
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, &config.Error{Msg: fmt.Sprintf("warehouse.path: cannot create directory %s (%v); choose a writable path", dir, errors.Unwrap(err))}
-	}
-	// Caught before DuckDB tries, so the message names the setting to fix.
-	if err := syscall.Access(dir, 2 /* W_OK */); err != nil {
-		return nil, &config.Error{Msg: fmt.Sprintf("warehouse.path: directory %s is not writable (%v); choose a writable path", dir, err)}
-	}
-	return duckdb.Open(ctx, path, duckdb.WithMemoryLimit(a.cfg.Warehouse.MemoryLimit), duckdb.Sandboxed())
-}
-
 // startLoad is what every loading command starts from: the selected
 // streams' extractors, sharing one client and so one request budget, and the
 // warehouse open for writing.
-func (a *app) startLoad(ctx context.Context, requested []string, defaultAll bool, opts ...extract.ClientOption) (*source, *duckdb.Sink, error) {
+func (a *app) startLoad(ctx context.Context, requested []string, defaultAll bool, opts ...extract.ClientOption) (*source, load.Warehouse, error) {
 	names, err := a.selectStreams(requested, defaultAll)
 	if err != nil {
 		return nil, nil, err
@@ -120,9 +97,9 @@ func (a *app) startLoad(ctx context.Context, requested []string, defaultAll bool
 	if err != nil {
 		return nil, nil, err
 	}
-	sink, err := a.openWarehouse(ctx, false)
+	wh, err := warehouse.Open(ctx, a.cfg.Warehouse)
 	if err != nil {
 		return nil, nil, err
 	}
-	return src, sink, nil
+	return src, wh, nil
 }

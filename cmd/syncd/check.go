@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/syncd/syncd/load/warehouse"
 )
 
 // prober is an extractor that can prove, with one small request, that the
@@ -54,12 +56,12 @@ exit 1 if any failed.`,
 				}
 				fmt.Fprintf(out, "ok    api %s (%d rows in the latest window)\n", ex.Stream(), total)
 			}
-			sink, err := a.openWarehouse(cmd.Context(), false)
+			wh, err := warehouse.Open(cmd.Context(), a.cfg.Warehouse)
 			if err != nil {
 				fmt.Fprintf(out, "FAIL  warehouse %s: %s\n", a.cfg.Warehouse.Path, err)
 				failed = append(failed, err)
 			} else {
-				sink.Close()
+				wh.Close()
 				fmt.Fprintf(out, "ok    warehouse %s is writable\n", a.cfg.Warehouse.Path)
 			}
 			if len(failed) > 0 {

@@ -28,6 +28,8 @@ import (
 
 var (
 	_ load.Sink         = (*Sink)(nil)
+	_ load.Warehouse    = (*Sink)(nil)
+	_ load.ReadOnly     = (*Sink)(nil)
 	_ checkpoints.Store = (*Sink)(nil)
 	_ checkpoints.Admin = (*Sink)(nil)
 	_ load.Tx           = (*Tx)(nil)
@@ -35,8 +37,10 @@ var (
 
 // Errors callers may test with errors.Is.
 var (
-	ErrNotDuckDB    = errors.New("not a DuckDB database")
-	ErrLocked       = errors.New("database is locked by another process")
+	ErrNotDuckDB = errors.New("not a DuckDB database")
+	// ErrLocked is load.ErrLocked: callers above load/ test for that one,
+	// without naming this package.
+	ErrLocked       = load.ErrLocked
 	ErrSchemaTooNew = errors.New("warehouse schema is newer than this syncd")
 	// ErrSchemaOutdated: a read-only open of a warehouse that a writable
 	// open would first migrate.
@@ -278,9 +282,15 @@ func (s *Sink) DB() *sql.DB { return s.db }
 // Path is the database file.
 func (s *Sink) Path() string { return s.path }
 
-// Query runs one SQL query.
-func (s *Sink) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return s.db.QueryContext(ctx, query, args...)
+// Query implements load.Querier. It runs on the loads' pool: a
+// read-only sink has no other, and a writable one is sandboxed.
+func (s *Sink) Query(ctx context.Context, stmt string, read func(*sql.Rows) error) error {
+	rows, err := s.db.QueryContext(ctx, stmt)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	return read(rows)
 }
 
 // ClientDB is a pool over the same DuckDB instance for running clients' SQL
