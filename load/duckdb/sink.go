@@ -276,7 +276,9 @@ func (s *Sink) init(ctx context.Context) error {
 	return s.EnsureViews(ctx)
 }
 
-// DB is the underlying database, for `syncd query`.
+// DB is the underlying database, for tests that seed or inspect a
+// warehouse with SQL. syncd itself reads through load.Reader and
+// load.Querier, so nothing above load/ depends on its tables' layout.
 func (s *Sink) DB() *sql.DB { return s.db }
 
 // Path is the database file.

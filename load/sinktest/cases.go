@@ -36,6 +36,8 @@ func cases() []testCase {
 		{"CursorStore", cursorStore},
 		{"BackfillBoundsReadBack", backfillBoundsReadBack},
 		{"CommitRemovesCursor", commitRemovesCursor},
+		{"DailyMoney", dailyMoney},
+		{"LastRuns", lastRuns},
 		{"TxIsSingleUse", txIsSingleUse},
 		{"ConcurrentTxsOnDifferentTables", concurrentTxsOnDifferentTables},
 	}
@@ -789,4 +791,77 @@ func commitRemovesCursor(e *env) {
 	if cs := e.cursors(s); len(cs) != 0 {
 		e.t.Fatalf("Cursors after removing both = %v", cs)
 	}
+}
+
+// DailyMoney sums committed conversions by the UTC day of created_at
+// within [from, to): revenue and payouts of confirmed, pending and hold
+// ones only, the count of all; days without conversions are absent, and
+// before any conversions were loaded nothing is found.
+func dailyMoney(e *env) {
+	s, _ := e.open("")
+	from, to := day(e.t, "2025-01-01"), day(e.t, "2025-01-04")
+	if days, found, err := s.DailyMoney(e.ctx, from, to); err != nil || found || len(days) != 0 {
+		e.t.Fatalf("DailyMoney before any conversions = %v, %v, %v; want nothing found", days, found, err)
+	}
+	conv := model(e.t, "conversions")
+	// Each conversion has revenue 4.5 and payouts 3.
+	e.load(s, upsert(conv), nil, []string{
+		conversion("before", "confirmed", "2024-12-31 23:59:59", ""),
+		conversion("a", "confirmed", "2025-01-01 00:00:00", ""),
+		conversion("b", "pending", "2025-01-01 12:00:00", ""),
+		conversion("c", "declined", "2025-01-01 23:59:59", ""),
+		conversion("d", "hold", "2025-01-03 08:00:00", ""),
+		conversion("e", "not_found", "2025-01-03 09:00:00", ""),
+		conversion("after", "confirmed", "2025-01-04 00:00:00", ""),
+	})
+	tx := e.begin(s, upsert(conv)) // staged, never committed: not counted
+	e.mustWrite(tx, conv, conversion("staged", "confirmed", "2025-01-02 10:00:00", ""))
+	days, found, err := s.DailyMoney(e.ctx, from, to)
+	if err != nil || !found {
+		e.t.Fatalf("DailyMoney = %v, %v", found, err)
+	}
+	var got []string
+	for _, d := range days {
+		if d.Day.Location() != time.UTC {
+			e.t.Errorf("day %v is not a UTC midnight", d.Day)
+		}
+		got = append(got, fmt.Sprintf("%s|%g|%g|%d", d.Day.Format(time.RFC3339), d.Revenue, d.Payouts, d.Conversions))
+	}
+	e.expect("daily money", got, []string{"2025-01-01T00:00:00Z|9|6|3", "2025-01-03T00:00:00Z|4.5|3|2"})
+}
+
+// LastRuns: per stream, its latest finished sync pass as recorded, with
+// the finish of its latest successful one; backfills and passes without a
+// finish do not count; none before any was recorded.
+func lastRuns(e *env) {
+	s, _ := e.open("")
+	if runs, err := s.LastRuns(e.ctx); err != nil || len(runs) != 0 {
+		e.t.Fatalf("LastRuns of a new sink = %v, %v", runs, err)
+	}
+	h := func(hour int) time.Time { return at(e.t, fmt.Sprintf("2025-02-03T%02d:00:00Z", hour)) }
+	for _, r := range []load.Run{
+		{Stream: "a", Kind: "sync", StartedAt: h(1), FinishedAt: h(2), Rows: 10, Requests: 3},
+		{Stream: "a", Kind: "sync", StartedAt: h(3), FinishedAt: h(4), Requests: 7, Error: "HTTP 500"},
+		{Stream: "a", Kind: "backfill", StartedAt: h(5), FinishedAt: h(6), Rows: 99},
+		{Stream: "a", Kind: "sync", StartedAt: h(7)},
+		{Stream: "b", Kind: "sync", StartedAt: h(1), FinishedAt: h(1).Add(90 * time.Second), Rows: 5, Error: "boom"},
+		{Stream: "c", Kind: "backfill", StartedAt: h(1), FinishedAt: h(2)},
+	} {
+		if err := s.RecordRun(e.ctx, r); err != nil {
+			e.t.Fatalf("RecordRun: %v", err)
+		}
+	}
+	runs, err := s.LastRuns(e.ctx)
+	if err != nil {
+		e.t.Fatalf("LastRuns: %v", err)
+	}
+	var got []string
+	for _, r := range runs {
+		got = append(got, fmt.Sprintf("%s|%s|%s|%s|%d|%d|%s|%s", r.Stream, r.Kind, r.StartedAt.UTC().Format(time.RFC3339),
+			r.FinishedAt.UTC().Format(time.RFC3339), r.Rows, r.Requests, r.Error, r.LastSuccess.UTC().Format(time.RFC3339)))
+	}
+	e.expect("last runs", sorted(got), []string{
+		"a|sync|2025-02-03T03:00:00Z|2025-02-03T04:00:00Z|0|7|HTTP 500|2025-02-03T02:00:00Z",
+		"b|sync|2025-02-03T01:00:00Z|2025-02-03T01:01:30Z|5|0|boom|0001-01-01T00:00:00Z",
+	})
 }

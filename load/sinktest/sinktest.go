@@ -1,5 +1,5 @@
 // Package sinktest is the conformance suite every warehouse sink must pass:
-// the behaviour of load.Sink, load.Tx, checkpoints.Store and
+// the behaviour of load.Sink, load.Tx, load.Reader, checkpoints.Store and
 // checkpoints.Admin that the
 // pipeline, `syncd state` and the crash-safety guarantees rely on, written
 // once so each sink (DuckDB today, the Parquet lake next) is held to the
@@ -31,10 +31,12 @@ import (
 	"github.com/syncd/syncd/models"
 )
 
-// Sink is what the suite holds a warehouse to: its loading side and the
-// moves of cursors by hand that `syncd state reset` makes.
+// Sink is what the suite holds a warehouse to: its loading side, what
+// syncd reads back from it, and the moves of cursors by hand that `syncd
+// state reset` makes.
 type Sink interface {
 	load.Sink
+	load.Reader
 	checkpoints.Admin
 }
 
