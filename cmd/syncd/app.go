@@ -50,16 +50,17 @@ func loadApp(g *globals) (*app, error) { return newApp(g, config.Load) }
 // work without the API key in the environment.
 func loadLocalApp(g *globals) (*app, error) { return newApp(g, config.LoadLocal) }
 
-func newApp(g *globals, load func(string) (*config.Config, error)) (*app, error) {
+func newApp(g *globals, loadConfig func(string) (*config.Config, error)) (*app, error) {
 	path := g.configPath
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) && path == "syncd.yaml" && os.Getenv("SYNCD_API_KEY") != "" {
 		// No file but the environment carries the essentials: run on defaults.
 		path = ""
 	}
-	cfg, err := load(path)
+	cfg, err := loadConfig(path)
 	if err != nil {
 		return nil, err
 	}
+	// A kind this build cannot open is a config error, before any work.
 	if err := warehouse.Check(cfg.Warehouse); err != nil {
 		return nil, err
 	}

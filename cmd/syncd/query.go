@@ -81,6 +81,8 @@ the daemon, which runs only read-only SELECTs (see the README).`,
 				defer ro.Close()
 				q = ro
 			}
+			// Only the statement's own failure is prefixed, as it always
+			// was; one while printing comes as the printer reports it.
 			printing := false
 			err = q.Query(cmd.Context(), query, func(rows *sql.Rows) error {
 				printing = true
