@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/syncd/syncd/config"
+	"github.com/syncd/syncd/load/warehouse"
 )
 
 // prober is an extractor that can prove, with one small request, that the
@@ -60,14 +61,14 @@ exit 1 if any failed.`,
 				}
 				fmt.Fprintf(out, "ok    api %s (%d rows in the latest window)\n", ex.Stream(), total)
 			}
-			sink, err := a.openWarehouse(cmd.Context(), false)
+			wh, err := warehouse.Open(cmd.Context(), a.cfg.Warehouse, a.command)
 			if err != nil {
 				fmt.Fprintf(out, "FAIL  warehouse %s: %s\n", a.cfg.Warehouse.Path, a.redact(err.Error()))
 				failed = append(failed, "warehouse")
 				var ce *config.Error
 				badConfig = errors.As(err, &ce)
 			} else {
-				sink.Close()
+				wh.Close()
 				fmt.Fprintf(out, "ok    warehouse %s is writable\n", a.cfg.Warehouse.Path)
 			}
 			if len(failed) > 0 {

@@ -2,13 +2,14 @@ package duckdb
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/syncd/syncd/load"
 )
 
 // Owner makes a writable Open record who holds the file, e.g. "syncd run",
@@ -61,50 +62,13 @@ func readOwnerFile(path string, pid int) string {
 	return rec.Command
 }
 
-// LockError is a warehouse another process holds. It matches ErrLocked.
-type LockError struct {
-	Path    string
-	PID     int    // as DuckDB reports it; 0 when it did not
-	Holder  string // the syncd command holding the file, e.g. "syncd run"; "" when unknown
-	Program string // the holder's executable name, as DuckDB reports it
-}
-
-func (e *LockError) Error() string { return e.InUse() + ": " + e.advice() }
-
-func (e *LockError) Unwrap() error { return ErrLocked }
-
-// InUse says who holds the warehouse, without what to do about it.
-func (e *LockError) InUse() string {
-	who := "another process"
-	switch {
-	case e.Holder != "":
-		who = "`" + e.Holder + "`"
-	case e.Program != "":
-		who += ", " + e.Program
-	}
-	if e.PID > 0 {
-		who += " (PID " + strconv.Itoa(e.PID) + ")"
-	}
-	return fmt.Sprintf("the warehouse %s is in use by %s", e.Path, who)
-}
-
-func (e *LockError) advice() string {
-	switch {
-	case e.Holder == "syncd run":
-		return "stop it, or query through it with `syncd query`"
-	case e.Holder != "":
-		return "wait for it to finish, or stop it"
-	}
-	return "stop it or wait for it to finish (a DuckDB file being written is open in one process at a time)"
-}
-
 // DuckDB says "Conflicting lock is held in /usr/bin/syncd (PID 1234)",
 // "... held in PID 1234" when it cannot read the executable, and may add
 // " by user NAME".
 var lockHolder = regexp.MustCompile(`held in (?:(.+?) )?\(?PID (\d+)\)?`)
 
-func lockError(path, msg string) *LockError {
-	e := &LockError{Path: path}
+func lockError(path, msg string) *load.LockError {
+	e := &load.LockError{Path: path}
 	if m := lockHolder.FindStringSubmatch(msg); m != nil {
 		e.PID, _ = strconv.Atoi(m[2])
 		if m[1] != "" {

@@ -575,7 +575,7 @@ func TestLockedByAnotherProcess(t *testing.T) {
 					opts = append(opts, ReadOnly())
 				}
 				_, err := Open(bg, path, append(opts, Owner("syncd check"))...)
-				var le *LockError
+				var le *load.LockError
 				if !errors.Is(err, ErrLocked) || !errors.As(err, &le) {
 					t.Fatalf("want a LockError, got %v", err)
 				}
