@@ -1,5 +1,6 @@
-// Package checkpoints owns the cursor types of every stream and the store
-// interface that sinks implement so a cursor is committed with its data.
+// Package checkpoints owns the cursor types of every stream and the
+// interfaces a warehouse implements to read them (Store) and to move them
+// by hand (Admin). Loads move cursors with their data, through load.Tx.
 package checkpoints
 
 import (
@@ -10,13 +11,81 @@ import (
 )
 
 // Cursor is how far a stream has been loaded. Position is the exclusive end
-// of the last fully committed window, always UTC. Meta carries what a
-// particular cursor kind needs besides the position (a backfill's bounds).
+// of the last fully committed window, always UTC.
 type Cursor struct {
-	Stream    string
-	Position  time.Time
+	Stream   string
+	Position time.Time
+	// Backfill is set on a backfill's own cursor (see BackfillKey): the
+	// range that backfill walks, so only a backfill of the same range
+	// resumes from it.
+	Backfill *BackfillBounds
+	// Meta is text a sink stores with the cursor and hands back verbatim.
+	// syncd writes none since backfill bounds got a field of their own; it
+	// stays so whatever a cursor carries is never lost on its way through
+	// a sink. It cannot be combined with Backfill (see StoredMeta).
 	Meta      string
 	UpdatedAt time.Time
+}
+
+// BackfillBounds is the range [From, To) a backfill re-syncs.
+type BackfillBounds struct {
+	From, To time.Time
+}
+
+// Equal reports whether b and o bound the same instants, whatever their
+// zones.
+func (b BackfillBounds) Equal(o BackfillBounds) bool {
+	return b.From.Equal(o.From) && b.To.Equal(o.To)
+}
+
+// StoredMeta is the one string a sink stores for c's Backfill and Meta,
+// and SetStoredMeta reads it back: sinks keep a single text column for
+// both, so no schema changes. Bounds are stored as the release before
+// them wrote their string ("<from>/<to>", RFC 3339 UTC, whole seconds),
+// so a backfill interrupted by an upgrade still resumes. It fails for a
+// cursor that would not read back as it is: both fields set, or a Meta
+// that looks like stored bounds.
+func (c Cursor) StoredMeta() (string, error) {
+	if c.Backfill == nil {
+		if _, ok := parseBounds(c.Meta); ok {
+			return "", fmt.Errorf("cursor %s: Meta %q reads back as backfill bounds; set Backfill instead", c.Stream, c.Meta)
+		}
+		return c.Meta, nil
+	}
+	if c.Meta != "" {
+		return "", fmt.Errorf("cursor %s has both backfill bounds and Meta %q; a cursor stores one of them", c.Stream, c.Meta)
+	}
+	b := *c.Backfill
+	if b.From.IsZero() || b.To.IsZero() || !b.From.Before(b.To) || b.From.Nanosecond() != 0 || b.To.Nanosecond() != 0 {
+		return "", fmt.Errorf("cursor %s: backfill bounds [%s, %s) are not an ordered range of whole seconds", c.Stream,
+			b.From.Format(time.RFC3339Nano), b.To.Format(time.RFC3339Nano))
+	}
+	return b.From.UTC().Format(time.RFC3339) + "/" + b.To.UTC().Format(time.RFC3339), nil
+}
+
+// SetStoredMeta sets c's Backfill and Meta from what StoredMeta returned.
+func (c *Cursor) SetStoredMeta(stored string) {
+	c.Backfill, c.Meta = nil, ""
+	if b, ok := parseBounds(stored); ok {
+		c.Backfill = &b
+		return
+	}
+	c.Meta = stored
+}
+
+func parseBounds(s string) (BackfillBounds, bool) {
+	from, to, ok := strings.Cut(s, "/")
+	if !ok {
+		return BackfillBounds{}, false
+	}
+	f, err1 := time.Parse(time.RFC3339, from)
+	t, err2 := time.Parse(time.RFC3339, to)
+	// Only the exact form StoredMeta writes, so no other text is mistaken
+	// for bounds.
+	if err1 != nil || err2 != nil || f.UTC().Format(time.RFC3339) != from || t.UTC().Format(time.RFC3339) != to || !f.Before(t) {
+		return BackfillBounds{}, false
+	}
+	return BackfillBounds{From: f.UTC(), To: t.UTC()}, true
 }
 
 // BackfillKey names the cursor a backfill of stream keeps, apart from the
@@ -25,12 +94,32 @@ func BackfillKey(stream string) string { return stream + backfillSuffix }
 
 const backfillSuffix = "#backfill"
 
-// Store reads and moves cursors outside of a load (state, state reset).
-// Loads move cursors through the sink's transaction instead.
+// Store reads cursors. Its methods may be called concurrently with each
+// other and with loads; a cursor a Commit moves is seen whole, before or
+// after. The order of Cursors is unspecified.
 type Store interface {
-	Cursor(ctx context.Context, stream string) (Cursor, bool, error)
+	// Cursor returns stream's cursor; found is false, with no error, when
+	// the stream has none.
+	Cursor(ctx context.Context, stream string) (c Cursor, found bool, err error)
 	Cursors(ctx context.Context) ([]Cursor, error)
+}
+
+// Admin moves cursors by hand, outside any load: `syncd state reset` is
+// its one user, and runs with the daemon stopped, since a pass in flight
+// would commit its own cursor over the one set here. Loads never use it:
+// their cursors move only with their data, in load.Tx's Commit.
+//
+// Each call is atomic (on error the stored cursor is as it was) and may
+// run concurrently with Store's reads and with loads.
+type Admin interface {
+	// SetCursor stores c as the cursor of c.Stream, replacing the stored
+	// one whole: its Position, Backfill and Meta (what c leaves empty is
+	// not kept). A zero UpdatedAt is stamped with the current time; a
+	// given one is kept. A zero Position removes the cursor, as
+	// DeleteCursor does.
 	SetCursor(ctx context.Context, c Cursor) error
+	// DeleteCursor removes stream's cursor, so its next sync starts at its
+	// start_date. Deleting a missing cursor is not an error.
 	DeleteCursor(ctx context.Context, stream string) error
 }
 

@@ -5,6 +5,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"regexp"
@@ -17,6 +18,7 @@ import (
 	"github.com/robfig/cron/v3"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/syncd/syncd/extract"
 	"github.com/syncd/syncd/models"
 )
 
@@ -26,6 +28,8 @@ type Config struct {
 	Warehouse Warehouse
 	Streams   []*Stream // every stream, in models.Names() order
 	HTTP      HTTP
+
+	keyFrom string // where api.key came from, for messages about it
 }
 
 // API is how syncd reaches Affise.
@@ -122,18 +126,23 @@ func load(path string, local bool) (*Config, error) {
 		}
 		data = b
 	}
-	if local {
-		return parse(data, os.LookupEnv, true)
+	return parse(data, os.Environ(), local)
+}
+
+// Parse builds a Config from YAML text; environ (as os.Environ lists it)
+// resolves ${VAR} and holds the SYNCD_* overrides.
+func Parse(data []byte, environ []string) (*Config, error) {
+	return parse(data, environ, false)
+}
+
+func parse(data []byte, environ []string, local bool) (*Config, error) {
+	vars := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			vars[k] = v
+		}
 	}
-	return Parse(data, os.LookupEnv)
-}
-
-// Parse builds a Config from YAML text; lookup resolves ${VAR} and SYNCD_*.
-func Parse(data []byte, lookup func(string) (string, bool)) (*Config, error) {
-	return parse(data, lookup, false)
-}
-
-func parse(data []byte, lookup func(string) (string, bool), local bool) (*Config, error) {
+	lookup := func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
 	expandLookup := lookup
 	if local {
 		// The API's secrets may be absent where only the warehouse is read.
@@ -150,11 +159,19 @@ func parse(data []byte, lookup func(string) (string, bool), local bool) (*Config
 	}
 	tree := map[string]value{} // dotted key -> its value
 	if len(doc.Content) > 0 {
-		if err := flatten(doc.Content[0], "", tree, expandLookup); err != nil {
+		if err := flatten(doc.Content[0], "", tree); err != nil {
 			return nil, err
 		}
 	}
+	if err := checkEnvNames(vars); err != nil {
+		return nil, err
+	}
+	// Overrides first: a ${VAR} in a value an override replaces need not
+	// be set (api.key: ${AFFISE_API_KEY} with only SYNCD_API_KEY given).
 	applyEnv(tree, lookup)
+	if err := expandTree(tree, expandLookup); err != nil {
+		return nil, err
+	}
 	c := defaults()
 	if err := c.apply(tree); err != nil {
 		return nil, err
@@ -168,11 +185,15 @@ func parse(data []byte, lookup func(string) (string, bool), local bool) (*Config
 var varRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
 // expand replaces ${VAR} in one scalar; an unset variable is an error so a
-// missing secret is caught at start, not as a 401 an hour later.
-func expand(key, s string, lookup func(string) (string, bool)) (string, error) {
+// missing secret is caught at start, not as a 401 an hour later. ref is the
+// first variable referred to, to say where a bad value came from.
+func expand(key, s string, lookup func(string) (string, bool)) (out, ref string, err error) {
 	var missing string
-	out := varRef.ReplaceAllStringFunc(s, func(m string) string {
+	out = varRef.ReplaceAllStringFunc(s, func(m string) string {
 		name := varRef.FindStringSubmatch(m)[1]
+		if ref == "" {
+			ref = "${" + name + "}"
+		}
 		v, ok := lookup(name)
 		if !ok && missing == "" {
 			missing = name
@@ -180,9 +201,34 @@ func expand(key, s string, lookup func(string) (string, bool)) (string, error) {
 		return v
 	})
 	if missing != "" {
-		return "", errorf("%s refers to ${%s}, which is not set in the environment", key, missing)
+		return "", "", errorf("%s refers to ${%s}, which is not set in the environment (set it, or override %s with %s)", key, missing, key, EnvName(key))
 	}
-	return out, nil
+	return out, ref, nil
+}
+
+// expandTree expands ${VAR} in every value written in the YAML; values
+// from SYNCD_* overrides are taken as they are.
+func expandTree(tree map[string]value, lookup func(string) (string, bool)) error {
+	for _, k := range sortedKeys(tree) {
+		v := tree[k]
+		if v.from != "" {
+			continue
+		}
+		var err error
+		if v.isList {
+			items := make([]string, len(v.list))
+			for i, item := range v.list {
+				if items[i], _, err = expand(k, item, lookup); err != nil {
+					return err
+				}
+			}
+			v.list = items
+		} else if v.scalar, v.from, err = expand(k, v.scalar, lookup); err != nil {
+			return err
+		}
+		tree[k] = v
+	}
+	return nil
 }
 
 // value is one setting as written: a scalar, or a list (slices only).
@@ -190,9 +236,12 @@ type value struct {
 	scalar string
 	list   []string
 	isList bool
+	// from names where an expanded value came from: the ${VAR} it read or
+	// the SYNCD_* variable that overrode it; empty when written literally.
+	from string
 }
 
-func flatten(n *yaml.Node, prefix string, tree map[string]value, lookup func(string) (string, bool)) error {
+func flatten(n *yaml.Node, prefix string, tree map[string]value) error {
 	switch n.Kind {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -201,7 +250,7 @@ func flatten(n *yaml.Node, prefix string, tree map[string]value, lookup func(str
 			if prefix != "" {
 				key = prefix + "." + k
 			}
-			if err := flatten(n.Content[i+1], key, tree, lookup); err != nil {
+			if err := flatten(n.Content[i+1], key, tree); err != nil {
 				return err
 			}
 		}
@@ -211,11 +260,7 @@ func flatten(n *yaml.Node, prefix string, tree map[string]value, lookup func(str
 			if item.Kind != yaml.ScalarNode {
 				return errorf("%s (line %d): expected a list of plain values", prefix, item.Line)
 			}
-			v, err := expand(prefix, item.Value, lookup)
-			if err != nil {
-				return err
-			}
-			items = append(items, v)
+			items = append(items, item.Value)
 		}
 		tree[prefix] = value{list: items, isList: true}
 	case yaml.ScalarNode:
@@ -226,13 +271,9 @@ func flatten(n *yaml.Node, prefix string, tree map[string]value, lookup func(str
 			tree[prefix] = value{}
 			return nil
 		}
-		v, err := expand(prefix, n.Value, lookup)
-		if err != nil {
-			return err
-		}
-		tree[prefix] = value{scalar: v}
+		tree[prefix] = value{scalar: n.Value}
 	case yaml.AliasNode:
-		return flatten(n.Alias, prefix, tree, lookup)
+		return flatten(n.Alias, prefix, tree)
 	default:
 		return errorf("%s (line %d): unsupported YAML value", prefix, n.Line)
 	}
@@ -247,9 +288,60 @@ func EnvName(key string) string {
 func applyEnv(tree map[string]value, lookup func(string) (string, bool)) {
 	for _, key := range Keys() {
 		if v, ok := lookup(EnvName(key)); ok {
-			tree[key] = value{scalar: v}
+			tree[key] = value{scalar: v, from: EnvName(key)}
 		}
 	}
+}
+
+// envSections are the SYNCD_ prefixes of config sections. A variable under
+// one that names no key is a typo to report, like an unknown YAML key;
+// other SYNCD_ variables (SYNCD_CONFIG) are not settings.
+var envSections = []string{"SYNCD_API_", "SYNCD_WAREHOUSE_", "SYNCD_HTTP_", "SYNCD_STREAMS_"}
+
+func checkEnvNames(vars map[string]string) error {
+	known := map[string]bool{}
+	for _, k := range Keys() {
+		known[EnvName(k)] = true
+	}
+	var unknown []string
+	for name := range vars {
+		if known[name] {
+			continue
+		}
+		for _, p := range envSections {
+			if strings.HasPrefix(name, p) {
+				unknown = append(unknown, name)
+			}
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	sort.Strings(unknown)
+	return errorf("%s; unset it or fix its name (see config.example.yaml for every key)", describeUnknownEnv(unknown[0]))
+}
+
+// describeUnknownEnv says why name overrides nothing: no such stream, or
+// no such key (shown as the dotted key it would have overridden).
+func describeUnknownEnv(name string) string {
+	rest, isStream := strings.CutPrefix(name, "SYNCD_STREAMS_")
+	if !isStream {
+		section, key, _ := strings.Cut(strings.TrimPrefix(name, "SYNCD_"), "_")
+		return fmt.Sprintf("environment variable %s overrides no config key (there is no %s.%s)", name, strings.ToLower(section), strings.ToLower(key))
+	}
+	for _, s := range models.Names() {
+		if key, ok := strings.CutPrefix(rest, strings.ToUpper(s)+"_"); ok {
+			return fmt.Sprintf("environment variable %s overrides no config key (there is no streams.%s.%s)", name, s, strings.ToLower(key))
+		}
+	}
+	stream := rest
+	for _, k := range streamKeys {
+		if s, ok := strings.CutSuffix(rest, "_"+strings.ToUpper(k)); ok {
+			stream = s
+			break
+		}
+	}
+	return fmt.Sprintf("environment variable %s: no such stream %q (streams are %s)", name, strings.ToLower(stream), strings.Join(models.Names(), ", "))
 }
 
 var topKeys = map[string][]string{
@@ -337,6 +429,7 @@ func (c *Config) set(key string, val value) error {
 		c.API.BaseURL = v
 	case "api.key":
 		c.API.Key = v
+		c.keyFrom = val.from
 	case "api.timezone":
 		c.API.Timezone = v
 	case "api.page_size":
@@ -448,8 +541,13 @@ func (c *Config) validate(local bool) error {
 	if err := checkBaseURL(a.BaseURL, local); err != nil {
 		return err
 	}
-	if strings.TrimSpace(a.Key) == "" && !local {
-		return errorf("api.key is missing (set AFFISE_API_KEY or SYNCD_API_KEY, or api.key)")
+	if !local {
+		if strings.TrimSpace(a.Key) == "" {
+			return errorf("api.key is missing (set AFFISE_API_KEY or SYNCD_API_KEY, or api.key)")
+		}
+		if err := extract.CheckKey(a.Key); err != nil {
+			return errorf("api.key%s %v", c.keySource(), err)
+		}
 	}
 	var err error
 	if a.Location, err = time.LoadLocation(a.Timezone); err != nil {
@@ -473,11 +571,8 @@ func (c *Config) validate(local bool) error {
 	if a.Role != "admin" && a.Role != "affiliate" {
 		return errorf("api.role: %q must be admin or affiliate", a.Role)
 	}
-	switch c.Warehouse.Kind {
-	case "duckdb":
-	case "parquet":
-		return errorf("warehouse.kind: parquet is not available in this version yet; use duckdb")
-	default:
+	// Which kinds this build can open is load/warehouse's to say.
+	if c.Warehouse.Kind != "duckdb" && c.Warehouse.Kind != "parquet" {
 		return errorf("warehouse.kind: %q must be duckdb or parquet", c.Warehouse.Kind)
 	}
 	if strings.TrimSpace(c.Warehouse.Path) == "" {
@@ -486,7 +581,7 @@ func (c *Config) validate(local bool) error {
 	if !memoryLimit.MatchString(c.Warehouse.MemoryLimit) {
 		return errorf("warehouse.memory_limit: %q is not a size like 512MB or 2GB", c.Warehouse.MemoryLimit)
 	}
-	if _, _, err := splitHostPort(c.HTTP.Listen); err != nil {
+	if err := checkListen(c.HTTP.Listen); err != nil {
 		return errorf("http.listen: %q is not host:port", c.HTTP.Listen)
 	}
 	tomorrow := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, 1)
@@ -530,6 +625,14 @@ func (c *Config) validate(local bool) error {
 	return nil
 }
 
+// keySource is " (from X)" when api.key came from a variable.
+func (c *Config) keySource() string {
+	if c.keyFrom == "" {
+		return ""
+	}
+	return " (from " + c.keyFrom + ")"
+}
+
 func checkBaseURL(raw string, local bool) error {
 	if raw == "" && local {
 		return nil
@@ -546,14 +649,15 @@ func checkBaseURL(raw string, local bool) error {
 
 var memoryLimit = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$`)
 
-func splitHostPort(s string) (string, string, error) {
-	i := strings.LastIndex(s, ":")
-	if i < 0 {
-		return "", "", errors.New("no port")
+// checkListen accepts host:port as net.Listen takes it ([::1]:9464 too),
+// with a numeric port in range.
+func checkListen(s string) error {
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return err
 	}
-	port, err := strconv.Atoi(s[i+1:])
-	if err != nil || port < 0 || port > 65535 {
-		return "", "", errors.New("bad port")
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return errors.New("bad port")
 	}
-	return s[:i], s[i+1:], nil
+	return nil
 }

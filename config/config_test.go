@@ -8,8 +8,13 @@ import (
 	"time"
 )
 
-func env(m map[string]string) func(string) (string, bool) {
-	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+// env is an environment as os.Environ lists it.
+func env(m map[string]string) []string {
+	var out []string
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	return out
 }
 
 func TestExampleLoadsAndValidates(t *testing.T) {
@@ -17,11 +22,11 @@ func TestExampleLoadsAndValidates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := Parse(data, env(map[string]string{"AFFISE_API_KEY": "k123456"}))
+	c, err := Parse(data, env(map[string]string{"AFFISE_API_KEY": "k1234567"}))
 	if err != nil {
 		t.Fatalf("config.example.yaml: %v", err)
 	}
-	if c.API.Key != "k123456" || c.API.PageSize != 500 || c.API.RequestsPerSecond != 3 || c.API.Timeout != time.Minute {
+	if c.API.Key != "k1234567" || c.API.PageSize != 500 || c.API.RequestsPerSecond != 3 || c.API.Timeout != time.Minute {
 		t.Errorf("api = %+v", c.API)
 	}
 	if got := c.Stream("conversions"); got.Lookback != 6*time.Hour || got.StartDate != time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC) || got.Schedule != "@every 15m" {
@@ -45,7 +50,7 @@ func TestExampleLoadsAndValidates(t *testing.T) {
 func TestEnvironmentOverridesAndExpansion(t *testing.T) {
 	yaml := "api:\n  base_url: http://127.0.0.1:8089\n  key: ${K}\nstreams:\n  clicks: {enabled: true, lookback: 2d12h}\n"
 	c, err := Parse([]byte(yaml), env(map[string]string{
-		"K":                                "fromvar",
+		"K":                                "fromvar-0123",
 		"SYNCD_API_TIMEZONE":               "Europe/Berlin",
 		"SYNCD_STREAMS_CLICKS_ENABLED":     "false",
 		"SYNCD_STREAMS_STATS_DAILY_SLICES": "day, offer",
@@ -54,7 +59,7 @@ func TestEnvironmentOverridesAndExpansion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.API.Key != "fromvar" || c.API.Location.String() != "Europe/Berlin" || c.Warehouse.Path != "/tmp/x.duckdb" {
+	if c.API.Key != "fromvar-0123" || c.API.Location.String() != "Europe/Berlin" || c.Warehouse.Path != "/tmp/x.duckdb" {
 		t.Errorf("api = %+v, warehouse = %+v", c.API, c.Warehouse)
 	}
 	if c.Stream("clicks").Enabled || c.Stream("clicks").Lookback != 60*time.Hour {
@@ -63,18 +68,18 @@ func TestEnvironmentOverridesAndExpansion(t *testing.T) {
 	if strings.Join(c.Stream("stats_daily").Slices, ",") != "day,offer" {
 		t.Errorf("slices = %v", c.Stream("stats_daily").Slices)
 	}
-	c, err = Parse([]byte(yaml), env(map[string]string{"K": "a", "SYNCD_API_KEY": "override"}))
-	if err != nil || c.API.Key != "override" {
+	c, err = Parse([]byte(yaml), env(map[string]string{"K": "a", "SYNCD_API_KEY": "override-0123"}))
+	if err != nil || c.API.Key != "override-0123" {
 		t.Fatalf("SYNCD_API_KEY did not win: %v %v", c, err)
 	}
 }
 
 func TestErrorsNameTheKey(t *testing.T) {
-	base := "api:\n  base_url: http://127.0.0.1:1\n  key: abcd\n"
+	base := "api:\n  base_url: http://127.0.0.1:1\n  key: abcd1234\n"
 	future := time.Now().AddDate(0, 0, 3).Format(time.DateOnly)
 	cases := []struct{ yaml, want string }{
 		{"api:\n  base_url: http://x:1\n", "api.key is missing"},
-		{"api: {key: abcd}\n", "api.base_url is missing"},
+		{"api: {key: abcd1234}\n", "api.base_url is missing"},
 		{base + "  page_size: 900\n", "api.page_size"},
 		{base + "  page_sise: 100\n", "unknown key api.page_sise"},
 		{base + "  timeout: soon\n", `api.timeout: "soon" is not a duration`},
@@ -134,5 +139,107 @@ func TestLocalLoadNeedsNoAPISecrets(t *testing.T) {
 	}
 	if _, err := parse([]byte(yaml), env(nil), false); err == nil {
 		t.Error("a full load accepted unset ${KEY}")
+	}
+}
+
+// TestEnvOverrideReplacesUnsetVariable: an override wins without the
+// ${VAR} it replaces having to be set (it used to fail on the unset one).
+func TestEnvOverrideReplacesUnsetVariable(t *testing.T) {
+	yaml := "api:\n  base_url: http://127.0.0.1:8089\n  key: ${AFFISE_API_KEY}\nwarehouse:\n  path: ${DATA_DIR}/w.duckdb\n"
+	c, err := Parse([]byte(yaml), env(map[string]string{"SYNCD_API_KEY": "from-syncd-api-key", "SYNCD_WAREHOUSE_PATH": "/tmp/w.duckdb"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.API.Key != "from-syncd-api-key" || c.Warehouse.Path != "/tmp/w.duckdb" {
+		t.Errorf("api.key %q, warehouse.path %q", c.API.Key, c.Warehouse.Path)
+	}
+	// Without the override the unset variable is still an error.
+	_, err = Parse([]byte(yaml), env(map[string]string{"SYNCD_API_KEY": "from-syncd-api-key"}))
+	if err == nil || !strings.Contains(err.Error(), "${DATA_DIR}") {
+		t.Errorf("unset ${DATA_DIR} without an override: %v", err)
+	}
+}
+
+// TestKeyRules: a key too short to be real, or with a line break or other
+// control character, is a config error naming api.key and where it came
+// from, never showing the key.
+func TestKeyRules(t *testing.T) {
+	base := "api:\n  base_url: http://127.0.0.1:1\n"
+	cases := []struct {
+		yaml    string
+		environ map[string]string
+		secret  string
+		want    []string
+	}{
+		{base + "  key: zQ7\n", nil, "zQ7", []string{"api.key is 3 characters long", "under 8"}},
+		{base + "  key: ${AFFISE_API_KEY}\n", map[string]string{"AFFISE_API_KEY": "Z"}, "", []string{"api.key (from ${AFFISE_API_KEY}) is 1 character long"}},
+		{base + "  key: ${AFFISE_API_KEY}\n", map[string]string{"SYNCD_API_KEY": "zQ7"}, "zQ7", []string{"api.key (from SYNCD_API_KEY) is 3 characters long"}},
+		{base + "  key: \"secretAA\\nsecretBB\"\n", nil, "secretAA", []string{"api.key contains a line break"}},
+		{base + "  key: ${AFFISE_API_KEY}\n", map[string]string{"AFFISE_API_KEY": "secretAAsecretBB\n"}, "secretAA", []string{"api.key (from ${AFFISE_API_KEY}) contains a line break"}},
+		{base + "  key: \"secretAA\\tsecretBB\"\n", nil, "secretAA", []string{"api.key contains a control character"}},
+		{base + "  key: secretAA secretBB\n", nil, "secretAA", []string{"api.key contains a space"}},
+	}
+	for _, c := range cases {
+		_, err := Parse([]byte(c.yaml), env(c.environ))
+		var ce *Error
+		if !errors.As(err, &ce) {
+			t.Errorf("%q %v: got %v, want a config error", c.yaml, c.environ, err)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%q %v:\n got  %v\n want %q", c.yaml, c.environ, err, w)
+			}
+		}
+		if strings.Contains(err.Error(), "\n") || (c.secret != "" && strings.Contains(err.Error(), c.secret)) {
+			t.Errorf("%q: not one line, or shows the key: %q", c.yaml, err)
+		}
+	}
+	// Commands that only read the warehouse do not care about the key.
+	if _, err := parse([]byte(base+"  key: zQ7\n"), nil, true); err != nil {
+		t.Errorf("local load: %v", err)
+	}
+}
+
+// TestUnknownEnvOverride: a SYNCD_ variable of a config section that names
+// no key is an error like an unknown YAML key, not silently ignored.
+func TestUnknownEnvOverride(t *testing.T) {
+	yaml := []byte("api:\n  base_url: http://127.0.0.1:1\n  key: abcd1234\n")
+	for name, want := range map[string][]string{
+		"SYNCD_STREAMS_FOO_ENABLED":   {"SYNCD_STREAMS_FOO_ENABLED", `no such stream "foo"`, "conversions, clicks, server_postbacks"},
+		"SYNCD_STREAMS_CLICKS_SLICES": {"SYNCD_STREAMS_CLICKS_SLICES", "streams.clicks.slices"},
+		"SYNCD_STREAMS_CLICKS_ENABLE": {"SYNCD_STREAMS_CLICKS_ENABLE", "streams.clicks.enable"},
+		"SYNCD_API_PAGESIZE":          {"SYNCD_API_PAGESIZE", "api.pagesize"},
+		"SYNCD_WAREHOUSE_MEMORY":      {"SYNCD_WAREHOUSE_MEMORY", "warehouse.memory"},
+		"SYNCD_HTTP_PORT":             {"SYNCD_HTTP_PORT", "http.port"},
+	} {
+		for _, local := range []bool{false, true} {
+			_, err := parse(yaml, env(map[string]string{name: "false"}), local)
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Errorf("%s (local %v): got %v, want a config error", name, local, err)
+				continue
+			}
+			for _, w := range want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("%s:\n got  %v\n want %q", name, err, w)
+				}
+			}
+		}
+	}
+	// Variables outside the config sections are not syncd settings.
+	if _, err := Parse(yaml, env(map[string]string{"SYNCD_CONFIG": "x.yaml", "SYNCD_CHROMIUM": "/usr/bin/chromium", "SYNCD_STREAMS_CLICKS_ENABLED": "false"})); err != nil {
+		t.Errorf("known or unrelated variables refused: %v", err)
+	}
+}
+
+func TestCheckListen(t *testing.T) {
+	for in, ok := range map[string]bool{
+		"127.0.0.1:9464": true, "[::1]:9464": true, "localhost:0": true, ":9464": true,
+		"nowhere": false, "127.0.0.1:http": false, "127.0.0.1:70000": false, "::1:9464": false,
+	} {
+		if err := checkListen(in); (err == nil) != ok {
+			t.Errorf("checkListen(%q) = %v, want ok=%v", in, err, ok)
+		}
 	}
 }

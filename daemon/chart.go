@@ -2,12 +2,13 @@ package daemon
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"math"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/syncd/syncd/load"
 )
 
 // chartDays is how many days (today included, UTC) the revenue chart shows.
@@ -22,58 +23,20 @@ type DayMoney struct {
 	Converts int64
 }
 
-// dailyMoneySQL follows the daily_revenue view's money rule: revenue
-// (advertiser revenue) and payouts (affiliate payouts) of conversions whose
-// status is confirmed, pending or hold; declined and not_found add nothing.
-const dailyMoneySQL = `
-SELECT CAST(created_at AS DATE) AS day,
-       CAST(coalesce(sum(revenue) FILTER (WHERE status IN ('confirmed', 'pending', 'hold')), 0) AS DOUBLE) AS revenue,
-       CAST(coalesce(sum(payouts) FILTER (WHERE status IN ('confirmed', 'pending', 'hold')), 0) AS DOUBLE) AS payouts,
-       count(*) AS conversions
-FROM conversions
-WHERE created_at >= CAST(? AS TIMESTAMP) AND created_at < CAST(? AS TIMESTAMP)
-GROUP BY 1
-ORDER BY 1`
-
 // dailyMoney reads the last chartDays days ending today (UTC), one entry
 // per day, zero where nothing happened. ok is false when the conversions
 // table does not exist yet.
-func dailyMoney(ctx context.Context, q Querier, now time.Time) (days []DayMoney, ok bool, err error) {
+func dailyMoney(ctx context.Context, r load.Reader, now time.Time) (days []DayMoney, ok bool, err error) {
 	today := now.UTC().Truncate(24 * time.Hour)
 	from := today.AddDate(0, 0, -(chartDays - 1))
 	to := today.AddDate(0, 0, 1)
-	var n int
-	rows, err := q.QueryContext(ctx, `SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = 'conversions'`)
-	if err != nil {
-		return nil, false, err
-	}
-	for rows.Next() {
-		if err := rows.Scan(&n); err != nil {
-			rows.Close()
-			return nil, false, err
-		}
-	}
-	rows.Close()
-	if n == 0 {
-		return nil, false, nil
+	sums, ok, err := r.DailyMoney(ctx, from, to)
+	if err != nil || !ok {
+		return nil, ok, err
 	}
 	byDay := map[string]DayMoney{}
-	rows, err = q.QueryContext(ctx, dailyMoneySQL, from.Format(time.DateTime), to.Format(time.DateTime))
-	if err != nil {
-		return nil, true, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var day time.Time
-		var rev, pay sql.NullFloat64
-		var cnt int64
-		if err := rows.Scan(&day, &rev, &pay, &cnt); err != nil {
-			return nil, true, err
-		}
-		byDay[day.Format(time.DateOnly)] = DayMoney{Revenue: rev.Float64, Payouts: pay.Float64, Converts: cnt}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, true, err
+	for _, s := range sums {
+		byDay[s.Day.UTC().Format(time.DateOnly)] = DayMoney{Revenue: s.Revenue, Payouts: s.Payouts, Converts: s.Conversions}
 	}
 	for i := range chartDays {
 		day := from.AddDate(0, 0, i)

@@ -39,9 +39,9 @@ func TestStatusPageScreenshot(t *testing.T) {
 		t.Skip("chromium is not installed (apt-get install chromium)")
 	}
 	now := time.Now().UTC()
-	db := openDuckDB(t)
+	wh, db := openWarehouse(t)
 	seedConversions(t, db, now, 35)
-	d, err := New(Config{Querier: db, Version: "test", Jobs: []Job{
+	d, err := New(Config{Warehouse: wh, Version: "test", Jobs: []Job{
 		idleJob("conversions", 15*time.Minute), idleJob("clicks", time.Hour),
 		idleJob("stats_daily", time.Hour), idleJob("offers", 6*time.Hour),
 	}})

@@ -5,7 +5,8 @@
 //
 // The daemon knows nothing about Affise or DuckDB files: a Job is a name, a
 // cron schedule and a function running one pass; the warehouse is reached
-// through the small Querier and ReadOnlyQuerier interfaces.
+// through load.Reader, which asks questions rather than SQL, and clients'
+// SQL through ReadOnlyQuerier.
 package daemon
 
 import (
@@ -56,13 +57,6 @@ type Job struct {
 	Run func(ctx context.Context) (pipeline.Result, error)
 }
 
-// Querier is the warehouse as the daemon reads it for its own SQL: the
-// status page's chart and the start-up state from _syncd_runs. A *sql.DB
-// satisfies it. Clients' SQL never runs here (see ReadOnlyQuerier).
-type Querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
 // ReadOnlyQuerier runs SQL that clients send (POST /api/query). Package
 // sqlguard implements it over DuckDB.
 type ReadOnlyQuerier interface {
@@ -76,12 +70,11 @@ type ReadOnlyQuerier interface {
 // Config configures a Daemon. Only Jobs is required.
 type Config struct {
 	Jobs []Job
-	// Sink, when set, is read for each stream's cursor after every pass
-	// (cursor lag, the clicks retention alarm).
-	Sink load.Sink
-	// Querier, when set, feeds the revenue chart and the start-up state;
-	// without it those are absent. Only syncd's own SQL runs on it.
-	Querier Querier
+	// Warehouse, when set, is read for each stream's cursor after every
+	// pass (cursor lag, the clicks retention alarm), for the cursors and
+	// last passes at start-up, and for the revenue chart; without it those
+	// are absent. Clients' SQL never reaches it (see ClientSQL).
+	Warehouse load.Reader
 	// ClientSQL, when set, answers /api/query; without it /api/query
 	// answers 503.
 	ClientSQL ReadOnlyQuerier

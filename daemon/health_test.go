@@ -18,13 +18,13 @@ import (
 // back in the past and a pass succeeds, all of that clears.
 func TestFutureCursorIsUnhealthyEverywhere(t *testing.T) {
 	clk := newClock(t0)
-	sink := newFakeSink()
+	sink := newFakeWarehouse()
 	future := t0.AddDate(0, 0, 40).Truncate(time.Hour)
 	sink.set("conversions", future)
 	sink.set("clicks", t0.Add(-time.Hour))
 	refuse := true
 	log := &testLog{}
-	d, err := New(Config{Now: clk.Now, Sink: sink, Log: log.logger(), Jobs: []Job{
+	d, err := New(Config{Now: clk.Now, Warehouse: sink, Log: log.logger(), Jobs: []Job{
 		{Stream: "conversions", Schedule: every(15 * time.Minute), Run: func(context.Context) (pipeline.Result, error) {
 			if refuse {
 				return pipeline.Result{Cursor: future}, &checkpoints.FutureCursorError{Stream: "conversions", Position: future, Now: clk.Now()}

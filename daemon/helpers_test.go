@@ -14,37 +14,37 @@ import (
 	"testing"
 	"time"
 
-	_ "github.com/duckdb/duckdb-go/v2"
 	"github.com/robfig/cron/v3"
 	"github.com/rs/zerolog"
 
 	"github.com/syncd/syncd/checkpoints"
 	"github.com/syncd/syncd/load"
+	"github.com/syncd/syncd/load/duckdb"
 )
 
-// fakeSink is a load.Sink holding cursors in memory (the daemon only reads
-// cursors through it).
-type fakeSink struct {
+// fakeWarehouse is a load.Reader holding cursors in memory, with no pass
+// history and no conversions.
+type fakeWarehouse struct {
 	mu      sync.Mutex
 	cursors map[string]time.Time
 }
 
-func newFakeSink() *fakeSink { return &fakeSink{cursors: map[string]time.Time{}} }
+func newFakeWarehouse() *fakeWarehouse { return &fakeWarehouse{cursors: map[string]time.Time{}} }
 
-func (s *fakeSink) set(stream string, t time.Time) {
+func (s *fakeWarehouse) set(stream string, t time.Time) {
 	s.mu.Lock()
 	s.cursors[stream] = t
 	s.mu.Unlock()
 }
 
-func (s *fakeSink) Cursor(_ context.Context, stream string) (checkpoints.Cursor, bool, error) {
+func (s *fakeWarehouse) Cursor(_ context.Context, stream string) (checkpoints.Cursor, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t, ok := s.cursors[stream]
 	return checkpoints.Cursor{Stream: stream, Position: t}, ok, nil
 }
 
-func (s *fakeSink) Cursors(context.Context) ([]checkpoints.Cursor, error) {
+func (s *fakeWarehouse) Cursors(context.Context) ([]checkpoints.Cursor, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []checkpoints.Cursor
@@ -54,21 +54,11 @@ func (s *fakeSink) Cursors(context.Context) ([]checkpoints.Cursor, error) {
 	return out, nil
 }
 
-func (s *fakeSink) SetCursor(_ context.Context, c checkpoints.Cursor) error {
-	s.set(c.Stream, c.Position)
-	return nil
+func (s *fakeWarehouse) DailyMoney(context.Context, time.Time, time.Time) ([]load.DayMoney, bool, error) {
+	return nil, false, nil
 }
 
-func (s *fakeSink) DeleteCursor(_ context.Context, stream string) error {
-	s.mu.Lock()
-	delete(s.cursors, stream)
-	s.mu.Unlock()
-	return nil
-}
-
-func (s *fakeSink) Begin(context.Context, load.Target) (load.Tx, error) { panic("not used") }
-func (s *fakeSink) RecordRun(context.Context, load.Run) error           { return nil }
-func (s *fakeSink) Close() error                                        { return nil }
+func (s *fakeWarehouse) LastRuns(context.Context) ([]load.LastRun, error) { return nil, nil }
 
 // clock is a settable clock for state tests.
 type clock struct {
@@ -121,18 +111,16 @@ func (l *testLog) String() string {
 
 func (l *testLog) logger() zerolog.Logger { return zerolog.New(l).With().Timestamp().Logger() }
 
-// openDuckDB opens a fresh DuckDB file.
-func openDuckDB(t *testing.T) *sql.DB {
+// openWarehouse opens a fresh DuckDB warehouse, and its database for
+// seeding it.
+func openWarehouse(t *testing.T) (*duckdb.Sink, *sql.DB) {
 	t.Helper()
-	db, err := sql.Open("duckdb", filepath.Join(t.TempDir(), "w.duckdb"))
+	wh, err := duckdb.Open(context.Background(), filepath.Join(t.TempDir(), "w.duckdb"), duckdb.WithThreads(2))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := db.Exec(`SET TimeZone = 'UTC'`); err != nil {
-		t.Fatal(err)
-	}
-	return db
+	t.Cleanup(func() { wh.Close() })
+	return wh, wh.DB()
 }
 
 // seedConversions creates a conversions table with a few days of money:

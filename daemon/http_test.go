@@ -76,14 +76,14 @@ func TestHealthz(t *testing.T) {
 
 // TestMetrics scrapes /metrics after real passes and client hook calls.
 func TestMetrics(t *testing.T) {
-	sink := newFakeSink()
+	sink := newFakeWarehouse()
 	now := time.Now().UTC()
 	clicksCursor := now.Add(-6 * 24 * time.Hour).Truncate(time.Hour)
 	convCursor := now.Add(-10 * time.Minute)
 	m := NewMetrics(nil) // registered by New below through Config.Registry
 	_ = m
 	log := &testLog{}
-	d, err := New(Config{Listen: "127.0.0.1:0", Sink: sink, Log: log.logger(), Jobs: []Job{
+	d, err := New(Config{Listen: "127.0.0.1:0", Warehouse: sink, Log: log.logger(), Jobs: []Job{
 		{Stream: "conversions", Schedule: every(time.Hour), Run: func(context.Context) (pipeline.Result, error) {
 			sink.set("conversions", convCursor)
 			return pipeline.Result{Stream: "conversions", Rows: 120, Requests: 4, Duration: 2 * time.Second}, nil
@@ -154,9 +154,9 @@ func TestStatusPage(t *testing.T) {
 	secret := "k3y-abcdef-123456"
 	redact := func(s string) string { return strings.ReplaceAll(s, secret, "[REDACTED]") }
 	now := time.Now().UTC()
-	db := openDuckDB(t)
+	wh, db := openWarehouse(t)
 	clk := newClock(now)
-	d, err := New(Config{Now: clk.Now, Querier: db, Redact: redact, Version: "v1.2.3", Jobs: []Job{
+	d, err := New(Config{Now: clk.Now, Warehouse: wh, Redact: redact, Version: "v1.2.3", Jobs: []Job{
 		idleJob("conversions", 15*time.Minute), idleJob("clicks", time.Hour), idleJob("offers", 6*time.Hour),
 	}})
 	if err != nil {
@@ -214,7 +214,7 @@ func TestStatusPage(t *testing.T) {
 }
 
 func TestDailyMoneyFillsGaps(t *testing.T) {
-	db := openDuckDB(t)
+	wh, db := openWarehouse(t)
 	now := time.Date(2025, 6, 10, 8, 0, 0, 0, time.UTC)
 	mustExec(t, db, `CREATE TABLE conversions (id VARCHAR, status VARCHAR, revenue DECIMAL(18,4), payouts DECIMAL(18,4), created_at TIMESTAMP)`)
 	mustExec(t, db, `INSERT INTO conversions VALUES
@@ -224,7 +224,7 @@ func TestDailyMoneyFillsGaps(t *testing.T) {
 		('d', 'declined', 100, 100, '2025-06-01 00:00:00'),
 		('e', 'confirmed', 1000, 1000, '2025-05-11 23:59:59'),
 		('f', 'confirmed', 3, 1, '2025-05-12 00:00:00')`)
-	days, ok, err := dailyMoney(context.Background(), db, now)
+	days, ok, err := dailyMoney(context.Background(), wh, now)
 	if err != nil || !ok {
 		t.Fatal(ok, err)
 	}
@@ -258,11 +258,11 @@ func TestMoney(t *testing.T) {
 // TestAPIQuery: the daemon answers read-only queries in every format,
 // rejects writes, and does not wait for an open write transaction.
 func TestAPIQuery(t *testing.T) {
-	db := openDuckDB(t)
+	wh, db := openWarehouse(t)
 	secret := "s3cr3t-key-value"
 	mustExec(t, db, `CREATE TABLE offers (id BIGINT PRIMARY KEY, title VARCHAR, payout DECIMAL(10,2))`)
 	mustExec(t, db, `INSERT INTO offers VALUES (1, 'Alpha', 1.50), (2, 'Beta, "quoted"', 2.25), (3, ?, 0)`, "leaks "+secret)
-	d, err := New(Config{Listen: "127.0.0.1:0", Querier: db, ClientSQL: sqlguard.New(db), Jobs: []Job{idleJob("offers", time.Hour)},
+	d, err := New(Config{Listen: "127.0.0.1:0", Warehouse: wh, ClientSQL: sqlguard.New(db), Jobs: []Job{idleJob("offers", time.Hour)},
 		Redact: func(s string) string { return strings.ReplaceAll(s, secret, "[REDACTED]") }})
 	if err != nil {
 		t.Fatal(err)
@@ -355,8 +355,8 @@ func TestAPIQuery(t *testing.T) {
 // TestAPIQueryLargeResult streams past the held-back buffer; an error
 // after the first bytes arrives as the trailer.
 func TestAPIQueryLargeResult(t *testing.T) {
-	db := openDuckDB(t)
-	d, err := New(Config{Querier: db, ClientSQL: sqlguard.New(db), Jobs: []Job{idleJob("offers", time.Hour)}})
+	wh, db := openWarehouse(t)
+	d, err := New(Config{Warehouse: wh, ClientSQL: sqlguard.New(db), Jobs: []Job{idleJob("offers", time.Hour)}})
 	if err != nil {
 		t.Fatal(err)
 	}

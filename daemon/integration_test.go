@@ -74,7 +74,7 @@ func TestDaemonAgainstSimulator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := New(Config{Jobs: jobs, Sink: sink, Querier: sink.DB(), ClientSQL: sqlguard.New(clientDB), Listen: "127.0.0.1:0", Log: log.logger(),
+	d, err := New(Config{Jobs: jobs, Warehouse: sink, ClientSQL: sqlguard.New(clientDB), Listen: "127.0.0.1:0", Log: log.logger(),
 		Registry: reg, Metrics: metrics, Redact: client.Redact})
 	if err != nil {
 		t.Fatal(err)

@@ -197,9 +197,9 @@ func (d *Daemon) pass(ctx context.Context, st *stream) (err error) {
 	res.Stream = st.job.Stream
 
 	cursor := res.Cursor
-	if d.cfg.Sink != nil {
+	if d.cfg.Warehouse != nil {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		if c, ok, cerr := d.cfg.Sink.Cursor(cctx, st.job.Stream); cerr == nil && ok {
+		if c, ok, cerr := d.cfg.Warehouse.Cursor(cctx, st.job.Stream); cerr == nil && ok {
 			cursor = c.Position
 		}
 		cancel()

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"database/sql"
 	"sync"
 	"time"
 
@@ -239,66 +238,45 @@ func (d *Daemon) Status() []StreamStatus {
 }
 
 // seed loads what the warehouse remembers: each stream's cursor and its
-// last sync pass (from _syncd_runs), so a restarted daemon shows its state
-// at once and runs at start-up only what is due. Failures are ignored (a
-// fresh warehouse has nothing).
+// last sync pass, so a restarted daemon shows its state at once and runs
+// at start-up only what is due. Failures are ignored (a fresh warehouse
+// has nothing).
 func (d *Daemon) seed(ctx context.Context) {
+	w := d.cfg.Warehouse
+	if w == nil {
+		return
+	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if d.cfg.Sink != nil {
-		if cursors, err := d.cfg.Sink.Cursors(ctx); err == nil {
-			for _, c := range cursors {
-				if st := d.byName[c.Stream]; st != nil && !c.Position.IsZero() {
-					st.mu.Lock()
-					st.cursor = c.Position.UTC()
-					st.mu.Unlock()
-				}
+	if cursors, err := w.Cursors(ctx); err == nil {
+		for _, c := range cursors {
+			if st := d.byName[c.Stream]; st != nil && !c.Position.IsZero() {
+				st.mu.Lock()
+				st.cursor = c.Position.UTC()
+				st.mu.Unlock()
 			}
 		}
 	}
-	if d.cfg.Querier == nil {
-		return
-	}
-	// The latest sync pass of each stream, and the latest successful one.
-	rows, err := d.cfg.Querier.QueryContext(ctx, `
-		WITH r AS (
-			SELECT stream, started_at, finished_at, rows, requests, error,
-			       row_number() OVER (PARTITION BY stream ORDER BY finished_at DESC) AS n
-			FROM _syncd_runs WHERE kind = 'sync' AND finished_at IS NOT NULL)
-		SELECT r.stream, r.started_at, r.finished_at, r.rows, r.requests, r.error,
-		       (SELECT max(finished_at) FROM _syncd_runs o
-		        WHERE o.stream = r.stream AND o.kind = 'sync' AND o.error IS NULL) AS last_ok
-		FROM r WHERE n = 1`)
+	runs, err := w.LastRuns(ctx)
 	if err != nil {
 		d.log.Debug().Str("error", d.redact(err.Error())).Msg("no pass history to start from")
 		return
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var (
-			name                 string
-			started, fin, lastOK sql.NullTime
-			nrows, nreq          sql.NullInt64
-			errText              sql.NullString
-		)
-		if err := rows.Scan(&name, &started, &fin, &nrows, &nreq, &errText, &lastOK); err != nil {
-			d.log.Debug().Str("error", err.Error()).Msg("reading pass history")
-			return
-		}
-		st := d.byName[name]
+	for _, r := range runs {
+		st := d.byName[r.Stream]
 		if st == nil {
 			continue
 		}
 		st.mu.Lock()
-		st.lastStart, st.lastEnd = started.Time.UTC(), fin.Time.UTC()
-		st.last = pipeline.Result{Stream: name, Rows: nrows.Int64, Requests: nreq.Int64, Duration: fin.Time.Sub(started.Time)}
+		st.lastStart, st.lastEnd = r.StartedAt.UTC(), r.FinishedAt.UTC()
+		st.last = pipeline.Result{Stream: r.Stream, Rows: r.Rows, Requests: r.Requests, Duration: r.FinishedAt.Sub(r.StartedAt)}
 		st.hasLast = true
-		if lastOK.Valid {
-			st.lastSuccess = lastOK.Time.UTC()
+		if !r.LastSuccess.IsZero() {
+			st.lastSuccess = r.LastSuccess.UTC()
 		}
-		if errText.Valid && errText.String != "" {
+		if r.Error != "" {
 			st.failures = 1
-			st.lastErr, st.lastErrAt = d.redact(errText.String), fin.Time.UTC()
+			st.lastErr, st.lastErrAt = d.redact(r.Error), r.FinishedAt.UTC()
 		}
 		st.mu.Unlock()
 	}

@@ -102,11 +102,11 @@ func (d *Daemon) serveStatusPage(w http.ResponseWriter, r *http.Request) {
 	}
 	p.Summary = healthSummary(statuses)
 	p.Healthy = p.Summary == ""
-	if d.cfg.Querier == nil {
+	if d.cfg.Warehouse == nil {
 		p.ChartNote = "No warehouse to chart."
 	} else {
 		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-		days, ok, err := dailyMoney(ctx, d.cfg.Querier, now)
+		days, ok, err := dailyMoney(ctx, d.cfg.Warehouse, now)
 		cancel()
 		switch {
 		case err != nil:

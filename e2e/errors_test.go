@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,21 +19,29 @@ func TestBadConfigAndFlagsExitTwoWithOneLine(t *testing.T) {
 		config string // replaces the config file when set
 		args   []string
 		want   string
+		env    []string // added to the environment
+		secret string   // must not be printed
 	}{
-		{"unknown flag", "", []string{"sync", "--bogus"}, "unknown flag: --bogus"},
-		{"unknown stream", "", []string{"sync", "--stream", "leads"}, `"leads": no such stream`},
-		{"backfill without from", "", []string{"backfill", "--stream", "conversions"}, "--from is required"},
-		{"backfill bad date", "", []string{"backfill", "--stream", "conversions", "--from", "2025-02-30"}, "--from"},
-		{"backfill from after to", "", []string{"backfill", "--stream", "conversions", "--from", "2025-03-01", "--to", "2025-02-01"}, "is after --to"},
-		{"query format", "", []string{"query", "SELECT 1", "--format", "xml"}, "--format"},
-		{"unknown command argument", "", []string{"sync", "extra"}, "takes no arguments"},
-		{"unknown key", "api:\n  base_url: http://127.0.0.1:1\n  key: k\n  pagesize: 3\n", []string{"sync"}, "unknown key api.pagesize"},
-		{"bad duration", "api:\n  base_url: http://127.0.0.1:1\n  key: k\nstreams:\n  conversions: {lookback: soon}\n", []string{"sync"}, "streams.conversions.lookback"},
-		{"bad cron", "api:\n  base_url: http://127.0.0.1:1\n  key: k\nstreams:\n  offers: {schedule: \"@sometimes\"}\n", []string{"check"}, "streams.offers.schedule"},
-		{"missing key", "api:\n  base_url: http://127.0.0.1:1\n", []string{"sync"}, "api.key is missing"},
-		{"warehouse not writable", "api:\n  base_url: http://127.0.0.1:1\n  key: k\nwarehouse: {path: /dev/null/wh/affise.duckdb}\n", []string{"sync"}, "warehouse.path: cannot create directory /dev/null/wh"},
-		{"future start_date", "api:\n  base_url: http://127.0.0.1:1\n  key: k\nstreams:\n  conversions: {start_date: 2999-01-01}\n", []string{"sync"}, "streams.conversions.start_date: 2999-01-01 is in the future"},
-		{"bad slice", "api:\n  base_url: http://127.0.0.1:1\n  key: k\nstreams:\n  stats_daily: {slices: [day, planet]}\n", []string{"sync"}, "planet"},
+		{"unknown flag", "", []string{"sync", "--bogus"}, "unknown flag: --bogus", nil, ""},
+		{"unknown stream", "", []string{"sync", "--stream", "leads"}, `"leads": no such stream`, nil, ""},
+		{"backfill without from", "", []string{"backfill", "--stream", "conversions"}, "--from is required", nil, ""},
+		{"backfill bad date", "", []string{"backfill", "--stream", "conversions", "--from", "2025-02-30"}, "--from", nil, ""},
+		{"backfill from after to", "", []string{"backfill", "--stream", "conversions", "--from", "2025-03-01", "--to", "2025-02-01"}, "is after --to", nil, ""},
+		{"query format", "", []string{"query", "SELECT 1", "--format", "xml"}, "--format", nil, ""},
+		{"unknown command argument", "", []string{"sync", "extra"}, "takes no arguments", nil, ""},
+		{"unknown key", "api:\n  base_url: http://127.0.0.1:1\n  key: 0123456789abcdef\n  pagesize: 3\n", []string{"sync"}, "unknown key api.pagesize", nil, ""},
+		{"bad duration", "api:\n  base_url: http://127.0.0.1:1\n  key: 0123456789abcdef\nstreams:\n  conversions: {lookback: soon}\n", []string{"sync"}, "streams.conversions.lookback", nil, ""},
+		{"bad cron", "api:\n  base_url: http://127.0.0.1:1\n  key: 0123456789abcdef\nstreams:\n  offers: {schedule: \"@sometimes\"}\n", []string{"check"}, "streams.offers.schedule", nil, ""},
+		{"missing key", "api:\n  base_url: http://127.0.0.1:1\n", []string{"sync"}, "api.key is missing", nil, ""},
+		{"warehouse not writable", "api:\n  base_url: http://127.0.0.1:1\n  key: 0123456789abcdef\nwarehouse: {path: /dev/null/wh/affise.duckdb}\n", []string{"sync"}, "warehouse.path: cannot create directory /dev/null/wh", nil, ""},
+		{"future start_date", "api:\n  base_url: http://127.0.0.1:1\n  key: 0123456789abcdef\nstreams:\n  conversions: {start_date: 2999-01-01}\n", []string{"sync"}, "streams.conversions.start_date: 2999-01-01 is in the future", nil, ""},
+		{"bad slice", "api:\n  base_url: http://127.0.0.1:1\n  key: 0123456789abcdef\nstreams:\n  stats_daily: {slices: [day, planet]}\n", []string{"sync"}, "planet", nil, ""},
+		{"key too short", "api:\n  base_url: http://127.0.0.1:1\n  key: zQ7\n", []string{"sync"}, "api.key is 3 characters long", nil, "zQ7"},
+		{"key too short from the environment", "", []string{"check"}, "api.key (from SYNCD_API_KEY) is 1 character long", []string{"SYNCD_API_KEY=Z"}, ""},
+		{"key with a line break", "", []string{"sync"}, "api.key (from SYNCD_API_KEY) contains a line break", []string{"SYNCD_API_KEY=secretAA\nsecretBB"}, "secretAA"},
+		{"key with a control character", "api:\n  base_url: http://127.0.0.1:1\n  key: \"secretAA\\u0007secretBB\"\n", []string{"check"}, "api.key contains a control character", nil, "secretAA"},
+		{"override of an unknown stream", "", []string{"sync"}, "SYNCD_STREAMS_FOO_ENABLED: no such stream \"foo\" (streams are conversions, clicks,", []string{"SYNCD_STREAMS_FOO_ENABLED=false"}, ""},
+		{"override of an unknown key", "", []string{"query", "SELECT 1"}, "SYNCD_API_PAGESIZE overrides no config key (there is no api.pagesize)", []string{"SYNCD_API_PAGESIZE=100"}, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -41,13 +50,20 @@ func TestBadConfigAndFlagsExitTwoWithOneLine(t *testing.T) {
 				cfg = filepath.Join(t.TempDir(), "bad.yaml")
 				os.WriteFile(cfg, []byte(c.config), 0o600)
 			}
-			cmd := exec.Command(filepath.Join(bin, "syncd"), append(c.args, "-c", cfg)...)
+			// A regression may start syncing or serving instead of failing.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, filepath.Join(bin, "syncd"), append(c.args, "-c", cfg)...)
+			cmd.Env = e.environ(c.env...)
 			r := e.run(t, cmd)
 			if r.code != 2 {
 				t.Errorf("exit %d, want 2; stderr: %s", r.code, r.stderr)
 			}
 			if !oneLine(r.stderr) || !strings.Contains(r.stderr, c.want) {
 				t.Errorf("stderr %q: want one line containing %q", r.stderr, c.want)
+			}
+			if c.secret != "" && strings.Contains(r.stdout+r.stderr, c.secret) {
+				t.Errorf("the key was printed: %q", r.stderr)
 			}
 		})
 	}
@@ -128,5 +144,21 @@ func TestAPIKeyNeverAppears(t *testing.T) {
 	db := e.openDB(t)
 	if n := queryStrings(t, db, "SELECT count(*)::VARCHAR FROM partners WHERE raw LIKE '%api_key%'"); n[0][0] != "0" {
 		t.Errorf("%s partners rows carry an api_key in raw", n[0][0])
+	}
+}
+
+// TestKeyOverrideNeedsNoUnsetVariable: SYNCD_API_KEY wins over
+// api.key: ${AFFISE_API_KEY} even when AFFISE_API_KEY is not set at all.
+func TestKeyOverrideNeedsNoUnsetVariable(t *testing.T) {
+	s := startSim(t, "--seed", "1", "--conversions", "10", "--days", "2")
+	e := newEnv(t, s, "")
+	e.editConfig(t, "key: ${E2E_KEY}", "key: ${AFFISE_API_KEY}")
+	cmd := exec.Command(filepath.Join(bin, "syncd"), "sync", "--stream", "offers", "-c", e.config)
+	cmd.Env = envWith([]string{"AFFISE_API_KEY", "E2E_KEY", "SYNCD_API_KEY=" + s.Key})
+	if r := e.run(t, cmd); r.code != 0 {
+		t.Fatalf("exit %d, want 0; stderr: %s", r.code, tail(r.stderr, 2000))
+	}
+	if n := queryStrings(t, e.openDB(t), "SELECT count(*)::VARCHAR FROM offers"); n[0][0] == "0" {
+		t.Error("no offers synced")
 	}
 }

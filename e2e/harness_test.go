@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -190,11 +191,15 @@ func (e *env) syncd(t *testing.T, args ...string) result {
 	return e.run(t, exec.CommandContext(ctx, filepath.Join(bin, "syncd"), append(args, "-c", e.config)...))
 }
 
+// run runs cmd with the test's environment plus E2E_KEY, or with cmd.Env
+// when the caller set one.
 func (e *env) run(t *testing.T, cmd *exec.Cmd) result {
 	t.Helper()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	cmd.Env = append(os.Environ(), "E2E_KEY="+e.sim.Key)
+	if cmd.Env == nil {
+		cmd.Env = e.environ()
+	}
 	err := cmd.Run()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
@@ -211,6 +216,25 @@ func (e *env) replay(t0 time.Time) {
 	started := time.Now()
 	e.clock = func() time.Time { return t0.Add(time.Since(started)) }
 	e.replayed = true
+}
+
+// environ is the test's environment plus E2E_KEY and extra, without the
+// variables named in unset.
+func (e *env) environ(extra ...string) []string {
+	return envWith(append([]string{"E2E_KEY=" + e.sim.Key}, extra...))
+}
+
+// envWith is os.Environ with set added (NAME=value) or removed (NAME).
+func envWith(set []string) []string {
+	out := os.Environ()
+	for _, kv := range set {
+		name, _, isSet := strings.Cut(kv, "=")
+		out = slices.DeleteFunc(out, func(o string) bool { return strings.HasPrefix(o, name+"=") })
+		if isSet {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 func (e *env) mustSync(t *testing.T, args ...string) result {

@@ -2,6 +2,8 @@ package extract
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -167,6 +170,10 @@ type Client struct {
 	observers               []Observer
 	onRequest               []func(string, int, time.Duration)
 
+	// unreachableAt: when a request last gave up on an unreachable server
+	// (UnixNano; 0: never).
+	unreachableAt atomic.Int64
+
 	mu          sync.Mutex
 	requests    map[RequestKey]int64
 	retryCount  atomic.Int64
@@ -198,11 +205,8 @@ func NewClient(cfg ClientConfig, opts ...ClientOption) (*Client, error) {
 	if base.User != nil || base.RawQuery != "" || base.Fragment != "" {
 		return nil, errors.New("extract: api base_url must not carry credentials, a query or a fragment")
 	}
-	if strings.TrimSpace(cfg.Key) == "" {
-		return nil, errors.New("extract: api key is empty")
-	}
-	if strings.ContainsAny(cfg.Key, "\r\n") {
-		return nil, errors.New("extract: api key contains a line break")
+	if err := CheckKey(cfg.Key); err != nil {
+		return nil, fmt.Errorf("extract: api key %w", err)
 	}
 	loc := cfg.Location
 	if loc == nil {
@@ -269,7 +273,6 @@ func NewClient(cfg ClientConfig, opts ...ClientOption) (*Client, error) {
 		}
 		return nil
 	}
-	registerSecret(cfg.Key)
 	c := &Client{
 		base:        base,
 		key:         cfg.Key,
@@ -334,7 +337,7 @@ func (c *Client) Location() *time.Location { return c.loc }
 func (c *Client) PageSize() int { return c.pageSize }
 
 // Redact replaces this client's key (and any API-Key=... text) in s.
-func (c *Client) Redact(s string) string { return redactKey(Redact(s), c.key) }
+func (c *Client) Redact(s string) string { return RedactKey(Redact(s), c.key) }
 
 // Stats returns a snapshot of the counters.
 func (c *Client) Stats() Stats {
@@ -413,12 +416,29 @@ func (e *RequestError) Error() string {
 
 func (e *RequestError) Unwrap() error { return e.Err }
 
+// An unreachable server (connection refused, unknown host, no TLS where
+// https:// says there is) is retried this often and no longer than this
+// apart: enough to ride out a restart or a resolver blip, while the
+// backoff meant for an overloaded API would keep a user waiting minutes
+// for a verdict that only a fix of api.base_url or the server changes.
+//
+// Once a request has given up so, the verdict stands for
+// unreachableVerdict: the other streams of the same run make one attempt
+// each instead of each waiting out its own retries.
+const (
+	unreachableRetries = 2
+	unreachableWait    = 500 * time.Millisecond
+	unreachableVerdict = 10 * time.Second
+)
+
 // attemptError is one failed attempt and whether it may be retried.
 type attemptError struct {
 	re         *RequestError
 	retryable  bool
 	retryAfter time.Duration
 	reason     string // short, for logs and observers
+	// unreachable: retried only unreachableRetries times, quickly.
+	unreachable bool
 }
 
 func (e *attemptError) Error() string { return e.re.Error() }
@@ -445,7 +465,7 @@ func (c *Client) getPage(ctx context.Context, path, listKey string, q url.Values
 	u.RawQuery = params.Encode()
 	target := u.String()
 
-	var pendingRA time.Duration
+	var pendingRA, pendingMax time.Duration
 	inner := retry.WithMaxRetries(uint64(c.retries),
 		retry.WithCappedDuration(c.backoffMax,
 			retry.WithJitterPercent(20, retry.NewExponential(c.backoffBase))))
@@ -457,22 +477,38 @@ func (c *Client) getPage(ctx context.Context, path, listKey string, q url.Values
 		if pendingRA > d {
 			d = pendingRA
 		}
-		pendingRA = 0
+		if pendingMax > 0 && d > pendingMax {
+			d = pendingMax
+		}
+		pendingRA, pendingMax = 0, 0
 		return d, false
 	})
 
 	attempts := 0
+	unreachableLeft := unreachableRetries
+	if at := c.unreachableAt.Load(); at != 0 && time.Since(time.Unix(0, at)) < unreachableVerdict {
+		unreachableLeft = 0
+	}
 	var last *attemptError
 	reply, err := retry.DoValue(ctx, backoff, func(ctx context.Context) (*pageReply, error) {
 		attempts++
 		r, aerr := c.attempt(ctx, target, path, listKey, page)
 		if aerr == nil {
+			c.unreachableAt.Store(0)
 			return r, nil
 		}
 		aerr.re.Attempts = attempts
 		last = aerr
 		if ctx.Err() != nil || !aerr.retryable {
 			return nil, aerr
+		}
+		if aerr.unreachable {
+			if unreachableLeft == 0 {
+				c.unreachableAt.Store(time.Now().UnixNano())
+				return nil, aerr
+			}
+			unreachableLeft--
+			pendingMax = unreachableWait
 		}
 		pendingRA = aerr.retryAfter
 		if attempts <= c.retries {
@@ -541,7 +577,7 @@ func (c *Client) attempt(ctx context.Context, target, path, listKey string, page
 		if ctx.Err() != nil {
 			return nil, fail(0, 0, "canceled", false, "canceled", ctx.Err())
 		}
-		return nil, transportFailure(fail, err, actx)
+		return nil, c.transportFailure(fail, err, actx)
 	}
 	body, rerr := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
 	resp.Body.Close()
@@ -551,7 +587,7 @@ func (c *Client) attempt(ctx context.Context, target, path, listKey string, page
 		if ctx.Err() != nil {
 			return nil, fail(code, 0, "canceled", false, "canceled", ctx.Err())
 		}
-		return nil, transportFailure(func(_, status int, msg string, retryable bool, reason string, err error) *attemptError {
+		return nil, c.transportFailure(func(_, status int, msg string, retryable bool, reason string, err error) *attemptError {
 			return fail(code, status, "reading body: "+msg, retryable, reason, err)
 		}, rerr, actx)
 	}
@@ -610,17 +646,62 @@ func (c *Client) attempt(ctx context.Context, target, path, listKey string, page
 	return reply, nil
 }
 
-func transportFailure(fail func(int, int, string, bool, string, error) *attemptError, err error, actx context.Context) *attemptError {
+func (c *Client) transportFailure(fail func(int, int, string, bool, string, error) *attemptError, err error, actx context.Context) *attemptError {
 	var ne net.Error
 	switch {
 	case errors.Is(err, context.DeadlineExceeded) || actx.Err() != nil || (errors.As(err, &ne) && ne.Timeout()):
 		return fail(0, 0, "timed out: "+err.Error(), true, "timeout", err)
 	case strings.Contains(err.Error(), "refusing redirect"):
 		return fail(0, 0, err.Error(), false, "redirect", err)
-	default:
-		// Resets, EOFs, refused connections, TLS hiccups: all worth a retry.
-		return fail(0, 0, err.Error(), true, "connection error", err)
 	}
+	if msg, reason, ok := unreachable(err, hostPort(c.base)); ok {
+		f := fail(0, 0, msg, true, reason, err)
+		f.unreachable = true
+		f.re.Temporary = false
+		return f
+	}
+	// Resets, EOFs, TLS hiccups mid-stream: all worth a retry.
+	return fail(0, 0, err.Error(), true, "connection error", err)
+}
+
+// unreachable explains, in plain words and without the request's URL, a
+// failure to reach the API at all; ok is false for other errors.
+func unreachable(err error, addr string) (msg, reason string, ok bool) {
+	var (
+		dnsErr  *net.DNSError
+		recErr  tls.RecordHeaderError
+		certErr *tls.CertificateVerificationError
+		hostErr x509.HostnameError
+		caErr   x509.UnknownAuthorityError
+		invErr  x509.CertificateInvalidError
+	)
+	switch {
+	case errors.Is(err, http.ErrSchemeMismatch) || errors.As(err, &recErr):
+		return fmt.Sprintf("TLS handshake failed: the server at %s does not speak HTTPS; use http:// or check api.base_url", addr), "no TLS", true
+	case errors.As(err, &certErr):
+		return fmt.Sprintf("TLS handshake failed: the certificate of %s is not trusted (%v); check api.base_url", addr, certErr.Err), "TLS certificate", true
+	case errors.As(err, &hostErr) || errors.As(err, &caErr) || errors.As(err, &invErr):
+		return fmt.Sprintf("TLS handshake failed: the certificate of %s is not trusted; check api.base_url", addr), "TLS certificate", true
+	case errors.As(err, &dnsErr) && !dnsErr.IsTimeout:
+		return fmt.Sprintf("cannot resolve host %s (DNS: %s); check api.base_url", dnsErr.Name, dnsErr.Err), "DNS", true
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Sprintf("nothing is listening at %s (connection refused); check api.base_url, or that the server is up", addr), "connection refused", true
+	case errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH):
+		return fmt.Sprintf("cannot reach %s (no route to it); check api.base_url and the network", addr), "no route", true
+	}
+	return "", "", false
+}
+
+// hostPort is the address u is dialled at, its default port spelled out.
+func hostPort(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
+	}
+	port := "443"
+	if u.Scheme == "http" {
+		port = "80"
+	}
+	return net.JoinHostPort(u.Hostname(), port)
 }
 
 // pace waits for the shared request budget: a token of the rate limiter,

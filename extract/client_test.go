@@ -647,7 +647,10 @@ func TestEmitErrorStops(t *testing.T) {
 }
 
 func TestRedact(t *testing.T) {
-	registerSecret(testKey)
+	c, err := NewClient(ClientConfig{BaseURL: "http://x", Key: testKey})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for in, want := range map[string]string{
 		"GET /x?API-Key=abc123&page=2":          "GET /x?API-Key=[REDACTED]&page=2",
 		`{"api-key": "zzz"}`:                    `{"api-key": "[REDACTED]"}`,
@@ -656,7 +659,7 @@ func TestRedact(t *testing.T) {
 		"nothing secret here (check api.key)":   "nothing secret here (check api.key)",
 		"apikey=" + testKey + " and " + testKey: "apikey=[REDACTED] and [REDACTED]",
 	} {
-		if got := Redact(in); got != want {
+		if got := c.Redact(in); got != want {
 			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
 		}
 	}
@@ -670,19 +673,19 @@ func TestRedact(t *testing.T) {
 
 func TestNewClientValidates(t *testing.T) {
 	for name, cfg := range map[string]ClientConfig{
-		"no url":       {Key: "k"},
-		"bad url":      {BaseURL: "ftp://x", Key: "k"},
+		"no url":       {Key: testKey},
+		"bad url":      {BaseURL: "ftp://x", Key: testKey},
 		"no key":       {BaseURL: "http://x"},
-		"page size":    {BaseURL: "http://x", Key: "k", PageSize: 501},
-		"bad timezone": {BaseURL: "http://x", Key: "k", Timezone: "Mars/Base"},
-		"local zone":   {BaseURL: "http://x", Key: "k", Location: time.Local},
-		"key in url":   {BaseURL: "http://x/?API-Key=k", Key: "k"},
+		"page size":    {BaseURL: "http://x", Key: testKey, PageSize: 501},
+		"bad timezone": {BaseURL: "http://x", Key: testKey, Timezone: "Mars/Base"},
+		"local zone":   {BaseURL: "http://x", Key: testKey, Location: time.Local},
+		"key in url":   {BaseURL: "http://x/?API-Key=x", Key: testKey},
 	} {
 		if _, err := NewClient(cfg); err == nil {
 			t.Errorf("%s: no error", name)
 		}
 	}
-	c, err := NewClient(ClientConfig{BaseURL: "https://api-x.affise.com/", Key: "k", Location: time.UTC})
+	c, err := NewClient(ClientConfig{BaseURL: "https://api-x.affise.com/", Key: testKey, Location: time.UTC})
 	if err != nil || c.tz != "UTC" || c.pageSize != 500 || c.retries != DefaultMaxRetries {
 		t.Fatalf("%v %+v", err, c)
 	}

@@ -1,5 +1,8 @@
-// Package load holds the sinks: each commits a stream's records and the
-// cursor they reach in one atomic step.
+// Package load is the seam between the pipeline and a warehouse: the
+// interfaces a sink implements, with their contracts. Each sink lives in a
+// package of its own under load/ (load/duckdb today) and passes the
+// conformance suite in load/sinktest, which holds it to every promise
+// written here.
 package load
 
 import (
@@ -16,11 +19,21 @@ import (
 type Mode int
 
 const (
-	// Upsert replaces rows whose key matches and inserts the rest.
+	// Upsert replaces, key by key, the stored row with the Tx's row and
+	// inserts the keys the table lacks; keys the Tx does not write stay as
+	// they are, and an Upsert of nothing changes nothing. A later Tx
+	// replaces a key's row whatever its version: versions only choose
+	// among the rows of one Tx (see Tx), since a later Tx carries the
+	// API's later answer.
 	Upsert Mode = iota
-	// ReplaceDays deletes every row whose day is in [From, To) then inserts.
+	// ReplaceDays deletes every row whose day (the UTC date of the model's
+	// DayColumn) is in [From, To), then inserts the Tx's rows: a day with
+	// no new rows ends empty, days outside stay as they were. A row whose
+	// day is outside [From, To) would escape the next replace of its own
+	// day, so it fails the Tx (at Write or at Commit) and nothing changes.
 	ReplaceDays
-	// ReplaceTable swaps the whole table for the transaction's records.
+	// ReplaceTable swaps the whole table for the Tx's rows; a Tx of no
+	// records leaves the table empty (a snapshot of nothing).
 	ReplaceTable
 )
 
@@ -32,23 +45,68 @@ type Target struct {
 	From, To time.Time
 }
 
-// Sink is a warehouse. Every write happens inside a Tx.
+// Sink is a warehouse's loading side. Every row it holds arrives through a
+// Tx, and every move of a cursor a load makes rides on a Tx's Commit, so
+// rows and the cursor that covers them become durable together or not at
+// all. (Moving a cursor by hand is checkpoints.Admin's, apart from loads.)
+//
+// A Sink is safe for concurrent use: Begin, RecordRun, the cursor reads
+// and Txs on different tables may run at once from any goroutines, and
+// each Tx sees only its own writes. Two Txs on one table are not
+// independent: a sink may make the second Begin wait until the first ends
+// (DuckDB does) or fail it. Close ends the sink; every Tx must have ended
+// before it, and nothing may be called after it.
 type Sink interface {
+	// Store reads cursors as last committed, never a Tx's staged one.
 	checkpoints.Store
-	// Begin opens a transaction; tables are created on first use.
+	// Begin opens a transaction writing to t, creating t.Model's table on
+	// first use. A failed Begin leaves nothing to roll back.
 	Begin(ctx context.Context, t Target) (Tx, error)
-	// RecordRun appends a row to _syncd_runs.
+	// RecordRun appends r to the history of passes (_syncd_runs). It is a
+	// log rather than data: it runs outside any Tx, so a failed pass still
+	// records its row.
 	RecordRun(ctx context.Context, r Run) error
 	Close() error
 }
 
-// Tx is single use: Commit or Rollback, never both, never reused.
+// Tx is one atomic load of one table: the records staged by Write become
+// visible together with a cursor at Commit, or never. It must be completed
+// with a call to Commit or Rollback and must not be reused afterwards:
+// Write and Commit then fail and change nothing. A Tx is not safe for
+// concurrent use: one goroutine writes, commits or rolls it back.
+//
+// Of the rows written for one key in one Tx, exactly one is stored: the
+// one with the latest version (the model's updated_at column); a row with
+// a version beats one without; among equal versions, or rows without one
+// (or a model without the column), the last written wins, across Writes
+// as within one.
 type Tx interface {
-	// Write stages a record; nothing is visible until Commit.
+	// Write stages rec, whose columns must be the target model's by name,
+	// order and type; nothing staged is visible to anyone before Commit.
+	// The caller keeps its reference to rec and may release it as soon as
+	// Write returns: a sink that holds on to it retains it, and releases
+	// it by the time the Tx ends. A failed Write fails the Tx: whatever
+	// was staged, Commit then fails too and nothing of it is ever visible.
 	Write(ctx context.Context, rec arrow.RecordBatch) error
-	// Commit makes the staged rows and the cursor (when not nil) durable
-	// together. It returns the number of rows written.
-	Commit(ctx context.Context, cursor *checkpoints.Cursor) (int64, error)
+	// Commit makes the staged rows, placed as the target's Mode says, and
+	// the cursor durable and visible together, and returns how many rows
+	// it stored (one per key). A nil cursor leaves every cursor as it is.
+	// Otherwise cursor replaces the stored cursor of cursor.Stream, which
+	// need not be the table's stream (a backfill keeps its own); a zero
+	// UpdatedAt is stamped with the commit's time; a zero Position removes
+	// the stored cursor instead (a finished backfill leaves none), and
+	// removing a missing one is no error. A Commit of no records still
+	// moves the cursor: a window with nothing in it is done too.
+	//
+	// If Commit returns an error, nothing of the Tx is visible and every
+	// cursor is as it was, as after Rollback, and nothing is left behind
+	// that stops the next Tx on the table. A process killed at any moment
+	// leaves the Tx committed whole or not at all (before Commit was
+	// called: not at all), with nothing that stops the next process.
+	Commit(ctx context.Context, cursor *checkpoints.Cursor) (rows int64, err error)
+	// Rollback discards what was staged. It may be repeated, returns nil
+	// after a failed Write or Commit, and does nothing after a successful
+	// Commit, so deferring it is safe.
 	Rollback() error
 }
 

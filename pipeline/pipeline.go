@@ -69,36 +69,58 @@ func Sync(ctx context.Context, ex extract.Extractor, sink load.Sink, opts Option
 
 // Backfill re-syncs [from, to) without touching the incremental cursor. Its
 // own cursor (checkpoints.BackfillKey) lets an interrupted backfill of the
-// same range resume where it stopped; it is removed once the range is done.
+// same range resume where it stopped; the commit of the range's last
+// window removes it, so a finished backfill leaves none even after a crash.
 func Backfill(ctx context.Context, ex extract.Extractor, sink load.Sink, from, to time.Time, opts Options) (Result, error) {
 	stream := ex.Stream()
 	key := checkpoints.BackfillKey(stream)
 	started := opts.now()
-	bounds := from.UTC().Format(time.RFC3339) + "/" + to.UTC().Format(time.RFC3339)
+	bounds := checkpoints.BackfillBounds{From: from, To: to}
 	resumeFrom := from
 	cur, ok, err := sink.Cursor(ctx, key)
 	if err != nil {
 		return Result{Stream: stream}, fmt.Errorf("%s: reading backfill cursor: %w", stream, err)
 	}
-	if ok && cur.Meta == bounds && cur.Position.After(from) && cur.Position.Before(to) {
+	if ok && cur.Backfill != nil && cur.Backfill.Equal(bounds) && cur.Position.After(from) && cur.Position.Before(to) {
 		resumeFrom = cur.Position
 		opts.Log.Info().Str("stream", stream).Time("resume_from", resumeFrom).Msg("resuming interrupted backfill")
 	}
 	windows := ex.PlanBackfill(resumeFrom, to)
-	res, err := walkWith(ctx, ex, sink, windows, resumeFrom, opts, func(w extract.Window) *checkpoints.Cursor {
-		return &checkpoints.Cursor{Stream: key, Position: w.Advance, Meta: bounds}
-	})
-	if err == nil {
-		if derr := sink.DeleteCursor(ctx, key); derr != nil {
-			err = fmt.Errorf("%s: clearing finished backfill cursor: %w", stream, derr)
+	last := len(windows) - 1
+	res, err := walkWith(ctx, ex, sink, windows, resumeFrom, opts, func(i int, w extract.Window) *checkpoints.Cursor {
+		if i == last {
+			return &checkpoints.Cursor{Stream: key} // a zero Position: removed with the window's rows
 		}
+		return &checkpoints.Cursor{Stream: key, Position: w.Advance, Backfill: &bounds}
+	})
+	switch {
+	case err != nil:
+	case last >= 0:
+		res.Cursor = windows[last].Advance
+	case ok:
+		// Nothing left to walk (the range ends inside a window not closed
+		// yet), yet a cursor of this or an earlier range is stored: end it
+		// as the last window would have.
+		err = removeCursor(ctx, sink, ex, key)
 	}
 	return finish(ctx, sink, "backfill", started, opts.now(), res, err)
 }
 
+// removeCursor commits the removal of key's cursor with no rows.
+func removeCursor(ctx context.Context, sink load.Sink, ex extract.Extractor, key string) error {
+	tx, err := sink.Begin(ctx, load.Target{Model: ex.Model(), Mode: load.Upsert})
+	if err != nil {
+		return fmt.Errorf("%s: clearing finished backfill cursor: %w", ex.Stream(), err)
+	}
+	if _, err := tx.Commit(ctx, &checkpoints.Cursor{Stream: key}); err != nil {
+		return fmt.Errorf("%s: clearing finished backfill cursor: %w", ex.Stream(), err)
+	}
+	return nil
+}
+
 func walk(ctx context.Context, ex extract.Extractor, sink load.Sink, windows []extract.Window, stream string, stored time.Time, opts Options) (Result, error) {
 	high := stored
-	return walkWith(ctx, ex, sink, windows, stored, opts, func(w extract.Window) *checkpoints.Cursor {
+	return walkWith(ctx, ex, sink, windows, stored, opts, func(_ int, w extract.Window) *checkpoints.Cursor {
 		// Lookback windows re-read what is already loaded: the cursor never
 		// moves backwards.
 		if w.Advance.After(high) {
@@ -122,10 +144,11 @@ type fetched struct {
 	err    error
 }
 
-// walkWith commits the windows in order. Result.Cursor is the last committed
-// cursor, or from when none was: a pass with nothing to load (the next
-// closed hour not there yet) still reports where the stream stands.
-func walkWith(ctx context.Context, ex extract.Extractor, sink load.Sink, windows []extract.Window, from time.Time, opts Options, cursorFor func(extract.Window) *checkpoints.Cursor) (Result, error) {
+// walkWith commits the windows in order, window i with cursorFor(i, w).
+// Result.Cursor is the last cursor committed (removals aside), or from when
+// none was: a pass with nothing to load (the next closed hour not there
+// yet) still reports where the stream stands.
+func walkWith(ctx context.Context, ex extract.Extractor, sink load.Sink, windows []extract.Window, from time.Time, opts Options, cursorFor func(i int, w extract.Window) *checkpoints.Cursor) (Result, error) {
 	res := Result{Stream: ex.Stream(), Cursor: from}
 	fetchCtx, cancel := context.WithCancel(ctx)
 	items := make(chan fetched, prefetchRecords)
@@ -169,7 +192,7 @@ func walkWith(ctx context.Context, ex extract.Extractor, sink load.Sink, windows
 		if it.err != nil {
 			return fail(w, it.err)
 		}
-		c := cursorFor(w)
+		c := cursorFor(it.window, w)
 		rows, err := tx.Commit(ctx, c)
 		tx = nil
 		if err != nil {
@@ -177,7 +200,7 @@ func walkWith(ctx context.Context, ex extract.Extractor, sink load.Sink, windows
 		}
 		res.Rows += rows
 		res.Windows++
-		if c != nil {
+		if c != nil && !c.Position.IsZero() {
 			res.Cursor = c.Position
 		}
 		if opts.Progress != nil {

@@ -35,40 +35,21 @@ type Query struct {
 	SQL  string
 }
 
-var (
-	views   []View
-	reports []Query
-)
-
-func init() {
-	var err error
-	if views, err = loadViews(); err != nil {
-		panic(err)
-	}
-	if reports, err = loadReports(); err != nil {
-		panic(err)
-	}
-}
-
-// Views returns every view, ordered by name.
-func Views() []View {
-	out := make([]View, len(views))
-	for i, v := range views {
-		out[i] = v
-		out[i].Requires = make([]Requirement, len(v.Requires))
-		for j, r := range v.Requires {
-			out[i].Requires[j] = Requirement{Table: r.Table, Columns: append([]string(nil), r.Columns...)}
-		}
-	}
-	return out
-}
+// Views returns every view, ordered by name. The files are embedded, so
+// an error is a defect of this build (TestViewsParse catches it), returned
+// rather than panicked so a caller decides.
+func Views() ([]View, error) { return loadViews() }
 
 // Reports returns every report, ordered by name.
-func Reports() []Query { return append([]Query(nil), reports...) }
+func Reports() ([]Query, error) { return loadReports() }
 
 // Report returns the SQL of the named report ("top_offers" or
 // "top_offers.sql").
 func Report(name string) (string, error) {
+	reports, err := loadReports()
+	if err != nil {
+		return "", err
+	}
 	name = strings.TrimSuffix(path.Base(name), ".sql")
 	for _, r := range reports {
 		if r.Name == name {

@@ -13,7 +13,10 @@ func TestViewsParse(t *testing.T) {
 		"cr_epc_by_partner_day": "stats_daily",
 		"cr_epc_by_country_day": "stats_daily",
 	}
-	vs := Views()
+	vs, err := Views()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(vs) != len(want) {
 		t.Fatalf("got %d views", len(vs))
 	}
@@ -27,7 +30,7 @@ func TestViewsParse(t *testing.T) {
 	}
 	// Views returns copies.
 	vs[0].Requires[0].Columns[0] = "changed"
-	if Views()[0].Requires[0].Columns[0] == "changed" {
+	if again, _ := Views(); again[0].Requires[0].Columns[0] == "changed" {
 		t.Fatal("Views shares its slices")
 	}
 	for _, name := range []string{"daily_summary", "top_offers.sql", "sql/reports/top_partners.sql"} {

@@ -3,13 +3,8 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"strings"
-	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -17,30 +12,28 @@ import (
 
 	"github.com/syncd/syncd/config"
 	"github.com/syncd/syncd/extract"
-	"github.com/syncd/syncd/load/duckdb"
+	"github.com/syncd/syncd/load"
+	"github.com/syncd/syncd/load/warehouse"
 )
 
 // app is what every command starts from: the loaded config and a logger.
 type app struct {
-	cfg *config.Config
-	log zerolog.Logger
+	cfg    *config.Config
+	log    zerolog.Logger
+	redact func(string) string
+	// command names this process in the warehouse's owner file.
+	command string
 }
 
-// secret holds the API key once the config is loaded, so the last line of
-// defence (redact, the log writer) can scrub it from anything printed.
-var secret atomic.Value
-
-func redact(s string) string {
-	if k, _ := secret.Load().(string); len(k) >= 4 {
-		s = strings.ReplaceAll(s, k, "[REDACTED]")
-	}
-	return s
+// redactingWriter is the last line of defence: whatever is logged passes
+// through redact before it reaches the terminal or the journal.
+type redactingWriter struct {
+	w      io.Writer
+	redact func(string) string
 }
-
-type redactingWriter struct{ w io.Writer }
 
 func (r redactingWriter) Write(p []byte) (int, error) {
-	if _, err := io.WriteString(r.w, redact(string(p))); err != nil {
+	if _, err := io.WriteString(r.w, r.redact(string(p))); err != nil {
 		return 0, err
 	}
 	return len(p), nil
@@ -52,66 +45,46 @@ func loadApp(g *globals) (*app, error) { return newApp(g, config.Load) }
 // work without the API key in the environment.
 func loadLocalApp(g *globals) (*app, error) { return newApp(g, config.LoadLocal) }
 
-func newApp(g *globals, load func(string) (*config.Config, error)) (*app, error) {
+func newApp(g *globals, loadConfig func(string) (*config.Config, error)) (*app, error) {
 	path := g.configPath
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) && path == "syncd.yaml" && os.Getenv("SYNCD_API_KEY") != "" {
 		// No file but the environment carries the essentials: run on defaults.
 		path = ""
 	}
-	cfg, err := load(path)
+	cfg, err := loadConfig(path)
 	if err != nil {
 		return nil, err
 	}
-	secret.Store(cfg.API.Key)
-	log, err := newLogger(g.logLevel)
+	// A kind this build cannot open is a config error, before any work.
+	if err := warehouse.Check(cfg.Warehouse); err != nil {
+		return nil, err
+	}
+	g.apiKey = cfg.API.Key
+	log, err := newLogger(g.logLevel, g.redact)
 	if err != nil {
 		return nil, err
 	}
-	return &app{cfg: cfg, log: log}, nil
+	return &app{cfg: cfg, log: log, redact: g.redact, command: g.command}, nil
 }
 
 // newLogger writes JSON when stderr is not a terminal and readable lines
 // when it is.
-func newLogger(level string) (zerolog.Logger, error) {
+func newLogger(level string, redact func(string) string) (zerolog.Logger, error) {
 	lvl, err := zerolog.ParseLevel(level)
 	if err != nil || level == "" {
 		return zerolog.Logger{}, usagef("--log-level %q: use debug, info, warn or error", level)
 	}
-	var w io.Writer = redactingWriter{os.Stderr}
+	var w io.Writer = redactingWriter{os.Stderr, redact}
 	if term.IsTerminal(int(os.Stderr.Fd())) {
 		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}
 	}
 	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
 }
 
-// openWarehouse opens the configured DuckDB file; read-only for queries.
-// A writable open is sandboxed: the process that loads (and the daemon that
-// serves clients' SQL from the same instance) cannot be made to read or
-// write other files through SQL. A read-only `syncd query` runs the user's
-// own SQL with the user's own rights, so it keeps DuckDB's file functions.
-func (a *app) openWarehouse(ctx context.Context, readOnly bool) (*duckdb.Sink, error) {
-	path := a.cfg.Warehouse.Path
-	if readOnly {
-		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("warehouse %s does not exist yet: run `syncd sync` first", path)
-		}
-		return duckdb.Open(ctx, path, duckdb.ReadOnly())
-	}
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, &config.Error{Msg: fmt.Sprintf("warehouse.path: cannot create directory %s (%v); choose a writable path", dir, errors.Unwrap(err))}
-	}
-	// Caught before DuckDB tries, so the message names the setting to fix.
-	if err := syscall.Access(dir, 2 /* W_OK */); err != nil {
-		return nil, &config.Error{Msg: fmt.Sprintf("warehouse.path: directory %s is not writable (%v); choose a writable path", dir, err)}
-	}
-	return duckdb.Open(ctx, path, duckdb.WithMemoryLimit(a.cfg.Warehouse.MemoryLimit), duckdb.Sandboxed())
-}
-
 // startLoad is what every loading command starts from: the selected
 // streams' extractors, sharing one client and so one request budget, and the
 // warehouse open for writing.
-func (a *app) startLoad(ctx context.Context, requested []string, defaultAll bool, opts ...extract.ClientOption) (*source, *duckdb.Sink, error) {
+func (a *app) startLoad(ctx context.Context, requested []string, defaultAll bool, opts ...extract.ClientOption) (*source, load.Warehouse, error) {
 	names, err := a.selectStreams(requested, defaultAll)
 	if err != nil {
 		return nil, nil, err
@@ -120,9 +93,9 @@ func (a *app) startLoad(ctx context.Context, requested []string, defaultAll bool
 	if err != nil {
 		return nil, nil, err
 	}
-	sink, err := a.openWarehouse(ctx, false)
+	wh, err := warehouse.Open(ctx, a.cfg.Warehouse, a.command)
 	if err != nil {
 		return nil, nil, err
 	}
-	return src, sink, nil
+	return src, wh, nil
 }

@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/syncd/syncd/config"
+	"github.com/syncd/syncd/load/warehouse"
 )
 
 // prober is an extractor that can prove, with one small request, that the
@@ -38,7 +42,10 @@ exit 1 if any failed.`,
 			if err != nil {
 				return err
 			}
-			var failed []error
+			// Each failure is printed once, on its FAIL line; the exit error
+			// only names the checks that failed.
+			var failed []string
+			badConfig := false // a failure the config must fix: exit 2
 			for _, ex := range src.extractors {
 				p, ok := ex.(prober)
 				if !ok {
@@ -48,22 +55,28 @@ exit 1 if any failed.`,
 				total, err := p.Probe(ctx)
 				cancel()
 				if err != nil {
-					fmt.Fprintf(out, "FAIL  api %s: %s\n", ex.Stream(), redact(err.Error()))
-					failed = append(failed, fmt.Errorf("%s: %w", ex.Stream(), err))
+					fmt.Fprintf(out, "FAIL  api %s: %s\n", ex.Stream(), a.redact(err.Error()))
+					failed = append(failed, "api "+ex.Stream())
 					continue
 				}
 				fmt.Fprintf(out, "ok    api %s (%d rows in the latest window)\n", ex.Stream(), total)
 			}
-			sink, err := a.openWarehouse(cmd.Context(), false)
+			wh, err := warehouse.Open(cmd.Context(), a.cfg.Warehouse, a.command)
 			if err != nil {
-				fmt.Fprintf(out, "FAIL  warehouse %s: %s\n", a.cfg.Warehouse.Path, err)
-				failed = append(failed, err)
+				fmt.Fprintf(out, "FAIL  warehouse %s: %s\n", a.cfg.Warehouse.Path, a.redact(err.Error()))
+				failed = append(failed, "warehouse")
+				var ce *config.Error
+				badConfig = errors.As(err, &ce)
 			} else {
-				sink.Close()
+				wh.Close()
 				fmt.Fprintf(out, "ok    warehouse %s is writable\n", a.cfg.Warehouse.Path)
 			}
 			if len(failed) > 0 {
-				return fmt.Errorf("check failed: %w", errors.Join(failed...))
+				err := fmt.Errorf("check failed: %s (the FAIL lines above say why)", strings.Join(failed, ", "))
+				if badConfig {
+					return usageError{err}
+				}
+				return err
 			}
 			return nil
 		},

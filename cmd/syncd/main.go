@@ -36,13 +36,13 @@ func main() {
 }
 
 func run(ctx context.Context, args []string) int {
-	root := newRootCmd()
+	root, g := newRootCmd()
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintln(os.Stderr, "syncd: "+redact(err.Error()))
+	fmt.Fprintln(os.Stderr, "syncd: "+g.redact(err.Error()))
 	return exitCode(err)
 }
 

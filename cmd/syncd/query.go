@@ -1,17 +1,18 @@
 package main
 
 import (
+	"database/sql"
 	"errors"
-
 	"fmt"
-	"github.com/syncd/syncd/daemon"
-	"github.com/syncd/syncd/load/duckdb"
-	"github.com/syncd/syncd/models"
 	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/syncd/syncd/daemon"
+	"github.com/syncd/syncd/load"
+	"github.com/syncd/syncd/load/warehouse"
+	"github.com/syncd/syncd/models"
 	"github.com/syncd/syncd/tabular"
 )
 
@@ -57,25 +58,47 @@ the daemon, which runs only read-only SELECTs (see the README).`,
 			if err != nil {
 				return err
 			}
-			sink, err := a.openWarehouse(cmd.Context(), !writable)
-			if errors.Is(err, duckdb.ErrLocked) && !writable {
-				// DuckDB admits one process per file: while `syncd run` holds
-				// it, the daemon answers the query on its loopback listener.
-				if rerr := daemon.QueryRemote(cmd.Context(), a.cfg.HTTP.Listen, query, format, cmd.OutOrStdout()); rerr != nil {
-					return fmt.Errorf("%w; asking the daemon at %s failed too: %w", err, a.cfg.HTTP.Listen, rerr)
+			var q load.Querier
+			if writable {
+				a.command += " --write"
+				wh, err := warehouse.Open(cmd.Context(), a.cfg.Warehouse, a.command)
+				if err != nil {
+					return err
 				}
-				return nil
+				defer wh.Close()
+				q = wh
+			} else {
+				ro, err := warehouse.OpenReadOnly(cmd.Context(), a.cfg.Warehouse)
+				var locked *load.LockError
+				if errors.As(err, &locked) && (locked.Holder == "" || locked.Holder == "syncd run") {
+					// DuckDB admits one process per file: while `syncd run` holds
+					// it, the daemon answers the query on its loopback listener.
+					// (A holder without an owner file may be an older daemon.)
+					if rerr := daemon.QueryRemote(cmd.Context(), a.cfg.HTTP.Listen, query, format, cmd.OutOrStdout()); rerr != nil {
+						if locked.Holder != "" {
+							return fmt.Errorf("%s, and asking it at http.listen %s failed: %w", locked.InUse(), a.cfg.HTTP.Listen, rerr)
+						}
+						return fmt.Errorf("%w; asking a daemon at %s failed too: %w", err, a.cfg.HTTP.Listen, rerr)
+					}
+					return nil
+				}
+				if err != nil {
+					return err
+				}
+				defer ro.Close()
+				q = ro
 			}
-			if err != nil {
-				return err
-			}
-			defer sink.Close()
-			rows, err := sink.DB().QueryContext(cmd.Context(), query)
-			if err != nil {
+			// Only the statement's own failure is prefixed, as it always
+			// was; one while printing comes as the printer reports it.
+			printing := false
+			err = q.Query(cmd.Context(), query, func(rows *sql.Rows) error {
+				printing = true
+				return tabular.Write(cmd.OutOrStdout(), rows, format)
+			})
+			if err != nil && !printing {
 				return fmt.Errorf("query: %w", err)
 			}
-			defer rows.Close()
-			return tabular.Write(cmd.OutOrStdout(), rows, format)
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "table", "output format: table, csv or json")

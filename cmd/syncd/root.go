@@ -5,15 +5,26 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/syncd/syncd/extract"
 )
 
-// globals are the flags every command shares.
+// globals are the flags every command shares, and the API key once the
+// config is loaded, so anything printed can be scrubbed of it.
 type globals struct {
 	configPath string
 	logLevel   string
+	apiKey     string
+	// command is the running command ("syncd sync"), recorded next to the
+	// warehouse it opens for writing so a refused process can name it.
+	command string
 }
 
-func newRootCmd() *cobra.Command {
+// redact masks the API key in s, and any API-Key=value text (before the
+// config is loaded, only the latter).
+func (g *globals) redact(s string) string { return extract.RedactKey(extract.Redact(s), g.apiKey) }
+
+func newRootCmd() (*cobra.Command, *globals) {
 	g := &globals{}
 	root := &cobra.Command{
 		Use:   "syncd",
@@ -35,6 +46,7 @@ Config reference: config.example.yaml (every key, documented).`,
 	}
 	root.PersistentFlags().StringVarP(&g.configPath, "config", "c", defaultConfig, "config file (env SYNCD_CONFIG)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) { g.command = cmd.CommandPath() }
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
 		newSyncCmd(g),
@@ -52,7 +64,7 @@ Config reference: config.example.yaml (every key, documented).`,
 			c.Args = noArgs
 		}
 	}
-	return root
+	return root, g
 }
 
 func noArgs(cmd *cobra.Command, args []string) error {

@@ -63,7 +63,7 @@ func runDaemon(ctx context.Context, g *globals) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := daemon.NewMetrics(reg)
-	src, sink, err := a.startLoad(ctx, nil, true, extract.WithObserver(metrics))
+	src, wh, err := a.startLoad(ctx, nil, true, extract.WithObserver(metrics))
 	if err != nil {
 		return err
 	}
@@ -72,7 +72,7 @@ func runDaemon(ctx context.Context, g *globals) error {
 		spec := a.cfg.Stream(ex.Stream()).Schedule
 		s, err := cron.ParseStandard(spec)
 		if err != nil {
-			sink.Close()
+			wh.Close()
 			return &config.Error{Msg: fmt.Sprintf("streams.%s.schedule: %q is not a cron spec or @every duration (%v)", ex.Stream(), spec, err)}
 		}
 		schedules[ex.Stream()] = s
@@ -84,33 +84,32 @@ func runDaemon(ctx context.Context, g *globals) error {
 			Stream:   ex.Stream(),
 			Schedule: schedules[ex.Stream()],
 			Run: func(ctx context.Context) (pipeline.Result, error) {
-				return pipeline.Sync(ctx, ex, sink, pipeline.Options{Log: a.log, Progress: daemon.Progress(ctx)})
+				return pipeline.Sync(ctx, ex, wh, pipeline.Options{Log: a.log, Progress: daemon.Progress(ctx)})
 			},
 		})
 	}
-	clientDB, err := sink.ClientDB()
+	clientDB, err := wh.ClientDB()
 	if err != nil {
-		_ = sink.Close()
+		_ = wh.Close()
 		return err
 	}
 	d, err := daemon.New(daemon.Config{
 		Jobs:      jobs,
-		Sink:      sink,
-		Querier:   sink.DB(),
+		Warehouse: wh,
 		ClientSQL: sqlguard.New(clientDB),
 		Listen:    a.cfg.HTTP.Listen,
 		Log:       a.log,
 		Registry:  reg,
 		Metrics:   metrics,
-		Redact:    func(s string) string { return redact(src.client.Redact(s)) },
+		Redact:    a.redact,
 		Version:   version,
 	})
 	if err != nil {
-		_ = sink.Close()
+		_ = wh.Close()
 		return err
 	}
 	if err := d.Listen(); err != nil {
-		_ = sink.Close()
+		_ = wh.Close()
 		return err
 	}
 
@@ -141,7 +140,7 @@ func runDaemon(ctx context.Context, g *globals) error {
 		return nil
 	}
 	closeDone := make(chan error, 1)
-	go func() { closeDone <- sink.Close() }()
+	go func() { closeDone <- wh.Close() }()
 	select {
 	case cerr := <-closeDone:
 		if cerr != nil && err == nil {

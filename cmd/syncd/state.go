@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/syncd/syncd/checkpoints"
+	"github.com/syncd/syncd/load/warehouse"
 )
 
 func newStateCmd(g *globals) *cobra.Command {
@@ -28,12 +29,12 @@ sync refuses such a stream rather than silently skip what lies before it.`,
 			if stream != "" && a.cfg.Stream(stream) == nil {
 				return usagef("--stream %q: no such stream", stream)
 			}
-			sink, err := a.openWarehouse(cmd.Context(), true)
+			ro, err := warehouse.OpenReadOnly(cmd.Context(), a.cfg.Warehouse)
 			if err != nil {
 				return err
 			}
-			defer sink.Close()
-			cursors, err := sink.Cursors(cmd.Context())
+			defer ro.Close()
+			cursors, err := ro.Cursors(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -100,19 +101,19 @@ at the stream's start_date. No rows are deleted: re-synced rows are upserted.`,
 			if a.cfg.Stream(stream) == nil {
 				return usagef("--stream %q: no such stream", stream)
 			}
-			sink, err := a.openWarehouse(cmd.Context(), false)
+			wh, err := warehouse.Open(cmd.Context(), a.cfg.Warehouse, a.command)
 			if err != nil {
 				return err
 			}
-			defer sink.Close()
+			defer wh.Close()
 			if to == "" {
-				if err := sink.DeleteCursor(cmd.Context(), stream); err != nil {
+				if err := wh.DeleteCursor(cmd.Context(), stream); err != nil {
 					return err
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%s: checkpoint removed; the next sync starts at its start_date\n", stream)
 				return nil
 			}
-			if err := sink.SetCursor(cmd.Context(), checkpoints.Cursor{Stream: stream, Position: pos, UpdatedAt: time.Now().UTC()}); err != nil {
+			if err := wh.SetCursor(cmd.Context(), checkpoints.Cursor{Stream: stream, Position: pos, UpdatedAt: time.Now().UTC()}); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: the next sync starts at %s\n", stream, pos.Format(time.RFC3339))

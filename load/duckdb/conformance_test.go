@@ -22,7 +22,7 @@ const warehouseFile = "warehouse.duckdb"
 
 func TestConformance(t *testing.T) {
 	sinktest.Run(t, sinktest.Harness{
-		Open: func(t *testing.T, dir string) load.Sink {
+		Open: func(t *testing.T, dir string) sinktest.Sink {
 			// Two threads: the machine is shared, and the suite's tables are small.
 			s, err := duckdb.Open(context.Background(), filepath.Join(dir, warehouseFile), duckdb.WithThreads(2))
 			if err != nil {

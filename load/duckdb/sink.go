@@ -28,14 +28,19 @@ import (
 
 var (
 	_ load.Sink         = (*Sink)(nil)
+	_ load.Warehouse    = (*Sink)(nil)
+	_ load.ReadOnly     = (*Sink)(nil)
 	_ checkpoints.Store = (*Sink)(nil)
+	_ checkpoints.Admin = (*Sink)(nil)
 	_ load.Tx           = (*Tx)(nil)
 )
 
 // Errors callers may test with errors.Is.
 var (
-	ErrNotDuckDB    = errors.New("not a DuckDB database")
-	ErrLocked       = errors.New("database is locked by another process")
+	ErrNotDuckDB = errors.New("not a DuckDB database")
+	// ErrLocked is load.ErrLocked: callers above load/ test for that one,
+	// without naming this package.
+	ErrLocked       = load.ErrLocked
 	ErrSchemaTooNew = errors.New("warehouse schema is newer than this syncd")
 	// ErrSchemaOutdated: a read-only open of a warehouse that a writable
 	// open would first migrate.
@@ -49,6 +54,7 @@ var (
 )
 
 type options struct {
+	owner       string
 	memoryLimit string
 	threads     int
 	readOnly    bool
@@ -102,6 +108,10 @@ type Sink struct {
 	// would make the later commit fail with a DuckDB write-write conflict.
 	locksMu sync.Mutex
 	locks   map[string]chan struct{}
+
+	// ownerFile is the owner file this Sink wrote ("" when none).
+	ownerFile string
+	closeOnce sync.Once
 
 	// testHook, when set, runs before each step of a commit (tests only).
 	testHook func(ctx context.Context, step string)
@@ -182,6 +192,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*Sink, error) {
 	}
 	if !o.readOnly {
 		restrictPerms(path)
+		if o.owner != "" {
+			s.ownerFile = writeOwnerFile(path, o.owner)
+		}
 	}
 	return s, nil
 }
@@ -250,11 +263,7 @@ func openError(path string, err error) error {
 	case strings.Contains(msg, "not a valid DuckDB database file"):
 		return fmt.Errorf("duckdb: %s is %w", path, ErrNotDuckDB)
 	case strings.Contains(msg, "Could not set lock") || strings.Contains(msg, "Conflicting lock"):
-		detail := msg
-		if i := strings.Index(msg, "Conflicting lock"); i >= 0 {
-			detail = msg[i:]
-		}
-		return fmt.Errorf("duckdb: %s: %w: another process (e.g. a running `syncd run`) holds it; stop it or query through it (%s)", path, ErrLocked, detail)
+		return lockError(path, msg)
 	case strings.Contains(msg, "different configuration"):
 		return fmt.Errorf("duckdb: %s is already open in this process with other settings (read-only vs read-write): %w", path, err)
 	}
@@ -271,15 +280,23 @@ func (s *Sink) init(ctx context.Context) error {
 	return s.EnsureViews(ctx)
 }
 
-// DB is the underlying database, for `syncd query`.
+// DB is the underlying database, for tests that seed or inspect a
+// warehouse with SQL. syncd itself reads through load.Reader and
+// load.Querier, so nothing above load/ depends on its tables' layout.
 func (s *Sink) DB() *sql.DB { return s.db }
 
 // Path is the database file.
 func (s *Sink) Path() string { return s.path }
 
-// Query runs one SQL query.
-func (s *Sink) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return s.db.QueryContext(ctx, query, args...)
+// Query implements load.Querier. It runs on the loads' pool: a
+// read-only sink has no other, and a writable one is sandboxed.
+func (s *Sink) Query(ctx context.Context, stmt string, read func(*sql.Rows) error) error {
+	rows, err := s.db.QueryContext(ctx, stmt)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	return read(rows)
 }
 
 // ClientDB is a pool over the same DuckDB instance for running clients' SQL
@@ -294,6 +311,13 @@ func (s *Sink) ClientDB() (*sql.DB, error) {
 
 // Close closes the database. Open transactions must be finished first.
 func (s *Sink) Close() error {
+	// The owner file goes first: once the lock is released another
+	// process may write its own.
+	s.closeOnce.Do(func() {
+		if s.ownerFile != "" {
+			_ = os.Remove(s.ownerFile)
+		}
+	})
 	if s.clients != nil {
 		_ = s.clients.Close()
 	}
@@ -314,8 +338,12 @@ func (s *Sink) EnsureViews(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	views, err := warehousesql.Views()
+	if err != nil {
+		return fmt.Errorf("duckdb: views: %w", err)
+	}
 	var errs []error
-	for _, v := range warehousesql.Views() {
+	for _, v := range views {
 		ok := true
 		for _, r := range v.Requires {
 			have, found := cols[r.Table]
@@ -380,7 +408,8 @@ func (s *Sink) Cursor(ctx context.Context, stream string) (checkpoints.Cursor, b
 	if err != nil {
 		return c, false, fmt.Errorf("duckdb: read cursor %s: %w", stream, err)
 	}
-	c.Position, c.Meta, c.UpdatedAt = utc(pos), meta.String, utc(upd)
+	c.Position, c.UpdatedAt = utc(pos), utc(upd)
+	c.SetStoredMeta(meta.String)
 	return c, true, nil
 }
 
@@ -399,29 +428,34 @@ func (s *Sink) Cursors(ctx context.Context) ([]checkpoints.Cursor, error) {
 		if err := rows.Scan(&c.Stream, &pos, &meta, &upd); err != nil {
 			return nil, fmt.Errorf("duckdb: read cursors: %w", err)
 		}
-		c.Position, c.Meta, c.UpdatedAt = utc(pos), meta.String, utc(upd)
+		c.Position, c.UpdatedAt = utc(pos), utc(upd)
+		c.SetStoredMeta(meta.String)
 		out = append(out, c)
 	}
 	return out, rows.Err()
 }
 
-// SetCursor implements checkpoints.Store.
+// SetCursor implements checkpoints.Admin.
 func (s *Sink) SetCursor(ctx context.Context, c checkpoints.Cursor) error {
 	if s.readOnly {
 		return ErrReadOnly
 	}
-	if _, err := s.db.ExecContext(ctx, upsertCursorSQL, cursorArgs(c)...); err != nil {
+	q, args, err := cursorSQL(c)
+	if err != nil {
+		return fmt.Errorf("duckdb: set cursor: %w", err)
+	}
+	if _, err := s.db.ExecContext(ctx, q, args...); err != nil {
 		return fmt.Errorf("duckdb: set cursor %s: %w", c.Stream, err)
 	}
 	return nil
 }
 
-// DeleteCursor implements checkpoints.Store.
+// DeleteCursor implements checkpoints.Admin.
 func (s *Sink) DeleteCursor(ctx context.Context, stream string) error {
 	if s.readOnly {
 		return ErrReadOnly
 	}
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM _syncd_state WHERE stream = ?`, stream); err != nil {
+	if _, err := s.db.ExecContext(ctx, deleteCursorSQL, stream); err != nil {
 		return fmt.Errorf("duckdb: delete cursor %s: %w", stream, err)
 	}
 	return nil
@@ -448,12 +482,24 @@ const upsertCursorSQL = `INSERT INTO _syncd_state (stream, position, meta, updat
 	VALUES (?, CAST(? AS TIMESTAMP), ?, CAST(? AS TIMESTAMP))
 	ON CONFLICT (stream) DO UPDATE SET position = excluded.position, meta = excluded.meta, updated_at = excluded.updated_at`
 
-func cursorArgs(c checkpoints.Cursor) []any {
+const deleteCursorSQL = `DELETE FROM _syncd_state WHERE stream = ?`
+
+// cursorSQL is the statement that stores c: an upsert, or for a zero
+// Position (no cursor at all) a delete. Backfill bounds and Meta share the
+// meta column (see checkpoints.Cursor.StoredMeta).
+func cursorSQL(c checkpoints.Cursor) (string, []any, error) {
+	if c.Position.IsZero() {
+		return deleteCursorSQL, []any{c.Stream}, nil
+	}
+	meta, err := c.StoredMeta()
+	if err != nil {
+		return "", nil, err
+	}
 	upd := c.UpdatedAt
 	if upd.IsZero() {
 		upd = time.Now()
 	}
-	return []any{c.Stream, tsArg(c.Position), c.Meta, tsArg(upd)}
+	return upsertCursorSQL, []any{c.Stream, tsArg(c.Position), meta, tsArg(upd)}, nil
 }
 
 // tsArg renders t as a naive UTC timestamp literal for CAST(? AS TIMESTAMP),

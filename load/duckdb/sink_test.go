@@ -3,6 +3,7 @@ package duckdb
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -514,14 +515,12 @@ func TestBadOptionsAndTargets(t *testing.T) {
 	}
 }
 
-// TestLockedByAnotherProcess holds the file open in a child process.
-func TestLockedByAnotherProcess(t *testing.T) {
-	if os.Getenv("SYNCD_TEST_HOLD") != "" {
-		return
-	}
-	path := filepath.Join(t.TempDir(), "locked.duckdb")
+// holdInChild opens path in a child process (as owner, when not empty) and
+// returns the child's PID once it holds the file.
+func holdInChild(t *testing.T, path, owner string) int {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHoldHelper$")
-	cmd.Env = append(os.Environ(), "SYNCD_TEST_HOLD="+path)
+	cmd.Env = append(os.Environ(), "SYNCD_TEST_HOLD="+path, "SYNCD_TEST_HOLD_OWNER="+owner)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -529,16 +528,99 @@ func TestLockedByAnotherProcess(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	buf := make([]byte, 64)
 	if n, err := stdout.Read(buf); err != nil || !strings.Contains(string(buf[:n]), "ready") {
 		t.Fatalf("helper: %q %v", buf[:n], err)
 	}
-	_, err = Open(bg, path)
-	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "another process") {
-		t.Fatalf("want ErrLocked, got %v", err)
+	return cmd.Process.Pid
+}
+
+// TestLockedByAnotherProcess: the lock error names the holder as its owner
+// file records it (when the PID DuckDB reports matches), else the program
+// DuckDB reports; one line, with what to do.
+func TestLockedByAnotherProcess(t *testing.T) {
+	if os.Getenv("SYNCD_TEST_HOLD") != "" {
+		return
 	}
-	t.Log(err)
+	cases := []struct {
+		name, owner, stale string
+		want               func(path string, pid int) string
+	}{
+		{"syncd run", "syncd run", "", func(path string, pid int) string {
+			return fmt.Sprintf("the warehouse %s is in use by `syncd run` (PID %d): stop it, or query through it with `syncd query`", path, pid)
+		}},
+		{"syncd sync", "syncd sync", "", func(path string, pid int) string {
+			return fmt.Sprintf("the warehouse %s is in use by `syncd sync` (PID %d): wait for it to finish, or stop it", path, pid)
+		}},
+		{"no owner file", "", "", func(path string, pid int) string {
+			return fmt.Sprintf("the warehouse %s is in use by another process, %s (PID %d):", path, filepath.Base(os.Args[0]), pid)
+		}},
+		{"stale owner file", "", `{"pid":1,"command":"syncd backfill"}`, func(path string, pid int) string {
+			return fmt.Sprintf("the warehouse %s is in use by another process, %s (PID %d):", path, filepath.Base(os.Args[0]), pid)
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "locked.duckdb")
+			pid := holdInChild(t, path, c.owner)
+			if c.stale != "" {
+				if err := os.WriteFile(path+".owner", []byte(c.stale), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, ro := range []bool{false, true} {
+				var opts []Option
+				if ro {
+					opts = append(opts, ReadOnly())
+				}
+				_, err := Open(bg, path, append(opts, Owner("syncd check"))...)
+				var le *load.LockError
+				if !errors.Is(err, ErrLocked) || !errors.As(err, &le) {
+					t.Fatalf("want a LockError, got %v", err)
+				}
+				if le.PID != pid || !strings.HasPrefix(err.Error(), c.want(path, pid)) || strings.Contains(err.Error(), "\n") || strings.Contains(err.Error(), "duckdb.org") {
+					t.Errorf("read-only %v:\n got  %v\n want one line starting %q", ro, err, c.want(path, pid))
+				}
+				t.Log(err)
+			}
+		})
+	}
+}
+
+// TestOwnerFile: a writable Open records who holds the file in a file of
+// its owner's alone, and Close removes it; read-only opens leave it be.
+func TestOwnerFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "owned.duckdb")
+	s, err := Open(bg, path, Owner("syncd query --write"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(path + ".owner")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("owner file mode %v, want 0600", st.Mode().Perm())
+	}
+	b, _ := os.ReadFile(path + ".owner")
+	if !strings.Contains(string(b), `"syncd query --write"`) || !strings.Contains(string(b), fmt.Sprintf(`"pid":%d`, os.Getpid())) {
+		t.Errorf("owner file: %s", b)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path + ".owner"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("owner file left after Close: %v", err)
+	}
+	ro, err := Open(bg, path, ReadOnly(), Owner("syncd query"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if _, err := os.Stat(path + ".owner"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a read-only open wrote an owner file: %v", err)
+	}
 }
 
 func TestHoldHelper(t *testing.T) {
@@ -546,7 +628,11 @@ func TestHoldHelper(t *testing.T) {
 	if path == "" {
 		t.Skip("helper process only")
 	}
-	s, err := Open(bg, path)
+	var opts []Option
+	if owner := os.Getenv("SYNCD_TEST_HOLD_OWNER"); owner != "" {
+		opts = append(opts, Owner(owner))
+	}
+	s, err := Open(bg, path, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -478,7 +478,11 @@ func (tx *Tx) commit(ctx context.Context, cursor *checkpoints.Cursor) (int64, er
 	}
 
 	if cursor != nil {
-		if _, err := exec("cursor", upsertCursorSQL, cursorArgs(*cursor)...); err != nil {
+		q, args, err := cursorSQL(*cursor)
+		if err != nil {
+			return 0, fmt.Errorf("cursor: %w", err)
+		}
+		if _, err := exec("cursor", q, args...); err != nil {
 			return 0, err
 		}
 	}

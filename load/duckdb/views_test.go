@@ -128,7 +128,11 @@ func TestReports(t *testing.T) {
 	loadRows(t, s, load.Target{Model: models.Partners(), Mode: load.ReplaceTable}, nil, []row{{"id": 10, "email": "a@x"}, {"id": 11, "email": "b@x"}})
 
 	names := []string{}
-	for _, r := range warehousesql.Reports() {
+	reports, err := warehousesql.Reports()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range reports {
 		names = append(names, r.Name)
 	}
 	if !slices.Equal(names, []string{"conversions_by_status", "cr_epc_by_country", "cr_epc_by_offer", "cr_epc_by_partner", "daily_summary", "top_offers", "top_partners"}) {

@@ -34,6 +34,10 @@ func cases() []testCase {
 		{"CrashBeforeCommit", crashBeforeCommit},
 		{"ReopenReadsEverythingBack", reopenReadsEverythingBack},
 		{"CursorStore", cursorStore},
+		{"BackfillBoundsReadBack", backfillBoundsReadBack},
+		{"CommitRemovesCursor", commitRemovesCursor},
+		{"DailyMoney", dailyMoney},
+		{"LastRuns", lastRuns},
 		{"TxIsSingleUse", txIsSingleUse},
 		{"ConcurrentTxsOnDifferentTables", concurrentTxsOnDifferentTables},
 	}
@@ -720,4 +724,144 @@ func sorted(s []string) []string {
 	out := append([]string(nil), s...)
 	slices.Sort(out)
 	return out
+}
+
+// A backfill's bounds (checkpoints.Cursor.Backfill) are committed with its
+// cursor and read back as the same instants, also after a reopen, and
+// nothing of them leaks into Meta: the pipeline resumes a backfill only
+// when they are equal.
+func backfillBoundsReadBack(e *env) {
+	s, dir := e.open("")
+	conv := model(e.t, "conversions")
+	key := checkpoints.BackfillKey("conversions")
+	bounds := checkpoints.BackfillBounds{From: at(e.t, "2024-05-31T22:00:00Z"), To: at(e.t, "2024-06-30T22:00:00Z")}
+	e.load(s, upsert(conv), &checkpoints.Cursor{Stream: key, Position: at(e.t, "2024-06-01T22:00:00Z"), Backfill: &bounds},
+		[]string{conversion("old", "confirmed", "2024-06-01 12:00:00", "")})
+	check := func(s *sink) {
+		e.t.Helper()
+		e.wantCursor(s, key, at(e.t, "2024-06-01T22:00:00Z"), "")
+		c, _ := e.cursor(s, key)
+		if c.Backfill == nil || !c.Backfill.Equal(bounds) {
+			e.t.Fatalf("cursor %s: backfill bounds %+v, want %+v", key, c.Backfill, bounds)
+		}
+	}
+	check(s)
+	e.close(s)
+	s2, _ := e.open(dir)
+	check(s2)
+}
+
+// A cursor with a zero Position is no cursor: committed, it removes the
+// stored one together with the Tx's rows (how a backfill's last window
+// ends its cursor), a rolled-back removal removes nothing, and removing a
+// missing cursor is no error. SetCursor follows the same rule.
+func commitRemovesCursor(e *env) {
+	s, _ := e.open("")
+	conv := model(e.t, "conversions")
+	key := checkpoints.BackfillKey("conversions")
+	bounds := checkpoints.BackfillBounds{From: at(e.t, "2024-06-01T00:00:00Z"), To: at(e.t, "2024-06-03T00:00:00Z")}
+	e.load(s, upsert(conv), &checkpoints.Cursor{Stream: key, Position: at(e.t, "2024-06-02T00:00:00Z"), Backfill: &bounds},
+		[]string{conversion("a", "pending", "2024-06-01 09:00:00", "")})
+	e.load(s, upsert(conv), cursorAt(e.t, "conversions", "2025-01-01T10:00:00Z"))
+	state := e.state(s, conv)
+
+	tx := e.begin(s, upsert(conv))
+	e.mustWrite(tx, conv, conversion("b", "pending", "2024-06-02 09:00:00", ""))
+	if err := tx.Rollback(); err != nil {
+		e.t.Fatalf("Rollback: %v", err)
+	}
+	e.expect("state after a rolled-back removal", e.state(s, conv), state)
+
+	tx = e.begin(s, upsert(conv))
+	e.mustWrite(tx, conv, conversion("b", "pending", "2024-06-02 09:00:00", ""))
+	e.expect("rows before the removing Commit", e.rows(s, conv, "id"), []string{"a"})
+	e.wantCursor(s, key, at(e.t, "2024-06-02T00:00:00Z"), "")
+	e.commit(tx, &checkpoints.Cursor{Stream: key})
+	e.expect("rows after the removing Commit", e.rows(s, conv, "id"), []string{"a", "b"})
+	e.noCursor(s, key)
+	e.wantCursor(s, "conversions", at(e.t, "2025-01-01T10:00:00Z"), "")
+
+	e.load(s, upsert(conv), &checkpoints.Cursor{Stream: "never-set"})
+	e.noCursor(s, "never-set")
+
+	if err := s.SetCursor(e.ctx, checkpoints.Cursor{Stream: "conversions"}); err != nil {
+		e.t.Fatalf("SetCursor with a zero Position: %v", err)
+	}
+	e.noCursor(s, "conversions")
+	if cs := e.cursors(s); len(cs) != 0 {
+		e.t.Fatalf("Cursors after removing both = %v", cs)
+	}
+}
+
+// DailyMoney sums committed conversions by the UTC day of created_at
+// within [from, to): revenue and payouts of confirmed, pending and hold
+// ones only, the count of all; days without conversions are absent, and
+// before any conversions were loaded nothing is found.
+func dailyMoney(e *env) {
+	s, _ := e.open("")
+	from, to := day(e.t, "2025-01-01"), day(e.t, "2025-01-04")
+	if days, found, err := s.DailyMoney(e.ctx, from, to); err != nil || found || len(days) != 0 {
+		e.t.Fatalf("DailyMoney before any conversions = %v, %v, %v; want nothing found", days, found, err)
+	}
+	conv := model(e.t, "conversions")
+	// Each conversion has revenue 4.5 and payouts 3.
+	e.load(s, upsert(conv), nil, []string{
+		conversion("before", "confirmed", "2024-12-31 23:59:59", ""),
+		conversion("a", "confirmed", "2025-01-01 00:00:00", ""),
+		conversion("b", "pending", "2025-01-01 12:00:00", ""),
+		conversion("c", "declined", "2025-01-01 23:59:59", ""),
+		conversion("d", "hold", "2025-01-03 08:00:00", ""),
+		conversion("e", "not_found", "2025-01-03 09:00:00", ""),
+		conversion("after", "confirmed", "2025-01-04 00:00:00", ""),
+	})
+	tx := e.begin(s, upsert(conv)) // staged, never committed: not counted
+	e.mustWrite(tx, conv, conversion("staged", "confirmed", "2025-01-02 10:00:00", ""))
+	days, found, err := s.DailyMoney(e.ctx, from, to)
+	if err != nil || !found {
+		e.t.Fatalf("DailyMoney = %v, %v", found, err)
+	}
+	var got []string
+	for _, d := range days {
+		if d.Day.Location() != time.UTC {
+			e.t.Errorf("day %v is not a UTC midnight", d.Day)
+		}
+		got = append(got, fmt.Sprintf("%s|%g|%g|%d", d.Day.Format(time.RFC3339), d.Revenue, d.Payouts, d.Conversions))
+	}
+	e.expect("daily money", got, []string{"2025-01-01T00:00:00Z|9|6|3", "2025-01-03T00:00:00Z|4.5|3|2"})
+}
+
+// LastRuns: per stream, its latest finished sync pass as recorded, with
+// the finish of its latest successful one; backfills and passes without a
+// finish do not count; none before any was recorded.
+func lastRuns(e *env) {
+	s, _ := e.open("")
+	if runs, err := s.LastRuns(e.ctx); err != nil || len(runs) != 0 {
+		e.t.Fatalf("LastRuns of a new sink = %v, %v", runs, err)
+	}
+	h := func(hour int) time.Time { return at(e.t, fmt.Sprintf("2025-02-03T%02d:00:00Z", hour)) }
+	for _, r := range []load.Run{
+		{Stream: "a", Kind: "sync", StartedAt: h(1), FinishedAt: h(2), Rows: 10, Requests: 3},
+		{Stream: "a", Kind: "sync", StartedAt: h(3), FinishedAt: h(4), Requests: 7, Error: "HTTP 500"},
+		{Stream: "a", Kind: "backfill", StartedAt: h(5), FinishedAt: h(6), Rows: 99},
+		{Stream: "a", Kind: "sync", StartedAt: h(7)},
+		{Stream: "b", Kind: "sync", StartedAt: h(1), FinishedAt: h(1).Add(90 * time.Second), Rows: 5, Error: "boom"},
+		{Stream: "c", Kind: "backfill", StartedAt: h(1), FinishedAt: h(2)},
+	} {
+		if err := s.RecordRun(e.ctx, r); err != nil {
+			e.t.Fatalf("RecordRun: %v", err)
+		}
+	}
+	runs, err := s.LastRuns(e.ctx)
+	if err != nil {
+		e.t.Fatalf("LastRuns: %v", err)
+	}
+	var got []string
+	for _, r := range runs {
+		got = append(got, fmt.Sprintf("%s|%s|%s|%s|%d|%d|%s|%s", r.Stream, r.Kind, r.StartedAt.UTC().Format(time.RFC3339),
+			r.FinishedAt.UTC().Format(time.RFC3339), r.Rows, r.Requests, r.Error, r.LastSuccess.UTC().Format(time.RFC3339)))
+	}
+	e.expect("last runs", sorted(got), []string{
+		"a|sync|2025-02-03T03:00:00Z|2025-02-03T04:00:00Z|0|7|HTTP 500|2025-02-03T02:00:00Z",
+		"b|sync|2025-02-03T01:00:00Z|2025-02-03T01:01:30Z|5|0|boom|0001-01-01T00:00:00Z",
+	})
 }

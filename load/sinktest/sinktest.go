@@ -1,5 +1,6 @@
 // Package sinktest is the conformance suite every warehouse sink must pass:
-// the behaviour of load.Sink, load.Tx and checkpoints.Store that the
+// the behaviour of load.Sink, load.Tx, load.Reader, checkpoints.Store and
+// checkpoints.Admin that the
 // pipeline, `syncd state` and the crash-safety guarantees rely on, written
 // once so each sink (DuckDB today, the Parquet lake next) is held to the
 // same contract. A sink's package wires it in a test:
@@ -30,7 +31,16 @@ import (
 	"github.com/syncd/syncd/models"
 )
 
-// Harness is what the suite needs from a sink besides load.Sink itself.
+// Sink is what the suite holds a warehouse to: its loading side, what
+// syncd reads back from it, and the moves of cursors by hand that `syncd
+// state reset` makes.
+type Sink interface {
+	load.Sink
+	load.Reader
+	checkpoints.Admin
+}
+
+// Harness is what the suite needs from a sink besides Sink itself.
 // Each function gets the subtest's t and may fail it.
 type Harness struct {
 	// Open opens the sink stored in dir, an empty directory the first
@@ -38,7 +48,7 @@ type Harness struct {
 	// same dir after the earlier sink was closed, it must return a sink
 	// holding everything that one committed: a restart. The suite closes
 	// every sink it opens, exactly once.
-	Open func(t *testing.T, dir string) load.Sink
+	Open func(t *testing.T, dir string) Sink
 
 	// Read returns every committed row of table, in any order, as Arrow
 	// records with one column per model column, named as in the model and
@@ -104,7 +114,7 @@ func (e *env) run(name string, f func(e *env)) {
 // sink is a sink the suite opened; Close closes it once, whether a case
 // closes it (to reopen it) or the cleanup does.
 type sink struct {
-	load.Sink
+	Sink
 	once sync.Once
 	err  error
 }

@@ -1,0 +1,98 @@
+package duckdb
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/syncd/syncd/load"
+)
+
+var _ load.Reader = (*Sink)(nil)
+
+// dailyMoneySQL follows the daily_revenue view's money rule: revenue
+// (advertiser revenue) and payouts (affiliate payouts) of conversions whose
+// status is confirmed, pending or hold; declined and not_found add nothing.
+const dailyMoneySQL = `
+SELECT CAST(created_at AS DATE) AS day,
+       CAST(coalesce(sum(revenue) FILTER (WHERE status IN ('confirmed', 'pending', 'hold')), 0) AS DOUBLE) AS revenue,
+       CAST(coalesce(sum(payouts) FILTER (WHERE status IN ('confirmed', 'pending', 'hold')), 0) AS DOUBLE) AS payouts,
+       count(*) AS conversions
+FROM conversions
+WHERE created_at >= CAST(? AS TIMESTAMP) AND created_at < CAST(? AS TIMESTAMP)
+GROUP BY 1
+ORDER BY 1`
+
+// DailyMoney implements load.Reader.
+func (s *Sink) DailyMoney(ctx context.Context, from, to time.Time) ([]load.DayMoney, bool, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx,
+		`SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = 'conversions'`).Scan(&n); err != nil {
+		return nil, false, fmt.Errorf("duckdb: daily money: %w", err)
+	}
+	if n == 0 {
+		return nil, false, nil
+	}
+	rows, err := s.db.QueryContext(ctx, dailyMoneySQL, tsArg(from), tsArg(to))
+	if err != nil {
+		return nil, true, fmt.Errorf("duckdb: daily money: %w", err)
+	}
+	defer rows.Close()
+	var out []load.DayMoney
+	for rows.Next() {
+		var day time.Time
+		var rev, pay sql.NullFloat64
+		var cnt int64
+		if err := rows.Scan(&day, &rev, &pay, &cnt); err != nil {
+			return nil, true, fmt.Errorf("duckdb: daily money: %w", err)
+		}
+		y, m, d := day.Date()
+		out = append(out, load.DayMoney{Day: time.Date(y, m, d, 0, 0, 0, 0, time.UTC), Revenue: rev.Float64, Payouts: pay.Float64, Conversions: cnt})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, true, fmt.Errorf("duckdb: daily money: %w", err)
+	}
+	return out, true, nil
+}
+
+// lastRunsSQL picks each stream's latest finished sync pass, and the
+// latest successful one's finish.
+const lastRunsSQL = `
+WITH r AS (
+	SELECT stream, started_at, finished_at, rows, requests, error,
+	       row_number() OVER (PARTITION BY stream ORDER BY finished_at DESC) AS n
+	FROM _syncd_runs WHERE kind = 'sync' AND finished_at IS NOT NULL)
+SELECT r.stream, r.started_at, r.finished_at, r.rows, r.requests, r.error,
+       (SELECT max(finished_at) FROM _syncd_runs o
+        WHERE o.stream = r.stream AND o.kind = 'sync' AND o.error IS NULL) AS last_ok
+FROM r WHERE n = 1`
+
+// LastRuns implements load.Reader.
+func (s *Sink) LastRuns(ctx context.Context) ([]load.LastRun, error) {
+	rows, err := s.db.QueryContext(ctx, lastRunsSQL)
+	if err != nil {
+		return nil, fmt.Errorf("duckdb: last runs: %w", err)
+	}
+	defer rows.Close()
+	var out []load.LastRun
+	for rows.Next() {
+		var (
+			r                    load.LastRun
+			started, fin, lastOK sql.NullTime
+			nrows, nreq          sql.NullInt64
+			errText              sql.NullString
+		)
+		if err := rows.Scan(&r.Stream, &started, &fin, &nrows, &nreq, &errText, &lastOK); err != nil {
+			return nil, fmt.Errorf("duckdb: last runs: %w", err)
+		}
+		r.Kind = "sync"
+		r.StartedAt, r.FinishedAt, r.LastSuccess = utc(started), utc(fin), utc(lastOK)
+		r.Rows, r.Requests, r.Error = nrows.Int64, nreq.Int64, errText.String
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("duckdb: last runs: %w", err)
+	}
+	return out, nil
+}
