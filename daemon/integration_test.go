@@ -14,8 +14,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/syncd/syncd/affisesim"
 	"github.com/syncd/syncd/extract"
+	"github.com/syncd/syncd/internal/affisesim"
 	"github.com/syncd/syncd/load/duckdb"
 	"github.com/syncd/syncd/models"
 	"github.com/syncd/syncd/pipeline"

@@ -12,7 +12,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/syncd/syncd/tabular"
+	"github.com/syncd/syncd/internal/tabular"
 )
 
 // Query routing (DESIGN guarantee 6). DuckDB lets one process open a file

@@ -11,7 +11,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 
-	"github.com/syncd/syncd/affisesim"
+	"github.com/syncd/syncd/internal/affisesim"
 	"github.com/syncd/syncd/models"
 )
 

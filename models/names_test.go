@@ -9,8 +9,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/syncd/syncd/affisesim"
 	"github.com/syncd/syncd/config"
+	"github.com/syncd/syncd/internal/affisesim"
 	"github.com/syncd/syncd/models"
 )
 

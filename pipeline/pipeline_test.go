@@ -13,9 +13,9 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/syncd/syncd/affisesim"
 	"github.com/syncd/syncd/checkpoints"
 	"github.com/syncd/syncd/extract"
+	"github.com/syncd/syncd/internal/affisesim"
 	"github.com/syncd/syncd/load"
 	"github.com/syncd/syncd/load/duckdb"
 	"github.com/syncd/syncd/models"

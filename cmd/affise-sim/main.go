@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/syncd/syncd/affisesim"
+	"github.com/syncd/syncd/internal/affisesim"
 )
 
 const usage = `affise-sim: a local Affise API 3.0 simulator.

@@ -10,10 +10,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/syncd/syncd/daemon"
+	"github.com/syncd/syncd/internal/tabular"
 	"github.com/syncd/syncd/load"
 	"github.com/syncd/syncd/load/warehouse"
 	"github.com/syncd/syncd/models"
-	"github.com/syncd/syncd/tabular"
 )
 
 func newQueryCmd(g *globals) *cobra.Command {
