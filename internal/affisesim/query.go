@@ -23,17 +23,17 @@ type request struct {
 	limit     int
 }
 
-var zoneCache sync.Map
-
-func loadZone(name string) (*time.Location, error) {
-	if v, ok := zoneCache.Load(name); ok {
+// loadZone caches zones per simulator: time.LoadLocation reads the zone
+// database on every call, and every request names one.
+func (s *Sim) loadZone(name string) (*time.Location, error) {
+	if v, ok := s.zones.Load(name); ok {
 		return v.(*time.Location), nil
 	}
 	loc, err := time.LoadLocation(name)
 	if err != nil {
 		return nil, err
 	}
-	zoneCache.Store(name, loc)
+	s.zones.Store(name, loc)
 	return loc, nil
 }
 
@@ -58,7 +58,7 @@ func (s *Sim) newRequest(r *http.Request, ep string) (*request, *apiError) {
 		return nil, &apiError{403, "This method is available only for admin"}
 	}
 	if tz := q.Get("timezone"); tz != "" {
-		loc, err := loadZone(tz)
+		loc, err := s.loadZone(tz)
 		if err != nil {
 			return nil, &apiError{400, "Invalid timezone: " + tz}
 		}

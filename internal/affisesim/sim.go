@@ -62,6 +62,7 @@ type Sim struct {
 	cfg    Config
 	seed   uint64
 	zone   *time.Location
+	zones  sync.Map // zone name -> *time.Location, see loadZone
 	anchor time.Time
 	now    func() time.Time
 
