@@ -16,6 +16,7 @@ import (
 
 	"github.com/syncd/syncd/checkpoints"
 	"github.com/syncd/syncd/load"
+	"github.com/syncd/syncd/models"
 )
 
 // seqColumn orders staged rows by the order they were written, so "the last
@@ -137,11 +138,11 @@ func (tx *Tx) validateTarget() error {
 		}
 	}
 	switch tx.target.Mode {
-	case load.Upsert:
+	case models.Upsert:
 		if len(tx.keys) == 0 {
 			return fmt.Errorf("duckdb: %s: upsert needs a model with a key", tx.table)
 		}
-	case load.ReplaceDays:
+	case models.ReplaceDays:
 		if tx.day == "" || !slices.Contains(tx.columns, tx.day) {
 			return fmt.Errorf("duckdb: %s: replace-days needs a day column in the model (have %q)", tx.table, tx.day)
 		}
@@ -149,7 +150,7 @@ func (tx *Tx) validateTarget() error {
 			return fmt.Errorf("duckdb: %s: replace-days window [%s, %s) is empty", tx.table,
 				tx.target.From.Format("2006-01-02"), tx.target.To.Format("2006-01-02"))
 		}
-	case load.ReplaceTable:
+	case models.ReplaceTable:
 	default:
 		return fmt.Errorf("duckdb: %s: unknown load mode %d", tx.table, tx.target.Mode)
 	}
@@ -414,7 +415,7 @@ func (tx *Tx) commit(ctx context.Context, cursor *checkpoints.Cursor) (int64, er
 	}
 
 	switch tx.target.Mode {
-	case load.Upsert:
+	case models.Upsert:
 		conds := make([]string, len(tx.keys))
 		for i, k := range tx.keys {
 			conds[i] = fmt.Sprintf("s.%[1]s IS NOT DISTINCT FROM %[2]s.%[1]s", quoteIdent(k), t)
@@ -439,7 +440,7 @@ func (tx *Tx) commit(ctx context.Context, cursor *checkpoints.Cursor) (int64, er
 			t, stage, strings.Join(conds, " AND "))); err != nil {
 			return 0, err
 		}
-	case load.ReplaceDays:
+	case models.ReplaceDays:
 		day := fmt.Sprintf("CAST(%s AS DATE)", quoteIdent(tx.day))
 		from, to := tx.target.From.UTC().Format("2006-01-02"), tx.target.To.UTC().Format("2006-01-02")
 		var outside int64
@@ -457,7 +458,7 @@ func (tx *Tx) commit(ctx context.Context, cursor *checkpoints.Cursor) (int64, er
 		if _, err := exec("delete", fmt.Sprintf("DELETE FROM %s WHERE %s >= CAST(? AS DATE) AND %s < CAST(? AS DATE)", t, day, day), from, to); err != nil {
 			return 0, err
 		}
-	case load.ReplaceTable:
+	case models.ReplaceTable:
 		if _, err := exec("delete", "DELETE FROM "+t); err != nil {
 			return 0, err
 		}

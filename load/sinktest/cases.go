@@ -43,13 +43,13 @@ func cases() []testCase {
 	}
 }
 
-func upsert(m models.Model) load.Target { return load.Target{Model: m, Mode: load.Upsert} }
+func upsert(m models.Model) load.Target { return load.Target{Model: m, Mode: models.Upsert} }
 
-func wholeTable(m models.Model) load.Target { return load.Target{Model: m, Mode: load.ReplaceTable} }
+func wholeTable(m models.Model) load.Target { return load.Target{Model: m, Mode: models.ReplaceTable} }
 
 func days(t *testing.T, m models.Model, from, to string) load.Target {
 	t.Helper()
-	return load.Target{Model: m, Mode: load.ReplaceDays, From: day(t, from), To: day(t, to)}
+	return load.Target{Model: m, Mode: models.ReplaceDays, From: day(t, from), To: day(t, to)}
 }
 
 // day is a UTC midnight, as the pipeline passes ReplaceDays bounds.
@@ -194,7 +194,7 @@ func duplicateKeysAcrossBatches(e *env) {
 	})
 }
 
-// Across Txs Upsert replaces the stored row by key (load.Upsert's
+// Across Txs Upsert replaces the stored row by key (models.Upsert's
 // contract): the later commit wins whatever its version, as it is the
 // API's later answer; versions order only the copies of a key within one
 // Tx. Never two rows for a key.
