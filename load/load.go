@@ -56,7 +56,7 @@ type Sink interface {
 // concurrent use: one goroutine writes, commits or rolls it back.
 //
 // Of the rows written for one key in one Tx, exactly one is stored: the
-// one with the latest version (the model's updated_at column); a row with
+// one with the latest version (the model's Version column); a row with
 // a version beats one without; among equal versions, or rows without one
 // (or a model without the column), the last written wins, across Writes
 // as within one.

@@ -115,7 +115,6 @@ func TestDuplicateKeysWithoutUpdatedAtLastWrittenWins(t *testing.T) {
 		{Name: "raw", Type: arrow.BinaryTypes.String, Nullable: true},
 	}, nil)
 	m.day = ""
-	m.ddl = `CREATE TABLE IF NOT EXISTS plain (id VARCHAR NOT NULL, raw VARCHAR)`
 	loadRows(t, s, load.Target{Model: m, Mode: models.Upsert}, nil,
 		[]row{{"id": "a", "raw": "1"}, {"id": "a", "raw": "2"}},
 		[]row{{"id": "a", "raw": "3"}, {"id": "b", "raw": "1"}, {"id": "a", "raw": "4"}},
