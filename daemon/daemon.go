@@ -6,7 +6,8 @@
 // The daemon knows nothing about Affise or DuckDB files: a Job is a name, a
 // cron schedule and a function running one pass; the warehouse is reached
 // through load.Reader, which asks questions rather than SQL, and clients'
-// SQL through ReadOnlyQuerier.
+// SQL through ReadOnlyQuerier. Of the stream declarations it reads only
+// which sources drop old rows, for the retention alarm.
 package daemon
 
 import (
@@ -25,7 +26,9 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/syncd/syncd/load"
+	"github.com/syncd/syncd/models"
 	"github.com/syncd/syncd/pipeline"
+	"github.com/syncd/syncd/plan"
 )
 
 // Defaults of Config.
@@ -35,8 +38,6 @@ const (
 	// DefaultClicksAlarmLag: Affise drops clicks after about 7 days; warn
 	// well before.
 	DefaultClicksAlarmLag = 5 * 24 * time.Hour
-	// ClicksStream is the stream the retention alarm watches.
-	ClicksStream = "clicks"
 )
 
 // ErrShutdownTimeout is returned by Run when a pass did not stop within
@@ -172,7 +173,7 @@ func New(cfg Config) (*Daemon, error) {
 			return nil, fmt.Errorf("daemon: stream %s is scheduled twice", j.Stream)
 		}
 		interval := Interval(j.Schedule, d.started)
-		st := &stream{job: j, interval: interval, staleness: j.Staleness}
+		st := &stream{job: j, interval: interval, staleness: j.Staleness, retention: hasRetention(j.Stream)}
 		if st.staleness <= 0 {
 			st.staleness = DefaultStaleness(j.Schedule, d.started)
 		}
@@ -184,6 +185,14 @@ func New(cfg Config) (*Daemon, error) {
 	}
 	d.handler = d.routes()
 	return d, nil
+}
+
+// hasRetention: the retention alarm watches the streams whose source drops
+// old rows (clicks), as their declarations' planners say; a name the
+// registry lacks (a test's job) has none.
+func hasRetention(stream string) bool {
+	s, err := models.Lookup(stream)
+	return err == nil && plan.HasRetention(s.Planner)
 }
 
 // Handler serves /, /healthz, /metrics and /api/query (what Run listens

@@ -136,7 +136,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descFailures, prometheus.GaugeValue, float64(s.Failures), s.Stream)
 		ch <- prometheus.MustNewConstMetric(descCursorInFuture, prometheus.GaugeValue, b2f(s.CursorInFuture), s.Stream)
 		ch <- prometheus.MustNewConstMetric(descUnhealthy, prometheus.GaugeValue, b2f(s.Problem != ""), s.Stream)
-		if s.Stream == ClicksStream {
+		if c.d.byName[s.Stream].retention {
 			hasClicks = true
 			alarm = b2f(s.RetentionRisk)
 		}

@@ -236,7 +236,7 @@ func (d *Daemon) pass(ctx context.Context, st *stream) (err error) {
 	}
 	ev.Msg("pass finished")
 
-	if st.job.Stream == ClicksStream && !cursor.IsZero() {
+	if st.retention && !cursor.IsZero() {
 		if lag := finished.Sub(cursor); lag > d.cfg.ClicksAlarmLag {
 			d.log.Warn().Str("stream", st.job.Stream).Time("cursor", cursor).Dur("cursor_lag", lag.Round(time.Minute)).
 				Msg("clicks cursor is more than " + humanDuration(d.cfg.ClicksAlarmLag) + " behind: Affise drops clicks after about 7 days, older ones will be lost")

@@ -38,6 +38,9 @@ type stream struct {
 	job       Job
 	interval  time.Duration
 	staleness time.Duration
+	// retention: the stream's source drops old rows, so the retention
+	// alarm watches its cursor.
+	retention bool
 
 	mu            sync.Mutex
 	running       bool
@@ -202,7 +205,7 @@ func (d *Daemon) Status() []StreamStatus {
 		if !s.Cursor.IsZero() {
 			s.CursorLag = max(now.Sub(s.Cursor), 0)
 		}
-		s.RetentionRisk = s.Stream == ClicksStream && !s.Cursor.IsZero() && s.CursorLag > d.cfg.ClicksAlarmLag
+		s.RetentionRisk = st.retention && !s.Cursor.IsZero() && s.CursorLag > d.cfg.ClicksAlarmLag
 		// Judged from the cursor itself, by the rule the pipeline refuses
 		// passes with, so it shows from start-up and clears when the clock
 		// catches up, without waiting for a pass.

@@ -20,6 +20,9 @@ type Window = plan.Window
 type Extractor interface {
 	Stream() string
 	Model() models.Model
+	// Mode is how the stream's windows replace what its table holds, as
+	// its declaration says.
+	Mode() models.Mode
 	// Location is the zone whose midnights and hours bound the windows
 	// (the timezone= of the stream's requests): a ReplaceDays window
 	// [From, To) covers the calendar days of From and To in it.

@@ -31,6 +31,7 @@ func (testModel) Schema() *arrow.Schema { return testSchema }
 func (testModel) Key() []string         { return []string{"id"} }
 func (testModel) DayColumn() string     { return "" }
 func (testModel) Version() string       { return "" }
+func (testModel) Original() string      { return "" }
 func (testModel) NewBuilder(mem memory.Allocator, _ *time.Location, _ time.Time) models.Builder {
 	return &testBuilder{b: array.NewRecordBuilder(mem, testSchema)}
 }

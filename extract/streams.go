@@ -93,6 +93,9 @@ func (s *Stream) Stream() string { return s.decl.Name }
 // Model is the stream's table.
 func (s *Stream) Model() models.Model { return s.m }
 
+// Mode is the stream's declared load mode.
+func (s *Stream) Mode() models.Mode { return s.decl.Mode }
+
 // Endpoint is the path the stream reads.
 func (s *Stream) Endpoint() string { return s.decl.Endpoint }
 

@@ -15,32 +15,12 @@ import (
 	"github.com/syncd/syncd/models"
 )
 
-// Mode says how a transaction's records replace what the table holds.
-type Mode int
-
-const (
-	// Upsert replaces, key by key, the stored row with the Tx's row and
-	// inserts the keys the table lacks; keys the Tx does not write stay as
-	// they are, and an Upsert of nothing changes nothing. A later Tx
-	// replaces a key's row whatever its version: versions only choose
-	// among the rows of one Tx (see Tx), since a later Tx carries the
-	// API's later answer.
-	Upsert Mode = iota
-	// ReplaceDays deletes every row whose day (the UTC date of the model's
-	// DayColumn) is in [From, To), then inserts the Tx's rows: a day with
-	// no new rows ends empty, days outside stay as they were. A row whose
-	// day is outside [From, To) would escape the next replace of its own
-	// day, so it fails the Tx (at Write or at Commit) and nothing changes.
-	ReplaceDays
-	// ReplaceTable swaps the whole table for the Tx's rows; a Tx of no
-	// records leaves the table empty (a snapshot of nothing).
-	ReplaceTable
-)
-
 // Target is what one transaction writes to.
 type Target struct {
 	Model models.Model
-	Mode  Mode
+	// Mode is the stream's declared mode; models.Mode states what each
+	// asks of a sink.
+	Mode models.Mode
 	// From, To bound the days a ReplaceDays load owns (UTC midnights).
 	From, To time.Time
 }
@@ -76,7 +56,7 @@ type Sink interface {
 // concurrent use: one goroutine writes, commits or rolls it back.
 //
 // Of the rows written for one key in one Tx, exactly one is stored: the
-// one with the latest version (the model's updated_at column); a row with
+// one with the latest version (the model's Version column); a row with
 // a version beats one without; among equal versions, or rows without one
 // (or a model without the column), the last written wins, across Writes
 // as within one.

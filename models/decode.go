@@ -225,6 +225,20 @@ const (
 
 // parseDec4 parses a decimal number exactly and returns it times 10^4,
 // rounding half away from zero beyond 4 decimals.
+//
+// It is not arrow-go's decimal128.FromString (v18.8.0), which would agree on
+// ".5", "5.", "1e3", "-0.00005" and the overflows, but:
+//   - parses into a binary big.Float and rounds there, so a tie at the
+//     fifth decimal whose binary value falls just below it rounds toward
+//     zero: "2.00005" gives 2.0000, "-2.00005" -2.0000, "85.73115" 85.7311,
+//     "555.95045" 555.9504 (592 of 100,000 five-decimal amounts below
+//     1000 differ), where money must round the same whatever its binary
+//     neighbourhood;
+//   - accepts "1p3" (a binary exponent) as 8, which is no Affise number;
+//   - panics (nil dereference) on "Inf", "-inf", a string a drifting field
+//     may well carry.
+//
+// TestParseDec4Ties and TestParseDec4Refuses hold these.
 func parseDec4(t []byte) (int64, error) {
 	bad := func() (int64, error) { return 0, fmt.Errorf("want a number, got %s", describe(t)) }
 	i, neg := 0, false

@@ -249,6 +249,32 @@ func TestParseDec4(t *testing.T) {
 	}
 }
 
+// Ties at the fifth decimal round away from zero whatever their nearest
+// binary value; arrow's decimal128.FromString rounds each of these toward
+// zero (see parseDec4).
+func TestParseDec4Ties(t *testing.T) {
+	for in, want := range map[string]string{
+		"2.00005": "2.0001", "-2.00005": "-2.0001", "85.73115": "85.7312", "555.95045": "555.9505",
+	} {
+		got, err := parseDec4([]byte(in))
+		if err != nil {
+			t.Errorf("%s: %v", in, err)
+			continue
+		}
+		eq(t, in, formatDec4(got), want)
+	}
+}
+
+// Inputs arrow's decimal128.FromString accepts (1p3 as 8) or panics on
+// (Inf) are refused with an error (see parseDec4).
+func TestParseDec4Refuses(t *testing.T) {
+	for _, in := range []string{"1p3", "Inf", "-inf", "+Inf", "1_0"} {
+		if got, err := parseDec4([]byte(in)); err == nil {
+			t.Errorf("%q: want an error, got %s", in, formatDec4(got))
+		}
+	}
+}
+
 func TestParseInt(t *testing.T) {
 	for in, want := range map[string]int64{"0": 0, "-7": -7, "9223372036854775807": 9223372036854775807,
 		"-9223372036854775808": -9223372036854775808, "12.0": 12, "1e3": 1000, "+5": 5} {

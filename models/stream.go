@@ -63,15 +63,28 @@ const (
 	ZoneNetwork
 )
 
-// Mode says how the rows of a window replace what a table holds.
+// Mode says how the rows of a window replace what a table holds. A stream
+// declares it, and a sink's transaction (load.Target) carries it, so
+// below is the contract every sink keeps.
 type Mode int
 
 const (
-	// Upsert replaces rows whose key matches and inserts the rest.
+	// Upsert replaces, key by key, the stored row with the Tx's row and
+	// inserts the keys the table lacks; keys the Tx does not write stay as
+	// they are, and an Upsert of nothing changes nothing. A later Tx
+	// replaces a key's row whatever its version: versions only choose
+	// among the rows of one Tx (see load.Tx), since a later Tx carries the
+	// API's later answer.
 	Upsert Mode = iota
-	// ReplaceDays replaces every row of the window's days.
+	// ReplaceDays deletes every row whose day (the UTC date of the model's
+	// DayColumn) is in [From, To), then inserts the Tx's rows: a day with
+	// no new rows ends empty, days outside stay as they were. A row whose
+	// day is outside [From, To) would escape the next replace of its own
+	// day, so it fails the Tx (at Write or at Commit) and nothing changes.
 	ReplaceDays
-	// ReplaceTable replaces the whole table: each window is a snapshot.
+	// ReplaceTable swaps the whole table for the Tx's rows; a Tx of no
+	// records leaves the table empty (a snapshot of nothing): each window
+	// is a snapshot.
 	ReplaceTable
 )
 

@@ -189,6 +189,7 @@ func (t *table) Schema() *arrow.Schema { return t.schema }
 func (t *table) Key() []string         { return append([]string(nil), t.key...) }
 func (t *table) DayColumn() string     { return t.day }
 func (t *table) Version() string       { return t.version }
+func (t *table) Original() string      { return colRaw }
 
 // cell holds one decoded value until the whole row decoded without error,
 // so a bad object never leaves the columns at different lengths.

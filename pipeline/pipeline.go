@@ -15,6 +15,7 @@ import (
 	"github.com/syncd/syncd/checkpoints"
 	"github.com/syncd/syncd/extract"
 	"github.com/syncd/syncd/load"
+	"github.com/syncd/syncd/models"
 )
 
 // Result sums up one pass.
@@ -108,7 +109,7 @@ func Backfill(ctx context.Context, ex extract.Extractor, sink load.Sink, from, t
 
 // removeCursor commits the removal of key's cursor with no rows.
 func removeCursor(ctx context.Context, sink load.Sink, ex extract.Extractor, key string) error {
-	tx, err := sink.Begin(ctx, load.Target{Model: ex.Model(), Mode: load.Upsert})
+	tx, err := sink.Begin(ctx, load.Target{Model: ex.Model(), Mode: models.Upsert})
 	if err != nil {
 		return fmt.Errorf("%s: clearing finished backfill cursor: %w", ex.Stream(), err)
 	}
@@ -239,15 +240,14 @@ func fetchAll(ctx context.Context, ex extract.Extractor, windows []extract.Windo
 	}
 }
 
+// target is what window w of ex loads into: the stream's declared mode,
+// and for ReplaceDays the days the window owns.
 func target(ex extract.Extractor, w extract.Window) load.Target {
-	t := load.Target{Model: ex.Model(), Mode: load.Upsert}
-	switch {
-	case w.Snapshot:
-		t.Mode = load.ReplaceTable
-	case w.ReplaceDays:
+	t := load.Target{Model: ex.Model(), Mode: ex.Mode()}
+	if t.Mode == models.ReplaceDays {
 		// Affise counts the days in the zone the stream asked for (stats_daily:
 		// api.timezone); the sink's days are dates.
-		t.Mode, t.From, t.To = load.ReplaceDays, calendarDay(w.From, ex.Location()), calendarDay(w.To, ex.Location())
+		t.From, t.To = calendarDay(w.From, ex.Location()), calendarDay(w.To, ex.Location())
 	}
 	return t
 }

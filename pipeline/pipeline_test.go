@@ -16,7 +16,6 @@ import (
 	"github.com/syncd/syncd/checkpoints"
 	"github.com/syncd/syncd/extract"
 	"github.com/syncd/syncd/internal/affisesim"
-	"github.com/syncd/syncd/load"
 	"github.com/syncd/syncd/load/duckdb"
 	"github.com/syncd/syncd/models"
 )
@@ -392,7 +391,7 @@ func TestReplaceDaysAreTheNetworksDays(t *testing.T) {
 		t.Fatalf("windows %+v", ws)
 	}
 	got := target(stats, ws[0])
-	if got.Mode != load.ReplaceDays || got.From.Format(time.DateOnly) != "2026-10-25" || got.To.Format(time.DateOnly) != "2026-10-27" {
+	if got.Mode != models.ReplaceDays || got.From.Format(time.DateOnly) != "2026-10-25" || got.To.Format(time.DateOnly) != "2026-10-27" {
 		t.Fatalf("replaces %s..%s (mode %v), want Berlin's 2026-10-25..2026-10-27", got.From, got.To, got.Mode)
 	}
 }

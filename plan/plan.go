@@ -119,10 +119,20 @@ func RetentionLag(cursor, now time.Time) time.Duration {
 // before they are read: true only for planners of sources with a retention
 // (clicks, more than ClicksWarnLag behind).
 func AtRisk(p Planner, cursor, now time.Time) bool {
-	r, ok := p.(interface {
-		atRisk(cursor, now time.Time) bool
-	})
+	r, ok := p.(retainer)
 	return ok && r.atRisk(cursor, now)
+}
+
+// HasRetention reports whether p walks a source that drops rows after a
+// while (clicks), whose cursor AtRisk can find too far behind.
+func HasRetention(p Planner) bool {
+	_, ok := p.(retainer)
+	return ok
+}
+
+// retainer is a planner of a source with a retention.
+type retainer interface {
+	atRisk(cursor, now time.Time) bool
 }
 
 var farFuture = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)

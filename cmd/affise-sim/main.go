@@ -18,7 +18,7 @@ import (
 	"github.com/syncd/syncd/internal/affisesim"
 )
 
-const usage = `affise-sim: a local Affise API 3.0 simulator.
+const usageText = `affise-sim: a local Affise API 3.0 simulator.
 
 Usage:
   affise-sim --key KEY [--addr 127.0.0.1:8089] [--seed N] [flags]
@@ -38,8 +38,8 @@ API (header API-Key: KEY; 401 without it):
 
 Control API (no key; keep the address on loopback):
   POST /_sim/churn?n=N              apply N changes now -> {"changed":x,"created":y}
-  GET  /_sim/truth/{stream}         full data set as {"rows":[...]} (UTC); streams: conversions, clicks,
-                                    server_postbacks, affiliate_postbacks, offers, partners, advertisers
+  GET  /_sim/truth/{stream}         full data set as {"rows":[...]} (UTC); streams:
+%s
   GET  /_sim/requests               {"total":n,"by_endpoint":{...},"by_code":{...}}
   POST /_sim/requests/reset         zero the counters
   GET  /_sim/faults                 current fault settings
@@ -49,6 +49,34 @@ Control API (no key; keep the address on loopback):
 Flags:
 `
 
+// usage is the help text. The truth streams are the simulator's own
+// endpoint table's, so the list cannot miss one it serves.
+func usage() string {
+	return fmt.Sprintf(usageText, wrap(strings.Join(affisesim.Streams(), ", "), 36, 100))
+}
+
+// wrap breaks s at spaces into lines of at most width columns, each
+// indented by indent spaces.
+func wrap(s string, indent, width int) string {
+	pad := strings.Repeat(" ", indent)
+	var lines []string
+	line := ""
+	for _, w := range strings.Fields(s) {
+		if line != "" && indent+len(line)+1+len(w) > width {
+			lines = append(lines, pad+line)
+			line = ""
+		}
+		if line != "" {
+			line += " "
+		}
+		line += w
+	}
+	if line != "" {
+		lines = append(lines, pad+line)
+	}
+	return strings.Join(lines, "\n")
+}
+
 func main() {
 	os.Exit(run(os.Args[1:]))
 }
@@ -56,7 +84,7 @@ func main() {
 func run(args []string) int {
 	fs := flag.NewFlagSet("affise-sim", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), usage)
+		fmt.Fprint(fs.Output(), usage())
 		fs.PrintDefaults()
 	}
 	var (

@@ -38,11 +38,15 @@ func (a *app) newSource(names []string, opts ...extract.ClientOption) (*source, 
 	src := &source{client: client}
 	for _, name := range names {
 		s := a.cfg.Stream(name)
-		m, err := models.ByName(name, s.Slices)
+		decl, err := models.Lookup(name)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
-		ex, err := extract.NewExtractor(name, client, m, extract.Options{
+		m, err := decl.Model(s.Slices)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		ex, err := extract.New(client, decl, m, extract.Options{
 			StartDate:    s.StartDate,
 			Lookback:     s.Lookback,
 			UpdateFilter: api.Role == "admin",

@@ -52,7 +52,7 @@ func benchUpsert(b *testing.B, opts ...Option) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	up := load.Target{Model: models.Conversions(), Mode: load.Upsert}
+	up := load.Target{Model: models.Conversions(), Mode: models.Upsert}
 	commit := func(recs []arrow.RecordBatch) int64 {
 		tx, err := s.Begin(bg, up)
 		if err != nil {

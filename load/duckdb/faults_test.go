@@ -15,6 +15,7 @@ import (
 
 	"github.com/syncd/syncd/checkpoints"
 	"github.com/syncd/syncd/load"
+	"github.com/syncd/syncd/models"
 )
 
 // TestDiskFull loads into a warehouse on a 16 MiB tmpfs that a filler file
@@ -29,7 +30,7 @@ func TestDiskFull(t *testing.T) {
 	t.Cleanup(func() { _ = exec.Command("umount", "-l", dir).Run() })
 	path := filepath.Join(dir, "wh.duckdb")
 	m := newTestModel("items")
-	target := load.Target{Model: m, Mode: load.Upsert}
+	target := load.Target{Model: m, Mode: models.Upsert}
 	cur := func(s string) *checkpoints.Cursor {
 		return &checkpoints.Cursor{Stream: "items", Position: ts(s)}
 	}
@@ -130,7 +131,7 @@ func TestCorruptFile(t *testing.T) {
 		return
 	}
 	s, path := openTest(t)
-	loadRows(t, s, load.Target{Model: newTestModel("items"), Mode: load.Upsert}, nil, []row{{"id": "a"}})
+	loadRows(t, s, load.Target{Model: newTestModel("items"), Mode: models.Upsert}, nil, []row{{"id": "a"}})
 	s.Close()
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -214,27 +215,27 @@ func TestForeignMetaTable(t *testing.T) {
 // hostile name one identifier.
 func TestIdentifiersCannotInject(t *testing.T) {
 	s, _ := openTest(t)
-	loadRows(t, s, load.Target{Model: newTestModel("victim"), Mode: load.Upsert}, nil, []row{{"id": "a"}})
+	loadRows(t, s, load.Target{Model: newTestModel("victim"), Mode: models.Upsert}, nil, []row{{"id": "a"}})
 	for _, name := range []string{`x"; DROP TABLE victim; --`, `x; DROP TABLE victim`, "x y", "1x", "", "x\x00", `"x"`, "main.victim", "x--"} {
 		bad := newTestModel(name)
-		if _, err := s.Begin(bg, load.Target{Model: bad, Mode: load.Upsert}); err == nil || !strings.Contains(err.Error(), "bad table name") {
+		if _, err := s.Begin(bg, load.Target{Model: bad, Mode: models.Upsert}); err == nil || !strings.Contains(err.Error(), "bad table name") {
 			t.Errorf("table %q: %v", name, err)
 		}
 		badCol := newTestModel("items")
 		f := badCol.schema.Fields()
 		f[4].Name = name
 		badCol.schema = arrow.NewSchema(f, nil)
-		if _, err := s.Begin(bg, load.Target{Model: badCol, Mode: load.Upsert}); err == nil {
+		if _, err := s.Begin(bg, load.Target{Model: badCol, Mode: models.Upsert}); err == nil {
 			t.Errorf("column %q accepted", name)
 		}
 		badKey := newTestModel("items")
 		badKey.key = []string{name}
-		if _, err := s.Begin(bg, load.Target{Model: badKey, Mode: load.Upsert}); err == nil {
+		if _, err := s.Begin(bg, load.Target{Model: badKey, Mode: models.Upsert}); err == nil {
 			t.Errorf("key %q accepted", name)
 		}
 	}
 	for _, reserved := range []string{"_syncd_state", "_syncd_meta"} {
-		if _, err := s.Begin(bg, load.Target{Model: newTestModel(reserved), Mode: load.ReplaceTable}); err == nil {
+		if _, err := s.Begin(bg, load.Target{Model: newTestModel(reserved), Mode: models.ReplaceTable}); err == nil {
 			t.Errorf("reserved table %s accepted", reserved)
 		}
 	}

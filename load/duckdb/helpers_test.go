@@ -25,7 +25,6 @@ type testModel struct {
 	schema *arrow.Schema
 	key    []string
 	day    string
-	ddl    string
 }
 
 var (
@@ -45,7 +44,6 @@ func newTestModel(table string) *testModel {
 		}, nil),
 		key: []string{"id"},
 		day: "day",
-		ddl: fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %q (id VARCHAR NOT NULL, updated_at TIMESTAMP, amount DECIMAL(18,4), day DATE, raw VARCHAR)`, table),
 	}
 }
 
@@ -53,15 +51,20 @@ func (m *testModel) Table() string         { return m.table }
 func (m *testModel) Schema() *arrow.Schema { return m.schema }
 func (m *testModel) Key() []string         { return m.key }
 func (m *testModel) DayColumn() string     { return m.day }
-func (m *testModel) DDL() string           { return m.ddl }
 func (m *testModel) NewBuilder(memory.Allocator, *time.Location, time.Time) models.Builder {
 	panic("not used")
 }
 
 // Version is updated_at where the test's schema has it, as in the models.
-func (m *testModel) Version() string {
-	if len(m.schema.FieldIndices("updated_at")) > 0 {
-		return "updated_at"
+func (m *testModel) Version() string { return m.has("updated_at") }
+
+// Original is raw where the test's schema has it, as in the models.
+func (m *testModel) Original() string { return m.has("raw") }
+
+// has is name when the schema has that column, else "".
+func (m *testModel) has(name string) string {
+	if len(m.schema.FieldIndices(name)) > 0 {
+		return name
 	}
 	return ""
 }

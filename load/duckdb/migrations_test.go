@@ -148,9 +148,9 @@ func TestUpgradeV1Fixture(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		mode := load.Upsert
+		mode := models.Upsert
 		if stream == "stats_daily" {
-			mode = load.ReplaceTable
+			mode = models.ReplaceTable
 		}
 		tx, err := s.Begin(bg, load.Target{Model: m, Mode: mode})
 		if err != nil {
@@ -312,7 +312,7 @@ func TestMissingMigrationIsNamed(t *testing.T) {
 	if _, err := s.DB().ExecContext(bg, `ALTER TABLE conversions DROP COLUMN city; ALTER TABLE conversions DROP COLUMN os`); err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.Begin(bg, load.Target{Model: models.Conversions(), Mode: load.Upsert})
+	_, err = s.Begin(bg, load.Target{Model: models.Conversions(), Mode: models.Upsert})
 	if !errors.Is(err, ErrMigrationMissing) || errors.Is(err, ErrTableMismatch) {
 		t.Fatalf("want ErrMigrationMissing only, got %v", err)
 	}
@@ -326,7 +326,7 @@ func TestMissingMigrationIsNamed(t *testing.T) {
 
 	// stats_daily with a slice more in the config: the key differs, so the
 	// table was made for another configuration.
-	_, err = s.Begin(bg, load.Target{Model: statsModel(t, "day", "offer", "partner", "country", "os"), Mode: load.ReplaceTable})
+	_, err = s.Begin(bg, load.Target{Model: statsModel(t, "day", "offer", "partner", "country", "os"), Mode: models.ReplaceTable})
 	if !errors.Is(err, ErrTableMismatch) || errors.Is(err, ErrMigrationMissing) {
 		t.Fatalf("stats_daily with another slice: %v", err)
 	}

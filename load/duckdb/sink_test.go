@@ -17,6 +17,7 @@ import (
 
 	"github.com/syncd/syncd/checkpoints"
 	"github.com/syncd/syncd/load"
+	"github.com/syncd/syncd/models"
 )
 
 var bg = context.Background()
@@ -49,7 +50,7 @@ const itemsQ = `SELECT id, updated_at, amount::VARCHAR, day, raw FROM items ORDE
 func TestUpsertReplacesChangedKeepsOthers(t *testing.T) {
 	s, _ := openTest(t)
 	m := newTestModel("items")
-	up := load.Target{Model: m, Mode: load.Upsert}
+	up := load.Target{Model: m, Mode: models.Upsert}
 	n := loadRows(t, s, up, nil, []row{
 		{"id": "a", "updated_at": ts("2025-01-01T10:00:00Z"), "amount": "1.5", "day": day("2025-01-01"), "raw": "a1"},
 		{"id": "b", "updated_at": ts("2025-01-01T10:00:00Z"), "amount": "2", "day": day("2025-01-01"), "raw": "b1"},
@@ -76,7 +77,7 @@ func TestTimestampsAreUTCWhateverTheSessionZone(t *testing.T) {
 	m := newTestModel("items")
 	// A non-UTC zone on the Go side must not matter either.
 	berlin := time.FixedZone("CET", 3600)
-	loadRows(t, s, load.Target{Model: m, Mode: load.Upsert}, nil, []row{
+	loadRows(t, s, load.Target{Model: m, Mode: models.Upsert}, nil, []row{
 		{"id": "a", "updated_at": time.Date(2025, 3, 1, 1, 30, 0, 0, berlin)},
 	})
 	eq(t, queryStrings(t, s, `SELECT updated_at::VARCHAR FROM items`), []string{"2025-03-01 00:30:00"})
@@ -85,7 +86,7 @@ func TestTimestampsAreUTCWhateverTheSessionZone(t *testing.T) {
 func TestDuplicateKeysLatestUpdatedAtWins(t *testing.T) {
 	s, _ := openTest(t)
 	m := newTestModel("items")
-	up := load.Target{Model: m, Mode: load.Upsert}
+	up := load.Target{Model: m, Mode: models.Upsert}
 	n := loadRows(t, s, up, nil,
 		[]row{
 			{"id": "a", "updated_at": ts("2025-01-01T12:00:00Z"), "raw": "a-noon"},
@@ -114,8 +115,7 @@ func TestDuplicateKeysWithoutUpdatedAtLastWrittenWins(t *testing.T) {
 		{Name: "raw", Type: arrow.BinaryTypes.String, Nullable: true},
 	}, nil)
 	m.day = ""
-	m.ddl = `CREATE TABLE IF NOT EXISTS plain (id VARCHAR NOT NULL, raw VARCHAR)`
-	loadRows(t, s, load.Target{Model: m, Mode: load.Upsert}, nil,
+	loadRows(t, s, load.Target{Model: m, Mode: models.Upsert}, nil,
 		[]row{{"id": "a", "raw": "1"}, {"id": "a", "raw": "2"}},
 		[]row{{"id": "a", "raw": "3"}, {"id": "b", "raw": "1"}, {"id": "a", "raw": "4"}},
 	)
@@ -129,9 +129,9 @@ func TestReplaceDaysDeletesExactlyTheWindow(t *testing.T) {
 	for _, d := range []string{"2025-01-01", "2025-01-02", "2025-01-03", "2025-01-04", "2025-01-05"} {
 		rows = append(rows, row{"id": "old-" + d, "day": day(d)})
 	}
-	loadRows(t, s, load.Target{Model: m, Mode: load.Upsert}, nil, rows)
+	loadRows(t, s, load.Target{Model: m, Mode: models.Upsert}, nil, rows)
 
-	win := load.Target{Model: m, Mode: load.ReplaceDays, From: day("2025-01-02"), To: day("2025-01-04")}
+	win := load.Target{Model: m, Mode: models.ReplaceDays, From: day("2025-01-02"), To: day("2025-01-04")}
 	n := loadRows(t, s, win, nil, []row{
 		{"id": "new-02", "day": day("2025-01-02")},
 		{"id": "new-03a", "day": day("2025-01-03")},
@@ -145,7 +145,7 @@ func TestReplaceDaysDeletesExactlyTheWindow(t *testing.T) {
 	})
 
 	// An empty load of a window empties those days.
-	loadRows(t, s, load.Target{Model: m, Mode: load.ReplaceDays, From: day("2025-01-03"), To: day("2025-01-04")}, nil)
+	loadRows(t, s, load.Target{Model: m, Mode: models.ReplaceDays, From: day("2025-01-03"), To: day("2025-01-04")}, nil)
 	eq(t, queryStrings(t, s, `SELECT count(*) FROM items WHERE day = DATE '2025-01-03'`), []string{"0"})
 
 	// Rows outside the window are refused and nothing changes.
@@ -167,7 +167,7 @@ func TestReplaceDaysDeletesExactlyTheWindow(t *testing.T) {
 func TestReplaceTable(t *testing.T) {
 	s, _ := openTest(t)
 	m := newTestModel("items")
-	rt := load.Target{Model: m, Mode: load.ReplaceTable}
+	rt := load.Target{Model: m, Mode: models.ReplaceTable}
 	loadRows(t, s, rt, nil, []row{{"id": "a"}, {"id": "b"}, {"id": "c"}})
 	n := loadRows(t, s, rt, nil, []row{{"id": "b", "raw": "x"}, {"id": "d"}, {"id": "d", "raw": "dup"}})
 	if n != 2 {
@@ -179,7 +179,7 @@ func TestReplaceTable(t *testing.T) {
 func TestCursorCommitsWithDataAndRollbackLeavesBoth(t *testing.T) {
 	s, path := openTest(t)
 	m := newTestModel("items")
-	up := load.Target{Model: m, Mode: load.Upsert}
+	up := load.Target{Model: m, Mode: models.Upsert}
 	cur := &checkpoints.Cursor{Stream: "items", Position: ts("2025-01-01T10:00:00Z"), Meta: "m1"}
 	loadRows(t, s, up, cur, []row{{"id": "a", "raw": "1"}})
 
@@ -229,7 +229,7 @@ func TestCursorCommitsWithDataAndRollbackLeavesBoth(t *testing.T) {
 
 func TestCommitTwiceAndRollbackAfterCommit(t *testing.T) {
 	s, _ := openTest(t)
-	up := load.Target{Model: newTestModel("items"), Mode: load.Upsert}
+	up := load.Target{Model: newTestModel("items"), Mode: models.Upsert}
 	tx, err := s.Begin(bg, up)
 	if err != nil {
 		t.Fatal(err)
@@ -250,7 +250,7 @@ func TestCancelMidCommitLeavesNothing(t *testing.T) {
 		t.Run(step, func(t *testing.T) {
 			s, _ := openTest(t)
 			m := newTestModel("items")
-			up := load.Target{Model: m, Mode: load.Upsert}
+			up := load.Target{Model: m, Mode: models.Upsert}
 			cur0 := &checkpoints.Cursor{Stream: "items", Position: ts("2025-01-01T00:00:00Z")}
 			loadRows(t, s, up, cur0, []row{{"id": "a", "raw": "1"}})
 
@@ -290,7 +290,7 @@ func TestCancelMidCommitLeavesNothing(t *testing.T) {
 func TestCancelDuringLongInsert(t *testing.T) {
 	s, _ := openTest(t)
 	m := newTestModel("items")
-	up := load.Target{Model: m, Mode: load.Upsert}
+	up := load.Target{Model: m, Mode: models.Upsert}
 	loadRows(t, s, up, nil, []row{{"id": "first"}})
 	rows := make([]row, 200_000)
 	for i := range rows {
@@ -326,7 +326,7 @@ func TestCancelDuringLongInsert(t *testing.T) {
 func TestFailedWriteRollsBack(t *testing.T) {
 	s, _ := openTest(t)
 	m := newTestModel("items")
-	tx, err := s.Begin(bg, load.Target{Model: m, Mode: load.Upsert})
+	tx, err := s.Begin(bg, load.Target{Model: m, Mode: models.Upsert})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -342,7 +342,7 @@ func TestFailedWriteRollsBack(t *testing.T) {
 	}
 	nullKey := mkRecord(t, m.Schema(), []row{{"raw": "no id"}})
 	defer nullKey.Release()
-	tx, _ = s.Begin(bg, load.Target{Model: m, Mode: load.Upsert})
+	tx, _ = s.Begin(bg, load.Target{Model: m, Mode: models.Upsert})
 	if err := tx.Write(bg, nullKey); err == nil || !strings.Contains(err.Error(), "NULL id") {
 		t.Fatalf("want a NULL key error, got %v", err)
 	}
@@ -391,7 +391,7 @@ func TestStore(t *testing.T) {
 
 func TestFilePermissionsAndDir(t *testing.T) {
 	s, path := openTest(t)
-	loadRows(t, s, load.Target{Model: newTestModel("items"), Mode: load.Upsert}, nil, []row{{"id": "a"}})
+	loadRows(t, s, load.Target{Model: newTestModel("items"), Mode: models.Upsert}, nil, []row{{"id": "a"}})
 	s.Close()
 	st, err := os.Stat(path)
 	if err != nil {
@@ -408,7 +408,7 @@ func TestFilePermissionsAndDir(t *testing.T) {
 
 func TestReadOnlyAfterClose(t *testing.T) {
 	s, path := openTest(t)
-	loadRows(t, s, load.Target{Model: newTestModel("items"), Mode: load.Upsert},
+	loadRows(t, s, load.Target{Model: newTestModel("items"), Mode: models.Upsert},
 		&checkpoints.Cursor{Stream: "items", Position: ts("2025-01-01T00:00:00Z")}, []row{{"id": "a"}})
 	s.Close()
 
@@ -463,10 +463,10 @@ func TestNotADuckDBFile(t *testing.T) {
 func TestTableColumnMismatch(t *testing.T) {
 	s, _ := openTest(t)
 	m := newTestModel("items")
-	loadRows(t, s, load.Target{Model: m, Mode: load.Upsert}, nil, []row{{"id": "a"}})
+	loadRows(t, s, load.Target{Model: m, Mode: models.Upsert}, nil, []row{{"id": "a"}})
 	m2 := newTestModel("items")
 	m2.schema = arrow.NewSchema(append(m.schema.Fields()[:4], arrow.Field{Name: "country", Type: arrow.BinaryTypes.String}), nil)
-	_, err := s.Begin(bg, load.Target{Model: m2, Mode: load.Upsert})
+	_, err := s.Begin(bg, load.Target{Model: m2, Mode: models.Upsert})
 	if !errors.Is(err, ErrTableMismatch) {
 		t.Fatalf("want ErrTableMismatch, got %v", err)
 	}
@@ -476,12 +476,12 @@ func TestTableColumnMismatch(t *testing.T) {
 		}
 	}
 	// The failed Begin left no transaction behind.
-	loadRows(t, s, load.Target{Model: m, Mode: load.Upsert}, nil, []row{{"id": "b"}})
+	loadRows(t, s, load.Target{Model: m, Mode: models.Upsert}, nil, []row{{"id": "b"}})
 
 	// The real case: stats_daily slices changed in the config.
 	d := day("2025-01-01")
-	loadRows(t, s, load.Target{Model: statsModel(t, "day", "offer"), Mode: load.ReplaceDays, From: d, To: d.AddDate(0, 0, 1)}, nil)
-	_, err = s.Begin(bg, load.Target{Model: statsModel(t, "day", "offer", "country"), Mode: load.ReplaceDays, From: d, To: d.AddDate(0, 0, 1)})
+	loadRows(t, s, load.Target{Model: statsModel(t, "day", "offer"), Mode: models.ReplaceDays, From: d, To: d.AddDate(0, 0, 1)}, nil)
+	_, err = s.Begin(bg, load.Target{Model: statsModel(t, "day", "offer", "country"), Mode: models.ReplaceDays, From: d, To: d.AddDate(0, 0, 1)})
 	if !errors.Is(err, ErrTableMismatch) || !strings.Contains(err.Error(), "stats_daily") || !strings.Contains(err.Error(), "missing columns country") {
 		t.Fatalf("stats_daily slices change: %v", err)
 	}
@@ -501,16 +501,16 @@ func TestBadOptionsAndTargets(t *testing.T) {
 	eq(t, queryStrings(t, s, `SELECT current_setting('memory_limit'), current_setting('threads')`), []string{"244.1 MiB|2"})
 
 	m := newTestModel("items")
-	if _, err := s.Begin(bg, load.Target{Model: m, Mode: load.ReplaceDays}); err == nil {
+	if _, err := s.Begin(bg, load.Target{Model: m, Mode: models.ReplaceDays}); err == nil {
 		t.Fatal("replace-days without a window accepted")
 	}
 	bad := newTestModel(`items"; DROP TABLE x; --`)
-	if _, err := s.Begin(bg, load.Target{Model: bad, Mode: load.Upsert}); err == nil {
+	if _, err := s.Begin(bg, load.Target{Model: bad, Mode: models.Upsert}); err == nil {
 		t.Fatal("bad table name accepted")
 	}
 	nokey := newTestModel("items")
 	nokey.key = nil
-	if _, err := s.Begin(bg, load.Target{Model: nokey, Mode: load.Upsert}); err == nil {
+	if _, err := s.Begin(bg, load.Target{Model: nokey, Mode: models.Upsert}); err == nil {
 		t.Fatal("upsert without key accepted")
 	}
 }
@@ -653,7 +653,7 @@ func TestConcurrentLoads(t *testing.T) {
 			defer wg.Done()
 			m := newTestModel(table)
 			for i := range 5 {
-				tx, err := s.Begin(bg, load.Target{Model: m, Mode: load.Upsert})
+				tx, err := s.Begin(bg, load.Target{Model: m, Mode: models.Upsert})
 				if err != nil {
 					errs <- err
 					return
@@ -679,17 +679,17 @@ func TestConcurrentLoads(t *testing.T) {
 	eq(t, queryStrings(t, s, `SELECT (SELECT count(*) FROM t0), (SELECT count(*) FROM t1), (SELECT count(*) FROM _syncd_state)`), []string{"11|11|2"})
 
 	// A second Begin on a busy table waits, and gives up with its context.
-	tx, err := s.Begin(bg, load.Target{Model: newTestModel("t0"), Mode: load.Upsert})
+	tx, err := s.Begin(bg, load.Target{Model: newTestModel("t0"), Mode: models.Upsert})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(bg, 50*time.Millisecond)
 	defer cancel()
-	if _, err := s.Begin(ctx, load.Target{Model: newTestModel("t0"), Mode: load.Upsert}); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := s.Begin(ctx, load.Target{Model: newTestModel("t0"), Mode: models.Upsert}); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("second Begin: %v", err)
 	}
 	tx.Rollback()
-	tx2, err := s.Begin(bg, load.Target{Model: newTestModel("t0"), Mode: load.Upsert})
+	tx2, err := s.Begin(bg, load.Target{Model: newTestModel("t0"), Mode: models.Upsert})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -711,7 +711,7 @@ func TestManySmallWritesAcrossFlushes(t *testing.T) {
 		}
 		batches = append(batches, b)
 	}
-	n := loadRows(t, s, load.Target{Model: m, Mode: load.Upsert}, nil, batches...)
+	n := loadRows(t, s, load.Target{Model: m, Mode: models.Upsert}, nil, batches...)
 	if n != 30_000 {
 		t.Fatalf("rows = %d", n)
 	}
@@ -722,7 +722,7 @@ func TestManySmallWritesAcrossFlushes(t *testing.T) {
 func TestUpsertOfUnchangedRowsWritesNothing(t *testing.T) {
 	s, _ := openTest(t)
 	m := newTestModel("items")
-	up := load.Target{Model: m, Mode: load.Upsert}
+	up := load.Target{Model: m, Mode: models.Upsert}
 	a1 := row{"id": "a", "updated_at": ts("2025-01-01T10:00:00Z"), "amount": "1", "day": day("2025-01-01"), "raw": "a1"}
 	b1 := row{"id": "b", "updated_at": ts("2025-01-01T10:00:00Z"), "amount": "2", "day": day("2025-01-01"), "raw": "b1"}
 	if n := loadRows(t, s, up, nil, []row{a1, b1}); n != 2 {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/syncd/syncd/checkpoints"
 	"github.com/syncd/syncd/load"
+	"github.com/syncd/syncd/models"
 )
 
 // seqColumn orders staged rows by the order they were written, so "the last
@@ -44,8 +45,11 @@ type Tx struct {
 	keys    []string
 	day     string
 	stage   string
-	created bool // the target table was created by this Tx
-	latest  bool // the model has updated_at: latest wins on duplicate keys
+	created bool   // the target table was created by this Tx
+	version string // the model's version column: latest wins on duplicate keys ("" when none)
+	// original is the model's column of the object a row was decoded from:
+	// equal in a staged and a stored row, the row is unchanged ("" when none).
+	original string
 
 	insertSQL string // INSERT INTO stage ... SELECT ... FROM %s (view name)
 	seq       int64
@@ -66,7 +70,8 @@ func (s *Sink) Begin(ctx context.Context, t load.Target) (_ load.Tx, err error) 
 	if t.Model == nil {
 		return nil, errors.New("duckdb: Begin without a model")
 	}
-	tx := &Tx{s: s, target: t, id: s.txSeq.Add(1), table: t.Model.Table(), keys: t.Model.Key(), day: t.Model.DayColumn()}
+	tx := &Tx{s: s, target: t, id: s.txSeq.Add(1), table: t.Model.Table(), keys: t.Model.Key(), day: t.Model.DayColumn(),
+		version: t.Model.Version(), original: t.Model.Original()}
 	if err := tx.validateTarget(); err != nil {
 		return nil, err
 	}
@@ -127,21 +132,23 @@ func (tx *Tx) validateTarget() error {
 			return fmt.Errorf("duckdb: %s: column name %s is reserved", tx.table, seqColumn)
 		}
 		tx.columns = append(tx.columns, f.Name)
-		if f.Name == "updated_at" {
-			tx.latest = true
-		}
 	}
 	for _, k := range tx.keys {
 		if !slices.Contains(tx.columns, k) {
 			return fmt.Errorf("duckdb: %s: key column %q is not in the model's schema", tx.table, k)
 		}
 	}
+	for _, c := range [][2]string{{"version", tx.version}, {"original", tx.original}} {
+		if c[1] != "" && !slices.Contains(tx.columns, c[1]) {
+			return fmt.Errorf("duckdb: %s: %s column %q is not in the model's schema", tx.table, c[0], c[1])
+		}
+	}
 	switch tx.target.Mode {
-	case load.Upsert:
+	case models.Upsert:
 		if len(tx.keys) == 0 {
 			return fmt.Errorf("duckdb: %s: upsert needs a model with a key", tx.table)
 		}
-	case load.ReplaceDays:
+	case models.ReplaceDays:
 		if tx.day == "" || !slices.Contains(tx.columns, tx.day) {
 			return fmt.Errorf("duckdb: %s: replace-days needs a day column in the model (have %q)", tx.table, tx.day)
 		}
@@ -149,7 +156,7 @@ func (tx *Tx) validateTarget() error {
 			return fmt.Errorf("duckdb: %s: replace-days window [%s, %s) is empty", tx.table,
 				tx.target.From.Format("2006-01-02"), tx.target.To.Format("2006-01-02"))
 		}
-	case load.ReplaceTable:
+	case models.ReplaceTable:
 	default:
 		return fmt.Errorf("duckdb: %s: unknown load mode %d", tx.table, tx.target.Mode)
 	}
@@ -363,7 +370,7 @@ func (tx *Tx) releasePending() {
 }
 
 // Commit implements load.Tx: de-duplicate the staged rows on the model's key
-// (latest updated_at wins, then the last written), replace what the mode
+// (the latest version wins, then the last written), replace what the mode
 // says, move the cursor and commit, all in one DuckDB transaction. On any
 // error the transaction is rolled back and nothing changes.
 func (tx *Tx) Commit(ctx context.Context, cursor *checkpoints.Cursor) (int64, error) {
@@ -414,7 +421,7 @@ func (tx *Tx) commit(ctx context.Context, cursor *checkpoints.Cursor) (int64, er
 	}
 
 	switch tx.target.Mode {
-	case load.Upsert:
+	case models.Upsert:
 		conds := make([]string, len(tx.keys))
 		for i, k := range tx.keys {
 			conds[i] = fmt.Sprintf("s.%[1]s IS NOT DISTINCT FROM %[2]s.%[1]s", quoteIdent(k), t)
@@ -422,13 +429,13 @@ func (tx *Tx) commit(ctx context.Context, cursor *checkpoints.Cursor) (int64, er
 		if len(tx.keys) == 1 {
 			// A plain IN is a hash semi-join; Write refused NULL keys.
 			k := quoteIdent(tx.keys[0])
-			if slices.Contains(tx.columns, "raw") {
+			if tx.original != "" {
 				// A key whose winning row is what the table already holds
 				// changes nothing: leave that row (and its _synced_at) alone,
 				// so a pass re-reading its lookback writes only what changed.
 				if _, err := exec("unchanged", fmt.Sprintf(
-					`DELETE FROM %[1]s WHERE %[2]s IN (SELECT w.%[2]s FROM (SELECT %[2]s, "raw" FROM %[1]s QUALIFY row_number() OVER (PARTITION BY %[2]s ORDER BY %[3]s) = 1) w JOIN %[4]s t ON t.%[2]s = w.%[2]s AND t."raw" = w."raw")`,
-					stage, k, tx.winnerOrder(), t)); err != nil {
+					`DELETE FROM %[1]s WHERE %[2]s IN (SELECT w.%[2]s FROM (SELECT %[2]s, %[5]s FROM %[1]s QUALIFY row_number() OVER (PARTITION BY %[2]s ORDER BY %[3]s) = 1) w JOIN %[4]s t ON t.%[2]s = w.%[2]s AND t.%[5]s = w.%[5]s)`,
+					stage, k, tx.winnerOrder(), t, quoteIdent(tx.original))); err != nil {
 					return 0, err
 				}
 			}
@@ -439,7 +446,7 @@ func (tx *Tx) commit(ctx context.Context, cursor *checkpoints.Cursor) (int64, er
 			t, stage, strings.Join(conds, " AND "))); err != nil {
 			return 0, err
 		}
-	case load.ReplaceDays:
+	case models.ReplaceDays:
 		day := fmt.Sprintf("CAST(%s AS DATE)", quoteIdent(tx.day))
 		from, to := tx.target.From.UTC().Format("2006-01-02"), tx.target.To.UTC().Format("2006-01-02")
 		var outside int64
@@ -457,7 +464,7 @@ func (tx *Tx) commit(ctx context.Context, cursor *checkpoints.Cursor) (int64, er
 		if _, err := exec("delete", fmt.Sprintf("DELETE FROM %s WHERE %s >= CAST(? AS DATE) AND %s < CAST(? AS DATE)", t, day, day), from, to); err != nil {
 			return 0, err
 		}
-	case load.ReplaceTable:
+	case models.ReplaceTable:
 		if _, err := exec("delete", "DELETE FROM "+t); err != nil {
 			return 0, err
 		}
@@ -528,12 +535,12 @@ func quoteList(names []string) string {
 	return strings.Join(q, ", ")
 }
 
-// winnerOrder ranks a key's staged rows: the latest updated_at wins, then
+// winnerOrder ranks a key's staged rows: the latest version wins, then
 // the last written.
 func (tx *Tx) winnerOrder() string {
 	order := seqColumn + " DESC"
-	if tx.latest {
-		order = `"updated_at" DESC NULLS LAST, ` + order
+	if tx.version != "" {
+		order = quoteIdent(tx.version) + " DESC NULLS LAST, " + order
 	}
 	return order
 }

@@ -24,7 +24,7 @@ func statsModel(t testing.TB, slices ...string) models.Model {
 
 func loadViewDataset(t testing.TB, s *Sink, d1, d2 time.Time) {
 	conv := models.Conversions()
-	loadRows(t, s, load.Target{Model: conv, Mode: load.Upsert}, nil, []row{
+	loadRows(t, s, load.Target{Model: conv, Mode: models.Upsert}, nil, []row{
 		{"id": "c1", "status": "confirmed", "offer_id": 1, "partner_id": 10, "revenue": "10", "payouts": "6", "created_at": d1.Add(time.Hour)},
 		{"id": "c2", "status": "pending", "offer_id": 1, "partner_id": 10, "revenue": "5", "payouts": "3", "created_at": d1.Add(2 * time.Hour)},
 		{"id": "c3", "status": "declined", "offer_id": 1, "partner_id": 10, "revenue": "100", "payouts": "50", "created_at": d1.Add(3 * time.Hour)},
@@ -45,10 +45,10 @@ func TestViews(t *testing.T) {
 	// offers and partners are missing: daily_revenue waits for them.
 	eq(t, viewNames(t, s), []string{"conversions_by_status"})
 
-	loadRows(t, s, load.Target{Model: models.Offers(), Mode: load.ReplaceTable}, nil, []row{
+	loadRows(t, s, load.Target{Model: models.Offers(), Mode: models.ReplaceTable}, nil, []row{
 		{"id": 1, "title": "Offer One"}, {"id": 2, "title": "Offer Two"},
 	})
-	loadRows(t, s, load.Target{Model: models.Partners(), Mode: load.ReplaceTable}, nil, []row{
+	loadRows(t, s, load.Target{Model: models.Partners(), Mode: models.ReplaceTable}, nil, []row{
 		{"id": 10, "email": "a@x"}, {"id": 11, "email": "b@x"},
 	})
 	eq(t, viewNames(t, s), []string{"conversions_by_status", "daily_revenue"})
@@ -71,7 +71,7 @@ func TestViews(t *testing.T) {
 
 	// stats_daily sliced by day, offer, partner, country.
 	st := statsModel(t, "day", "offer", "partner", "country")
-	loadRows(t, s, load.Target{Model: st, Mode: load.ReplaceDays, From: d1, To: d2}, nil, []row{
+	loadRows(t, s, load.Target{Model: st, Mode: models.ReplaceDays, From: d1, To: d2}, nil, []row{
 		{"day": d1, "offer_id": 1, "partner_id": 10, "country": "US", "clicks_raw": 100, "clicks_uniq": 80,
 			"confirmed_count": 2, "pending_count": 1, "hold_count": 1, "declined_count": 5,
 			"confirmed_revenue": "4", "pending_revenue": "1", "hold_revenue": "1", "declined_revenue": "9",
@@ -99,7 +99,7 @@ func TestViews(t *testing.T) {
 	// the offer view, not the partner and country ones.
 	s.Close()
 	s2, _ := openTest(t)
-	loadRows(t, s2, load.Target{Model: statsModel(t, "day", "offer"), Mode: load.ReplaceDays, From: d1, To: d2}, nil,
+	loadRows(t, s2, load.Target{Model: statsModel(t, "day", "offer"), Mode: models.ReplaceDays, From: d1, To: d2}, nil,
 		[]row{{"day": d1, "offer_id": 1, "clicks_raw": 10, "confirmed_count": 1}})
 	eq(t, viewNames(t, s2), []string{"cr_epc_by_offer_day"})
 	eq(t, queryStrings(t, s2, `SELECT clicks, conversions, cr FROM cr_epc_by_offer_day`), []string{"10|1|0.1"})
@@ -121,11 +121,11 @@ func TestReports(t *testing.T) {
 	today := time.Now().UTC().Truncate(24 * time.Hour)
 	loadViewDataset(t, s, today.AddDate(0, 0, -2), today.AddDate(0, 0, -1))
 	// An old conversion outside the 30 days.
-	loadRows(t, s, load.Target{Model: models.Conversions(), Mode: load.Upsert}, nil, []row{
+	loadRows(t, s, load.Target{Model: models.Conversions(), Mode: models.Upsert}, nil, []row{
 		{"id": "old", "status": "confirmed", "offer_id": 1, "partner_id": 10, "revenue": "1000", "payouts": "1", "created_at": today.AddDate(0, 0, -40)},
 	})
-	loadRows(t, s, load.Target{Model: models.Offers(), Mode: load.ReplaceTable}, nil, []row{{"id": 1, "title": "Offer One"}, {"id": 2, "title": "Offer Two"}})
-	loadRows(t, s, load.Target{Model: models.Partners(), Mode: load.ReplaceTable}, nil, []row{{"id": 10, "email": "a@x"}, {"id": 11, "email": "b@x"}})
+	loadRows(t, s, load.Target{Model: models.Offers(), Mode: models.ReplaceTable}, nil, []row{{"id": 1, "title": "Offer One"}, {"id": 2, "title": "Offer Two"}})
+	loadRows(t, s, load.Target{Model: models.Partners(), Mode: models.ReplaceTable}, nil, []row{{"id": 10, "email": "a@x"}, {"id": 11, "email": "b@x"}})
 
 	names := []string{}
 	reports, err := warehousesql.Reports()
@@ -140,7 +140,7 @@ func TestReports(t *testing.T) {
 	}
 	// The CR/EPC reports add up to the clicks and conversions stats_daily holds.
 	d := today.AddDate(0, 0, -1)
-	loadRows(t, s, load.Target{Model: statsModel(t, "day", "offer", "partner", "country"), Mode: load.ReplaceDays, From: d.AddDate(0, 0, -1), To: d.AddDate(0, 0, 1)}, nil, []row{
+	loadRows(t, s, load.Target{Model: statsModel(t, "day", "offer", "partner", "country"), Mode: models.ReplaceDays, From: d.AddDate(0, 0, -1), To: d.AddDate(0, 0, 1)}, nil, []row{
 		{"day": d, "offer_id": 1, "partner_id": 10, "country": "US", "clicks_raw": 100, "confirmed_count": 2, "pending_count": 1, "confirmed_revenue": "4", "confirmed_charge": "10"},
 		{"day": d.AddDate(0, 0, -1), "offer_id": 2, "partner_id": 11, "country": "DE", "clicks_raw": 40, "hold_count": 1, "hold_revenue": "1", "hold_charge": "2"},
 	})

@@ -43,13 +43,13 @@ func cases() []testCase {
 	}
 }
 
-func upsert(m models.Model) load.Target { return load.Target{Model: m, Mode: load.Upsert} }
+func upsert(m models.Model) load.Target { return load.Target{Model: m, Mode: models.Upsert} }
 
-func wholeTable(m models.Model) load.Target { return load.Target{Model: m, Mode: load.ReplaceTable} }
+func wholeTable(m models.Model) load.Target { return load.Target{Model: m, Mode: models.ReplaceTable} }
 
 func days(t *testing.T, m models.Model, from, to string) load.Target {
 	t.Helper()
-	return load.Target{Model: m, Mode: load.ReplaceDays, From: day(t, from), To: day(t, to)}
+	return load.Target{Model: m, Mode: models.ReplaceDays, From: day(t, from), To: day(t, to)}
 }
 
 // day is a UTC midnight, as the pipeline passes ReplaceDays bounds.
@@ -122,7 +122,7 @@ func roundTrip(e *env) {
 	})
 }
 
-// Within one batch the row with the latest version (updated_at) wins; of
+// Within one batch the row with the latest version (Model.Version) wins; of
 // equal versions the last written; any version beats none. A model
 // without a version column keeps the last written. One row per key.
 func duplicateKeysInOneBatch(e *env) {
@@ -141,7 +141,7 @@ func duplicateKeysInOneBatch(e *env) {
 		if n != 3 {
 			e.t.Errorf("Commit reported %d rows, want 3 (one per key)", n)
 		}
-		e.expect("conversions", e.rows(s, conv, "id", "status", "updated_at"), []string{
+		e.expect("conversions", e.rows(s, conv, "id", "status", conv.Version()), []string{
 			"a|confirmed|2025-01-01T12:00:00Z",
 			"b|hold|2025-01-01T10:00:00Z",
 			"c|confirmed|2025-01-01T08:00:00Z",
@@ -187,14 +187,14 @@ func duplicateKeysAcrossBatches(e *env) {
 	if n != 3 {
 		e.t.Errorf("Commit reported %d rows, want 3 (one per key)", n)
 	}
-	e.expect("conversions", e.rows(s, conv, "id", "status", "updated_at"), []string{
+	e.expect("conversions", e.rows(s, conv, "id", "status", conv.Version()), []string{
 		"a|confirmed|2025-01-01T12:00:00Z",
 		"b|hold|2025-01-01T13:00:00Z",
 		"c|pending|2025-01-01T10:00:00Z",
 	})
 }
 
-// Across Txs Upsert replaces the stored row by key (load.Upsert's
+// Across Txs Upsert replaces the stored row by key (models.Upsert's
 // contract): the later commit wins whatever its version, as it is the
 // API's later answer; versions order only the copies of a key within one
 // Tx. Never two rows for a key.
@@ -206,12 +206,12 @@ func duplicateKeysAcrossTxs(e *env) {
 		conversion("b", "pending", "2025-01-01 09:00:00", "2025-01-01 10:00:00"),
 	})
 	e.load(s, upsert(conv), nil, []string{conversion("a", "confirmed", "2025-01-01 09:00:00", "2025-01-01 12:00:00")})
-	e.expect("after a newer version", e.rows(s, conv, "id", "status", "updated_at"), []string{
+	e.expect("after a newer version", e.rows(s, conv, "id", "status", conv.Version()), []string{
 		"a|confirmed|2025-01-01T12:00:00Z",
 		"b|pending|2025-01-01T10:00:00Z",
 	})
 	e.load(s, upsert(conv), nil, []string{conversion("b", "declined", "2025-01-01 09:00:00", "2025-01-01 09:30:00")})
-	e.expect("after an older version", e.rows(s, conv, "id", "status", "updated_at"), []string{
+	e.expect("after an older version", e.rows(s, conv, "id", "status", conv.Version()), []string{
 		"a|confirmed|2025-01-01T12:00:00Z",
 		"b|declined|2025-01-01T09:30:00Z",
 	})
