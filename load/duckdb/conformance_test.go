@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/syncd/syncd/internal/fixtures"
+
 	"github.com/apache/arrow-go/v18/arrow"
 	duckdbdriver "github.com/duckdb/duckdb-go/v2"
 
@@ -32,6 +34,9 @@ func TestConformance(t *testing.T) {
 		},
 		Read:  readTable,
 		Crash: copyFiles,
+		Previous: func(t *testing.T, dir string) {
+			fixtures.WarehouseV1(t, filepath.Join(dir, warehouseFile))
+		},
 	})
 }
 

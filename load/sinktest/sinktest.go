@@ -70,6 +70,13 @@ type Harness struct {
 	// now instead. The suite rolls back and closes the abandoned sink after
 	// the case has checked the restarted one.
 	Crash func(t *testing.T, s load.Sink, dir string) string
+
+	// Previous writes into the empty dir a warehouse as the oldest release
+	// this build still upgrades wrote it, holding committed conversions and
+	// their cursor (DuckDB: a file the release before schema migrations
+	// wrote). Open must upgrade it in place. Nil skips the migration case,
+	// for a sink with no earlier release.
+	Previous func(t *testing.T, dir string)
 }
 
 // Run runs the conformance suite against sinks made by h, one subtest per
