@@ -1,6 +1,28 @@
 package models
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+
+	"github.com/syncd/syncd/plan"
+)
+
+// postbacksStream is what both postback streams share: Affise serves them
+// alike (rows under "postbacks", a Mongo _id, a Unix date), walked by day
+// and re-read over two days; cols are the stream's own columns after id
+// and date.
+func postbacksStream(name, endpoint string, cols ...column) *Stream {
+	return &Stream{
+		Name: name, Endpoint: endpoint, ListKey: "postbacks",
+		Planner: plan.Days{}, Zone: ZoneUTC, Mode: Upsert,
+		Defaults: Defaults{Schedule: "@every 1h", Lookback: 48 * time.Hour},
+		Key:      []string{"id"}, Day: "date",
+		columns: append([]column{
+			{name: "id", typ: tString, from: at("_id"), dec: (*rowState).mongoID},
+			{name: "date", typ: tTimestamp, dec: (*rowState).unixDate},
+		}, cols...),
+	}
+}
 
 // Shared decoding of the Mongo-style postback shapes.
 
