@@ -48,14 +48,14 @@ type API struct {
 
 // Warehouse is where synced rows land.
 type Warehouse struct {
-	Kind        string // duckdb | parquet
-	Path        string
-	MemoryLimit string
+	Kind        string `yaml:"kind"` // duckdb | parquet
+	Path        string `yaml:"path"`
+	MemoryLimit string `yaml:"memory_limit"`
 }
 
 // HTTP is the daemon's listener.
 type HTTP struct {
-	Listen string
+	Listen string `yaml:"listen"`
 }
 
 // Stream is one stream's settings.
@@ -69,11 +69,19 @@ type Stream struct {
 }
 
 // Error is a configuration problem; the CLI maps it to exit code 2.
-type Error struct{ Msg string }
+type Error struct {
+	Msg string
+	Err error // the cause, if any
+}
 
 func (e *Error) Error() string { return "config: " + e.Msg }
 
-func errorf(format string, args ...any) error { return &Error{Msg: fmt.Sprintf(format, args...)} }
+func (e *Error) Unwrap() error { return e.Err }
+
+func errorf(format string, args ...any) error {
+	err := fmt.Errorf(format, args...)
+	return &Error{Msg: err.Error(), Err: errors.Unwrap(err)}
+}
 
 // Stream returns the settings of a stream by name (nil if unknown).
 func (c *Config) Stream(name string) *Stream {
@@ -85,15 +93,64 @@ func (c *Config) Stream(name string) *Stream {
 	return nil
 }
 
-// Defaults as DESIGN.md documents them.
-func defaults() *Config {
-	c := &Config{
-		API: API{
+// file is syncd.yaml as written: its yaml tags are the keys, so decoding
+// refuses any other, and Keys lists them.
+type file struct {
+	API       apiFile   `yaml:"api"`
+	Warehouse Warehouse `yaml:"warehouse"`
+	HTTP      HTTP      `yaml:"http"`
+	// Streams are decoded one by one into streams: which keys a stream
+	// takes depends on its declaration.
+	Streams map[string]yaml.Node `yaml:"streams"`
+
+	streams []*streamSettings // in models.Registry() order
+}
+
+type apiFile struct {
+	BaseURL           string   `yaml:"base_url"`
+	Key               string   `yaml:"key"`
+	Timezone          string   `yaml:"timezone"`
+	PageSize          whole    `yaml:"page_size"`
+	RequestsPerSecond number   `yaml:"requests_per_second"`
+	Concurrency       whole    `yaml:"concurrency"`
+	Timeout           duration `yaml:"timeout"`
+	Role              string   `yaml:"role"`
+	MaxRetries        whole    `yaml:"max_retries"`
+}
+
+type streamFile struct {
+	Enabled   flag     `yaml:"enabled"`
+	Schedule  string   `yaml:"schedule"`
+	StartDate date     `yaml:"start_date"`
+	Lookback  duration `yaml:"lookback"`
+}
+
+// streamSettings is one stream's settings. Only a stream that takes slices
+// (its Defaults.Slices is not nil) decodes into all of it; the others
+// decode into streamFile, which refuses the key.
+type streamSettings struct {
+	decl       *models.Stream
+	streamFile `yaml:",inline"`
+	Slices     list `yaml:"slices"`
+}
+
+func (s *streamSettings) keys() any {
+	if s.decl.Defaults.Slices == nil {
+		return &s.streamFile
+	}
+	return s
+}
+
+// defaults holds every default, as DESIGN.md documents them; a stream's
+// come from its declaration.
+func defaults() *file {
+	f := &file{
+		API: apiFile{
 			Timezone:          "UTC",
 			PageSize:          500,
 			RequestsPerSecond: 3,
 			Concurrency:       3,
-			Timeout:           60 * time.Second,
+			Timeout:           duration(60 * time.Second),
 			Role:              "admin",
 			MaxRetries:        8,
 		},
@@ -101,10 +158,13 @@ func defaults() *Config {
 		HTTP:      HTTP{Listen: "127.0.0.1:9464"},
 	}
 	for _, d := range models.Registry() {
-		c.Streams = append(c.Streams, &Stream{Name: d.Name, Enabled: true, Schedule: d.Defaults.Schedule,
-			Lookback: d.Defaults.Lookback, Slices: slices.Clone(d.Defaults.Slices)})
+		f.streams = append(f.streams, &streamSettings{
+			decl:       d,
+			streamFile: streamFile{Enabled: true, Schedule: d.Defaults.Schedule, Lookback: duration(d.Defaults.Lookback)},
+			Slices:     slices.Clone(d.Defaults.Slices),
+		})
 	}
-	return c
+	return f
 }
 
 // Load reads path (which may be empty: defaults plus environment only).
@@ -122,7 +182,7 @@ func load(path string, local bool) (*Config, error) {
 			if errors.Is(err, os.ErrNotExist) {
 				return nil, errorf("%s does not exist (copy config.example.yaml and edit it, or pass -c FILE)", path)
 			}
-			return nil, errorf("reading %s: %v", path, err)
+			return nil, errorf("reading %s: %w", path, err)
 		}
 		data = b
 	}
@@ -153,379 +213,87 @@ func parse(data []byte, environ []string, local bool) (*Config, error) {
 			return "", true
 		}
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, errorf("not valid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
-	}
-	tree := map[string]value{} // dotted key -> its value
-	if len(doc.Content) > 0 {
-		if err := flatten(doc.Content[0], "", tree); err != nil {
-			return nil, err
-		}
+	root, err := parseYAML(data)
+	if err != nil {
+		return nil, err
 	}
 	if err := checkEnvNames(vars); err != nil {
 		return nil, err
 	}
+	from := map[string]string{} // dotted key -> the variable it came from
 	// Overrides first: a ${VAR} in a value an override replaces need not
 	// be set (api.key: ${AFFISE_API_KEY} with only SYNCD_API_KEY given).
-	applyEnv(tree, lookup)
-	if err := expandTree(tree, expandLookup); err != nil {
+	applyEnv(root, lookup, from)
+	if err := expandTree(root, "", expandLookup, from); err != nil {
 		return nil, err
 	}
-	c := defaults()
-	if err := c.apply(tree); err != nil {
+	f := defaults()
+	if err := f.decode(root); err != nil {
 		return nil, err
 	}
+	c := f.config()
+	c.keyFrom = from["api.key"]
 	if err := c.validate(local); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-var varRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
-
-// expand replaces ${VAR} in one scalar; an unset variable is an error so a
-// missing secret is caught at start, not as a 401 an hour later. ref is the
-// first variable referred to, to say where a bad value came from.
-func expand(key, s string, lookup func(string) (string, bool)) (out, ref string, err error) {
-	var missing string
-	out = varRef.ReplaceAllStringFunc(s, func(m string) string {
-		name := varRef.FindStringSubmatch(m)[1]
-		if ref == "" {
-			ref = "${" + name + "}"
-		}
-		v, ok := lookup(name)
-		if !ok && missing == "" {
-			missing = name
-		}
-		return v
-	})
-	if missing != "" {
-		return "", "", errorf("%s refers to ${%s}, which is not set in the environment (set it, or override %s with %s)", key, missing, key, EnvName(key))
+// parseYAML returns the top-level mapping, ready for the edits before
+// decoding (see blockCopy); an empty file is an empty mapping.
+func parseYAML(data []byte) (*yaml.Node, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, &Error{Msg: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: "), Err: err}
 	}
-	return out, ref, nil
-}
-
-// expandTree expands ${VAR} in every value written in the YAML; values
-// from SYNCD_* overrides are taken as they are.
-func expandTree(tree map[string]value, lookup func(string) (string, bool)) error {
-	for _, k := range sortedKeys(tree) {
-		v := tree[k]
-		if v.from != "" {
-			continue
-		}
-		var err error
-		if v.isList {
-			items := make([]string, len(v.list))
-			for i, item := range v.list {
-				if items[i], _, err = expand(k, item, lookup); err != nil {
-					return err
-				}
-			}
-			v.list = items
-		} else if v.scalar, v.from, err = expand(k, v.scalar, lookup); err != nil {
-			return err
-		}
-		tree[k] = v
+	if len(doc.Content) == 0 || doc.Content[0].ShortTag() == "!!null" {
+		return &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}, nil
 	}
-	return nil
+	if doc.Content[0].Kind != yaml.MappingNode {
+		return nil, errorf("expected a mapping at the top level (api:, warehouse:, streams:, http:)")
+	}
+	return blockCopy(doc.Content[0]), nil
 }
 
-// value is one setting as written: a scalar, or a list (slices only).
-type value struct {
-	scalar string
-	list   []string
-	isList bool
-	// from names where an expanded value came from: the ${VAR} it read or
-	// the SYNCD_* variable that overrode it; empty when written literally.
-	from string
-}
-
-func flatten(n *yaml.Node, prefix string, tree map[string]value) error {
-	switch n.Kind {
-	case yaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k := n.Content[i].Value
-			key := k
-			if prefix != "" {
-				key = prefix + "." + k
-			}
-			if err := flatten(n.Content[i+1], key, tree); err != nil {
+// decode fills f from the tree, over its defaults.
+func (f *file) decode(root *yaml.Node) error {
+	if err := decodeStrict(root, "", f); err != nil {
+		return err
+	}
+	names := make([]string, 0, len(f.Streams))
+	for name := range f.Streams {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if !slices.Contains(models.Names(), name) {
+			return errorf("unknown key streams.%s: no such stream (streams are %s) (see config.example.yaml for every key)", name, strings.Join(models.Names(), ", "))
+		}
+	}
+	for _, s := range f.streams {
+		if n, ok := f.Streams[s.decl.Name]; ok {
+			if err := decodeStrict(&n, "streams."+s.decl.Name, s.keys()); err != nil {
 				return err
 			}
 		}
-	case yaml.SequenceNode:
-		var items []string
-		for _, item := range n.Content {
-			if item.Kind != yaml.ScalarNode {
-				return errorf("%s (line %d): expected a list of plain values", prefix, item.Line)
-			}
-			items = append(items, item.Value)
-		}
-		tree[prefix] = value{list: items, isList: true}
-	case yaml.ScalarNode:
-		if prefix == "" {
-			return errorf("expected a mapping at the top level (api:, warehouse:, streams:, http:)")
-		}
-		if n.Tag == "!!null" {
-			tree[prefix] = value{}
-			return nil
-		}
-		tree[prefix] = value{scalar: n.Value}
-	case yaml.AliasNode:
-		return flatten(n.Alias, prefix, tree)
-	default:
-		return errorf("%s (line %d): unsupported YAML value", prefix, n.Line)
 	}
 	return nil
 }
 
-// EnvName is the SYNCD_* variable that overrides a dotted key.
-func EnvName(key string) string {
-	return "SYNCD_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
-}
-
-func applyEnv(tree map[string]value, lookup func(string) (string, bool)) {
-	for _, key := range Keys() {
-		if v, ok := lookup(EnvName(key)); ok {
-			tree[key] = value{scalar: v, from: EnvName(key)}
-		}
+func (f *file) config() *Config {
+	a := f.API
+	c := &Config{
+		API: API{BaseURL: a.BaseURL, Key: a.Key, Timezone: a.Timezone, PageSize: int(a.PageSize),
+			RequestsPerSecond: float64(a.RequestsPerSecond), Concurrency: int(a.Concurrency),
+			Timeout: time.Duration(a.Timeout), Role: a.Role, MaxRetries: int(a.MaxRetries)},
+		Warehouse: f.Warehouse,
+		HTTP:      f.HTTP,
 	}
-}
-
-// envSections are the SYNCD_ prefixes of config sections. A variable under
-// one that names no key is a typo to report, like an unknown YAML key;
-// other SYNCD_ variables (SYNCD_CONFIG) are not settings.
-var envSections = []string{"SYNCD_API_", "SYNCD_WAREHOUSE_", "SYNCD_HTTP_", "SYNCD_STREAMS_"}
-
-func checkEnvNames(vars map[string]string) error {
-	known := map[string]bool{}
-	for _, k := range Keys() {
-		known[EnvName(k)] = true
+	for _, s := range f.streams {
+		c.Streams = append(c.Streams, &Stream{Name: s.decl.Name, Enabled: bool(s.Enabled), Schedule: s.Schedule,
+			StartDate: time.Time(s.StartDate), Lookback: time.Duration(s.Lookback), Slices: s.Slices})
 	}
-	var unknown []string
-	for name := range vars {
-		if known[name] {
-			continue
-		}
-		for _, p := range envSections {
-			if strings.HasPrefix(name, p) {
-				unknown = append(unknown, name)
-			}
-		}
-	}
-	if len(unknown) == 0 {
-		return nil
-	}
-	sort.Strings(unknown)
-	return errorf("%s; unset it or fix its name (see config.example.yaml for every key)", describeUnknownEnv(unknown[0]))
-}
-
-// describeUnknownEnv says why name overrides nothing: no such stream, or
-// no such key (shown as the dotted key it would have overridden).
-func describeUnknownEnv(name string) string {
-	rest, isStream := strings.CutPrefix(name, "SYNCD_STREAMS_")
-	if !isStream {
-		section, key, _ := strings.Cut(strings.TrimPrefix(name, "SYNCD_"), "_")
-		return fmt.Sprintf("environment variable %s overrides no config key (there is no %s.%s)", name, strings.ToLower(section), strings.ToLower(key))
-	}
-	for _, s := range models.Names() {
-		if key, ok := strings.CutPrefix(rest, strings.ToUpper(s)+"_"); ok {
-			return fmt.Sprintf("environment variable %s overrides no config key (there is no streams.%s.%s)", name, s, strings.ToLower(key))
-		}
-	}
-	stream := rest
-	for _, k := range streamKeys {
-		if s, ok := strings.CutSuffix(rest, "_"+strings.ToUpper(k)); ok {
-			stream = s
-			break
-		}
-	}
-	return fmt.Sprintf("environment variable %s: no such stream %q (streams are %s)", name, strings.ToLower(stream), strings.Join(models.Names(), ", "))
-}
-
-var topKeys = map[string][]string{
-	"api":       {"base_url", "key", "timezone", "page_size", "requests_per_second", "concurrency", "timeout", "role", "max_retries"},
-	"warehouse": {"kind", "path", "memory_limit"},
-	"http":      {"listen"},
-}
-
-var streamKeys = []string{"enabled", "schedule", "start_date", "lookback", "slices"}
-
-// Keys lists every dotted key syncd.yaml accepts.
-func Keys() []string {
-	var keys []string
-	for _, section := range []string{"api", "warehouse", "http"} {
-		for _, k := range topKeys[section] {
-			keys = append(keys, section+"."+k)
-		}
-	}
-	for _, d := range models.Registry() {
-		for _, k := range streamKeys {
-			if k == "slices" && d.Defaults.Slices == nil {
-				continue
-			}
-			keys = append(keys, "streams."+d.Name+"."+k)
-		}
-	}
-	return keys
-}
-
-func (c *Config) apply(tree map[string]value) error {
-	known := map[string]bool{}
-	for _, k := range Keys() {
-		known[k] = true
-	}
-	var unknown []string
-	for k := range tree {
-		if !known[k] {
-			unknown = append(unknown, k)
-		}
-	}
-	if len(unknown) > 0 {
-		sort.Strings(unknown)
-		return errorf("unknown key %s (see config.example.yaml for every key)", describeUnknown(unknown[0]))
-	}
-	for _, k := range sortedKeys(tree) {
-		if err := c.set(k, tree[k]); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func describeUnknown(k string) string {
-	parts := strings.Split(k, ".")
-	if parts[0] == "streams" && len(parts) >= 2 {
-		known := false
-		for _, s := range models.Names() {
-			known = known || s == parts[1]
-		}
-		if !known {
-			return fmt.Sprintf("streams.%s: no such stream (streams are %s)", parts[1], strings.Join(models.Names(), ", "))
-		}
-	}
-	return k
-}
-
-func sortedKeys(m map[string]value) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-func (c *Config) set(key string, val value) error {
-	v := val.scalar
-	// Keys() offers slices only to the streams that take them.
-	if val.isList && !strings.HasSuffix(key, ".slices") {
-		return errorf("%s: expected a single value, got a list", key)
-	}
-	var err error
-	switch key {
-	case "api.base_url":
-		c.API.BaseURL = v
-	case "api.key":
-		c.API.Key = v
-		c.keyFrom = val.from
-	case "api.timezone":
-		c.API.Timezone = v
-	case "api.page_size":
-		c.API.PageSize, err = parseInt(key, v)
-	case "api.requests_per_second":
-		c.API.RequestsPerSecond, err = strconv.ParseFloat(v, 64)
-		if err != nil {
-			err = errorf("%s: %q is not a number", key, v)
-		}
-	case "api.concurrency":
-		c.API.Concurrency, err = parseInt(key, v)
-	case "api.timeout":
-		c.API.Timeout, err = ParseDuration(key, v)
-	case "api.role":
-		c.API.Role = v
-	case "api.max_retries":
-		c.API.MaxRetries, err = parseInt(key, v)
-	case "warehouse.kind":
-		c.Warehouse.Kind = v
-	case "warehouse.path":
-		c.Warehouse.Path = v
-	case "warehouse.memory_limit":
-		c.Warehouse.MemoryLimit = v
-	case "http.listen":
-		c.HTTP.Listen = v
-	default:
-		parts := strings.SplitN(key, ".", 3)
-		s := c.Stream(parts[1])
-		switch parts[2] {
-		case "enabled":
-			s.Enabled, err = strconv.ParseBool(v)
-			if err != nil {
-				err = errorf("%s: %q is not true or false", key, v)
-			}
-		case "schedule":
-			s.Schedule = v
-		case "start_date":
-			if v == "" {
-				s.StartDate = time.Time{}
-				break
-			}
-			s.StartDate, err = time.Parse(time.DateOnly, v)
-			if err != nil {
-				err = errorf("%s: %q is not a date like 2025-01-31", key, v)
-			}
-		case "lookback":
-			s.Lookback, err = ParseDuration(key, v)
-		case "slices":
-			if val.isList {
-				s.Slices = val.list
-			} else {
-				s.Slices = splitList(v)
-			}
-		}
-	}
-	return err
-}
-
-func splitList(v string) []string {
-	var out []string
-	for _, p := range strings.Split(v, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-func parseInt(key, v string) (int, error) {
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		return 0, errorf("%s: %q is not a whole number", key, v)
-	}
-	return n, nil
-}
-
-// ParseDuration accepts Go durations plus whole days ("7d", "2d12h").
-func ParseDuration(key, v string) (time.Duration, error) {
-	s := strings.TrimSpace(v)
-	var days time.Duration
-	if i := strings.Index(s, "d"); i > 0 {
-		n, err := strconv.Atoi(s[:i])
-		if err != nil || n < 0 {
-			return 0, errorf("%s: %q is not a duration like 90s, 6h or 7d", key, v)
-		}
-		days = time.Duration(n) * 24 * time.Hour
-		s = s[i+1:]
-		if s == "" {
-			return days, nil
-		}
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return 0, errorf("%s: %q is not a duration like 90s, 6h or 7d", key, v)
-	}
-	return days + d, nil
+	return c
 }
 
 // Lowest start a stream may ask for; older dates are almost surely typos.
