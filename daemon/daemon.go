@@ -6,8 +6,8 @@
 // The daemon knows nothing about Affise or DuckDB files: a Job is a name, a
 // cron schedule and a function running one pass; the warehouse is reached
 // through load.Reader, which asks questions rather than SQL, and clients'
-// SQL through ReadOnlyQuerier. Of the stream declarations it reads only
-// which sources drop old rows, for the retention alarm.
+// SQL through ReadOnlyQuerier. Which sources drop old rows (for the
+// retention alarm) comes with each Job.
 package daemon
 
 import (
@@ -26,9 +26,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/syncd/syncd/load"
-	"github.com/syncd/syncd/models"
 	"github.com/syncd/syncd/pipeline"
-	"github.com/syncd/syncd/plan"
 )
 
 // Defaults of Config.
@@ -56,6 +54,10 @@ type Job struct {
 	// Run runs one pass. It must return soon after ctx ends (the pipeline
 	// rolls back the window in flight).
 	Run func(ctx context.Context) (pipeline.Result, error)
+	// Retention says the stream's source drops old rows (Affise's clicks
+	// after about 7 days), so the retention alarm watches its cursor lag.
+	// The caller knows the stream; the daemon does not.
+	Retention bool
 }
 
 // ReadOnlyQuerier runs SQL that clients send (POST /api/query). Package
@@ -173,7 +175,7 @@ func New(cfg Config) (*Daemon, error) {
 			return nil, fmt.Errorf("daemon: stream %s is scheduled twice", j.Stream)
 		}
 		interval := Interval(j.Schedule, d.started)
-		st := &stream{job: j, interval: interval, staleness: j.Staleness, retention: hasRetention(j.Stream)}
+		st := &stream{job: j, interval: interval, staleness: j.Staleness, retention: j.Retention}
 		if st.staleness <= 0 {
 			st.staleness = DefaultStaleness(j.Schedule, d.started)
 		}
@@ -185,14 +187,6 @@ func New(cfg Config) (*Daemon, error) {
 	}
 	d.handler = d.routes()
 	return d, nil
-}
-
-// hasRetention: the retention alarm watches the streams whose source drops
-// old rows (clicks), as their declarations' planners say; a name the
-// registry lacks (a test's job) has none.
-func hasRetention(stream string) bool {
-	s, err := models.Lookup(stream)
-	return err == nil && plan.HasRetention(s.Planner)
 }
 
 // Handler serves /, /healthz, /metrics and /api/query (what Run listens

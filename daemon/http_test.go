@@ -18,8 +18,10 @@ import (
 
 var t0 = time.Date(2025, 6, 10, 12, 0, 0, 0, time.UTC)
 
+// idleJob is a job that succeeds at once; clicks has a retention, as
+// cmd/syncd sets from its declaration.
 func idleJob(name string, s time.Duration) Job {
-	return Job{Stream: name, Schedule: every(s), Run: func(context.Context) (pipeline.Result, error) {
+	return Job{Stream: name, Schedule: every(s), Retention: name == "clicks", Run: func(context.Context) (pipeline.Result, error) {
 		return pipeline.Result{}, nil
 	}}
 }
@@ -88,7 +90,7 @@ func TestMetrics(t *testing.T) {
 			sink.set("conversions", convCursor)
 			return pipeline.Result{Stream: "conversions", Rows: 120, Requests: 4, Duration: 2 * time.Second}, nil
 		}},
-		{Stream: "clicks", Schedule: every(time.Hour), Run: func(context.Context) (pipeline.Result, error) {
+		{Stream: "clicks", Schedule: every(time.Hour), Retention: true, Run: func(context.Context) (pipeline.Result, error) {
 			sink.set("clicks", clicksCursor)
 			return pipeline.Result{Stream: "clicks", Rows: 7, Requests: 2}, errors.New("clicks window 2025-06-01T00:00Z..2025-06-01T01:00Z: HTTP 500")
 		}},

@@ -162,7 +162,7 @@ func TestPassLogLine(t *testing.T) {
 	log := &testLog{}
 	sink := newFakeWarehouse()
 	cur := time.Now().UTC().Add(-time.Hour).Truncate(time.Hour)
-	d, err := New(Config{Listen: "127.0.0.1:0", Log: log.logger(), Warehouse: sink, Jobs: []Job{{Stream: "clicks", Schedule: every(time.Hour), Run: func(context.Context) (pipeline.Result, error) {
+	d, err := New(Config{Listen: "127.0.0.1:0", Log: log.logger(), Warehouse: sink, Jobs: []Job{{Stream: "clicks", Schedule: every(time.Hour), Retention: true, Run: func(context.Context) (pipeline.Result, error) {
 		sink.set("clicks", cur)
 		return pipeline.Result{Stream: "clicks", Rows: 42, Requests: 3, Windows: 2, Cursor: cur, Duration: 1500 * time.Millisecond}, nil
 	}}}})

@@ -214,3 +214,13 @@ func TestDeclarations(t *testing.T) {
 		}
 	}
 }
+
+// The retention alarm follows the declarations: of today's streams only
+// clicks' source drops old rows.
+func TestOnlyClicksHasRetention(t *testing.T) {
+	for _, s := range Registry() {
+		if got, want := plan.HasRetention(s.Planner), s.Name == "clicks"; got != want {
+			t.Errorf("%s: retention %v, want %v", s.Name, got, want)
+		}
+	}
+}

@@ -17,7 +17,9 @@ import (
 	"github.com/syncd/syncd/config"
 	"github.com/syncd/syncd/daemon"
 	"github.com/syncd/syncd/extract"
+	"github.com/syncd/syncd/models"
 	"github.com/syncd/syncd/pipeline"
+	"github.com/syncd/syncd/plan"
 	"github.com/syncd/syncd/sqlguard"
 )
 
@@ -80,9 +82,15 @@ func runDaemon(ctx context.Context, g *globals) error {
 
 	jobs := make([]daemon.Job, 0, len(src.extractors))
 	for _, ex := range src.extractors {
+		decl, err := models.Lookup(ex.Stream())
+		if err != nil {
+			_ = wh.Close()
+			return err
+		}
 		jobs = append(jobs, daemon.Job{
-			Stream:   ex.Stream(),
-			Schedule: schedules[ex.Stream()],
+			Stream:    ex.Stream(),
+			Schedule:  schedules[ex.Stream()],
+			Retention: plan.HasRetention(decl.Planner),
 			Run: func(ctx context.Context) (pipeline.Result, error) {
 				return pipeline.Sync(ctx, ex, wh, pipeline.Options{Log: a.log, Progress: daemon.Progress(ctx)})
 			},
