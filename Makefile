@@ -14,14 +14,14 @@ test: build
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodePage$$' -fuzztime 5s ./extract
 	$(GO) test -run '^$$' -fuzz '^FuzzScan$$' -fuzztime 5s ./models
 	$(GO) test -run '^$$' -fuzz '^FuzzStatsDailySlices$$' -fuzztime 3s ./models
-	$(GO) test -run '^$$' -fuzz '^FuzzRunReadOnly$$' -fuzztime 5s ./sqlguard
+	$(GO) test -run '^$$' -fuzz '^FuzzRunReadOnly$$' -fuzztime 5s ./load/duckdb/sqlguard
 
 # The long fuzz run; make test runs the same targets for a few seconds.
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodePage$$' -fuzztime 5m -fuzzminimizetime 10s ./extract
 	$(GO) test -run '^$$' -fuzz '^FuzzScan$$' -fuzztime 2m -fuzzminimizetime 10s ./models
 	$(GO) test -run '^$$' -fuzz '^FuzzStatsDailySlices$$' -fuzztime 1m ./models
-	$(GO) test -run '^$$' -fuzz '^FuzzRunReadOnly$$' -fuzztime 3m ./sqlguard
+	$(GO) test -run '^$$' -fuzz '^FuzzRunReadOnly$$' -fuzztime 3m ./load/duckdb/sqlguard
 
 lint:
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }

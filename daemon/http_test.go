@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/syncd/syncd/load/duckdb/sqlguard"
 	"github.com/syncd/syncd/pipeline"
-	"github.com/syncd/syncd/sqlguard"
 )
 
 var t0 = time.Date(2025, 6, 10, 12, 0, 0, 0, time.UTC)

@@ -17,9 +17,9 @@ import (
 	"github.com/syncd/syncd/extract"
 	"github.com/syncd/syncd/internal/affisesim"
 	"github.com/syncd/syncd/load/duckdb"
+	"github.com/syncd/syncd/load/duckdb/sqlguard"
 	"github.com/syncd/syncd/models"
 	"github.com/syncd/syncd/pipeline"
-	"github.com/syncd/syncd/sqlguard"
 )
 
 // TestDaemonAgainstSimulator wires the daemon as `syncd run` does (the real

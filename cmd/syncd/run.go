@@ -17,10 +17,10 @@ import (
 	"github.com/syncd/syncd/config"
 	"github.com/syncd/syncd/daemon"
 	"github.com/syncd/syncd/extract"
+	"github.com/syncd/syncd/load/duckdb/sqlguard"
 	"github.com/syncd/syncd/models"
 	"github.com/syncd/syncd/pipeline"
 	"github.com/syncd/syncd/plan"
-	"github.com/syncd/syncd/sqlguard"
 )
 
 func newRunCmd(g *globals) *cobra.Command {

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/syncd/syncd/load/duckdb"
-	"github.com/syncd/syncd/sqlguard"
+	"github.com/syncd/syncd/load/duckdb/sqlguard"
 )
 
 // warehouse is a sandboxed warehouse, as `syncd run` opens it, with a table
