@@ -1,0 +1,427 @@
+package lake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+
+	"github.com/syncd/syncd/checkpoints"
+	"github.com/syncd/syncd/load"
+	"github.com/syncd/syncd/models"
+)
+
+// Tx is one load of one table (load.Tx). Each Write goes to an Arrow IPC
+// file under _syncd/tmp/, so staged rows cost disk, not heap, and a kill
+// leaves nothing a reader sees; Commit merges them into the partitions
+// they touch. A Tx is for one goroutine; it ends with Commit, a failed
+// Commit or Rollback, after which it holds no record and no file.
+type Tx struct {
+	s       *Sink
+	target  load.Target
+	id      string
+	dir     string // staged records, one IPC file per Write
+	release func()
+
+	staged []string
+	err    error // a failed Write: the Tx can only be rolled back
+	done   bool
+}
+
+func (tx *Tx) table() string { return tx.target.Model.Table() }
+
+// Write implements load.Tx. It does not keep rec: the rows are copied to
+// the staging file before it returns.
+func (tx *Tx) Write(ctx context.Context, rec arrow.RecordBatch) error {
+	if tx.done {
+		return fmt.Errorf("lake: write %s: transaction already ended", tx.table())
+	}
+	if tx.err != nil {
+		return fmt.Errorf("lake: write %s: an earlier write failed: %w", tx.table(), tx.err)
+	}
+	if err := tx.write(ctx, rec); err != nil {
+		tx.err = err
+		tx.dropStaged()
+		return fmt.Errorf("lake: write %s: %w", tx.table(), err)
+	}
+	return nil
+}
+
+func (tx *Tx) write(ctx context.Context, rec arrow.RecordBatch) (err error) {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := sameColumns(rec.Schema(), tx.target.Model.Schema()); err != nil {
+		return err
+	}
+	path := filepath.Join(tx.dir, strconv.Itoa(len(tx.staged))+".arrow")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	tx.staged = append(tx.staged, path)
+	w := ipc.NewWriter(f, ipc.WithSchema(rec.Schema()), ipc.WithAllocator(tx.s.mem))
+	err = w.Write(rec)
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// sameColumns holds a record to its model: the same columns by name,
+// order and type.
+func sameColumns(got, want *arrow.Schema) error {
+	if got.NumFields() != want.NumFields() {
+		return fmt.Errorf("record has %d columns, the table %d", got.NumFields(), want.NumFields())
+	}
+	for i, f := range want.Fields() {
+		g := got.Field(i)
+		if g.Name != f.Name || !arrow.TypeEqual(g.Type, f.Type) {
+			return fmt.Errorf("column %d is %s %s, want %s %s", i, g.Name, g.Type, f.Name, f.Type)
+		}
+	}
+	return nil
+}
+
+// Rollback implements load.Tx.
+func (tx *Tx) Rollback() error {
+	if tx.done {
+		return nil
+	}
+	tx.end()
+	return nil
+}
+
+// end finishes the Tx: its staging goes and the table is free again.
+func (tx *Tx) end() {
+	tx.done = true
+	_ = os.RemoveAll(tx.dir)
+	tx.release()
+}
+
+func (tx *Tx) dropStaged() {
+	for _, p := range tx.staged {
+		_ = os.Remove(p)
+	}
+	tx.staged = nil
+}
+
+// Commit implements load.Tx. Whatever it returns, the Tx has ended. An
+// error before the commit's journal is written leaves the lake as it was;
+// an I/O error after it (rare: a rename or the state file failing) leaves
+// the journal, which the next Open applies whole.
+func (tx *Tx) Commit(ctx context.Context, cur *checkpoints.Cursor) (int64, error) {
+	if tx.done {
+		return 0, fmt.Errorf("lake: commit %s: transaction already ended", tx.table())
+	}
+	defer tx.end()
+	if tx.err != nil {
+		return 0, fmt.Errorf("lake: commit %s: an earlier write failed: %w", tx.table(), tx.err)
+	}
+	n, err := tx.commit(ctx, cur)
+	if err != nil {
+		return 0, fmt.Errorf("lake: commit %s: %w", tx.table(), err)
+	}
+	return n, nil
+}
+
+func (tx *Tx) commit(ctx context.Context, cur *checkpoints.Cursor) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	j := journal{Table: tx.table()}
+	if cur != nil {
+		ch, err := changeOf(*cur, tx.s.now())
+		if err != nil {
+			return 0, err
+		}
+		j.Cursor = &ch
+	}
+	m := mergeOf(tx)
+	rows, err := m.run(ctx, &j)
+	defer func() {
+		if err != nil {
+			for _, r := range j.Renames {
+				_ = os.Remove(r.Temp)
+			}
+		}
+	}()
+	if err != nil {
+		return 0, err
+	}
+	// The last moment a cancel may still stop the commit: after the
+	// journal it lands whole, here or at the next Open.
+	if err = ctx.Err(); err != nil {
+		return 0, err
+	}
+	s := tx.s
+	s.publish.Lock()
+	defer s.publish.Unlock()
+	jpath := filepath.Join(s.l.journalDir(), fmt.Sprintf("%020d-%s.json", s.now().UnixNano(), tx.id))
+	b, err := jsonMarshal(j)
+	if err != nil {
+		return 0, err
+	}
+	if err = writeFileAtomic(s.l.tmpDir(), jpath, b); err != nil {
+		return 0, fmt.Errorf("journal: %w", err)
+	}
+	if aerr := s.l.apply(j); aerr != nil {
+		return 0, fmt.Errorf("%w (the next open completes this commit)", aerr)
+	}
+	if rerr := os.Remove(jpath); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+		return 0, fmt.Errorf("journal: %w", rerr)
+	}
+	return rows, nil
+}
+
+// merge is a commit's plan: the staged rows, de-duplicated, and the
+// partitions they rewrite.
+type merge struct {
+	tx    *Tx
+	model models.Model
+	mode  models.Mode
+	from  time.Time
+	to    time.Time
+}
+
+func mergeOf(tx *Tx) *merge {
+	return &merge{tx: tx, model: tx.target.Model, mode: tx.target.Mode, from: tx.target.From, to: tx.target.To}
+}
+
+// readStaged returns the Tx's records joined into one, or nil for none.
+func (m *merge) readStaged() (arrow.RecordBatch, error) {
+	sc := m.model.Schema()
+	mem := m.tx.s.mem
+	var recs []arrow.RecordBatch
+	defer func() {
+		for _, r := range recs {
+			r.Release()
+		}
+	}()
+	for _, p := range m.tx.staged {
+		if err := func() error {
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			r, err := ipc.NewReader(f, ipc.WithAllocator(mem), ipc.WithSchema(sc))
+			if err != nil {
+				return err
+			}
+			defer r.Release()
+			for r.Next() {
+				rec := r.RecordBatch()
+				rec.Retain()
+				recs = append(recs, rec)
+			}
+			return r.Err()
+		}(); err != nil {
+			return nil, fmt.Errorf("staged %s: %w", p, err)
+		}
+	}
+	if len(recs) == 0 {
+		return nil, nil
+	}
+	return concatRecords(recs, sc, mem)
+}
+
+// run writes every partition the Tx rewrites to a temp file and records
+// the renames and removals in j; it returns the rows the Tx stores.
+func (m *merge) run(ctx context.Context, j *journal) (int64, error) {
+	staged, err := m.readStaged()
+	if err != nil {
+		return 0, err
+	}
+	if staged != nil {
+		defer staged.Release()
+	}
+	winners, byPart, err := m.dedup(staged)
+	if err != nil {
+		return 0, err
+	}
+	parts, err := m.touched(byPart)
+	if err != nil {
+		return 0, err
+	}
+	l, table := m.tx.s.l, m.model.Table()
+	for i, p := range parts {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		idx := byPart[p]
+		if len(idx) == 0 && p != "" {
+			j.Removes = append(j.Removes, l.file(table, p))
+			continue
+		}
+		tmp := filepath.Join(l.tmpDir(), fmt.Sprintf("%s-%d.parquet.partial", m.tx.id, i))
+		if err := m.rewrite(ctx, p, staged, idx, winners, tmp); err != nil {
+			return 0, fmt.Errorf("partition %s/%s: %w", table, p, err)
+		}
+		j.Renames = append(j.Renames, rename{Temp: tmp, Final: l.file(table, p)})
+	}
+	return int64(len(winners)), nil
+}
+
+// dedup keeps one row per key (load.Tx's rule: the latest version, a
+// version over none, else the last written) and groups the kept rows by
+// partition, in the order written.
+func (m *merge) dedup(staged arrow.RecordBatch) (map[string]int64, map[partition][]int64, error) {
+	winners := map[string]int64{}
+	byPart := map[partition][]int64{}
+	if staged == nil {
+		return winners, byPart, nil
+	}
+	sc := m.model.Schema()
+	keys := make([]arrow.Array, len(m.model.Key()))
+	for i, k := range m.model.Key() {
+		keys[i] = staged.Column(sc.FieldIndices(k)[0])
+	}
+	var ver, day arrow.Array
+	if v := m.model.Version(); v != "" {
+		ver = staged.Column(sc.FieldIndices(v)[0])
+	}
+	if d := m.model.DayColumn(); d != "" {
+		day = staged.Column(sc.FieldIndices(d)[0])
+	}
+	type best struct {
+		row  int64
+		v    int64
+		hasV bool
+	}
+	bests := map[string]best{}
+	var buf []byte
+	for i := range int(staged.NumRows()) {
+		var err error
+		if buf, err = appendKey(buf[:0], keys, i); err != nil {
+			return nil, nil, err
+		}
+		b := best{row: int64(i)}
+		if ver != nil {
+			if b.v, b.hasV, err = versionAt(ver, i); err != nil {
+				return nil, nil, err
+			}
+		}
+		cur, seen := bests[string(buf)]
+		if !seen || !cur.hasV || (b.hasV && b.v >= cur.v) {
+			bests[string(buf)] = b
+		}
+	}
+	rows := make([]int64, 0, len(bests))
+	for k, b := range bests {
+		winners[k] = b.row
+		rows = append(rows, b.row)
+	}
+	slices.Sort(rows)
+	for _, r := range rows {
+		p := partition("")
+		if day != nil {
+			d, ok, err := dayAt(day, int(r))
+			if err != nil {
+				return nil, nil, err
+			}
+			if !ok {
+				return nil, nil, fmt.Errorf("a row has no %s, so no partition", m.model.DayColumn())
+			}
+			if m.mode == models.ReplaceDays && (d.Before(m.from) || !d.Before(m.to)) {
+				return nil, nil, fmt.Errorf("a row of %s is outside the replaced days [%s, %s)", d.Format(time.DateOnly),
+					m.from.Format(time.DateOnly), m.to.Format(time.DateOnly))
+			}
+			p = dayPartition(d)
+		}
+		byPart[p] = append(byPart[p], r)
+	}
+	return winners, byPart, nil
+}
+
+// touched lists the partitions the Tx rewrites or removes, sorted.
+func (m *merge) touched(byPart map[partition][]int64) ([]partition, error) {
+	set := map[partition]bool{}
+	for p := range byPart {
+		set[p] = true
+	}
+	if m.mode != models.Upsert {
+		existing, err := m.tx.s.l.partitions(m.model.Table())
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range existing {
+			d, isDay := p.day()
+			if m.mode == models.ReplaceTable || (isDay && !d.Before(m.from) && d.Before(m.to)) {
+				set[p] = true
+			}
+		}
+		if m.mode == models.ReplaceTable && m.model.DayColumn() == "" {
+			set[""] = true // an empty snapshot is an empty file
+		}
+	}
+	out := make([]partition, 0, len(set))
+	for p := range set {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// rewrite writes partition p as it is after the Tx to tmp: for an Upsert
+// the stored rows whose keys the Tx does not write, then the Tx's rows.
+func (m *merge) rewrite(ctx context.Context, p partition, staged arrow.RecordBatch, idx []int64, winners map[string]int64, tmp string) error {
+	sc, mem, l := m.model.Schema(), m.tx.s.mem, m.tx.s.l
+	var parts []arrow.RecordBatch
+	defer func() {
+		for _, r := range parts {
+			r.Release()
+		}
+	}()
+	if m.mode == models.Upsert {
+		old, err := readParquet(ctx, l.file(m.model.Table(), p), sc, mem)
+		if err != nil {
+			return err
+		}
+		if old != nil {
+			defer old.Release()
+			keys := make([]arrow.Array, len(m.model.Key()))
+			for i, k := range m.model.Key() {
+				keys[i] = old.Column(sc.FieldIndices(k)[0])
+			}
+			var keep []int64
+			var buf []byte
+			for i := range int(old.NumRows()) {
+				if buf, err = appendKey(buf[:0], keys, i); err != nil {
+					return err
+				}
+				if _, replaced := winners[string(buf)]; !replaced {
+					keep = append(keep, int64(i))
+				}
+			}
+			kept, err := take(ctx, old, keep, mem)
+			if err != nil {
+				return err
+			}
+			parts = append(parts, kept)
+		}
+	}
+	if len(idx) > 0 {
+		fresh, err := take(ctx, staged, idx, mem)
+		if err != nil {
+			return err
+		}
+		parts = append(parts, fresh)
+	}
+	out, err := concatRecords(parts, sc, mem)
+	if err != nil {
+		return err
+	}
+	defer out.Release()
+	return writeParquet(tmp, sc, out, mem)
+}
