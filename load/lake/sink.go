@@ -51,6 +51,10 @@ type Sink struct {
 	// rewrites the state file, the only read-modify-write of shared files.
 	publish sync.Mutex
 	closed  bool
+
+	// killAfterJournal, set by tests, stands for the process dying once a
+	// commit's journal is durable, after n of its renames.
+	killAfterJournal func(j journal) (renames int, kill bool)
 }
 
 var (

@@ -147,21 +147,23 @@ func (tx *Tx) commit(ctx context.Context, cur *checkpoints.Cursor) (int64, error
 		}
 		j.Cursor = &ch
 	}
-	m := mergeOf(tx)
-	rows, err := m.run(ctx, &j)
+	// Until the journal is durable the temp files are the Tx's to remove;
+	// after it they are the journal's, which a replay renames.
+	journaled := false
 	defer func() {
-		if err != nil {
+		if !journaled {
 			for _, r := range j.Renames {
 				_ = os.Remove(r.Temp)
 			}
 		}
 	}()
+	rows, err := mergeOf(tx).run(ctx, &j)
 	if err != nil {
 		return 0, err
 	}
 	// The last moment a cancel may still stop the commit: after the
 	// journal it lands whole, here or at the next Open.
-	if err = ctx.Err(); err != nil {
+	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
 	s := tx.s
@@ -172,8 +174,15 @@ func (tx *Tx) commit(ctx context.Context, cur *checkpoints.Cursor) (int64, error
 	if err != nil {
 		return 0, err
 	}
-	if err = writeFileAtomic(s.l.tmpDir(), jpath, b); err != nil {
+	if err := writeFileAtomic(s.l.tmpDir(), jpath, b); err != nil {
 		return 0, fmt.Errorf("journal: %w", err)
+	}
+	journaled = true
+	if s.killAfterJournal != nil {
+		if n, kill := s.killAfterJournal(j); kill {
+			_ = s.l.apply(journal{Table: j.Table, Renames: j.Renames[:n]})
+			return 0, errors.New("killed (test)")
+		}
 	}
 	if aerr := s.l.apply(j); aerr != nil {
 		return 0, fmt.Errorf("%w (the next open completes this commit)", aerr)
