@@ -4,34 +4,38 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/syncd/syncd/checkpoints"
 	"github.com/syncd/syncd/load"
 	"github.com/syncd/syncd/models"
 )
 
-// Tx is one load of one table (load.Tx). Each Write goes to an Arrow IPC
-// file under _syncd/tmp/, so staged rows cost disk, not heap, and a kill
-// leaves nothing a reader sees; Commit merges them into the partitions
-// they touch. A Tx is for one goroutine; it ends with Commit, a failed
+// Tx is one load of one table (load.Tx). Each Write goes, split by
+// partition, to Arrow IPC files under _syncd/tmp/, so staged rows cost
+// disk, not heap, and a kill leaves nothing a reader sees; Commit merges
+// them into the partitions they touch one partition at a time, so its
+// memory is bounded by the largest partition (old and new rows), not by
+// the Tx. A Tx is for one goroutine; it ends with Commit, a failed
 // Commit or Rollback, after which it holds no record and no file.
 type Tx struct {
 	s       *Sink
 	target  load.Target
 	id      string
-	dir     string // staged records, one IPC file per Write
+	dir     string // staged records: one IPC file per Write and partition
 	release func()
 
-	staged []string
-	err    error // a failed Write: the Tx can only be rolled back
+	writes int
+	staged map[partition][]string // in the order written
+	err    error                  // a failed Write: the Tx can only be rolled back
 	done   bool
 }
 
@@ -61,13 +65,71 @@ func (tx *Tx) write(ctx context.Context, rec arrow.RecordBatch) (err error) {
 	if err := sameColumns(rec.Schema(), tx.target.Model.Schema()); err != nil {
 		return err
 	}
-	path := filepath.Join(tx.dir, strconv.Itoa(len(tx.staged))+".arrow")
+	parts, err := tx.split(rec)
+	if err != nil {
+		return err
+	}
+	tx.writes++
+	for i, p := range slices.Sorted(maps.Keys(parts)) {
+		path := filepath.Join(tx.dir, fmt.Sprintf("%d-%d.arrow", tx.writes, i))
+		if tx.staged == nil {
+			tx.staged = map[partition][]string{}
+		}
+		tx.staged[p] = append(tx.staged[p], path)
+		err := stage(path, rec, parts[p], tx.s.mem)
+		if err != nil {
+			return fmt.Errorf("partition %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// split groups rec's rows by partition: nil row lists when all are in one
+// (the usual case, staged without a copy). A row outside a ReplaceDays
+// window, or without a day, fails the Write.
+func (tx *Tx) split(rec arrow.RecordBatch) (map[partition][]int64, error) {
+	m := tx.target.Model
+	if m.DayColumn() == "" {
+		return map[partition][]int64{"": nil}, nil
+	}
+	day := rec.Column(m.Schema().FieldIndices(m.DayColumn())[0])
+	out := map[partition][]int64{}
+	for i := range int(rec.NumRows()) {
+		d, ok, err := dayAt(day, i)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, fmt.Errorf("row %d has no %s, so no partition", i, m.DayColumn())
+		}
+		if tx.target.Mode == models.ReplaceDays && (d.Before(tx.target.From) || !d.Before(tx.target.To)) {
+			return nil, fmt.Errorf("a row of %s is outside the replaced days [%s, %s)", d.Format(time.DateOnly),
+				tx.target.From.Format(time.DateOnly), tx.target.To.Format(time.DateOnly))
+		}
+		p := dayPartition(d)
+		out[p] = append(out[p], int64(i))
+	}
+	if len(out) == 1 {
+		for p := range out {
+			out[p] = nil
+		}
+	}
+	return out, nil
+}
+
+// stage writes rec's rows at idx (all of them for nil) to a new IPC file.
+func stage(path string, rec arrow.RecordBatch, idx []int64, mem memory.Allocator) (err error) {
+	if idx != nil {
+		if rec, err = take(context.Background(), rec, idx, mem); err != nil {
+			return err
+		}
+		defer rec.Release()
+	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err
 	}
-	tx.staged = append(tx.staged, path)
-	w := ipc.NewWriter(f, ipc.WithSchema(rec.Schema()), ipc.WithAllocator(tx.s.mem))
+	w := ipc.NewWriter(f, ipc.WithSchema(rec.Schema()), ipc.WithAllocator(mem))
 	err = w.Write(rec)
 	if cerr := w.Close(); err == nil {
 		err = cerr
@@ -110,8 +172,10 @@ func (tx *Tx) end() {
 }
 
 func (tx *Tx) dropStaged() {
-	for _, p := range tx.staged {
-		_ = os.Remove(p)
+	for _, files := range tx.staged {
+		for _, f := range files {
+			_ = os.Remove(f)
+		}
 	}
 	tx.staged = nil
 }
@@ -207,8 +271,9 @@ func mergeOf(tx *Tx) *merge {
 	return &merge{tx: tx, model: tx.target.Model, mode: tx.target.Mode, from: tx.target.From, to: tx.target.To}
 }
 
-// readStaged returns the Tx's records joined into one, or nil for none.
-func (m *merge) readStaged() (arrow.RecordBatch, error) {
+// readStaged returns the records staged for p joined into one, or nil for
+// none.
+func (m *merge) readStaged(p partition) (arrow.RecordBatch, error) {
 	sc := m.model.Schema()
 	mem := m.tx.s.mem
 	var recs []arrow.RecordBatch
@@ -217,7 +282,7 @@ func (m *merge) readStaged() (arrow.RecordBatch, error) {
 			r.Release()
 		}
 	}()
-	for _, p := range m.tx.staged {
+	for _, p := range m.tx.staged[p] {
 		if err := func() error {
 			f, err := os.Open(p)
 			if err != nil {
@@ -248,60 +313,63 @@ func (m *merge) readStaged() (arrow.RecordBatch, error) {
 // run writes every partition the Tx rewrites to a temp file and records
 // the renames and removals in j; it returns the rows the Tx stores.
 func (m *merge) run(ctx context.Context, j *journal) (int64, error) {
-	staged, err := m.readStaged()
-	if err != nil {
-		return 0, err
-	}
-	if staged != nil {
-		defer staged.Release()
-	}
-	winners, byPart, err := m.dedup(staged)
-	if err != nil {
-		return 0, err
-	}
-	parts, err := m.touched(byPart)
+	parts, err := m.touched()
 	if err != nil {
 		return 0, err
 	}
 	l, table := m.tx.s.l, m.model.Table()
+	var rows int64
 	for i, p := range parts {
 		if err := ctx.Err(); err != nil {
 			return 0, err
 		}
-		idx := byPart[p]
-		if len(idx) == 0 && p != "" {
-			j.Removes = append(j.Removes, l.file(table, p))
-			continue
-		}
-		tmp := filepath.Join(l.tmpDir(), fmt.Sprintf("%s-%d.parquet.partial", m.tx.id, i))
-		if err := m.rewrite(ctx, p, staged, idx, winners, tmp); err != nil {
+		n, err := func() (int64, error) {
+			staged, err := m.readStaged(p)
+			if err != nil {
+				return 0, err
+			}
+			if staged == nil && p != "" {
+				j.Removes = append(j.Removes, l.file(table, p))
+				return 0, nil
+			}
+			if staged != nil {
+				defer staged.Release()
+			}
+			winners, idx, err := m.dedup(staged)
+			if err != nil {
+				return 0, err
+			}
+			tmp := filepath.Join(l.tmpDir(), fmt.Sprintf("%s-%d.parquet.partial", m.tx.id, i))
+			if err := m.rewrite(ctx, p, staged, idx, winners, tmp); err != nil {
+				return 0, err
+			}
+			j.Renames = append(j.Renames, rename{Temp: tmp, Final: l.file(table, p)})
+			return int64(len(idx)), nil
+		}()
+		if err != nil {
 			return 0, fmt.Errorf("partition %s/%s: %w", table, p, err)
 		}
-		j.Renames = append(j.Renames, rename{Temp: tmp, Final: l.file(table, p)})
+		rows += n
 	}
-	return int64(len(winners)), nil
+	return rows, nil
 }
 
-// dedup keeps one row per key (load.Tx's rule: the latest version, a
-// version over none, else the last written) and groups the kept rows by
-// partition, in the order written.
-func (m *merge) dedup(staged arrow.RecordBatch) (map[string]int64, map[partition][]int64, error) {
+// dedup keeps one row per key of a partition's staged rows (load.Tx's
+// rule: the latest version, a version over none, else the last written);
+// it returns the kept keys and their rows in the order written.
+func (m *merge) dedup(staged arrow.RecordBatch) (map[string]int64, []int64, error) {
 	winners := map[string]int64{}
-	byPart := map[partition][]int64{}
 	if staged == nil {
-		return winners, byPart, nil
+		return winners, nil, nil
 	}
 	sc := m.model.Schema()
 	keys := make([]arrow.Array, len(m.model.Key()))
 	for i, k := range m.model.Key() {
 		keys[i] = staged.Column(sc.FieldIndices(k)[0])
 	}
-	var ver, day arrow.Array
+	var ver arrow.Array
 	if v := m.model.Version(); v != "" {
 		ver = staged.Column(sc.FieldIndices(v)[0])
-	}
-	if d := m.model.DayColumn(); d != "" {
-		day = staged.Column(sc.FieldIndices(d)[0])
 	}
 	type best struct {
 		row  int64
@@ -332,31 +400,13 @@ func (m *merge) dedup(staged arrow.RecordBatch) (map[string]int64, map[partition
 		rows = append(rows, b.row)
 	}
 	slices.Sort(rows)
-	for _, r := range rows {
-		p := partition("")
-		if day != nil {
-			d, ok, err := dayAt(day, int(r))
-			if err != nil {
-				return nil, nil, err
-			}
-			if !ok {
-				return nil, nil, fmt.Errorf("a row has no %s, so no partition", m.model.DayColumn())
-			}
-			if m.mode == models.ReplaceDays && (d.Before(m.from) || !d.Before(m.to)) {
-				return nil, nil, fmt.Errorf("a row of %s is outside the replaced days [%s, %s)", d.Format(time.DateOnly),
-					m.from.Format(time.DateOnly), m.to.Format(time.DateOnly))
-			}
-			p = dayPartition(d)
-		}
-		byPart[p] = append(byPart[p], r)
-	}
-	return winners, byPart, nil
+	return winners, rows, nil
 }
 
 // touched lists the partitions the Tx rewrites or removes, sorted.
-func (m *merge) touched(byPart map[partition][]int64) ([]partition, error) {
+func (m *merge) touched() ([]partition, error) {
 	set := map[partition]bool{}
-	for p := range byPart {
+	for p := range m.tx.staged {
 		set[p] = true
 	}
 	if m.mode != models.Upsert {
