@@ -69,20 +69,21 @@ func statuses(t *testing.T, s *Sink) map[string]string {
 	}
 	sc := models.Conversions().Schema()
 	for _, p := range parts {
-		rec, err := readParquet(t.Context(), s.l.file("conversions", p), sc, memory.DefaultAllocator)
+		_, err := scanParquet(t.Context(), s.l.file("conversions", p), sc, memory.DefaultAllocator, func(rec arrow.RecordBatch) error {
+			ids := rec.Column(sc.FieldIndices("id")[0])
+			st := rec.Column(sc.FieldIndices("status")[0])
+			for i := range int(rec.NumRows()) {
+				id := ids.ValueStr(i)
+				if _, dup := out[id]; dup {
+					t.Errorf("%s stored twice", id)
+				}
+				out[id] = st.ValueStr(i)
+			}
+			return nil
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		ids := rec.Column(sc.FieldIndices("id")[0])
-		st := rec.Column(sc.FieldIndices("status")[0])
-		for i := range int(rec.NumRows()) {
-			id := ids.ValueStr(i)
-			if _, dup := out[id]; dup {
-				t.Errorf("%s stored twice", id)
-			}
-			out[id] = st.ValueStr(i)
-		}
-		rec.Release()
 	}
 	return out
 }

@@ -71,14 +71,12 @@ func sameStorage(a, b arrow.DataType) bool {
 	return arrow.TypeEqual(a, b)
 }
 
-// writeParquet writes rec, of the model's schema sc, to a new file at path
-// (zstd), fsynced before it returns. On error the file is removed.
-func writeParquet(path string, sc *arrow.Schema, rec arrow.RecordBatch, mem memory.Allocator) (err error) {
-	out, err := retype(rec, fileSchema(sc))
-	if err != nil {
-		return err
-	}
-	defer out.Release()
+// writeParquet writes a new file at path (zstd) holding the records of
+// the model's schema sc that fill puts, in order, each as row groups of
+// its own; the file is fsynced before it returns, and removed on error.
+// put does not keep the record: the caller releases it after put returns.
+func writeParquet(path string, sc *arrow.Schema, mem memory.Allocator, fill func(put func(arrow.RecordBatch) error) error) (err error) {
+	fsc := fileSchema(sc)
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err
@@ -92,66 +90,70 @@ func writeParquet(path string, sc *arrow.Schema, rec arrow.RecordBatch, mem memo
 		}
 	}()
 	props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd), parquet.WithAllocator(mem),
-		parquet.WithMaxRowGroupLength(128*1024))
+		parquet.WithMaxRowGroupLength(rowGroupRows))
 	// pqarrow closes a writer that is an io.Closer; f must stay open for
 	// the fsync.
-	w, err := pqarrow.NewFileWriter(out.Schema(), struct{ io.Writer }{f}, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(mem)))
+	w, err := pqarrow.NewFileWriter(fsc, struct{ io.Writer }{f}, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(mem)))
 	if err != nil {
 		return err
 	}
-	if err := w.Write(out); err != nil {
-		_ = w.Close()
-		return err
+	err = fill(func(rec arrow.RecordBatch) error {
+		if rec.NumRows() == 0 {
+			return nil
+		}
+		out, err := retype(rec, fsc)
+		if err != nil {
+			return err
+		}
+		defer out.Release()
+		return w.Write(out)
+	})
+	if cerr := w.Close(); err == nil {
+		err = cerr
 	}
-	if err := w.Close(); err != nil {
+	if err != nil {
 		return err
 	}
 	return f.Sync()
 }
 
-// readParquet reads a partition file as one record of sc, or nil when the
-// file does not exist. The caller owns the record.
-func readParquet(ctx context.Context, path string, sc *arrow.Schema, mem memory.Allocator) (arrow.RecordBatch, error) {
+// rowGroupRows bounds a row group, and so what reading or writing one
+// holds in memory.
+const rowGroupRows = 64 * 1024
+
+// scanParquet hands each batch of the file at path, as records of sc, to
+// fn, which must not keep it past its return; found is false when the
+// file does not exist. It holds one batch in memory at a time.
+func scanParquet(ctx context.Context, path string, sc *arrow.Schema, mem memory.Allocator, fn func(arrow.RecordBatch) error) (found bool, err error) {
 	pf, err := file.OpenParquetFile(path, false, file.WithReadProps(parquet.NewReaderProperties(mem)))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+		return false, nil
 	}
 	if err != nil {
-		return nil, err
+		return false, err
 	}
 	defer pf.Close()
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: 64 * 1024}, mem)
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: rowGroupRows}, mem)
 	if err != nil {
-		return nil, err
+		return true, err
 	}
-	tbl, err := fr.ReadTable(ctx)
+	rr, err := fr.GetRecordReader(ctx, nil, nil)
 	if err != nil {
-		return nil, err
+		return true, err
 	}
-	defer tbl.Release()
-	rec, err := tableRecord(tbl, mem)
-	if err != nil {
-		return nil, err
-	}
-	defer rec.Release()
-	return retype(rec, sc)
-}
-
-// tableRecord joins a table's chunks into one record.
-func tableRecord(tbl arrow.Table, mem memory.Allocator) (arrow.RecordBatch, error) {
-	cols := make([]arrow.Array, tbl.NumCols())
-	defer releaseAll(cols)
-	for i := range cols {
-		ch := tbl.Column(i).Data().Chunks()
-		var err error
-		if len(ch) == 1 {
-			ch[0].Retain()
-			cols[i] = ch[0]
-		} else if cols[i], err = concat(ch, tbl.Column(i).DataType(), mem); err != nil {
-			return nil, fmt.Errorf("column %s: %w", tbl.Schema().Field(i).Name, err)
+	defer rr.Release()
+	for rr.Next() {
+		rec, err := retype(rr.RecordBatch(), sc)
+		if err != nil {
+			return true, err
+		}
+		err = fn(rec)
+		rec.Release()
+		if err != nil {
+			return true, err
 		}
 	}
-	return array.NewRecordBatch(tbl.Schema(), cols, tbl.NumRows()), nil
+	return true, rr.Err()
 }
 
 func concat(arrs []arrow.Array, dt arrow.DataType, mem memory.Allocator) (arrow.Array, error) {

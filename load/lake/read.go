@@ -46,44 +46,44 @@ func (s *Sink) DailyMoney(ctx context.Context, from, to time.Time) ([]load.DayMo
 		if d, ok := p.day(); ok && (d.Before(from.Truncate(24*time.Hour)) || !d.Before(to)) {
 			continue
 		}
-		rec, err := readParquet(ctx, s.l.file(table, p), sc, s.mem)
+		_, err := scanParquet(ctx, s.l.file(table, p), sc, s.mem, func(rec arrow.RecordBatch) error {
+			created := rec.Column(col("created_at")).(*array.Timestamp)
+			unit := created.DataType().(*arrow.TimestampType).Unit
+			status := rec.Column(col("status")).(*array.String)
+			rev := rec.Column(col("revenue")).(*array.Decimal128)
+			pay := rec.Column(col("payouts")).(*array.Decimal128)
+			for i := range int(rec.NumRows()) {
+				if created.IsNull(i) {
+					continue
+				}
+				t := created.Value(i).ToTime(unit).UTC()
+				if t.Before(from) || !t.Before(to) {
+					continue
+				}
+				d := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+				sm := byDay[d]
+				if sm == nil {
+					sm = &sums{}
+					byDay[d] = sm
+				}
+				sm.n++
+				if status.IsNull(i) || !countsMoney[status.Value(i)] {
+					continue
+				}
+				if rev.IsValid(i) {
+					sm.rev = sm.rev.Add(rev.Value(i))
+				}
+				if pay.IsValid(i) {
+					sm.pay = sm.pay.Add(pay.Value(i))
+				}
+			}
+			return nil
+		})
+		// A partition replaced away since it was listed reads as not
+		// found, which is no error.
 		if err != nil {
 			return nil, true, fmt.Errorf("lake: daily money: partition %s/%s: %w", table, p, err)
 		}
-		if rec == nil {
-			continue // replaced away since it was listed
-		}
-		created := rec.Column(col("created_at")).(*array.Timestamp)
-		unit := created.DataType().(*arrow.TimestampType).Unit
-		status := rec.Column(col("status")).(*array.String)
-		rev := rec.Column(col("revenue")).(*array.Decimal128)
-		pay := rec.Column(col("payouts")).(*array.Decimal128)
-		for i := range int(rec.NumRows()) {
-			if created.IsNull(i) {
-				continue
-			}
-			t := created.Value(i).ToTime(unit).UTC()
-			if t.Before(from) || !t.Before(to) {
-				continue
-			}
-			d := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
-			sm := byDay[d]
-			if sm == nil {
-				sm = &sums{}
-				byDay[d] = sm
-			}
-			sm.n++
-			if status.IsNull(i) || !countsMoney[status.Value(i)] {
-				continue
-			}
-			if rev.IsValid(i) {
-				sm.rev = sm.rev.Add(rev.Value(i))
-			}
-			if pay.IsValid(i) {
-				sm.pay = sm.pay.Add(pay.Value(i))
-			}
-		}
-		rec.Release()
 	}
 	out := make([]load.DayMoney, 0, len(byDay))
 	for d, sm := range byDay {

@@ -304,8 +304,13 @@ func (m *merge) readStaged(p partition) (arrow.RecordBatch, error) {
 			return nil, fmt.Errorf("staged %s: %w", p, err)
 		}
 	}
-	if len(recs) == 0 {
+	switch len(recs) {
+	case 0:
 		return nil, nil
+	case 1:
+		r := recs[0]
+		recs = nil
+		return r, nil
 	}
 	return concatRecords(recs, sc, mem)
 }
@@ -433,54 +438,58 @@ func (m *merge) touched() ([]partition, error) {
 }
 
 // rewrite writes partition p as it is after the Tx to tmp: for an Upsert
-// the stored rows whose keys the Tx does not write, then the Tx's rows.
+// the stored rows whose keys the Tx does not write, streamed a batch at a
+// time, then the Tx's rows.
 func (m *merge) rewrite(ctx context.Context, p partition, staged arrow.RecordBatch, idx []int64, winners map[string]int64, tmp string) error {
 	sc, mem, l := m.model.Schema(), m.tx.s.mem, m.tx.s.l
-	var parts []arrow.RecordBatch
-	defer func() {
-		for _, r := range parts {
-			r.Release()
-		}
-	}()
-	if m.mode == models.Upsert {
-		old, err := readParquet(ctx, l.file(m.model.Table(), p), sc, mem)
-		if err != nil {
-			return err
-		}
-		if old != nil {
-			defer old.Release()
-			keys := make([]arrow.Array, len(m.model.Key()))
-			for i, k := range m.model.Key() {
-				keys[i] = old.Column(sc.FieldIndices(k)[0])
-			}
-			var keep []int64
-			var buf []byte
-			for i := range int(old.NumRows()) {
-				if buf, err = appendKey(buf[:0], keys, i); err != nil {
-					return err
+	keyCols := make([]int, len(m.model.Key()))
+	for i, k := range m.model.Key() {
+		keyCols[i] = sc.FieldIndices(k)[0]
+	}
+	return writeParquet(tmp, sc, mem, func(put func(arrow.RecordBatch) error) error {
+		if m.mode == models.Upsert {
+			_, err := scanParquet(ctx, l.file(m.model.Table(), p), sc, mem, func(old arrow.RecordBatch) error {
+				keys := make([]arrow.Array, len(keyCols))
+				for i, c := range keyCols {
+					keys[i] = old.Column(c)
 				}
-				if _, replaced := winners[string(buf)]; !replaced {
-					keep = append(keep, int64(i))
+				var keep []int64
+				var buf []byte
+				var err error
+				for i := range int(old.NumRows()) {
+					if buf, err = appendKey(buf[:0], keys, i); err != nil {
+						return err
+					}
+					if _, replaced := winners[string(buf)]; !replaced {
+						keep = append(keep, int64(i))
+					}
 				}
-			}
-			kept, err := take(ctx, old, keep, mem)
+				return putRows(ctx, put, old, keep, mem)
+			})
 			if err != nil {
 				return err
 			}
-			parts = append(parts, kept)
 		}
-	}
-	if len(idx) > 0 {
-		fresh, err := take(ctx, staged, idx, mem)
-		if err != nil {
-			return err
+		if staged == nil {
+			return nil
 		}
-		parts = append(parts, fresh)
+		return putRows(ctx, put, staged, idx, mem)
+	})
+}
+
+// putRows puts rec's rows at idx, without a copy when they are all of
+// them in order.
+func putRows(ctx context.Context, put func(arrow.RecordBatch) error, rec arrow.RecordBatch, idx []int64, mem memory.Allocator) error {
+	if len(idx) == int(rec.NumRows()) {
+		return put(rec) // idx is ascending and distinct: every row in order
 	}
-	out, err := concatRecords(parts, sc, mem)
+	if len(idx) == 0 {
+		return nil
+	}
+	sel, err := take(ctx, rec, idx, mem)
 	if err != nil {
 		return err
 	}
-	defer out.Release()
-	return writeParquet(tmp, sc, out, mem)
+	defer sel.Release()
+	return put(sel)
 }
