@@ -11,8 +11,15 @@
 // partition's, and moves the cursor after the data. A process killed
 // before the journal is written leaves the lake as it was; one killed after
 // leaves a journal the next Open replays, so the Tx lands whole. Readers
-// take no lock; within one process a Tx's partitions appear one rename at
-// a time (each row is in exactly one partition, so none is seen twice).
+// take no lock; a Tx's partitions appear one rename at a time (each row is
+// in exactly one partition, so none is seen twice).
+//
+// Limits, by design for now: one process writes a lake at a time, and
+// nothing enforces it yet. An Upsert places a row by the day of its day
+// column and merges by key within that partition only: a key whose day
+// changed between loads would be stored in both days (Affise's creation
+// times do not change). A commit holds one partition's staged rows in
+// memory.
 package lake
 
 import (
@@ -51,6 +58,9 @@ type Sink struct {
 	// rewrites the state file, the only read-modify-write of shared files.
 	publish sync.Mutex
 	closed  bool
+	// broken is a commit whose journal could not be applied: only the
+	// next Open's replay may touch the lake's files, so Begin fails.
+	broken error
 
 	// killAfterJournal, set by tests, stands for the process dying once a
 	// commit's journal is durable, after n of its renames.
@@ -63,9 +73,12 @@ var (
 	_ checkpoints.Admin = (*Sink)(nil)
 )
 
-// Open opens the lake at dir, creating it if need be, and finishes any
-// commit a killed process left half applied (see the package doc). A
-// failed Open leaves the lake for the next one to recover.
+// Open opens the lake at dir for writing, creating it if need be, and
+// finishes any commit a killed process left half applied (see the package
+// doc), removing that process's temp files. It is the one writer's: a
+// process that only reads (syncd state, syncd query) must not call it
+// while a writer runs, or it would take the writer's in-flight files for
+// a dead one's. A failed Open leaves the lake for the next one to recover.
 func Open(ctx context.Context, dir string) (*Sink, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -96,6 +109,11 @@ func (s *Sink) Begin(ctx context.Context, t load.Target) (load.Tx, error) {
 	if s.closed {
 		s.mu.Unlock()
 		return nil, fmt.Errorf("lake: begin %s: sink closed", table)
+	}
+	if s.broken != nil {
+		err := s.broken
+		s.mu.Unlock()
+		return nil, fmt.Errorf("lake: begin %s: %w", table, err)
 	}
 	tok, ok := s.tables[table]
 	if !ok {

@@ -22,8 +22,8 @@ import (
 // Tx is one load of one table (load.Tx). Each Write goes, split by
 // partition, to Arrow IPC files under _syncd/tmp/, so staged rows cost
 // disk, not heap, and a kill leaves nothing a reader sees; Commit merges
-// them into the partitions they touch one partition at a time, so its
-// memory is bounded by the largest partition (old and new rows), not by
+// them into the partitions they touch one partition at a time: it holds
+// one partition's staged rows and one row group of its stored rows, not
 // the Tx. A Tx is for one goroutine; it ends with Commit, a failed
 // Commit or Rollback, after which it holds no record and no file.
 type Tx struct {
@@ -183,7 +183,8 @@ func (tx *Tx) dropStaged() {
 // Commit implements load.Tx. Whatever it returns, the Tx has ended. An
 // error before the commit's journal is written leaves the lake as it was;
 // an I/O error after it (rare: a rename or the state file failing) leaves
-// the journal, which the next Open applies whole.
+// the journal, which the next Open applies whole; until then the sink
+// refuses every Begin, so no later commit lands under that replay.
 func (tx *Tx) Commit(ctx context.Context, cur *checkpoints.Cursor) (int64, error) {
 	if tx.done {
 		return 0, fmt.Errorf("lake: commit %s: transaction already ended", tx.table())
@@ -249,7 +250,10 @@ func (tx *Tx) commit(ctx context.Context, cur *checkpoints.Cursor) (int64, error
 		}
 	}
 	if aerr := s.l.apply(j); aerr != nil {
-		return 0, fmt.Errorf("%w (the next open completes this commit)", aerr)
+		s.mu.Lock()
+		s.broken = fmt.Errorf("a commit of %s is half applied (%w); reopen the lake to complete it", tx.table(), aerr)
+		s.mu.Unlock()
+		return 0, s.broken
 	}
 	if rerr := os.Remove(jpath); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 		return 0, fmt.Errorf("journal: %w", rerr)
