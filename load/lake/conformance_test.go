@@ -1,0 +1,165 @@
+package lake_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	_ "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/syncd/syncd/load"
+	"github.com/syncd/syncd/load/lake"
+	"github.com/syncd/syncd/load/sinktest"
+	"github.com/syncd/syncd/models"
+)
+
+func TestConformance(t *testing.T) {
+	sinktest.Run(t, sinktest.Harness{
+		Open: func(t *testing.T, dir string) sinktest.Sink {
+			s, err := lake.Open(context.Background(), dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		},
+		Read: func(t *testing.T, s load.Sink, table string) []arrow.RecordBatch {
+			t.Helper()
+			return readGlob(t, s.(*lake.Sink).Path(), table)
+		},
+		// Nil Crash: the lake shares nothing between two Opens but the
+		// directory, so the abandoned sink's files are what a kill leaves.
+	})
+}
+
+// readGlob reads a table as a plain reader does: every *.parquet file
+// under <path>/<table>/, read with pqarrow.
+func readGlob(t *testing.T, root, table string) []arrow.RecordBatch {
+	t.Helper()
+	var out []arrow.RecordBatch
+	err := filepath.WalkDir(filepath.Join(root, table), func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if d == nil && strings.HasSuffix(p, table) {
+				return fs.SkipAll // never committed
+			}
+			return err
+		}
+		if d.IsDir() || !strings.HasSuffix(p, ".parquet") {
+			return nil
+		}
+		pf, err := file.OpenParquetFile(p, false)
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: 1 << 16}, memory.DefaultAllocator)
+		if err != nil {
+			return err
+		}
+		rr, err := fr.GetRecordReader(context.Background(), nil, nil)
+		if err != nil {
+			return err
+		}
+		defer rr.Release()
+		for rr.Next() {
+			rec := rr.RecordBatch()
+			rec.Retain()
+			out = append(out, rec)
+		}
+		return rr.Err()
+	})
+	if err != nil {
+		t.Fatalf("read %s: %v", table, err)
+	}
+	return out
+}
+
+// A plain DuckDB reader over the lake's glob sees the model's logical
+// types (TIMESTAMP, not TIMESTAMPTZ; DECIMAL(18,4)) and every row once.
+func TestDuckDBReadsPartitions(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	s, err := lake.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	conv := models.Conversions()
+	b := conv.NewBuilder(memory.DefaultAllocator, time.UTC, time.Date(2025, 2, 1, 6, 0, 0, 0, time.UTC))
+	defer b.Release()
+	const perDay, days = 500, 3
+	for d := range days {
+		for i := range perDay {
+			obj := fmt.Sprintf(`{"id":"c-%d-%d","status":"confirmed","currency":"USD","offer_id":71,"partner_id":12,
+				"revenue":4.5,"payouts":3,"earnings":"1.5","created_at":"2025-01-0%d 1%d:00:00","updated_at":null}`, d, i, d+1, i%10)
+			if err := b.Append(json.RawMessage(obj)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	rec := b.NewRecord()
+	defer rec.Release()
+	tx, err := s.Begin(ctx, load.Target{Model: conv, Mode: models.Upsert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if err := tx.Write(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Commit(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	src := fmt.Sprintf(`read_parquet('%s/conversions/**/*.parquet', hive_partitioning=true)`, dir)
+	types := map[string]string{}
+	rows, err := db.QueryContext(ctx, `SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM `+src+`)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var n, ty string
+		if err := rows.Scan(&n, &ty); err != nil {
+			t.Fatal(err)
+		}
+		types[n] = ty
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for col, want := range map[string]string{"created_at": "TIMESTAMP", "updated_at": "TIMESTAMP", "revenue": "DECIMAL(18,4)",
+		"payouts": "DECIMAL(18,4)", "id": "VARCHAR", "offer_id": "BIGINT", "date": "DATE"} {
+		if types[col] != want {
+			t.Errorf("column %s is %q, want %s", col, types[col], want)
+		}
+	}
+	var n, distinct int
+	var rev float64
+	if err := db.QueryRowContext(ctx, `SELECT count(*), count(DISTINCT id), sum(revenue) FROM `+src).Scan(&n, &distinct, &rev); err != nil {
+		t.Fatal(err)
+	}
+	if n != perDay*days || distinct != n || rev != 4.5*perDay*days {
+		t.Errorf("DuckDB reads %d rows (%d distinct), revenue %g; want %d rows, revenue %g", n, distinct, rev, perDay*days, 4.5*perDay*days)
+	}
+	var mismatched int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM `+src+` WHERE CAST(created_at AS DATE) <> date`).Scan(&mismatched); err != nil {
+		t.Fatal(err)
+	}
+	if mismatched != 0 {
+		t.Errorf("%d rows sit in a date= partition other than their created_at's day", mismatched)
+	}
+}

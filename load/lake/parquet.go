@@ -1,0 +1,283 @@
+package lake
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/compress"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+)
+
+// fileSchema is how a model's schema is stored: timestamps without a zone
+// (Parquet isAdjustedToUTC=false, holding UTC), so engines read them as
+// TIMESTAMP like the DuckDB warehouse's columns, not as TIMESTAMPTZ.
+func fileSchema(sc *arrow.Schema) *arrow.Schema {
+	fs := make([]arrow.Field, sc.NumFields())
+	for i, f := range sc.Fields() {
+		if ts, ok := f.Type.(*arrow.TimestampType); ok {
+			f.Type = &arrow.TimestampType{Unit: ts.Unit}
+		}
+		fs[i] = f
+	}
+	return arrow.NewSchema(fs, nil)
+}
+
+// retype returns rec's columns named as sc's fields, under sc's types: the
+// buffers are shared, so the types must store values alike (timestamps
+// with and without a zone, strings read back as strings). The caller owns
+// the result; rec keeps its own reference.
+func retype(rec arrow.RecordBatch, sc *arrow.Schema) (arrow.RecordBatch, error) {
+	cols := make([]arrow.Array, sc.NumFields())
+	defer func() {
+		for _, c := range cols {
+			if c != nil {
+				c.Release()
+			}
+		}
+	}()
+	for i, f := range sc.Fields() {
+		idx := rec.Schema().FieldIndices(f.Name)
+		if len(idx) != 1 {
+			return nil, fmt.Errorf("column %s missing", f.Name)
+		}
+		d := rec.Column(idx[0]).Data()
+		if !sameStorage(d.DataType(), f.Type) {
+			return nil, fmt.Errorf("column %s is %s, want %s", f.Name, d.DataType(), f.Type)
+		}
+		nd := array.NewData(f.Type, d.Len(), d.Buffers(), d.Children(), d.NullN(), d.Offset())
+		cols[i] = array.MakeFromData(nd)
+		nd.Release()
+	}
+	return array.NewRecordBatch(sc, cols, rec.NumRows()), nil
+}
+
+func sameStorage(a, b arrow.DataType) bool {
+	ta, oka := a.(*arrow.TimestampType)
+	tb, okb := b.(*arrow.TimestampType)
+	if oka && okb {
+		return ta.Unit == tb.Unit
+	}
+	return arrow.TypeEqual(a, b)
+}
+
+// writeParquet writes a new file at path (zstd) holding the records of
+// the model's schema sc that fill puts, in order, each as row groups of
+// its own; the file is fsynced before it returns, and removed on error.
+// put does not keep the record: the caller releases it after put returns.
+func writeParquet(path string, sc *arrow.Schema, mem memory.Allocator, fill func(put func(arrow.RecordBatch) error) error) (err error) {
+	fsc := fileSchema(sc)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			_ = os.Remove(path)
+		}
+	}()
+	props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd), parquet.WithAllocator(mem),
+		parquet.WithMaxRowGroupLength(rowGroupRows))
+	// pqarrow closes a writer that is an io.Closer; f must stay open for
+	// the fsync.
+	w, err := pqarrow.NewFileWriter(fsc, struct{ io.Writer }{f}, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(mem)))
+	if err != nil {
+		return err
+	}
+	err = fill(func(rec arrow.RecordBatch) error {
+		if rec.NumRows() == 0 {
+			return nil
+		}
+		out, err := retype(rec, fsc)
+		if err != nil {
+			return err
+		}
+		defer out.Release()
+		return w.Write(out)
+	})
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return f.Sync()
+}
+
+// rowGroupRows bounds a row group, and so what reading or writing one
+// holds in memory.
+const rowGroupRows = 64 * 1024
+
+// scanParquet hands each batch of the file at path, as records of sc, to
+// fn, which must not keep it past its return; found is false when the
+// file does not exist. It holds one batch in memory at a time.
+func scanParquet(ctx context.Context, path string, sc *arrow.Schema, mem memory.Allocator, fn func(arrow.RecordBatch) error) (found bool, err error) {
+	pf, err := file.OpenParquetFile(path, false, file.WithReadProps(parquet.NewReaderProperties(mem)))
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer pf.Close()
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: rowGroupRows}, mem)
+	if err != nil {
+		return true, err
+	}
+	rr, err := fr.GetRecordReader(ctx, nil, nil)
+	if err != nil {
+		return true, err
+	}
+	defer rr.Release()
+	for rr.Next() {
+		rec, err := retype(rr.RecordBatch(), sc)
+		if err != nil {
+			return true, err
+		}
+		err = fn(rec)
+		rec.Release()
+		if err != nil {
+			return true, err
+		}
+	}
+	return true, rr.Err()
+}
+
+func concat(arrs []arrow.Array, dt arrow.DataType, mem memory.Allocator) (arrow.Array, error) {
+	if len(arrs) == 0 {
+		return array.MakeArrayOfNull(mem, dt, 0), nil
+	}
+	return array.Concatenate(arrs, mem)
+}
+
+// concatRecords joins records of schema sc into one; nil for none.
+func concatRecords(recs []arrow.RecordBatch, sc *arrow.Schema, mem memory.Allocator) (arrow.RecordBatch, error) {
+	var n int64
+	for _, r := range recs {
+		n += r.NumRows()
+	}
+	cols := make([]arrow.Array, sc.NumFields())
+	defer releaseAll(cols)
+	for i, f := range sc.Fields() {
+		parts := make([]arrow.Array, len(recs))
+		for j, r := range recs {
+			parts[j] = r.Column(i)
+		}
+		var err error
+		if cols[i], err = concat(parts, f.Type, mem); err != nil {
+			return nil, fmt.Errorf("column %s: %w", f.Name, err)
+		}
+	}
+	return array.NewRecordBatch(sc, cols, n), nil
+}
+
+// take returns rec's rows at idx, in that order.
+func take(ctx context.Context, rec arrow.RecordBatch, idx []int64, mem memory.Allocator) (arrow.RecordBatch, error) {
+	ib := array.NewInt64Builder(mem)
+	defer ib.Release()
+	ib.AppendValues(idx, nil)
+	ia := ib.NewArray()
+	defer ia.Release()
+	ctx = compute.WithAllocator(ctx, mem)
+	cols := make([]arrow.Array, rec.NumCols())
+	defer releaseAll(cols)
+	for i := range cols {
+		var err error
+		if cols[i], err = compute.TakeArray(ctx, rec.Column(i), ia); err != nil {
+			return nil, fmt.Errorf("column %s: %w", rec.Schema().Field(i).Name, err)
+		}
+	}
+	return array.NewRecordBatch(rec.Schema(), cols, int64(len(idx))), nil
+}
+
+func releaseAll(arrs []arrow.Array) {
+	for _, a := range arrs {
+		if a != nil {
+			a.Release()
+		}
+	}
+}
+
+// appendKey appends row i of the key columns so that two rows have equal
+// bytes exactly when their keys are equal: each value tagged null or not,
+// strings length-prefixed.
+func appendKey(b []byte, cols []arrow.Array, i int) ([]byte, error) {
+	for _, c := range cols {
+		if c.IsNull(i) {
+			b = append(b, 0)
+			continue
+		}
+		b = append(b, 1)
+		switch a := c.(type) {
+		case *array.String:
+			b = binary.AppendUvarint(b, uint64(len(a.Value(i))))
+			b = append(b, a.Value(i)...)
+		case *array.LargeString:
+			b = binary.AppendUvarint(b, uint64(len(a.Value(i))))
+			b = append(b, a.Value(i)...)
+		case *array.Int64:
+			b = binary.BigEndian.AppendUint64(b, uint64(a.Value(i)))
+		case *array.Int32:
+			b = binary.BigEndian.AppendUint32(b, uint32(a.Value(i)))
+		case *array.Date32:
+			b = binary.BigEndian.AppendUint32(b, uint32(a.Value(i)))
+		case *array.Timestamp:
+			b = binary.BigEndian.AppendUint64(b, uint64(a.Value(i)))
+		case *array.Boolean:
+			if a.Value(i) {
+				b = append(b, 1)
+			} else {
+				b = append(b, 0)
+			}
+		default:
+			return nil, fmt.Errorf("key column of type %s", c.DataType())
+		}
+	}
+	return b, nil
+}
+
+// versionAt is row i's version as an ordered number; ok is false for NULL.
+func versionAt(c arrow.Array, i int) (v int64, ok bool, err error) {
+	if c.IsNull(i) {
+		return 0, false, nil
+	}
+	switch a := c.(type) {
+	case *array.Timestamp:
+		return int64(a.Value(i)), true, nil
+	case *array.Int64:
+		return a.Value(i), true, nil
+	case *array.Int32:
+		return int64(a.Value(i)), true, nil
+	case *array.Date32:
+		return int64(a.Value(i)), true, nil
+	}
+	return 0, false, fmt.Errorf("version column of type %s", c.DataType())
+}
+
+// dayAt is the UTC day of row i's day column; ok is false for NULL.
+func dayAt(c arrow.Array, i int) (time.Time, bool, error) {
+	if c.IsNull(i) {
+		return time.Time{}, false, nil
+	}
+	switch a := c.(type) {
+	case *array.Timestamp:
+		t := a.Value(i).ToTime(a.DataType().(*arrow.TimestampType).Unit).UTC()
+		return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC), true, nil
+	case *array.Date32:
+		return a.Value(i).ToTime().UTC(), true, nil
+	}
+	return time.Time{}, false, fmt.Errorf("day column of type %s", c.DataType())
+}

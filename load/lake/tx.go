@@ -1,0 +1,499 @@
+package lake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/syncd/syncd/checkpoints"
+	"github.com/syncd/syncd/load"
+	"github.com/syncd/syncd/models"
+)
+
+// Tx is one load of one table (load.Tx). Each Write goes, split by
+// partition, to Arrow IPC files under _syncd/tmp/, so staged rows cost
+// disk, not heap, and a kill leaves nothing a reader sees; Commit merges
+// them into the partitions they touch one partition at a time: it holds
+// one partition's staged rows and one row group of its stored rows, not
+// the Tx. A Tx is for one goroutine; it ends with Commit, a failed
+// Commit or Rollback, after which it holds no record and no file.
+type Tx struct {
+	s       *Sink
+	target  load.Target
+	id      string
+	dir     string // staged records: one IPC file per Write and partition
+	release func()
+
+	writes int
+	staged map[partition][]string // in the order written
+	err    error                  // a failed Write: the Tx can only be rolled back
+	done   bool
+}
+
+func (tx *Tx) table() string { return tx.target.Model.Table() }
+
+// Write implements load.Tx. It does not keep rec: the rows are copied to
+// the staging file before it returns.
+func (tx *Tx) Write(ctx context.Context, rec arrow.RecordBatch) error {
+	if tx.done {
+		return fmt.Errorf("lake: write %s: transaction already ended", tx.table())
+	}
+	if tx.err != nil {
+		return fmt.Errorf("lake: write %s: an earlier write failed: %w", tx.table(), tx.err)
+	}
+	if err := tx.write(ctx, rec); err != nil {
+		tx.err = err
+		tx.dropStaged()
+		return fmt.Errorf("lake: write %s: %w", tx.table(), err)
+	}
+	return nil
+}
+
+func (tx *Tx) write(ctx context.Context, rec arrow.RecordBatch) (err error) {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := sameColumns(rec.Schema(), tx.target.Model.Schema()); err != nil {
+		return err
+	}
+	parts, err := tx.split(rec)
+	if err != nil {
+		return err
+	}
+	tx.writes++
+	for i, p := range slices.Sorted(maps.Keys(parts)) {
+		path := filepath.Join(tx.dir, fmt.Sprintf("%d-%d.arrow", tx.writes, i))
+		if tx.staged == nil {
+			tx.staged = map[partition][]string{}
+		}
+		tx.staged[p] = append(tx.staged[p], path)
+		err := stage(path, rec, parts[p], tx.s.mem)
+		if err != nil {
+			return fmt.Errorf("partition %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// split groups rec's rows by partition: nil row lists when all are in one
+// (the usual case, staged without a copy). A row outside a ReplaceDays
+// window, or without a day, fails the Write.
+func (tx *Tx) split(rec arrow.RecordBatch) (map[partition][]int64, error) {
+	m := tx.target.Model
+	if m.DayColumn() == "" {
+		return map[partition][]int64{"": nil}, nil
+	}
+	day := rec.Column(m.Schema().FieldIndices(m.DayColumn())[0])
+	out := map[partition][]int64{}
+	for i := range int(rec.NumRows()) {
+		d, ok, err := dayAt(day, i)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, fmt.Errorf("row %d has no %s, so no partition", i, m.DayColumn())
+		}
+		if tx.target.Mode == models.ReplaceDays && (d.Before(tx.target.From) || !d.Before(tx.target.To)) {
+			return nil, fmt.Errorf("a row of %s is outside the replaced days [%s, %s)", d.Format(time.DateOnly),
+				tx.target.From.Format(time.DateOnly), tx.target.To.Format(time.DateOnly))
+		}
+		p := dayPartition(d)
+		out[p] = append(out[p], int64(i))
+	}
+	if len(out) == 1 {
+		for p := range out {
+			out[p] = nil
+		}
+	}
+	return out, nil
+}
+
+// stage writes rec's rows at idx (all of them for nil) to a new IPC file.
+func stage(path string, rec arrow.RecordBatch, idx []int64, mem memory.Allocator) (err error) {
+	if idx != nil {
+		if rec, err = take(context.Background(), rec, idx, mem); err != nil {
+			return err
+		}
+		defer rec.Release()
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	w := ipc.NewWriter(f, ipc.WithSchema(rec.Schema()), ipc.WithAllocator(mem))
+	err = w.Write(rec)
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// sameColumns holds a record to its model: the same columns by name,
+// order and type.
+func sameColumns(got, want *arrow.Schema) error {
+	if got.NumFields() != want.NumFields() {
+		return fmt.Errorf("record has %d columns, the table %d", got.NumFields(), want.NumFields())
+	}
+	for i, f := range want.Fields() {
+		g := got.Field(i)
+		if g.Name != f.Name || !arrow.TypeEqual(g.Type, f.Type) {
+			return fmt.Errorf("column %d is %s %s, want %s %s", i, g.Name, g.Type, f.Name, f.Type)
+		}
+	}
+	return nil
+}
+
+// Rollback implements load.Tx.
+func (tx *Tx) Rollback() error {
+	if tx.done {
+		return nil
+	}
+	tx.end()
+	return nil
+}
+
+// end finishes the Tx: its staging goes and the table is free again.
+func (tx *Tx) end() {
+	tx.done = true
+	_ = os.RemoveAll(tx.dir)
+	tx.release()
+}
+
+func (tx *Tx) dropStaged() {
+	for _, files := range tx.staged {
+		for _, f := range files {
+			_ = os.Remove(f)
+		}
+	}
+	tx.staged = nil
+}
+
+// Commit implements load.Tx. Whatever it returns, the Tx has ended. An
+// error before the commit's journal is written leaves the lake as it was;
+// an I/O error after it (rare: a rename or the state file failing) leaves
+// the journal, which the next Open applies whole; until then the sink
+// refuses every Begin, so no later commit lands under that replay.
+func (tx *Tx) Commit(ctx context.Context, cur *checkpoints.Cursor) (int64, error) {
+	if tx.done {
+		return 0, fmt.Errorf("lake: commit %s: transaction already ended", tx.table())
+	}
+	defer tx.end()
+	if tx.err != nil {
+		return 0, fmt.Errorf("lake: commit %s: an earlier write failed: %w", tx.table(), tx.err)
+	}
+	n, err := tx.commit(ctx, cur)
+	if err != nil {
+		return 0, fmt.Errorf("lake: commit %s: %w", tx.table(), err)
+	}
+	return n, nil
+}
+
+func (tx *Tx) commit(ctx context.Context, cur *checkpoints.Cursor) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	j := journal{Table: tx.table()}
+	if cur != nil {
+		ch, err := changeOf(*cur, tx.s.now())
+		if err != nil {
+			return 0, err
+		}
+		j.Cursor = &ch
+	}
+	// Until the journal is durable the temp files are the Tx's to remove;
+	// after it they are the journal's, which a replay renames.
+	journaled := false
+	defer func() {
+		if !journaled {
+			for _, r := range j.Renames {
+				_ = os.Remove(r.Temp)
+			}
+		}
+	}()
+	rows, err := mergeOf(tx).run(ctx, &j)
+	if err != nil {
+		return 0, err
+	}
+	// The last moment a cancel may still stop the commit: after the
+	// journal it lands whole, here or at the next Open.
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	s := tx.s
+	s.publish.Lock()
+	defer s.publish.Unlock()
+	jpath := filepath.Join(s.l.journalDir(), fmt.Sprintf("%020d-%s.json", s.now().UnixNano(), tx.id))
+	b, err := jsonMarshal(j)
+	if err != nil {
+		return 0, err
+	}
+	if err := writeFileAtomic(s.l.tmpDir(), jpath, b); err != nil {
+		return 0, fmt.Errorf("journal: %w", err)
+	}
+	journaled = true
+	if s.killAfterJournal != nil {
+		if n, kill := s.killAfterJournal(j); kill {
+			_ = s.l.apply(journal{Table: j.Table, Renames: j.Renames[:n]})
+			return 0, errors.New("killed (test)")
+		}
+	}
+	if aerr := s.l.apply(j); aerr != nil {
+		s.mu.Lock()
+		s.broken = fmt.Errorf("a commit of %s is half applied (%w); reopen the lake to complete it", tx.table(), aerr)
+		s.mu.Unlock()
+		return 0, s.broken
+	}
+	if rerr := os.Remove(jpath); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+		return 0, fmt.Errorf("journal: %w", rerr)
+	}
+	return rows, nil
+}
+
+// merge is a commit's plan: the staged rows, de-duplicated, and the
+// partitions they rewrite.
+type merge struct {
+	tx    *Tx
+	model models.Model
+	mode  models.Mode
+	from  time.Time
+	to    time.Time
+}
+
+func mergeOf(tx *Tx) *merge {
+	return &merge{tx: tx, model: tx.target.Model, mode: tx.target.Mode, from: tx.target.From, to: tx.target.To}
+}
+
+// readStaged returns the records staged for p joined into one, or nil for
+// none.
+func (m *merge) readStaged(p partition) (arrow.RecordBatch, error) {
+	sc := m.model.Schema()
+	mem := m.tx.s.mem
+	var recs []arrow.RecordBatch
+	defer func() {
+		for _, r := range recs {
+			r.Release()
+		}
+	}()
+	for _, p := range m.tx.staged[p] {
+		if err := func() error {
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			r, err := ipc.NewReader(f, ipc.WithAllocator(mem), ipc.WithSchema(sc))
+			if err != nil {
+				return err
+			}
+			defer r.Release()
+			for r.Next() {
+				rec := r.RecordBatch()
+				rec.Retain()
+				recs = append(recs, rec)
+			}
+			return r.Err()
+		}(); err != nil {
+			return nil, fmt.Errorf("staged %s: %w", p, err)
+		}
+	}
+	switch len(recs) {
+	case 0:
+		return nil, nil
+	case 1:
+		r := recs[0]
+		recs = nil
+		return r, nil
+	}
+	return concatRecords(recs, sc, mem)
+}
+
+// run writes every partition the Tx rewrites to a temp file and records
+// the renames and removals in j; it returns the rows the Tx stores.
+func (m *merge) run(ctx context.Context, j *journal) (int64, error) {
+	parts, err := m.touched()
+	if err != nil {
+		return 0, err
+	}
+	l, table := m.tx.s.l, m.model.Table()
+	var rows int64
+	for i, p := range parts {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		n, err := func() (int64, error) {
+			staged, err := m.readStaged(p)
+			if err != nil {
+				return 0, err
+			}
+			if staged == nil && p != "" {
+				j.Removes = append(j.Removes, l.file(table, p))
+				return 0, nil
+			}
+			if staged != nil {
+				defer staged.Release()
+			}
+			winners, idx, err := m.dedup(staged)
+			if err != nil {
+				return 0, err
+			}
+			tmp := filepath.Join(l.tmpDir(), fmt.Sprintf("%s-%d.parquet.partial", m.tx.id, i))
+			if err := m.rewrite(ctx, p, staged, idx, winners, tmp); err != nil {
+				return 0, err
+			}
+			j.Renames = append(j.Renames, rename{Temp: tmp, Final: l.file(table, p)})
+			return int64(len(idx)), nil
+		}()
+		if err != nil {
+			return 0, fmt.Errorf("partition %s/%s: %w", table, p, err)
+		}
+		rows += n
+	}
+	return rows, nil
+}
+
+// dedup keeps one row per key of a partition's staged rows (load.Tx's
+// rule: the latest version, a version over none, else the last written);
+// it returns the kept keys and their rows in the order written.
+func (m *merge) dedup(staged arrow.RecordBatch) (map[string]int64, []int64, error) {
+	winners := map[string]int64{}
+	if staged == nil {
+		return winners, nil, nil
+	}
+	sc := m.model.Schema()
+	keys := make([]arrow.Array, len(m.model.Key()))
+	for i, k := range m.model.Key() {
+		keys[i] = staged.Column(sc.FieldIndices(k)[0])
+	}
+	var ver arrow.Array
+	if v := m.model.Version(); v != "" {
+		ver = staged.Column(sc.FieldIndices(v)[0])
+	}
+	type best struct {
+		row  int64
+		v    int64
+		hasV bool
+	}
+	bests := map[string]best{}
+	var buf []byte
+	for i := range int(staged.NumRows()) {
+		var err error
+		if buf, err = appendKey(buf[:0], keys, i); err != nil {
+			return nil, nil, err
+		}
+		b := best{row: int64(i)}
+		if ver != nil {
+			if b.v, b.hasV, err = versionAt(ver, i); err != nil {
+				return nil, nil, err
+			}
+		}
+		cur, seen := bests[string(buf)]
+		if !seen || !cur.hasV || (b.hasV && b.v >= cur.v) {
+			bests[string(buf)] = b
+		}
+	}
+	rows := make([]int64, 0, len(bests))
+	for k, b := range bests {
+		winners[k] = b.row
+		rows = append(rows, b.row)
+	}
+	slices.Sort(rows)
+	return winners, rows, nil
+}
+
+// touched lists the partitions the Tx rewrites or removes, sorted.
+func (m *merge) touched() ([]partition, error) {
+	set := map[partition]bool{}
+	for p := range m.tx.staged {
+		set[p] = true
+	}
+	if m.mode != models.Upsert {
+		existing, err := m.tx.s.l.partitions(m.model.Table())
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range existing {
+			d, isDay := p.day()
+			if m.mode == models.ReplaceTable || (isDay && !d.Before(m.from) && d.Before(m.to)) {
+				set[p] = true
+			}
+		}
+		if m.mode == models.ReplaceTable && m.model.DayColumn() == "" {
+			set[""] = true // an empty snapshot is an empty file
+		}
+	}
+	out := make([]partition, 0, len(set))
+	for p := range set {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// rewrite writes partition p as it is after the Tx to tmp: for an Upsert
+// the stored rows whose keys the Tx does not write, streamed a batch at a
+// time, then the Tx's rows.
+func (m *merge) rewrite(ctx context.Context, p partition, staged arrow.RecordBatch, idx []int64, winners map[string]int64, tmp string) error {
+	sc, mem, l := m.model.Schema(), m.tx.s.mem, m.tx.s.l
+	keyCols := make([]int, len(m.model.Key()))
+	for i, k := range m.model.Key() {
+		keyCols[i] = sc.FieldIndices(k)[0]
+	}
+	return writeParquet(tmp, sc, mem, func(put func(arrow.RecordBatch) error) error {
+		if m.mode == models.Upsert {
+			_, err := scanParquet(ctx, l.file(m.model.Table(), p), sc, mem, func(old arrow.RecordBatch) error {
+				keys := make([]arrow.Array, len(keyCols))
+				for i, c := range keyCols {
+					keys[i] = old.Column(c)
+				}
+				var keep []int64
+				var buf []byte
+				var err error
+				for i := range int(old.NumRows()) {
+					if buf, err = appendKey(buf[:0], keys, i); err != nil {
+						return err
+					}
+					if _, replaced := winners[string(buf)]; !replaced {
+						keep = append(keep, int64(i))
+					}
+				}
+				return putRows(ctx, put, old, keep, mem)
+			})
+			if err != nil {
+				return err
+			}
+		}
+		if staged == nil {
+			return nil
+		}
+		return putRows(ctx, put, staged, idx, mem)
+	})
+}
+
+// putRows puts rec's rows at idx, without a copy when they are all of
+// them in order.
+func putRows(ctx context.Context, put func(arrow.RecordBatch) error, rec arrow.RecordBatch, idx []int64, mem memory.Allocator) error {
+	if len(idx) == int(rec.NumRows()) {
+		return put(rec) // idx is ascending and distinct: every row in order
+	}
+	if len(idx) == 0 {
+		return nil
+	}
+	sel, err := take(ctx, rec, idx, mem)
+	if err != nil {
+		return err
+	}
+	defer sel.Release()
+	return put(sel)
+}
