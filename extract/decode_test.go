@@ -3,16 +3,12 @@ package extract
 import (
 	"errors"
 	"io"
-	"os"
-	"path/filepath"
 	"testing"
+
+	"github.com/syncd/syncd/internal/fixtures"
 )
 
 func TestDecodeFixtures(t *testing.T) {
-	dir := "../../shared/fixtures/affise-responses"
-	if _, err := os.Stat(dir); err != nil {
-		t.Skip("fixtures not present")
-	}
 	for file, want := range map[string]struct {
 		list        string
 		items       int
@@ -28,10 +24,7 @@ func TestDecodeFixtures(t *testing.T) {
 		"3.0.stats.affiliatepostbacks@get.json": {"postbacks", 1, 1, 0, false},
 		"3.0.stats.custom@get.json":             {"stats", 1, 1, 0, false},
 	} {
-		body, err := os.ReadFile(filepath.Join(dir, file))
-		if err != nil {
-			t.Fatal(err)
-		}
+		body := fixtures.AffiseFile(t, file)
 		r, err := decodePage(body, want.list)
 		if err != nil {
 			t.Fatalf("%s: %v", file, err)

@@ -11,12 +11,9 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/syncd/syncd/internal/fixtures"
 	"github.com/syncd/syncd/models"
 )
-
-// fixturesDir is the real Affise replies, relative to this package's
-// directory (CI clones shared/ beside the module, as here).
-const fixturesDir = "../../shared/fixtures/affise-responses"
 
 // pageShapes are the list endpoints a stream reads: the fixture holding a
 // real reply, the list member and the model its elements feed.
@@ -62,7 +59,7 @@ var pageSeeds = []string{
 }
 
 func readFixture(tb testing.TB, file string) ([]byte, bool) {
-	data, err := os.ReadFile(filepath.Join(fixturesDir, file))
+	data, err := os.ReadFile(filepath.Join(fixtures.AffiseResponses(), file))
 	if err != nil {
 		if !errors.Is(err, os.ErrNotExist) {
 			tb.Fatal(err)
@@ -78,9 +75,9 @@ func TestFixturesReachable(t *testing.T) {
 	for _, s := range pageShapes {
 		if _, ok := readFixture(t, s.fixture); !ok {
 			if os.Getenv("CI") != "" {
-				t.Fatalf("fixture %s not found under %s", s.fixture, fixturesDir)
+				t.Fatalf("fixture %s not found under %s", s.fixture, fixtures.AffiseResponses())
 			}
-			t.Skipf("fixtures not found under %s", fixturesDir)
+			t.Skipf("fixtures not found under %s", fixtures.AffiseResponses())
 		}
 	}
 }

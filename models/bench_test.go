@@ -5,22 +5,24 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/syncd/syncd/internal/fixtures"
 )
 
 // BenchmarkConversionsAppend decodes the fixture's 100 conversions over and
 // over, cutting a record every 10,000 rows as the extractor does; it reports
 // rows/s (one row per op) and bytes/s of source JSON.
 func BenchmarkConversionsAppend(b *testing.B) {
-	objs := fixtureList(b, "3.0.stats.conversions@get.json", "conversions")
+	objs := fixtures.AffiseList(b, "3.0.stats.conversions@get.json", "conversions")
 	benchAppend(b, Conversions(), objs)
 }
 
 func BenchmarkClicksAppend(b *testing.B) {
-	benchAppend(b, Clicks(), fixtureList(b, "3.0.stats.clicks@get.json", "clicks"))
+	benchAppend(b, Clicks(), fixtures.AffiseList(b, "3.0.stats.clicks@get.json", "clicks"))
 }
 
 func BenchmarkPartnersAppend(b *testing.B) {
-	benchAppend(b, Partners(), fixtureList(b, "3.0.admin.partners@get.json", "partners"))
+	benchAppend(b, Partners(), fixtures.AffiseList(b, "3.0.admin.partners@get.json", "partners"))
 }
 
 func benchAppend(b *testing.B, m Model, objs []json.RawMessage) {

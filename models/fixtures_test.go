@@ -6,12 +6,14 @@ import (
 	"math/big"
 	"strings"
 	"testing"
+
+	"github.com/syncd/syncd/internal/fixtures"
 )
 
 // Every fixture decodes fully; spot checks of ids, money, UTC times, raw.
 
 func TestFixtureConversions(t *testing.T) {
-	objs := fixtureList(t, "3.0.stats.conversions@get.json", "conversions")
+	objs := fixtures.AffiseList(t, "3.0.stats.conversions@get.json", "conversions")
 	m := Conversions()
 	rec := build(t, m, berlin, objs...)
 	eq(t, "rows", rec.NumRows(), int64(100))
@@ -86,7 +88,7 @@ func TestFixtureConversions(t *testing.T) {
 }
 
 func TestFixtureClicks(t *testing.T) {
-	objs := fixtureList(t, "3.0.stats.clicks@get.json", "clicks")
+	objs := fixtures.AffiseList(t, "3.0.stats.clicks@get.json", "clicks")
 	rec := build(t, Clicks(), berlin, objs...)
 	eq(t, "rows", rec.NumRows(), int64(20))
 	id, _ := str(t, rec, "id", 0)
@@ -111,7 +113,7 @@ func TestFixtureClicks(t *testing.T) {
 }
 
 func TestFixtureServerPostbacks(t *testing.T) {
-	objs := fixtureList(t, "3.0.stats.serverpostbacks@get.json", "postbacks")
+	objs := fixtures.AffiseList(t, "3.0.stats.serverpostbacks@get.json", "postbacks")
 	rec := build(t, ServerPostbacks(), berlin, objs...)
 	eq(t, "rows", rec.NumRows(), int64(1))
 	id, _ := str(t, rec, "id", 0)
@@ -139,7 +141,7 @@ func TestFixtureServerPostbacks(t *testing.T) {
 }
 
 func TestFixtureAffiliatePostbacks(t *testing.T) {
-	objs := fixtureList(t, "3.0.stats.affiliatepostbacks@get.json", "postbacks")
+	objs := fixtures.AffiseList(t, "3.0.stats.affiliatepostbacks@get.json", "postbacks")
 	rec := build(t, AffiliatePostbacks(), berlin, objs...)
 	eq(t, "rows", rec.NumRows(), int64(1))
 	id, _ := str(t, rec, "id", 0)
@@ -159,7 +161,7 @@ func TestFixtureAffiliatePostbacks(t *testing.T) {
 }
 
 func TestFixtureCustomStats(t *testing.T) {
-	objs := fixtureList(t, "3.0.stats.custom@get.json", "stats")
+	objs := fixtures.AffiseList(t, "3.0.stats.custom@get.json", "stats")
 	m, err := StatsDaily([]string{"day"})
 	if err != nil {
 		t.Fatal(err)
@@ -193,7 +195,7 @@ func TestFixtureCustomStats(t *testing.T) {
 }
 
 func TestFixtureOffers(t *testing.T) {
-	objs := fixtureList(t, "3.0.offers@get.json", "offers")
+	objs := fixtures.AffiseList(t, "3.0.offers@get.json", "offers")
 	rec := build(t, Offers(), berlin, objs...)
 	eq(t, "rows", rec.NumRows(), int64(len(objs)))
 	n, _ := i64(t, rec, "id", 0)
@@ -217,7 +219,7 @@ func TestFixtureOffers(t *testing.T) {
 }
 
 func TestFixturePartners(t *testing.T) {
-	objs := fixtureList(t, "3.0.admin.partners@get.json", "partners")
+	objs := fixtures.AffiseList(t, "3.0.admin.partners@get.json", "partners")
 	rec := build(t, Partners(), berlin, objs...)
 	eq(t, "rows", rec.NumRows(), int64(2))
 	n, _ := i64(t, rec, "id", 0)
@@ -254,7 +256,7 @@ func TestFixturePartners(t *testing.T) {
 }
 
 func TestFixtureAdvertisers(t *testing.T) {
-	objs := fixtureList(t, "3.0.admin.advertisers@get.json", "advertisers")
+	objs := fixtures.AffiseList(t, "3.0.admin.advertisers@get.json", "advertisers")
 	rec := build(t, Advertisers(), berlin, objs...)
 	eq(t, "rows", rec.NumRows(), int64(1))
 	s, _ := str(t, rec, "id", 0)

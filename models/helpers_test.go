@@ -2,8 +2,6 @@ package models
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,8 +10,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 )
-
-const fixtureDir = "../../shared/fixtures/affise-responses"
 
 var (
 	berlin   = mustLoc("Europe/Berlin")
@@ -26,34 +22,6 @@ func mustLoc(name string) *time.Location {
 		panic(err)
 	}
 	return loc
-}
-
-// fixtureList returns the elements of the list member (list) of a fixture.
-func fixtureList(t testing.TB, file, list string) []json.RawMessage {
-	t.Helper()
-	dir := fixtureDir
-	if d := os.Getenv("AFFISE_FIXTURES"); d != "" {
-		dir = d
-	}
-	data, err := os.ReadFile(filepath.Join(dir, file))
-	if os.IsNotExist(err) {
-		data, err = os.ReadFile(filepath.Join("/work/shared/fixtures/affise-responses", file))
-	}
-	if err != nil {
-		t.Skipf("fixture not available: %v", err)
-	}
-	var page map[string]json.RawMessage
-	if err := json.Unmarshal(data, &page); err != nil {
-		t.Fatal(err)
-	}
-	var out []json.RawMessage
-	if err := json.Unmarshal(page[list], &out); err != nil {
-		t.Fatalf("%s: %s: %v", file, list, err)
-	}
-	if len(out) == 0 {
-		t.Fatalf("%s: %s is empty", file, list)
-	}
-	return out
 }
 
 // build appends objs and returns the record, failing on any error.

@@ -2,14 +2,12 @@ package affisesim
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
-)
 
-const fixtureDir = "../../shared/fixtures/affise-responses"
+	"github.com/syncd/syncd/internal/fixtures"
+)
 
 func jsonType(v any) string {
 	switch v.(type) {
@@ -92,9 +90,6 @@ func compareShape(path string, f, g any, drift map[string]string, errs *[]string
 }
 
 func TestFixtureShapes(t *testing.T) {
-	if _, err := os.Stat(fixtureDir); err != nil {
-		t.Skipf("fixtures not found: %v", err)
-	}
 	s, _ := newSim(t, nil)
 	d := "date_from=2025-03-01&date_to=2025-03-15"
 	cases := []struct {
@@ -112,10 +107,7 @@ func TestFixtureShapes(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.file, func(t *testing.T) {
-			raw, err := os.ReadFile(filepath.Join(fixtureDir, c.file))
-			if err != nil {
-				t.Fatal(err)
-			}
+			raw := fixtures.AffiseFile(t, c.file)
 			var fix map[string]any
 			if err := json.Unmarshal(raw, &fix); err != nil {
 				t.Fatal(err)

@@ -9,11 +9,10 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/syncd/syncd/internal/fixtures"
-
 	"github.com/apache/arrow-go/v18/arrow"
 	duckdbdriver "github.com/duckdb/duckdb-go/v2"
 
+	"github.com/syncd/syncd/internal/fixtures"
 	"github.com/syncd/syncd/load"
 	"github.com/syncd/syncd/load/duckdb"
 	"github.com/syncd/syncd/load/sinktest"

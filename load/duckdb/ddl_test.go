@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -17,6 +15,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	duckdbdriver "github.com/duckdb/duckdb-go/v2"
 
+	"github.com/syncd/syncd/internal/fixtures"
 	"github.com/syncd/syncd/models"
 )
 
@@ -123,7 +122,7 @@ func TestEveryModelLoadsIntoDuckDB(t *testing.T) {
 			`SELECT count(*), count(manager_id), bool_or(contains(raw, 'api_key')) FROM partners`, "2|1|false"},
 		{models.Advertisers(), "3.0.admin.advertisers@get.json", "advertisers", `SELECT id, created_at FROM advertisers`, "505998ea5caf25a003000000|"},
 	} {
-		rec := buildFixture(t, l.m, berlin, fixtureObjects(t, l.file, l.list)...)
+		rec := buildFixture(t, l.m, berlin, fixtures.AffiseList(t, l.file, l.list)...)
 		ddl, err := createTable(l.m)
 		if err != nil {
 			t.Fatal(err)
@@ -219,32 +218,6 @@ var berlin = func() *time.Location {
 	}
 	return loc
 }()
-
-// fixtureObjects returns the elements of the list member of a recorded
-// Affise response.
-func fixtureObjects(t testing.TB, file, list string) []json.RawMessage {
-	t.Helper()
-	dir := "../../../shared/fixtures/affise-responses"
-	if d := os.Getenv("AFFISE_FIXTURES"); d != "" {
-		dir = d
-	}
-	data, err := os.ReadFile(filepath.Join(dir, file))
-	if os.IsNotExist(err) {
-		data, err = os.ReadFile(filepath.Join("/work/shared/fixtures/affise-responses", file))
-	}
-	if err != nil {
-		t.Skipf("fixture not available: %v", err)
-	}
-	var page map[string]json.RawMessage
-	if err := json.Unmarshal(data, &page); err != nil {
-		t.Fatal(err)
-	}
-	var out []json.RawMessage
-	if err := json.Unmarshal(page[list], &out); err != nil || len(out) == 0 {
-		t.Fatalf("%s: %s: %v (%d elements)", file, list, err, len(out))
-	}
-	return out
-}
 
 // buildFixture decodes objs with m into one record, synced at
 // 2026-11-25 12:00 UTC.

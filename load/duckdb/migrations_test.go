@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/syncd/syncd/internal/fixtures"
-
 	"github.com/syncd/syncd/load"
 	"github.com/syncd/syncd/models"
 )
