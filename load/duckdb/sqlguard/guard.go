@@ -99,16 +99,6 @@ func (g *Guard) RunReadOnly(ctx context.Context, stmt string, read func(*sql.Row
 	return rows.Err()
 }
 
-// Check reports whether stmt would be run, without running it.
-func (g *Guard) Check(ctx context.Context, stmt string) error {
-	conn, err := g.db.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	return check(ctx, conn, stmt)
-}
-
 func rejectf(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrRejected}, args...)...)
 }
