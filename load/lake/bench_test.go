@@ -17,6 +17,7 @@ import (
 
 	"github.com/syncd/syncd/load"
 	"github.com/syncd/syncd/load/duckdb"
+	"github.com/syncd/syncd/load/lake/bucket"
 	"github.com/syncd/syncd/models"
 )
 
@@ -26,7 +27,7 @@ import (
 // and the peak Go heap seen while committing.
 func BenchmarkUpsertDay(b *testing.B) {
 	const rows = 100_000
-	s, err := Open(b.Context(), b.TempDir())
+	s, err := openDir(b, b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -74,10 +75,10 @@ func BenchmarkUpsertDay(b *testing.B) {
 	el := time.Since(start)
 	b.StopTimer()
 	close(stop)
-	parts, _ := s.l.partitions("conversions")
+	parts, _ := partitions(context.Background(), s.b, "conversions")
 	var size int64
 	for _, p := range parts {
-		fi, err := os.Stat(s.l.file("conversions", p))
+		fi, err := os.Stat(filepath.Join(s.b.(*bucket.Dir).Root(), fileKey("conversions", p)))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -153,7 +154,7 @@ func TestMeasureBytesPerRow(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	ls, err := Open(ctx, dir)
+	ls, err := openDir(t, dir)
 	if err != nil {
 		t.Fatal(err)
 	}

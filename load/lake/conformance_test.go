@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/syncd/syncd/load"
 	"github.com/syncd/syncd/load/lake"
+	"github.com/syncd/syncd/load/lake/bucket"
 	"github.com/syncd/syncd/load/sinktest"
 	"github.com/syncd/syncd/models"
 )
@@ -26,19 +28,41 @@ import (
 func TestConformance(t *testing.T) {
 	sinktest.Run(t, sinktest.Harness{
 		Open: func(t *testing.T, dir string) sinktest.Sink {
-			s, err := lake.Open(context.Background(), dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return s
+			return openLake(t, dir)
 		},
 		Read: func(t *testing.T, s load.Sink, table string) []arrow.RecordBatch {
 			t.Helper()
-			return readGlob(t, s.(*lake.Sink).Path(), table)
+			return readGlob(t, s.(*lake.Sink).Bucket().(*bucket.Dir).Root(), table)
 		},
-		// Nil Crash: the lake shares nothing between two Opens but the
-		// directory, so the abandoned sink's files are what a kill leaves.
+		// A copy of the files as they are: what a kill leaves, without
+		// the abandoned sink's lock, which the kernel drops at a kill.
+		Crash: func(t *testing.T, _ load.Sink, dir string) string {
+			return copyDir(t, dir)
+		},
 	})
+}
+
+func openLake(t *testing.T, dir string) *lake.Sink {
+	t.Helper()
+	b, err := bucket.OpenDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := lake.Open(context.Background(), b, "syncd test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// copyDir copies the tree at dir to a new temporary directory.
+func copyDir(t *testing.T, dir string) string {
+	t.Helper()
+	to := t.TempDir()
+	if err := os.CopyFS(to, os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
+	return to
 }
 
 // readGlob reads a table as a plain reader does: every *.parquet file
@@ -88,10 +112,7 @@ func readGlob(t *testing.T, root, table string) []arrow.RecordBatch {
 func TestDuckDBReadsPartitions(t *testing.T) {
 	ctx := t.Context()
 	dir := t.TempDir()
-	s, err := lake.Open(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openLake(t, dir)
 	defer s.Close()
 	conv := models.Conversions()
 	b := conv.NewBuilder(memory.DefaultAllocator, time.UTC, time.Date(2025, 2, 1, 6, 0, 0, 0, time.UTC))

@@ -1,6 +1,7 @@
 package lake
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/syncd/syncd/checkpoints"
 	"github.com/syncd/syncd/load"
+	"github.com/syncd/syncd/load/lake/bucket"
 	"github.com/syncd/syncd/models"
 )
 
@@ -31,6 +33,20 @@ func conversions(t testing.TB, status string, ids []int) arrow.RecordBatch {
 		}
 	}
 	return b.NewRecord()
+}
+
+// openDir opens a writer on a lake in dir, closed when the test ends.
+func openDir(t testing.TB, dir string) (*Sink, error) {
+	t.Helper()
+	b, err := bucket.OpenDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	s, err := Open(context.Background(), b, "syncd test")
+	if err == nil {
+		t.Cleanup(func() { _ = s.Close() })
+	}
+	return s, err
 }
 
 func commitConversions(t *testing.T, s *Sink, status string, ids []int, cur *checkpoints.Cursor) error {
@@ -54,7 +70,7 @@ func commitConversions(t *testing.T, s *Sink, status string, ids []int, cur *che
 func statuses(t *testing.T, s *Sink) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	_ = filepath.WalkDir(s.l.root, func(p string, d fs.DirEntry, err error) error {
+	_ = filepath.WalkDir(s.b.(*bucket.Dir).Root(), func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".parquet") {
 			return err
 		}
@@ -63,13 +79,13 @@ func statuses(t *testing.T, s *Sink) map[string]string {
 		}
 		return nil
 	})
-	parts, err := s.l.partitions("conversions")
+	parts, err := partitions(t.Context(), s.b, "conversions")
 	if err != nil {
 		t.Fatal(err)
 	}
 	sc := models.Conversions().Schema()
 	for _, p := range parts {
-		_, err := scanParquet(t.Context(), s.l.file("conversions", p), sc, memory.DefaultAllocator, func(rec arrow.RecordBatch) error {
+		_, err := scanObject(t.Context(), s.b, fileKey("conversions", p), sc, memory.DefaultAllocator, func(rec arrow.RecordBatch) error {
 			ids := rec.Column(sc.FieldIndices("id")[0])
 			st := rec.Column(sc.FieldIndices("status")[0])
 			for i := range int(rec.NumRows()) {
@@ -95,7 +111,7 @@ func TestKillAfterJournal(t *testing.T) {
 	for renamed := range 4 { // the commit rewrites 3 partitions
 		t.Run(fmt.Sprintf("after %d renames", renamed), func(t *testing.T) {
 			dir := t.TempDir()
-			s, err := Open(t.Context(), dir)
+			s, err := openDir(t, dir)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -114,7 +130,8 @@ func TestKillAfterJournal(t *testing.T) {
 				t.Fatalf("before the restart a reader sees %v", got)
 			}
 
-			s2, err := Open(t.Context(), dir)
+			_ = s.unlock() // the kill: the kernel drops a dead process's flock
+			s2, err := openDir(t, dir)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -136,7 +153,7 @@ func TestKillAfterJournal(t *testing.T) {
 // A reader looping over the files while commits rewrite them sees every
 // row exactly once, never a broken file.
 func TestReaderDuringCommits(t *testing.T) {
-	s, err := Open(t.Context(), t.TempDir())
+	s, err := openDir(t, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package lake
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -8,13 +9,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"time"
 
 	"github.com/syncd/syncd/checkpoints"
+	"github.com/syncd/syncd/load/lake/bucket"
 )
 
-// newID names a Tx's staging and temp files; random so two processes on
+// newID names a Tx's staging and temp objects; random so two processes on
 // one lake (a crashed one's leftovers, a new one) never share a name.
 func newID() string {
 	var b [8]byte
@@ -22,45 +23,7 @@ func newID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// syncDir makes a rename or removal in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-// writeFileAtomic replaces path with data: a temp file in tmp, fsynced,
-// renamed over path. A reader sees the old file or the new, never a part.
-func writeFileAtomic(tmp, path string, data []byte) error {
-	f, err := os.CreateTemp(tmp, "*.partial")
-	if err != nil {
-		return err
-	}
-	name := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(name, path)
-	}
-	if err != nil {
-		_ = os.Remove(name)
-		return err
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-// storedCursor is a cursor in the state file. Meta is what
+// storedCursor is a cursor in the state object. Meta is what
 // checkpoints.Cursor.StoredMeta returns, as every sink stores it.
 type storedCursor struct {
 	Position  time.Time `json:"position"`
@@ -91,25 +54,43 @@ func changeOf(c checkpoints.Cursor, now time.Time) (cursorChange, error) {
 	return cursorChange{Stream: c.Stream, Cursor: storedCursor{Position: c.Position.UTC(), Meta: meta, UpdatedAt: upd.UTC()}}, nil
 }
 
-func (l layout) readState() (map[string]storedCursor, error) {
-	b, err := os.ReadFile(l.stateFile())
-	if os.IsNotExist(err) {
-		return map[string]storedCursor{}, nil
+// getJSON reads the object at key into v; found is false when it does not
+// exist.
+func getJSON(ctx context.Context, b bucket.Bucket, key string, v any) (found bool, err error) {
+	raw, err := b.Get(ctx, key)
+	if errors.Is(err, bucket.ErrNotExist) {
+		return false, nil
 	}
 	if err != nil {
-		return nil, err
+		return false, err
 	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return true, fmt.Errorf("%s/%s is damaged (%w); restore it or remove it to start over", b, key, err)
+	}
+	return true, nil
+}
+
+func putJSON(ctx context.Context, b bucket.Bucket, key string, v any) error {
+	raw, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return b.PutBytes(ctx, key, raw)
+}
+
+func readState(ctx context.Context, b bucket.Bucket) (map[string]storedCursor, error) {
 	st := map[string]storedCursor{}
-	if err := json.Unmarshal(b, &st); err != nil {
-		return nil, fmt.Errorf("%s: %w", l.stateFile(), err)
+	if _, err := getJSON(ctx, b, stateKey, &st); err != nil {
+		return nil, err
 	}
 	return st, nil
 }
 
-// applyCursor moves one cursor in the state file. Applying a change twice
-// is applying it once, so a journal replayed after a crash is harmless.
-func (l layout) applyCursor(ch cursorChange) error {
-	st, err := l.readState()
+// applyCursor moves one cursor in the state object. Applying a change
+// twice is applying it once, so a journal replayed after a crash is
+// harmless.
+func applyCursor(ctx context.Context, b bucket.Bucket, ch cursorChange) error {
+	st, err := readState(ctx, b)
 	if err != nil {
 		return err
 	}
@@ -121,100 +102,86 @@ func (l layout) applyCursor(ch cursorChange) error {
 	} else {
 		st[ch.Stream] = ch.Cursor
 	}
-	b, err := json.MarshalIndent(st, "", "  ")
-	if err != nil {
-		return err
-	}
-	return writeFileAtomic(l.tmpDir(), l.stateFile(), b)
+	return putJSON(ctx, b, stateKey, st)
 }
 
 // journal is a commit decided but maybe not yet applied: every new
-// partition is already written and fsynced at its Temp path. Applying it
-// is idempotent, so Open finishes whatever a killed process left.
+// partition is already stored at its Temp key. Applying it is idempotent,
+// so Open finishes whatever a killed process left.
 type journal struct {
 	Table   string        `json:"table"`
 	Renames []rename      `json:"renames,omitempty"`
-	Removes []string      `json:"removes,omitempty"`
 	Cursor  *cursorChange `json:"cursor,omitempty"`
 }
 
+// rename is one partition put in place: the object at Temp replaces the
+// one at Final.
 type rename struct {
 	Temp  string `json:"temp"`
 	Final string `json:"final"`
 }
 
 // apply puts j's partitions in place, then moves its cursor: data first,
-// so a cursor never covers rows that are not there.
-func (l layout) apply(j journal) error {
+// so a cursor never covers rows that are not there. No partition object
+// is ever deleted (an emptied one is replaced by an empty file), so a
+// reader that listed a partition can always open it.
+func apply(ctx context.Context, b bucket.Bucket, j journal) error {
 	for _, r := range j.Renames {
-		if err := os.MkdirAll(filepath.Dir(r.Final), 0o755); err != nil {
+		if err := b.Move(ctx, r.Temp, r.Final); err != nil {
 			return fmt.Errorf("table %s: %w", j.Table, err)
 		}
-		err := os.Rename(r.Temp, r.Final)
-		if errors.Is(err, os.ErrNotExist) {
-			// Renamed before a crash: the replay finds the temp gone.
-			if _, serr := os.Stat(r.Final); serr == nil {
-				continue
-			}
-		}
-		if err != nil {
-			return fmt.Errorf("table %s: %w", j.Table, err)
-		}
-		if err := syncDir(filepath.Dir(r.Final)); err != nil {
-			return fmt.Errorf("table %s: %w", j.Table, err)
-		}
-	}
-	for _, f := range j.Removes {
-		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("table %s: %w", j.Table, err)
-		}
-		// The empty date= directory goes too; a reader tolerates either.
-		_ = os.Remove(filepath.Dir(f))
-		_ = syncDir(filepath.Dir(filepath.Dir(f)))
 	}
 	if j.Cursor != nil {
-		if err := l.applyCursor(*j.Cursor); err != nil {
+		if err := applyCursor(ctx, b, *j.Cursor); err != nil {
 			return fmt.Errorf("table %s: cursor %s: %w", j.Table, j.Cursor.Stream, err)
 		}
 	}
 	return nil
 }
 
-// recover replays journals a killed process left and removes its temp
-// files. It runs at Open, before anything else touches the lake.
-func (l layout) recover() error {
-	ents, err := os.ReadDir(l.journalDir())
-	if err != nil && !os.IsNotExist(err) {
+// replay replays the journals a killed writer left, in commit order, and
+// removes its temporaries. Only the writer runs it, under the lake's lock,
+// before anything else touches the lake.
+func replay(ctx context.Context, b bucket.Bucket) error {
+	objs, err := b.List(ctx, journalPrefix)
+	if err != nil {
 		return err
 	}
-	names := make([]string, 0, len(ents))
-	for _, e := range ents {
-		names = append(names, e.Name())
-	}
-	slices.Sort(names) // journal names start with the commit's time
-	for _, n := range names {
-		p := filepath.Join(l.journalDir(), n)
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
+	// Listed in key order, and a journal's key starts with its commit time.
+	for _, o := range objs {
 		var j journal
-		if err := json.Unmarshal(b, &j); err != nil {
-			// Written whole by rename, so a torn one is not a journal: a
-			// leftover of writeFileAtomic's temp cannot land here.
-			return fmt.Errorf("journal %s: %w", p, err)
+		found, err := getJSON(ctx, b, o.Key, &j)
+		if err != nil {
+			return fmt.Errorf("journal %s: %w", o.Key, err)
 		}
-		if err := l.apply(j); err != nil {
-			return fmt.Errorf("replaying journal %s: %w", p, err)
+		if !found {
+			continue
 		}
-		if err := os.Remove(p); err != nil {
+		if err := apply(ctx, b, j); err != nil {
+			return fmt.Errorf("replaying journal %s: %w", o.Key, err)
+		}
+		if err := b.Delete(ctx, o.Key); err != nil {
 			return err
 		}
 	}
-	if err := os.RemoveAll(l.tmpDir()); err != nil {
+	tmps, err := b.List(ctx, tmpPrefix)
+	if err != nil {
 		return err
 	}
-	return os.MkdirAll(l.tmpDir(), 0o755)
+	for _, o := range tmps {
+		if err := b.Delete(ctx, o.Key); err != nil {
+			return err
+		}
+	}
+	// Local leftovers: a dead process's staging directories.
+	ents, err := os.ReadDir(b.Scratch())
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if err := os.RemoveAll(filepath.Join(b.Scratch(), e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
 }
-
-func jsonMarshal(v any) ([]byte, error) { return json.MarshalIndent(v, "", "  ") }

@@ -1,23 +1,34 @@
 package lake
 
 import (
-	"os"
-	"path/filepath"
+	"context"
 	"strings"
 	"time"
+
+	"github.com/syncd/syncd/load/lake/bucket"
 )
 
 // dataFile is the one file each partition holds: a partition is rewritten
-// whole and renamed over it, so readers never see two versions side by side.
+// whole and replaced in one step, so readers never see two versions side
+// by side.
 const dataFile = "data.parquet"
 
-// layout places every file of the lake. It is the only code that knows
-// paths, so a network=<name>/ level (several networks per warehouse) is a
-// change here: partitionOf gains the network and puts it before date=.
-type layout struct{ root string }
+// syncd's own objects, all under _syncd/: no reader's glob of a table
+// reaches them. Temporaries end in .partial besides.
+const (
+	syncdPrefix   = "_syncd/"
+	stateKey      = "_syncd/state.json"
+	runsKey       = "_syncd/runs.json"
+	metaKey       = "_syncd/meta.json"
+	journalPrefix = "_syncd/journal/"
+	tmpPrefix     = "_syncd/tmp/"
+)
 
-// partition names a partition of a table relative to the table's directory:
-// "" for a table without a day column, "date=YYYY-MM-DD" otherwise.
+// partition names a partition of a table relative to the table's prefix:
+// "" for a table without a day column, "date=YYYY-MM-DD" otherwise. It is
+// the only code that knows the levels below a table, so a network=<name>/
+// level (several networks per warehouse) is a change here and in
+// partitionOfKey.
 type partition string
 
 func dayPartition(day time.Time) partition {
@@ -35,42 +46,42 @@ func (p partition) day() (time.Time, bool) {
 	return d, err == nil
 }
 
-func (l layout) tableDir(table string) string { return filepath.Join(l.root, table) }
-
-func (l layout) file(table string, p partition) string {
-	return filepath.Join(l.root, table, string(p), dataFile)
+// fileKey is the object holding partition p of table.
+func fileKey(table string, p partition) string {
+	if p == "" {
+		return table + "/" + dataFile
+	}
+	return table + "/" + string(p) + "/" + dataFile
 }
 
-// syncdDir holds syncd's own files; no reader's glob of a table reaches it.
-func (l layout) syncdDir() string   { return filepath.Join(l.root, "_syncd") }
-func (l layout) stateFile() string  { return filepath.Join(l.syncdDir(), "state.json") }
-func (l layout) runsFile() string   { return filepath.Join(l.syncdDir(), "runs.jsonl") }
-func (l layout) journalDir() string { return filepath.Join(l.syncdDir(), "journal") }
-
-// tmpDir holds files being written: staged records of open Txs and
-// partitions not yet renamed into place. Names end in .partial, so not
-// even a glob over the whole lake matches them.
-func (l layout) tmpDir() string { return filepath.Join(l.syncdDir(), "tmp") }
-
-// partitions lists table's partitions that hold a data file.
-func (l layout) partitions(table string) ([]partition, error) {
-	if _, err := os.Stat(l.file(table, "")); err == nil {
-		return []partition{""}, nil
+// partitionOfKey is the partition a table's object key holds; ok is false
+// for an object that is not a partition's data file.
+func partitionOfKey(table, key string) (partition, bool) {
+	rest, ok := strings.CutPrefix(key, table+"/")
+	if !ok {
+		return "", false
 	}
-	ents, err := os.ReadDir(l.tableDir(table))
-	if os.IsNotExist(err) {
-		return nil, nil
+	if rest == dataFile {
+		return "", true
 	}
+	dir, ok := strings.CutSuffix(rest, "/"+dataFile)
+	if !ok {
+		return "", false
+	}
+	p := partition(dir)
+	_, ok = p.day()
+	return p, ok
+}
+
+// partitions lists table's partitions that hold a data file, in order.
+func partitions(ctx context.Context, b bucket.Bucket, table string) ([]partition, error) {
+	objs, err := b.List(ctx, table+"/")
 	if err != nil {
 		return nil, err
 	}
 	var out []partition
-	for _, e := range ents {
-		p := partition(e.Name())
-		if _, ok := p.day(); !ok || !e.IsDir() {
-			continue
-		}
-		if _, err := os.Stat(l.file(table, p)); err == nil {
+	for _, o := range objs {
+		if p, ok := partitionOfKey(table, o.Key); ok {
 			out = append(out, p)
 		}
 	}

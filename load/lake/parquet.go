@@ -17,6 +17,8 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"github.com/syncd/syncd/load/lake/bucket"
 )
 
 // fileSchema is how a model's schema is stored: timestamps without a zone
@@ -121,39 +123,49 @@ func writeParquet(path string, sc *arrow.Schema, mem memory.Allocator, fill func
 // holds in memory.
 const rowGroupRows = 64 * 1024
 
-// scanParquet hands each batch of the file at path, as records of sc, to
-// fn, which must not keep it past its return; found is false when the
-// file does not exist. It holds one batch in memory at a time.
-func scanParquet(ctx context.Context, path string, sc *arrow.Schema, mem memory.Allocator, fn func(arrow.RecordBatch) error) (found bool, err error) {
-	pf, err := file.OpenParquetFile(path, false, file.WithReadProps(parquet.NewReaderProperties(mem)))
-	if errors.Is(err, os.ErrNotExist) {
+// scanObject hands each batch of the Parquet object at key, as records of
+// sc, to fn, which must not keep it past its return; found is false when
+// the object does not exist. It holds one batch in memory at a time, and
+// reads the object as it was when opened, whatever replaces it meanwhile.
+func scanObject(ctx context.Context, b bucket.Bucket, key string, sc *arrow.Schema, mem memory.Allocator, fn func(arrow.RecordBatch) error) (found bool, err error) {
+	f, err := b.Open(ctx, key)
+	if errors.Is(err, bucket.ErrNotExist) {
 		return false, nil
 	}
 	if err != nil {
 		return false, err
 	}
+	defer f.Close()
+	return true, scanReader(ctx, io.NewSectionReader(f, 0, f.Size()), sc, mem, fn)
+}
+
+func scanReader(ctx context.Context, r parquet.ReaderAtSeeker, sc *arrow.Schema, mem memory.Allocator, fn func(arrow.RecordBatch) error) error {
+	pf, err := file.NewParquetReader(r, file.WithReadProps(parquet.NewReaderProperties(mem)))
+	if err != nil {
+		return err
+	}
 	defer pf.Close()
 	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: rowGroupRows}, mem)
 	if err != nil {
-		return true, err
+		return err
 	}
 	rr, err := fr.GetRecordReader(ctx, nil, nil)
 	if err != nil {
-		return true, err
+		return err
 	}
 	defer rr.Release()
 	for rr.Next() {
 		rec, err := retype(rr.RecordBatch(), sc)
 		if err != nil {
-			return true, err
+			return err
 		}
 		err = fn(rec)
 		rec.Release()
 		if err != nil {
-			return true, err
+			return err
 		}
 	}
-	return true, rr.Err()
+	return rr.Err()
 }
 
 func concat(arrs []arrow.Array, dt arrow.DataType, mem memory.Allocator) (arrow.Array, error) {

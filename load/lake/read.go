@@ -3,7 +3,6 @@ package lake
 import (
 	"context"
 	"fmt"
-	"os"
 	"slices"
 	"time"
 
@@ -25,12 +24,12 @@ var countsMoney = map[string]bool{"confirmed": true, "pending": true, "hold": tr
 func (s *Sink) DailyMoney(ctx context.Context, from, to time.Time) ([]load.DayMoney, bool, error) {
 	conv := models.Conversions()
 	table := conv.Table()
-	if _, err := os.Stat(s.l.tableDir(table)); os.IsNotExist(err) {
-		return nil, false, nil
-	}
-	parts, err := s.l.partitions(table)
+	parts, err := partitions(ctx, s.b, table)
 	if err != nil {
-		return nil, true, fmt.Errorf("lake: daily money: %w", err)
+		return nil, false, fmt.Errorf("lake: daily money: %w", err)
+	}
+	if len(parts) == 0 {
+		return nil, false, nil
 	}
 	type sums struct {
 		rev, pay decimal128.Num
@@ -46,7 +45,7 @@ func (s *Sink) DailyMoney(ctx context.Context, from, to time.Time) ([]load.DayMo
 		if d, ok := p.day(); ok && (d.Before(from.Truncate(24*time.Hour)) || !d.Before(to)) {
 			continue
 		}
-		_, err := scanParquet(ctx, s.l.file(table, p), sc, s.mem, func(rec arrow.RecordBatch) error {
+		_, err := scanObject(ctx, s.b, fileKey(table, p), sc, s.mem, func(rec arrow.RecordBatch) error {
 			created := rec.Column(col("created_at")).(*array.Timestamp)
 			unit := created.DataType().(*arrow.TimestampType).Unit
 			status := rec.Column(col("status")).(*array.String)

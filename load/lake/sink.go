@@ -1,35 +1,41 @@
-// Package lake is the Parquet lake sink on local disk: each table a
-// directory of Parquet files, <path>/<table>/date=YYYY-MM-DD/data.parquet
-// for tables with a day column and <path>/<table>/data.parquet for the
-// others, and syncd's own files (cursors, runs, journals, temp files) under
+// Package lake is the Parquet lake sink, on local disk or S3 (package
+// bucket): each table a prefix of Parquet files,
+// <path>/<table>/date=YYYY-MM-DD/data.parquet for tables with a day column
+// and <path>/<table>/data.parquet for the others, and syncd's own objects
+// (cursors, runs, journals, temporaries, the writer's lock) under
 // <path>/_syncd/ only.
 //
 // A plain reader (read_parquet('<path>/<table>/**/*.parquet')) sees every
 // row once, with its latest committed version, at every instant: a commit
-// writes each partition it touches whole to a temp file under _syncd/,
-// fsyncs it, records the commit in a journal, renames each file over its
-// partition's, and moves the cursor after the data. A process killed
-// before the journal is written leaves the lake as it was; one killed after
-// leaves a journal the next Open replays, so the Tx lands whole. Readers
-// take no lock; a Tx's partitions appear one rename at a time (each row is
-// in exactly one partition, so none is seen twice).
+// writes each partition it touches whole to a temporary under _syncd/,
+// records the commit in a journal, replaces each partition's object with
+// its new one in one step (a rename on disk, a server-side copy on S3),
+// and moves the cursor after the data. A process killed before the
+// journal is written leaves the lake as it was; one killed after leaves a
+// journal the next writer's Open replays, so the Tx lands whole. Readers
+// take no lock; a Tx's partitions appear one at a time (each row is in
+// exactly one partition, so none is seen twice). No partition object is
+// ever deleted: a reader that listed one can always open it.
 //
-// Limits, by design for now: one process writes a lake at a time, and
-// nothing enforces it yet. An Upsert places a row by the day of its day
-// column and merges by key within that partition only: a key whose day
-// changed between loads would be stored in both days (Affise's creation
-// times do not change). A commit holds one partition's staged rows in
-// memory.
+// One process writes a lake at a time: a writer's Open takes the lake's
+// lock (bucket.Lock) and keeps it until Close; any number of processes
+// read it meanwhile (OpenReadOnly).
+//
+// Limits, by design: an Upsert places a row by the day of its day column
+// and merges by key within that partition only: a key whose day changed
+// between loads would be stored in both days (Affise's creation times do
+// not change). A commit holds one partition's staged rows in memory, and
+// one row group of its stored rows.
 package lake
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,25 +43,44 @@ import (
 
 	"github.com/syncd/syncd/checkpoints"
 	"github.com/syncd/syncd/load"
+	"github.com/syncd/syncd/load/lake/bucket"
 	"github.com/syncd/syncd/models"
 )
 
-// Sink is a lake on local disk. It implements load.Sink, load.Reader and
+// SchemaVersion is the lake layout this build writes, recorded in
+// _syncd/meta.json. A lake of a newer one is refused; an older one is
+// upgraded in place by the writer's Open (none exists yet).
+const SchemaVersion = 1
+
+type meta struct {
+	Format        string `json:"format"`
+	SchemaVersion int    `json:"schema_version"`
+}
+
+const formatName = "syncd-parquet-lake"
+
+// ErrNoLake is a read-only open of a lake nothing was written to yet.
+var ErrNoLake = errors.New("the lake does not exist yet: run `syncd sync` first")
+
+// Sink is a lake. It implements load.Sink, load.Reader and
 // checkpoints.Admin, and is safe for concurrent use as load.Sink states:
 // Txs on different tables run at once; a second Begin on a table waits
-// until the first Tx on it ends. One process writes a lake at a time
-// (nothing enforces it yet); any number may read it.
+// until the first Tx on it ends.
 type Sink struct {
-	l   layout
-	mem memory.Allocator
-	now func() time.Time
+	b        bucket.Bucket
+	mem      memory.Allocator
+	now      func() time.Time
+	readOnly bool
+	unlock   func() error
+	onCommit func(table string)
 
 	// tables holds one token per table: a Tx owns its table's from Begin
 	// to its end.
 	mu     sync.Mutex
 	tables map[string]chan struct{}
-	// publish serialises the step that moves files into place and
-	// rewrites the state file, the only read-modify-write of shared files.
+	// publish serialises the step that puts objects in place and
+	// rewrites the state and runs objects, the only read-modify-writes of
+	// shared objects.
 	publish sync.Mutex
 	closed  bool
 	// broken is a commit whose journal could not be applied: only the
@@ -73,35 +98,102 @@ var (
 	_ checkpoints.Admin = (*Sink)(nil)
 )
 
-// Open opens the lake at dir for writing, creating it if need be, and
-// finishes any commit a killed process left half applied (see the package
-// doc), removing that process's temp files. It is the one writer's: a
-// process that only reads (syncd state, syncd query) must not call it
-// while a writer runs, or it would take the writer's in-flight files for
-// a dead one's. A failed Open leaves the lake for the next one to recover.
-func Open(ctx context.Context, dir string) (*Sink, error) {
+// Option configures Open.
+type Option func(*Sink)
+
+// OnCommit has f called, with the table, after each commit landed (and
+// after each cursor set by hand, with table ""), so a reader in the same
+// process (the daemon's SQL over the lake) can see new partitions. f runs
+// on the committing goroutine and must be quick.
+func OnCommit(f func(table string)) Option { return func(s *Sink) { s.onCommit = f } }
+
+// Open opens the lake in b for writing, creating it if need be: it takes
+// the lake's writer lock, named after holder (e.g. "syncd run"; a second
+// writer gets a *bucket.LockedError), then finishes any commit a killed
+// writer left half applied and removes its temporaries. A failed Open
+// holds no lock and leaves the lake for the next one to recover.
+func Open(ctx context.Context, b bucket.Bucket, holder string, opts ...Option) (*Sink, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	l := layout{root: dir}
-	for _, d := range []string{l.syncdDir(), l.journalDir()} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return nil, fmt.Errorf("lake: open %s: %w", dir, err)
-		}
+	unlock, err := b.Lock(ctx, holder)
+	if err != nil {
+		return nil, fmt.Errorf("lake: open %s: %w", b, err)
 	}
-	if err := l.recover(); err != nil {
-		return nil, fmt.Errorf("lake: open %s: %w", dir, err)
+	if err := prepare(ctx, b); err != nil {
+		_ = unlock()
+		return nil, fmt.Errorf("lake: open %s: %w", b, err)
 	}
-	return &Sink{l: l, mem: memory.DefaultAllocator, now: time.Now, tables: map[string]chan struct{}{}}, nil
+	s := newSink(b)
+	s.unlock = unlock
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
 }
 
-// Path is the lake's root directory.
-func (s *Sink) Path() string { return s.l.root }
+func prepare(ctx context.Context, b bucket.Bucket) error {
+	var m meta
+	found, err := getJSON(ctx, b, metaKey, &m)
+	if err != nil {
+		return err
+	}
+	if found {
+		if err := checkMeta(b, m); err != nil {
+			return err
+		}
+	} else if err := putJSON(ctx, b, metaKey, meta{Format: formatName, SchemaVersion: SchemaVersion}); err != nil {
+		return err
+	}
+	return replay(ctx, b)
+}
+
+func checkMeta(b bucket.Bucket, m meta) error {
+	if m.Format != formatName {
+		return fmt.Errorf("%s/%s does not describe a syncd lake (format %q); point warehouse.path at a lake or an empty location", b, metaKey, m.Format)
+	}
+	if m.SchemaVersion > SchemaVersion {
+		return fmt.Errorf("the lake %s has schema version %d, newer than this syncd's %d: upgrade syncd", b, m.SchemaVersion, SchemaVersion)
+	}
+	return nil
+}
+
+// OpenReadOnly opens the lake in b to read its cursors and runs, taking no
+// lock: it may run while a writer commits, and sees what is committed.
+// Every write fails. It fails with ErrNoLake when nothing was written yet.
+func OpenReadOnly(ctx context.Context, b bucket.Bucket) (*Sink, error) {
+	var m meta
+	found, err := getJSON(ctx, b, metaKey, &m)
+	if err != nil {
+		return nil, fmt.Errorf("lake: open %s: %w", b, err)
+	}
+	if !found {
+		return nil, fmt.Errorf("lake %s: %w", b, ErrNoLake)
+	}
+	if err := checkMeta(b, m); err != nil {
+		return nil, fmt.Errorf("lake: open %s: %w", b, err)
+	}
+	s := newSink(b)
+	s.readOnly = true
+	return s, nil
+}
+
+func newSink(b bucket.Bucket) *Sink {
+	return &Sink{b: b, mem: memory.DefaultAllocator, now: time.Now, tables: map[string]chan struct{}{}}
+}
+
+// Bucket is where the lake's objects live.
+func (s *Sink) Bucket() bucket.Bucket { return s.b }
+
+var errReadOnly = errors.New("the lake was opened read-only")
 
 // Begin implements load.Sink. It waits while another Tx on the same table
 // is open, until ctx ends.
 func (s *Sink) Begin(ctx context.Context, t load.Target) (load.Tx, error) {
 	table := t.Model.Table()
+	if s.readOnly {
+		return nil, fmt.Errorf("lake: begin %s: %w", table, errReadOnly)
+	}
 	if err := checkTarget(t); err != nil {
 		return nil, fmt.Errorf("lake: begin %s: %w", table, err)
 	}
@@ -127,7 +219,7 @@ func (s *Sink) Begin(ctx context.Context, t load.Target) (load.Tx, error) {
 		return nil, fmt.Errorf("lake: begin %s: %w", table, ctx.Err())
 	}
 	tx := &Tx{s: s, target: t, id: newID(), release: func() { <-tok }}
-	tx.dir = s.l.tmpDir() + "/" + tx.id + ".staging.partial"
+	tx.dir = filepath.Join(s.b.Scratch(), tx.id+".staging.partial")
 	if err := os.MkdirAll(tx.dir, 0o755); err != nil {
 		tx.release()
 		return nil, fmt.Errorf("lake: begin %s: %w", table, err)
@@ -160,18 +252,25 @@ func checkTarget(t load.Target) error {
 	return nil
 }
 
-// Close implements load.Sink. Every Tx must have ended before it.
+// Close implements load.Sink: it releases the writer's lock. Every Tx
+// must have ended before it.
 func (s *Sink) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
 	s.closed = true
+	if s.unlock != nil {
+		return s.unlock()
+	}
 	return nil
 }
 
-// Cursor implements checkpoints.Store, reading the state file as last
+// Cursor implements checkpoints.Store, reading the state object as last
 // committed.
 func (s *Sink) Cursor(ctx context.Context, stream string) (checkpoints.Cursor, bool, error) {
-	st, err := s.l.readState()
+	st, err := readState(ctx, s.b)
 	if err != nil {
 		return checkpoints.Cursor{}, false, fmt.Errorf("lake: cursor %s: %w", stream, err)
 	}
@@ -184,7 +283,7 @@ func (s *Sink) Cursor(ctx context.Context, stream string) (checkpoints.Cursor, b
 
 // Cursors implements checkpoints.Store.
 func (s *Sink) Cursors(ctx context.Context) ([]checkpoints.Cursor, error) {
-	st, err := s.l.readState()
+	st, err := readState(ctx, s.b)
 	if err != nil {
 		return nil, fmt.Errorf("lake: cursors: %w", err)
 	}
@@ -192,6 +291,7 @@ func (s *Sink) Cursors(ctx context.Context) ([]checkpoints.Cursor, error) {
 	for k, c := range st {
 		out = append(out, c.cursor(k))
 	}
+	slices.SortFunc(out, func(a, b checkpoints.Cursor) int { return strings.Compare(a.Stream, b.Stream) })
 	return out, nil
 }
 
@@ -203,16 +303,28 @@ func (c storedCursor) cursor(stream string) checkpoints.Cursor {
 
 // SetCursor implements checkpoints.Admin.
 func (s *Sink) SetCursor(ctx context.Context, c checkpoints.Cursor) error {
+	if s.readOnly {
+		return fmt.Errorf("lake: set cursor %s: %w", c.Stream, errReadOnly)
+	}
 	ch, err := changeOf(c, s.now())
 	if err != nil {
 		return fmt.Errorf("lake: set cursor %s: %w", c.Stream, err)
 	}
 	s.publish.Lock()
-	defer s.publish.Unlock()
-	if err := s.l.applyCursor(ch); err != nil {
+	err = applyCursor(ctx, s.b, ch)
+	s.publish.Unlock()
+	if err != nil {
 		return fmt.Errorf("lake: set cursor %s: %w", c.Stream, err)
 	}
+	s.committed("")
 	return nil
+}
+
+// committed tells the OnCommit hook.
+func (s *Sink) committed(table string) {
+	if s.onCommit != nil {
+		s.onCommit(table)
+	}
 }
 
 // DeleteCursor implements checkpoints.Admin.
@@ -220,8 +332,8 @@ func (s *Sink) DeleteCursor(ctx context.Context, stream string) error {
 	return s.SetCursor(ctx, checkpoints.Cursor{Stream: stream})
 }
 
-// runLine is one line of _syncd/runs.jsonl.
-type runLine struct {
+// RunLine is one pass as _syncd/runs.json keeps it.
+type RunLine struct {
 	Stream     string    `json:"stream"`
 	Kind       string    `json:"kind"`
 	StartedAt  time.Time `json:"started_at"`
@@ -231,72 +343,97 @@ type runLine struct {
 	Error      string    `json:"error,omitempty"`
 }
 
-// RecordRun implements load.Sink: one line appended to _syncd/runs.jsonl
-// and fsynced. A kill mid-append leaves a torn last line, which LastRuns
-// skips.
+// streamRuns is one stream's record in _syncd/runs.json: its latest passes
+// (at most keptRuns) and when its latest successful sync pass finished,
+// which outlives the passes kept.
+type streamRuns struct {
+	Recent      []RunLine `json:"recent"`
+	LastSuccess time.Time `json:"last_success,omitzero"`
+}
+
+// keptRuns bounds _syncd/runs.json, which every pass rewrites whole (an
+// object store cannot append).
+const keptRuns = 100
+
+func readRuns(ctx context.Context, b bucket.Bucket) (map[string]*streamRuns, error) {
+	runs := map[string]*streamRuns{}
+	if _, err := getJSON(ctx, b, runsKey, &runs); err != nil {
+		return nil, err
+	}
+	return runs, nil
+}
+
+// RecordRun implements load.Sink: the run joins its stream's recent passes
+// in _syncd/runs.json, rewritten whole in one step.
 func (s *Sink) RecordRun(ctx context.Context, r load.Run) error {
-	b, err := json.Marshal(runLine{Stream: r.Stream, Kind: r.Kind, StartedAt: r.StartedAt.UTC(), FinishedAt: r.FinishedAt.UTC(),
-		Rows: r.Rows, Requests: r.Requests, Error: r.Error})
-	if err != nil {
-		return fmt.Errorf("lake: record run of %s: %w", r.Stream, err)
+	if s.readOnly {
+		return fmt.Errorf("lake: record run of %s: %w", r.Stream, errReadOnly)
 	}
 	s.publish.Lock()
 	defer s.publish.Unlock()
-	f, err := os.OpenFile(s.l.runsFile(), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	runs, err := readRuns(ctx, s.b)
 	if err != nil {
 		return fmt.Errorf("lake: record run of %s: %w", r.Stream, err)
 	}
-	// A torn line from a kill gets a newline of its own first, so it
-	// spoils only itself.
-	_, err = f.Write(append(append([]byte{'\n'}, b...), '\n'))
-	if err == nil {
-		err = f.Sync()
+	sr := runs[r.Stream]
+	if sr == nil {
+		sr = &streamRuns{}
+		runs[r.Stream] = sr
 	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	line := RunLine{Stream: r.Stream, Kind: r.Kind, StartedAt: r.StartedAt.UTC(), FinishedAt: r.FinishedAt.UTC(),
+		Rows: r.Rows, Requests: r.Requests, Error: r.Error}
+	sr.Recent = append(sr.Recent, line)
+	if len(sr.Recent) > keptRuns {
+		sr.Recent = slices.Clone(sr.Recent[len(sr.Recent)-keptRuns:])
 	}
-	if err != nil {
+	if line.Kind == "sync" && line.Error == "" && !line.FinishedAt.IsZero() && line.FinishedAt.After(sr.LastSuccess) {
+		sr.LastSuccess = line.FinishedAt
+	}
+	if err := putJSON(ctx, s.b, runsKey, runs); err != nil {
 		return fmt.Errorf("lake: record run of %s: %w", r.Stream, err)
 	}
+	s.committed("")
 	return nil
+}
+
+// Runs returns every kept pass of every stream, oldest first: the rows of
+// the lake's _syncd_runs.
+func (s *Sink) Runs(ctx context.Context) ([]RunLine, error) {
+	runs, err := readRuns(ctx, s.b)
+	if err != nil {
+		return nil, fmt.Errorf("lake: runs: %w", err)
+	}
+	var out []RunLine
+	for _, sr := range runs {
+		out = append(out, sr.Recent...)
+	}
+	slices.SortFunc(out, func(a, b RunLine) int { return a.StartedAt.Compare(b.StartedAt) })
+	return out, nil
 }
 
 // LastRuns implements load.Reader.
 func (s *Sink) LastRuns(ctx context.Context) ([]load.LastRun, error) {
-	b, err := os.ReadFile(s.l.runsFile())
-	if os.IsNotExist(err) {
-		return nil, nil
-	}
+	runs, err := readRuns(ctx, s.b)
 	if err != nil {
 		return nil, fmt.Errorf("lake: last runs: %w", err)
 	}
-	latest := map[string]load.LastRun{}
-	ok := map[string]time.Time{}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(nil, 16<<20)
-	for sc.Scan() {
-		var r runLine
-		if len(bytes.TrimSpace(sc.Bytes())) == 0 || json.Unmarshal(sc.Bytes(), &r) != nil {
+	var out []load.LastRun
+	for stream, sr := range runs {
+		var latest *RunLine
+		for i := range sr.Recent {
+			r := &sr.Recent[i]
+			if r.Kind != "sync" || r.FinishedAt.IsZero() {
+				continue
+			}
+			if latest == nil || !r.FinishedAt.Before(latest.FinishedAt) {
+				latest = r
+			}
+		}
+		if latest == nil {
 			continue
 		}
-		if r.Kind != "sync" || r.FinishedAt.IsZero() {
-			continue
-		}
-		if r.Error == "" && r.FinishedAt.After(ok[r.Stream]) {
-			ok[r.Stream] = r.FinishedAt
-		}
-		if cur, seen := latest[r.Stream]; !seen || !r.FinishedAt.Before(cur.FinishedAt) {
-			latest[r.Stream] = load.LastRun{Run: load.Run{Stream: r.Stream, Kind: r.Kind, StartedAt: r.StartedAt.UTC(),
-				FinishedAt: r.FinishedAt.UTC(), Rows: r.Rows, Requests: r.Requests, Error: r.Error}}
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("lake: last runs: %w", err)
-	}
-	out := make([]load.LastRun, 0, len(latest))
-	for k, r := range latest {
-		r.LastSuccess = ok[k]
-		out = append(out, r)
+		out = append(out, load.LastRun{LastSuccess: sr.LastSuccess, Run: load.Run{Stream: stream, Kind: latest.Kind,
+			StartedAt: latest.StartedAt, FinishedAt: latest.FinishedAt, Rows: latest.Rows, Requests: latest.Requests, Error: latest.Error}})
 	}
 	return out, nil
 }

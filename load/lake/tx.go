@@ -218,7 +218,7 @@ func (tx *Tx) commit(ctx context.Context, cur *checkpoints.Cursor) (int64, error
 	defer func() {
 		if !journaled {
 			for _, r := range j.Renames {
-				_ = os.Remove(r.Temp)
+				_ = tx.s.b.Delete(context.WithoutCancel(ctx), r.Temp)
 			}
 		}
 	}()
@@ -234,30 +234,30 @@ func (tx *Tx) commit(ctx context.Context, cur *checkpoints.Cursor) (int64, error
 	s := tx.s
 	s.publish.Lock()
 	defer s.publish.Unlock()
-	jpath := filepath.Join(s.l.journalDir(), fmt.Sprintf("%020d-%s.json", s.now().UnixNano(), tx.id))
-	b, err := jsonMarshal(j)
-	if err != nil {
-		return 0, err
-	}
-	if err := writeFileAtomic(s.l.tmpDir(), jpath, b); err != nil {
+	jkey := fmt.Sprintf("%s%020d-%s.json", journalPrefix, s.now().UnixNano(), tx.id)
+	if err := putJSON(ctx, s.b, jkey, j); err != nil {
 		return 0, fmt.Errorf("journal: %w", err)
 	}
 	journaled = true
+	// From here the commit lands whole: a cancel would only leave the
+	// journal to the next Open.
+	actx := context.WithoutCancel(ctx)
 	if s.killAfterJournal != nil {
 		if n, kill := s.killAfterJournal(j); kill {
-			_ = s.l.apply(journal{Table: j.Table, Renames: j.Renames[:n]})
+			_ = apply(actx, s.b, journal{Table: j.Table, Renames: j.Renames[:n]})
 			return 0, errors.New("killed (test)")
 		}
 	}
-	if aerr := s.l.apply(j); aerr != nil {
+	if aerr := apply(actx, s.b, j); aerr != nil {
 		s.mu.Lock()
 		s.broken = fmt.Errorf("a commit of %s is half applied (%w); reopen the lake to complete it", tx.table(), aerr)
 		s.mu.Unlock()
 		return 0, s.broken
 	}
-	if rerr := os.Remove(jpath); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+	if rerr := s.b.Delete(actx, jkey); rerr != nil {
 		return 0, fmt.Errorf("journal: %w", rerr)
 	}
+	s.committed(tx.table())
 	return rows, nil
 }
 
@@ -322,11 +322,11 @@ func (m *merge) readStaged(p partition) (arrow.RecordBatch, error) {
 // run writes every partition the Tx rewrites to a temp file and records
 // the renames and removals in j; it returns the rows the Tx stores.
 func (m *merge) run(ctx context.Context, j *journal) (int64, error) {
-	parts, err := m.touched()
+	parts, err := m.touched(ctx)
 	if err != nil {
 		return 0, err
 	}
-	l, table := m.tx.s.l, m.model.Table()
+	b, table := m.tx.s.b, m.model.Table()
 	var rows int64
 	for i, p := range parts {
 		if err := ctx.Err(); err != nil {
@@ -337,22 +337,25 @@ func (m *merge) run(ctx context.Context, j *journal) (int64, error) {
 			if err != nil {
 				return 0, err
 			}
-			if staged == nil && p != "" {
-				j.Removes = append(j.Removes, l.file(table, p))
-				return 0, nil
-			}
 			if staged != nil {
 				defer staged.Release()
 			}
+			// A partition left without rows becomes an empty file, not a
+			// deleted one, so a reader that listed it can still open it.
 			winners, idx, err := m.dedup(staged)
 			if err != nil {
 				return 0, err
 			}
-			tmp := filepath.Join(l.tmpDir(), fmt.Sprintf("%s-%d.parquet.partial", m.tx.id, i))
-			if err := m.rewrite(ctx, p, staged, idx, winners, tmp); err != nil {
+			name := fmt.Sprintf("%s-%d.parquet.partial", m.tx.id, i)
+			local := filepath.Join(b.Scratch(), name)
+			if err := m.rewrite(ctx, p, staged, idx, winners, local); err != nil {
 				return 0, err
 			}
-			j.Renames = append(j.Renames, rename{Temp: tmp, Final: l.file(table, p)})
+			tmp := tmpPrefix + name
+			if err := b.Put(ctx, tmp, local); err != nil {
+				return 0, err
+			}
+			j.Renames = append(j.Renames, rename{Temp: tmp, Final: fileKey(table, p)})
 			return int64(len(idx)), nil
 		}()
 		if err != nil {
@@ -413,13 +416,13 @@ func (m *merge) dedup(staged arrow.RecordBatch) (map[string]int64, []int64, erro
 }
 
 // touched lists the partitions the Tx rewrites or removes, sorted.
-func (m *merge) touched() ([]partition, error) {
+func (m *merge) touched(ctx context.Context) ([]partition, error) {
 	set := map[partition]bool{}
 	for p := range m.tx.staged {
 		set[p] = true
 	}
 	if m.mode != models.Upsert {
-		existing, err := m.tx.s.l.partitions(m.model.Table())
+		existing, err := partitions(ctx, m.tx.s.b, m.model.Table())
 		if err != nil {
 			return nil, err
 		}
@@ -445,14 +448,14 @@ func (m *merge) touched() ([]partition, error) {
 // the stored rows whose keys the Tx does not write, streamed a batch at a
 // time, then the Tx's rows.
 func (m *merge) rewrite(ctx context.Context, p partition, staged arrow.RecordBatch, idx []int64, winners map[string]int64, tmp string) error {
-	sc, mem, l := m.model.Schema(), m.tx.s.mem, m.tx.s.l
+	sc, mem, b := m.model.Schema(), m.tx.s.mem, m.tx.s.b
 	keyCols := make([]int, len(m.model.Key()))
 	for i, k := range m.model.Key() {
 		keyCols[i] = sc.FieldIndices(k)[0]
 	}
 	return writeParquet(tmp, sc, mem, func(put func(arrow.RecordBatch) error) error {
 		if m.mode == models.Upsert {
-			_, err := scanParquet(ctx, l.file(m.model.Table(), p), sc, mem, func(old arrow.RecordBatch) error {
+			_, err := scanObject(ctx, b, fileKey(m.model.Table(), p), sc, mem, func(old arrow.RecordBatch) error {
 				keys := make([]arrow.Array, len(keyCols))
 				for i, c := range keyCols {
 					keys[i] = old.Column(c)

@@ -168,9 +168,10 @@ func (d *Dir) Delete(ctx context.Context, key string) error {
 	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("delete %s: %w", key, err)
 	}
-	// Directories are not objects: one emptied goes with its last file
-	// (a hive date= directory without a file is noise to readers).
-	for dir := filepath.Dir(p); dir != d.root && strings.HasPrefix(dir, d.root); dir = filepath.Dir(dir) {
+	// Directories are not objects: a hive partition directory (date=...)
+	// emptied goes with its last file, as it is noise to readers; others,
+	// such as the scratch directory, stay.
+	for dir := filepath.Dir(p); dir != d.root && strings.HasPrefix(dir, d.root) && strings.Contains(filepath.Base(dir), "="); dir = filepath.Dir(dir) {
 		if os.Remove(dir) != nil {
 			break
 		}
