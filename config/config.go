@@ -48,10 +48,29 @@ type API struct {
 
 // Warehouse is where synced rows land.
 type Warehouse struct {
-	Kind        string `yaml:"kind"` // duckdb | parquet
-	Path        string `yaml:"path"`
-	MemoryLimit string `yaml:"memory_limit"`
+	Kind string `yaml:"kind"` // duckdb | parquet
+	// Path is the DuckDB file, or the lake's directory or s3://bucket/prefix.
+	Path        string      `yaml:"path"`
+	MemoryLimit string      `yaml:"memory_limit"`
+	S3          WarehouseS3 `yaml:"s3"`
 }
+
+// WarehouseS3 is how a lake at an s3:// path is reached. Credentials are
+// not here: they come from the AWS chain (environment, profiles, roles).
+type WarehouseS3 struct {
+	Endpoint  string `yaml:"endpoint"` // "" for AWS
+	Region    string `yaml:"region"`
+	PathStyle flag   `yaml:"path_style"`
+}
+
+// IsS3 says whether the warehouse is a lake on S3.
+func (w Warehouse) IsS3() bool { return strings.HasPrefix(w.Path, "s3://") }
+
+// Default warehouse paths, by kind.
+const (
+	defaultDuckDBPath = "./data/affise.duckdb"
+	defaultLakePath   = "./data/lake"
+)
 
 // HTTP is the daemon's listener.
 type HTTP struct {
@@ -154,7 +173,7 @@ func defaults() *file {
 			Role:              "admin",
 			MaxRetries:        8,
 		},
-		Warehouse: Warehouse{Kind: "duckdb", Path: "./data/affise.duckdb", MemoryLimit: "1GB"},
+		Warehouse: Warehouse{Kind: "duckdb", Path: defaultDuckDBPath, MemoryLimit: "1GB", S3: WarehouseS3{Region: "us-east-1"}},
 		HTTP:      HTTP{Listen: "127.0.0.1:9464"},
 	}
 	for _, d := range models.Registry() {
@@ -289,12 +308,47 @@ func (f *file) config() *Config {
 		Warehouse: f.Warehouse,
 		HTTP:      f.HTTP,
 	}
+	if c.Warehouse.Kind == "parquet" && c.Warehouse.Path == defaultDuckDBPath {
+		c.Warehouse.Path = defaultLakePath
+	}
 	for _, s := range f.streams {
 		c.Streams = append(c.Streams, &Stream{Name: s.decl.Name, Enabled: bool(s.Enabled), Schedule: s.Schedule,
 			StartDate: time.Time(s.StartDate), Lookback: time.Duration(s.Lookback), Slices: s.Slices})
 	}
 	return c
 }
+
+func (w Warehouse) checkS3() error {
+	if !w.IsS3() {
+		if w.S3.Endpoint != "" || w.S3.PathStyle {
+			return errorf("warehouse.s3 applies to s3:// paths only; warehouse.path %q is local", w.Path)
+		}
+		return nil
+	}
+	if w.Kind != "parquet" {
+		return errorf("warehouse.path: %q is on S3, where only kind: parquet can live; set warehouse.kind: parquet or a local path", w.Path)
+	}
+	bucket, _, _ := strings.Cut(strings.TrimPrefix(w.Path, "s3://"), "/")
+	if !s3Bucket.MatchString(bucket) {
+		return errorf("warehouse.path: %q does not name a bucket: use s3://bucket/prefix", w.Path)
+	}
+	if strings.TrimSpace(w.S3.Region) == "" {
+		return errorf("warehouse.s3.region is missing (e.g. us-east-1)")
+	}
+	if e := w.S3.Endpoint; e != "" {
+		if strings.Contains(e, "@") {
+			return errorf("warehouse.s3.endpoint must not hold credentials; they come from the AWS environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), profiles or roles")
+		}
+		u, err := url.Parse(e)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			return errorf("warehouse.s3.endpoint: %q is not a server address like http://127.0.0.1:7070 or https://s3.example.com", e)
+		}
+	}
+	return nil
+}
+
+// s3Bucket is S3's bucket naming rule, loosely: what it refuses anyway.
+var s3Bucket = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 
 // Lowest start a stream may ask for; older dates are almost surely typos.
 var earliestStart = time.Date(2010, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -345,6 +399,9 @@ func (c *Config) validate(local bool) error {
 	}
 	if strings.TrimSpace(c.Warehouse.Path) == "" {
 		return errorf("warehouse.path is missing")
+	}
+	if err := c.Warehouse.checkS3(); err != nil {
+		return err
 	}
 	if !memoryLimit.MatchString(c.Warehouse.MemoryLimit) {
 		return errorf("warehouse.memory_limit: %q is not a size like 512MB or 2GB", c.Warehouse.MemoryLimit)

@@ -87,6 +87,14 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{base + "  role: boss\n", "api.role"},
 		{base + "  requests_per_second: fast\n", "api.requests_per_second"},
 		{base + "warehouse: {kind: oracle}\n", "warehouse.kind"},
+		{base + "warehouse: {path: s3://bucket/x}\n", "only kind: parquet can live"},
+		{base + "warehouse: {kind: parquet, path: s3://B/x}\n", "does not name a bucket"},
+		{base + "warehouse: {kind: parquet, path: s3://bucket/x, s3: {region: \"\"}}\n", "warehouse.s3.region is missing"},
+		{base + "warehouse: {kind: parquet, path: s3://bucket/x, s3: {endpoint: \"127.0.0.1:7070\"}}\n", "warehouse.s3.endpoint"},
+		{base + "warehouse: {kind: parquet, path: s3://bucket/x, s3: {endpoint: \"http://AKIA:hunter2@h:1\"}}\n", "must not hold credentials"},
+		{base + "warehouse: {kind: parquet, path: ./lake, s3: {path_style: true}}\n", "applies to s3:// paths only"},
+		{base + "warehouse: {kind: parquet, s3: {path_style: maybe}}\n", "warehouse.s3.path_style"},
+		{base + "warehouse: {kind: parquet, s3: {bucket: x}}\n", "unknown key warehouse.s3.bucket"},
 		{base + "streams:\n  convs: {enabled: true}\n", "streams.convs: no such stream"},
 		{base + "streams:\n  clicks: {schedule: \"every hour\"}\n", "streams.clicks.schedule"},
 		{base + "streams:\n  clicks: {enabled: maybe}\n", "streams.clicks.enabled"},
@@ -111,6 +119,30 @@ func TestErrorsNameTheKey(t *testing.T) {
 		if !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%q:\n got  %v\n want one line containing %q", c.yaml, err, c.want)
 		}
+	}
+}
+
+// A lake's path defaults to a directory, and an S3 lake's settings come
+// through (path_style also from SYNCD_WAREHOUSE_S3_PATH_STYLE).
+func TestLakeSettings(t *testing.T) {
+	base := "api:\n  base_url: http://127.0.0.1:1\n  key: abcd1234\n"
+	c, err := Parse([]byte(base+"warehouse: {kind: parquet}\n"), env(nil))
+	if err != nil || c.Warehouse.Path != "./data/lake" || c.Warehouse.IsS3() {
+		t.Fatalf("default lake path %q %v", c.Warehouse.Path, err)
+	}
+	c, err = Parse([]byte(base+"warehouse:\n  kind: parquet\n  path: s3://my-lake/affise\n  s3: {endpoint: \"http://127.0.0.1:7070\"}\n"),
+		env(map[string]string{"SYNCD_WAREHOUSE_S3_PATH_STYLE": "true"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := WarehouseS3{Endpoint: "http://127.0.0.1:7070", Region: "us-east-1", PathStyle: true}
+	if !c.Warehouse.IsS3() || c.Warehouse.S3 != want {
+		t.Errorf("s3 settings %+v, want %+v", c.Warehouse.S3, want)
+	}
+	// The secret in a rejected endpoint is not repeated.
+	_, err = Parse([]byte(base+"warehouse: {kind: parquet, path: s3://bucket/x, s3: {endpoint: \"http://AKIA:hunter2@h:1\"}}\n"), env(nil))
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("endpoint with credentials: %v", err)
 	}
 }
 
