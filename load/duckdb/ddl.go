@@ -24,7 +24,7 @@ func createTable(m models.Model) (string, error) {
 	b.WriteString("CREATE TABLE IF NOT EXISTS " + quoteIdent(m.Table()) + " (\n")
 	fields := m.Schema().Fields()
 	for i, f := range fields {
-		typ, err := columnType(f.Type)
+		typ, err := ColumnType(f.Type)
 		if err != nil {
 			return "", fmt.Errorf("duckdb: %s.%s: %w", m.Table(), f.Name, err)
 		}
@@ -41,11 +41,11 @@ func createTable(m models.Model) (string, error) {
 	return b.String(), nil
 }
 
-// columnType is the DuckDB type that holds an Arrow type's values exactly.
+// ColumnType is the DuckDB type that holds an Arrow type's values exactly.
 // Timestamps are stored as plain TIMESTAMPs holding UTC: the instant is in
 // the Arrow type (timestamp[us, tz=UTC]), and a TIMESTAMPTZ column would
 // render in each reader's session zone.
-func columnType(t arrow.DataType) (string, error) {
+func ColumnType(t arrow.DataType) (string, error) {
 	switch t := t.(type) {
 	case *arrow.StringType:
 		return "VARCHAR", nil

@@ -25,7 +25,7 @@ func Check(cfg config.Warehouse) error {
 	case "duckdb":
 		return nil
 	case "parquet":
-		return &config.Error{Msg: "warehouse.kind: parquet is not available in this version yet; use duckdb"}
+		return nil
 	default:
 		return &config.Error{Msg: fmt.Sprintf("warehouse.kind: %q must be duckdb or parquet", cfg.Kind)}
 	}
@@ -39,6 +39,9 @@ func Check(cfg config.Warehouse) error {
 func Open(ctx context.Context, cfg config.Warehouse, command string) (load.Warehouse, error) {
 	if err := Check(cfg); err != nil {
 		return nil, err
+	}
+	if cfg.Kind == "parquet" {
+		return openLake(ctx, cfg, command)
 	}
 	dir := filepath.Dir(cfg.Path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -63,6 +66,9 @@ func Open(ctx context.Context, cfg config.Warehouse, command string) (load.Wareh
 func OpenReadOnly(ctx context.Context, cfg config.Warehouse) (load.ReadOnly, error) {
 	if err := Check(cfg); err != nil {
 		return nil, err
+	}
+	if cfg.Kind == "parquet" {
+		return openLakeReadOnly(ctx, cfg)
 	}
 	if _, err := os.Stat(cfg.Path); errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("warehouse %s does not exist yet: run `syncd sync` first", cfg.Path)

@@ -2,6 +2,7 @@ package warehouse
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"os"
 	"path/filepath"
@@ -11,34 +12,93 @@ import (
 
 	"github.com/syncd/syncd/checkpoints"
 	"github.com/syncd/syncd/config"
+	"github.com/syncd/syncd/load"
 )
 
-// TestKinds: duckdb opens; parquet is refused as a config error, by Check
-// and by both opens, before anything is created; any other kind names the
-// setting.
+// TestKinds: an unknown kind is a config error, by Check and by both
+// opens, before anything is created.
 func TestKinds(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "wh", "affise.duckdb")
-	for kind, want := range map[string]string{
-		"parquet": "config: warehouse.kind: parquet is not available in this version yet; use duckdb",
-		"oracle":  `config: warehouse.kind: "oracle" must be duckdb or parquet`,
-	} {
-		cfg := config.Warehouse{Kind: kind, Path: path, MemoryLimit: "256MB"}
-		_, errW := Open(ctx, cfg, "syncd test")
-		_, errR := OpenReadOnly(ctx, cfg)
-		for _, err := range []error{Check(cfg), errW, errR} {
-			var ce *config.Error
-			if !errors.As(err, &ce) || err.Error() != want {
-				t.Errorf("%s: %v, want the config error %q", kind, err, want)
-			}
+	cfg := config.Warehouse{Kind: "oracle", Path: path, MemoryLimit: "256MB"}
+	want := `config: warehouse.kind: "oracle" must be duckdb or parquet`
+	_, errW := Open(ctx, cfg, "syncd test")
+	_, errR := OpenReadOnly(ctx, cfg)
+	for _, err := range []error{Check(cfg), errW, errR} {
+		var ce *config.Error
+		if !errors.As(err, &ce) || err.Error() != want {
+			t.Errorf("%v, want the config error %q", err, want)
 		}
 	}
 	if _, err := os.Stat(filepath.Dir(path)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a refused kind created %s: %v", filepath.Dir(path), err)
 	}
-	if err := Check(config.Warehouse{Kind: "duckdb"}); err != nil {
-		t.Errorf("duckdb: %v", err)
+	for _, k := range []string{"duckdb", "parquet"} {
+		if err := Check(config.Warehouse{Kind: k}); err != nil {
+			t.Errorf("%s: %v", k, err)
+		}
 	}
+}
+
+// TestOpenLake: a lake opens for writing with SQL over it; readers open
+// while the writer holds it, and see its commits in SQL; a second writer
+// is refused, naming the first.
+func TestOpenLake(t *testing.T) {
+	ctx := context.Background()
+	cfg := config.Warehouse{Kind: "parquet", Path: filepath.Join(t.TempDir(), "lake"), MemoryLimit: "256MB"}
+	if _, err := OpenReadOnly(ctx, cfg); err == nil || !strings.Contains(err.Error(), "does not exist yet: run `syncd sync` first") {
+		t.Fatalf("read-only open of a missing lake: %v", err)
+	}
+	wh, err := Open(ctx, cfg, "syncd run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wh.Close()
+	if _, err := Open(ctx, cfg, "syncd sync"); err == nil || !strings.Contains(err.Error(), "`syncd run`") {
+		t.Fatalf("second writer: %v", err)
+	}
+	if n := count(t, wh, "SELECT count(*) FROM conversions"); n != 0 {
+		t.Errorf("an empty lake has %d conversions", n)
+	}
+	pos := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+	if err := wh.SetCursor(ctx, checkpoints.Cursor{Stream: "clicks", Position: pos}); err != nil {
+		t.Fatal(err)
+	}
+	ro, err := OpenReadOnly(ctx, cfg)
+	if err != nil {
+		t.Fatalf("a reader while the writer runs: %v", err)
+	}
+	defer ro.Close()
+	if n := count(t, ro, "SELECT count(*) FROM _syncd_state WHERE stream = 'clicks' AND position = TIMESTAMP '2025-06-01 00:00:00'"); n != 1 {
+		t.Errorf("the reader's _syncd_state has %d rows for the cursor set", n)
+	}
+	if n := count(t, ro, "SELECT count(*) FROM daily_revenue"); n != 0 {
+		t.Errorf("daily_revenue over an empty lake: %d rows", n)
+	}
+	db, err := wh.ClientDB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, "COPY (SELECT 1) TO '"+filepath.Join(t.TempDir(), "x.csv")+"'"); err == nil {
+		t.Error("the clients' pool of a writable lake wrote a file")
+	}
+}
+
+func count(t *testing.T, q load.Querier, stmt string) int {
+	t.Helper()
+	var n int
+	err := q.Query(context.Background(), stmt, func(r *sql.Rows) error {
+		for r.Next() {
+			if err := r.Scan(&n); err != nil {
+				return err
+			}
+		}
+		return r.Err()
+	})
+	if err != nil {
+		t.Fatalf("%s: %v", stmt, err)
+	}
+	return n
 }
 
 // TestOpenDuckDB: a read-only open of a missing file says to sync first; a

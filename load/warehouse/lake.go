@@ -1,0 +1,167 @@
+package warehouse
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/syncd/syncd/config"
+	"github.com/syncd/syncd/load"
+	"github.com/syncd/syncd/load/lake"
+	"github.com/syncd/syncd/load/lake/bucket"
+	"github.com/syncd/syncd/load/lake/lakesql"
+)
+
+// lakeWarehouse is a Parquet lake with SQL over it: loads, cursors and
+// runs go to the lake, SQL to an in-memory DuckDB reading its files.
+type lakeWarehouse struct {
+	*lake.Sink
+	sql     *lakesql.DB
+	refresh *refresher
+	closeB  func() error
+}
+
+var (
+	_ load.Warehouse = (*lakeWarehouse)(nil)
+	_ load.ReadOnly  = (*lakeWarehouse)(nil)
+)
+
+func (w *lakeWarehouse) Query(ctx context.Context, stmt string, read func(*sql.Rows) error) error {
+	return w.sql.Query(ctx, stmt, read)
+}
+
+func (w *lakeWarehouse) ClientDB() (*sql.DB, error) { return w.sql.ClientDB() }
+
+// Close stops the refresher, then closes the SQL, the lake (its lock)
+// and the bucket.
+func (w *lakeWarehouse) Close() error {
+	if w.refresh != nil {
+		w.refresh.stop()
+	}
+	err := errors.Join(w.sql.Close(), w.Sink.Close())
+	if w.closeB != nil {
+		err = errors.Join(err, w.closeB())
+	}
+	return err
+}
+
+// openBucket opens the lake's storage: a local directory or an S3 prefix.
+func openBucket(ctx context.Context, cfg config.Warehouse, create bool) (bucket.Bucket, func() error, error) {
+	if cfg.IsS3() {
+		return nil, nil, &config.Error{Msg: "warehouse.path: a lake on S3 is not available in this build yet; use a local directory"}
+	}
+	if !create {
+		if _, err := os.Stat(cfg.Path); errors.Is(err, os.ErrNotExist) {
+			return nil, nil, fmt.Errorf("lake %s: %w", cfg.Path, lake.ErrNoLake)
+		}
+	}
+	if err := os.MkdirAll(cfg.Path, 0o755); err != nil {
+		return nil, nil, &config.Error{Msg: fmt.Sprintf("warehouse.path: cannot create directory %s (%v); choose a writable path", cfg.Path, errors.Unwrap(err))}
+	}
+	b, err := bucket.OpenDir(cfg.Path)
+	if err != nil {
+		return nil, nil, &config.Error{Msg: fmt.Sprintf("warehouse.path: %s is not usable as a lake (%v); choose a writable directory", cfg.Path, err)}
+	}
+	return b, nil, nil
+}
+
+// mirrorDir is where a lake on S3 is mirrored for SQL: one directory per
+// lake under the user's cache directory.
+func mirrorDir(cfg config.Warehouse) string {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		base = os.TempDir()
+	}
+	h := sha256.Sum256([]byte(cfg.S3.Endpoint + "\x00" + cfg.Path))
+	return filepath.Join(base, "syncd", "lake-"+hex.EncodeToString(h[:8]))
+}
+
+func openLake(ctx context.Context, cfg config.Warehouse, command string) (load.Warehouse, error) {
+	b, closeB, err := openBucket(ctx, cfg, true)
+	if err != nil {
+		return nil, err
+	}
+	r := newRefresher()
+	lk, err := lake.Open(ctx, b, command, lake.OnCommit(func(string) { r.poke() }))
+	if err != nil {
+		closeAll(closeB)
+		return nil, err
+	}
+	db, err := lakesql.Open(ctx, lk, lakesql.Options{MemoryLimit: cfg.MemoryLimit, Sandboxed: true, MirrorDir: mirrorDir(cfg)})
+	if err != nil {
+		_ = lk.Close()
+		closeAll(closeB)
+		return nil, err
+	}
+	r.start(db.Refresh)
+	return &lakeWarehouse{Sink: lk, sql: db, refresh: r, closeB: closeB}, nil
+}
+
+func openLakeReadOnly(ctx context.Context, cfg config.Warehouse) (load.ReadOnly, error) {
+	b, closeB, err := openBucket(ctx, cfg, false)
+	if err != nil {
+		return nil, err
+	}
+	lk, err := lake.OpenReadOnly(ctx, b)
+	if err != nil {
+		closeAll(closeB)
+		return nil, err
+	}
+	db, err := lakesql.Open(ctx, lk, lakesql.Options{MemoryLimit: cfg.MemoryLimit, MirrorDir: mirrorDir(cfg)})
+	if err != nil {
+		closeAll(closeB)
+		return nil, err
+	}
+	return &lakeWarehouse{Sink: lk, sql: db, closeB: closeB}, nil
+}
+
+func closeAll(f func() error) {
+	if f != nil {
+		_ = f()
+	}
+}
+
+// refresher refreshes the lake's SQL after commits, off the committing
+// goroutine: pokes while a refresh runs fold into one more.
+type refresher struct {
+	pokes chan struct{}
+	done  chan struct{}
+	quit  chan struct{}
+}
+
+func newRefresher() *refresher {
+	return &refresher{pokes: make(chan struct{}, 1), done: make(chan struct{}), quit: make(chan struct{})}
+}
+
+func (r *refresher) poke() {
+	select {
+	case r.pokes <- struct{}{}:
+	default:
+	}
+}
+
+func (r *refresher) start(refresh func(context.Context) error) {
+	go func() {
+		defer close(r.done)
+		for {
+			select {
+			case <-r.quit:
+				return
+			case <-r.pokes:
+				// A failed refresh leaves the last good view; the next
+				// commit tries again.
+				_ = refresh(context.Background())
+			}
+		}
+	}()
+}
+
+func (r *refresher) stop() {
+	close(r.quit)
+	<-r.done
+}
