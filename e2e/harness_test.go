@@ -136,7 +136,13 @@ type env struct {
 	dir    string
 	config string
 	db     string
-	sim    *sim
+	// lakeFiles is, for a Parquet lake, the local directory holding its
+	// objects (for a lake on S3, the S3 server's backing directory), which
+	// openDB reads as a plain Parquet reader does; "" for DuckDB.
+	lakeFiles string
+	// extraEnv is added to every syncd run (S3 credentials).
+	extraEnv []string
+	sim      *sim
 	// loc is api.timezone: stats_daily's days are its calendar days.
 	loc *time.Location
 	// clock is what syncd and the simulator take for now: the real clock,
@@ -221,7 +227,7 @@ func (e *env) replay(t0 time.Time) {
 // environ is the test's environment plus E2E_KEY and extra, without the
 // variables named in unset.
 func (e *env) environ(extra ...string) []string {
-	return envWith(append([]string{"E2E_KEY=" + e.sim.Key}, extra...))
+	return envWith(append(append([]string{"E2E_KEY=" + e.sim.Key}, e.extraEnv...), extra...))
 }
 
 // envWith is os.Environ with set added (NAME=value) or removed (NAME).
@@ -257,9 +263,13 @@ func tail(s string, n int) string {
 	return s
 }
 
-// openDB opens the warehouse read-only (syncd must not be running).
+// openDB opens the warehouse read-only (syncd must not be running): the
+// DuckDB file, or a lake's files as a plain reader reads them.
 func (e *env) openDB(t *testing.T) *sql.DB {
 	t.Helper()
+	if e.lakeFiles != "" {
+		return openLakeFiles(t, e.lakeFiles)
+	}
 	db, err := sql.Open("duckdb", e.db+"?access_mode=READ_ONLY")
 	if err != nil {
 		t.Fatal(err)

@@ -683,6 +683,11 @@ func (s *Sim) churnLocked(n int) (changed, created int) {
 		}
 		created++
 	}
+	// Appending keeps byUpd ordered only while every append is later
+	// than the rest; two batches within one second tie on updated, and a
+	// changed old conversion (a low index) must then sort before the
+	// batch's new ones, or paging by update time would shift rows.
+	slices.SortFunc(s.byUpd, s.cmpUpd)
 	s.version++
 	return changed, created
 }

@@ -148,6 +148,7 @@ func (d *Dir) Move(ctx context.Context, src, dst string) error {
 	if err := errors.Join(checkKey(src), checkKey(dst)); err != nil {
 		return err
 	}
+	newerThanReplaced(d.path(src), d.path(dst))
 	err := d.rename(d.path(src), d.path(dst))
 	if errors.Is(err, fs.ErrNotExist) {
 		if _, serr := os.Stat(d.path(dst)); serr == nil {
@@ -260,6 +261,27 @@ func (d *Dir) Lock(ctx context.Context, holder string) (func() error, error) {
 		_ = f.Truncate(0)
 		return f.Close() // closing drops the flock
 	}, nil
+}
+
+// newerThanReplaced makes src's modification time a later second than
+// dst's. Readers that cache a file's blocks by path validate them by that
+// time, some at one-second resolution (DuckDB's external file cache): a
+// partition replaced twice within a second would otherwise be read as
+// the old file's bytes at the new file's offsets.
+func newerThanReplaced(src, dst string) {
+	old, err := os.Stat(dst)
+	if err != nil {
+		return
+	}
+	cur, err := os.Stat(src)
+	if err != nil {
+		return
+	}
+	if cur.ModTime().Unix() > old.ModTime().Unix() {
+		return
+	}
+	next := old.ModTime().Truncate(time.Second).Add(time.Second)
+	_ = os.Chtimes(src, next, next)
 }
 
 func syncFile(path string) error {

@@ -1,0 +1,225 @@
+package e2e
+
+import (
+	"database/sql"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// lakeTables are every table of the lake and whether it has date=
+// partitions.
+var lakeTables = map[string]bool{"conversions": true, "clicks": true, "server_postbacks": true, "affiliate_postbacks": true,
+	"stats_daily": true, "offers": false, "partners": false, "advertisers": false}
+
+// newLakeEnv is newEnv for a Parquet lake in a local directory.
+func newLakeEnv(t *testing.T, s *sim) *env {
+	t.Helper()
+	e := newEnvIn(t, s, "Europe/Berlin", "")
+	e.lakeFiles = filepath.Join(e.dir, "lake")
+	writeLakeConfig(t, e, "  kind: parquet\n  path: "+e.lakeFiles+"\n")
+	return e
+}
+
+// writeLakeConfig rewrites e's config with warehouse settings wh.
+func writeLakeConfig(t *testing.T, e *env, wh string) {
+	t.Helper()
+	b, err := os.ReadFile(e.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _, _ := strings.Cut(string(b), "warehouse:\n")
+	if err := os.WriteFile(e.config, []byte(cfg+"warehouse:\n"+wh), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// openLakeFiles is a plain DuckDB reader of the lake's files: every table
+// a view over read_parquet of its *.parquet glob, nothing of syncd's.
+func openLakeFiles(t *testing.T, dir string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	db.SetMaxOpenConns(1) // views live in the one in-memory database
+	for table := range lakeTables {
+		glob := filepath.Join(dir, table, "**", "*.parquet")
+		if m, _ := filepath.Glob(filepath.Join(dir, table, "*")); len(m) == 0 {
+			continue // never committed
+		}
+		if _, err := db.Exec(fmt.Sprintf(`CREATE VIEW %s AS SELECT * FROM read_parquet('%s', hive_partitioning = false)`, table, glob)); err != nil {
+			t.Fatalf("view of %s: %v", table, err)
+		}
+	}
+	return db
+}
+
+// readLake runs one query (%s is the lake's directory) in a new DuckDB,
+// as a reader process would; safe off the test's goroutine.
+func readLake(dir, query string, dest ...any) error {
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return db.QueryRow(fmt.Sprintf(query, dir)).Scan(dest...)
+}
+
+// assertNoStrayFiles: every object a glob of a table matches is a
+// partition's data file, and syncd's own objects are under _syncd/.
+func assertNoStrayFiles(t *testing.T, dir string) {
+	t.Helper()
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		parts := strings.Split(filepath.ToSlash(rel), "/")
+		switch {
+		case parts[0] == "_syncd":
+			if strings.HasSuffix(rel, ".parquet") {
+				t.Errorf("a *.parquet object under _syncd: %s", rel)
+			}
+		case !lakeTables[parts[0]] && len(parts) == 2 && parts[1] == "data.parquet":
+		case lakeTables[parts[0]] && len(parts) == 3 && strings.HasPrefix(parts[1], "date=") && parts[2] == "data.parquet":
+		default:
+			t.Errorf("a stray object in the lake: %s", rel)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLakeFirstSyncThenChangesEqualSimulator(t *testing.T) {
+	s := startSim(t, simArgs...)
+	e := newLakeEnv(t, s)
+	e.mustSync(t)
+	assertEqualsSimulator(t, e)
+	assertNoStrayFiles(t, e.lakeFiles)
+	if t.Failed() {
+		return
+	}
+	s.control(t, "POST", "/_sim/churn?n=300", nil, nil)
+	e.mustSync(t)
+	assertEqualsSimulatorStatsFrom(t, e, lookbackFrom(e.lastSync))
+	assertNoStrayFiles(t, e.lakeFiles)
+
+	// syncd's own SQL over the lake agrees with the plain reader.
+	r := e.syncd(t, "query", "--format", "csv", "SELECT count(*), count(DISTINCT id) FROM conversions")
+	want := fmt.Sprintf("%d,%d", len(s.truth(t, "conversions")), len(s.truth(t, "conversions")))
+	if r.code != 0 || !strings.Contains(r.stdout, want) {
+		t.Errorf("syncd query over the lake: exit %d, %q, want %s\n%s", r.code, r.stdout, want, r.stderr)
+	}
+	r = e.syncd(t, "state")
+	if r.code != 0 || !strings.Contains(r.stdout, "conversions") {
+		t.Errorf("syncd state over the lake: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// A plain reader looping over the lake while syncs rewrite its partitions
+// never sees a duplicate, a missing row or a broken file.
+func TestLakeReaderDuringSync(t *testing.T) {
+	s := startSim(t, append(simArgs, "--latency", "2ms")...)
+	e := newLakeEnv(t, s)
+	e.mustSync(t)
+	want := len(s.truth(t, "conversions"))
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var reads, failures int
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			var n, distinct int
+			err := readLake(e.lakeFiles, `SELECT count(*), count(DISTINCT id) FROM read_parquet('%s/conversions/**/*.parquet')`, &n, &distinct)
+			reads++
+			// Churn only changes statuses of existing conversions and adds
+			// new ones, so the count never drops below the first sync's.
+			if err != nil || n != distinct || n < want {
+				failures++
+				if failures <= 3 {
+					t.Errorf("read %d: %d rows, %d distinct (want >= %d): %v", reads, n, distinct, want, err)
+				}
+			}
+		}
+	}()
+	// A sync with status changes, then backfills, each of which rewrites
+	// every conversions partition.
+	s.control(t, "POST", "/_sim/churn?n=300", nil, nil)
+	e.mustSync(t, "--stream", "conversions")
+	from := e.clock().UTC().AddDate(0, 0, -21).Format(time.DateOnly)
+	for range 2 {
+		if r := e.syncd(t, "backfill", "--stream", "conversions", "--from", from); r.code != 0 {
+			t.Fatalf("backfill: exit %d\n%s", r.code, tail(r.stderr, 3000))
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if reads < 3 {
+		t.Fatalf("only %d reads overlapped the syncs; the test proves little", reads)
+	}
+	t.Logf("%d reads during a sync and 2 backfills, %d failed", reads, failures)
+}
+
+func TestLakeKillNineNeverLosesOrDoubles(t *testing.T) {
+	s := startSim(t, append(simArgs, "--latency", "5ms")...)
+	e := newLakeEnv(t, s)
+	killLakeSyncs(t, e, s)
+	e.mustSync(t)
+	assertEqualsSimulatorStatsFrom(t, e, lookbackFrom(e.lastSync))
+	assertNoStrayFiles(t, e.lakeFiles)
+	for _, d := range []string{"journal", "tmp"} {
+		left, _ := os.ReadDir(filepath.Join(e.lakeFiles, "_syncd", d))
+		if len(left) > 0 {
+			t.Errorf("_syncd/%s holds %d leftovers after a clean sync", d, len(left))
+		}
+	}
+}
+
+// killLakeSyncs runs syncs and kills most of them at random instants.
+func killLakeSyncs(t *testing.T, e *env, s *sim) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(1, uint64(time.Now().UnixNano())))
+	killed := 0
+	for round := range 6 {
+		cmd := exec.Command(filepath.Join(bin, "syncd"), "sync", "-c", e.config)
+		cmd.Env = e.environ()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-time.After(time.Duration(100+rng.IntN(1500)) * time.Millisecond):
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+			<-done
+			killed++
+		case <-done:
+		}
+		if round == 2 {
+			s.control(t, "POST", "/_sim/churn?n=100", nil, nil)
+		}
+	}
+	if killed == 0 {
+		t.Fatal("no sync was killed mid-way; the test proves nothing")
+	}
+	t.Logf("killed %d syncs", killed)
+}
