@@ -34,9 +34,10 @@ const partitionKey = "date"
 // this name; Spark, which cannot, reads the table unpartitioned.
 const renamedPartition = "partition_date"
 
-// projectionStart is where Athena's projected days begin. Athena probes
-// every projected day a query does not filter out, so the range is kept
-// short of "all time"; a lake holding earlier days needs it moved.
+// projectionStart is where projected days begin (Athena, and Trino for
+// the postbacks). A projecting engine probes every day a query does not
+// filter out, so the range is kept short of "all time"; a lake holding
+// earlier days needs it moved, as the script's comments say.
 const projectionStart = "2015-01-01"
 
 // Engines lists the engines Statements writes for.
@@ -179,10 +180,11 @@ type column struct {
 	nullable bool
 }
 
-// tableOf checks that the model's names can be written unquoted-safe in
-// every dialect (they are constants or come from an allow-list, see
-// models), and that the partition column does not collide with one of its
-// own.
+// tableOf refuses names that some engine would fold, or need escaped in
+// a quoted identifier: the models' are constants or come from an
+// allow-list, so this only guards the script against a future model. It
+// also picks the partition column, which must not collide with one of the
+// table's own.
 func tableOf(m models.Model) (table, error) {
 	t := table{name: m.Table(), day: m.DayColumn() != ""}
 	if !plainIdent(t.name) {
@@ -417,6 +419,8 @@ func (athenaDialect) header(b *strings.Builder, loc location) {
 		"partition reads fewer files. Projected days start at "+projectionStart+": move",
 		"the range's start to your earliest start_date (earlier days are not read;",
 		"a later start makes unfiltered queries probe fewer days).",
+		"Athena reads these timestamps to the millisecond: the lake's microseconds",
+		"are cut.",
 		"Lake: "+loc.root)
 	b.WriteString("\nCREATE DATABASE IF NOT EXISTS " + backtick(Schema) + ";\n\n")
 }

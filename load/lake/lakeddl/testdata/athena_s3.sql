@@ -6,6 +6,8 @@
 -- partition reads fewer files. Projected days start at 2015-01-01: move
 -- the range's start to your earliest start_date (earlier days are not read;
 -- a later start makes unfiltered queries probe fewer days).
+-- Athena reads these timestamps to the millisecond: the lake's microseconds
+-- are cut.
 -- Lake: s3://example-bucket/affise-lake
 
 CREATE DATABASE IF NOT EXISTS `affise`;
