@@ -56,6 +56,7 @@ Config reference: config.example.yaml (every key, documented).`,
 		newCheckCmd(g),
 		newRunCmd(g),
 		newHealthcheckCmd(g),
+		newLakeCmd(g),
 		newVersionCmd(),
 	)
 	for _, c := range root.Commands() {

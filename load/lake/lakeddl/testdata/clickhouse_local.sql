@@ -1,0 +1,170 @@
+-- ClickHouse: a table (or view) per lake table in database affise, reading the
+-- files at each query: new days are seen without running this again. The
+-- columns are the DuckDB warehouse's, Nullable where a value may be NULL;
+-- timestamps are DateTime64 in UTC.
+--
+-- file() reads only under the server's user_files_path: keep the lake there
+-- (or link it there). clickhouse-local reads any path.
+-- Lake: /srv/affise-lake
+
+CREATE DATABASE IF NOT EXISTS `affise`;
+
+CREATE OR REPLACE VIEW `affise`.`conversions` AS
+SELECT * FROM file('/srv/affise-lake/conversions/*/*.parquet', 'Parquet', '
+  `id` String,
+  `status` Nullable(String),
+  `offer_id` Nullable(Int64),
+  `partner_id` Nullable(Int64),
+  `advertiser_id` Nullable(String),
+  `goal` Nullable(String),
+  `currency` Nullable(String),
+  `revenue` Nullable(Decimal(18, 4)),
+  `payouts` Nullable(Decimal(18, 4)),
+  `earnings` Nullable(Decimal(18, 4)),
+  `country` Nullable(String),
+  `city` Nullable(String),
+  `os` Nullable(String),
+  `device` Nullable(String),
+  `browser` Nullable(String),
+  `clickid` Nullable(String),
+  `action_id` Nullable(String),
+  `sub1` Nullable(String),
+  `sub2` Nullable(String),
+  `sub3` Nullable(String),
+  `sub4` Nullable(String),
+  `sub5` Nullable(String),
+  `sub6` Nullable(String),
+  `sub7` Nullable(String),
+  `sub8` Nullable(String),
+  `created_at` Nullable(DateTime64(6, ''UTC'')),
+  `click_time` Nullable(DateTime64(6, ''UTC'')),
+  `updated_at` Nullable(DateTime64(6, ''UTC'')),
+  `payment_status` Nullable(String),
+  `raw` String,
+  `_synced_at` DateTime64(6, ''UTC'')
+');
+
+CREATE OR REPLACE VIEW `affise`.`clicks` AS
+SELECT * FROM file('/srv/affise-lake/clicks/*/*.parquet', 'Parquet', '
+  `id` String,
+  `offer_id` Nullable(Int64),
+  `partner_id` Nullable(Int64),
+  `country` Nullable(String),
+  `os` Nullable(String),
+  `device_type` Nullable(String),
+  `browser` Nullable(String),
+  `sub1` Nullable(String),
+  `sub2` Nullable(String),
+  `sub3` Nullable(String),
+  `sub4` Nullable(String),
+  `sub5` Nullable(String),
+  `sub6` Nullable(String),
+  `sub7` Nullable(String),
+  `sub8` Nullable(String),
+  `created_at` Nullable(DateTime64(6, ''UTC'')),
+  `has_conversions` Nullable(Bool),
+  `conversion_id` Nullable(String),
+  `raw` String,
+  `_synced_at` DateTime64(6, ''UTC'')
+');
+
+CREATE OR REPLACE VIEW `affise`.`server_postbacks` AS
+SELECT * FROM file('/srv/affise-lake/server_postbacks/*/*.parquet', 'Parquet', '
+  `id` String,
+  `date` Nullable(DateTime64(6, ''UTC'')),
+  `click_id` Nullable(String),
+  `offer_id` Nullable(Int64),
+  `partner_id` Nullable(Int64),
+  `conversion_id` Nullable(String),
+  `raw` String,
+  `_synced_at` DateTime64(6, ''UTC'')
+');
+
+CREATE OR REPLACE VIEW `affise`.`affiliate_postbacks` AS
+SELECT * FROM file('/srv/affise-lake/affiliate_postbacks/*/*.parquet', 'Parquet', '
+  `id` String,
+  `date` Nullable(DateTime64(6, ''UTC'')),
+  `pid` Nullable(Int64),
+  `lead_id` Nullable(String),
+  `http_code` Nullable(Int32),
+  `offer_id` Nullable(Int64),
+  `goal` Nullable(String),
+  `status` Nullable(Int32),
+  `postback_url` Nullable(String),
+  `raw` String,
+  `_synced_at` DateTime64(6, ''UTC'')
+');
+
+CREATE OR REPLACE VIEW `affise`.`stats_daily` AS
+SELECT * FROM file('/srv/affise-lake/stats_daily/*/*.parquet', 'Parquet', '
+  `day` Date32,
+  `offer_id` Int64,
+  `partner_id` Int64,
+  `country` String,
+  `clicks_raw` Int64,
+  `clicks_uniq` Int64,
+  `total_count` Int64,
+  `total_revenue` Decimal(18, 4),
+  `total_charge` Decimal(18, 4),
+  `total_earning` Decimal(18, 4),
+  `confirmed_count` Int64,
+  `confirmed_revenue` Decimal(18, 4),
+  `confirmed_charge` Decimal(18, 4),
+  `confirmed_earning` Decimal(18, 4),
+  `pending_count` Int64,
+  `pending_revenue` Decimal(18, 4),
+  `pending_charge` Decimal(18, 4),
+  `pending_earning` Decimal(18, 4),
+  `declined_count` Int64,
+  `declined_revenue` Decimal(18, 4),
+  `declined_charge` Decimal(18, 4),
+  `declined_earning` Decimal(18, 4),
+  `hold_count` Int64,
+  `hold_revenue` Decimal(18, 4),
+  `hold_charge` Decimal(18, 4),
+  `hold_earning` Decimal(18, 4),
+  `raw` String,
+  `_synced_at` DateTime64(6, ''UTC'')
+');
+
+CREATE OR REPLACE VIEW `affise`.`offers` AS
+SELECT * FROM file('/srv/affise-lake/offers/*.parquet', 'Parquet', '
+  `id` Int64,
+  `offer_id` Nullable(String),
+  `title` Nullable(String),
+  `advertiser_id` Nullable(String),
+  `status` Nullable(String),
+  `privacy` Nullable(String),
+  `currency` Nullable(String),
+  `created_at` Nullable(DateTime64(6, ''UTC'')),
+  `raw` String,
+  `_synced_at` DateTime64(6, ''UTC'')
+');
+
+CREATE OR REPLACE VIEW `affise`.`partners` AS
+SELECT * FROM file('/srv/affise-lake/partners/*.parquet', 'Parquet', '
+  `id` Int64,
+  `email` Nullable(String),
+  `login` Nullable(String),
+  `name` Nullable(String),
+  `status` Nullable(String),
+  `manager_id` Nullable(String),
+  `country` Nullable(String),
+  `created_at` Nullable(DateTime64(6, ''UTC'')),
+  `updated_at` Nullable(DateTime64(6, ''UTC'')),
+  `raw` String,
+  `_synced_at` DateTime64(6, ''UTC'')
+');
+
+CREATE OR REPLACE VIEW `affise`.`advertisers` AS
+SELECT * FROM file('/srv/affise-lake/advertisers/*.parquet', 'Parquet', '
+  `id` String,
+  `title` Nullable(String),
+  `email` Nullable(String),
+  `country` Nullable(String),
+  `manager` Nullable(String),
+  `created_at` Nullable(DateTime64(6, ''UTC'')),
+  `updated_at` Nullable(DateTime64(6, ''UTC'')),
+  `raw` String,
+  `_synced_at` DateTime64(6, ''UTC'')
+');

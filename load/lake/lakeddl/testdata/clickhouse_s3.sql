@@ -1,0 +1,172 @@
+-- ClickHouse: a table (or view) per lake table in database affise, reading the
+-- files at each query: new days are seen without running this again. The
+-- columns are the DuckDB warehouse's, Nullable where a value may be NULL;
+-- timestamps are DateTime64 in UTC.
+--
+-- S3 tables sign requests with the server's S3 credentials (its <s3>
+-- configuration or environment). For a public bucket put NOSIGN after the
+-- URL: S3('<url>', NOSIGN, 'Parquet'); to give keys here instead:
+-- S3('<url>', '<access key id>', '<secret access key>', 'Parquet').
+-- Lake: s3://example-bucket/affise-lake
+
+CREATE DATABASE IF NOT EXISTS `affise`;
+
+CREATE OR REPLACE TABLE `affise`.`conversions` (
+  `id` String,
+  `status` Nullable(String),
+  `offer_id` Nullable(Int64),
+  `partner_id` Nullable(Int64),
+  `advertiser_id` Nullable(String),
+  `goal` Nullable(String),
+  `currency` Nullable(String),
+  `revenue` Nullable(Decimal(18, 4)),
+  `payouts` Nullable(Decimal(18, 4)),
+  `earnings` Nullable(Decimal(18, 4)),
+  `country` Nullable(String),
+  `city` Nullable(String),
+  `os` Nullable(String),
+  `device` Nullable(String),
+  `browser` Nullable(String),
+  `clickid` Nullable(String),
+  `action_id` Nullable(String),
+  `sub1` Nullable(String),
+  `sub2` Nullable(String),
+  `sub3` Nullable(String),
+  `sub4` Nullable(String),
+  `sub5` Nullable(String),
+  `sub6` Nullable(String),
+  `sub7` Nullable(String),
+  `sub8` Nullable(String),
+  `created_at` Nullable(DateTime64(6, 'UTC')),
+  `click_time` Nullable(DateTime64(6, 'UTC')),
+  `updated_at` Nullable(DateTime64(6, 'UTC')),
+  `payment_status` Nullable(String),
+  `raw` String,
+  `_synced_at` DateTime64(6, 'UTC')
+)
+ENGINE = S3('s3://example-bucket/affise-lake/conversions/*/*.parquet', 'Parquet');
+
+CREATE OR REPLACE TABLE `affise`.`clicks` (
+  `id` String,
+  `offer_id` Nullable(Int64),
+  `partner_id` Nullable(Int64),
+  `country` Nullable(String),
+  `os` Nullable(String),
+  `device_type` Nullable(String),
+  `browser` Nullable(String),
+  `sub1` Nullable(String),
+  `sub2` Nullable(String),
+  `sub3` Nullable(String),
+  `sub4` Nullable(String),
+  `sub5` Nullable(String),
+  `sub6` Nullable(String),
+  `sub7` Nullable(String),
+  `sub8` Nullable(String),
+  `created_at` Nullable(DateTime64(6, 'UTC')),
+  `has_conversions` Nullable(Bool),
+  `conversion_id` Nullable(String),
+  `raw` String,
+  `_synced_at` DateTime64(6, 'UTC')
+)
+ENGINE = S3('s3://example-bucket/affise-lake/clicks/*/*.parquet', 'Parquet');
+
+CREATE OR REPLACE TABLE `affise`.`server_postbacks` (
+  `id` String,
+  `date` Nullable(DateTime64(6, 'UTC')),
+  `click_id` Nullable(String),
+  `offer_id` Nullable(Int64),
+  `partner_id` Nullable(Int64),
+  `conversion_id` Nullable(String),
+  `raw` String,
+  `_synced_at` DateTime64(6, 'UTC')
+)
+ENGINE = S3('s3://example-bucket/affise-lake/server_postbacks/*/*.parquet', 'Parquet');
+
+CREATE OR REPLACE TABLE `affise`.`affiliate_postbacks` (
+  `id` String,
+  `date` Nullable(DateTime64(6, 'UTC')),
+  `pid` Nullable(Int64),
+  `lead_id` Nullable(String),
+  `http_code` Nullable(Int32),
+  `offer_id` Nullable(Int64),
+  `goal` Nullable(String),
+  `status` Nullable(Int32),
+  `postback_url` Nullable(String),
+  `raw` String,
+  `_synced_at` DateTime64(6, 'UTC')
+)
+ENGINE = S3('s3://example-bucket/affise-lake/affiliate_postbacks/*/*.parquet', 'Parquet');
+
+CREATE OR REPLACE TABLE `affise`.`stats_daily` (
+  `day` Date32,
+  `offer_id` Int64,
+  `partner_id` Int64,
+  `country` String,
+  `clicks_raw` Int64,
+  `clicks_uniq` Int64,
+  `total_count` Int64,
+  `total_revenue` Decimal(18, 4),
+  `total_charge` Decimal(18, 4),
+  `total_earning` Decimal(18, 4),
+  `confirmed_count` Int64,
+  `confirmed_revenue` Decimal(18, 4),
+  `confirmed_charge` Decimal(18, 4),
+  `confirmed_earning` Decimal(18, 4),
+  `pending_count` Int64,
+  `pending_revenue` Decimal(18, 4),
+  `pending_charge` Decimal(18, 4),
+  `pending_earning` Decimal(18, 4),
+  `declined_count` Int64,
+  `declined_revenue` Decimal(18, 4),
+  `declined_charge` Decimal(18, 4),
+  `declined_earning` Decimal(18, 4),
+  `hold_count` Int64,
+  `hold_revenue` Decimal(18, 4),
+  `hold_charge` Decimal(18, 4),
+  `hold_earning` Decimal(18, 4),
+  `raw` String,
+  `_synced_at` DateTime64(6, 'UTC')
+)
+ENGINE = S3('s3://example-bucket/affise-lake/stats_daily/*/*.parquet', 'Parquet');
+
+CREATE OR REPLACE TABLE `affise`.`offers` (
+  `id` Int64,
+  `offer_id` Nullable(String),
+  `title` Nullable(String),
+  `advertiser_id` Nullable(String),
+  `status` Nullable(String),
+  `privacy` Nullable(String),
+  `currency` Nullable(String),
+  `created_at` Nullable(DateTime64(6, 'UTC')),
+  `raw` String,
+  `_synced_at` DateTime64(6, 'UTC')
+)
+ENGINE = S3('s3://example-bucket/affise-lake/offers/*.parquet', 'Parquet');
+
+CREATE OR REPLACE TABLE `affise`.`partners` (
+  `id` Int64,
+  `email` Nullable(String),
+  `login` Nullable(String),
+  `name` Nullable(String),
+  `status` Nullable(String),
+  `manager_id` Nullable(String),
+  `country` Nullable(String),
+  `created_at` Nullable(DateTime64(6, 'UTC')),
+  `updated_at` Nullable(DateTime64(6, 'UTC')),
+  `raw` String,
+  `_synced_at` DateTime64(6, 'UTC')
+)
+ENGINE = S3('s3://example-bucket/affise-lake/partners/*.parquet', 'Parquet');
+
+CREATE OR REPLACE TABLE `affise`.`advertisers` (
+  `id` String,
+  `title` Nullable(String),
+  `email` Nullable(String),
+  `country` Nullable(String),
+  `manager` Nullable(String),
+  `created_at` Nullable(DateTime64(6, 'UTC')),
+  `updated_at` Nullable(DateTime64(6, 'UTC')),
+  `raw` String,
+  `_synced_at` DateTime64(6, 'UTC')
+)
+ENGINE = S3('s3://example-bucket/affise-lake/advertisers/*.parquet', 'Parquet');

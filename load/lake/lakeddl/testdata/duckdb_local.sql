@@ -1,0 +1,166 @@
+-- DuckDB: one view per lake table, with the columns and types of the DuckDB
+-- warehouse's table. A view reads the files at each query, so new days show
+-- without running this again. Creating a view reads its files' schema: one
+-- over a table with no file yet fails ("No files found"); run this again after
+-- that stream's first sync.
+-- Lake: /srv/affise-lake
+
+CREATE OR REPLACE VIEW "conversions" AS
+SELECT
+  "id",
+  "status",
+  "offer_id",
+  "partner_id",
+  "advertiser_id",
+  "goal",
+  "currency",
+  "revenue",
+  "payouts",
+  "earnings",
+  "country",
+  "city",
+  "os",
+  "device",
+  "browser",
+  "clickid",
+  "action_id",
+  "sub1",
+  "sub2",
+  "sub3",
+  "sub4",
+  "sub5",
+  "sub6",
+  "sub7",
+  "sub8",
+  "created_at",
+  "click_time",
+  "updated_at",
+  "payment_status",
+  "raw",
+  "_synced_at"
+FROM read_parquet('/srv/affise-lake/conversions/*/*.parquet', hive_partitioning = false);
+
+CREATE OR REPLACE VIEW "clicks" AS
+SELECT
+  "id",
+  "offer_id",
+  "partner_id",
+  "country",
+  "os",
+  "device_type",
+  "browser",
+  "sub1",
+  "sub2",
+  "sub3",
+  "sub4",
+  "sub5",
+  "sub6",
+  "sub7",
+  "sub8",
+  "created_at",
+  "has_conversions",
+  "conversion_id",
+  "raw",
+  "_synced_at"
+FROM read_parquet('/srv/affise-lake/clicks/*/*.parquet', hive_partitioning = false);
+
+CREATE OR REPLACE VIEW "server_postbacks" AS
+SELECT
+  "id",
+  "date",
+  "click_id",
+  "offer_id",
+  "partner_id",
+  "conversion_id",
+  "raw",
+  "_synced_at"
+FROM read_parquet('/srv/affise-lake/server_postbacks/*/*.parquet', hive_partitioning = false);
+
+CREATE OR REPLACE VIEW "affiliate_postbacks" AS
+SELECT
+  "id",
+  "date",
+  "pid",
+  "lead_id",
+  "http_code",
+  "offer_id",
+  "goal",
+  "status",
+  "postback_url",
+  "raw",
+  "_synced_at"
+FROM read_parquet('/srv/affise-lake/affiliate_postbacks/*/*.parquet', hive_partitioning = false);
+
+CREATE OR REPLACE VIEW "stats_daily" AS
+SELECT
+  "day",
+  "offer_id",
+  "partner_id",
+  "country",
+  "clicks_raw",
+  "clicks_uniq",
+  "total_count",
+  "total_revenue",
+  "total_charge",
+  "total_earning",
+  "confirmed_count",
+  "confirmed_revenue",
+  "confirmed_charge",
+  "confirmed_earning",
+  "pending_count",
+  "pending_revenue",
+  "pending_charge",
+  "pending_earning",
+  "declined_count",
+  "declined_revenue",
+  "declined_charge",
+  "declined_earning",
+  "hold_count",
+  "hold_revenue",
+  "hold_charge",
+  "hold_earning",
+  "raw",
+  "_synced_at"
+FROM read_parquet('/srv/affise-lake/stats_daily/*/*.parquet', hive_partitioning = false);
+
+CREATE OR REPLACE VIEW "offers" AS
+SELECT
+  "id",
+  "offer_id",
+  "title",
+  "advertiser_id",
+  "status",
+  "privacy",
+  "currency",
+  "created_at",
+  "raw",
+  "_synced_at"
+FROM read_parquet('/srv/affise-lake/offers/*.parquet', hive_partitioning = false);
+
+CREATE OR REPLACE VIEW "partners" AS
+SELECT
+  "id",
+  "email",
+  "login",
+  "name",
+  "status",
+  "manager_id",
+  "country",
+  "created_at",
+  "updated_at",
+  "raw",
+  "_synced_at"
+FROM read_parquet('/srv/affise-lake/partners/*.parquet', hive_partitioning = false);
+
+CREATE OR REPLACE VIEW "advertisers" AS
+SELECT
+  "id",
+  "title",
+  "email",
+  "country",
+  "manager",
+  "created_at",
+  "updated_at",
+  "raw",
+  "_synced_at"
+FROM read_parquet('/srv/affise-lake/advertisers/*.parquet', hive_partitioning = false);

@@ -1,0 +1,239 @@
+-- Trino, Hive connector: catalog hive, schema affise (rename both throughout
+-- to yours). Tables with a day column are partitioned by date (the UTC day,
+-- YYYY-MM-DD text, last column): filter on it to read fewer files. New days
+-- are seen once the partitions are synced again: re-run this script (or its
+-- CALL statements) after each sync.
+-- Tables that have a date column of their own name their partition
+-- partition_date instead, projected from the directories: that needs
+-- hive.partition-projection-enabled=true in the catalog, and no CALL.
+--
+-- The lake's timestamps are microseconds: the connector accepts timestamp(6)
+-- columns only at that precision. The SET SESSION below covers this script;
+-- set hive.timestamp-precision=MICROSECONDS in the catalog so that queries
+-- read microseconds too.
+--
+-- A local directory (file://) is read only where every Trino worker sees it
+-- and the catalog has a local file system enabled.
+-- Lake: /srv/affise-lake
+
+SET SESSION hive.timestamp_precision = 'MICROSECONDS';
+
+CREATE SCHEMA IF NOT EXISTS hive.affise;
+
+CREATE TABLE IF NOT EXISTS hive.affise."conversions" (
+  "id" varchar,
+  "status" varchar,
+  "offer_id" bigint,
+  "partner_id" bigint,
+  "advertiser_id" varchar,
+  "goal" varchar,
+  "currency" varchar,
+  "revenue" decimal(18,4),
+  "payouts" decimal(18,4),
+  "earnings" decimal(18,4),
+  "country" varchar,
+  "city" varchar,
+  "os" varchar,
+  "device" varchar,
+  "browser" varchar,
+  "clickid" varchar,
+  "action_id" varchar,
+  "sub1" varchar,
+  "sub2" varchar,
+  "sub3" varchar,
+  "sub4" varchar,
+  "sub5" varchar,
+  "sub6" varchar,
+  "sub7" varchar,
+  "sub8" varchar,
+  "created_at" timestamp(6),
+  "click_time" timestamp(6),
+  "updated_at" timestamp(6),
+  "payment_status" varchar,
+  "raw" varchar,
+  "_synced_at" timestamp(6),
+  "date" varchar
+)
+WITH (
+  external_location = 'file:///srv/affise-lake/conversions',
+  format = 'PARQUET',
+  partitioned_by = ARRAY['date']
+);
+
+CALL hive.system.sync_partition_metadata(schema_name => 'affise', table_name => 'conversions', mode => 'FULL');
+
+CREATE TABLE IF NOT EXISTS hive.affise."clicks" (
+  "id" varchar,
+  "offer_id" bigint,
+  "partner_id" bigint,
+  "country" varchar,
+  "os" varchar,
+  "device_type" varchar,
+  "browser" varchar,
+  "sub1" varchar,
+  "sub2" varchar,
+  "sub3" varchar,
+  "sub4" varchar,
+  "sub5" varchar,
+  "sub6" varchar,
+  "sub7" varchar,
+  "sub8" varchar,
+  "created_at" timestamp(6),
+  "has_conversions" boolean,
+  "conversion_id" varchar,
+  "raw" varchar,
+  "_synced_at" timestamp(6),
+  "date" varchar
+)
+WITH (
+  external_location = 'file:///srv/affise-lake/clicks',
+  format = 'PARQUET',
+  partitioned_by = ARRAY['date']
+);
+
+CALL hive.system.sync_partition_metadata(schema_name => 'affise', table_name => 'clicks', mode => 'FULL');
+
+-- server_postbacks has a column named date: its partition is partition_date, projected.
+CREATE TABLE IF NOT EXISTS hive.affise."server_postbacks" (
+  "id" varchar,
+  "date" timestamp(6),
+  "click_id" varchar,
+  "offer_id" bigint,
+  "partner_id" bigint,
+  "conversion_id" varchar,
+  "raw" varchar,
+  "_synced_at" timestamp(6),
+  "partition_date" varchar WITH (
+    partition_projection_type = 'DATE',
+    partition_projection_format = 'yyyy-MM-dd',
+    partition_projection_range = ARRAY['2015-01-01', 'NOW'],
+    partition_projection_interval = 1,
+    partition_projection_interval_unit = 'DAYS'
+  )
+)
+WITH (
+  external_location = 'file:///srv/affise-lake/server_postbacks',
+  format = 'PARQUET',
+  partitioned_by = ARRAY['partition_date'],
+  partition_projection_enabled = true,
+  partition_projection_location_template = 'file:///srv/affise-lake/server_postbacks/date=${partition_date}'
+);
+
+-- affiliate_postbacks has a column named date: its partition is partition_date, projected.
+CREATE TABLE IF NOT EXISTS hive.affise."affiliate_postbacks" (
+  "id" varchar,
+  "date" timestamp(6),
+  "pid" bigint,
+  "lead_id" varchar,
+  "http_code" integer,
+  "offer_id" bigint,
+  "goal" varchar,
+  "status" integer,
+  "postback_url" varchar,
+  "raw" varchar,
+  "_synced_at" timestamp(6),
+  "partition_date" varchar WITH (
+    partition_projection_type = 'DATE',
+    partition_projection_format = 'yyyy-MM-dd',
+    partition_projection_range = ARRAY['2015-01-01', 'NOW'],
+    partition_projection_interval = 1,
+    partition_projection_interval_unit = 'DAYS'
+  )
+)
+WITH (
+  external_location = 'file:///srv/affise-lake/affiliate_postbacks',
+  format = 'PARQUET',
+  partitioned_by = ARRAY['partition_date'],
+  partition_projection_enabled = true,
+  partition_projection_location_template = 'file:///srv/affise-lake/affiliate_postbacks/date=${partition_date}'
+);
+
+CREATE TABLE IF NOT EXISTS hive.affise."stats_daily" (
+  "day" date,
+  "offer_id" bigint,
+  "partner_id" bigint,
+  "country" varchar,
+  "clicks_raw" bigint,
+  "clicks_uniq" bigint,
+  "total_count" bigint,
+  "total_revenue" decimal(18,4),
+  "total_charge" decimal(18,4),
+  "total_earning" decimal(18,4),
+  "confirmed_count" bigint,
+  "confirmed_revenue" decimal(18,4),
+  "confirmed_charge" decimal(18,4),
+  "confirmed_earning" decimal(18,4),
+  "pending_count" bigint,
+  "pending_revenue" decimal(18,4),
+  "pending_charge" decimal(18,4),
+  "pending_earning" decimal(18,4),
+  "declined_count" bigint,
+  "declined_revenue" decimal(18,4),
+  "declined_charge" decimal(18,4),
+  "declined_earning" decimal(18,4),
+  "hold_count" bigint,
+  "hold_revenue" decimal(18,4),
+  "hold_charge" decimal(18,4),
+  "hold_earning" decimal(18,4),
+  "raw" varchar,
+  "_synced_at" timestamp(6),
+  "date" varchar
+)
+WITH (
+  external_location = 'file:///srv/affise-lake/stats_daily',
+  format = 'PARQUET',
+  partitioned_by = ARRAY['date']
+);
+
+CALL hive.system.sync_partition_metadata(schema_name => 'affise', table_name => 'stats_daily', mode => 'FULL');
+
+CREATE TABLE IF NOT EXISTS hive.affise."offers" (
+  "id" bigint,
+  "offer_id" varchar,
+  "title" varchar,
+  "advertiser_id" varchar,
+  "status" varchar,
+  "privacy" varchar,
+  "currency" varchar,
+  "created_at" timestamp(6),
+  "raw" varchar,
+  "_synced_at" timestamp(6)
+)
+WITH (
+  external_location = 'file:///srv/affise-lake/offers',
+  format = 'PARQUET'
+);
+
+CREATE TABLE IF NOT EXISTS hive.affise."partners" (
+  "id" bigint,
+  "email" varchar,
+  "login" varchar,
+  "name" varchar,
+  "status" varchar,
+  "manager_id" varchar,
+  "country" varchar,
+  "created_at" timestamp(6),
+  "updated_at" timestamp(6),
+  "raw" varchar,
+  "_synced_at" timestamp(6)
+)
+WITH (
+  external_location = 'file:///srv/affise-lake/partners',
+  format = 'PARQUET'
+);
+
+CREATE TABLE IF NOT EXISTS hive.affise."advertisers" (
+  "id" varchar,
+  "title" varchar,
+  "email" varchar,
+  "country" varchar,
+  "manager" varchar,
+  "created_at" timestamp(6),
+  "updated_at" timestamp(6),
+  "raw" varchar,
+  "_synced_at" timestamp(6)
+)
+WITH (
+  external_location = 'file:///srv/affise-lake/advertisers',
+  format = 'PARQUET'
+);
