@@ -17,7 +17,9 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	_ "github.com/duckdb/duckdb-go/v2"
+	"github.com/minio/minio-go/v7"
 
+	"github.com/syncd/syncd/internal/s3test"
 	"github.com/syncd/syncd/load"
 	"github.com/syncd/syncd/load/lake"
 	"github.com/syncd/syncd/load/lake/bucket"
@@ -63,6 +65,73 @@ func copyDir(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	return to
+}
+
+// The same suite on S3: a real S3 server (versitygw) on loopback, each
+// sink in a prefix of its own; a plain reader reads the server's backing
+// files, which are the objects.
+func TestConformanceS3(t *testing.T) {
+	srv := s3test.Start(t)
+	srv.Setenv(t)
+	prefixes := map[string]string{} // the suite's directory -> its prefix
+	prefixOf := func(dir string) string {
+		if p, ok := prefixes[dir]; ok {
+			return p
+		}
+		p := fmt.Sprintf("lake%d", len(prefixes))
+		prefixes[dir] = p
+		return p
+	}
+	open := func(t *testing.T, dir string) sinktest.Sink {
+		b, err := bucket.OpenS3(context.Background(), "s3://"+srv.Bucket+"/"+prefixOf(dir), bucket.S3Config{Endpoint: srv.Endpoint, Region: srv.Region, PathStyle: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = b.Close() })
+		s, err := lake.Open(context.Background(), b, "syncd test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	sinktest.Run(t, sinktest.Harness{
+		Open: open,
+		Read: func(t *testing.T, s load.Sink, table string) []arrow.RecordBatch {
+			t.Helper()
+			for dir, p := range prefixes {
+				_ = dir
+				if s.(*lake.Sink).Bucket().String() == "s3://"+srv.Bucket+"/"+p {
+					return readGlob(t, filepath.Join(srv.Dir, srv.Bucket, p), table)
+				}
+			}
+			t.Fatalf("no prefix for %s", s.(*lake.Sink).Bucket())
+			return nil
+		},
+		// What a kill leaves: the objects as they are, copied to a new
+		// prefix, without the abandoned writer's lock object (a restarted
+		// process on this host would take over a dead PID's lock).
+		Crash: func(t *testing.T, _ load.Sink, dir string) string {
+			from := filepath.Join(srv.Dir, srv.Bucket, prefixOf(dir))
+			to := t.TempDir()
+			p := prefixOf(to)
+			c := srv.Client(t)
+			err := filepath.WalkDir(from, func(path string, d fs.DirEntry, err error) error {
+				if err != nil || d.IsDir() {
+					return err
+				}
+				rel, _ := filepath.Rel(from, path)
+				if filepath.ToSlash(rel) == "_syncd/lock" {
+					return nil
+				}
+				_, err = c.FPutObject(context.Background(), srv.Bucket, p+"/"+filepath.ToSlash(rel), path, minio.PutObjectOptions{})
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return to
+		},
+	})
 }
 
 // readGlob reads a table as a plain reader does: every *.parquet file

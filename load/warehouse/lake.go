@@ -53,7 +53,11 @@ func (w *lakeWarehouse) Close() error {
 // openBucket opens the lake's storage: a local directory or an S3 prefix.
 func openBucket(ctx context.Context, cfg config.Warehouse, create bool) (bucket.Bucket, func() error, error) {
 	if cfg.IsS3() {
-		return nil, nil, &config.Error{Msg: "warehouse.path: a lake on S3 is not available in this build yet; use a local directory"}
+		s3, err := bucket.OpenS3(ctx, cfg.Path, bucket.S3Config{Endpoint: cfg.S3.Endpoint, Region: cfg.S3.Region, PathStyle: bool(cfg.S3.PathStyle)})
+		if err != nil {
+			return nil, nil, fmt.Errorf("warehouse.path %w", err)
+		}
+		return s3, s3.Close, nil
 	}
 	if !create {
 		if _, err := os.Stat(cfg.Path); errors.Is(err, os.ErrNotExist) {

@@ -21,6 +21,7 @@ import (
 	"github.com/syncd/syncd/load"
 	"github.com/syncd/syncd/load/duckdb"
 	"github.com/syncd/syncd/load/lake"
+	"github.com/syncd/syncd/load/lake/bucket"
 	"github.com/syncd/syncd/load/lake/lakeddl"
 	"github.com/syncd/syncd/models"
 )
@@ -363,7 +364,11 @@ func TestDuckDBViewsMatchWarehouse(t *testing.T) {
 		}},
 	}
 
-	lk, err := lake.Open(ctx, lakeDir)
+	lb, err := bucket.OpenDir(lakeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lk, err := lake.Open(ctx, lb, "syncd test")
 	if err != nil {
 		t.Fatal(err)
 	}
