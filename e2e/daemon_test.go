@@ -105,7 +105,7 @@ func (e *env) startDaemon(t *testing.T, listen string) *daemonProc {
 	t.Helper()
 	d := &daemonProc{base: "http://" + listen, log: &lockedBuffer{}, done: make(chan struct{})}
 	d.cmd = exec.Command(filepath.Join(bin, "syncd"), "run", "-c", e.config)
-	d.cmd.Env = append(os.Environ(), "E2E_KEY="+e.sim.Key)
+	d.cmd.Env = e.environ()
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)

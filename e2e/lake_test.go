@@ -1,13 +1,17 @@
 package e2e
 
 import (
+	"bytes"
 	"database/sql"
+	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -269,4 +273,92 @@ func killLakeSyncs(t *testing.T, e *env, s *sim) {
 		t.Fatal("no sync was killed mid-way; the test proves nothing")
 	}
 	t.Logf("killed %d syncs", killed)
+}
+
+// The daemon over a lake: the status page, /api/query (through the guard),
+// `syncd query` and a plain reader all read it while it syncs, and all
+// see the simulator's rows; the query API stays read-only.
+func TestLakeDaemonServesReadersWhileSyncing(t *testing.T) {
+	for _, where := range []struct {
+		name string
+		env  func(*testing.T, *sim) *env
+	}{{"local", newLakeEnv}, {"s3", newS3LakeEnv}} {
+		t.Run(where.name, func(t *testing.T) {
+			s := startSim(t, smallSimArgs...)
+			e := where.env(t, s)
+			y, listen := daemonYAML(t)
+			b, err := os.ReadFile(e.config)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(e.config, append(b, y...), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			daemonOverLake(t, s, e, e.startDaemon(t, listen))
+		})
+	}
+}
+
+func daemonOverLake(t *testing.T, s *sim, e *env, d *daemonProc) {
+	d.waitAllSucceeded(t, 3*time.Minute)
+	post := func(q string) (int, string) {
+		t.Helper()
+		body, _ := json.Marshal(map[string]string{"sql": q, "format": "csv"})
+		resp, err := httpc.Post(d.base+"/api/query", "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(out)
+	}
+	check := func(what string) {
+		t.Helper()
+		want := strconv.Itoa(len(s.truth(t, "conversions")))
+		d.waitFor(t, 90*time.Second, what, func() (bool, string) {
+			code, body := post("SELECT count(*) AS n, count(DISTINCT id) AS d FROM conversions")
+			if code != 200 || !strings.Contains(body, want+","+want) {
+				return false, fmt.Sprintf("/api/query: HTTP %d %q, want %s rows", code, body, want)
+			}
+			rows, r := e.queryCSV(t, "SELECT count(*), count(DISTINCT id) FROM conversions")
+			if len(rows) != 1 || rows[0][0] != want || rows[0][1] != want {
+				return false, fmt.Sprintf("syncd query: %v exit %d %s", rows, r.code, tail(r.stderr, 300))
+			}
+			var n, distinct int
+			if err := readLake(e.lakeFiles, `SELECT count(*), count(DISTINCT id) FROM read_parquet('%s/conversions/**/*.parquet')`, &n, &distinct); err != nil ||
+				strconv.Itoa(n) != want || distinct != n {
+				return false, fmt.Sprintf("plain reader: %d rows, %d distinct, %v", n, distinct, err)
+			}
+			return true, ""
+		})
+	}
+	check("the first passes, read three ways")
+	code, page, err := d.get("/")
+	if err != nil || code != 200 || !strings.Contains(page, "conversions") {
+		t.Errorf("status page over the lake: HTTP %d %v", code, err)
+	}
+	code, body := post("SELECT sum(total_count) > 0 FROM stats_daily")
+	if code != 200 || !strings.Contains(body, "true") {
+		t.Errorf("stats_daily through /api/query: HTTP %d %q", code, body)
+	}
+
+	leak := filepath.Join(t.TempDir(), "leak.csv")
+	for _, attack := range []string{
+		"COPY conversions TO '" + leak + "'",
+		"SELECT * FROM read_csv('/etc/passwd')",
+		"SELECT * FROM read_parquet('" + e.lakeFiles + "/conversions/*/*.parquet')",
+		"CREATE OR REPLACE VIEW conversions AS SELECT 1",
+		"SET enable_external_access = true",
+	} {
+		if code, body := post(attack); code != 400 {
+			t.Errorf("%s: HTTP %d, want 400: %s", attack, code, body)
+		}
+	}
+	if _, err := os.Stat(leak); err == nil {
+		t.Error("the daemon wrote a file for a client")
+	}
+
+	s.control(t, "POST", "/_sim/churn?n=100", nil, nil)
+	check("the churn, read three ways")
+	d.stop(t, 10*time.Second)
 }
