@@ -14,6 +14,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	_ "github.com/duckdb/duckdb-go/v2"
@@ -251,5 +252,65 @@ func TestDuckDBReadsPartitions(t *testing.T) {
 	}
 	if mismatched != 0 {
 		t.Errorf("%d rows sit in a date= partition other than their created_at's day", mismatched)
+	}
+}
+
+// A second Parquet implementation (arrow-go's own file reader, below
+// pqarrow) reads a partition's footer: the logical types are the real
+// Parquet ones other engines rely on, and the codec is zstd.
+func TestParquetLogicalTypes(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	s := openLake(t, dir)
+	defer s.Close()
+	conv := models.Conversions()
+	b := conv.NewBuilder(memory.DefaultAllocator, time.UTC, time.Date(2025, 2, 1, 6, 0, 0, 0, time.UTC))
+	defer b.Release()
+	if err := b.Append(json.RawMessage(`{"id":"c1","status":"confirmed","currency":"EUR","offer_id":7,"revenue":"4.5","payouts":3,"created_at":"2025-01-02 10:00:00"}`)); err != nil {
+		t.Fatal(err)
+	}
+	rec := b.NewRecord()
+	defer rec.Release()
+	tx, err := s.Begin(ctx, load.Target{Model: conv, Mode: models.Upsert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Write(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Commit(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	pf, err := file.OpenParquetFile(filepath.Join(dir, "conversions", "date=2025-01-02", "data.parquet"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pf.Close()
+	sc := pf.MetaData().Schema
+	want := map[string]string{
+		"created_at": "Timestamp(isAdjustedToUTC=false, timeUnit=microseconds, is_from_converted_type=false, force_set_converted_type=false)",
+		"revenue":    "Decimal(precision=18, scale=4)",
+		"status":     "String",
+		"raw":        "String",
+		"offer_id":   "Int(bitWidth=64, isSigned=true)",
+	}
+	for i := range sc.NumColumns() {
+		col := sc.Column(i)
+		if w, ok := want[col.Name()]; ok {
+			if got := col.LogicalType().String(); got != w {
+				t.Errorf("column %s: logical type %s, want %s", col.Name(), got, w)
+			}
+			delete(want, col.Name())
+		}
+	}
+	for c := range want {
+		t.Errorf("column %s missing from the file", c)
+	}
+	cc, err := pf.RowGroup(0).MetaData().ColumnChunk(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cc.Compression() != compress.Codecs.Zstd {
+		t.Errorf("codec %v, want zstd", cc.Compression())
 	}
 }

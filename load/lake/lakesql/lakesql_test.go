@@ -1,0 +1,143 @@
+package lakesql
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/syncd/syncd/checkpoints"
+	"github.com/syncd/syncd/internal/s3test"
+	"github.com/syncd/syncd/load"
+	"github.com/syncd/syncd/load/lake"
+	"github.com/syncd/syncd/load/lake/bucket"
+	"github.com/syncd/syncd/models"
+)
+
+// commit upserts conversions c<id> with status, created on 2025-01-01 +
+// id%2 days.
+func commit(t *testing.T, s *lake.Sink, status string, ids ...int) {
+	t.Helper()
+	b := models.Conversions().NewBuilder(memory.DefaultAllocator, time.UTC, time.Date(2025, 2, 1, 0, 0, 0, 0, time.UTC))
+	defer b.Release()
+	for _, i := range ids {
+		obj := fmt.Sprintf(`{"id":"c%d","status":%q,"currency":"USD","revenue":2,"payouts":1,"created_at":"2025-01-0%d 10:00:00"}`, i, status, 1+i%2)
+		if err := b.Append(json.RawMessage(obj)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := b.NewRecord()
+	defer rec.Release()
+	tx, err := s.Begin(t.Context(), load.Target{Model: models.Conversions(), Mode: models.Upsert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if err := tx.Write(t.Context(), rec); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Commit(t.Context(), &checkpoints.Cursor{Stream: "conversions", Position: time.Date(2025, 1, 3, 0, 0, 0, 0, time.UTC)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func scalar(t *testing.T, d *DB, q string) string {
+	t.Helper()
+	var out string
+	err := d.Query(t.Context(), q, func(r *sql.Rows) error {
+		for r.Next() {
+			var v sql.NullString
+			if err := r.Scan(&v); err != nil {
+				return err
+			}
+			out = v.String
+		}
+		return r.Err()
+	})
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return out
+}
+
+// Over a lake on S3: the mirror holds what is committed after a Refresh,
+// downloads only the partitions that changed, and every table, state
+// table and view answers.
+func TestMirrorOfS3Lake(t *testing.T) {
+	srv := s3test.Start(t)
+	srv.Setenv(t)
+	b, err := bucket.OpenS3(context.Background(), "s3://"+srv.Bucket+"/lake", bucket.S3Config{Endpoint: srv.Endpoint, Region: srv.Region, PathStyle: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	lk, err := lake.Open(t.Context(), b, "syncd test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lk.Close()
+	mirrorDir := t.TempDir()
+	d, err := Open(t.Context(), lk, Options{MirrorDir: mirrorDir, Sandboxed: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if got := scalar(t, d, "SELECT count(*) FROM conversions"); got != "0" {
+		t.Errorf("an empty lake's conversions: %s rows", got)
+	}
+	for _, m := range models.Names() {
+		scalar(t, d, "SELECT count(*) FROM "+m) // every table answers before its first file
+	}
+
+	commit(t, lk, "pending", 1, 2, 3, 4)
+	if err := d.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := scalar(t, d, "SELECT count(*) || '/' || count(*) FILTER (status = 'pending') FROM conversions"); got != "4/4" {
+		t.Errorf("after the first commit: %s", got)
+	}
+	if got := scalar(t, d, "SELECT position FROM _syncd_state WHERE stream = 'conversions'"); got != "2025-01-03T00:00:00Z" {
+		t.Errorf("_syncd_state: %q", got)
+	}
+	odd := filepath.Join(mirrorDir, "conversions", "date=2025-01-02", "data.parquet") // ids 1 and 3
+	before, err := os.Stat(odd)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	commit(t, lk, "confirmed", 2) // rewrites 2025-01-01 only
+	if err := d.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := scalar(t, d, "SELECT string_agg(id || '=' || status, ',' ORDER BY id) FROM conversions"); got != "c1=pending,c2=confirmed,c3=pending,c4=pending" {
+		t.Errorf("after the second commit: %s", got)
+	}
+	after, err := os.Stat(odd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !after.ModTime().Equal(before.ModTime()) {
+		t.Error("the mirror downloaded a partition that did not change")
+	}
+	if got := scalar(t, d, "SELECT sum(revenue)::INTEGER FROM daily_revenue"); got != "8" {
+		t.Errorf("daily_revenue over the mirror: %s", got)
+	}
+	// The clients' pool reads the mirror and nothing else.
+	db, err := d.ClientDB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(t.Context(), "SELECT * FROM read_csv('/etc/passwd')"); err == nil {
+		t.Error("the clients' pool read a file outside the mirror")
+	}
+	var n int
+	if err := db.QueryRowContext(t.Context(), "SELECT count(*) FROM conversions").Scan(&n); err != nil || n != 4 {
+		t.Errorf("the clients' pool: %d rows, %v", n, err)
+	}
+}
