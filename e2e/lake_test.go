@@ -7,14 +7,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -233,7 +230,7 @@ func TestLakeKillNineNeverLosesOrDoubles(t *testing.T) {
 }
 
 func killNineThenSync(t *testing.T, s *sim, e *env) {
-	killLakeSyncs(t, e, s)
+	killSyncs(t, e, s)
 	e.mustSync(t)
 	assertEqualsSimulatorStatsFrom(t, e, lookbackFrom(e.lastSync))
 	assertNoStrayFiles(t, e.lakeFiles)
@@ -243,36 +240,6 @@ func killNineThenSync(t *testing.T, s *sim, e *env) {
 			t.Errorf("_syncd/%s holds %d leftovers after a clean sync", d, len(left))
 		}
 	}
-}
-
-// killLakeSyncs runs syncs and kills most of them at random instants.
-func killLakeSyncs(t *testing.T, e *env, s *sim) {
-	t.Helper()
-	rng := rand.New(rand.NewPCG(1, uint64(time.Now().UnixNano())))
-	killed := 0
-	for round := range 6 {
-		cmd := exec.Command(filepath.Join(bin, "syncd"), "sync", "-c", e.config)
-		cmd.Env = e.environ()
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case <-time.After(time.Duration(100+rng.IntN(1500)) * time.Millisecond):
-			_ = cmd.Process.Signal(syscall.SIGKILL)
-			<-done
-			killed++
-		case <-done:
-		}
-		if round == 2 {
-			s.control(t, "POST", "/_sim/churn?n=100", nil, nil)
-		}
-	}
-	if killed == 0 {
-		t.Fatal("no sync was killed mid-way; the test proves nothing")
-	}
-	t.Logf("killed %d syncs", killed)
 }
 
 // The daemon over a lake: the status page, /api/query (through the guard),

@@ -42,15 +42,7 @@ func BenchmarkUpsertDay(b *testing.B) {
 	rec := realistic(b, ids)
 	defer rec.Release()
 	commit := func() {
-		tx, err := s.Begin(b.Context(), load.Target{Model: models.Conversions(), Mode: models.Upsert})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer tx.Rollback()
-		if err := tx.Write(b.Context(), rec); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := tx.Commit(b.Context(), nil); err != nil {
+		if err := upsert(b, s, rec, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -257,15 +249,7 @@ func TestLakeDayOf1MChild(t *testing.T) {
 	commit := func(ids []int) {
 		rec := realisticDays(t, ids, 1)
 		defer rec.Release()
-		tx, err := s.Begin(t.Context(), load.Target{Model: models.Conversions(), Mode: models.Upsert})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer tx.Rollback()
-		if err := tx.Write(t.Context(), rec); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tx.Commit(t.Context(), nil); err != nil {
+		if err := upsert(t, s, rec, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

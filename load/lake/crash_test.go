@@ -53,15 +53,23 @@ func commitConversions(t *testing.T, s *Sink, status string, ids []int, cur *che
 	t.Helper()
 	rec := conversions(t, status, ids)
 	defer rec.Release()
-	tx, err := s.Begin(t.Context(), load.Target{Model: models.Conversions(), Mode: models.Upsert})
+	return upsert(t, s, rec, cur)
+}
+
+// upsert loads rec into conversions in one Tx and commits it with cur; a
+// failed Begin or Write fails the test, Commit's error is returned.
+func upsert(tb testing.TB, s *Sink, rec arrow.RecordBatch, cur *checkpoints.Cursor) error {
+	tb.Helper()
+	ctx := context.Background()
+	tx, err := s.Begin(ctx, load.Target{Model: models.Conversions(), Mode: models.Upsert})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	defer tx.Rollback()
-	if err := tx.Write(t.Context(), rec); err != nil {
-		t.Fatal(err)
+	if err := tx.Write(ctx, rec); err != nil {
+		tb.Fatal(err)
 	}
-	_, err = tx.Commit(t.Context(), cur)
+	_, err = tx.Commit(ctx, cur)
 	return err
 }
 
