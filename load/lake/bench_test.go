@@ -246,10 +246,22 @@ func TestLakeDayOf1MChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// As the pipeline writes: records of 10,000 rows, a Tx per window.
 	commit := func(ids []int) {
-		rec := realisticDays(t, ids, 1)
-		defer rec.Release()
-		if err := upsert(t, s, rec, nil); err != nil {
+		tx, err := s.Begin(t.Context(), load.Target{Model: models.Conversions(), Mode: models.Upsert})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		for from := 0; from < len(ids); from += 10_000 {
+			rec := realisticDays(t, ids[from:min(from+10_000, len(ids))], 1)
+			err := tx.Write(t.Context(), rec)
+			rec.Release()
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := tx.Commit(t.Context(), nil); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -108,7 +108,9 @@ func writeParquet(path string, sc *arrow.Schema, mem memory.Allocator, fill func
 			return err
 		}
 		defer out.Release()
-		return w.Write(out)
+		// Buffered: batches are appended to the open row group, so a
+		// file has full row groups whatever the batches' lengths.
+		return w.WriteBuffered(out)
 	})
 	if cerr := w.Close(); err == nil {
 		err = cerr
@@ -119,9 +121,13 @@ func writeParquet(path string, sc *arrow.Schema, mem memory.Allocator, fill func
 	return f.Sync()
 }
 
-// rowGroupRows bounds a row group, and so what reading or writing one
-// holds in memory.
+// rowGroupRows is a row group's length. The writer buffers a row group
+// encoded and compressed, a few megabytes, until it is full.
 const rowGroupRows = 64 * 1024
+
+// scanBatchRows is the length of the batches a stored file is read in:
+// what a merge holds of it at once.
+const scanBatchRows = 8 * 1024
 
 // scanObject hands each batch of the Parquet object at key, as records of
 // sc, to fn, which must not keep it past its return; found is false when
@@ -140,12 +146,17 @@ func scanObject(ctx context.Context, b bucket.Bucket, key string, sc *arrow.Sche
 }
 
 func scanReader(ctx context.Context, r parquet.ReaderAtSeeker, sc *arrow.Schema, mem memory.Allocator, fn func(arrow.RecordBatch) error) error {
-	pf, err := file.NewParquetReader(r, file.WithReadProps(parquet.NewReaderProperties(mem)))
+	props := parquet.NewReaderProperties(mem)
+	// Pages are read as they are decoded, not a whole column chunk of a
+	// row group at once: raw JSON makes those tens of megabytes.
+	props.BufferedStreamEnabled = true
+	props.BufferSize = 1 << 20
+	pf, err := file.NewParquetReader(r, file.WithReadProps(props))
 	if err != nil {
 		return err
 	}
 	defer pf.Close()
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: rowGroupRows}, mem)
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: scanBatchRows}, mem)
 	if err != nil {
 		return err
 	}
@@ -166,34 +177,6 @@ func scanReader(ctx context.Context, r parquet.ReaderAtSeeker, sc *arrow.Schema,
 		}
 	}
 	return rr.Err()
-}
-
-func concat(arrs []arrow.Array, dt arrow.DataType, mem memory.Allocator) (arrow.Array, error) {
-	if len(arrs) == 0 {
-		return array.MakeArrayOfNull(mem, dt, 0), nil
-	}
-	return array.Concatenate(arrs, mem)
-}
-
-// concatRecords joins records of schema sc into one; nil for none.
-func concatRecords(recs []arrow.RecordBatch, sc *arrow.Schema, mem memory.Allocator) (arrow.RecordBatch, error) {
-	var n int64
-	for _, r := range recs {
-		n += r.NumRows()
-	}
-	cols := make([]arrow.Array, sc.NumFields())
-	defer releaseAll(cols)
-	for i, f := range sc.Fields() {
-		parts := make([]arrow.Array, len(recs))
-		for j, r := range recs {
-			parts[j] = r.Column(i)
-		}
-		var err error
-		if cols[i], err = concat(parts, f.Type, mem); err != nil {
-			return nil, fmt.Errorf("column %s: %w", f.Name, err)
-		}
-	}
-	return array.NewRecordBatch(sc, cols, n), nil
 }
 
 // take returns rec's rows at idx, in that order.

@@ -275,20 +275,16 @@ func mergeOf(tx *Tx) *merge {
 	return &merge{tx: tx, model: tx.target.Model, mode: tx.target.Mode, from: tx.target.From, to: tx.target.To}
 }
 
-// readStaged returns the records staged for p joined into one, or nil for
-// none.
-func (m *merge) readStaged(p partition) (arrow.RecordBatch, error) {
+// eachStaged hands the records staged for p to fn in the order written,
+// one at a time, each with its ordinal: fn must not keep the record past
+// its return. Only one staged record is in memory.
+func (m *merge) eachStaged(p partition, fn func(n int, rec arrow.RecordBatch) error) error {
 	sc := m.model.Schema()
 	mem := m.tx.s.mem
-	var recs []arrow.RecordBatch
-	defer func() {
-		for _, r := range recs {
-			r.Release()
-		}
-	}()
-	for _, p := range m.tx.staged[p] {
+	n := 0
+	for _, path := range m.tx.staged[p] {
 		if err := func() error {
-			f, err := os.Open(p)
+			f, err := os.Open(path)
 			if err != nil {
 				return err
 			}
@@ -299,24 +295,17 @@ func (m *merge) readStaged(p partition) (arrow.RecordBatch, error) {
 			}
 			defer r.Release()
 			for r.Next() {
-				rec := r.RecordBatch()
-				rec.Retain()
-				recs = append(recs, rec)
+				if err := fn(n, r.RecordBatch()); err != nil {
+					return err
+				}
+				n++
 			}
 			return r.Err()
 		}(); err != nil {
-			return nil, fmt.Errorf("staged %s: %w", p, err)
+			return fmt.Errorf("staged %s: %w", path, err)
 		}
 	}
-	switch len(recs) {
-	case 0:
-		return nil, nil
-	case 1:
-		r := recs[0]
-		recs = nil
-		return r, nil
-	}
-	return concatRecords(recs, sc, mem)
+	return nil
 }
 
 // run writes every partition the Tx rewrites to a temp file and records
@@ -333,22 +322,15 @@ func (m *merge) run(ctx context.Context, j *journal) (int64, error) {
 			return 0, err
 		}
 		n, err := func() (int64, error) {
-			staged, err := m.readStaged(p)
-			if err != nil {
-				return 0, err
-			}
-			if staged != nil {
-				defer staged.Release()
-			}
 			// A partition left without rows becomes an empty file, not a
 			// deleted one, so a reader that listed it can still open it.
-			winners, idx, err := m.dedup(staged)
+			w, err := m.winners(p)
 			if err != nil {
 				return 0, err
 			}
 			name := fmt.Sprintf("%s-%d.parquet.partial", m.tx.id, i)
 			local := filepath.Join(b.Scratch(), name)
-			if err := m.rewrite(ctx, p, staged, idx, winners, local); err != nil {
+			if err := m.rewrite(ctx, p, w, local); err != nil {
 				return 0, err
 			}
 			tmp := tmpPrefix + name
@@ -356,7 +338,7 @@ func (m *merge) run(ctx context.Context, j *journal) (int64, error) {
 				return 0, err
 			}
 			j.Renames = append(j.Renames, rename{Temp: tmp, Final: fileKey(table, p)})
-			return int64(len(idx)), nil
+			return int64(len(w.keys)), nil
 		}()
 		if err != nil {
 			return 0, fmt.Errorf("partition %s/%s: %w", table, p, err)
@@ -366,53 +348,69 @@ func (m *merge) run(ctx context.Context, j *journal) (int64, error) {
 	return rows, nil
 }
 
-// dedup keeps one row per key of a partition's staged rows (load.Tx's
-// rule: the latest version, a version over none, else the last written);
-// it returns the kept keys and their rows in the order written.
-func (m *merge) dedup(staged arrow.RecordBatch) (map[string]int64, []int64, error) {
-	winners := map[string]int64{}
-	if staged == nil {
-		return winners, nil, nil
-	}
+// stagedWinners is which staged row of each key a commit keeps (load.Tx's
+// rule: the latest version, a version over none, else the last written).
+type stagedWinners struct {
+	keys map[string]stagedRow
+	// rows lists each staged record's kept rows (by the record's
+	// ordinal in eachStaged), ascending.
+	rows map[int][]int64
+}
+
+type stagedRow struct {
+	file int
+	row  int64
+	v    int64
+	hasV bool
+}
+
+// winners reads the keys and versions of p's staged rows, a record at a
+// time, and picks the row each key keeps.
+func (m *merge) winners(p partition) (*stagedWinners, error) {
 	sc := m.model.Schema()
-	keys := make([]arrow.Array, len(m.model.Key()))
+	keyCols := make([]int, len(m.model.Key()))
 	for i, k := range m.model.Key() {
-		keys[i] = staged.Column(sc.FieldIndices(k)[0])
+		keyCols[i] = sc.FieldIndices(k)[0]
 	}
-	var ver arrow.Array
+	verCol := -1
 	if v := m.model.Version(); v != "" {
-		ver = staged.Column(sc.FieldIndices(v)[0])
+		verCol = sc.FieldIndices(v)[0]
 	}
-	type best struct {
-		row  int64
-		v    int64
-		hasV bool
-	}
-	bests := map[string]best{}
+	w := &stagedWinners{keys: map[string]stagedRow{}, rows: map[int][]int64{}}
 	var buf []byte
-	for i := range int(staged.NumRows()) {
-		var err error
-		if buf, err = appendKey(buf[:0], keys, i); err != nil {
-			return nil, nil, err
+	err := m.eachStaged(p, func(file int, rec arrow.RecordBatch) error {
+		keys := make([]arrow.Array, len(keyCols))
+		for i, c := range keyCols {
+			keys[i] = rec.Column(c)
 		}
-		b := best{row: int64(i)}
-		if ver != nil {
-			if b.v, b.hasV, err = versionAt(ver, i); err != nil {
-				return nil, nil, err
+		for i := range int(rec.NumRows()) {
+			var err error
+			if buf, err = appendKey(buf[:0], keys, i); err != nil {
+				return err
+			}
+			r := stagedRow{file: file, row: int64(i)}
+			if verCol >= 0 {
+				if r.v, r.hasV, err = versionAt(rec.Column(verCol), i); err != nil {
+					return err
+				}
+			}
+			cur, seen := w.keys[string(buf)]
+			if !seen || !cur.hasV || (r.hasV && r.v >= cur.v) {
+				w.keys[string(buf)] = r
 			}
 		}
-		cur, seen := bests[string(buf)]
-		if !seen || !cur.hasV || (b.hasV && b.v >= cur.v) {
-			bests[string(buf)] = b
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	rows := make([]int64, 0, len(bests))
-	for k, b := range bests {
-		winners[k] = b.row
-		rows = append(rows, b.row)
+	for _, r := range w.keys {
+		w.rows[r.file] = append(w.rows[r.file], r.row)
 	}
-	slices.Sort(rows)
-	return winners, rows, nil
+	for _, rows := range w.rows {
+		slices.Sort(rows)
+	}
+	return w, nil
 }
 
 // touched lists the partitions the Tx rewrites or removes, sorted.
@@ -446,8 +444,8 @@ func (m *merge) touched(ctx context.Context) ([]partition, error) {
 
 // rewrite writes partition p as it is after the Tx to tmp: for an Upsert
 // the stored rows whose keys the Tx does not write, streamed a batch at a
-// time, then the Tx's rows.
-func (m *merge) rewrite(ctx context.Context, p partition, staged arrow.RecordBatch, idx []int64, winners map[string]int64, tmp string) error {
+// time, then the Tx's kept rows, a staged record at a time.
+func (m *merge) rewrite(ctx context.Context, p partition, w *stagedWinners, tmp string) error {
 	sc, mem, b := m.model.Schema(), m.tx.s.mem, m.tx.s.b
 	keyCols := make([]int, len(m.model.Key()))
 	for i, k := range m.model.Key() {
@@ -467,7 +465,7 @@ func (m *merge) rewrite(ctx context.Context, p partition, staged arrow.RecordBat
 					if buf, err = appendKey(buf[:0], keys, i); err != nil {
 						return err
 					}
-					if _, replaced := winners[string(buf)]; !replaced {
+					if _, replaced := w.keys[string(buf)]; !replaced {
 						keep = append(keep, int64(i))
 					}
 				}
@@ -477,10 +475,9 @@ func (m *merge) rewrite(ctx context.Context, p partition, staged arrow.RecordBat
 				return err
 			}
 		}
-		if staged == nil {
-			return nil
-		}
-		return putRows(ctx, put, staged, idx, mem)
+		return m.eachStaged(p, func(file int, rec arrow.RecordBatch) error {
+			return putRows(ctx, put, rec, w.rows[file], mem)
+		})
 	})
 }
 
