@@ -24,8 +24,9 @@
 // Limits, by design: an Upsert places a row by the day of its day column
 // and merges by key within that partition only: a key whose day changed
 // between loads would be stored in both days (Affise's creation times do
-// not change). A commit holds one partition's staged rows in memory, and
-// one row group of its stored rows.
+// not change). A commit streams each partition: it holds one staged
+// record, one batch of the stored file and the row group being written,
+// plus the keys of its own rows, whatever the partition's size.
 package lake
 
 import (
