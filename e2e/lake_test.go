@@ -169,8 +169,18 @@ func syncThenChangesEqualSimulator(t *testing.T, s *sim, e *env) {
 // A plain reader looping over the lake while syncs rewrite its partitions
 // never sees a duplicate, a missing row or a broken file.
 func TestLakeReaderDuringSync(t *testing.T) {
-	s := startSim(t, append(simArgs, "--latency", "2ms")...)
-	e := newLakeEnv(t, s)
+	for _, where := range []struct {
+		name string
+		env  func(*testing.T, *sim) *env
+	}{{"local", newLakeEnv}, {"s3", newS3LakeEnv}} {
+		t.Run(where.name, func(t *testing.T) {
+			s := startSim(t, append(simArgs, "--latency", "2ms")...)
+			readerDuringSync(t, s, where.env(t, s))
+		})
+	}
+}
+
+func readerDuringSync(t *testing.T, s *sim, e *env) {
 	e.mustSync(t)
 	want := len(s.truth(t, "conversions"))
 
