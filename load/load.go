@@ -46,6 +46,12 @@ type Sink interface {
 	// log rather than data: it runs outside any Tx, so a failed pass still
 	// records its row.
 	RecordRun(ctx context.Context, r Run) error
+	// FirstDay is the UTC day (midnight) of the oldest committed row of m's
+	// table by its day column; found is false, with no error, for a table
+	// never loaded, empty, or without a day column. A pass of conversions
+	// by update time asks Affise for conversions created from there, so
+	// status changes of every conversion the warehouse holds land.
+	FirstDay(ctx context.Context, m models.Model) (day time.Time, found bool, err error)
 	Close() error
 }
 

@@ -64,8 +64,33 @@ func Sync(ctx context.Context, ex extract.Extractor, sink load.Sink, opts Option
 		return finish(ctx, sink, "sync", started, opts.now(), Result{Stream: stream, Cursor: cur.Position}, ferr)
 	}
 	windows := ex.Plan(cur.Position, started)
+	if err := lowerCreatedFrom(ctx, sink, ex.Model(), windows); err != nil {
+		return finish(ctx, sink, "sync", started, opts.now(), Result{Stream: stream, Cursor: cur.Position}, err)
+	}
 	res, err := walk(ctx, ex, sink, windows, stream, cur.Position, opts)
 	return finish(ctx, sink, "sync", started, opts.now(), res, err)
+}
+
+// lowerCreatedFrom moves the creation floor of windows that have one down
+// to the first day the warehouse holds, so a status change of any
+// conversion it holds lands, however old.
+func lowerCreatedFrom(ctx context.Context, sink load.Sink, m models.Model, windows []extract.Window) error {
+	if len(windows) == 0 || windows[0].CreatedFrom.IsZero() {
+		return nil
+	}
+	first, found, err := sink.FirstDay(ctx, m)
+	if err != nil {
+		return fmt.Errorf("%s: reading the first day held: %w", m.Table(), err)
+	}
+	if !found {
+		return nil
+	}
+	for i := range windows {
+		if first.Before(windows[i].CreatedFrom) {
+			windows[i].CreatedFrom = first
+		}
+	}
+	return nil
 }
 
 // Backfill re-syncs [from, to) without touching the incremental cursor. Its

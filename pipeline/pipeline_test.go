@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
+
 	"github.com/rs/zerolog"
 
 	"github.com/syncd/syncd/checkpoints"
@@ -393,5 +395,45 @@ func TestReplaceDaysAreTheNetworksDays(t *testing.T) {
 	got := target(stats, ws[0])
 	if got.Mode != models.ReplaceDays || got.From.Format(time.DateOnly) != "2026-10-25" || got.To.Format(time.DateOnly) != "2026-10-27" {
 		t.Fatalf("replaces %s..%s (mode %v), want Berlin's 2026-10-25..2026-10-27", got.From, got.To, got.Mode)
+	}
+}
+
+// recordingExtractor notes the windows the pipeline fetches.
+type recordingExtractor struct {
+	extract.Extractor
+	fetched []extract.Window
+}
+
+func (r *recordingExtractor) Fetch(ctx context.Context, w extract.Window, emit func(arrow.RecordBatch) error) (int64, error) {
+	r.fetched = append(r.fetched, w)
+	return r.Extractor.Fetch(ctx, w, emit)
+}
+
+// A pass by update time asks for conversions created from the first day
+// the warehouse holds, however old, so their status changes land.
+func TestSyncAsksFromTheFirstDayHeld(t *testing.T) {
+	f := newFixture(t)
+	opts := Options{Now: func() time.Time { return f.now }}
+	ex := &recordingExtractor{Extractor: f.conversions(t, extract.Options{Lookback: 6 * time.Hour})}
+	if _, err := Sync(context.Background(), ex, f.sink, opts); err != nil {
+		t.Fatal(err)
+	}
+	first, found, err := f.sink.FirstDay(context.Background(), models.Conversions())
+	if err != nil || !found {
+		t.Fatalf("first day %v %v", found, err)
+	}
+	// The simulator's history reaches 10 days back, the pass's start 30:
+	// what the warehouse holds starts within the pass.
+	ex.fetched = nil
+	if _, err := Sync(context.Background(), ex, f.sink, opts); err != nil {
+		t.Fatal(err)
+	}
+	if len(ex.fetched) == 0 {
+		t.Fatal("the second pass fetched nothing")
+	}
+	for _, w := range ex.fetched {
+		if !w.CreatedFrom.Equal(first) {
+			t.Errorf("window %v asks for conversions created from %v, want the first day held %v", w.From, w.CreatedFrom, first)
+		}
 	}
 }

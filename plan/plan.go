@@ -23,6 +23,12 @@ type Window struct {
 	// Backfill: planned by PlanBackfill. Conversions then select by creation
 	// date even when incremental passes select by update time.
 	Backfill bool
+	// CreatedFrom, when set, is the oldest creation instant a window that
+	// selects by update time asks for (date_from): a status change of any
+	// conversion created since then lands. The planner sets it to the
+	// pass's start; the pipeline lowers it to the first day the warehouse
+	// holds (load.Sink.FirstDay), so older conversions' changes land too.
+	CreatedFrom time.Time
 }
 
 // Planner is how one kind of stream is walked. Implementations are
@@ -83,9 +89,11 @@ const (
 	ClicksWarnLag = 5 * 24 * time.Hour
 	// StatsWindowDays is the longest stats_daily window.
 	StatsWindowDays = 31
-	// CreationFloorAgo: without start_date, update-time windows of
-	// conversions ask for conversions created this long before the window.
-	CreationFloorAgo = 30 * 24 * time.Hour
+	// CreationSpanMax bounds how far back update-time windows of
+	// conversions ask for creation dates: a warehouse older than this
+	// gets the status changes of its older conversions from a backfill
+	// (or syncd verify --repair), not from every pass.
+	CreationSpanMax = 366 * 24 * time.Hour
 )
 
 // start is where an incremental pass begins, before alignment.

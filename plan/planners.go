@@ -22,9 +22,11 @@ var (
 // UpdateHours walks conversions. With Scope.UpdateFilter (admin keys) it
 // selects by update time in hour windows, each inside one day, through the
 // open hour (re-read next pass), so status changes land; it also asks for
-// the creation dates from start_date (or CreationFloorAgo before the window),
-// since Affise otherwise filters by creation within the last week. Without
-// it, and in backfills, it walks days by creation date like Days.
+// the creation dates from the window's CreatedFrom (the oldest day the
+// warehouse holds, or the pass's start; start_date if earlier; at most
+// CreationSpanMax back), since Affise otherwise filters by creation within
+// the last week. Without it, and in backfills, it walks days by creation
+// date like Days.
 type UpdateHours struct{}
 
 func (UpdateHours) Check(*Scope) error { return nil }
@@ -41,6 +43,9 @@ func (UpdateHours) Plan(s *Scope, cursor, now time.Time) []Window {
 		to := minTime(nextDay(t, loc), end)
 		ws = append(ws, Window{From: t, To: to, Advance: maxTime(minTime(to, advCap), cursor)})
 		t = to
+	}
+	for i := range ws {
+		ws[i].CreatedFrom = DayStart(ws[0].From, time.UTC)
 	}
 	return ws
 }
@@ -62,11 +67,14 @@ func (UpdateHours) Query(s *Scope, w Window, q url.Values) {
 	q.Set("update_to_hour", strconv.Itoa(localHour(last, loc)))
 	// date_from/date_to select by creation and default to the last week:
 	// without them older conversions' status changes are lost.
-	floor := w.From.Add(-CreationFloorAgo)
-	if !s.StartDate.IsZero() {
-		floor = s.startDate()
+	floor := w.From
+	if !w.CreatedFrom.IsZero() {
+		floor = minTime(floor, w.CreatedFrom)
 	}
-	floor = minTime(floor, w.From)
+	if !s.StartDate.IsZero() {
+		floor = minTime(floor, s.startDate())
+	}
+	floor = maxTime(floor, minTime(w.From, s.Now().Add(-CreationSpanMax)))
 	today := maxTime(s.Now(), last)
 	q.Set("date_from", date(floor, loc))
 	q.Set("date_to", date(today, loc))
@@ -208,6 +216,9 @@ func stepDays(loc *time.Location, start, end time.Time, chunk int, advCap, curso
 		to := minTime(addDays(t, chunk, loc), end)
 		ws = append(ws, Window{From: t, To: to, Advance: maxTime(minTime(to, advCap), cursor)})
 		t = to
+	}
+	for i := range ws {
+		ws[i].CreatedFrom = DayStart(ws[0].From, time.UTC)
 	}
 	return ws
 }

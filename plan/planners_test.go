@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -204,5 +205,49 @@ func TestRetention(t *testing.T) {
 		if got := AtRisk(ClickHours{}, c.cursor, now); got != c.risk {
 			t.Errorf("AtRisk(cursor %s) = %v, want %v", c.cursor, got, c.risk)
 		}
+	}
+}
+
+// Update-time windows of conversions ask for creation dates from the
+// oldest day the warehouse holds (the pipeline lowers CreatedFrom to it),
+// from the pass's start for a warehouse that holds nothing yet, from
+// start_date when earlier, and never more than CreationSpanMax back.
+func TestUpdateHoursCreationFloor(t *testing.T) {
+	now := time.Date(2025, 6, 10, 14, 30, 0, 0, time.UTC)
+	s := &Scope{Stream: "conversions", Loc: time.UTC, Network: time.UTC, UpdateFilter: true, Lookback: 6 * time.Hour,
+		Now: func() time.Time { return now }}
+	ws := UpdateHours{}.Plan(s, time.Date(2025, 6, 8, 3, 0, 0, 0, time.UTC), now)
+	if len(ws) < 2 {
+		t.Fatalf("windows %v", ws)
+	}
+	passStart := time.Date(2025, 6, 7, 0, 0, 0, 0, time.UTC)
+	for _, w := range ws {
+		if !w.CreatedFrom.Equal(passStart) {
+			t.Errorf("window %v: CreatedFrom %v, want the pass's start day %v", w.From, w.CreatedFrom, passStart)
+		}
+	}
+	last := ws[len(ws)-1]
+	dateFrom := func(w Window, sc *Scope) string {
+		q := url.Values{}
+		UpdateHours{}.Query(sc, w, q)
+		return q.Get("date_from")
+	}
+	if got := dateFrom(last, s); got != "2025-06-07" {
+		t.Errorf("an empty warehouse: date_from %s, want the pass's start 2025-06-07", got)
+	}
+	held := last
+	held.CreatedFrom = time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC) // a conversion 100 days old
+	if got := dateFrom(held, s); got != "2025-03-01" {
+		t.Errorf("a warehouse holding 2025-03-01: date_from %s", got)
+	}
+	withStart := *s
+	withStart.StartDate = time.Date(2025, 2, 1, 0, 0, 0, 0, time.UTC)
+	if got := dateFrom(held, &withStart); got != "2025-02-01" {
+		t.Errorf("start_date 2025-02-01 before the held day: date_from %s", got)
+	}
+	ancient := last
+	ancient.CreatedFrom = time.Date(2022, 1, 1, 0, 0, 0, 0, time.UTC)
+	if got, want := dateFrom(ancient, s), now.Add(-CreationSpanMax).Format(time.DateOnly); got != want {
+		t.Errorf("a warehouse from 2022: date_from %s, want the cap %s", got, want)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/syncd/syncd/load"
+	"github.com/syncd/syncd/models"
 )
 
 var _ load.Reader = (*Sink)(nil)
@@ -95,4 +96,29 @@ func (s *Sink) LastRuns(ctx context.Context) ([]load.LastRun, error) {
 		return nil, fmt.Errorf("duckdb: last runs: %w", err)
 	}
 	return out, nil
+}
+
+// FirstDay implements load.Sink.
+func (s *Sink) FirstDay(ctx context.Context, m models.Model) (time.Time, bool, error) {
+	col := m.DayColumn()
+	if col == "" {
+		return time.Time{}, false, nil
+	}
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database()
+		AND schema_name = 'main' AND table_name = ?`, m.Table()).Scan(&n); err != nil {
+		return time.Time{}, false, fmt.Errorf("duckdb: first day of %s: %w", m.Table(), err)
+	}
+	if n == 0 {
+		return time.Time{}, false, nil
+	}
+	var first sql.NullTime
+	if err := s.db.QueryRowContext(ctx, `SELECT min(CAST(`+quoteIdent(col)+` AS DATE))::TIMESTAMP FROM `+quoteIdent(m.Table())).Scan(&first); err != nil {
+		return time.Time{}, false, fmt.Errorf("duckdb: first day of %s: %w", m.Table(), err)
+	}
+	if !first.Valid {
+		return time.Time{}, false, nil
+	}
+	t := first.Time
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC), true, nil
 }

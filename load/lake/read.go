@@ -91,3 +91,22 @@ func (s *Sink) DailyMoney(ctx context.Context, from, to time.Time) ([]load.DayMo
 	slices.SortFunc(out, func(a, b load.DayMoney) int { return a.Day.Compare(b.Day) })
 	return out, true, nil
 }
+
+// FirstDay implements load.Sink: the day of the table's first partition,
+// read from the object names alone. A day a replace left empty still
+// counts, which only lowers the floor a caller asks from.
+func (s *Sink) FirstDay(ctx context.Context, m models.Model) (time.Time, bool, error) {
+	if m.DayColumn() == "" {
+		return time.Time{}, false, nil
+	}
+	parts, err := partitions(ctx, s.b, m.Table())
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("lake: first day of %s: %w", m.Table(), err)
+	}
+	for _, p := range parts { // in key order, so in day order
+		if d, ok := p.day(); ok {
+			return d, true, nil
+		}
+	}
+	return time.Time{}, false, nil
+}

@@ -39,6 +39,7 @@ func cases() []testCase {
 		{"CommitRemovesCursor", commitRemovesCursor},
 		{"DailyMoney", dailyMoney},
 		{"LastRuns", lastRuns},
+		{"FirstDay", firstDay},
 		{"TxIsSingleUse", txIsSingleUse},
 		{"ConcurrentTxsOnDifferentTables", concurrentTxsOnDifferentTables},
 	}
@@ -910,4 +911,38 @@ func lastRuns(e *env) {
 		"a|sync|2025-02-03T03:00:00Z|2025-02-03T04:00:00Z|0|7|HTTP 500|2025-02-03T02:00:00Z",
 		"b|sync|2025-02-03T01:00:00Z|2025-02-03T01:01:30Z|5|0|boom|0001-01-01T00:00:00Z",
 	})
+}
+
+// FirstDay is the UTC day of a table's oldest row by its day column: none
+// for a table never loaded or without a day column; an older row loaded
+// later lowers it, and a reopened sink reads it back.
+func firstDay(e *env) {
+	s, dir := e.open("")
+	conv, offers := model(e.t, "conversions"), model(e.t, "offers")
+	want := func(s *sink, m models.Model, day string) {
+		e.t.Helper()
+		got, found, err := s.FirstDay(e.ctx, m)
+		if err != nil {
+			e.t.Fatalf("FirstDay(%s): %v", m.Table(), err)
+		}
+		if day == "" {
+			if found {
+				e.t.Errorf("FirstDay(%s) = %s, want none", m.Table(), got)
+			}
+			return
+		}
+		if !found || !got.Equal(e.dayOf(day)) || got.Location() != time.UTC {
+			e.t.Errorf("FirstDay(%s) = %v %v, want %s UTC", m.Table(), got, found, day)
+		}
+	}
+	want(s, conv, "")
+	e.load(s, upsert(conv), nil, []string{conversion("a", "pending", "2025-01-03 09:00:00", "")})
+	want(s, conv, "2025-01-03")
+	e.load(s, upsert(conv), nil, []string{conversion("b", "pending", "2025-01-01 23:59:59", "")})
+	want(s, conv, "2025-01-01")
+	e.load(s, wholeTable(offers), nil, []string{offer(1, "a")})
+	want(s, offers, "")
+	e.close(s)
+	s2, _ := e.open(dir)
+	want(s2, conv, "2025-01-01")
 }

@@ -362,3 +362,6 @@ func (e *env) expect(what string, got, want []string) {
 		e.t.Fatalf("%s:\n got:\n   %s\nwant:\n   %s", what, strings.Join(got, "\n   "), strings.Join(want, "\n   "))
 	}
 }
+
+// dayOf is a UTC midnight.
+func (e *env) dayOf(s string) time.Time { return day(e.t, s) }
