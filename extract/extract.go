@@ -32,6 +32,10 @@ type Extractor interface {
 	Plan(cursor time.Time, now time.Time) []Window
 	// PlanBackfill lists the windows covering [from, to) for a backfill.
 	PlanBackfill(from, to time.Time) []Window
+	// Changes names the set of changed hours the stream's loads record
+	// (records) and the one whose days its passes re-read (rereads); ""
+	// for none (see models.Stream).
+	Changes() (records, rereads string)
 	// Fetch walks every page of w, handing records of at most the batch size
 	// to emit. It returns the number of requests it made.
 	Fetch(ctx context.Context, w Window, emit func(arrow.RecordBatch) error) (requests int64, err error)

@@ -122,6 +122,11 @@ func (s *Stream) PlanBackfill(from, to time.Time) []Window {
 	return s.marked(s.decl.Planner.Backfill(&s.scope, from.UTC(), to.UTC()), true)
 }
 
+// Changes implements Extractor.
+func (s *Stream) Changes() (records, rereads string) {
+	return s.decl.RecordsChanges, s.decl.RereadsChanges
+}
+
 // marked sets the flags by which the pipeline loads ws: the declaration's
 // load mode, and whether they are a backfill's.
 func (s *Stream) marked(ws []Window, backfill bool) []Window {

@@ -23,6 +23,17 @@ type Target struct {
 	Mode models.Mode
 	// From, To bound the days a ReplaceDays load owns (UTC midnights).
 	From, To time.Time
+	// Changes, when set, names a set of changed hours the commit adds to,
+	// in the same transaction as its rows: the UTC hour (of the model's
+	// day column) of every row it inserts or changes. A row equal to the
+	// one the table holds (by the model's Original column) need not be
+	// added; a sink that cannot tell adds it.
+	Changes string
+	// Consumes, when set, names a set of changed hours the commit removes
+	// from, in the same transaction as its rows: every hour in
+	// [ConsumeFrom, ConsumeTo) (UTC instants).
+	Consumes               string
+	ConsumeFrom, ConsumeTo time.Time
 }
 
 // Sink is a warehouse's loading side. Every row it holds arrives through a
@@ -52,6 +63,9 @@ type Sink interface {
 	// by update time asks Affise for conversions created from there, so
 	// status changes of every conversion the warehouse holds land.
 	FirstDay(ctx context.Context, m models.Model) (day time.Time, found bool, err error)
+	// ChangedHours lists the hours in the named set of changed hours
+	// (Target.Changes), as last committed, in order: UTC hour starts.
+	ChangedHours(ctx context.Context, set string) ([]time.Time, error)
 	Close() error
 }
 

@@ -11,7 +11,8 @@ import (
 // by update time, so status changes land on the conversion's row.
 func conversionsStream() *Stream {
 	return &Stream{
-		Name: "conversions", Endpoint: "/3.0/stats/conversions", ListKey: "conversions",
+		RecordsChanges: ChangedConversions,
+		Name:           "conversions", Endpoint: "/3.0/stats/conversions", ListKey: "conversions",
 		Planner: plan.UpdateHours{}, Zone: ZoneUTC, Mode: Upsert,
 		Defaults: Defaults{Schedule: "@every 15m", Lookback: 6 * time.Hour},
 		Key:      []string{"id"}, Version: "updated_at", Day: "created_at",

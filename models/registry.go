@@ -48,3 +48,8 @@ func ByName(stream string, slices []string) (Model, error) {
 	}
 	return s.Model(slices)
 }
+
+// ChangedConversions is the set of hours whose conversions changed: the
+// conversions stream records it, stats_daily re-reads and consumes it, so
+// Affise's recomputed past days reach stats_daily whatever their age.
+const ChangedConversions = "conversions"

@@ -14,7 +14,8 @@ import (
 // so stats_daily follows Affise's re-counting of past days.
 func statsDailyStream() *Stream {
 	return &Stream{
-		Name: "stats_daily", Endpoint: "/3.0/stats/custom", ListKey: "stats",
+		RereadsChanges: ChangedConversions,
+		Name:           "stats_daily", Endpoint: "/3.0/stats/custom", ListKey: "stats",
 		Planner: plan.StatsDays{}, Zone: ZoneNetwork, Mode: ReplaceDays,
 		Defaults: Defaults{Schedule: "@every 1h", Lookback: 7 * 24 * time.Hour, Slices: []string{"day", "offer", "partner", "country"}},
 		Day:      "day",

@@ -32,6 +32,14 @@ type Stream struct {
 	AdminOnly bool
 	// Defaults are the stream's settings where the config gives none.
 	Defaults Defaults
+	// RecordsChanges names the set of changed hours its loads add to: the
+	// UTC hour of the day column of every row a load inserts or changes
+	// (conversions: of created_at), kept durably with the rows.
+	RecordsChanges string
+	// RereadsChanges names the set of changed hours whose days each pass
+	// re-reads besides its lookback, consuming them as it commits them
+	// (stats_daily: the days whose conversions changed, however old).
+	RereadsChanges string
 
 	// Key lists the columns that identify a row: they are NOT NULL, and an
 	// object lacking one fails. nil for stats_daily, whose key is its day

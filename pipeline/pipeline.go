@@ -67,6 +67,10 @@ func Sync(ctx context.Context, ex extract.Extractor, sink load.Sink, opts Option
 	if err := lowerCreatedFrom(ctx, sink, ex.Model(), windows); err != nil {
 		return finish(ctx, sink, "sync", started, opts.now(), Result{Stream: stream, Cursor: cur.Position}, err)
 	}
+	windows, err = withChangedDays(ctx, sink, ex, windows, cur.Position)
+	if err != nil {
+		return finish(ctx, sink, "sync", started, opts.now(), Result{Stream: stream, Cursor: cur.Position}, err)
+	}
 	res, err := walk(ctx, ex, sink, windows, stream, cur.Position, opts)
 	return finish(ctx, sink, "sync", started, opts.now(), res, err)
 }
@@ -91,6 +95,57 @@ func lowerCreatedFrom(ctx context.Context, sink load.Sink, m models.Model, windo
 		}
 	}
 	return nil
+}
+
+// withChangedDays puts before windows, for a stream that re-reads a set of
+// changed hours, the windows of the days that hold a changed hour and that
+// windows do not cover: a status change of a conversion older than
+// stats_daily's lookback changes Affise's numbers of its day, and so must
+// change ours. Adjacent days share a window (at most the planner's
+// longest), so the cost is one request per run of changed days. They
+// leave the cursor where it is; each commit consumes its days' hours.
+func withChangedDays(ctx context.Context, sink load.Sink, ex extract.Extractor, windows []extract.Window, cursor time.Time) ([]extract.Window, error) {
+	_, set := ex.Changes()
+	if set == "" {
+		return windows, nil
+	}
+	hours, err := sink.ChangedHours(ctx, set)
+	if err != nil {
+		return nil, fmt.Errorf("%s: reading changed hours: %w", ex.Stream(), err)
+	}
+	covered := time.Time{}
+	if len(windows) > 0 {
+		covered = windows[0].From
+	}
+	var extra []extract.Window
+	for _, h := range hours {
+		if !covered.IsZero() && !h.Before(covered) {
+			break // the pass re-reads these anyway
+		}
+		day := ex.PlanBackfill(h, h.Add(time.Hour))
+		if len(day) == 0 {
+			continue
+		}
+		from, to := day[0].From, day[len(day)-1].To
+		if n := len(extra); n > 0 && !from.After(extra[n-1].To) {
+			if to.After(extra[n-1].To) {
+				extra[n-1].To = to
+			}
+			continue
+		}
+		extra = append(extra, extract.Window{From: from, To: to})
+	}
+	var out []extract.Window
+	for _, r := range extra {
+		if !covered.IsZero() && r.To.After(covered) {
+			r.To = covered
+		}
+		for _, w := range ex.PlanBackfill(r.From, r.To) {
+			w.Backfill, w.Advance = false, cursor
+			out = append(out, w)
+		}
+	}
+	return append(out, windows...), nil
 }
 
 // Backfill re-syncs [from, to) without touching the incremental cursor. Its
@@ -273,6 +328,12 @@ func target(ex extract.Extractor, w extract.Window) load.Target {
 		// Affise counts the days in the zone the stream asked for (stats_daily:
 		// api.timezone); the sink's days are dates.
 		t.From, t.To = calendarDay(w.From, ex.Location()), calendarDay(w.To, ex.Location())
+	}
+	records, rereads := ex.Changes()
+	t.Changes = records
+	if rereads != "" && t.Mode == models.ReplaceDays {
+		// The window re-read every hour of its days: their changes are in.
+		t.Consumes, t.ConsumeFrom, t.ConsumeTo = rereads, w.From, w.To
 	}
 	return t
 }

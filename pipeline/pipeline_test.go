@@ -437,3 +437,69 @@ func TestSyncAsksFromTheFirstDayHeld(t *testing.T) {
 		}
 	}
 }
+
+// Status changes of conversions of any age reach stats_daily: the
+// conversions pass records the hours whose rows changed, the next stats
+// pass re-reads the days holding them (beyond its lookback) and consumes
+// them, and every day's totals then equal the conversions'.
+func TestStatsRereadsTheDaysWhoseConversionsChanged(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	opts := Options{Now: func() time.Time { return f.now }}
+	conv := f.conversions(t, extract.Options{StartDate: f.now.AddDate(0, 0, -12), Lookback: 6 * time.Hour})
+	slices := []string{"day"}
+	m, err := models.StatsDaily(slices)
+	if err != nil {
+		t.Fatal(err)
+	}
+	statsEx, err := extract.NewExtractor("stats_daily", f.client, m, extract.Options{Slices: slices, StartDate: f.now.AddDate(0, 0, -12), Lookback: 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stats := &recordingExtractor{Extractor: statsEx}
+	for _, ex := range []extract.Extractor{conv, stats} {
+		if _, err := Sync(ctx, ex, f.sink, opts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if changed, _ := f.sim.Churn(400); changed == 0 {
+		t.Fatal("the churn changed no status")
+	}
+	if _, err := Sync(ctx, conv, f.sink, opts); err != nil {
+		t.Fatal(err)
+	}
+	hours, err := f.sink.ChangedHours(ctx, models.ChangedConversions)
+	if err != nil || len(hours) == 0 {
+		t.Fatalf("changed hours after the churn: %v %v", hours, err)
+	}
+	oldest := hours[0]
+	stats.fetched = nil
+	if _, err := Sync(ctx, stats, f.sink, opts); err != nil {
+		t.Fatal(err)
+	}
+	if len(stats.fetched) < 2 || !stats.fetched[0].From.Before(f.now.Add(-48*time.Hour)) || stats.fetched[0].From.After(oldest) {
+		t.Errorf("the stats pass fetched %d windows from %v; want the day of %v re-read before its lookback", len(stats.fetched), stats.fetched[0].From, oldest)
+	}
+	left, err := f.sink.ChangedHours(ctx, models.ChangedConversions)
+	if err != nil || len(left) != 0 {
+		t.Errorf("changed hours left after the stats pass: %v %v", left, err)
+	}
+	// Every day: stats_daily's confirmed count equals the conversions'.
+	rows, err := f.sink.DB().Query(`
+		WITH c AS (SELECT CAST(timezone('Europe/Berlin', timezone('UTC', created_at)) AS DATE) AS day, count(*) FILTER (status = 'confirmed') AS n
+			FROM conversions GROUP BY 1),
+		s AS (SELECT day, sum(confirmed_count) AS n FROM stats_daily GROUP BY 1)
+		SELECT c.day::VARCHAR, c.n, coalesce(s.n, -1) FROM c LEFT JOIN s USING (day) WHERE c.n <> coalesce(s.n, -1) ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var day string
+		var c, s int64
+		if err := rows.Scan(&day, &c, &s); err != nil {
+			t.Fatal(err)
+		}
+		t.Errorf("%s: %d confirmed conversions, stats_daily says %d", day, c, s)
+	}
+}

@@ -63,6 +63,7 @@ type Migration struct {
 // never edited, reordered or removed, since warehouses have run it.
 var migrations = []Migration{
 	{Version: 2, Name: "record applied migrations in _syncd_migrations", Up: createMigrationHistory},
+	{Version: 3, Name: "keep the hours whose conversions changed in _syncd_changed", Up: createChangedHours},
 }
 
 // baselineVersion is the schema every release before migrations wrote.
@@ -272,3 +273,21 @@ func (e *migrationError) Error() string {
 }
 
 func (e *migrationError) Unwrap() error { return e.err }
+
+// createChangedHours is version 3: the sets of changed hours (load.Target
+// Changes and Consumes) a load records with its rows, so stats_daily
+// re-reads the days whose conversions changed, however old.
+func createChangedHours(ctx context.Context, tx *sql.Tx) error {
+	for _, q := range []string{
+		`CREATE TABLE IF NOT EXISTS _syncd_changed (
+			set_name VARCHAR NOT NULL,
+			hour TIMESTAMP NOT NULL,
+			PRIMARY KEY (set_name, hour))`,
+		`COMMENT ON TABLE _syncd_changed IS 'hours (UTC, of created_at) whose conversions changed since stats_daily last re-read their days'`,
+	} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
+}

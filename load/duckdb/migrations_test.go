@@ -205,21 +205,26 @@ func TestMigrationsRunInOrderOnce(t *testing.T) {
 			return err
 		}}
 	}
+	n := SchemaVersion() // the test's steps come after this build's
 	list := append(slices.Clone(migrations),
-		step(3, `CREATE TABLE _test_steps AS SELECT 3 AS v`),
-		step(4, `INSERT INTO _test_steps SELECT max(v) + 1 FROM _test_steps`), // fails unless 3 ran first
-		step(5, `ALTER TABLE IF EXISTS never_created ADD COLUMN IF NOT EXISTS x VARCHAR`))
+		step(n+1, fmt.Sprintf(`CREATE TABLE _test_steps AS SELECT %d AS v`, n+1)),
+		step(n+2, `INSERT INTO _test_steps SELECT max(v) + 1 FROM _test_steps`), // fails unless n+1 ran first
+		step(n+3, `ALTER TABLE IF EXISTS never_created ADD COLUMN IF NOT EXISTS x VARCHAR`))
 	s, err := Open(bg, path, withMigrations(list))
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
-	if fmt.Sprint(ran) != "[3 4 5]" {
+	if fmt.Sprint(ran) != fmt.Sprint([]int{n + 1, n + 2, n + 3}) {
 		t.Fatalf("ran %v", ran)
 	}
-	eq(t, []string{version(t, path)}, []string{"5"})
-	eq(t, rawQuery(t, path, `SELECT v FROM _test_steps ORDER BY v`), []string{"3", "4"})
-	wantHistory := append(realHistory(), "3|step 3|true", "4|step 4|true", "5|step 5|true")
+	last := fmt.Sprint(n + 3)
+	eq(t, []string{version(t, path)}, []string{last})
+	eq(t, rawQuery(t, path, `SELECT v FROM _test_steps ORDER BY v`), []string{fmt.Sprint(n + 1), fmt.Sprint(n + 2)})
+	wantHistory := realHistory()
+	for v := n + 1; v <= n+3; v++ {
+		wantHistory = append(wantHistory, fmt.Sprintf("%d|step %d|true", v, v))
+	}
 	eq(t, history(t, path), wantHistory)
 	applied := rawQuery(t, path, `SELECT version, applied_at FROM _syncd_migrations ORDER BY version`)
 
@@ -241,12 +246,12 @@ func TestMigrationsRunInOrderOnce(t *testing.T) {
 			t.Fatalf("want ErrSchemaTooNew, got %v", err)
 		}
 		oneLine(t, err)
-		want := fmt.Sprintf("warehouse %s has schema version 5; this syncd supports up to %d: upgrade syncd", path, SchemaVersion())
+		want := fmt.Sprintf("warehouse %s has schema version %s; this syncd supports up to %d: upgrade syncd", path, last, SchemaVersion())
 		if !strings.HasSuffix(err.Error(), want) {
 			t.Fatalf("got %q, want it to end in %q", err, want)
 		}
 	}
-	eq(t, []string{version(t, path)}, []string{"5"})
+	eq(t, []string{version(t, path)}, []string{last})
 }
 
 // TestFailingMigrationChangesNothing: one transaction for all of them: a
@@ -256,12 +261,13 @@ func TestFailingMigrationChangesNothing(t *testing.T) {
 	path := fixtureV1(t)
 	before := snapshot(t, path)
 	boom := errors.New("Catalog Error: boom\n\nLINE 1: ALTER TABLE ...\n        ^")
+	next := SchemaVersion() + 1
 	list := append(slices.Clone(migrations),
-		Migration{Version: 3, Name: "add conversions.note", Up: func(ctx context.Context, tx *sql.Tx) error {
+		Migration{Version: next, Name: "add conversions.note", Up: func(ctx context.Context, tx *sql.Tx) error {
 			_, err := tx.ExecContext(ctx, `ALTER TABLE IF EXISTS conversions ADD COLUMN IF NOT EXISTS note VARCHAR`)
 			return err
 		}},
-		Migration{Version: 4, Name: "rewrite statuses", Up: func(ctx context.Context, tx *sql.Tx) error {
+		Migration{Version: next + 1, Name: "rewrite statuses", Up: func(ctx context.Context, tx *sql.Tx) error {
 			if _, err := tx.ExecContext(ctx, `UPDATE conversions SET status = 'gone'`); err != nil {
 				return err
 			}
@@ -272,7 +278,7 @@ func TestFailingMigrationChangesNothing(t *testing.T) {
 		t.Fatalf("want the migration's error, got %v", err)
 	}
 	oneLine(t, err)
-	for _, want := range []string{path, "from schema version 1 to 4", "migration 4 (rewrite statuses)", "nothing was changed", "boom LINE 1"} {
+	for _, want := range []string{path, fmt.Sprintf("from schema version 1 to %d", next+1), fmt.Sprintf("migration %d (rewrite statuses)", next+1), "nothing was changed", "boom LINE 1"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("%q lacks %q", err, want)
 		}

@@ -122,3 +122,21 @@ func (s *Sink) FirstDay(ctx context.Context, m models.Model) (time.Time, bool, e
 	t := first.Time
 	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC), true, nil
 }
+
+// ChangedHours implements load.Sink.
+func (s *Sink) ChangedHours(ctx context.Context, set string) ([]time.Time, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT hour FROM _syncd_changed WHERE set_name = ? ORDER BY hour`, set)
+	if err != nil {
+		return nil, fmt.Errorf("duckdb: changed hours of %s: %w", set, err)
+	}
+	defer rows.Close()
+	var out []time.Time
+	for rows.Next() {
+		var h time.Time
+		if err := rows.Scan(&h); err != nil {
+			return nil, fmt.Errorf("duckdb: changed hours of %s: %w", set, err)
+		}
+		out = append(out, utc(sql.NullTime{Time: h, Valid: true}))
+	}
+	return out, rows.Err()
+}

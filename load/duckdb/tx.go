@@ -470,6 +470,21 @@ func (tx *Tx) commit(ctx context.Context, cursor *checkpoints.Cursor) (int64, er
 		}
 	}
 
+	if set := tx.target.Changes; set != "" && tx.day != "" {
+		// The stage holds only new or changed rows by now (unchanged ones
+		// were dropped above); several rows of a key only repeat an hour.
+		if _, err := exec("changes", fmt.Sprintf(`INSERT INTO _syncd_changed SELECT DISTINCT ?, date_trunc('hour', CAST(%[1]s AS TIMESTAMP))
+			FROM %[2]s WHERE %[1]s IS NOT NULL ON CONFLICT DO NOTHING`, quoteIdent(tx.day), stage), set); err != nil {
+			return 0, err
+		}
+	}
+	if set := tx.target.Consumes; set != "" {
+		if _, err := exec("consume", `DELETE FROM _syncd_changed WHERE set_name = ? AND hour >= ? AND hour < ?`,
+			set, tsArg(tx.target.ConsumeFrom), tsArg(tx.target.ConsumeTo)); err != nil {
+			return 0, err
+		}
+	}
+
 	cols := quoteList(tx.columns)
 	ins := fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s", t, cols, cols, stage)
 	if len(tx.keys) > 0 {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/syncd/syncd/checkpoints"
@@ -109,9 +110,62 @@ func applyCursor(ctx context.Context, b bucket.Bucket, ch cursorChange) error {
 // partition is already stored at its Temp key. Applying it is idempotent,
 // so Open finishes whatever a killed process left.
 type journal struct {
-	Table   string        `json:"table"`
-	Renames []rename      `json:"renames,omitempty"`
-	Cursor  *cursorChange `json:"cursor,omitempty"`
+	Table    string         `json:"table"`
+	Renames  []rename       `json:"renames,omitempty"`
+	Cursor   *cursorChange  `json:"cursor,omitempty"`
+	Changed  *changedHours  `json:"changed,omitempty"`
+	Consumed *consumedHours `json:"consumed,omitempty"`
+}
+
+// changedHours adds hours to a set of changed hours (load.Target.Changes).
+type changedHours struct {
+	Set string      `json:"set"`
+	Add []time.Time `json:"add"`
+}
+
+// consumedHours removes [From, To) from a set (load.Target.Consumes).
+type consumedHours struct {
+	Set  string    `json:"set"`
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+}
+
+const changedKey = "_syncd/changed.json"
+
+func readChanged(ctx context.Context, b bucket.Bucket) (map[string][]time.Time, error) {
+	sets := map[string][]time.Time{}
+	if _, err := getJSON(ctx, b, changedKey, &sets); err != nil {
+		return nil, err
+	}
+	return sets, nil
+}
+
+// applyChanges adds and removes hours in _syncd/changed.json; applying it
+// twice is applying it once.
+func applyChanges(ctx context.Context, b bucket.Bucket, add *changedHours, del *consumedHours) error {
+	if add == nil && del == nil {
+		return nil
+	}
+	sets, err := readChanged(ctx, b)
+	if err != nil {
+		return err
+	}
+	if add != nil {
+		sets[add.Set] = append(sets[add.Set], add.Add...)
+	}
+	if del != nil {
+		sets[del.Set] = slices.DeleteFunc(sets[del.Set], func(h time.Time) bool { return !h.Before(del.From) && h.Before(del.To) })
+	}
+	for k, hs := range sets {
+		slices.SortFunc(hs, time.Time.Compare)
+		hs = slices.CompactFunc(hs, time.Time.Equal)
+		if len(hs) == 0 {
+			delete(sets, k)
+			continue
+		}
+		sets[k] = hs
+	}
+	return putJSON(ctx, b, changedKey, sets)
 }
 
 // rename is one partition put in place: the object at Temp replaces the
@@ -130,6 +184,9 @@ func apply(ctx context.Context, b bucket.Bucket, j journal) error {
 		if err := b.Move(ctx, r.Temp, r.Final); err != nil {
 			return fmt.Errorf("table %s: %w", j.Table, err)
 		}
+	}
+	if err := applyChanges(ctx, b, j.Changed, j.Consumed); err != nil {
+		return fmt.Errorf("table %s: changed hours: %w", j.Table, err)
 	}
 	if j.Cursor != nil {
 		if err := applyCursor(ctx, b, *j.Cursor); err != nil {

@@ -110,3 +110,12 @@ func (s *Sink) FirstDay(ctx context.Context, m models.Model) (time.Time, bool, e
 	}
 	return time.Time{}, false, nil
 }
+
+// ChangedHours implements load.Sink.
+func (s *Sink) ChangedHours(ctx context.Context, set string) ([]time.Time, error) {
+	sets, err := readChanged(ctx, s.b)
+	if err != nil {
+		return nil, fmt.Errorf("lake: changed hours of %s: %w", set, err)
+	}
+	return sets[set], nil
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
@@ -222,9 +223,16 @@ func (tx *Tx) commit(ctx context.Context, cur *checkpoints.Cursor) (int64, error
 			}
 		}
 	}()
-	rows, err := mergeOf(tx).run(ctx, &j)
+	m := mergeOf(tx)
+	rows, err := m.run(ctx, &j)
 	if err != nil {
 		return 0, err
+	}
+	if t := tx.target; t.Changes != "" && len(m.hours) > 0 {
+		j.Changed = &changedHours{Set: t.Changes, Add: slices.SortedFunc(maps.Keys(m.hours), time.Time.Compare)}
+	}
+	if t := tx.target; t.Consumes != "" {
+		j.Consumed = &consumedHours{Set: t.Consumes, From: t.ConsumeFrom.UTC(), To: t.ConsumeTo.UTC()}
 	}
 	// The last moment a cancel may still stop the commit: after the
 	// journal it lands whole, here or at the next Open.
@@ -264,6 +272,10 @@ func (tx *Tx) commit(ctx context.Context, cur *checkpoints.Cursor) (int64, error
 // merge is a commit's plan: the staged rows, de-duplicated, and the
 // partitions they rewrite.
 type merge struct {
+	// hours collects the UTC hours (of the day column) of the rows the
+	// Tx writes, for Target.Changes: every staged row's, since the lake
+	// does not tell a changed row from an equal one.
+	hours map[time.Time]bool
 	tx    *Tx
 	model models.Model
 	mode  models.Mode
@@ -378,7 +390,16 @@ func (m *merge) winners(p partition) (*stagedWinners, error) {
 	}
 	w := &stagedWinners{keys: map[string]stagedRow{}, rows: map[int][]int64{}}
 	var buf []byte
+	dayCol := -1
+	if d := m.model.DayColumn(); d != "" && m.tx.target.Changes != "" {
+		dayCol = sc.FieldIndices(d)[0]
+	}
 	err := m.eachStaged(p, func(file int, rec arrow.RecordBatch) error {
+		if dayCol >= 0 {
+			if err := m.addHours(rec.Column(dayCol)); err != nil {
+				return err
+			}
+		}
 		keys := make([]arrow.Array, len(keyCols))
 		for i, c := range keyCols {
 			keys[i] = rec.Column(c)
@@ -411,6 +432,24 @@ func (m *merge) winners(p partition) (*stagedWinners, error) {
 		slices.Sort(rows)
 	}
 	return w, nil
+}
+
+// addHours adds the UTC hours of a day column's timestamps to m.hours.
+func (m *merge) addHours(c arrow.Array) error {
+	ts, ok := c.(*array.Timestamp)
+	if !ok {
+		return nil // a DATE day column has no hours to tell apart
+	}
+	unit := ts.DataType().(*arrow.TimestampType).Unit
+	if m.hours == nil {
+		m.hours = map[time.Time]bool{}
+	}
+	for i := range ts.Len() {
+		if ts.IsValid(i) {
+			m.hours[ts.Value(i).ToTime(unit).UTC().Truncate(time.Hour)] = true
+		}
+	}
+	return nil
 }
 
 // touched lists the partitions the Tx rewrites or removes, sorted.

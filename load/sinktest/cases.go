@@ -40,6 +40,7 @@ func cases() []testCase {
 		{"DailyMoney", dailyMoney},
 		{"LastRuns", lastRuns},
 		{"FirstDay", firstDay},
+		{"ChangedHours", changedHours},
 		{"TxIsSingleUse", txIsSingleUse},
 		{"ConcurrentTxsOnDifferentTables", concurrentTxsOnDifferentTables},
 	}
@@ -945,4 +946,58 @@ func firstDay(e *env) {
 	e.close(s)
 	s2, _ := e.open(dir)
 	want(s2, conv, "2025-01-01")
+}
+
+// ChangedHours: a load with Target.Changes records the UTC hour of the day
+// column of the rows it inserts or changes, with its rows (a rolled-back
+// one records nothing); a load with Target.Consumes removes [From, To)
+// from the set, also with its rows; both read back after a reopen.
+func changedHours(e *env) {
+	s, dir := e.open("")
+	conv, st := model(e.t, "conversions"), statsDaily(e.t)
+	const set = "conversions"
+	hours := func(s *sink) []string {
+		e.t.Helper()
+		hs, err := s.ChangedHours(e.ctx, set)
+		if err != nil {
+			e.t.Fatalf("ChangedHours: %v", err)
+		}
+		var out []string
+		for _, h := range hs {
+			if h.Location() != time.UTC {
+				e.t.Errorf("hour %v is not UTC", h)
+			}
+			out = append(out, h.Format(time.RFC3339))
+		}
+		return out
+	}
+	e.expect("an empty set", hours(s), nil)
+	changes := load.Target{Model: conv, Mode: models.Upsert, Changes: set}
+	e.load(s, changes, nil, []string{
+		conversion("a", "pending", "2025-01-01 09:10:00", "2025-01-01 10:00:00"),
+		conversion("b", "pending", "2025-01-01 09:50:00", "2025-01-01 10:00:00"),
+		conversion("c", "pending", "2025-01-03 23:00:00", "2025-01-04 10:00:00"),
+	})
+	e.expect("hours of new rows", hours(s), []string{"2025-01-01T09:00:00Z", "2025-01-03T23:00:00Z"})
+
+	tx := e.begin(s, load.Target{Model: conv, Mode: models.Upsert, Changes: set})
+	e.mustWrite(tx, conv, conversion("d", "pending", "2025-01-05 12:00:00", ""))
+	if err := tx.Rollback(); err != nil {
+		e.t.Fatal(err)
+	}
+	e.expect("after a rollback", hours(s), []string{"2025-01-01T09:00:00Z", "2025-01-03T23:00:00Z"})
+
+	// stats_daily re-reads 2025-01-01 and 2025-01-02 (UTC) and consumes them.
+	consume := days(e.t, st, "2025-01-01", "2025-01-03")
+	consume.Consumes, consume.ConsumeFrom, consume.ConsumeTo = set, e.dayOf("2025-01-01"), e.dayOf("2025-01-03")
+	e.load(s, consume, nil, []string{stat(e.t, "2025-01-01", 71, 20)})
+	e.expect("after consuming two days", hours(s), []string{"2025-01-03T23:00:00Z"})
+
+	e.load(s, changes, nil, []string{conversion("a", "confirmed", "2025-01-01 09:10:00", "2025-01-06 10:00:00")})
+	e.close(s)
+	s2, _ := e.open(dir)
+	e.expect("a changed row's hour, read back after a reopen", hours(s2), []string{"2025-01-01T09:00:00Z", "2025-01-03T23:00:00Z"})
+	if hs, err := s2.ChangedHours(e.ctx, "another set"); err != nil || len(hs) != 0 {
+		e.t.Errorf("another set holds %v (%v)", hs, err)
+	}
 }
