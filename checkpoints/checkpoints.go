@@ -94,6 +94,13 @@ func BackfillKey(stream string) string { return stream + backfillSuffix }
 
 const backfillSuffix = "#backfill"
 
+// SettleKey names the cursor of stream's settle re-read (conversions with
+// an affiliate key): the creation instant where the next pass's slice of
+// the settle window starts.
+func SettleKey(stream string) string { return stream + settleSuffix }
+
+const settleSuffix = "#settle"
+
 // Store reads cursors. Its methods may be called concurrently with each
 // other and with loads; a cursor a Commit moves is seen whole, before or
 // after. The order of Cursors is unspecified.

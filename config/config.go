@@ -85,6 +85,9 @@ type Stream struct {
 	StartDate time.Time // zero: the stream's default
 	Lookback  time.Duration
 	Slices    []string // stats_daily only
+	// SettleWindow (conversions, affiliate keys): how far back by creation
+	// date passes re-read, a slice each (see README).
+	SettleWindow time.Duration
 }
 
 // Error is a configuration problem; the CLI maps it to exit code 2.
@@ -144,20 +147,39 @@ type streamFile struct {
 	Lookback  duration `yaml:"lookback"`
 }
 
-// streamSettings is one stream's settings. Only a stream that takes slices
-// (its Defaults.Slices is not nil) decodes into all of it; the others
-// decode into streamFile, which refuses the key.
+// streamSettings is one stream's settings. A stream decodes into the
+// part of it that its declaration takes (keys): slices for a stream with
+// default slices, settle_window for one with a default settle window,
+// streamFile alone otherwise, which refuses the other keys.
 type streamSettings struct {
-	decl       *models.Stream
-	streamFile `yaml:",inline"`
-	Slices     list `yaml:"slices"`
+	decl         *models.Stream
+	streamFile   `yaml:",inline"`
+	Slices       list     `yaml:"slices"`
+	SettleWindow duration `yaml:"settle_window"`
+	withSlices   slicesFile
+	withSettle   settleFile
+}
+
+type slicesFile struct {
+	*streamFile `yaml:",inline"`
+	Slices      *list `yaml:"slices"`
+}
+
+type settleFile struct {
+	*streamFile  `yaml:",inline"`
+	SettleWindow *duration `yaml:"settle_window"`
 }
 
 func (s *streamSettings) keys() any {
-	if s.decl.Defaults.Slices == nil {
-		return &s.streamFile
+	switch {
+	case s.decl.Defaults.Slices != nil:
+		s.withSlices = slicesFile{streamFile: &s.streamFile, Slices: &s.Slices}
+		return &s.withSlices
+	case s.decl.Defaults.SettleWindow != 0:
+		s.withSettle = settleFile{streamFile: &s.streamFile, SettleWindow: &s.SettleWindow}
+		return &s.withSettle
 	}
-	return s
+	return &s.streamFile
 }
 
 // defaults holds every default, as DESIGN.md documents them; a stream's
@@ -178,9 +200,10 @@ func defaults() *file {
 	}
 	for _, d := range models.Registry() {
 		f.streams = append(f.streams, &streamSettings{
-			decl:       d,
-			streamFile: streamFile{Enabled: true, Schedule: d.Defaults.Schedule, Lookback: duration(d.Defaults.Lookback)},
-			Slices:     slices.Clone(d.Defaults.Slices),
+			decl:         d,
+			streamFile:   streamFile{Enabled: true, Schedule: d.Defaults.Schedule, Lookback: duration(d.Defaults.Lookback)},
+			Slices:       slices.Clone(d.Defaults.Slices),
+			SettleWindow: duration(d.Defaults.SettleWindow),
 		})
 	}
 	return f
@@ -313,7 +336,8 @@ func (f *file) config() *Config {
 	}
 	for _, s := range f.streams {
 		c.Streams = append(c.Streams, &Stream{Name: s.decl.Name, Enabled: bool(s.Enabled), Schedule: s.Schedule,
-			StartDate: time.Time(s.StartDate), Lookback: time.Duration(s.Lookback), Slices: s.Slices})
+			StartDate: time.Time(s.StartDate), Lookback: time.Duration(s.Lookback), Slices: s.Slices,
+			SettleWindow: time.Duration(s.SettleWindow)})
 	}
 	return c
 }
@@ -439,6 +463,9 @@ func (c *Config) validate(local bool) error {
 			if _, err := d.Model(s.Slices); err != nil {
 				return errorf("%s.slices: %v", key, err)
 			}
+		}
+		if d.Defaults.SettleWindow != 0 && (s.SettleWindow < 0 || s.SettleWindow > 366*24*time.Hour) {
+			return errorf("%s.settle_window: %s is outside 0..366 days (0 turns the re-read off)", key, s.SettleWindow)
 		}
 		if a.Role == "affiliate" && d.AdminOnly {
 			return errorf("%s: Affise serves %s to admin keys only; set %s.enabled: false for api.role affiliate", key, s.Name, key)

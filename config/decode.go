@@ -308,6 +308,9 @@ func parseDuration(v string) (time.Duration, error) {
 // fieldKeys lists the dotted keys t's yaml tags name under prefix: its
 // sections' keys, and its leaves (the types that decode themselves).
 func fieldKeys(prefix string, t reflect.Type) []string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
 	var keys []string
 	unmarshaler := reflect.TypeFor[yaml.Unmarshaler]()
 	for i := range t.NumField() {
@@ -318,7 +321,7 @@ func fieldKeys(prefix string, t reflect.Type) []string {
 			keys = append(keys, fieldKeys(prefix, f.Type)...)
 		case name == "" || name == "-" || f.Type.Kind() == reflect.Map:
 			// Not a key, or keys decoded on their own (streams).
-		case f.Type.Kind() == reflect.Struct && !reflect.PointerTo(f.Type).Implements(unmarshaler):
+		case derefKind(f.Type) == reflect.Struct && !reflect.PointerTo(deref(f.Type)).Implements(unmarshaler):
 			keys = append(keys, fieldKeys(join(prefix, name), f.Type)...)
 		default:
 			keys = append(keys, join(prefix, name))
@@ -326,3 +329,12 @@ func fieldKeys(prefix string, t reflect.Type) []string {
 	}
 	return keys
 }
+
+func deref(t reflect.Type) reflect.Type {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t
+}
+
+func derefKind(t reflect.Type) reflect.Kind { return deref(t).Kind() }

@@ -36,6 +36,10 @@ type Extractor interface {
 	// (records) and the one whose days its passes re-read (rereads); ""
 	// for none (see models.Stream).
 	Changes() (records, rereads string)
+	// Settle is how far back by creation date passes re-read, a slice
+	// each (0: none): conversions under an affiliate key, which Affise
+	// cannot select by update time.
+	Settle() time.Duration
 	// Fetch walks every page of w, handing records of at most the batch size
 	// to emit. It returns the number of requests it made.
 	Fetch(ctx context.Context, w Window, emit func(arrow.RecordBatch) error) (requests int64, err error)

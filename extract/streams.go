@@ -24,6 +24,8 @@ type Options struct {
 	// UpdateFilter (conversions; admin keys): select by update time.
 	// False (affiliate keys): re-read by creation date.
 	UpdateFilter bool
+	// SettleWindow (conversions without UpdateFilter): see Extractor.Settle.
+	SettleWindow time.Duration
 	// Slices (stats_daily) are sent as slice[]=..., exactly as given; they
 	// must include "day".
 	Slices []string
@@ -39,6 +41,8 @@ type Stream struct {
 	m    models.Model
 	// batch overrides the client's rows per record (Options.BatchRows).
 	batch int
+	// settle is Options.SettleWindow.
+	settle time.Duration
 	// scope is what the declaration's planner is told; its Loc is the zone
 	// the stream asks Affise for (timezone=), plans its windows in and
 	// reads Affise's offset-less times in.
@@ -77,7 +81,7 @@ func New(c *Client, decl *models.Stream, m models.Model, o Options) (*Stream, er
 	if decl.Zone == models.ZoneNetwork {
 		loc = c.loc
 	}
-	s := &Stream{decl: decl, c: c, m: m, batch: o.BatchRows, scope: plan.Scope{
+	s := &Stream{decl: decl, c: c, m: m, batch: o.BatchRows, settle: o.SettleWindow, scope: plan.Scope{
 		Stream: name, Loc: loc, Network: c.loc, StartDate: o.StartDate, Lookback: o.Lookback,
 		UpdateFilter: o.UpdateFilter, Slices: slices.Clone(o.Slices), Now: c.now, Log: c.log,
 	}}
@@ -120,6 +124,14 @@ func (s *Stream) Plan(cursor, now time.Time) []Window {
 // advances to its own end and is marked Backfill.
 func (s *Stream) PlanBackfill(from, to time.Time) []Window {
 	return s.marked(s.decl.Planner.Backfill(&s.scope, from.UTC(), to.UTC()), true)
+}
+
+// Settle implements Extractor.
+func (s *Stream) Settle() time.Duration {
+	if s.scope.UpdateFilter || s.decl.Defaults.SettleWindow == 0 {
+		return 0
+	}
+	return s.settle
 }
 
 // Changes implements Extractor.

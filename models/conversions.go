@@ -14,7 +14,7 @@ func conversionsStream() *Stream {
 		RecordsChanges: ChangedConversions,
 		Name:           "conversions", Endpoint: "/3.0/stats/conversions", ListKey: "conversions",
 		Planner: plan.UpdateHours{}, Zone: ZoneUTC, Mode: Upsert,
-		Defaults: Defaults{Schedule: "@every 15m", Lookback: 6 * time.Hour},
+		Defaults: Defaults{Schedule: "@every 15m", Lookback: 6 * time.Hour, SettleWindow: 60 * 24 * time.Hour},
 		Key:      []string{"id"}, Version: "updated_at", Day: "created_at",
 		columns: slices.Concat([]column{
 			{name: "id", typ: tString},

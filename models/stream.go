@@ -105,6 +105,11 @@ type Defaults struct {
 	// Slices, when not nil, are the stream's default slices, and the stream
 	// takes a slices setting (stats_daily).
 	Slices []string
+	// SettleWindow, when not zero, is how far back by creation date the
+	// stream's passes re-read, a slice each, when Affise cannot select it
+	// by update time (affiliate keys), and the stream takes a
+	// settle_window setting (conversions).
+	SettleWindow time.Duration
 }
 
 // Model builds the stream's table. slices are the configured slices of a

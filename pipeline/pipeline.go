@@ -71,7 +71,14 @@ func Sync(ctx context.Context, ex extract.Extractor, sink load.Sink, opts Option
 	if err != nil {
 		return finish(ctx, sink, "sync", started, opts.now(), Result{Stream: stream, Cursor: cur.Position}, err)
 	}
+	windows, settleTo, err := withSettleSlice(ctx, sink, ex, windows, cur.Position, started)
+	if err != nil {
+		return finish(ctx, sink, "sync", started, opts.now(), Result{Stream: stream, Cursor: cur.Position}, err)
+	}
 	res, err := walk(ctx, ex, sink, windows, stream, cur.Position, opts)
+	if err == nil && !settleTo.IsZero() {
+		err = moveCursor(ctx, sink, ex, checkpoints.Cursor{Stream: checkpoints.SettleKey(stream), Position: settleTo})
+	}
 	return finish(ctx, sink, "sync", started, opts.now(), res, err)
 }
 
@@ -148,6 +155,63 @@ func withChangedDays(ctx context.Context, sink load.Sink, ex extract.Extractor, 
 	return append(out, windows...), nil
 }
 
+// SettleSlice is how much of its settle window a pass re-reads: about
+// three days' requests besides the pass's own, so a 60-day window is
+// walked in 20 passes (5 hours at the default 15-minute schedule).
+const SettleSlice = 3 * 24 * time.Hour
+
+// withSettleSlice puts before windows, for a stream with a settle window
+// (conversions under an affiliate key, which Affise cannot select by
+// update time), the windows of the next slice of it by creation date:
+// from the settle cursor (checkpoints.SettleKey), or the window's start,
+// SettleSlice long, wrapping to the window's start at the pass's own
+// windows. So every conversion created within the window is re-read, and
+// its status refreshed, once per cycle. It returns where the settle cursor
+// moves once the pass succeeds; zero for none.
+func withSettleSlice(ctx context.Context, sink load.Sink, ex extract.Extractor, windows []extract.Window, cursor, now time.Time) ([]extract.Window, time.Time, error) {
+	settle := ex.Settle()
+	if settle <= 0 || len(windows) == 0 {
+		return windows, time.Time{}, nil
+	}
+	start, end := now.Add(-settle), windows[0].From
+	if !start.Before(end) {
+		return windows, time.Time{}, nil // the pass itself covers the window
+	}
+	c, _, err := sink.Cursor(ctx, checkpoints.SettleKey(ex.Stream()))
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("%s: reading the settle cursor: %w", ex.Stream(), err)
+	}
+	from := c.Position
+	if from.Before(start) || !from.Before(end) {
+		from = start // a new cycle
+	}
+	to := from.Add(SettleSlice)
+	if to.After(end) {
+		to = end
+	}
+	var out []extract.Window
+	for _, w := range ex.PlanBackfill(from, to) {
+		w.Advance = cursor // the incremental cursor stays
+		out = append(out, w)
+	}
+	if len(out) > 0 {
+		to = out[len(out)-1].To // aligned outward to whole days
+	}
+	return append(out, windows...), to, nil
+}
+
+// moveCursor commits c alone, with no rows.
+func moveCursor(ctx context.Context, sink load.Sink, ex extract.Extractor, c checkpoints.Cursor) error {
+	tx, err := sink.Begin(ctx, load.Target{Model: ex.Model(), Mode: models.Upsert})
+	if err != nil {
+		return fmt.Errorf("%s: moving cursor %s: %w", ex.Stream(), c.Stream, err)
+	}
+	if _, err := tx.Commit(ctx, &c); err != nil {
+		return fmt.Errorf("%s: moving cursor %s: %w", ex.Stream(), c.Stream, err)
+	}
+	return nil
+}
+
 // Backfill re-syncs [from, to) without touching the incremental cursor. Its
 // own cursor (checkpoints.BackfillKey) lets an interrupted backfill of the
 // same range resume where it stopped; the commit of the range's last
@@ -189,14 +253,7 @@ func Backfill(ctx context.Context, ex extract.Extractor, sink load.Sink, from, t
 
 // removeCursor commits the removal of key's cursor with no rows.
 func removeCursor(ctx context.Context, sink load.Sink, ex extract.Extractor, key string) error {
-	tx, err := sink.Begin(ctx, load.Target{Model: ex.Model(), Mode: models.Upsert})
-	if err != nil {
-		return fmt.Errorf("%s: clearing finished backfill cursor: %w", ex.Stream(), err)
-	}
-	if _, err := tx.Commit(ctx, &checkpoints.Cursor{Stream: key}); err != nil {
-		return fmt.Errorf("%s: clearing finished backfill cursor: %w", ex.Stream(), err)
-	}
-	return nil
+	return moveCursor(ctx, sink, ex, checkpoints.Cursor{Stream: key})
 }
 
 func walk(ctx context.Context, ex extract.Extractor, sink load.Sink, windows []extract.Window, stream string, stored time.Time, opts Options) (Result, error) {

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http/httptest"
 	"path/filepath"
@@ -501,5 +502,91 @@ func TestStatsRereadsTheDaysWhoseConversionsChanged(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Errorf("%s: %d confirmed conversions, stats_daily says %d", day, c, s)
+	}
+}
+
+// An affiliate key cannot select by update time: each pass also re-reads
+// the next slice of the settle window by creation date, so after one cycle
+// every status change of a conversion created within it has landed; the
+// settle cursor moves a slice per pass and wraps.
+func TestAffiliateSettleWindowIsReadInSlices(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	opts := Options{Now: func() time.Time { return f.now }}
+	const settle = 9 * 24 * time.Hour
+	inner, err := extract.NewExtractor("conversions", f.client, models.Conversions(),
+		extract.Options{Lookback: 6 * time.Hour, SettleWindow: settle, StartDate: f.now.AddDate(0, 0, -12)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inner.Settle() != settle {
+		t.Fatalf("Settle() = %v, want %v", inner.Settle(), settle)
+	}
+	ex := &recordingExtractor{Extractor: inner}
+	if _, err := Sync(ctx, ex, f.sink, opts); err != nil {
+		t.Fatal(err)
+	}
+	if c, ok := f.cursor(t, checkpoints.SettleKey("conversions")); ok {
+		t.Errorf("a first pass that covers the settle window moved its cursor to %v", c.Position)
+	}
+	if changed, _ := f.sim.Churn(300); changed == 0 {
+		t.Fatal("the churn changed no status")
+	}
+	var positions []time.Time
+	for range 5 { // 9 days in slices of 3: a cycle is 3 or 4 passes
+		ex.fetched = nil
+		if _, err := Sync(ctx, ex, f.sink, opts); err != nil {
+			t.Fatal(err)
+		}
+		c, ok := f.cursor(t, checkpoints.SettleKey("conversions"))
+		if !ok {
+			t.Fatal("no settle cursor after a pass")
+		}
+		positions = append(positions, c.Position)
+		if ex.fetched[0].From.After(f.now.Add(-24 * time.Hour)) {
+			t.Errorf("pass %d re-read no settle slice first: its first window is %v", len(positions), ex.fetched[0].From)
+		}
+	}
+	wraps := 0
+	for i := 1; i < len(positions); i++ {
+		switch d := positions[i].Sub(positions[i-1]); {
+		case d < 0:
+			wraps++
+		case d == 0 || d > SettleSlice:
+			t.Errorf("settle cursor moved %v from pass %d to %d, want a slice of at most %v", d, i, i+1, SettleSlice)
+		}
+	}
+	if wraps != 1 {
+		t.Errorf("settle cursor %v wrapped %d times in 5 passes, want once", positions, wraps)
+	}
+	// After a cycle, every conversion created within the window has its
+	// status as the simulator has it.
+	truth, _ := f.sim.Truth("conversions")
+	want := map[string]string{}
+	for _, raw := range truth {
+		var r struct{ ID, Status string }
+		if err := json.Unmarshal(raw, &r); err != nil {
+			t.Fatal(err)
+		}
+		want[r.ID] = r.Status
+	}
+	rows, err := f.sink.DB().Query(`SELECT id, status FROM conversions WHERE created_at >= ?`, f.now.Add(-settle+24*time.Hour).Format("2006-01-02 15:04:05"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var id, st string
+		if err := rows.Scan(&id, &st); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if want[id] != st {
+			t.Errorf("conversion %s: %s, the simulator says %s", id, st, want[id])
+		}
+	}
+	if n == 0 {
+		t.Fatal("no conversion within the settle window to check")
 	}
 }

@@ -49,6 +49,7 @@ func (a *app) newSource(names []string, opts ...extract.ClientOption) (*source, 
 		ex, err := extract.New(client, decl, m, extract.Options{
 			StartDate:    s.StartDate,
 			Lookback:     s.Lookback,
+			SettleWindow: s.SettleWindow,
 			UpdateFilter: api.Role == "admin",
 			Slices:       s.Slices,
 		})
