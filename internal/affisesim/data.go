@@ -50,7 +50,8 @@ type conv struct {
 	goal    uint8 // 0 or 1: index into offer goals
 	status  uint8
 	sub     uint8
-	_       [3]uint8
+	cur     uint8 // index into Sim.curs: revenue and payout are in it
+	_       [2]uint8
 }
 
 // click is one retained click (the last Retention of them).
@@ -372,6 +373,7 @@ func (s *Sim) generate() {
 	s.convs = make([]conv, n, n+n/8+16)
 	for i := range s.convs {
 		s.convs[i] = s.newConv(rng, times[i], anchor)
+		s.priceConv(&s.convs[i], uint32(i))
 	}
 	s.rebuildUpdIndex()
 
@@ -665,6 +667,7 @@ func (s *Sim) churnLocked(n int) (changed, created int) {
 		}
 		c.updated = now
 		ci := uint32(len(s.convs))
+		s.priceConv(&c, ci)
 		s.convs = append(s.convs, c)
 		s.byUpd = append(s.byUpd, ci)
 		if c.status == stPending {

@@ -198,6 +198,7 @@ type filter struct {
 	partners []bool // by partner index
 	country  []bool // by country index
 	advs     []bool // by advertiser index
+	cur      []bool // by currency index (conversions only: clicks have no currency)
 	goal     string
 	any      bool
 }
@@ -335,6 +336,9 @@ func (s *Sim) matchCamp(f *filter, camp uint16) bool {
 func (s *Sim) matchConv(f *filter, ci uint32) bool {
 	c := &s.convs[ci]
 	if f.status != nil && !f.status[c.status] {
+		return false
+	}
+	if f.cur != nil && !f.cur[c.cur] {
 		return false
 	}
 	if f.goal != "" && s.offers[s.camps[c.camp].offer].goals[c.goal].value != f.goal {
@@ -502,6 +506,9 @@ func (s *Sim) handleConversions(r *request) ([]byte, *apiError) {
 	}
 	f, aerr := s.parseFilter(r, "", true)
 	if aerr != nil {
+		return nil, aerr
+	}
+	if aerr := s.currencyFilter(r, f, "currency"); aerr != nil {
 		return nil, aerr
 	}
 	s.mu.RLock()

@@ -34,6 +34,8 @@ type Config struct {
 	Partners            int     // default 25
 	Advertisers         int     // default 8
 
+	Currencies []Currency // conversions' currencies and shares (default DefaultCurrencies)
+
 	Timezone  string        // platform default zone (default UTC)
 	Retention time.Duration // click retention (default 7 days)
 
@@ -74,6 +76,7 @@ type Sim struct {
 	camps       []campaign
 	campCum     []float64
 	devCum      []float64
+	curs        []simCurrency
 	convs       []conv
 	byUpd       []uint32 // conversion indices sorted by (updated, index)
 	pending     []uint32 // indices of pending conversions (churn candidates)
@@ -162,6 +165,12 @@ func New(cfg Config) (*Sim, error) {
 	}
 	if err := s.SetFaults(cfg.FaultRate, cfg.FaultKinds); err != nil {
 		return nil, err
+	}
+	if s.cfg.Currencies == nil {
+		s.cfg.Currencies = DefaultCurrencies()
+	}
+	if err := s.setCurrencies(s.cfg.Currencies); err != nil {
+		return nil, fmt.Errorf("affisesim: %w", err)
 	}
 	s.generate()
 	s.routes()
@@ -307,6 +316,16 @@ func endpoints() []endpoint {
 	}
 }
 
+// referenceEndpoints are served like endpoints but are no data set syncd
+// reads yet, so Endpoints and Streams (which syncd's registry is checked
+// against) leave them out. When syncd syncs currency_rates, its line moves
+// into endpoints with the stream name "currency_rates".
+func referenceEndpoints() []endpoint {
+	return []endpoint{
+		{"/3.0/admin/currency", (*Sim).handleCurrency, "", nil},
+	}
+}
+
 // Endpoints lists the API paths the simulator serves.
 func Endpoints() []string {
 	var paths []string
@@ -340,7 +359,7 @@ func (s *Sim) Truth(stream string) ([]json.RawMessage, error) {
 
 func (s *Sim) routes() {
 	m := http.NewServeMux()
-	for _, e := range endpoints() {
+	for _, e := range append(endpoints(), referenceEndpoints()...) {
 		serve := e.serve
 		m.Handle(e.path, s.apiHandler(e.path, func(r *request) ([]byte, *apiError) { return serve(s, r) }))
 	}
@@ -349,6 +368,7 @@ func (s *Sim) routes() {
 	}))
 	m.HandleFunc("POST /_sim/churn", s.ctlChurn)
 	m.HandleFunc("GET /_sim/truth/{stream}", s.ctlTruth)
+	m.HandleFunc("GET /_sim/truth/currency_rates", s.ctlCurrencyRates)
 	m.HandleFunc("GET /_sim/requests", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, s.Requests()) })
 	m.HandleFunc("POST /_sim/requests/reset", func(w http.ResponseWriter, r *http.Request) {
 		s.ResetRequests()
@@ -415,7 +435,7 @@ func (s *Sim) ctlInfo(w http.ResponseWriter, r *http.Request) {
 		"seed": s.cfg.Seed, "timezone": s.cfg.Timezone, "anchor": s.anchor.UTC().Format(time.RFC3339),
 		"conversions": len(s.convs), "clicks_retained": len(s.clicks), "offers": len(s.offers),
 		"partners": len(s.partners), "advertisers": len(s.advs), "version": s.version,
-		"affiliate_partner": s.cfg.AffiliatePartner,
+		"affiliate_partner": s.cfg.AffiliatePartner, "currencies": s.cfg.Currencies,
 	}
 	s.mu.RUnlock()
 	writeJSON(w, 200, v)
