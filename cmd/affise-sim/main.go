@@ -45,6 +45,10 @@ API (header API-Key: KEY; 401 without it):
 
 Control API (no key; keep the address on loopback):
   POST /_sim/churn?n=N              apply N changes now -> {"changed":x,"created":y}
+  POST /_sim/churn?n=N&min_age=30d&max_age=90d
+                                    with either age bound (Nd or a Go duration): settle up to N pending or
+                                    hold conversions created that long before the clock (75%% confirmed, the
+                                    rest declined; updated_at = now) and create none -> {"changed":x,"created":0}
   GET  /_sim/truth/{stream}         full data set as {"rows":[...]} (UTC); streams:
 %s
   GET  /_sim/truth/currency_rates   /3.0/admin/currency's quotes per UTC day, from the history's first
@@ -104,7 +108,7 @@ func run(args []string) int {
 		affPartner = fs.Int("affiliate-partner", 1, "partner id the affiliate key acts as")
 		seed       = fs.Int64("seed", 1, "data set seed (same seed, sizes and anchor: same data)")
 		convs      = fs.Int("conversions", 10000, "number of conversions in the history")
-		days       = fs.Int("days", 30, "history length in days, ending now")
+		days       = fs.Int("days", 30, "history length in days, ending now (100 holds conversions old enough for 30-90 day hold periods)")
 		cpc        = fs.Float64("clicks-per-conversion", 5, "clicks per conversion (incl. the converting click)")
 		currencies = fs.String("currencies", "USD:70,EUR:20,RUB:10", "currencies conversions are paid in, CODE[:WEIGHT],... (no weights: the first 70%, the rest share 30%, each half the one before); amounts convert at the currency's rate (RUB ~90x USD); USD alone is a one-currency network")
 		offers     = fs.Int("offers", 40, "number of offers (some stopped/suspended)")

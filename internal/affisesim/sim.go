@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -229,6 +230,19 @@ func (s *Sim) Churn(n int) (changed, created int) {
 	return s.churnLocked(n)
 }
 
+// ChurnAged settles up to n pending or hold conversions created between
+// maxAge and minAge before now (confirmed or declined, updated_at now) and
+// creates none; it returns how many changed (fewer when fewer qualify).
+// maxAge < 0 means no lower bound on creation.
+func (s *Sim) ChurnAged(n int, minAge, maxAge time.Duration) int {
+	if maxAge < 0 {
+		maxAge = math.MaxInt64
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.churnAgedLocked(n, minAge, maxAge)
+}
+
 // SetFaults changes fault injection: rate in 0..1 of API requests answer
 // with one of kinds (nil: the default kinds).
 func (s *Sim) SetFaults(rate float64, kinds []string) error {
@@ -396,13 +410,57 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 func (s *Sim) ctlChurn(w http.ResponseWriter, r *http.Request) {
-	n, err := strconv.Atoi(r.URL.Query().Get("n"))
+	q := r.URL.Query()
+	n, err := strconv.Atoi(q.Get("n"))
 	if err != nil || n < 0 {
 		writeJSON(w, 400, map[string]any{"error": "n must be a non-negative integer"})
 		return
 	}
+	if q.Has("min_age") || q.Has("max_age") {
+		minAge, maxAge := time.Duration(0), time.Duration(-1)
+		for _, a := range []struct {
+			name string
+			to   *time.Duration
+		}{{"min_age", &minAge}, {"max_age", &maxAge}} {
+			if !q.Has(a.name) {
+				continue
+			}
+			d, err := parseAge(q.Get(a.name))
+			if err != nil {
+				writeJSON(w, 400, map[string]any{"error": fmt.Sprintf("%s: %v", a.name, err)})
+				return
+			}
+			*a.to = d
+		}
+		if maxAge >= 0 && maxAge < minAge {
+			writeJSON(w, 400, map[string]any{"error": "max_age is less than min_age"})
+			return
+		}
+		writeJSON(w, 200, map[string]int{"changed": s.ChurnAged(n, minAge, maxAge), "created": 0})
+		return
+	}
 	ch, cr := s.Churn(n)
 	writeJSON(w, 200, map[string]int{"changed": ch, "created": cr})
+}
+
+// parseAge reads an age as a Go duration or a whole number of days ("30d"):
+// hold periods are counted in days.
+func parseAge(v string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 || n > 100000 {
+			return 0, fmt.Errorf("%q is not a number of days", v)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("%q is neither a duration nor days (30d): %w", v, err)
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("%q is negative", v)
+	}
+	return d, nil
 }
 
 func (s *Sim) ctlFaults(w http.ResponseWriter, r *http.Request) {
