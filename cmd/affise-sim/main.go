@@ -54,6 +54,16 @@ Control API (no key; keep the address on loopback):
   GET  /_sim/truth/currency_rates   /3.0/admin/currency's quotes per UTC day, from the history's first
                                     day to the clock's today or ?day=YYYY-MM-DD only:
                                     {"rows":[{"date":"YYYY-MM-DD","quotes":{"USD":1,...}}]}
+  POST /_sim/hide-once?stream=conversions&ids=ID,ID  or  ?day=YYYY-MM-DD[&timezone=Z]
+                                    arm a one-time lie -> {"hidden":n}: the first window of
+                                    /3.0/stats/conversions (its query minus page and limit) that holds any of
+                                    these conversions (day: those created that day in the platform zone or
+                                    timezone, as of the call) answers without them, rows and total_count
+                                    alike, until every page of that window
+                                    has reached the client at one page size, in any order (a page cut by an
+                                    injected fault does not count); other windows, custom stats and the truth
+                                    never lie. A new hide-once replaces one still armed.
+  GET  /_sim/hide-once              {"state":"none|armed|lying|done","hidden":n,"window":"...","pages_served":n}
   GET  /_sim/requests               {"total":n,"by_endpoint":{...},"by_code":{...}}
   POST /_sim/requests/reset         zero the counters
   GET  /_sim/faults                 current fault settings

@@ -21,6 +21,9 @@ type request struct {
 	pidx      int // affiliate's partner index
 	page      int
 	limit     int
+	// delivered runs once the reply reached the client whole (no injected
+	// fault cut or replaced it).
+	delivered func()
 }
 
 // loadZone caches zones per simulator: time.LoadLocation reads the zone
@@ -515,9 +518,10 @@ func (s *Sim) handleConversions(r *request) ([]byte, *apiError) {
 	defer s.mu.RUnlock()
 	lo, hi := s.convRange(from, to)
 	sel := selection{lo: lo, hi: hi}
+	key := cacheKey(r, strconv.FormatInt(from, 10))
 	if hasUpd || f.any {
 		sel.list = true
-		sel.idx = s.cachedList(cacheKey(r, strconv.FormatInt(from, 10)), func() []uint32 {
+		sel.idx = s.cachedList(key, func() []uint32 {
 			var out []uint32
 			if hasUpd {
 				ulo := sort.Search(len(s.byUpd), func(i int) bool { return s.convs[s.byUpd[i]].updated >= ufrom })
@@ -533,6 +537,7 @@ func (s *Sim) handleConversions(r *request) ([]byte, *apiError) {
 			return newestFirst(lo, hi, func(ci uint32) bool { return s.matchConv(f, ci) })
 		})
 	}
+	sel = s.lie(r, key, sel)
 	b := pageBuf(r.limit, 2600)
 	return r.writePage(b, "conversions", sel.n(), func(b []byte, p int) []byte {
 		return s.appendConv(b, sel.at(p), r.lz, r.affiliate)

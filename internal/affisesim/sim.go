@@ -90,6 +90,10 @@ type Sim struct {
 	cacheMu sync.Mutex
 	cache   map[string]*cached
 
+	hmu     sync.Mutex // guards hide and hideGen
+	hide    *hide
+	hideGen uint64
+
 	fmu        sync.Mutex
 	faultRate  float64
 	faultKinds []string
@@ -383,6 +387,8 @@ func (s *Sim) routes() {
 	m.HandleFunc("POST /_sim/churn", s.ctlChurn)
 	m.HandleFunc("GET /_sim/truth/{stream}", s.ctlTruth)
 	m.HandleFunc("GET /_sim/truth/currency_rates", s.ctlCurrencyRates)
+	m.HandleFunc("POST /_sim/hide-once", s.ctlHideOnce)
+	m.HandleFunc("GET /_sim/hide-once", s.ctlHideState)
 	m.HandleFunc("GET /_sim/requests", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, s.Requests()) })
 	m.HandleFunc("POST /_sim/requests/reset", func(w http.ResponseWriter, r *http.Request) {
 		s.ResetRequests()
@@ -623,6 +629,9 @@ func (s *Sim) apiHandler(ep string, h func(*request) ([]byte, *apiError)) http.H
 			panic(http.ErrAbortHandler)
 		}
 		writeRaw(w, 200, body)
+		if req.delivered != nil {
+			req.delivered()
+		}
 		putBuf(body)
 	})
 }
