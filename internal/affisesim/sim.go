@@ -1,8 +1,9 @@
 // Package affisesim is a local, deterministic simulator of the Affise REST
 // API 3.0 (the subset syncd syncs): conversions, clicks, server and
-// affiliate postbacks, custom stats, offers, partners and advertisers, with
-// Affise's filters, pagination, time zones, type quirks, data churn and
-// injectable faults. cmd/affise-sim serves it; tests use it in-process.
+// affiliate postbacks, custom stats, offers, partners and advertisers, and
+// currency rates, with Affise's filters, pagination, time zones, currencies,
+// type quirks, data churn and injectable faults. cmd/affise-sim serves it;
+// tests use it in-process.
 package affisesim
 
 import (
