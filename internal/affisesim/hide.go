@@ -144,12 +144,7 @@ func (s *Sim) ctlHideState(w http.ResponseWriter, _ *http.Request) {
 func (s *Sim) lie(r *request, key string, sel selection) selection {
 	s.hmu.Lock()
 	h := s.hide
-	s.hmu.Unlock()
-	if h == nil {
-		return sel
-	}
-	s.hmu.Lock()
-	applies := !h.done && (h.window == "" || h.window == key)
+	applies := h != nil && !h.done && (h.window == "" || h.window == key)
 	s.hmu.Unlock()
 	if !applies {
 		return sel
