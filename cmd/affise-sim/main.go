@@ -26,20 +26,44 @@ Usage:
 API (header API-Key: KEY; 401 without it):
   GET /3.0/stats/conversions        date_from,date_to (by creation; default a week ago..today),
                                     update_from_date/_hour, update_to_date/_hour, status[], offer[],
-                                    partner[], country[], advertiser[], hour (one-day periods), timezone
+                                    partner[], country[], advertiser[], currency[] (codes), hour (one-day
+                                    periods), timezone
   GET /3.0/stats/clicks             date_from,date_to required; hour (one-day only); last --retention only
   GET /3.0/stats/serverpostbacks    date_from,date_to required
   GET /3.0/stats/affiliatepostbacks date_from,date_to required; http_code
-  GET /3.0/stats/custom             slice[] and filter[date_from], filter[date_to] required; filter[offer|partner|country|advertiser]
+  GET /3.0/stats/custom             slice[] and filter[date_from], filter[date_to] required;
+                                    filter[offer|partner|country|advertiser|currency]; without
+                                    filter[currency] money of all currencies is summed, as Affise does;
+                                    with it only those currencies' conversions count (traffic stays the
+                                    network's: clicks have no currency)
   GET /3.0/offers                   status[] (default active only)
   GET /3.0/admin/partners           admin key only
   GET /3.0/admin/advertisers        admin key only
+  GET /3.0/admin/currency           {"status":1,"quotes":{"USD":1,"EUR":0.92,...}} per USD on the clock's UTC day
+                                    (rates move daily); get_only_active=1: --currencies and USD only; admin key only
   Every list takes page (1-based) and limit (default 100, max 500).
 
 Control API (no key; keep the address on loopback):
   POST /_sim/churn?n=N              apply N changes now -> {"changed":x,"created":y}
+  POST /_sim/churn?n=N&min_age=30d&max_age=90d
+                                    with either age bound (Nd or a Go duration): settle up to N pending or
+                                    hold conversions created that long before the clock (75%% confirmed, the
+                                    rest declined; updated_at = now) and create none -> {"changed":x,"created":0}
   GET  /_sim/truth/{stream}         full data set as {"rows":[...]} (UTC); streams:
 %s
+  GET  /_sim/truth/currency_rates   /3.0/admin/currency's quotes per UTC day, from the history's first
+                                    day to the clock's today or ?day=YYYY-MM-DD only:
+                                    {"rows":[{"date":"YYYY-MM-DD","quotes":{"USD":1,...}}]}
+  POST /_sim/hide-once?stream=conversions&ids=ID,ID  or  ?day=YYYY-MM-DD[&timezone=Z]
+                                    arm a one-time lie -> {"hidden":n}: the first window of
+                                    /3.0/stats/conversions (its query minus page and limit) that holds any of
+                                    these conversions (day: those created that day in the platform zone or
+                                    timezone, as of the call) answers without them, rows and total_count
+                                    alike, until every page of that window
+                                    has reached the client at one page size, in any order (a page cut by an
+                                    injected fault does not count); other windows, custom stats and the truth
+                                    never lie. A new hide-once replaces one still armed.
+  GET  /_sim/hide-once              {"state":"none|armed|lying|done","hidden":n,"window":"...","pages_served":n}
   GET  /_sim/requests               {"total":n,"by_endpoint":{...},"by_code":{...}}
   POST /_sim/requests/reset         zero the counters
   GET  /_sim/faults                 current fault settings
@@ -94,8 +118,9 @@ func run(args []string) int {
 		affPartner = fs.Int("affiliate-partner", 1, "partner id the affiliate key acts as")
 		seed       = fs.Int64("seed", 1, "data set seed (same seed, sizes and anchor: same data)")
 		convs      = fs.Int("conversions", 10000, "number of conversions in the history")
-		days       = fs.Int("days", 30, "history length in days, ending now")
+		days       = fs.Int("days", 30, "history length in days, ending now (100 holds conversions old enough for 30-90 day hold periods)")
 		cpc        = fs.Float64("clicks-per-conversion", 5, "clicks per conversion (incl. the converting click)")
+		currencies = fs.String("currencies", "USD:70,EUR:20,RUB:10", "currencies conversions are paid in, CODE[:WEIGHT],... (no weights: the first 70%, the rest share 30%, each half the one before); amounts convert at the currency's rate (RUB ~90x USD); USD alone is a one-currency network")
 		offers     = fs.Int("offers", 40, "number of offers (some stopped/suspended)")
 		partners   = fs.Int("partners", 25, "number of partners")
 		advs       = fs.Int("advertisers", 8, "number of advertisers")
@@ -130,6 +155,12 @@ func run(args []string) int {
 		Advertisers: *advs, Timezone: *tz, Retention: *retention, ChurnPerMinute: *churn,
 		FaultRate: *faultRate, Stall: *stall, RPS: *rps, Latency: *latency,
 	}
+	cur, err := affisesim.ParseCurrencies(*currencies)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "affise-sim: --currencies: %v\n", err)
+		return 2
+	}
+	cfg.Currencies = cur
 	if *faultKinds != "" {
 		cfg.FaultKinds = strings.Split(*faultKinds, ",")
 	} else {

@@ -21,6 +21,12 @@ func TestUsageNamesEverything(t *testing.T) {
 			t.Errorf("usage does not name the truth stream %s", s)
 		}
 	}
+	for _, c := range []string{"GET /3.0/admin/currency ", "POST /_sim/churn?n=N&min_age=", "GET  /_sim/truth/currency_rates ",
+		"POST /_sim/hide-once?", "GET  /_sim/hide-once "} {
+		if !strings.Contains(u, c) {
+			t.Errorf("usage does not describe %s", c)
+		}
+	}
 	if strings.Contains(u, "%!") {
 		t.Errorf("usage has a formatting error:\n%s", u)
 	}

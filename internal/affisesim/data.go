@@ -2,9 +2,11 @@ package affisesim
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"sort"
+	"time"
 )
 
 // Conversion statuses as stored (index into statusNames). The numeric
@@ -50,7 +52,8 @@ type conv struct {
 	goal    uint8 // 0 or 1: index into offer goals
 	status  uint8
 	sub     uint8
-	_       [3]uint8
+	cur     uint8 // index into Sim.curs: revenue and payout are in it
+	_       [2]uint8
 }
 
 // click is one retained click (the last Retention of them).
@@ -372,6 +375,7 @@ func (s *Sim) generate() {
 	s.convs = make([]conv, n, n+n/8+16)
 	for i := range s.convs {
 		s.convs[i] = s.newConv(rng, times[i], anchor)
+		s.priceConv(&s.convs[i], uint32(i))
 	}
 	s.rebuildUpdIndex()
 
@@ -619,17 +623,7 @@ func joinStr(a []string, sep string) string {
 // conversions (updated_at = now), half new conversions created now (with
 // their click and postbacks). Caller holds the write lock.
 func (s *Sim) churnLocked(n int) (changed, created int) {
-	now := s.now().Unix()
-	if len(s.convs) > 0 {
-		if last := s.convs[len(s.convs)-1].created; now < last {
-			now = last
-		}
-	}
-	if len(s.byUpd) > 0 {
-		if last := s.convs[s.byUpd[len(s.byUpd)-1]].updated; now < last {
-			now = last
-		}
-	}
+	now := s.churnNow()
 	var newPending []uint32 // joined after the batch: a new row changes no earlier than the next batch
 	defer func() { s.pending = append(s.pending, newPending...) }()
 	for k := 0; k < n; k++ {
@@ -665,6 +659,7 @@ func (s *Sim) churnLocked(n int) (changed, created int) {
 		}
 		c.updated = now
 		ci := uint32(len(s.convs))
+		s.priceConv(&c, ci)
 		s.convs = append(s.convs, c)
 		s.byUpd = append(s.byUpd, ci)
 		if c.status == stPending {
@@ -690,6 +685,70 @@ func (s *Sim) churnLocked(n int) (changed, created int) {
 	slices.SortFunc(s.byUpd, s.cmpUpd)
 	s.version++
 	return changed, created
+}
+
+// churnNow is the time churn stamps: the clock, but never before the
+// newest creation or update, so a clock set back cannot make rows change
+// in the past of what clients have already read. Caller holds the lock.
+func (s *Sim) churnNow() int64 {
+	now := s.now().Unix()
+	if len(s.convs) > 0 {
+		if last := s.convs[len(s.convs)-1].created; now < last {
+			now = last
+		}
+	}
+	if len(s.byUpd) > 0 {
+		if last := s.convs[s.byUpd[len(s.byUpd)-1]].updated; now < last {
+			now = last
+		}
+	}
+	return now
+}
+
+// churnAgedLocked settles up to n pending or hold conversions created
+// between maxAge and minAge before now (confirmed or declined, updated_at
+// now), as advertisers do when a hold period of weeks or months ends. It
+// creates nothing, so the only changes are to old rows: the ones a sync
+// that re-reads only recent days would miss. Caller holds the write lock.
+func (s *Sim) churnAgedLocked(n int, minAge, maxAge time.Duration) int {
+	if n <= 0 {
+		return 0
+	}
+	now := s.churnNow()
+	from, to := int64(math.MinInt64/2), now-int64(minAge/time.Second)
+	if maxAge < math.MaxInt64 {
+		from = now - int64(maxAge/time.Second)
+	}
+	lo, hi := s.convRange(from, to+1)
+	var cand []uint32
+	for i := lo; i < hi; i++ {
+		if st := s.convs[i].status; st == stPending || st == stHold {
+			cand = append(cand, uint32(i))
+		}
+	}
+	k := min(n, len(cand))
+	for j := 0; j < k; j++ {
+		r := j + s.churnRng.IntN(len(cand)-j)
+		cand[j], cand[r] = cand[r], cand[j]
+	}
+	chosen := make(map[uint32]bool, k)
+	for _, ci := range cand[:k] {
+		chosen[ci] = true
+	}
+	s.byUpd = slices.DeleteFunc(s.byUpd, func(ci uint32) bool { return chosen[ci] })
+	for _, ci := range cand[:k] {
+		c := &s.convs[ci]
+		c.status = stConfirmed
+		if s.churnRng.IntN(100) >= 75 {
+			c.status = stDeclined
+		}
+		c.updated = now
+		s.byUpd = append(s.byUpd, ci)
+	}
+	slices.SortFunc(s.byUpd, s.cmpUpd)
+	s.pending = slices.DeleteFunc(s.pending, func(ci uint32) bool { return chosen[ci] })
+	s.version++
+	return k
 }
 
 func (s *Sim) addAggLocked(ts int64, camp uint16, uniq bool) {

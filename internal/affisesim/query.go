@@ -21,6 +21,9 @@ type request struct {
 	pidx      int // affiliate's partner index
 	page      int
 	limit     int
+	// delivered runs once the reply reached the client whole (no injected
+	// fault cut or replaced it).
+	delivered func()
 }
 
 // loadZone caches zones per simulator: time.LoadLocation reads the zone
@@ -198,6 +201,7 @@ type filter struct {
 	partners []bool // by partner index
 	country  []bool // by country index
 	advs     []bool // by advertiser index
+	cur      []bool // by currency index (conversions only: clicks have no currency)
 	goal     string
 	any      bool
 }
@@ -335,6 +339,9 @@ func (s *Sim) matchCamp(f *filter, camp uint16) bool {
 func (s *Sim) matchConv(f *filter, ci uint32) bool {
 	c := &s.convs[ci]
 	if f.status != nil && !f.status[c.status] {
+		return false
+	}
+	if f.cur != nil && !f.cur[c.cur] {
 		return false
 	}
 	if f.goal != "" && s.offers[s.camps[c.camp].offer].goals[c.goal].value != f.goal {
@@ -504,13 +511,17 @@ func (s *Sim) handleConversions(r *request) ([]byte, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
+	if aerr := s.currencyFilter(r, f, "currency"); aerr != nil {
+		return nil, aerr
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	lo, hi := s.convRange(from, to)
 	sel := selection{lo: lo, hi: hi}
+	key := cacheKey(r, strconv.FormatInt(from, 10))
 	if hasUpd || f.any {
 		sel.list = true
-		sel.idx = s.cachedList(cacheKey(r, strconv.FormatInt(from, 10)), func() []uint32 {
+		sel.idx = s.cachedList(key, func() []uint32 {
 			var out []uint32
 			if hasUpd {
 				ulo := sort.Search(len(s.byUpd), func(i int) bool { return s.convs[s.byUpd[i]].updated >= ufrom })
@@ -526,6 +537,7 @@ func (s *Sim) handleConversions(r *request) ([]byte, *apiError) {
 			return newestFirst(lo, hi, func(ci uint32) bool { return s.matchConv(f, ci) })
 		})
 	}
+	sel = s.lie(r, key, sel)
 	b := pageBuf(r.limit, 2600)
 	return r.writePage(b, "conversions", sel.n(), func(b []byte, p int) []byte {
 		return s.appendConv(b, sel.at(p), r.lz, r.affiliate)

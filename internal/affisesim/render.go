@@ -284,7 +284,7 @@ func (s *Sim) appendConv(b []byte, ci uint32, lz *localizer, affiliate bool) []b
 	b = append(b, `,"cbid":`...)
 	b = s.appendID(b, kindConvClick, uint64(ci))
 	b = append(b, `,"currency":`...)
-	b = appendStr(b, o.currency)
+	b = appendStr(b, s.curs[c.cur].code)
 	b = append(b, `,"offer":`...)
 	b = s.offerObj(b, int(cp.offer))
 	b = append(b, `,"offer_id":`...)

@@ -1,8 +1,9 @@
 // Package affisesim is a local, deterministic simulator of the Affise REST
 // API 3.0 (the subset syncd syncs): conversions, clicks, server and
-// affiliate postbacks, custom stats, offers, partners and advertisers, with
-// Affise's filters, pagination, time zones, type quirks, data churn and
-// injectable faults. cmd/affise-sim serves it; tests use it in-process.
+// affiliate postbacks, custom stats, offers, partners and advertisers, and
+// currency rates, with Affise's filters, pagination, time zones, currencies,
+// type quirks, data churn and injectable faults. cmd/affise-sim serves it;
+// tests use it in-process.
 package affisesim
 
 import (
@@ -11,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -33,6 +35,8 @@ type Config struct {
 	Offers              int     // default 40
 	Partners            int     // default 25
 	Advertisers         int     // default 8
+
+	Currencies []Currency // conversions' currencies and shares (default DefaultCurrencies)
 
 	Timezone  string        // platform default zone (default UTC)
 	Retention time.Duration // click retention (default 7 days)
@@ -74,6 +78,7 @@ type Sim struct {
 	camps       []campaign
 	campCum     []float64
 	devCum      []float64
+	curs        []simCurrency
 	convs       []conv
 	byUpd       []uint32 // conversion indices sorted by (updated, index)
 	pending     []uint32 // indices of pending conversions (churn candidates)
@@ -85,6 +90,10 @@ type Sim struct {
 
 	cacheMu sync.Mutex
 	cache   map[string]*cached
+
+	hmu     sync.Mutex // guards hide and hideGen
+	hide    *hide
+	hideGen uint64
 
 	fmu        sync.Mutex
 	faultRate  float64
@@ -163,6 +172,12 @@ func New(cfg Config) (*Sim, error) {
 	if err := s.SetFaults(cfg.FaultRate, cfg.FaultKinds); err != nil {
 		return nil, err
 	}
+	if s.cfg.Currencies == nil {
+		s.cfg.Currencies = DefaultCurrencies()
+	}
+	if err := s.setCurrencies(s.cfg.Currencies); err != nil {
+		return nil, fmt.Errorf("affisesim: %w", err)
+	}
 	s.generate()
 	s.routes()
 	if cfg.ChurnPerMinute > 0 {
@@ -218,6 +233,19 @@ func (s *Sim) Churn(n int) (changed, created int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.churnLocked(n)
+}
+
+// ChurnAged settles up to n pending or hold conversions created between
+// maxAge and minAge before now (confirmed or declined, updated_at now) and
+// creates none; it returns how many changed (fewer when fewer qualify).
+// maxAge < 0 means no lower bound on creation.
+func (s *Sim) ChurnAged(n int, minAge, maxAge time.Duration) int {
+	if maxAge < 0 {
+		maxAge = math.MaxInt64
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.churnAgedLocked(n, minAge, maxAge)
 }
 
 // SetFaults changes fault injection: rate in 0..1 of API requests answer
@@ -307,6 +335,16 @@ func endpoints() []endpoint {
 	}
 }
 
+// referenceEndpoints are served like endpoints but are no data set syncd
+// reads yet, so Endpoints and Streams (which syncd's registry is checked
+// against) leave them out. When syncd syncs currency_rates, its line moves
+// into endpoints with the stream name "currency_rates".
+func referenceEndpoints() []endpoint {
+	return []endpoint{
+		{"/3.0/admin/currency", (*Sim).handleCurrency, "", nil},
+	}
+}
+
 // Endpoints lists the API paths the simulator serves.
 func Endpoints() []string {
 	var paths []string
@@ -340,7 +378,7 @@ func (s *Sim) Truth(stream string) ([]json.RawMessage, error) {
 
 func (s *Sim) routes() {
 	m := http.NewServeMux()
-	for _, e := range endpoints() {
+	for _, e := range append(endpoints(), referenceEndpoints()...) {
 		serve := e.serve
 		m.Handle(e.path, s.apiHandler(e.path, func(r *request) ([]byte, *apiError) { return serve(s, r) }))
 	}
@@ -349,6 +387,9 @@ func (s *Sim) routes() {
 	}))
 	m.HandleFunc("POST /_sim/churn", s.ctlChurn)
 	m.HandleFunc("GET /_sim/truth/{stream}", s.ctlTruth)
+	m.HandleFunc("GET /_sim/truth/currency_rates", s.ctlCurrencyRates)
+	m.HandleFunc("POST /_sim/hide-once", s.ctlHideOnce)
+	m.HandleFunc("GET /_sim/hide-once", s.ctlHideState)
 	m.HandleFunc("GET /_sim/requests", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, s.Requests()) })
 	m.HandleFunc("POST /_sim/requests/reset", func(w http.ResponseWriter, r *http.Request) {
 		s.ResetRequests()
@@ -376,13 +417,57 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 func (s *Sim) ctlChurn(w http.ResponseWriter, r *http.Request) {
-	n, err := strconv.Atoi(r.URL.Query().Get("n"))
+	q := r.URL.Query()
+	n, err := strconv.Atoi(q.Get("n"))
 	if err != nil || n < 0 {
 		writeJSON(w, 400, map[string]any{"error": "n must be a non-negative integer"})
 		return
 	}
+	if q.Has("min_age") || q.Has("max_age") {
+		minAge, maxAge := time.Duration(0), time.Duration(-1)
+		for _, a := range []struct {
+			name string
+			to   *time.Duration
+		}{{"min_age", &minAge}, {"max_age", &maxAge}} {
+			if !q.Has(a.name) {
+				continue
+			}
+			d, err := parseAge(q.Get(a.name))
+			if err != nil {
+				writeJSON(w, 400, map[string]any{"error": fmt.Sprintf("%s: %v", a.name, err)})
+				return
+			}
+			*a.to = d
+		}
+		if maxAge >= 0 && maxAge < minAge {
+			writeJSON(w, 400, map[string]any{"error": "max_age is less than min_age"})
+			return
+		}
+		writeJSON(w, 200, map[string]int{"changed": s.ChurnAged(n, minAge, maxAge), "created": 0})
+		return
+	}
 	ch, cr := s.Churn(n)
 	writeJSON(w, 200, map[string]int{"changed": ch, "created": cr})
+}
+
+// parseAge reads an age as a Go duration or a whole number of days ("30d"):
+// hold periods are counted in days.
+func parseAge(v string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 || n > 100000 {
+			return 0, fmt.Errorf("%q is not a number of days", v)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("%q is neither a duration nor days (30d): %w", v, err)
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("%q is negative", v)
+	}
+	return d, nil
 }
 
 func (s *Sim) ctlFaults(w http.ResponseWriter, r *http.Request) {
@@ -415,7 +500,7 @@ func (s *Sim) ctlInfo(w http.ResponseWriter, r *http.Request) {
 		"seed": s.cfg.Seed, "timezone": s.cfg.Timezone, "anchor": s.anchor.UTC().Format(time.RFC3339),
 		"conversions": len(s.convs), "clicks_retained": len(s.clicks), "offers": len(s.offers),
 		"partners": len(s.partners), "advertisers": len(s.advs), "version": s.version,
-		"affiliate_partner": s.cfg.AffiliatePartner,
+		"affiliate_partner": s.cfg.AffiliatePartner, "currencies": s.cfg.Currencies,
 	}
 	s.mu.RUnlock()
 	writeJSON(w, 200, v)
@@ -545,6 +630,9 @@ func (s *Sim) apiHandler(ep string, h func(*request) ([]byte, *apiError)) http.H
 			panic(http.ErrAbortHandler)
 		}
 		writeRaw(w, 200, body)
+		if req.delivered != nil {
+			req.delivered()
+		}
 		putBuf(body)
 	})
 }

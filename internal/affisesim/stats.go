@@ -67,6 +67,12 @@ func (s *Sim) handleCustom(r *request) ([]byte, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
+	// Traffic stays whole under a currency filter: clicks carry no
+	// currency, and the doc's default "all currencies" means the filter
+	// is always there, so it cannot be what drops traffic.
+	if aerr := s.currencyFilter(r, f, "filter[currency]"); aerr != nil {
+		return nil, aerr
+	}
 	if f.goal != "" {
 		traffic = false
 	}
