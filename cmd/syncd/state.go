@@ -18,7 +18,8 @@ func newStateCmd(g *globals) *cobra.Command {
 		Short: "Show each stream's checkpoint",
 		Long: `Show where each stream's next sync starts (its cursor, in UTC) and when it
 was last moved. A stream without a checkpoint starts at its start_date.
-Backfills in progress show as NAME#backfill. A cursor more than a few
+Backfills in progress show as NAME#backfill; an affiliate key's settle re-read
+keeps NAME#settle. A cursor more than a few
 minutes in the future shows under problem with the command that fixes it:
 sync refuses such a stream rather than silently skip what lies before it.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
