@@ -60,6 +60,8 @@ func (s *fakeWarehouse) DailyMoney(context.Context, time.Time, time.Time) ([]loa
 
 func (s *fakeWarehouse) LastRuns(context.Context) ([]load.LastRun, error) { return nil, nil }
 
+func (s *fakeWarehouse) Currencies(context.Context) ([]string, error) { return nil, nil }
+
 // clock is a settable clock for state tests.
 type clock struct {
 	mu sync.Mutex

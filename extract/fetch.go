@@ -1,13 +1,17 @@
 package extract
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/maphash"
 	"net/url"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/rs/zerolog"
 )
 
 // Errors of a page walk (wrapped with the stream, endpoint and page).
@@ -33,11 +37,9 @@ var (
 func (s *Stream) Fetch(ctx context.Context, w Window, emit func(arrow.RecordBatch) error) (int64, error) {
 	b := s.m.NewBuilder(s.c.mem, s.scope.Loc, s.c.now().UTC())
 	defer b.Release()
-	q := s.query(w)
 	batch := s.batchRows()
 	log := s.c.log.With().Str("stream", s.decl.Name).Time("from", w.From).Time("to", w.To).Logger()
 
-	var requests int64
 	emitted := 0
 	flush := func() error {
 		if b.Len() == 0 {
@@ -51,7 +53,7 @@ func (s *Stream) Fetch(ctx context.Context, w Window, emit func(arrow.RecordBatc
 		}
 		return nil
 	}
-	wk := &walker{s: s, q: q, seen: map[uint64]int{}, seed: maphash.MakeSeed(), add: func(item []byte, seen func([]byte) bool) error {
+	add := func(item []byte, seen func([]byte) bool) error {
 		appended, err := b.AppendNew(item, seen)
 		if err != nil {
 			return err
@@ -60,7 +62,45 @@ func (s *Stream) Fetch(ctx context.Context, w Window, emit func(arrow.RecordBatc
 			return flush()
 		}
 		return nil
-	}}
+	}
+	currencies, err := s.currenciesOf(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var requests int64
+	for _, cur := range currencies {
+		q, add, base := s.query(w), add, add
+		if cur != "" {
+			// Affise sums every currency together unless asked for one:
+			// each currency's numbers are a walk of their own, stored with
+			// the currency in the slice, as a reply sliced by it has it.
+			q.Set("filter[currency][]", cur)
+			add = func(item []byte, seen func([]byte) bool) error {
+				tagged, err := withSliceCurrency(item, cur)
+				if err != nil {
+					return err
+				}
+				return base(tagged, seen)
+			}
+		}
+		r, err := s.walkAll(ctx, w, q, add, log)
+		requests += r
+		if err != nil {
+			return requests, err
+		}
+	}
+	if err := flush(); err != nil {
+		return requests, err
+	}
+	log.Debug().Int64("requests", requests).Int("rows", emitted).Msg("window fetched")
+	return requests, nil
+}
+
+// walkAll walks the pages of one query of w until its rows add up (see
+// Fetch), handing each item to add.
+func (s *Stream) walkAll(ctx context.Context, w Window, q url.Values, add func(item []byte, seen func([]byte) bool) error, log zerolog.Logger) (int64, error) {
+	var requests int64
+	wk := &walker{s: s, q: q, seen: map[uint64]int{}, seed: maphash.MakeSeed(), add: add}
 	for n := 1; ; n++ {
 		r, err := wk.walk(ctx, n)
 		requests += r.requests
@@ -69,7 +109,7 @@ func (s *Stream) Fetch(ctx context.Context, w Window, emit func(arrow.RecordBatc
 			return requests, err
 		}
 		if r.complete() {
-			break
+			return requests, nil
 		}
 		ev := log.Warn().Int("walk", n).Int("distinct", r.distinct).Int64("total_count", r.lastTotal).
 			Bool("total_changed", r.totalChanged)
@@ -80,18 +120,69 @@ func (s *Stream) Fetch(ctx context.Context, w Window, emit func(arrow.RecordBatc
 		if int64(len(wk.seen)) >= r.lastTotal {
 			ev.Int("distinct_all_walks", len(wk.seen)).
 				Msg("total_count kept changing while paging; the walks together cover it")
-			break
+			return requests, nil
 		}
 		ev.Msg("rows still do not add up to total_count")
 		return requests, fmt.Errorf("%s: GET %s %s..%s: %w: %d distinct rows (%d over %d walks) of total_count %d%s",
 			s.decl.Name, s.decl.Endpoint, w.From.Format("2006-01-02T15:04Z07:00"), w.To.Format("2006-01-02T15:04Z07:00"),
 			ErrIncomplete, r.distinct, len(wk.seen), n, r.lastTotal, changedNote(r))
 	}
-	if err := flush(); err != nil {
-		return requests, err
+}
+
+// currenciesOf lists the currencies a window is asked for one by one: for
+// a stream declared PerCurrency, those Options.Currencies knows; [""] (one
+// request, no filter) otherwise, or while none is known.
+func (s *Stream) currenciesOf(ctx context.Context) ([]string, error) {
+	if !s.decl.PerCurrency || s.currencies == nil {
+		return []string{""}, nil
 	}
-	log.Debug().Int64("requests", requests).Int("rows", emitted).Msg("window fetched")
-	return requests, nil
+	s.curMu.Lock()
+	defer s.curMu.Unlock()
+	// A pass asks for many windows; the list changes rarely (a lake reads
+	// a column of every conversions partition to make it).
+	if s.curAt.IsZero() || time.Since(s.curAt) > currencyListTTL {
+		cs, err := s.currencies(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("%s: listing currencies: %w", s.decl.Name, err)
+		}
+		s.curList, s.curAt = cs, time.Now()
+	}
+	cs := s.curList
+	if len(cs) == 0 {
+		return []string{""}, nil
+	}
+	return cs, nil
+}
+
+// currencyListTTL is how long a stream reuses the currencies it listed.
+const currencyListTTL = time.Minute
+
+// withSliceCurrency returns the custom-stats item obj with "currency":cur
+// added first in its slice object.
+func withSliceCurrency(obj []byte, cur string) ([]byte, error) {
+	i := bytes.Index(obj, []byte(`"slice"`))
+	if i < 0 {
+		return nil, errors.New(`stats item has no "slice" object`)
+	}
+	j := i + len(`"slice"`)
+	for j < len(obj) && (obj[j] == ' ' || obj[j] == '\t' || obj[j] == '\n' || obj[j] == '\r' || obj[j] == ':') {
+		j++
+	}
+	if j >= len(obj) || obj[j] != '{' {
+		return nil, errors.New(`stats item's "slice" is not an object`)
+	}
+	val, err := json.Marshal(cur)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, len(obj)+len(val)+16)
+	out = append(out, obj[:j+1]...)
+	out = append(out, `"currency":`...)
+	out = append(out, val...)
+	if k := j + 1; k < len(obj) && obj[k] != '}' {
+		out = append(out, ',')
+	}
+	return append(out, obj[j+1:]...), nil
 }
 
 func changedNote(r walkResult) string {

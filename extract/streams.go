@@ -1,9 +1,11 @@
 package extract
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/syncd/syncd/models"
@@ -26,6 +28,10 @@ type Options struct {
 	UpdateFilter bool
 	// SettleWindow (conversions without UpdateFilter): see Extractor.Settle.
 	SettleWindow time.Duration
+	// Currencies lists the currencies a stream declared PerCurrency
+	// (stats_daily) asks for one by one; nil or none known: one request
+	// for all of them together, stored with currency "".
+	Currencies func(ctx context.Context) ([]string, error)
 	// Slices (stats_daily) are sent as slice[]=..., exactly as given; they
 	// must include "day".
 	Slices []string
@@ -43,6 +49,12 @@ type Stream struct {
 	batch int
 	// settle is Options.SettleWindow.
 	settle time.Duration
+	// currencies is Options.Currencies; curList is what it last returned,
+	// at curAt.
+	currencies func(ctx context.Context) ([]string, error)
+	curMu      sync.Mutex
+	curList    []string
+	curAt      time.Time
 	// scope is what the declaration's planner is told; its Loc is the zone
 	// the stream asks Affise for (timezone=), plans its windows in and
 	// reads Affise's offset-less times in.
@@ -81,7 +93,7 @@ func New(c *Client, decl *models.Stream, m models.Model, o Options) (*Stream, er
 	if decl.Zone == models.ZoneNetwork {
 		loc = c.loc
 	}
-	s := &Stream{decl: decl, c: c, m: m, batch: o.BatchRows, settle: o.SettleWindow, scope: plan.Scope{
+	s := &Stream{decl: decl, c: c, m: m, batch: o.BatchRows, settle: o.SettleWindow, currencies: o.Currencies, scope: plan.Scope{
 		Stream: name, Loc: loc, Network: c.loc, StartDate: o.StartDate, Lookback: o.Lookback,
 		UpdateFilter: o.UpdateFilter, Slices: slices.Clone(o.Slices), Now: c.now, Log: c.log,
 	}}

@@ -28,6 +28,10 @@ type Reader interface {
 	// latest one and when its latest successful one finished. Backfills do
 	// not count. The order is unspecified.
 	LastRuns(ctx context.Context) ([]LastRun, error)
+	// Currencies lists the currencies of the conversions held, sorted,
+	// without "" (none while conversions were never loaded): those
+	// stats_daily asks Affise for one by one.
+	Currencies(ctx context.Context) ([]string, error)
 }
 
 // DayMoney is one day of DailyMoney. Money of every currency is summed, as

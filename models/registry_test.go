@@ -68,13 +68,13 @@ func TestStatsDailySlices(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Columns in canonical order whatever the configured order.
-	eq(t, "key", strings.Join(m.Key(), ","), "day,offer_id,partner_id,country")
+	eq(t, "key", strings.Join(m.Key(), ","), "day,offer_id,partner_id,country,currency")
 	names := []string{}
-	for _, f := range m.Schema().Fields()[:6] {
+	for _, f := range m.Schema().Fields()[:7] {
 		names = append(names, f.Name+":"+f.Type.String())
 	}
 	eq(t, "columns", strings.Join(names, " "),
-		"day:date32 offer_id:int64 partner_id:int64 country:utf8 clicks_raw:int64 clicks_uniq:int64")
+		"day:date32 offer_id:int64 partner_id:int64 country:utf8 currency:utf8 clicks_raw:int64 clicks_uniq:int64")
 	eq(t, "DayColumn", m.DayColumn(), "day")
 	checkSchema(t, m)
 
@@ -82,7 +82,7 @@ func TestStatsDailySlices(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eq(t, "key", strings.Join(m2.Key(), ","), "day,partner_id,advertiser_id,manager_id,city,os,device,goal,browser,sub1,sub2,sub3,sub4,sub5")
+	eq(t, "key", strings.Join(m2.Key(), ","), "day,partner_id,advertiser_id,manager_id,city,os,device,goal,browser,sub1,sub2,sub3,sub4,sub5,currency")
 	checkSchema(t, m2)
 
 	_, err = StatsDaily([]string{"day", "hour"})

@@ -15,6 +15,7 @@ import (
 func statsDailyStream() *Stream {
 	return &Stream{
 		RereadsChanges: ChangedConversions,
+		PerCurrency:    true,
 		Name:           "stats_daily", Endpoint: "/3.0/stats/custom", ListKey: "stats",
 		Planner: plan.StatsDays{}, Zone: ZoneNetwork, Mode: ReplaceDays,
 		Defaults: Defaults{Schedule: "@every 1h", Lookback: 7 * 24 * time.Hour, Slices: []string{"day", "offer", "partner", "country"}},
@@ -113,6 +114,12 @@ func StatsDaily(slices []string) (Model, error) {
 		cols = append(cols, column{name: name, typ: typ, from: found(names...), dec: dec})
 		key = append(key, name)
 	}
+	// The currency of the row's money: "" where Affise's numbers mix every
+	// currency (rows read before syncd asked per currency, or while no
+	// currency was known). Traffic is the slice's whole, in each currency's
+	// row: clicks carry no currency.
+	cols = append(cols, column{name: "currency", typ: tString, from: at("slice", "currency"), dec: (*rowState).sliceText})
+	key = append(key, "currency")
 	cols = append(cols,
 		column{name: "clicks_raw", typ: tInt64, from: at("traffic", "raw"), dec: (*rowState).int0},
 		column{name: "clicks_uniq", typ: tInt64, from: at("traffic", "uniq"), dec: (*rowState).int0})

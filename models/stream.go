@@ -36,6 +36,11 @@ type Stream struct {
 	// UTC hour of the day column of every row a load inserts or changes
 	// (conversions: of created_at), kept durably with the rows.
 	RecordsChanges string
+	// PerCurrency: Affise sums every currency together unless the
+	// request names one (filter[currency]), so each window is asked once
+	// per currency, and the rows keep it in the slice's currency member
+	// (stats_daily).
+	PerCurrency bool
 	// RereadsChanges names the set of changed hours whose days each pass
 	// re-reads besides its lookback, consuming them as it commits them
 	// (stats_daily: the days whose conversions changed, however old).

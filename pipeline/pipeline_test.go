@@ -590,3 +590,66 @@ func TestAffiliateSettleWindowIsReadInSlices(t *testing.T) {
 		t.Fatal("no conversion within the settle window to check")
 	}
 }
+
+// stats_daily is asked once per currency the warehouse's conversions use:
+// every day's confirmed count and revenue per currency equal the
+// conversions', and no row mixes currencies.
+func TestStatsPerCurrency(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	opts := Options{Now: func() time.Time { return f.now }}
+	conv := f.conversions(t, extract.Options{StartDate: f.now.AddDate(0, 0, -12), Lookback: 6 * time.Hour})
+	m, err := models.StatsDaily([]string{"day", "offer"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stats, err := extract.NewExtractor("stats_daily", f.client, m, extract.Options{Slices: []string{"day", "offer"},
+		StartDate: f.now.AddDate(0, 0, -12), Lookback: 24 * time.Hour, Currencies: f.sink.Currencies})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ex := range []extract.Extractor{conv, stats} {
+		if _, err := Sync(ctx, ex, f.sink, opts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cs, err := f.sink.Currencies(ctx)
+	if err != nil || len(cs) < 2 {
+		t.Fatalf("currencies %v %v: the simulator should sell in several", cs, err)
+	}
+	var got []string
+	rows, err := f.sink.DB().Query(`SELECT DISTINCT currency FROM stats_daily ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, c)
+	}
+	rows.Close()
+	if strings.Join(got, ",") != strings.Join(cs, ",") {
+		t.Errorf("stats_daily currencies %v, conversions' %v", got, cs)
+	}
+	diff, err := f.sink.DB().Query(`
+		WITH c AS (SELECT CAST(timezone('Europe/Berlin', timezone('UTC', created_at)) AS DATE) AS day, currency,
+				count(*) FILTER (status = 'confirmed') AS n, coalesce(sum(revenue) FILTER (status = 'confirmed'), 0) AS rev
+			FROM conversions GROUP BY 1, 2),
+		s AS (SELECT day, currency, sum(confirmed_count) AS n, sum(confirmed_charge) AS rev FROM stats_daily GROUP BY 1, 2)
+		SELECT c.day::VARCHAR, c.currency, c.n, coalesce(s.n, -1), c.rev::VARCHAR, coalesce(s.rev, -1)::VARCHAR
+		FROM c LEFT JOIN s USING (day, currency) WHERE c.n <> coalesce(s.n, -1) OR c.rev <> coalesce(s.rev, -1) ORDER BY 1, 2`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer diff.Close()
+	for diff.Next() {
+		var day, cur, crev, srev string
+		var cn, sn int64
+		if err := diff.Scan(&day, &cur, &cn, &sn, &crev, &srev); err != nil {
+			t.Fatal(err)
+		}
+		t.Errorf("%s %s: conversions say %d confirmed, %s revenue; stats_daily %d, %s", day, cur, cn, crev, sn, srev)
+	}
+}

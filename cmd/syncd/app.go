@@ -89,12 +89,13 @@ func (a *app) startLoad(ctx context.Context, requested []string, defaultAll bool
 	if err != nil {
 		return nil, nil, err
 	}
-	src, err := a.newSource(names, opts...)
+	wh, err := warehouse.Open(ctx, a.cfg.Warehouse, a.command)
 	if err != nil {
 		return nil, nil, err
 	}
-	wh, err := warehouse.Open(ctx, a.cfg.Warehouse, a.command)
+	src, err := a.newSource(names, wh.Currencies, opts...)
 	if err != nil {
+		_ = wh.Close()
 		return nil, nil, err
 	}
 	return src, wh, nil

@@ -38,7 +38,7 @@ exit 1 if any failed.`,
 			if err != nil {
 				return err
 			}
-			src, err := a.newSource(names)
+			src, err := a.newSource(names, nil)
 			if err != nil {
 				return err
 			}

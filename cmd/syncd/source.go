@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/syncd/syncd/extract"
@@ -14,7 +15,9 @@ type source struct {
 	extractors []extract.Extractor
 }
 
-func (a *app) newSource(names []string, opts ...extract.ClientOption) (*source, error) {
+// newSource builds the extractors of names. currencies, when not nil,
+// lists the currencies stats_daily asks for one by one (the warehouse's).
+func (a *app) newSource(names []string, currencies func(context.Context) ([]string, error), opts ...extract.ClientOption) (*source, error) {
 	api := a.cfg.API
 	retries := api.MaxRetries
 	if retries == 0 {
@@ -52,6 +55,7 @@ func (a *app) newSource(names []string, opts ...extract.ClientOption) (*source, 
 			SettleWindow: s.SettleWindow,
 			UpdateFilter: api.Role == "admin",
 			Slices:       s.Slices,
+			Currencies:   currencies,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)

@@ -64,6 +64,7 @@ type Migration struct {
 var migrations = []Migration{
 	{Version: 2, Name: "record applied migrations in _syncd_migrations", Up: createMigrationHistory},
 	{Version: 3, Name: "keep the hours whose conversions changed in _syncd_changed", Up: createChangedHours},
+	{Version: 4, Name: "add stats_daily.currency ('' on the rows already held, whose money mixes currencies)", Up: addStatsCurrency},
 }
 
 // baselineVersion is the schema every release before migrations wrote.
@@ -290,4 +291,13 @@ func createChangedHours(ctx context.Context, tx *sql.Tx) error {
 		}
 	}
 	return nil
+}
+
+// addStatsCurrency is version 4: stats_daily is asked per currency and
+// keyed by it. The rows already held were asked for all currencies at
+// once; they keep that meaning under currency ” until their days are
+// re-read (the lookback, a changed conversion, or a backfill).
+func addStatsCurrency(ctx context.Context, tx *sql.Tx) error {
+	_, err := tx.ExecContext(ctx, `ALTER TABLE IF EXISTS stats_daily ADD COLUMN IF NOT EXISTS currency VARCHAR DEFAULT ''`)
+	return err
 }

@@ -50,11 +50,25 @@ func snapshot(t testing.TB, path string) []string {
 	t.Helper()
 	var qs []string
 	for _, table := range fixtureTables {
-		qs = append(qs, fmt.Sprintf(`SELECT '%[1]s', count(*), coalesce(sum(hash(t)), 0) FROM %[1]s t`, table))
+		// Columns a migration added are left out, so the rows compare
+		// with the fixture's; TestUpgradeV1Fixture checks their values.
+		src := table
+		if added := addedColumns[table]; len(added) > 0 && hasColumn(t, path, table, added[0]) {
+			src = fmt.Sprintf("(SELECT * EXCLUDE (%s) FROM %s)", strings.Join(added, ", "), table)
+		}
+		qs = append(qs, fmt.Sprintf(`SELECT '%[1]s', count(*), coalesce(sum(hash(t)), 0) FROM %[2]s t`, table, src))
 	}
 	out := rawQuery(t, path, strings.Join(qs, " UNION ALL ")+" ORDER BY 1")
 	out = append(out, rawQuery(t, path, `SELECT stream, position, meta, updated_at FROM _syncd_state ORDER BY stream`)...)
 	return append(out, rawQuery(t, path, `SELECT string_agg(view_name, ',' ORDER BY view_name) FROM duckdb_views() WHERE NOT internal`)...)
+}
+
+// addedColumns are the columns migrations added to the fixture's tables.
+var addedColumns = map[string][]string{"stats_daily": {"currency"}}
+
+func hasColumn(t testing.TB, path, table, column string) bool {
+	t.Helper()
+	return rawQuery(t, path, fmt.Sprintf(`SELECT count(*) FROM duckdb_columns() WHERE table_name = '%s' AND column_name = '%s'`, table, column))[0] == "1"
 }
 
 func version(t testing.TB, path string) string {
@@ -163,6 +177,8 @@ func TestUpgradeV1Fixture(t *testing.T) {
 	eq(t, []string{version(t, path)}, []string{fmt.Sprint(SchemaVersion())})
 	eq(t, history(t, path), realHistory())
 	eq(t, snapshot(t, path), before)
+	// The rows held before per-currency stats keep their mixed meaning.
+	eq(t, rawQuery(t, path, `SELECT DISTINCT currency FROM stats_daily`), []string{""})
 }
 
 // TestReadOnlyOpenOfOlderWarehouseIsRefused: `syncd query` and `syncd

@@ -140,3 +140,29 @@ func (s *Sink) ChangedHours(ctx context.Context, set string) ([]time.Time, error
 	}
 	return out, rows.Err()
 }
+
+// Currencies implements load.Reader.
+func (s *Sink) Currencies(ctx context.Context) ([]string, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database()
+		AND schema_name = 'main' AND table_name = 'conversions' AND column_name = 'currency'`).Scan(&n); err != nil {
+		return nil, fmt.Errorf("duckdb: currencies: %w", err)
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT currency FROM conversions WHERE coalesce(currency, '') <> '' ORDER BY 1`)
+	if err != nil {
+		return nil, fmt.Errorf("duckdb: currencies: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			return nil, fmt.Errorf("duckdb: currencies: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}

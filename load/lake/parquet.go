@@ -145,6 +145,44 @@ func scanObject(ctx context.Context, b bucket.Bucket, key string, sc *arrow.Sche
 	return true, scanReader(ctx, io.NewSectionReader(f, 0, f.Size()), sc, mem, fn)
 }
 
+// scanColumn hands the named column of the Parquet object at key to fn, a
+// batch at a time, reading no other column; a missing object or column is
+// nothing to scan.
+func scanColumn(ctx context.Context, b bucket.Bucket, key, column string, mem memory.Allocator, fn func(arrow.Array) error) error {
+	f, err := b.Open(ctx, key)
+	if errors.Is(err, bucket.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	pf, err := file.NewParquetReader(io.NewSectionReader(f, 0, f.Size()), file.WithReadProps(parquet.NewReaderProperties(mem)))
+	if err != nil {
+		return err
+	}
+	defer pf.Close()
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: scanBatchRows}, mem)
+	if err != nil {
+		return err
+	}
+	idx := pf.MetaData().Schema.ColumnIndexByName(column)
+	if idx < 0 {
+		return nil
+	}
+	rr, err := fr.GetRecordReader(ctx, []int{idx}, nil)
+	if err != nil {
+		return err
+	}
+	defer rr.Release()
+	for rr.Next() {
+		if err := fn(rr.RecordBatch().Column(0)); err != nil {
+			return err
+		}
+	}
+	return rr.Err()
+}
+
 func scanReader(ctx context.Context, r parquet.ReaderAtSeeker, sc *arrow.Schema, mem memory.Allocator, fn func(arrow.RecordBatch) error) error {
 	props := parquet.NewReaderProperties(mem)
 	// Pages are read as they are decoded, not a whole column chunk of a

@@ -3,6 +3,7 @@ package lake
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -118,4 +119,33 @@ func (s *Sink) ChangedHours(ctx context.Context, set string) ([]time.Time, error
 		return nil, fmt.Errorf("lake: changed hours of %s: %w", set, err)
 	}
 	return sets[set], nil
+}
+
+// Currencies implements load.Reader: the currency column of every
+// conversions partition, read alone.
+func (s *Sink) Currencies(ctx context.Context) ([]string, error) {
+	conv := models.Conversions()
+	parts, err := partitions(ctx, s.b, conv.Table())
+	if err != nil {
+		return nil, fmt.Errorf("lake: currencies: %w", err)
+	}
+	seen := map[string]bool{}
+	for _, p := range parts {
+		err := scanColumn(ctx, s.b, fileKey(conv.Table(), p), "currency", s.mem, func(a arrow.Array) error {
+			str, ok := a.(*array.String)
+			if !ok {
+				return fmt.Errorf("currency column is %s", a.DataType())
+			}
+			for i := range str.Len() {
+				if str.IsValid(i) && str.Value(i) != "" {
+					seen[str.Value(i)] = true
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("lake: currencies: partition %s: %w", p, err)
+		}
+	}
+	return slices.Sorted(maps.Keys(seen)), nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -41,6 +42,7 @@ func cases() []testCase {
 		{"LastRuns", lastRuns},
 		{"FirstDay", firstDay},
 		{"ChangedHours", changedHours},
+		{"Currencies", currencies},
 		{"TxIsSingleUse", txIsSingleUse},
 		{"ConcurrentTxsOnDifferentTables", concurrentTxsOnDifferentTables},
 	}
@@ -1000,4 +1002,26 @@ func changedHours(e *env) {
 	if hs, err := s2.ChangedHours(e.ctx, "another set"); err != nil || len(hs) != 0 {
 		e.t.Errorf("another set holds %v (%v)", hs, err)
 	}
+}
+
+// Currencies lists the distinct non-empty currencies of the conversions
+// held, sorted: none before conversions were loaded.
+func currencies(e *env) {
+	s, _ := e.open("")
+	conv := model(e.t, "conversions")
+	got := func() []string {
+		e.t.Helper()
+		cs, err := s.Currencies(e.ctx)
+		if err != nil {
+			e.t.Fatalf("Currencies: %v", err)
+		}
+		return cs
+	}
+	e.expect("before any conversion", got(), nil)
+	in := func(id, cur string) string {
+		return strings.Replace(conversion(id, "pending", "2025-01-01 09:00:00", ""), `"currency":"USD"`, `"currency":`+strconv.Quote(cur), 1)
+	}
+	e.load(s, upsert(conv), nil, []string{in("a", "USD"), in("b", "EUR"), in("c", "USD"), in("d", "")})
+	e.load(s, upsert(conv), nil, []string{in("e", "RUB")})
+	e.expect("currencies held", got(), []string{"EUR", "RUB", "USD"})
 }

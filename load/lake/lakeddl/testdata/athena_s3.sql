@@ -145,6 +145,7 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `affise`.`stats_daily` (
   `offer_id` bigint,
   `partner_id` bigint,
   `country` string,
+  `currency` string,
   `clicks_raw` bigint,
   `clicks_uniq` bigint,
   `total_count` bigint,

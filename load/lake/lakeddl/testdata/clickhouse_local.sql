@@ -101,6 +101,7 @@ SELECT * FROM file('/srv/affise-lake/stats_daily/*/*.parquet', 'Parquet', '
   `offer_id` Int64,
   `partner_id` Int64,
   `country` String,
+  `currency` String,
   `clicks_raw` Int64,
   `clicks_uniq` Int64,
   `total_count` Int64,

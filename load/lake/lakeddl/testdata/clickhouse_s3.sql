@@ -102,6 +102,7 @@ CREATE OR REPLACE TABLE `affise`.`stats_daily` (
   `offer_id` Int64,
   `partner_id` Int64,
   `country` String,
+  `currency` String,
   `clicks_raw` Int64,
   `clicks_uniq` Int64,
   `total_count` Int64,

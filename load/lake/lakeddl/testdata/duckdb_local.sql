@@ -97,6 +97,7 @@ SELECT
   "offer_id",
   "partner_id",
   "country",
+  "currency",
   "clicks_raw",
   "clicks_uniq",
   "total_count",

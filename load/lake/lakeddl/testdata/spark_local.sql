@@ -117,6 +117,7 @@ CREATE TABLE IF NOT EXISTS `affise`.`stats_daily` (
   `offer_id` BIGINT,
   `partner_id` BIGINT,
   `country` STRING,
+  `currency` STRING,
   `clicks_raw` BIGINT,
   `clicks_uniq` BIGINT,
   `total_count` BIGINT,

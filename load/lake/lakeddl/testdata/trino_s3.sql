@@ -150,6 +150,7 @@ CREATE TABLE IF NOT EXISTS hive.affise."stats_daily" (
   "offer_id" bigint,
   "partner_id" bigint,
   "country" varchar,
+  "currency" varchar,
   "clicks_raw" bigint,
   "clicks_uniq" bigint,
   "total_count" bigint,
