@@ -50,7 +50,7 @@ func classify(stmt string, err error) error {
 	if errors.Is(err, ErrRefused) {
 		toks := significant(lex(stmt))
 		if len(toks) > 0 && writeWords[strings.ToLower(toks[0].text)] {
-			return &sqlError{code: "25006", msg: "cannot execute " + strings.ToUpper(toks[0].text) + " in a read-only transaction: syncd serves the warehouse read-only (" + msg + ")"}
+			return &sqlError{code: "25006", msg: "cannot execute " + strings.ToUpper(toks[0].text) + " in a read-only transaction: syncd serves the warehouse read-only"}
 		}
 		return &sqlError{code: "42501", msg: msg}
 	}

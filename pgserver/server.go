@@ -180,6 +180,10 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// Close closes the listener of a server whose Serve never ran (Serve
+// closes it itself).
+func (s *Server) Close() error { return s.cfg.Listener.Close() }
+
 // Addr is where clients connect.
 func (s *Server) Addr() net.Addr { return s.cfg.Listener.Addr() }
 
