@@ -53,10 +53,12 @@ type relationSource struct {
 	noRows bool
 }
 
-func relationSources(user string) map[string]relationSource {
+func relationSources(user string, tables []string) map[string]relationSource {
 	u := quoteString(user)
 	return map[string]relationSource{
 		"pg_class": {exprs: map[string]string{
+			"oid":      stableOID("relnamespace", "relname"),
+			"relkind":  tableKind("relkind", "relname", "'v'", "'r'", tables),
 			"relowner": fmt.Sprint(userOID),
 			"relam":    "CASE relkind WHEN 'r' THEN 2 WHEN 'i' THEN 403 ELSE 0 END",
 			// DuckDB's reltype 0 is PostgreSQL's "no row type" as well.
@@ -66,7 +68,7 @@ func relationSources(user string) map[string]relationSource {
 			fmt.Sprintf(" UNION ALL SELECT %d, 'pg_catalog' UNION ALL SELECT %d, 'information_schema')", pgCatalogOID, infoSchemaOID),
 			exprs: map[string]string{"oid": "oid", "nspname": "nspname", "nspowner": fmt.Sprint(userOID)}},
 		"pg_attribute": {from: "FROM duckdb_columns()", exprs: map[string]string{
-			"attrelid":      "table_oid",
+			"attrelid":      stableOID("schema_oid", "table_name"),
 			"attname":       "column_name",
 			"atttypid":      oidCaseSQL("data_type"),
 			"attstattarget": "-1",
@@ -100,16 +102,39 @@ func relationSources(user string) map[string]relationSource {
 		}},
 		"pg_am": {from: "FROM (VALUES (2, 'heap', 't'), (403, 'btree', 'i'), (0, 'art', 'i')) am(o, n, t)",
 			exprs: map[string]string{"oid": "o", "amname": "n", "amtype": "t"}},
-		"pg_tables":      {exprs: map[string]string{"tableowner": u}},
-		"pg_views":       {exprs: map[string]string{"viewowner": u}},
-		"pg_proc":        {exprs: map[string]string{"proowner": fmt.Sprint(userOID)}},
-		"pg_tablespace":  {exprs: map[string]string{"spcowner": fmt.Sprint(userOID)}},
-		"pg_description": {},
+		"pg_tables":     {exprs: map[string]string{"tableowner": u}},
+		"pg_views":      {exprs: map[string]string{"viewowner": u}},
+		"pg_proc":       {exprs: map[string]string{"proowner": fmt.Sprint(userOID)}},
+		"pg_tablespace": {exprs: map[string]string{"spcowner": fmt.Sprint(userOID)}},
+		"pg_attrdef": {from: "FROM duckdb_columns() WHERE column_default IS NOT NULL", exprs: map[string]string{
+			"oid": "hash(schema_oid, table_name, column_index) % 2000000000", "adrelid": stableOID("schema_oid", "table_name"),
+			"adnum": "column_index", "adbin": "column_default",
+		}},
+		"pg_description": {from: "FROM (" +
+			"SELECT " + stableOID("schema_oid", "table_name") + " AS o, 0 AS n, comment AS c FROM duckdb_tables() WHERE comment IS NOT NULL" +
+			" UNION ALL SELECT " + stableOID("schema_oid", "view_name") + ", 0, comment FROM duckdb_views() WHERE comment IS NOT NULL AND NOT internal" +
+			" UNION ALL SELECT " + stableOID("schema_oid", "table_name") + ", column_index, comment FROM duckdb_columns() WHERE comment IS NOT NULL)",
+			exprs: map[string]string{"objoid": "o", "classoid": fmt.Sprint(catalogOIDs["pg_class"]), "objsubid": "n", "description": "c"}},
 		// DuckDB reports its own settings there; PostgreSQL clients read
 		// PostgreSQL's, and none of DuckDB's concern them.
 		"pg_settings":      {noRows: true},
 		"pg_stat_activity": {noRows: true},
 	}
+}
+
+// stableOID is the oid clients see for the relation name in schema: DuckDB
+// gives a relation a new oid whenever it is replaced (the views after a
+// load, a lake's tables on refresh), and psql's \d looks a relation up by
+// name, then describes it by oid in a second statement.
+func stableOID(schema, name string) string {
+	return fmt.Sprintf("CAST(hash(%s, %s) %% 2000000000 + 16384 AS BIGINT)", schema, name)
+}
+
+// catalogOIDs are PostgreSQL's fixed oids of its catalogs, which clients
+// name as 'pg_class'::regclass.
+var catalogOIDs = map[string]int{
+	"pg_class": 1259, "pg_namespace": 2615, "pg_attribute": 1249, "pg_type": 1247, "pg_proc": 1255,
+	"pg_constraint": 2606, "pg_database": 1262, "pg_description": 2609, "pg_index": 2610, "pg_attrdef": 2604,
 }
 
 // infoSchemaViews are DuckDB's information_schema views that list every
@@ -123,12 +148,17 @@ var infoSchemaViews = map[string]string{
 }
 
 // newRelations builds the subquery standing in for each relation of
-// pgColumns.
-func newRelations(user string) map[string]string {
-	sources := relationSources(user)
+// pgColumns, and for DuckDB's information_schema views. tables are shown
+// as tables whatever DuckDB has them as.
+func newRelations(user string, tables []string) map[string]string {
+	sources := relationSources(user, tables)
 	out := make(map[string]string, len(pgColumns)+len(infoSchemaViews))
 	for view, col := range infoSchemaViews {
-		out["information_schema."+view] = "(SELECT * FROM information_schema." + view + " WHERE " + col + " = current_database())"
+		sel := "*"
+		if view == "tables" {
+			sel = "* REPLACE (" + tableKind("table_type", "table_name", "'VIEW'", "'BASE TABLE'", tables) + " AS table_type)"
+		}
+		out["information_schema."+view] = "(SELECT " + sel + " FROM information_schema." + view + " WHERE " + col + " = current_database())"
 	}
 	for rel, spec := range pgColumns {
 		src := sources[rel]
@@ -176,6 +206,21 @@ func newRelations(user string) map[string]string {
 		out[rel] = "(SELECT " + strings.Join(sel, ", ") + " " + strings.TrimSpace(from) + ")"
 	}
 	return out
+}
+
+// tableKind is the SQL expression of kind column col that shows the
+// relation named by nameCol as a table (table) where DuckDB has it as a
+// view (view) and its name is one of tables: a Parquet lake's tables are
+// views over its files, and clients should list them with the tables.
+func tableKind(col, nameCol, view, table string, tables []string) string {
+	if len(tables) == 0 {
+		return col
+	}
+	quoted := make([]string, len(tables))
+	for i, t := range tables {
+		quoted[i] = quoteString(t)
+	}
+	return fmt.Sprintf("CASE WHEN %s = %s AND %s IN (%s) THEN %s ELSE %s END", col, view, nameCol, strings.Join(quoted, ", "), table, col)
 }
 
 // castable says whether DuckDB's column of type from holds the values

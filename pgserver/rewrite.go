@@ -316,7 +316,7 @@ func (r *rewriter) functions() map[string]func(args []string) (string, bool) {
 			if len(a) < 1 {
 				return "", false
 			}
-			return "pg_get_viewdef(" + a[0] + ")", true
+			return "(SELECT sql FROM duckdb_views() WHERE " + stableOID("schema_oid", "view_name") + " = (" + a[0] + "))", true
 		},
 		"pg_get_indexdef": func(a []string) (string, bool) {
 			if len(a) < 1 {
@@ -378,7 +378,7 @@ func (r *rewriter) functions() map[string]func(args []string) (string, bool) {
 			if len(a) != 1 {
 				return "", false
 			}
-			return "(SELECT oid FROM pg_catalog.pg_class WHERE relname = " + a[0] + " LIMIT 1)", true
+			return "(SELECT oid FROM " + r.relations["pg_class"] + " c WHERE relname = " + a[0] + " LIMIT 1)", true
 		},
 	}
 }
@@ -446,7 +446,10 @@ func (r *rewriter) regCast(kind, operand string) string {
 		name := objectName(lit)
 		switch kind {
 		case "regclass":
-			return "(SELECT oid FROM pg_catalog.pg_class WHERE relname = " + quoteString(name) + " LIMIT 1)"
+			if oid, ok := catalogOIDs[name]; ok {
+				return fmt.Sprint(oid)
+			}
+			return "(SELECT oid FROM " + r.relations["pg_class"] + " c WHERE relname = " + quoteString(name) + " LIMIT 1)"
 		case "regtype":
 			return "(SELECT pgt_oid FROM " + typesValuesSQL() + " WHERE pgt_name = " + quoteString(name) + " OR pgt_format = " + quoteString(name) + " LIMIT 1)"
 		case "regnamespace":
@@ -460,7 +463,7 @@ func (r *rewriter) regCast(kind, operand string) string {
 	x := "(" + operand + ")"
 	switch kind {
 	case "regclass":
-		return "(SELECT relname FROM pg_catalog.pg_class WHERE oid = " + x + " LIMIT 1)"
+		return "(SELECT relname FROM " + r.relations["pg_class"] + " c WHERE oid = " + x + " LIMIT 1)"
 	case "regtype":
 		return formatTypeSQL(x, "NULL")
 	case "regnamespace":

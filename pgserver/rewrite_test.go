@@ -31,6 +31,8 @@ func testWarehouse(t testing.TB) (*duckdb.Sink, *sqlguard.Guard) {
 			('c3', 'confirmed', 4.0, 2.0, '2025-06-02 08:00:00', 1, 'DE', '{"id":"c3"}', now())`,
 		`CREATE VIEW daily_revenue AS SELECT CAST(created_at AS DATE) AS day, sum(revenue) AS revenue,
 			sum(payout) AS payouts, count(*) AS conversions FROM conversions GROUP BY 1`,
+		// A Parquet lake's tables are views over its files.
+		`CREATE VIEW clicks AS SELECT 'k1' AS id, TIMESTAMP '2025-06-01 09:00:00' AS created_at`,
 	} {
 		if _, err := sink.DB().ExecContext(ctx, q); err != nil {
 			t.Fatal(err)
@@ -45,7 +47,7 @@ func testWarehouse(t testing.TB) (*duckdb.Sink, *sqlguard.Guard) {
 
 func testRewriter() *rewriter {
 	settings := map[string]string{"server_version_num": "150000", "search_path": "main"}
-	return newRewriter(newRelations("syncd"), "syncd", "PostgreSQL 15.0 (syncd test)", 42, func(n string) (string, bool) {
+	return newRewriter(newRelations("syncd", []string{"conversions", "clicks"}), "syncd", "PostgreSQL 15.0 (syncd test)", 42, func(n string) (string, bool) {
 		v, ok := settings[n]
 		return v, ok
 	})
@@ -86,7 +88,7 @@ func rows(t *testing.T, g *sqlguard.Guard, stmt string) ([][]string, error) {
 func TestPsqlCatalogQueries(t *testing.T) {
 	_, g := testWarehouse(t)
 	r := testRewriter()
-	oid, err := rows(t, g, "SELECT table_oid FROM duckdb_tables() WHERE table_name = 'conversions'")
+	oid, err := rows(t, g, r.rewrite("SELECT oid FROM pg_catalog.pg_class WHERE relname = 'conversions'"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,6 +120,7 @@ func TestPsqlCatalogQueries(t *testing.T) {
 		t.Errorf("%s: no row %q in %q", file, row, got[file])
 	}
 	has("dt.sql", "main", "conversions", "table", "syncd")
+	has("dt.sql", "main", "clicks", "table", "syncd")
 	has("dv.sql", "main", "daily_revenue", "view", "syncd")
 	has("d.sql", "main", "daily_revenue", "view", "syncd")
 	has("d-lookup.sql", oid[0][0], "main", "conversions")
@@ -170,7 +173,8 @@ func TestDriverCatalogQueries(t *testing.T) {
 		{"SELECT rolname FROM pg_roles", "syncd"},
 		{"SELECT usename FROM pg_catalog.pg_user", "syncd"},
 		{"SELECT datname FROM pg_database", "w"},
-		{"SELECT 'conversions'::regclass::oid = (SELECT table_oid FROM duckdb_tables() WHERE table_name = 'conversions')", "true"},
+		{"SELECT 'conversions'::regclass::oid = (SELECT oid FROM pg_class WHERE relname = 'conversions'), 'pg_class'::regclass::oid", "true|1259"},
+		{"SELECT pg_get_viewdef('daily_revenue'::regclass) LIKE 'CREATE VIEW daily_revenue%'", "true"},
 		{"SELECT typname FROM pg_type WHERE oid = 1184", "timestamptz"},
 		{"SELECT 'Conversions' ~* 'conv', 'abc' ~ 'b', 'abc' !~ '^b'", "true|true|true"},
 		{"SELECT pg_catalog.pg_get_userbyid(10), pg_backend_pid()", "syncd|42"},
@@ -205,5 +209,29 @@ func TestRewriteLeavesQueriesAlone(t *testing.T) {
 		if got := r.rewrite(q); got != q {
 			t.Errorf("rewrote %q\n into   %q", q, got)
 		}
+	}
+}
+
+// TestOIDsSurviveReplacement: a view the loader re-creates after a commit
+// keeps its oid, so psql's \d, which finds a relation by name and then
+// describes it by oid, never loses it in between.
+func TestOIDsSurviveReplacement(t *testing.T) {
+	sink, g := testWarehouse(t)
+	r := testRewriter()
+	lookup := r.rewrite("SELECT oid FROM pg_catalog.pg_class WHERE relname = 'daily_revenue'")
+	before, err := rows(t, g, lookup)
+	if err != nil || len(before) != 1 {
+		t.Fatalf("%v %v", before, err)
+	}
+	if _, err := sink.DB().Exec("CREATE OR REPLACE VIEW daily_revenue AS SELECT CAST(created_at AS DATE) AS day, sum(revenue) AS revenue FROM conversions GROUP BY 1"); err != nil {
+		t.Fatal(err)
+	}
+	after, err := rows(t, g, lookup)
+	if err != nil || len(after) != 1 || after[0][0] != before[0][0] {
+		t.Fatalf("oid %v, then %v (%v)", before, after, err)
+	}
+	cols, err := rows(t, g, r.rewrite("SELECT attname FROM pg_catalog.pg_attribute WHERE attrelid = '"+after[0][0]+"' AND attnum > 0 ORDER BY attnum"))
+	if err != nil || len(cols) != 2 || cols[1][0] != "revenue" {
+		t.Fatalf("columns by the oid: %v %v", cols, err)
 	}
 }

@@ -93,6 +93,9 @@ type Config struct {
 	Listener net.Listener
 	Querier  Querier
 	User     string
+	// Tables are the warehouse's tables; clients see them as tables even
+	// where the engine has them as views (a Parquet lake's).
+	Tables []string
 	// Password is checked by SCRAM-SHA-256; only salted keys derived from
 	// it are kept.
 	Password string
@@ -168,7 +171,7 @@ func New(cfg Config) (*Server, error) {
 		cfg:        cfg,
 		log:        cfg.Log,
 		secret:     secret,
-		relations:  newRelations(cfg.User),
+		relations:  newRelations(cfg.User, cfg.Tables),
 		running:    make(chan struct{}, cfg.MaxRunning),
 		sessions:   make(chan struct{}, cfg.MaxSessions),
 		handshakes: make(chan struct{}, 4*cfg.MaxSessions),

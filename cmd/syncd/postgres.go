@@ -13,6 +13,7 @@ import (
 
 	"github.com/syncd/syncd/config"
 	"github.com/syncd/syncd/load/duckdb/sqlguard"
+	"github.com/syncd/syncd/models"
 	"github.com/syncd/syncd/pgserver"
 )
 
@@ -44,6 +45,7 @@ func newPostgres(a *app, guard *sqlguard.Guard, reg prometheus.Registerer) (*pgs
 		Listener:   ln,
 		Querier:    pgQuerier{guard},
 		User:       pc.User,
+		Tables:     models.Names(),
 		Password:   pc.Password,
 		TLS:        tlsConfig,
 		Log:        a.log,
