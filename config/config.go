@@ -429,7 +429,7 @@ func (c *Config) validate(local bool) error {
 	if err := checkListen(c.HTTP.Listen); err != nil {
 		return errorf("http.listen: %q is not host:port", c.HTTP.Listen)
 	}
-	if err := c.Postgres.check(); err != nil {
+	if err := c.Postgres.check(local); err != nil {
 		return err
 	}
 	tomorrow := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, 1)
@@ -495,9 +495,11 @@ func checkBaseURL(raw string, local bool) error {
 	return nil
 }
 
-// check validates the postgres section. The password's value never
-// appears in a message: only which rule it breaks.
-func (p Postgres) check() error {
+// check validates the postgres section; commands that only read the
+// warehouse (local) need neither its password nor its key files. The
+// password's value never appears in a message: only which rule it
+// breaks.
+func (p Postgres) check(local bool) error {
 	if (p.TLSCert == "") != (p.TLSKey == "") {
 		return errorf("postgres.tls_cert and postgres.tls_key go together: set both for TLS, or neither")
 	}
@@ -509,6 +511,11 @@ func (p Postgres) check() error {
 	}
 	if strings.TrimSpace(p.User) == "" || strings.ContainsFunc(p.User, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return errorf("postgres.user: %q is not a user name (e.g. syncd)", p.User)
+	}
+	if local {
+		// The daemon's secret and key files may be readable by its own
+		// user and environment only.
+		return nil
 	}
 	if p.Password == "" {
 		return errorf("postgres.password is missing: clients must log in when postgres.listen is set (e.g. password: ${SYNCD_PG_PASSWORD}, or set SYNCD_POSTGRES_PASSWORD)")

@@ -55,6 +55,11 @@ func TestPostgresSettings(t *testing.T) {
 	if _, err := Parse([]byte(base), env(map[string]string{"SYNCD_POSTGRES_PORT": "5433"})); err == nil || !strings.Contains(err.Error(), "postgres.port") {
 		t.Errorf("SYNCD_POSTGRES_PORT: %v", err)
 	}
+	// syncd query and syncd state do not serve Postgres: the daemon's
+	// password need not be in their environment.
+	if _, err := parse([]byte(base+"postgres:\n  listen: 127.0.0.1:5433\n  password: ${SYNCD_PG_PASSWORD}\n"), env(nil), true); err != nil {
+		t.Errorf("a local load without the password: %v", err)
+	}
 }
 
 // TestPostgresErrors: each mistake is one line naming the key, and none

@@ -213,7 +213,11 @@ conn.close()
 	longQueryOverlapsPasses(t, s, d, conn)
 
 	// SIGTERM with a session open still exits 0 within 10s.
+	_, metrics, _ := d.get("/metrics")
 	d.stop(t, 10*time.Second)
+	if strings.Contains(d.log.String(), pgPassword) || strings.Contains(metrics, pgPassword) {
+		t.Error("the Postgres password is in the daemon's log or metrics")
+	}
 }
 
 // longQueryOverlapsPasses runs a query lasting several seconds over the
