@@ -594,3 +594,32 @@ func show(v any) string {
 	}
 	return fmt.Sprint(v)
 }
+
+// TestGrafanaPanelQueries: a Grafana panel's SQL as the data source sends
+// it, its macros ($__timeFilter, $__timeGroupAlias) expanded, runs.
+func TestGrafanaPanelQueries(t *testing.T) {
+	ts := startServer(t, nil)
+	ctx := context.Background()
+	conn := ts.connect(t)
+	for _, q := range []string{
+		`SELECT day AS "time", sum(revenue) AS revenue, sum(payouts) AS payouts FROM daily_revenue
+			WHERE day BETWEEN '2025-05-01T00:00:00Z' AND '2025-06-30T23:59:59.999Z' GROUP BY day ORDER BY 1`,
+		`SELECT floor(extract(epoch from created_at)/3600)*3600 AS "time", count(*) AS conversions FROM conversions
+			WHERE created_at BETWEEN '2025-05-01T00:00:00Z' AND '2025-06-30T23:59:59Z' GROUP BY 1 ORDER BY 1`,
+		`SELECT created_at AS "time", revenue FROM conversions WHERE created_at >= to_timestamp(1746057600) AND created_at <= to_timestamp(1751327999) ORDER BY 1`,
+	} {
+		for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheStatement} {
+			rows, err := conn.Query(ctx, q, mode)
+			if err != nil {
+				t.Fatalf("%v %s: %v", mode, q, err)
+			}
+			n := 0
+			for rows.Next() {
+				n++
+			}
+			if err := rows.Err(); err != nil || n == 0 {
+				t.Errorf("%v %s: %d rows, %v", mode, q, n, err)
+			}
+		}
+	}
+}
