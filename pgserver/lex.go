@@ -22,6 +22,7 @@ const (
 	tkParam                   // $1
 	tkOp                      // operators: = <> ~ :: || ...
 	tkPunct                   // ( ) [ ] , ; .
+	tkBad                     // an unterminated string or quoted name
 )
 
 type token struct {
@@ -38,7 +39,12 @@ func (t token) name() string {
 	case tkIdent:
 		return strings.ToLower(t.text)
 	case tkQuoted:
-		return strings.ReplaceAll(t.text[1:len(t.text)-1], `""`, `"`)
+		q := t.text
+		if len(q) < 2 || q[0] != '"' || q[len(q)-1] != '"' {
+			// U&"..." and unterminated names: not one the rewriter knows.
+			return ""
+		}
+		return strings.ReplaceAll(q[1:len(q)-1], `""`, `"`)
 	}
 	return ""
 }
@@ -48,7 +54,7 @@ func (t token) isIdent() bool { return t.kind == tkIdent || t.kind == tkQuoted }
 // stringValue is a plain '...' literal's value; ok is false for any other
 // token (escape strings and dollar quotes included).
 func (t token) stringValue() (string, bool) {
-	if t.kind != tkString || !strings.HasPrefix(t.text, "'") {
+	if t.kind != tkString || len(t.text) < 2 || t.text[0] != '\'' || t.text[len(t.text)-1] != '\'' {
 		return "", false
 	}
 	return strings.ReplaceAll(t.text[1:len(t.text)-1], "''", "'"), true
@@ -67,6 +73,14 @@ func lex(sql string) []token {
 	emit := func(kind tokenKind, end int) {
 		out = append(out, token{kind, sql[i:end]})
 		i = end
+	}
+	emitQuoted := func(kind tokenKind) func(end int, closed bool) {
+		return func(end int, closed bool) {
+			if !closed {
+				kind = tkBad
+			}
+			emit(kind, end)
+		}
 	}
 	for i < len(sql) {
 		c := sql[i]
@@ -103,17 +117,17 @@ func lex(sql string) []token {
 			}
 			emit(tkSpace, j)
 		case c == '\'':
-			emit(tkString, quotedEnd(sql, i, '\'', false))
+			emitQuoted(tkString)(quotedEnd(sql, i, '\'', false))
 		case (c == 'e' || c == 'E') && i+1 < len(sql) && sql[i+1] == '\'':
-			emit(tkString, quotedEnd(sql, i+1, '\'', true))
+			emitQuoted(tkString)(quotedEnd(sql, i+1, '\'', true))
 		case strings.IndexByte("bBxXnN", c) >= 0 && i+1 < len(sql) && sql[i+1] == '\'':
-			emit(tkString, quotedEnd(sql, i+1, '\'', false))
+			emitQuoted(tkString)(quotedEnd(sql, i+1, '\'', false))
 		case (c == 'u' || c == 'U') && strings.HasPrefix(sql[i+1:], "&'"):
-			emit(tkString, quotedEnd(sql, i+2, '\'', false))
+			emitQuoted(tkString)(quotedEnd(sql, i+2, '\'', false))
 		case (c == 'u' || c == 'U') && strings.HasPrefix(sql[i+1:], "&\""):
-			emit(tkQuoted, quotedEnd(sql, i+2, '"', false))
+			emitQuoted(tkQuoted)(quotedEnd(sql, i+2, '"', false))
 		case c == '"':
-			emit(tkQuoted, quotedEnd(sql, i, '"', false))
+			emitQuoted(tkQuoted)(quotedEnd(sql, i, '"', false))
 		case c == '$':
 			j := i + 1
 			for j < len(sql) && isDigit(sql[j]) {
@@ -181,8 +195,8 @@ func lex(sql string) []token {
 
 // quotedEnd is the end of the quoted token whose opening quote is at
 // sql[open]; a doubled quote stays inside, as does a backslash-escaped one
-// in an E'...' string.
-func quotedEnd(sql string, open int, q byte, backslash bool) int {
+// in an E'...' string. closed is false when the text ends first.
+func quotedEnd(sql string, open int, q byte, backslash bool) (end int, closed bool) {
 	j := open + 1
 	for j < len(sql) {
 		switch {
@@ -191,12 +205,12 @@ func quotedEnd(sql string, open int, q byte, backslash bool) int {
 		case sql[j] == q && j+1 < len(sql) && sql[j+1] == q:
 			j += 2
 		case sql[j] == q:
-			return j + 1
+			return j + 1, true
 		default:
 			j++
 		}
 	}
-	return len(sql)
+	return min(j, len(sql)), false
 }
 
 // dollarQuoteEnd reads $tag$...$tag$ starting at sql[i].

@@ -34,10 +34,39 @@ const tkRaw tokenKind = -1 // rewritten text: opaque to later rules
 
 func raw(s string) token { return token{tkRaw, s} }
 
-// rewrite rewrites one statement.
+// rewrite rewrites one statement. Unbalanced text is left as written, for
+// DuckDB to say where it is wrong.
 func (r *rewriter) rewrite(sql string) string {
 	toks := lex(sql)
+	if !balanced(toks) {
+		return sql
+	}
 	return join(r.walk(toks, r.namesCatalog(toks)))
+}
+
+// balanced says whether every ( and [ is closed, in order, and every
+// string and quoted name.
+func balanced(toks []token) bool {
+	var stack []string
+	for _, t := range toks {
+		if t.kind == tkBad {
+			return false
+		}
+		if t.kind != tkPunct {
+			continue
+		}
+		switch t.text {
+		case "(", "[":
+			stack = append(stack, t.text)
+		case ")", "]":
+			want := map[string]string{")": "(", "]": "["}[t.text]
+			if len(stack) == 0 || stack[len(stack)-1] != want {
+				return false
+			}
+			stack = stack[:len(stack)-1]
+		}
+	}
+	return len(stack) == 0
 }
 
 // namesCatalog says whether toks name a pg_catalog relation: only then are
@@ -590,8 +619,8 @@ func lastSig(toks []token) int {
 	return -1
 }
 
-// matchParen is the index of the ) closing the ( at toks[open] (the last
-// token when unbalanced).
+// matchParen is the index of the ) closing the ( at toks[open]; rewrite
+// only walks balanced text.
 func matchParen(toks []token, open int) int { return matchClose(toks, open, "(", ")") }
 
 func matchBracket(toks []token, open int) int { return matchClose(toks, open, "[", "]") }

@@ -26,6 +26,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime/debug"
+	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -247,6 +250,12 @@ func (s *Server) Serve(ctx context.Context) error {
 // request, or a login), then the session.
 func (s *Server) serveConn(ctx context.Context, conn net.Conn) {
 	defer conn.Close()
+	defer func() {
+		// A bug in one session must not end the daemon.
+		if r := recover(); r != nil {
+			s.log.Error().Str("panic", s.cfg.Redact(fmt.Sprint(r))).Str("stack", string(debug.Stack())).Msg("postgres session failed")
+		}
+	}()
 	select {
 	case s.handshakes <- struct{}{}:
 	default:
@@ -264,8 +273,10 @@ func (s *Server) serveConn(ctx context.Context, conn net.Conn) {
 	}
 	defer release()
 	// Logging in must not take forever: a client that stalls here holds
-	// a goroutine and a socket.
+	// a goroutine and a socket. Nor may it hold up a shutdown.
 	_ = conn.SetDeadline(time.Now().Add(15 * time.Second))
+	stopHandshake := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })
+	defer stopHandshake()
 	be := pgproto3.NewBackend(conn, conn)
 	be.SetMaxBodyLen(maxMessageBytes)
 	tlsDone := false
@@ -311,6 +322,7 @@ func (s *Server) serveConn(ctx context.Context, conn net.Conn) {
 		fatal(be, "28000", "this server requires TLS: connect with sslmode=require (or verify-full)")
 		return
 	}
+	negotiate(be, startup)
 	if _, ok := startup.Parameters["replication"]; ok {
 		fatal(be, "0A000", "replication connections are not supported")
 		return
@@ -400,6 +412,23 @@ func (s *Server) authenticate(be *pgproto3.Backend, user string) bool {
 	be.Send(&pgproto3.AuthenticationOk{})
 	_ = be.SetAuthType(pgproto3.AuthTypeOk)
 	return true
+}
+
+// negotiate answers a client asking for protocol 3.2 or for protocol
+// options (_pq_.*): this server speaks 3.0 and knows no option, and says
+// so as PostgreSQL does, before authentication.
+func negotiate(be *pgproto3.Backend, startup *pgproto3.StartupMessage) {
+	var unknown []string
+	for k := range startup.Parameters {
+		if strings.HasPrefix(k, "_pq_.") {
+			unknown = append(unknown, k)
+		}
+	}
+	if startup.ProtocolVersion == pgproto3.ProtocolVersion30 && len(unknown) == 0 {
+		return
+	}
+	sort.Strings(unknown)
+	be.Send(&pgproto3.NegotiateProtocolVersion{NewestMinorProtocol: 0, UnrecognizedOptions: unknown})
 }
 
 // cancel handles a CancelRequest: the statement running in the session

@@ -129,6 +129,15 @@ func TestLogin(t *testing.T) {
 	if err := conn.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil || one != 1 {
 		t.Fatalf("SELECT 1: %v %v", one, err)
 	}
+	// A client asking for protocol 3.2 is told 3.0 and goes on.
+	latest, err := pgx.Connect(ctx, ts.url("syncd", testPassword)+"&max_protocol_version=latest")
+	if err != nil {
+		t.Fatalf("max_protocol_version=latest: %v", err)
+	}
+	if err := latest.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil {
+		t.Fatal(err)
+	}
+	_ = latest.Close(ctx)
 	for _, c := range []struct{ user, password string }{{"syncd", "wrong password"}, {"postgres", testPassword}, {"syncd", ""}} {
 		_, err := pgx.Connect(ctx, ts.url(c.user, c.password))
 		if err == nil || sqlState(err) != "28P01" {
@@ -458,6 +467,12 @@ func TestShutdown(t *testing.T) {
 		_, err := busy.Exec(context.Background(), longQuery)
 		errc <- err
 	}()
+	// And a client that connected but never logs in.
+	silent, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
 	time.Sleep(300 * time.Millisecond)
 	start := time.Now()
 	ts.cancel()

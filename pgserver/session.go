@@ -50,8 +50,12 @@ type session struct {
 	pending int
 
 	mu        sync.Mutex
-	cancelRun context.CancelCauseFunc // of the statement running, if any
+	cancelRun *statementCancel // of the statement started last, if running
 }
+
+// statementCancel ends one statement; a pointer, so a statement that ends
+// clears it only when no later one replaced it.
+type statementCancel struct{ cancel context.CancelCauseFunc }
 
 // prepared is a parsed statement: a session command, or SQL for the
 // warehouse with its shape.
@@ -573,14 +577,17 @@ func (s *session) statementContext(ctx context.Context) (context.Context, contex
 	timeout := s.statementTimeout()
 	tctx, stop := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("canceling statement due to statement timeout (%s)", timeout))
 	cctx, cancel := context.WithCancelCause(tctx)
+	sc := &statementCancel{cancel}
 	s.mu.Lock()
-	s.cancelRun = cancel
+	s.cancelRun = sc
 	s.mu.Unlock()
 	return cctx, func(cause error) {
 		cancel(cause)
 		stop()
 		s.mu.Lock()
-		s.cancelRun = nil
+		if s.cancelRun == sc {
+			s.cancelRun = nil
+		}
 		s.mu.Unlock()
 	}
 }
@@ -589,7 +596,7 @@ func (s *session) cancelStatement() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cancelRun != nil {
-		s.cancelRun(errCancelRequested)
+		s.cancelRun.cancel(errCancelRequested)
 	}
 }
 
@@ -692,6 +699,11 @@ func (s *session) open(ctx context.Context, p *portal) *cursor {
 	go func() {
 		defer close(c.done)
 		defer close(c.rows)
+		defer func() {
+			if r := recover(); r != nil {
+				c.err = fmt.Errorf("internal error reading the result: %v", r)
+			}
+		}()
 		select {
 		case s.srv.running <- struct{}{}:
 			defer func() { <-s.srv.running }()
