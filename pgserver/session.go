@@ -80,8 +80,11 @@ type portal struct {
 	stmt    *prepared
 	args    []any
 	formats []int16 // per column
-	cur     *cursor
-	done    bool
+	// simple: a Query message's statement, never described, whose row
+	// description goes first, in text.
+	simple bool
+	cur    *cursor
+	done   bool
 }
 
 // errCancelRequested and errSessionEnded are why a statement's context
@@ -289,8 +292,7 @@ func (s *session) runSimple(ctx context.Context, text string) error {
 		return nil
 	}
 	stmt := &prepared{text: text, run: s.rw.rewrite(text)}
-	p := &portal{stmt: stmt}
-	return s.execute(ctx, p, 0)
+	return s.execute(ctx, &portal{stmt: stmt, simple: true}, 0)
 }
 
 var errAborted = refusef("25P02", "current transaction is aborted, commands ignored until end of transaction block")
@@ -506,7 +508,6 @@ func (s *session) describeResult(p *prepared, formats []int16) {
 // execute runs a portal, sending up to maxRows rows (0: all); a portal
 // with rows left is suspended until the next Execute.
 func (s *session) execute(ctx context.Context, p *portal, maxRows int) error {
-	simple := p.stmt.run != "" && p.stmt.columns == nil && p.formats == nil
 	switch {
 	case p.stmt.empty:
 		s.be.Send(&pgproto3.EmptyQueryResponse{})
@@ -529,7 +530,7 @@ func (s *session) execute(ctx context.Context, p *portal, maxRows int) error {
 	}
 	if p.cur == nil {
 		p.cur = s.open(ctx, p)
-		if simple {
+		if p.simple {
 			cols, err := p.cur.header()
 			if err != nil {
 				qerr := s.queryError(p.cur.ctx, p.stmt.run, err)
