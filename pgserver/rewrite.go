@@ -327,6 +327,9 @@ func (r *rewriter) functions() map[string]func(args []string) (string, bool) {
 		"pg_get_function_arguments":          null("VARCHAR"),
 		"pg_get_function_result":             null("VARCHAR"),
 		"pg_get_function_identity_arguments": null("VARCHAR"),
+		"pg_get_function_sqlbody":            null("VARCHAR"),
+		"pg_database_size":                   null("BIGINT"),
+		"pg_tablespace_size":                 null("BIGINT"),
 		"shobj_description":                  null("VARCHAR"),
 		"pg_table_size":                      null("BIGINT"),
 		"pg_relation_size":                   null("BIGINT"),
@@ -345,7 +348,9 @@ func (r *rewriter) functions() map[string]func(args []string) (string, bool) {
 			if len(a) < 1 {
 				return "", false
 			}
-			return "(SELECT sql FROM duckdb_views() WHERE " + stableOID("schema_oid", "view_name") + " = (" + a[0] + "))", true
+			// PostgreSQL's is the query alone; DuckDB keeps the CREATE VIEW.
+			return "(SELECT rtrim(regexp_replace(sql, '^CREATE\\s+(OR\\s+REPLACE\\s+)?(TEMP\\s+|TEMPORARY\\s+)?VIEW\\s+.*?\\s+AS\\s+', '', 's'), '; ') FROM duckdb_views() WHERE " +
+				stableOID("schema_oid", "view_name") + " = (" + a[0] + "))", true
 		},
 		"pg_get_indexdef": func(a []string) (string, bool) {
 			if len(a) < 1 {
@@ -378,6 +383,12 @@ func (r *rewriter) functions() map[string]func(args []string) (string, bool) {
 			}
 			x := "(" + a[0] + ")"
 			return fmt.Sprintf(`(CASE WHEN regexp_full_match(%s, '[a-z_][a-z0-9_$]*') THEN %s ELSE '"' || replace(%s, '"', '""') || '"' END)`, x, x, x), true
+		},
+		"array_remove": func(a []string) (string, bool) {
+			if len(a) != 2 {
+				return "", false
+			}
+			return "list_filter(" + a[0] + ", lambda pg_e: pg_e IS DISTINCT FROM (" + a[1] + "))", true
 		},
 		"parse_ident": func(a []string) (string, bool) {
 			if len(a) < 1 {
