@@ -20,7 +20,7 @@ USER syncd
 WORKDIR /data
 VOLUME ["/data"]
 ENV SYNCD_CONFIG=/etc/syncd/syncd.yaml SYNCD_WAREHOUSE_PATH=/data/affise.duckdb SYNCD_HTTP_LISTEN=0.0.0.0:9464
-EXPOSE 9464
+EXPOSE 9464 5433
 # The image has no curl: syncd itself asks its /healthz.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 CMD ["syncd", "healthcheck"]
 ENTRYPOINT ["syncd"]

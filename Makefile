@@ -15,6 +15,7 @@ test: build
 	$(GO) test -run '^$$' -fuzz '^FuzzScan$$' -fuzztime 5s ./models
 	$(GO) test -run '^$$' -fuzz '^FuzzStatsDailySlices$$' -fuzztime 3s ./models
 	$(GO) test -run '^$$' -fuzz '^FuzzRunReadOnly$$' -fuzztime 5s ./load/duckdb/sqlguard
+	$(GO) test -run '^$$' -fuzz '^FuzzRewrite$$' -fuzztime 5s ./pgserver
 
 # The long fuzz run; make test runs the same targets for a few seconds.
 fuzz:
@@ -22,6 +23,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzScan$$' -fuzztime 2m -fuzzminimizetime 10s ./models
 	$(GO) test -run '^$$' -fuzz '^FuzzStatsDailySlices$$' -fuzztime 1m ./models
 	$(GO) test -run '^$$' -fuzz '^FuzzRunReadOnly$$' -fuzztime 3m ./load/duckdb/sqlguard
+	$(GO) test -run '^$$' -fuzz '^FuzzRewrite$$' -fuzztime 2m ./pgserver
 
 lint:
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }

@@ -28,6 +28,7 @@ type Config struct {
 	Warehouse Warehouse
 	Streams   []*Stream // every stream, in models.Names() order
 	HTTP      HTTP
+	Postgres  Postgres
 
 	keyFrom string // where api.key came from, for messages about it
 }
@@ -77,6 +78,22 @@ type HTTP struct {
 	Listen string `yaml:"listen"`
 }
 
+// Postgres is the daemon's Postgres wire endpoint, which BI tools read the
+// warehouse through while the daemon writes it. Listen "" turns it off.
+type Postgres struct {
+	Listen   string `yaml:"listen"`
+	User     string `yaml:"user"`
+	Password string `yaml:"password"` // a secret: never echoed in errors
+	TLSCert  string `yaml:"tls_cert"`
+	TLSKey   string `yaml:"tls_key"`
+}
+
+// Enabled says whether the daemon serves Postgres clients.
+func (p Postgres) Enabled() bool { return p.Listen != "" }
+
+// TLS says whether the endpoint speaks TLS (both files set).
+func (p Postgres) TLS() bool { return p.TLSCert != "" && p.TLSKey != "" }
+
 // Stream is one stream's settings.
 type Stream struct {
 	Name      string
@@ -121,6 +138,7 @@ type file struct {
 	API       apiFile   `yaml:"api"`
 	Warehouse Warehouse `yaml:"warehouse"`
 	HTTP      HTTP      `yaml:"http"`
+	Postgres  Postgres  `yaml:"postgres"`
 	// Streams are decoded one by one into streams: which keys a stream
 	// takes depends on its declaration.
 	Streams map[string]yaml.Node `yaml:"streams"`
@@ -197,6 +215,7 @@ func defaults() *file {
 		},
 		Warehouse: Warehouse{Kind: "duckdb", Path: defaultDuckDBPath, MemoryLimit: "1GB", S3: WarehouseS3{Region: "us-east-1"}},
 		HTTP:      HTTP{Listen: "127.0.0.1:9464"},
+		Postgres:  Postgres{User: "syncd"},
 	}
 	for _, d := range models.Registry() {
 		f.streams = append(f.streams, &streamSettings{
@@ -292,7 +311,7 @@ func parseYAML(data []byte) (*yaml.Node, error) {
 		return &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}, nil
 	}
 	if doc.Content[0].Kind != yaml.MappingNode {
-		return nil, errorf("expected a mapping at the top level (api:, warehouse:, streams:, http:)")
+		return nil, errorf("expected a mapping at the top level (api:, warehouse:, streams:, http:, postgres:)")
 	}
 	return blockCopy(doc.Content[0]), nil
 }
@@ -330,6 +349,7 @@ func (f *file) config() *Config {
 			Timeout: time.Duration(a.Timeout), Role: a.Role, MaxRetries: int(a.MaxRetries)},
 		Warehouse: f.Warehouse,
 		HTTP:      f.HTTP,
+		Postgres:  f.Postgres,
 	}
 	if c.Warehouse.Kind == "parquet" && c.Warehouse.Path == defaultDuckDBPath {
 		c.Warehouse.Path = defaultLakePath
@@ -433,6 +453,9 @@ func (c *Config) validate(local bool) error {
 	if err := checkListen(c.HTTP.Listen); err != nil {
 		return errorf("http.listen: %q is not host:port", c.HTTP.Listen)
 	}
+	if err := c.Postgres.check(local); err != nil {
+		return err
+	}
 	tomorrow := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, 1)
 	enabled := 0
 	for _, s := range c.Streams {
@@ -495,6 +518,54 @@ func checkBaseURL(raw string, local bool) error {
 	}
 	if u.User != nil || u.RawQuery != "" {
 		return errorf("api.base_url must not carry credentials or a query; put the key in api.key")
+	}
+	return nil
+}
+
+// check validates the postgres section; commands that only read the
+// warehouse (local) need neither its password nor its key files. The
+// password's value never appears in a message: only which rule it
+// breaks.
+func (p Postgres) check(local bool) error {
+	if (p.TLSCert == "") != (p.TLSKey == "") {
+		return errorf("postgres.tls_cert and postgres.tls_key go together: set both for TLS, or neither")
+	}
+	if !p.Enabled() {
+		return nil
+	}
+	if err := checkListen(p.Listen); err != nil {
+		return errorf("postgres.listen: %q is not host:port (e.g. 127.0.0.1:5433)", p.Listen)
+	}
+	if strings.TrimSpace(p.User) == "" || strings.ContainsFunc(p.User, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return errorf("postgres.user: %q is not a user name (e.g. syncd)", p.User)
+	}
+	if local {
+		// The daemon's secret and key files may be readable by its own
+		// user and environment only.
+		return nil
+	}
+	if p.Password == "" {
+		return errorf("postgres.password is missing: clients must log in when postgres.listen is set (e.g. password: ${SYNCD_PG_PASSWORD}, or set SYNCD_POSTGRES_PASSWORD)")
+	}
+	for _, r := range p.Password {
+		// SCRAM clients normalise other characters (SASLprep) in ways
+		// that differ between drivers; printable ASCII is the same in all.
+		if r < 0x20 || r > 0x7e {
+			return errorf("postgres.password: use printable ASCII characters only (no spaces at the ends, line breaks or accents)")
+		}
+	}
+	if strings.TrimSpace(p.Password) != p.Password {
+		return errorf("postgres.password: use printable ASCII characters only (no spaces at the ends, line breaks or accents)")
+	}
+	for _, file := range []struct{ key, path string }{{"postgres.tls_cert", p.TLSCert}, {"postgres.tls_key", p.TLSKey}} {
+		if file.path == "" {
+			continue
+		}
+		f, err := os.Open(file.path)
+		if err != nil {
+			return errorf("%s: %w", file.key, err)
+		}
+		_ = f.Close()
 	}
 	return nil
 }

@@ -70,6 +70,16 @@ type ReadOnlyQuerier interface {
 	RunReadOnly(ctx context.Context, stmt string, read func(*sql.Rows) error) error
 }
 
+// Service is a server the daemon runs beside its HTTP listener, such as
+// the Postgres endpoint for BI tools; the daemon knows nothing of what it
+// serves.
+type Service interface {
+	// Serve serves until ctx ends, then stops, ends its clients' sessions
+	// and returns once they are gone, within a few seconds. It returns
+	// early only when it cannot go on; the daemon then stops too.
+	Serve(ctx context.Context) error
+}
+
 // Config configures a Daemon. Only Jobs is required.
 type Config struct {
 	Jobs []Job
@@ -81,6 +91,9 @@ type Config struct {
 	// ClientSQL, when set, answers /api/query; without it /api/query
 	// answers 503.
 	ClientSQL ReadOnlyQuerier
+	// Services run beside the HTTP listener, started and stopped with
+	// the daemon.
+	Services []Service
 	// Listen is the HTTP address (default 127.0.0.1:9464). Listener, when
 	// set, is used instead.
 	Listen   string
@@ -223,8 +236,8 @@ func (d *Daemon) Addr() net.Addr {
 	return d.ln.Addr()
 }
 
-// Run schedules every job and serves HTTP until ctx ends or the server
-// fails. On ctx's end it stops scheduling, cancels the passes in flight
+// Run schedules every job, serves HTTP and runs the Services until ctx
+// ends or a server fails. On ctx's end it stops scheduling, cancels the passes in flight
 // (each window commits or rolls back), waits for them up to
 // ShutdownTimeout and returns nil, or ErrShutdownTimeout when a pass is
 // still running.
@@ -264,6 +277,17 @@ func (d *Daemon) Run(ctx context.Context) error {
 				_ = srv.Close()
 			}
 		})
+	}
+	for _, svc := range d.cfg.Services {
+		// Stopped by the group (after ctx ends), so the passes in flight
+		// and the clients' sessions wind down side by side.
+		sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		g.Add(func() error {
+			if err := svc.Serve(sctx); err != nil {
+				return fmt.Errorf("daemon: %w", err)
+			}
+			return nil
+		}, func(error) { cancel() })
 	}
 	{
 		done := make(chan struct{})

@@ -60,6 +60,7 @@ func newApp(g *globals, loadConfig func(string) (*config.Config, error)) (*app, 
 		return nil, err
 	}
 	g.apiKey = cfg.API.Key
+	g.pgPassword = cfg.Postgres.Password
 	log, err := newLogger(g.logLevel, g.redact)
 	if err != nil {
 		return nil, err

@@ -45,6 +45,10 @@ HTTP on http.listen (default 127.0.0.1:9464):
   /api/query read-only SQL: "syncd query" uses it while the daemon holds the
              DuckDB file
 
+With postgres.listen set (e.g. 127.0.0.1:5433), BI tools and psql read the
+warehouse over the Postgres protocol, read-only, as postgres.user with
+postgres.password (SCRAM-SHA-256; TLS with postgres.tls_cert/tls_key).
+
 On SIGTERM/SIGINT the daemon stops scheduling, lets each window in flight
 commit or roll back, and exits 0 within 10s. A second signal exits at once
 (the warehouse stays consistent: DuckDB's WAL and the per-window
@@ -101,10 +105,24 @@ func runDaemon(ctx context.Context, g *globals) error {
 		_ = wh.Close()
 		return err
 	}
+	guard := sqlguard.New(clientDB)
+	// BI tools' SQL goes through the same guard and pool as /api/query's.
+	pg, err := newPostgres(a, guard, reg)
+	if err != nil {
+		_ = wh.Close()
+		return err
+	}
+	var services []daemon.Service
+	closeServices := func() {}
+	if pg != nil {
+		services = append(services, pg)
+		closeServices = func() { _ = pg.Close() }
+	}
 	d, err := daemon.New(daemon.Config{
 		Jobs:      jobs,
+		Services:  services,
 		Warehouse: wh,
-		ClientSQL: sqlguard.New(clientDB),
+		ClientSQL: guard,
 		Listen:    a.cfg.HTTP.Listen,
 		Log:       a.log,
 		Registry:  reg,
@@ -113,10 +131,12 @@ func runDaemon(ctx context.Context, g *globals) error {
 		Version:   version,
 	})
 	if err != nil {
+		closeServices()
 		_ = wh.Close()
 		return err
 	}
 	if err := d.Listen(); err != nil {
+		closeServices()
 		_ = wh.Close()
 		return err
 	}

@@ -69,18 +69,20 @@ func New(db *sql.DB) *Guard { return &Guard{db: db} }
 // nothing; other errors are DuckDB's (bad SQL, a missing table, ctx ending)
 // or read's.
 func (g *Guard) RunReadOnly(ctx context.Context, stmt string, read func(*sql.Rows) error) error {
-	conn, err := g.db.Conn(ctx)
+	return g.RunReadOnlyArgs(ctx, stmt, nil, read)
+}
+
+// RunReadOnlyArgs is RunReadOnly for a statement with parameters ($1, $2,
+// ... or ?): args are bound to them as values, never spliced into the
+// text, so the statement the guard checks is the one that runs whatever
+// they hold.
+func (g *Guard) RunReadOnlyArgs(ctx context.Context, stmt string, args []any, read func(*sql.Rows) error) error {
+	conn, err := g.conn(ctx)
 	if err != nil {
 		return err
 	}
-	// A fresh connection per statement: none carries session state from
-	// one client to the next.
-	defer func() {
-		_, _ = conn.ExecContext(context.Background(), "ROLLBACK")
-		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
-		_ = conn.Close()
-	}()
-	if err := check(ctx, conn, stmt); err != nil {
+	defer release(conn)
+	if _, err := check(ctx, conn, stmt, false); err != nil {
 		return err
 	}
 	// duckdb-go's BeginTx refuses TxOptions.ReadOnly; DuckDB's own
@@ -88,7 +90,7 @@ func (g *Guard) RunReadOnly(ctx context.Context, stmt string, read func(*sql.Row
 	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION READ ONLY"); err != nil {
 		return err
 	}
-	rows, err := conn.QueryContext(ctx, stmt)
+	rows, err := conn.QueryContext(ctx, stmt, args...)
 	if err != nil {
 		return err
 	}
@@ -99,34 +101,85 @@ func (g *Guard) RunReadOnly(ctx context.Context, stmt string, read func(*sql.Row
 	return rows.Err()
 }
 
+// Shape is what a statement takes and returns, as DuckDB prepares it:
+// what a client of the extended query protocol asks before it runs one.
+type Shape struct {
+	// Params holds the DuckDB type of each parameter, in order ($1 first);
+	// "" where DuckDB cannot tell before a value is bound (SELECT $1).
+	Params []string
+	// Columns are the result's columns; a column's Type is "" where it
+	// depends on a parameter's value (SELECT $1).
+	Columns []Column
+}
+
+// Column is one result column: its name and DuckDB type, spelled as
+// database/sql's ColumnTypeDatabaseTypeName spells it (VARCHAR,
+// DECIMAL(18,4), BIGINT[]), so a shape and the rows of the same statement
+// agree.
+type Column struct {
+	Name string
+	Type string
+}
+
+// Describe checks stmt as RunReadOnly does and, without running it, says
+// what parameters it takes and what columns it returns. A refused
+// statement returns an error wrapping ErrRejected.
+func (g *Guard) Describe(ctx context.Context, stmt string) (Shape, error) {
+	conn, err := g.conn(ctx)
+	if err != nil {
+		return Shape{}, err
+	}
+	defer release(conn)
+	shape, err := check(ctx, conn, stmt, true)
+	if err != nil {
+		return Shape{}, err
+	}
+	return *shape, nil
+}
+
+func (g *Guard) conn(ctx context.Context) (*sql.Conn, error) {
+	// A fresh connection per statement: none carries session state from
+	// one client to the next.
+	return g.db.Conn(ctx)
+}
+
+func release(conn *sql.Conn) {
+	_, _ = conn.ExecContext(context.Background(), "ROLLBACK")
+	_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+	_ = conn.Close()
+}
+
 func rejectf(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrRejected}, args...)...)
 }
 
 const hintReadOnly = "send one SELECT (WITH, FROM-first, VALUES, SHOW, DESCRIBE and SUMMARIZE are SELECTs too)"
 
-func check(ctx context.Context, conn *sql.Conn, stmt string) error {
+// check applies walls 1 and 2 to stmt; with describe it also returns the
+// prepared statement's shape.
+func check(ctx context.Context, conn *sql.Conn, stmt string, describe bool) (*Shape, error) {
 	if strings.TrimSpace(stmt) == "" {
-		return rejectf("empty statement")
+		return nil, rejectf("empty statement")
 	}
 	if len(stmt) > MaxStatementBytes {
-		return rejectf("statement longer than %d bytes", MaxStatementBytes)
+		return nil, rejectf("statement longer than %d bytes", MaxStatementBytes)
 	}
 	if strings.ContainsRune(stmt, 0) {
 		// DuckDB's C API reads the text up to the first NUL: what it parses
 		// would not be what was sent.
-		return rejectf("statement contains a NUL byte")
+		return nil, rejectf("statement contains a NUL byte")
 	}
 	var tree string
 	if err := conn.QueryRowContext(ctx, "SELECT json_serialize_sql(?::VARCHAR)::VARCHAR", stmt).Scan(&tree); err != nil {
-		return fmt.Errorf("parsing the statement: %w", err)
+		return nil, fmt.Errorf("parsing the statement: %w", err)
 	}
 	if err := checkTree(tree); err != nil {
-		return err
+		return nil, err
 	}
 	// The prepared statement is the one DuckDB will plan; its type must
 	// agree with the parse tree's.
-	return conn.Raw(func(dc any) error {
+	var shape *Shape
+	err := conn.Raw(func(dc any) error {
 		c, ok := dc.(*duckdbdriver.Conn)
 		if !ok {
 			return errors.New("sqlguard: the warehouse is not DuckDB")
@@ -147,8 +200,12 @@ func check(ctx context.Context, conn *sql.Conn, stmt string) error {
 		if typ != duckdbdriver.STATEMENT_TYPE_SELECT {
 			return rejectf("DuckDB classifies the statement as %s; %s", statementTypeName(typ), hintReadOnly)
 		}
-		return nil
+		if describe {
+			shape, err = shapeOf(st)
+		}
+		return err
 	})
+	return shape, err
 }
 
 // parsed is json_serialize_sql's answer.
@@ -293,4 +350,86 @@ func statementTypeName(t duckdbdriver.StmtType) string {
 		return n
 	}
 	return fmt.Sprintf("statement type %d", t)
+}
+
+// shapeOf reads a prepared statement's parameter and column types.
+func shapeOf(st *duckdbdriver.Stmt) (*Shape, error) {
+	shape := &Shape{}
+	for i := 1; i <= st.NumInput(); i++ {
+		t, err := st.ParamType(i)
+		if err != nil {
+			return nil, err
+		}
+		name := typeNames[t]
+		if t == duckdbdriver.TYPE_INVALID || t == duckdbdriver.TYPE_ANY {
+			name = ""
+		}
+		shape.Params = append(shape.Params, name)
+	}
+	n, err := st.ColumnCount()
+	if err != nil {
+		return nil, err
+	}
+	for i := range n {
+		name, err := st.ColumnName(i)
+		if err != nil {
+			return nil, err
+		}
+		col := Column{Name: name}
+		if t, err := st.ColumnType(i); err != nil {
+			return nil, err
+		} else if t != duckdbdriver.TYPE_INVALID && t != duckdbdriver.TYPE_ANY {
+			info, err := st.ColumnTypeInfo(i)
+			if err != nil {
+				return nil, err
+			}
+			col.Type = typeName(info)
+		}
+		shape.Columns = append(shape.Columns, col)
+	}
+	return shape, nil
+}
+
+// typeName spells a type as duckdb-go's rows spell it for
+// ColumnTypeDatabaseTypeName, for the types whose spelling a client of
+// Describe tells apart: DECIMAL with its width and scale, lists with their
+// element type, JSON. Other nested types keep their bare name.
+func typeName(info duckdbdriver.TypeInfo) string {
+	if info.Alias() == "JSON" {
+		return "JSON"
+	}
+	switch d := info.Details().(type) {
+	case *duckdbdriver.DecimalDetails:
+		return fmt.Sprintf("DECIMAL(%d,%d)", d.Width, d.Scale)
+	case *duckdbdriver.ListDetails:
+		return typeName(d.Child) + "[]"
+	case *duckdbdriver.ArrayDetails:
+		return fmt.Sprintf("%s[%d]", typeName(d.Child), d.Size)
+	}
+	if name, ok := typeNames[info.InternalType()]; ok {
+		return name
+	}
+	return "UNKNOWN"
+}
+
+// typeNames are DuckDB's names of its types, as duckdb-go prints them.
+var typeNames = map[duckdbdriver.Type]string{
+	duckdbdriver.TYPE_BOOLEAN: "BOOLEAN", duckdbdriver.TYPE_TINYINT: "TINYINT",
+	duckdbdriver.TYPE_SMALLINT: "SMALLINT", duckdbdriver.TYPE_INTEGER: "INTEGER",
+	duckdbdriver.TYPE_BIGINT: "BIGINT", duckdbdriver.TYPE_UTINYINT: "UTINYINT",
+	duckdbdriver.TYPE_USMALLINT: "USMALLINT", duckdbdriver.TYPE_UINTEGER: "UINTEGER",
+	duckdbdriver.TYPE_UBIGINT: "UBIGINT", duckdbdriver.TYPE_FLOAT: "FLOAT",
+	duckdbdriver.TYPE_DOUBLE: "DOUBLE", duckdbdriver.TYPE_TIMESTAMP: "TIMESTAMP",
+	duckdbdriver.TYPE_DATE: "DATE", duckdbdriver.TYPE_TIME: "TIME",
+	duckdbdriver.TYPE_INTERVAL: "INTERVAL", duckdbdriver.TYPE_HUGEINT: "HUGEINT",
+	duckdbdriver.TYPE_UHUGEINT: "UHUGEINT", duckdbdriver.TYPE_VARCHAR: "VARCHAR",
+	duckdbdriver.TYPE_BLOB: "BLOB", duckdbdriver.TYPE_DECIMAL: "DECIMAL",
+	duckdbdriver.TYPE_TIMESTAMP_S: "TIMESTAMP_S", duckdbdriver.TYPE_TIMESTAMP_MS: "TIMESTAMP_MS",
+	duckdbdriver.TYPE_TIMESTAMP_NS: "TIMESTAMP_NS", duckdbdriver.TYPE_ENUM: "ENUM",
+	duckdbdriver.TYPE_LIST: "LIST", duckdbdriver.TYPE_STRUCT: "STRUCT",
+	duckdbdriver.TYPE_MAP: "MAP", duckdbdriver.TYPE_ARRAY: "ARRAY",
+	duckdbdriver.TYPE_UUID: "UUID", duckdbdriver.TYPE_UNION: "UNION",
+	duckdbdriver.TYPE_BIT: "BIT", duckdbdriver.TYPE_TIME_TZ: "TIMETZ",
+	duckdbdriver.TYPE_TIMESTAMP_TZ: "TIMESTAMPTZ", duckdbdriver.TYPE_BIGNUM: "BIGNUM",
+	duckdbdriver.TYPE_SQLNULL: "\"NULL\"",
 }

@@ -1,0 +1,76 @@
+// Code generated from the catalogs of PostgreSQL 15 and DuckDB 1.5; see catalog.go. DO NOT EDIT.
+
+package pgserver
+
+// pgColumns are the columns of the pg_catalog relations clients read, as
+// PostgreSQL 15 has them, each as name:type in DuckDB's types (CHAR is
+// PostgreSQL's one-byte "char").
+var pgColumns = map[string]string{
+	"pg_am":                    "oid:BIGINT amname:VARCHAR amhandler:VARCHAR amtype:CHAR",
+	"pg_attrdef":               "oid:BIGINT adrelid:BIGINT adnum:SMALLINT adbin:VARCHAR",
+	"pg_attribute":             "attrelid:BIGINT attname:VARCHAR atttypid:BIGINT attstattarget:INTEGER attlen:SMALLINT attnum:SMALLINT attndims:INTEGER attcacheoff:INTEGER atttypmod:INTEGER attbyval:BOOLEAN attalign:CHAR attstorage:CHAR attcompression:CHAR attnotnull:BOOLEAN atthasdef:BOOLEAN atthasmissing:BOOLEAN attidentity:CHAR attgenerated:CHAR attisdropped:BOOLEAN attislocal:BOOLEAN attinhcount:INTEGER attcollation:BIGINT attacl:VARCHAR[] attoptions:VARCHAR[] attfdwoptions:VARCHAR[] attmissingval:VARCHAR",
+	"pg_auth_members":          "roleid:BIGINT member:BIGINT grantor:BIGINT admin_option:BOOLEAN",
+	"pg_class":                 "oid:BIGINT relname:VARCHAR relnamespace:BIGINT reltype:BIGINT reloftype:BIGINT relowner:BIGINT relam:BIGINT relfilenode:BIGINT reltablespace:BIGINT relpages:INTEGER reltuples:FLOAT relallvisible:INTEGER reltoastrelid:BIGINT relhasindex:BOOLEAN relisshared:BOOLEAN relpersistence:CHAR relkind:CHAR relnatts:SMALLINT relchecks:SMALLINT relhasrules:BOOLEAN relhastriggers:BOOLEAN relhassubclass:BOOLEAN relrowsecurity:BOOLEAN relforcerowsecurity:BOOLEAN relispopulated:BOOLEAN relreplident:CHAR relispartition:BOOLEAN relrewrite:BIGINT relfrozenxid:BIGINT relminmxid:BIGINT relacl:VARCHAR[] reloptions:VARCHAR[] relpartbound:VARCHAR",
+	"pg_collation":             "oid:BIGINT collname:VARCHAR collnamespace:BIGINT collowner:BIGINT collprovider:CHAR collisdeterministic:BOOLEAN collencoding:INTEGER collcollate:VARCHAR collctype:VARCHAR colliculocale:VARCHAR collversion:VARCHAR",
+	"pg_constraint":            "oid:BIGINT conname:VARCHAR connamespace:BIGINT contype:CHAR condeferrable:BOOLEAN condeferred:BOOLEAN convalidated:BOOLEAN conrelid:BIGINT contypid:BIGINT conindid:BIGINT conparentid:BIGINT confrelid:BIGINT confupdtype:CHAR confdeltype:CHAR confmatchtype:CHAR conislocal:BOOLEAN coninhcount:INTEGER connoinherit:BOOLEAN conkey:SMALLINT[] confkey:SMALLINT[] conpfeqop:BIGINT[] conppeqop:BIGINT[] conffeqop:BIGINT[] confdelsetcols:SMALLINT[] conexclop:BIGINT[] conbin:VARCHAR",
+	"pg_database":              "oid:BIGINT datname:VARCHAR datdba:BIGINT encoding:INTEGER datlocprovider:CHAR datistemplate:BOOLEAN datallowconn:BOOLEAN datconnlimit:INTEGER datfrozenxid:BIGINT datminmxid:BIGINT dattablespace:BIGINT datcollate:VARCHAR datctype:VARCHAR daticulocale:VARCHAR datcollversion:VARCHAR datacl:VARCHAR[]",
+	"pg_depend":                "classid:BIGINT objid:BIGINT objsubid:INTEGER refclassid:BIGINT refobjid:BIGINT refobjsubid:INTEGER deptype:CHAR",
+	"pg_description":           "objoid:BIGINT classoid:BIGINT objsubid:INTEGER description:VARCHAR",
+	"pg_enum":                  "oid:BIGINT enumtypid:BIGINT enumsortorder:FLOAT enumlabel:VARCHAR",
+	"pg_event_trigger":         "oid:BIGINT evtname:VARCHAR evtevent:VARCHAR evtowner:BIGINT evtfoid:BIGINT evtenabled:CHAR evttags:VARCHAR[]",
+	"pg_extension":             "oid:BIGINT extname:VARCHAR extowner:BIGINT extnamespace:BIGINT extrelocatable:BOOLEAN extversion:VARCHAR extconfig:BIGINT[] extcondition:VARCHAR[]",
+	"pg_foreign_table":         "ftrelid:BIGINT ftserver:BIGINT ftoptions:VARCHAR[]",
+	"pg_index":                 "indexrelid:BIGINT indrelid:BIGINT indnatts:SMALLINT indnkeyatts:SMALLINT indisunique:BOOLEAN indnullsnotdistinct:BOOLEAN indisprimary:BOOLEAN indisexclusion:BOOLEAN indimmediate:BOOLEAN indisclustered:BOOLEAN indisvalid:BOOLEAN indcheckxmin:BOOLEAN indisready:BOOLEAN indislive:BOOLEAN indisreplident:BOOLEAN indkey:SMALLINT[] indcollation:BIGINT[] indclass:BIGINT[] indoption:SMALLINT[] indexprs:VARCHAR indpred:VARCHAR",
+	"pg_indexes":               "schemaname:VARCHAR tablename:VARCHAR indexname:VARCHAR tablespace:VARCHAR indexdef:VARCHAR",
+	"pg_inherits":              "inhrelid:BIGINT inhparent:BIGINT inhseqno:INTEGER inhdetachpending:BOOLEAN",
+	"pg_language":              "oid:BIGINT lanname:VARCHAR lanowner:BIGINT lanispl:BOOLEAN lanpltrusted:BOOLEAN lanplcallfoid:BIGINT laninline:BIGINT lanvalidator:BIGINT lanacl:VARCHAR[]",
+	"pg_matviews":              "schemaname:VARCHAR matviewname:VARCHAR matviewowner:VARCHAR tablespace:VARCHAR hasindexes:BOOLEAN ispopulated:BOOLEAN definition:VARCHAR",
+	"pg_namespace":             "oid:BIGINT nspname:VARCHAR nspowner:BIGINT nspacl:VARCHAR[]",
+	"pg_partitioned_table":     "partrelid:BIGINT partstrat:CHAR partnatts:SMALLINT partdefid:BIGINT partattrs:SMALLINT[] partclass:BIGINT[] partcollation:BIGINT[] partexprs:VARCHAR",
+	"pg_policy":                "oid:BIGINT polname:VARCHAR polrelid:BIGINT polcmd:CHAR polpermissive:BOOLEAN polroles:BIGINT[] polqual:VARCHAR polwithcheck:VARCHAR",
+	"pg_proc":                  "oid:BIGINT proname:VARCHAR pronamespace:BIGINT proowner:BIGINT prolang:BIGINT procost:FLOAT prorows:FLOAT provariadic:BIGINT prosupport:VARCHAR prokind:CHAR prosecdef:BOOLEAN proleakproof:BOOLEAN proisstrict:BOOLEAN proretset:BOOLEAN provolatile:CHAR proparallel:CHAR pronargs:SMALLINT pronargdefaults:SMALLINT prorettype:BIGINT proargtypes:BIGINT[] proallargtypes:BIGINT[] proargmodes:VARCHAR[] proargnames:VARCHAR[] proargdefaults:VARCHAR protrftypes:BIGINT[] prosrc:VARCHAR probin:VARCHAR prosqlbody:VARCHAR proconfig:VARCHAR[] proacl:VARCHAR[]",
+	"pg_publication":           "oid:BIGINT pubname:VARCHAR pubowner:BIGINT puballtables:BOOLEAN pubinsert:BOOLEAN pubupdate:BOOLEAN pubdelete:BOOLEAN pubtruncate:BOOLEAN pubviaroot:BOOLEAN",
+	"pg_publication_namespace": "oid:BIGINT pnpubid:BIGINT pnnspid:BIGINT",
+	"pg_publication_rel":       "oid:BIGINT prpubid:BIGINT prrelid:BIGINT prqual:VARCHAR prattrs:SMALLINT[]",
+	"pg_rewrite":               "oid:BIGINT rulename:VARCHAR ev_class:BIGINT ev_type:CHAR ev_enabled:CHAR is_instead:BOOLEAN ev_qual:VARCHAR ev_action:VARCHAR",
+	"pg_roles":                 "rolname:VARCHAR rolsuper:BOOLEAN rolinherit:BOOLEAN rolcreaterole:BOOLEAN rolcreatedb:BOOLEAN rolcanlogin:BOOLEAN rolreplication:BOOLEAN rolconnlimit:INTEGER rolpassword:VARCHAR rolvaliduntil:TIMESTAMPTZ rolbypassrls:BOOLEAN rolconfig:VARCHAR[] oid:BIGINT",
+	"pg_sequence":              "seqrelid:BIGINT seqtypid:BIGINT seqstart:BIGINT seqincrement:BIGINT seqmax:BIGINT seqmin:BIGINT seqcache:BIGINT seqcycle:BOOLEAN",
+	"pg_sequences":             "schemaname:VARCHAR sequencename:VARCHAR sequenceowner:VARCHAR data_type:VARCHAR start_value:BIGINT min_value:BIGINT max_value:BIGINT increment_by:BIGINT cycle:BOOLEAN cache_size:BIGINT last_value:BIGINT",
+	"pg_settings":              "name:VARCHAR setting:VARCHAR unit:VARCHAR category:VARCHAR short_desc:VARCHAR extra_desc:VARCHAR context:VARCHAR vartype:VARCHAR source:VARCHAR min_val:VARCHAR max_val:VARCHAR enumvals:VARCHAR[] boot_val:VARCHAR reset_val:VARCHAR sourcefile:VARCHAR sourceline:INTEGER pending_restart:BOOLEAN",
+	"pg_shdescription":         "objoid:BIGINT classoid:BIGINT description:VARCHAR",
+	"pg_stat_activity":         "datid:BIGINT datname:VARCHAR pid:INTEGER leader_pid:INTEGER usesysid:BIGINT usename:VARCHAR application_name:VARCHAR client_addr:VARCHAR client_hostname:VARCHAR client_port:INTEGER backend_start:TIMESTAMPTZ xact_start:TIMESTAMPTZ query_start:TIMESTAMPTZ state_change:TIMESTAMPTZ wait_event_type:VARCHAR wait_event:VARCHAR state:VARCHAR backend_xid:BIGINT backend_xmin:BIGINT query_id:BIGINT query:VARCHAR backend_type:VARCHAR",
+	"pg_statistic_ext":         "oid:BIGINT stxrelid:BIGINT stxname:VARCHAR stxnamespace:BIGINT stxowner:BIGINT stxstattarget:INTEGER stxkeys:SMALLINT[] stxkind:VARCHAR[] stxexprs:VARCHAR",
+	"pg_tables":                "schemaname:VARCHAR tablename:VARCHAR tableowner:VARCHAR tablespace:VARCHAR hasindexes:BOOLEAN hasrules:BOOLEAN hastriggers:BOOLEAN rowsecurity:BOOLEAN",
+	"pg_tablespace":            "oid:BIGINT spcname:VARCHAR spcowner:BIGINT spcacl:VARCHAR[] spcoptions:VARCHAR[]",
+	"pg_trigger":               "oid:BIGINT tgrelid:BIGINT tgparentid:BIGINT tgname:VARCHAR tgfoid:BIGINT tgtype:SMALLINT tgenabled:CHAR tgisinternal:BOOLEAN tgconstrrelid:BIGINT tgconstrindid:BIGINT tgconstraint:BIGINT tgdeferrable:BOOLEAN tginitdeferred:BOOLEAN tgnargs:SMALLINT tgattr:SMALLINT[] tgargs:BLOB tgqual:VARCHAR tgoldtable:VARCHAR tgnewtable:VARCHAR",
+	"pg_type":                  "oid:BIGINT typname:VARCHAR typnamespace:BIGINT typowner:BIGINT typlen:SMALLINT typbyval:BOOLEAN typtype:CHAR typcategory:CHAR typispreferred:BOOLEAN typisdefined:BOOLEAN typdelim:CHAR typrelid:BIGINT typsubscript:VARCHAR typelem:BIGINT typarray:BIGINT typinput:VARCHAR typoutput:VARCHAR typreceive:VARCHAR typsend:VARCHAR typmodin:VARCHAR typmodout:VARCHAR typanalyze:VARCHAR typalign:CHAR typstorage:CHAR typnotnull:BOOLEAN typbasetype:BIGINT typtypmod:INTEGER typndims:INTEGER typcollation:BIGINT typdefaultbin:VARCHAR typdefault:VARCHAR typacl:VARCHAR[]",
+	"pg_user":                  "usename:VARCHAR usesysid:BIGINT usecreatedb:BOOLEAN usesuper:BOOLEAN userepl:BOOLEAN usebypassrls:BOOLEAN passwd:VARCHAR valuntil:TIMESTAMPTZ useconfig:VARCHAR[]",
+	"pg_views":                 "schemaname:VARCHAR viewname:VARCHAR viewowner:VARCHAR definition:VARCHAR",
+}
+
+// duckdbColumns are the columns of DuckDB's own pg_catalog views, as
+// name:type.
+var duckdbColumns = map[string]string{
+	"pg_am":                  "oid:INTEGER amname:VARCHAR amhandler:NULL amtype:VARCHAR",
+	"pg_attrdef":             "oid:INTEGER adrelid:BIGINT adnum:INTEGER adbin:VARCHAR",
+	"pg_attribute":           "attrelid:BIGINT attname:VARCHAR atttypid:BIGINT attstattarget:INTEGER attlen:NULL attnum:INTEGER attndims:INTEGER attcacheoff:INTEGER atttypmod:INTEGER attbyval:BOOLEAN attstorage:NULL attalign:NULL attnotnull:BOOLEAN atthasdef:BOOLEAN atthasmissing:BOOLEAN attidentity:VARCHAR attgenerated:VARCHAR attisdropped:BOOLEAN attislocal:BOOLEAN attinhcount:INTEGER attcollation:INTEGER attcompression:NULL attacl:NULL attoptions:NULL attfdwoptions:NULL attmissingval:NULL",
+	"pg_class":               "oid:BIGINT relname:VARCHAR relnamespace:BIGINT reltype:INTEGER reloftype:INTEGER relowner:INTEGER relam:INTEGER relfilenode:INTEGER reltablespace:INTEGER relpages:INTEGER reltuples:FLOAT relallvisible:INTEGER reltoastrelid:INTEGER reltoastidxid:INTEGER relhasindex:BOOLEAN relisshared:BOOLEAN relpersistence:VARCHAR relkind:VARCHAR relnatts:BIGINT relchecks:BIGINT relhasoids:BOOLEAN relhaspkey:BOOLEAN relhasrules:BOOLEAN relhastriggers:BOOLEAN relhassubclass:BOOLEAN relrowsecurity:BOOLEAN relispopulated:BOOLEAN relreplident:NULL relispartition:BOOLEAN relrewrite:INTEGER relfrozenxid:INTEGER relminmxid:NULL relacl:NULL reloptions:NULL relpartbound:NULL",
+	"pg_collation":           "oid:BIGINT collname:VARCHAR",
+	"pg_constraint":          "oid:BIGINT conname:VARCHAR connamespace:BIGINT contype:VARCHAR condeferrable:BOOLEAN condeferred:BOOLEAN convalidated:BOOLEAN conrelid:BIGINT contypid:INTEGER conindid:INTEGER conparentid:INTEGER confrelid:INTEGER confupdtype:NULL confdeltype:NULL confmatchtype:NULL conislocal:BOOLEAN coninhcount:INTEGER connoinherit:BOOLEAN conkey:BIGINT[] confkey:NULL conpfeqop:NULL conppeqop:NULL conffeqop:NULL conexclop:NULL conbin:VARCHAR",
+	"pg_database":            "oid:BIGINT datname:VARCHAR datallowconn:BOOLEAN datistemplate:BOOLEAN",
+	"pg_depend":              "classid:BIGINT objid:BIGINT objsubid:INTEGER refclassid:BIGINT refobjid:BIGINT refobjsubid:INTEGER deptype:VARCHAR",
+	"pg_description":         "objoid:BIGINT classoid:VARCHAR objsubid:INTEGER description:VARCHAR",
+	"pg_enum":                "oid:NULL enumtypid:BIGINT enumsortorder:INTEGER enumlabel:VARCHAR",
+	"pg_index":               "indexrelid:BIGINT indrelid:BIGINT indnatts:INTEGER indnkeyatts:INTEGER indisunique:BOOLEAN indisprimary:BOOLEAN indisexclusion:BOOLEAN indimmediate:BOOLEAN indisclustered:BOOLEAN indisvalid:BOOLEAN indcheckxmin:BOOLEAN indisready:BOOLEAN indislive:BOOLEAN indisreplident:BOOLEAN indkey:INTEGER[] indcollation:BIGINT[] indclass:BIGINT[] indoption:INTEGER[] indexprs:VARCHAR indpred:NULL",
+	"pg_indexes":             "schemaname:VARCHAR tablename:VARCHAR indexname:VARCHAR tablespace:NULL indexdef:VARCHAR",
+	"pg_namespace":           "oid:BIGINT nspname:VARCHAR nspowner:INTEGER nspacl:NULL",
+	"pg_prepared_statements": "name:VARCHAR statement:VARCHAR prepare_time:NULL parameter_types:VARCHAR[] result_types:VARCHAR[] from_sql:NULL generic_plans:NULL custom_plans:NULL",
+	"pg_proc":                "oid:BIGINT proname:VARCHAR pronamespace:BIGINT proowner:NULL prolang:NULL procost:INTEGER prorows:INTEGER provariadic:VARCHAR prosupport:INTEGER prokind:VARCHAR prosecdef:BOOLEAN proleakproof:BOOLEAN proisstrict:BOOLEAN proretset:BOOLEAN provolatile:VARCHAR proparallel:VARCHAR pronargs:BIGINT pronargdefaults:INTEGER prorettype:VARCHAR proargtypes:VARCHAR[] proallargtypes:NULL proargmodes:NULL proargnames:VARCHAR[] proargdefaults:NULL protrftypes:NULL prosrc:NULL probin:NULL prosqlbody:VARCHAR proconfig:NULL proacl:NULL proisagg:BOOLEAN",
+	"pg_sequence":            "seqrelid:BIGINT seqtypid:INTEGER seqstart:BIGINT seqincrement:BIGINT seqmax:BIGINT seqmin:BIGINT seqcache:INTEGER seqcycle:BOOLEAN",
+	"pg_sequences":           "schemaname:VARCHAR sequencename:VARCHAR sequenceowner:VARCHAR data_type:INTEGER start_value:BIGINT min_value:BIGINT max_value:BIGINT increment_by:BIGINT cycle:BOOLEAN cache_size:INTEGER last_value:BIGINT",
+	"pg_settings":            "name:VARCHAR setting:VARCHAR short_desc:VARCHAR vartype:VARCHAR",
+	"pg_tables":              "schemaname:VARCHAR tablename:VARCHAR tableowner:VARCHAR tablespace:NULL hasindexes:BOOLEAN hasrules:BOOLEAN hastriggers:BOOLEAN",
+	"pg_tablespace":          "oid:INTEGER spcname:VARCHAR spcowner:INTEGER spcacl:NULL spcoptions:NULL",
+	"pg_type":                "oid:BIGINT typname:VARCHAR typnamespace:BIGINT typowner:INTEGER typlen:BIGINT typbyval:BOOLEAN typtype:VARCHAR typcategory:VARCHAR typispreferred:BOOLEAN typisdefined:BOOLEAN typdelim:NULL typrelid:NULL typsubscript:NULL typelem:NULL typarray:NULL typinput:NULL typoutput:NULL typreceive:NULL typsend:NULL typmodin:NULL typmodout:NULL typanalyze:NULL typalign:VARCHAR typstorage:VARCHAR typnotnull:NULL typbasetype:NULL typtypmod:NULL typndims:NULL typcollation:NULL typdefaultbin:NULL typdefault:NULL typacl:NULL",
+	"pg_views":               "schemaname:VARCHAR viewname:VARCHAR viewowner:VARCHAR definition:VARCHAR",
+}
