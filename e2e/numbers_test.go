@@ -1,6 +1,10 @@
 package e2e
 
 import (
+	"database/sql"
+	"encoding/json"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 )
@@ -61,5 +65,92 @@ func TestOldConversionsStatusChangesLand(t *testing.T) {
 			}
 			t.Logf("%d old conversions changed; %d compared", churn.Changed, len(rows))
 		})
+	}
+}
+
+// syncd verify finds, per day and currency, conversions a page skipped
+// once (the simulator answers one window as if they did not exist, total
+// included) and conversions deleted by hand, exits 1 naming the days, and
+// --repair re-syncs exactly them: then verify exits 0 and the warehouse
+// equals Affise.
+func TestVerifyFindsAndRepairs(t *testing.T) {
+	s := startSim(t, simArgs...)
+	e := newEnv(t, s, "")
+	berlin, _ := time.LoadLocation("Europe/Berlin")
+	skipped := time.Now().In(berlin).AddDate(0, 0, -3).Format(time.DateOnly)
+	var hide struct{ Hidden int }
+	s.control(t, "POST", "/_sim/hide-once?stream=conversions&day="+skipped+"&timezone=Europe/Berlin", nil, &hide)
+	if hide.Hidden == 0 {
+		t.Fatal("the simulator hid nothing")
+	}
+	e.mustSync(t)
+	// Conversions deleted by hand on another day.
+	deleted := time.Now().In(berlin).AddDate(0, 0, -6).Format(time.DateOnly)
+	db, err := sql.Open("duckdb", e.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`DELETE FROM conversions WHERE id IN (SELECT id FROM conversions
+		WHERE CAST(timezone('Europe/Berlin', timezone('UTC', created_at)) AS DATE) = DATE '` + deleted + `' LIMIT 5)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	from := time.Now().In(berlin).AddDate(0, 0, -19).Format(time.DateOnly)
+	r := e.syncd(t, "verify", "--from", from)
+	if r.code != 1 || !strings.Contains(r.stderr, "differ from Affise") {
+		t.Fatalf("verify after a skipped page and a deletion: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	for _, day := range []string{skipped, deleted} {
+		if !regexp.MustCompile(`(?m)^` + day + `\s+\S+\s+.*DIFF`).MatchString(r.stdout) {
+			t.Errorf("verify does not report %s as differing:\n%s", day, r.stdout)
+		}
+	}
+	bad := strings.Count(r.stdout, "DIFF")
+
+	r = e.syncd(t, "verify", "--from", from, "--repair")
+	if r.code != 0 || !strings.Contains(r.stderr, "repairing") {
+		t.Fatalf("verify --repair: exit %d\n%s\n%s", r.code, r.stdout, tail(r.stderr, 2000))
+	}
+	r = e.syncd(t, "verify", "--from", from, "--format", "json")
+	if r.code != 0 || strings.Contains(r.stdout, `"agrees": false`) {
+		t.Fatalf("verify after the repair: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	var doc struct {
+		Requests int64
+		Rows     []struct{ Day, Currency string }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || len(doc.Rows) == 0 {
+		t.Fatalf("verify --format json: %v\n%s", err, r.stdout)
+	}
+	t.Logf("%d rows differed; verify of 19 days in %d currencies costs %d requests", bad, len(doc.Rows)/19, doc.Requests)
+	assertEqualsSimulator(t, e)
+}
+
+// After status changes spread over the whole history, older than every
+// lookback included, stats_daily equals the conversions per day and
+// currency, and syncd verify exits 0.
+func TestNumbersEqualAffiseAfterChurn(t *testing.T) {
+	s := startSim(t, "--seed", "9", "--conversions", "5000", "--days", "100", "--timezone", "America/New_York")
+	start := time.Now().UTC().AddDate(0, 0, -95).Format(time.DateOnly)
+	e := newEnv(t, s, "streams:\n  conversions: {start_date: "+start+"}\n  stats_daily: {start_date: "+start+"}\n")
+	e.mustSync(t)
+	for _, q := range []string{"n=100&min_age=30d&max_age=90d", "n=100&min_age=8d&max_age=30d", "n=100"} {
+		s.control(t, "POST", "/_sim/churn?"+q, nil, nil)
+		e.mustSync(t)
+	}
+	if r := e.syncd(t, "verify", "--from", start); r.code != 0 {
+		t.Errorf("verify after churn: exit %d\n%s\n%s", r.code, tail(r.stdout, 3000), r.stderr)
+	}
+	db := e.openDB(t)
+	diff := queryStrings(t, db, `
+		WITH c AS (SELECT CAST(timezone('Europe/Berlin', timezone('UTC', created_at)) AS DATE) AS day, currency,
+				count(*) FILTER (status = 'confirmed') AS n, coalesce(sum(revenue) FILTER (status = 'confirmed'), 0) AS rev
+			FROM conversions GROUP BY 1, 2),
+		s AS (SELECT day, currency, sum(confirmed_count) AS n, sum(confirmed_charge) AS rev FROM stats_daily GROUP BY 1, 2)
+		SELECT c.day::VARCHAR, c.currency, c.n::VARCHAR, coalesce(s.n, -1)::VARCHAR FROM c LEFT JOIN s USING (day, currency)
+		WHERE c.day >= DATE '`+start+`' + 1 AND (c.n <> coalesce(s.n, -1) OR c.rev <> coalesce(s.rev, -1)) ORDER BY 1, 2`)
+	for _, d := range diff {
+		t.Errorf("%s %s: %s confirmed conversions, stats_daily says %s", d[0], d[1], d[2], d[3])
 	}
 }

@@ -766,3 +766,30 @@ func snippet(ctype string, body []byte) string {
 	}
 	return fmt.Sprintf("%s, %d bytes: %q", ctype, len(body), s)
 }
+
+// List reads every page of GET path with q, with the client's budget and
+// retries, and returns the items of listKey as raw JSON. It is for checks
+// of the warehouse against Affise (syncd verify), which read few pages;
+// streams walk their windows with Fetch.
+func (c *Client) List(ctx context.Context, path, listKey string, q url.Values) ([][]byte, int64, error) {
+	var items [][]byte
+	var requests int64
+	for page := 1; ; page++ {
+		if page > c.maxPages {
+			return nil, requests, fmt.Errorf("GET %s page %d: %w: more than %d pages", path, page, ErrPagination, c.maxPages)
+		}
+		reply, attempts, err := c.getPage(ctx, path, listKey, q, page)
+		requests += int64(attempts)
+		if err != nil {
+			return nil, requests, err
+		}
+		items = append(items, reply.items...)
+		p := reply.pagination
+		if p == nil || !p.NextPage.set || p.NextPage.v == 0 || len(reply.items) == 0 {
+			return items, requests, nil
+		}
+		if p.NextPage.v != int64(page+1) {
+			return nil, requests, fmt.Errorf("GET %s page %d: %w: next_page is %d", path, page, ErrPagination, p.NextPage.v)
+		}
+	}
+}

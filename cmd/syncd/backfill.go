@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/syncd/syncd/load"
 	"github.com/syncd/syncd/pipeline"
 )
 
@@ -61,36 +63,43 @@ last 7 days; offers, partners and advertisers are snapshots (use sync).`,
 			if from.After(today) {
 				return usagef("--from %s is in the future", fromFlag)
 			}
-			start := time.Date(from.Year(), from.Month(), from.Day(), 0, 0, 0, 0, loc)
-			end := time.Date(to.Year(), to.Month(), to.Day()+1, 0, 0, 0, 0, loc) // --to is inclusive
 			src, sink, err := a.startLoad(cmd.Context(), streams, false)
 			if err != nil {
 				return err
 			}
 			defer sink.Close()
-			for _, ex := range src.extractors {
-				opts := pipeline.Options{Log: a.log}
-				if term.IsTerminal(int(os.Stderr.Fd())) {
-					bar := progressbar.NewOptions(-1, progressbar.OptionSetDescription(ex.Stream()),
-						progressbar.OptionSetWriter(os.Stderr), progressbar.OptionShowCount(), progressbar.OptionClearOnFinish())
-					opts.Progress = func(done, total int, rows int64) {
-						bar.ChangeMax(total)
-						bar.Describe(fmt.Sprintf("%s: %d rows", ex.Stream(), rows))
-						_ = bar.Set(done)
-					}
-				}
-				res, err := pipeline.Backfill(cmd.Context(), ex, sink, start, end, opts)
-				if err != nil {
-					return err
-				}
-				a.log.Info().Str("stream", res.Stream).Int64("rows", res.Rows).Int64("requests", res.Requests).
-					Int("windows", res.Windows).Dur("duration", res.Duration).Msg("backfill finished")
-			}
-			return nil
+			return a.backfill(cmd.Context(), src, sink, from, to)
 		},
 	}
 	cmd.Flags().StringSliceVar(&streams, "stream", nil, "streams to backfill (comma-separated; required)")
 	cmd.Flags().StringVar(&fromFlag, "from", "", "first day to re-sync, YYYY-MM-DD (required)")
 	cmd.Flags().StringVar(&toFlag, "to", "", "last day to re-sync, YYYY-MM-DD (default: today)")
 	return cmd
+}
+
+// backfill re-syncs the days [from, to] (both inclusive, days of the
+// network's calendar as UTC midnights) of src's streams into sink.
+func (a *app) backfill(ctx context.Context, src *source, sink load.Warehouse, from, to time.Time) error {
+	loc := a.cfg.API.Location
+	start := time.Date(from.Year(), from.Month(), from.Day(), 0, 0, 0, 0, loc)
+	end := time.Date(to.Year(), to.Month(), to.Day()+1, 0, 0, 0, 0, loc) // --to is inclusive
+	for _, ex := range src.extractors {
+		opts := pipeline.Options{Log: a.log}
+		if term.IsTerminal(int(os.Stderr.Fd())) {
+			bar := progressbar.NewOptions(-1, progressbar.OptionSetDescription(ex.Stream()),
+				progressbar.OptionSetWriter(os.Stderr), progressbar.OptionShowCount(), progressbar.OptionClearOnFinish())
+			opts.Progress = func(done, total int, rows int64) {
+				bar.ChangeMax(total)
+				bar.Describe(fmt.Sprintf("%s: %d rows", ex.Stream(), rows))
+				_ = bar.Set(done)
+			}
+		}
+		res, err := pipeline.Backfill(ctx, ex, sink, start, end, opts)
+		if err != nil {
+			return err
+		}
+		a.log.Info().Str("stream", res.Stream).Int64("rows", res.Rows).Int64("requests", res.Requests).
+			Int("windows", res.Windows).Dur("duration", res.Duration).Msg("backfill finished")
+	}
+	return nil
 }

@@ -60,6 +60,7 @@ Config reference: config.example.yaml (every key, documented).`,
 		newRunCmd(g),
 		newHealthcheckCmd(g),
 		newLakeCmd(g),
+		newVerifyCmd(g),
 		newVersionCmd(),
 	)
 	for _, c := range root.Commands() {
