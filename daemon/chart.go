@@ -1,9 +1,11 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,10 +25,18 @@ type DayMoney struct {
 	Converts int64
 }
 
-// dailyMoney reads the last chartDays days ending today (UTC), one entry
-// per day, zero where nothing happened. ok is false when the conversions
+// currencyDays is the chart data of one currency.
+type currencyDays struct {
+	Currency string // "" for conversions that carry none
+	Days     []DayMoney
+	total    int64 // conversions over the days, to order the currencies
+}
+
+// dailyMoney reads the last chartDays days ending today (UTC), per
+// currency, one entry per day, zero where nothing happened; the currency
+// with the most conversions comes first. ok is false when the conversions
 // table does not exist yet.
-func dailyMoney(ctx context.Context, r load.Reader, now time.Time) (days []DayMoney, ok bool, err error) {
+func dailyMoney(ctx context.Context, r load.Reader, now time.Time) (charts []currencyDays, ok bool, err error) {
 	today := now.UTC().Truncate(24 * time.Hour)
 	from := today.AddDate(0, 0, -(chartDays - 1))
 	to := today.AddDate(0, 0, 1)
@@ -34,18 +44,32 @@ func dailyMoney(ctx context.Context, r load.Reader, now time.Time) (days []DayMo
 	if err != nil || !ok {
 		return nil, ok, err
 	}
-	byDay := map[string]DayMoney{}
+	byCurrency := map[string]map[string]DayMoney{}
 	for _, s := range sums {
-		byDay[s.Day.UTC().Format(time.DateOnly)] = DayMoney{Revenue: s.Revenue, Payouts: s.Payouts, Converts: s.Conversions}
+		if byCurrency[s.Currency] == nil {
+			byCurrency[s.Currency] = map[string]DayMoney{}
+		}
+		byCurrency[s.Currency][s.Day.UTC().Format(time.DateOnly)] = DayMoney{Revenue: s.Revenue, Payouts: s.Payouts, Converts: s.Conversions}
 	}
-	for i := range chartDays {
-		day := from.AddDate(0, 0, i)
-		m := byDay[day.Format(time.DateOnly)]
-		m.Day = day
-		m.Profit = m.Revenue - m.Payouts
-		days = append(days, m)
+	for cur, byDay := range byCurrency {
+		c := currencyDays{Currency: cur}
+		for i := range chartDays {
+			day := from.AddDate(0, 0, i)
+			m := byDay[day.Format(time.DateOnly)]
+			m.Day = day
+			m.Profit = m.Revenue - m.Payouts
+			c.total += m.Converts
+			c.Days = append(c.Days, m)
+		}
+		charts = append(charts, c)
 	}
-	return days, true, nil
+	slices.SortFunc(charts, func(a, b currencyDays) int {
+		if a.total != b.total {
+			return cmp.Compare(b.total, a.total)
+		}
+		return strings.Compare(a.Currency, b.Currency)
+	})
+	return charts, true, nil
 }
 
 // chart is the server-rendered SVG of the revenue, payouts and profit per

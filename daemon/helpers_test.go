@@ -130,7 +130,7 @@ func openWarehouse(t *testing.T) (*duckdb.Sink, *sql.DB) {
 // declined conversion that must not count.
 func seedConversions(t *testing.T, db *sql.DB, now time.Time, days int) {
 	t.Helper()
-	mustExec(t, db, `CREATE TABLE conversions (id VARCHAR PRIMARY KEY, status VARCHAR,
+	mustExec(t, db, `CREATE TABLE conversions (id VARCHAR PRIMARY KEY, status VARCHAR, currency VARCHAR,
 		revenue DECIMAL(18,4), payouts DECIMAL(18,4), created_at TIMESTAMP, raw JSON)`)
 	today := now.UTC().Truncate(24 * time.Hour)
 	for i := range days {
@@ -141,8 +141,8 @@ func seedConversions(t *testing.T, db *sql.DB, now time.Time, days int) {
 		if i%7 == 3 {
 			pay = rev + 25 // a losing day: negative profit
 		}
-		mustExec(t, db, `INSERT INTO conversions VALUES (?, 'confirmed', ?, ?, CAST(? AS TIMESTAMP), '{}')`, "c"+strconv.Itoa(i), rev, pay, ts)
-		mustExec(t, db, `INSERT INTO conversions VALUES (?, 'declined', 999, 999, CAST(? AS TIMESTAMP), '{}')`, "d"+strconv.Itoa(i), ts)
+		mustExec(t, db, `INSERT INTO conversions VALUES (?, 'confirmed', 'USD', ?, ?, CAST(? AS TIMESTAMP), '{}')`, "c"+strconv.Itoa(i), rev, pay, ts)
+		mustExec(t, db, `INSERT INTO conversions VALUES (?, 'declined', 'USD', 999, 999, CAST(? AS TIMESTAMP), '{}')`, "d"+strconv.Itoa(i), ts)
 	}
 }
 

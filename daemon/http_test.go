@@ -209,7 +209,7 @@ func TestStatusPage(t *testing.T) {
 		rev += float64(r)
 		pay += float64(p)
 	}
-	if want := "revenue <b>" + money(rev) + "</b> · payouts <b>" + money(pay) + "</b> · profit <b>" + money(rev-pay) + "</b> · 60 conversions"; !strings.Contains(page, want) {
+	if want := "revenue <b>" + money(rev) + " USD</b> · payouts <b>" + money(pay) + " USD</b> · profit <b>" + money(rev-pay) + " USD</b> · 60 conversions"; !strings.Contains(page, want) {
 		i := strings.Index(page, "30 days:")
 		t.Errorf("page lacks totals %q: %s", want, page[i:min(len(page), i+300)])
 	}
@@ -218,31 +218,38 @@ func TestStatusPage(t *testing.T) {
 func TestDailyMoneyFillsGaps(t *testing.T) {
 	wh, db := openWarehouse(t)
 	now := time.Date(2025, 6, 10, 8, 0, 0, 0, time.UTC)
-	mustExec(t, db, `CREATE TABLE conversions (id VARCHAR, status VARCHAR, revenue DECIMAL(18,4), payouts DECIMAL(18,4), created_at TIMESTAMP)`)
+	mustExec(t, db, `CREATE TABLE conversions (id VARCHAR, status VARCHAR, currency VARCHAR, revenue DECIMAL(18,4), payouts DECIMAL(18,4), created_at TIMESTAMP)`)
 	mustExec(t, db, `INSERT INTO conversions VALUES
-		('a', 'confirmed', 10.5, 4, '2025-06-10 01:00:00'),
-		('b', 'pending', 1, 1, '2025-06-10 23:59:59'),
-		('c', 'hold', 2, 0.5, '2025-06-01 00:00:00'),
-		('d', 'declined', 100, 100, '2025-06-01 00:00:00'),
-		('e', 'confirmed', 1000, 1000, '2025-05-11 23:59:59'),
-		('f', 'confirmed', 3, 1, '2025-05-12 00:00:00')`)
-	days, ok, err := dailyMoney(context.Background(), wh, now)
+		('a', 'confirmed', 'USD', 10.5, 4, '2025-06-10 01:00:00'),
+		('b', 'pending', 'USD', 1, 1, '2025-06-10 23:59:59'),
+		('c', 'hold', 'USD', 2, 0.5, '2025-06-01 00:00:00'),
+		('d', 'declined', 'USD', 100, 100, '2025-06-01 00:00:00'),
+		('e', 'confirmed', 'USD', 1000, 1000, '2025-05-11 23:59:59'),
+		('f', 'confirmed', 'USD', 3, 1, '2025-05-12 00:00:00'),
+		('g', 'confirmed', 'EUR', 50, 20, '2025-06-10 02:00:00')`)
+	charts, ok, err := dailyMoney(context.Background(), wh, now)
 	if err != nil || !ok {
 		t.Fatal(ok, err)
 	}
+	if len(charts) != 2 || charts[0].Currency != "USD" || charts[1].Currency != "EUR" {
+		t.Fatalf("charts %+v: want USD (more conversions) then EUR", charts)
+	}
+	days := charts[0].Days
 	if len(days) != 30 || !days[0].Day.Equal(time.Date(2025, 5, 12, 0, 0, 0, 0, time.UTC)) || !days[29].Day.Equal(time.Date(2025, 6, 10, 0, 0, 0, 0, time.UTC)) {
 		t.Fatalf("days %v .. %v (%d)", days[0].Day, days[len(days)-1].Day, len(days))
 	}
-	check := func(i int, rev, pay float64, n int64) {
+	check := func(days []DayMoney, i int, rev, pay float64, n int64) {
 		t.Helper()
 		if d := days[i]; d.Revenue != rev || d.Payouts != pay || d.Profit != rev-pay || d.Converts != n {
 			t.Errorf("day %s = %+v, want revenue %v payouts %v, %d conversions", d.Day.Format(time.DateOnly), d, rev, pay, n)
 		}
 	}
-	check(0, 3, 1, 1)
-	check(20, 2, 0.5, 2)
-	check(29, 11.5, 5, 2)
-	check(5, 0, 0, 0)
+	check(days, 0, 3, 1, 1)
+	check(days, 20, 2, 0.5, 2)
+	check(days, 29, 11.5, 5, 2) // the EUR conversion of that day is not added
+	check(days, 5, 0, 0, 0)
+	check(charts[1].Days, 29, 50, 20, 1)
+	check(charts[1].Days, 28, 0, 0, 0)
 	c := buildChart(days)
 	if len(c.RevenueBars) != 30 || len(c.ProfitMarkers) != 30 || c.Ticks[0].Label != "0.00" {
 		t.Errorf("chart: %d bars, %d markers, ticks %v", len(c.RevenueBars), len(c.ProfitMarkers), c.Ticks)

@@ -13,19 +13,26 @@ import (
 
 // statusPage is what the template renders.
 type statusPage struct {
-	Now        time.Time
-	Started    time.Time
-	Uptime     string
-	Version    string
-	Healthy    bool
-	Summary    string // healthSummary: /healthz's first line when unhealthy
-	Streams    []streamRow
-	Alarms     []string
-	Chart      chart
-	Days       []DayMoney
+	Now     time.Time
+	Started time.Time
+	Uptime  string
+	Version string
+	Healthy bool
+	Summary string // healthSummary: /healthz's first line when unhealthy
+	Streams []streamRow
+	Alarms  []string
+	// Charts holds one chart per currency: amounts of different
+	// currencies are never added or drawn on one scale.
+	Charts     []currencyChart
 	ChartNote  string
 	HasChart   bool
 	RefreshSec int
+}
+
+type currencyChart struct {
+	Currency string
+	Chart    chart
+	Days     []DayMoney
 }
 
 type streamRow struct {
@@ -106,7 +113,7 @@ func (d *Daemon) serveStatusPage(w http.ResponseWriter, r *http.Request) {
 		p.ChartNote = "No warehouse to chart."
 	} else {
 		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-		days, ok, err := dailyMoney(ctx, d.cfg.Warehouse, now)
+		charts, ok, err := dailyMoney(ctx, d.cfg.Warehouse, now)
 		cancel()
 		switch {
 		case err != nil:
@@ -115,9 +122,13 @@ func (d *Daemon) serveStatusPage(w http.ResponseWriter, r *http.Request) {
 			p.ChartNote = "No conversions synced yet: the chart appears after the first conversions pass."
 		default:
 			p.HasChart = true
-			p.Days = days
-			p.Chart = buildChart(days)
-			if !p.Chart.HasMoney {
+			money := false
+			for _, c := range charts {
+				ch := buildChart(c.Days)
+				money = money || ch.HasMoney
+				p.Charts = append(p.Charts, currencyChart{Currency: c.Currency, Chart: ch, Days: c.Days})
+			}
+			if !money {
 				p.ChartNote = "No revenue or payouts in the last 30 days."
 			}
 		}
@@ -261,30 +272,33 @@ const statusHTML = `<!doctype html>
   </table>
 </section>
 <section>
-  <h2>Revenue, payouts and profit per day (UTC, last 30 days)</h2>
+  <h2>Revenue, payouts and profit per day and currency (UTC, last 30 days)</h2>
   {{if .HasChart}}
+  {{range .Charts}}{{$cur := or .Currency "no currency"}}
+  <h3>{{$cur}}</h3>
   <div class="legend">{{range .Chart.Series}}<span><i style="background:{{.Color}}"></i>{{.Name}}</span>{{end}}</div>
-  <div class="totals muted">30 days: revenue <b>{{money .Chart.Totals.Revenue}}</b> · payouts <b>{{money .Chart.Totals.Payouts}}</b> · profit <b>{{money .Chart.Totals.Profit}}</b> · {{.Chart.Totals.Converts}} conversions</div>
-  {{with .Chart}}
-  <svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {{.W}} {{.H}}" width="100%" role="img" aria-label="Daily revenue, payouts and profit">
-    {{range .Ticks}}<line x1="{{$.Chart.Left}}" x2="{{plus $.Chart.Left $.Chart.PlotW}}" y1="{{.Y}}" y2="{{.Y}}" stroke="#e5e7eb"/>
-    <text x="{{plus $.Chart.Left -6}}" y="{{plus .Y 4}}" text-anchor="end">{{.Label}}</text>
+  <div class="totals muted">30 days: revenue <b>{{money .Chart.Totals.Revenue}} {{$cur}}</b> · payouts <b>{{money .Chart.Totals.Payouts}} {{$cur}}</b> · profit <b>{{money .Chart.Totals.Profit}} {{$cur}}</b> · {{.Chart.Totals.Converts}} conversions</div>
+  {{with .Chart}}{{$c := .}}
+  <svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {{.W}} {{.H}}" width="100%" role="img" aria-label="Daily revenue, payouts and profit in {{$cur}}">
+    {{range .Ticks}}<line x1="{{$c.Left}}" x2="{{plus $c.Left $c.PlotW}}" y1="{{.Y}}" y2="{{.Y}}" stroke="#e5e7eb"/>
+    <text x="{{plus $c.Left -6}}" y="{{plus .Y 4}}" text-anchor="end">{{.Label}}</text>
     {{end}}
     <line x1="{{.Left}}" x2="{{plus .Left .PlotW}}" y1="{{.ZeroY}}" y2="{{.ZeroY}}" stroke="#6b7280"/>
     {{range .RevenueBars}}<rect x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}" fill="#2563eb"><title>{{.Title}}</title></rect>{{end}}
     {{range .PayoutBars}}<rect x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}" fill="#f59e0b"><title>{{.Title}}</title></rect>{{end}}
     <polyline points="{{.ProfitPoints}}" fill="none" stroke="#059669" stroke-width="2.5" stroke-linejoin="round"/>
     {{range .ProfitMarkers}}<circle cx="{{.X}}" cy="{{.Y}}" r="3" fill="#059669"><title>{{.Title}}</title></circle>{{end}}
-    {{range .Labels}}<text x="{{.X}}" y="{{plus $.Chart.Top (plus $.Chart.PlotH 18)}}" text-anchor="middle">{{.Label}}</text>{{end}}
+    {{range .Labels}}<text x="{{.X}}" y="{{plus $c.Top (plus $c.PlotH 18)}}" text-anchor="middle">{{.Label}}</text>{{end}}
   </svg>
   {{end}}
-  {{if .ChartNote}}<p class="muted">{{.ChartNote}}</p>{{end}}
-  <details><summary>Numbers</summary>
+  <details><summary>Numbers ({{$cur}})</summary>
   <table>
     <thead><tr><th>Day</th><th>Conversions</th><th>Revenue</th><th>Payouts</th><th>Profit</th></tr></thead>
     <tbody>{{range .Days}}<tr><td>{{day .Day}}</td><td class="num">{{.Converts}}</td><td class="num">{{money .Revenue}}</td><td class="num">{{money .Payouts}}</td><td class="num">{{money .Profit}}</td></tr>{{end}}</tbody>
   </table>
   </details>
+  {{end}}
+  {{if .ChartNote}}<p class="muted">{{.ChartNote}}</p>{{end}}
   {{else}}
   <p class="muted">{{.ChartNote}}</p>
   {{end}}

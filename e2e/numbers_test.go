@@ -3,7 +3,10 @@ package e2e
 import (
 	"database/sql"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -153,4 +156,77 @@ func TestNumbersEqualAffiseAfterChurn(t *testing.T) {
 	for _, d := range diff {
 		t.Errorf("%s %s: %s confirmed conversions, stats_daily says %s", d[0], d[1], d[2], d[3])
 	}
+}
+
+// No view, report or chart adds two currencies: the simulator sells in
+// USD, EUR and RUB; every view and report that shows money shows the
+// currency it is in, and daily_summary's money per day and currency equals
+// the conversions' own.
+func TestNoViewOrReportAddsCurrencies(t *testing.T) {
+	s := startSim(t, simArgs...)
+	e := newEnv(t, s, "")
+	e.mustSync(t)
+	db := e.openDB(t)
+	if cs := queryStrings(t, db, `SELECT count(DISTINCT currency)::VARCHAR FROM conversions`); cs[0][0] < "2" {
+		t.Fatalf("the simulator sold in %s currencies; the test needs several", cs[0][0])
+	}
+	money := func(cols []string) bool {
+		for _, c := range cols {
+			if strings.Contains(c, "revenue") || strings.Contains(c, "payout") || strings.Contains(c, "profit") || c == "epc" {
+				return true
+			}
+		}
+		return false
+	}
+	views := queryStrings(t, db, `SELECT view_name FROM duckdb_views() WHERE NOT internal ORDER BY 1`)
+	for _, v := range views {
+		rows, err := db.Query(`SELECT * FROM ` + v[0] + ` LIMIT 0`)
+		if err != nil {
+			t.Fatalf("view %s: %v", v[0], err)
+		}
+		cols, _ := rows.Columns()
+		rows.Close()
+		if money(cols) && !slices.Contains(cols, "currency") {
+			t.Errorf("view %s shows money without its currency: %v", v[0], cols)
+		}
+	}
+	db.Close()
+	reports, err := filepath.Glob("../sql/reports/*.sql")
+	if err != nil || len(reports) == 0 {
+		t.Fatalf("reports: %v %v", reports, err)
+	}
+	for _, f := range reports {
+		r := e.syncd(t, "query", "--file", f, "--format", "csv")
+		if r.code != 0 {
+			t.Errorf("%s: exit %d %s", f, r.code, r.stderr)
+			continue
+		}
+		header, _, _ := strings.Cut(r.stdout, "\n")
+		cols := strings.Split(header, ",")
+		if money(cols) && !slices.Contains(cols, "currency") {
+			t.Errorf("report %s shows money without its currency: %v", filepath.Base(f), cols)
+		}
+	}
+
+	// daily_summary's revenue per day and currency equals the conversions'.
+	got, r := e.queryCSV(t, `SELECT day::VARCHAR, currency, revenue::VARCHAR FROM (`+strings.TrimSuffix(strings.TrimSpace(readFile(t, "../sql/reports/daily_summary.sql")), ";")+`)`)
+	if got == nil {
+		t.Fatalf("daily_summary: exit %d %s", r.code, r.stderr)
+	}
+	want, r := e.queryCSV(t, `SELECT CAST(created_at AS DATE)::VARCHAR, currency,
+		CAST(coalesce(sum(revenue) FILTER (WHERE status IN ('confirmed', 'pending', 'hold')), 0) AS DECIMAL(18,2))::VARCHAR
+		FROM conversions WHERE CAST(created_at AS DATE) >= current_date - 30 GROUP BY 1, 2`)
+	if want == nil {
+		t.Fatalf("conversions: exit %d %s", r.code, r.stderr)
+	}
+	compareRows(t, "daily_summary per day and currency", got, want)
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -16,12 +16,14 @@ import (
 // only committed data. What it returns belongs to the caller.
 type Reader interface {
 	checkpoints.Store
-	// DailyMoney sums conversions by the UTC day of their creation, for
-	// days in [from, to) (UTC midnights): revenue (the advertiser's) and
+	// DailyMoney sums conversions by the UTC day of their creation and
+	// their currency, for days in [from, to) (UTC midnights): revenue (the
+	// advertiser's) and
 	// payouts (to affiliates) of conversions whose status is confirmed,
 	// pending or hold, as the daily_revenue view counts them (declined and
 	// not_found add nothing), and the number of conversions of any status.
-	// Days are in order; a day without conversions is absent. found is
+	// Entries are in order of day, then currency; a day without
+	// conversions is absent. found is
 	// false, with no error, while conversions were never loaded.
 	DailyMoney(ctx context.Context, from, to time.Time) (days []DayMoney, found bool, err error)
 	// LastRuns returns, for every stream with a finished sync pass, the
@@ -34,10 +36,11 @@ type Reader interface {
 	Currencies(ctx context.Context) ([]string, error)
 }
 
-// DayMoney is one day of DailyMoney. Money of every currency is summed, as
-// the status page has always shown it.
+// DayMoney is one day and currency of DailyMoney: money of different
+// currencies is never added together.
 type DayMoney struct {
 	Day         time.Time // UTC midnight
+	Currency    string    // as conversions carry it ("" when they carry none)
 	Revenue     float64
 	Payouts     float64
 	Conversions int64

@@ -16,14 +16,14 @@ var _ load.Reader = (*Sink)(nil)
 // (advertiser revenue) and payouts (affiliate payouts) of conversions whose
 // status is confirmed, pending or hold; declined and not_found add nothing.
 const dailyMoneySQL = `
-SELECT CAST(created_at AS DATE) AS day,
+SELECT CAST(created_at AS DATE) AS day, coalesce(currency, '') AS currency,
        CAST(coalesce(sum(revenue) FILTER (WHERE status IN ('confirmed', 'pending', 'hold')), 0) AS DOUBLE) AS revenue,
        CAST(coalesce(sum(payouts) FILTER (WHERE status IN ('confirmed', 'pending', 'hold')), 0) AS DOUBLE) AS payouts,
        count(*) AS conversions
 FROM conversions
 WHERE created_at >= CAST(? AS TIMESTAMP) AND created_at < CAST(? AS TIMESTAMP)
-GROUP BY 1
-ORDER BY 1`
+GROUP BY 1, 2
+ORDER BY 1, 2`
 
 // DailyMoney implements load.Reader.
 func (s *Sink) DailyMoney(ctx context.Context, from, to time.Time) ([]load.DayMoney, bool, error) {
@@ -43,13 +43,14 @@ func (s *Sink) DailyMoney(ctx context.Context, from, to time.Time) ([]load.DayMo
 	var out []load.DayMoney
 	for rows.Next() {
 		var day time.Time
+		var cur string
 		var rev, pay sql.NullFloat64
 		var cnt int64
-		if err := rows.Scan(&day, &rev, &pay, &cnt); err != nil {
+		if err := rows.Scan(&day, &cur, &rev, &pay, &cnt); err != nil {
 			return nil, true, fmt.Errorf("duckdb: daily money: %w", err)
 		}
 		y, m, d := day.Date()
-		out = append(out, load.DayMoney{Day: time.Date(y, m, d, 0, 0, 0, 0, time.UTC), Revenue: rev.Float64, Payouts: pay.Float64, Conversions: cnt})
+		out = append(out, load.DayMoney{Day: time.Date(y, m, d, 0, 0, 0, 0, time.UTC), Currency: cur, Revenue: rev.Float64, Payouts: pay.Float64, Conversions: cnt})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, true, fmt.Errorf("duckdb: daily money: %w", err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -36,7 +37,11 @@ func (s *Sink) DailyMoney(ctx context.Context, from, to time.Time) ([]load.DayMo
 		rev, pay decimal128.Num
 		n        int64
 	}
-	byDay := map[time.Time]*sums{}
+	type dayCurrency struct {
+		day time.Time
+		cur string
+	}
+	byDay := map[dayCurrency]*sums{}
 	sc := conv.Schema()
 	col := func(name string) int { return sc.FieldIndices(name)[0] }
 	scale := sc.Field(col("revenue")).Type.(*arrow.Decimal128Type).Scale
@@ -50,6 +55,7 @@ func (s *Sink) DailyMoney(ctx context.Context, from, to time.Time) ([]load.DayMo
 			created := rec.Column(col("created_at")).(*array.Timestamp)
 			unit := created.DataType().(*arrow.TimestampType).Unit
 			status := rec.Column(col("status")).(*array.String)
+			currency := rec.Column(col("currency")).(*array.String)
 			rev := rec.Column(col("revenue")).(*array.Decimal128)
 			pay := rec.Column(col("payouts")).(*array.Decimal128)
 			for i := range int(rec.NumRows()) {
@@ -60,11 +66,14 @@ func (s *Sink) DailyMoney(ctx context.Context, from, to time.Time) ([]load.DayMo
 				if t.Before(from) || !t.Before(to) {
 					continue
 				}
-				d := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
-				sm := byDay[d]
+				k := dayCurrency{day: time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)}
+				if currency.IsValid(i) {
+					k.cur = currency.Value(i)
+				}
+				sm := byDay[k]
 				if sm == nil {
 					sm = &sums{}
-					byDay[d] = sm
+					byDay[k] = sm
 				}
 				sm.n++
 				if status.IsNull(i) || !countsMoney[status.Value(i)] {
@@ -86,10 +95,15 @@ func (s *Sink) DailyMoney(ctx context.Context, from, to time.Time) ([]load.DayMo
 		}
 	}
 	out := make([]load.DayMoney, 0, len(byDay))
-	for d, sm := range byDay {
-		out = append(out, load.DayMoney{Day: d, Revenue: sm.rev.ToFloat64(scale), Payouts: sm.pay.ToFloat64(scale), Conversions: sm.n})
+	for k, sm := range byDay {
+		out = append(out, load.DayMoney{Day: k.day, Currency: k.cur, Revenue: sm.rev.ToFloat64(scale), Payouts: sm.pay.ToFloat64(scale), Conversions: sm.n})
 	}
-	slices.SortFunc(out, func(a, b load.DayMoney) int { return a.Day.Compare(b.Day) })
+	slices.SortFunc(out, func(a, b load.DayMoney) int {
+		if c := a.Day.Compare(b.Day); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Currency, b.Currency)
+	})
 	return out, true, nil
 }
 

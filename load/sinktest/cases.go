@@ -843,8 +843,8 @@ func commitRemovesCursor(e *env) {
 	}
 }
 
-// DailyMoney sums committed conversions by the UTC day of created_at
-// within [from, to): revenue and payouts of confirmed, pending and hold
+// DailyMoney sums committed conversions by the UTC day of created_at and
+// currency within [from, to), never adding two currencies: revenue and payouts of confirmed, pending and hold
 // ones only, the count of all; days without conversions are absent, and
 // before any conversions were loaded nothing is found.
 func dailyMoney(e *env) {
@@ -863,6 +863,7 @@ func dailyMoney(e *env) {
 		conversion("d", "hold", "2025-01-03 08:00:00", ""),
 		conversion("e", "not_found", "2025-01-03 09:00:00", ""),
 		conversion("after", "confirmed", "2025-01-04 00:00:00", ""),
+		strings.Replace(conversion("eur", "confirmed", "2025-01-01 10:00:00", ""), `"currency":"USD"`, `"currency":"EUR"`, 1),
 	})
 	tx := e.begin(s, upsert(conv)) // staged, never committed: not counted
 	e.mustWrite(tx, conv, conversion("staged", "confirmed", "2025-01-02 10:00:00", ""))
@@ -875,9 +876,9 @@ func dailyMoney(e *env) {
 		if d.Day.Location() != time.UTC {
 			e.t.Errorf("day %v is not a UTC midnight", d.Day)
 		}
-		got = append(got, fmt.Sprintf("%s|%g|%g|%d", d.Day.Format(time.RFC3339), d.Revenue, d.Payouts, d.Conversions))
+		got = append(got, fmt.Sprintf("%s|%s|%g|%g|%d", d.Day.Format(time.RFC3339), d.Currency, d.Revenue, d.Payouts, d.Conversions))
 	}
-	e.expect("daily money", got, []string{"2025-01-01T00:00:00Z|9|6|3", "2025-01-03T00:00:00Z|4.5|3|2"})
+	e.expect("daily money, per currency", got, []string{"2025-01-01T00:00:00Z|EUR|4.5|3|1", "2025-01-01T00:00:00Z|USD|9|6|3", "2025-01-03T00:00:00Z|USD|4.5|3|2"})
 }
 
 // LastRuns: per stream, its latest finished sync pass as recorded, with

@@ -1,8 +1,9 @@
--- CR and EPC per country over the last 30 days, from Affise's own aggregates
+-- CR and EPC per country and currency over the last 30 days, from Affise's own aggregates
 -- (stats_daily through the cr_epc_by_country_day view): cr = conversions / clicks,
 -- epc = affiliate payouts / clicks, revenue_per_click = advertiser revenue / clicks.
 SELECT
     country,
+    currency,
     sum(clicks) AS clicks,
     sum(conversions) AS conversions,
     round(CAST(sum(conversions) AS DOUBLE) / NULLIF(sum(clicks), 0), 4) AS cr,
@@ -12,6 +13,6 @@ SELECT
     CAST(sum(payouts) AS DECIMAL(18,2)) AS payouts
 FROM cr_epc_by_country_day
 WHERE day >= current_date - 30
-GROUP BY country
-ORDER BY clicks DESC
+GROUP BY country, currency
+ORDER BY clicks DESC, country, currency
 LIMIT 50;

@@ -1,7 +1,9 @@
--- Revenue, payouts, profit and conversions per UTC day over the last 30 days
--- (money of confirmed + pending + hold conversions; see the daily_revenue view).
+-- Revenue, payouts, profit and conversions per UTC day and currency over the
+-- last 30 days (money of confirmed + pending + hold conversions, in the row's
+-- currency; see the daily_revenue view).
 SELECT
     day,
+    currency,
     sum(conversions) AS conversions,
     sum(confirmed) AS confirmed,
     sum(pending) AS pending,
@@ -12,5 +14,5 @@ SELECT
     CAST(sum(profit) AS DECIMAL(18,2)) AS profit
 FROM daily_revenue
 WHERE day >= current_date - 30
-GROUP BY day
-ORDER BY day DESC;
+GROUP BY day, currency
+ORDER BY day DESC, currency;

@@ -1,6 +1,8 @@
--- The 20 offers with the most revenue over the last 30 UTC days.
+-- The 20 offers with the most revenue over the last 30 UTC days,
+-- in each currency (amounts of different currencies are never compared).
 SELECT
     offer_id,
+    currency,
     any_value(offer_title) AS offer_title,
     sum(conversions) AS conversions,
     sum(confirmed) AS confirmed,
@@ -9,6 +11,6 @@ SELECT
     CAST(sum(profit) AS DECIMAL(18,2)) AS profit
 FROM daily_revenue
 WHERE day >= current_date - 30
-GROUP BY offer_id
-ORDER BY revenue DESC, offer_id
-LIMIT 20;
+GROUP BY offer_id, currency
+QUALIFY row_number() OVER (PARTITION BY currency ORDER BY sum(revenue) DESC, offer_id) <= 20
+ORDER BY currency, revenue DESC, offer_id;

@@ -5,12 +5,17 @@
 -- cr = conversions / clicks_raw, cr_unique = conversions / clicks_uniq,
 -- epc = payouts / clicks_raw (EPC as affiliates see it),
 -- revenue_per_click = revenue / clicks_raw; NULL when there are no clicks.
--- requires: stats_daily(day, country, clicks_raw, clicks_uniq, confirmed_count, pending_count, hold_count, declined_count, confirmed_revenue, pending_revenue, hold_revenue, confirmed_charge, pending_charge, hold_charge)
+-- Per currency (stats_daily's currency; '' where Affise's numbers mix them):
+-- money is in that currency; clicks are the country's whole in each currency's
+-- row (clicks carry no currency), so cr and epc are that currency's share,
+-- and the currencies' cr add up to the country's.
+-- requires: stats_daily(day, country, currency, clicks_raw, clicks_uniq, confirmed_count, pending_count, hold_count, declined_count, confirmed_revenue, pending_revenue, hold_revenue, confirmed_charge, pending_charge, hold_charge)
 CREATE OR REPLACE VIEW cr_epc_by_country_day AS
 WITH s AS (
     SELECT
         day,
         country,
+        currency,
         coalesce(sum(clicks_raw), 0) AS clicks,
         coalesce(sum(clicks_uniq), 0) AS unique_clicks,
         coalesce(sum(coalesce(confirmed_count, 0) + coalesce(pending_count, 0) + coalesce(hold_count, 0)), 0) AS conversions,
@@ -19,11 +24,12 @@ WITH s AS (
         coalesce(sum(coalesce(confirmed_charge, 0) + coalesce(pending_charge, 0) + coalesce(hold_charge, 0)), 0) AS revenue,
         coalesce(sum(coalesce(confirmed_revenue, 0) + coalesce(pending_revenue, 0) + coalesce(hold_revenue, 0)), 0) AS payouts
     FROM stats_daily
-    GROUP BY 1, 2
+    GROUP BY 1, 2, 3
 )
 SELECT
     day,
     country,
+    currency,
     clicks,
     unique_clicks,
     conversions,

@@ -1,11 +1,13 @@
--- daily_revenue: conversions per UTC day (of created_at), offer and partner.
+-- daily_revenue: conversions per UTC day (of created_at), offer, partner and
+-- currency: money is never added across currencies (revenue, payouts and
+-- profit are in the row's currency).
 -- conversions counts every status; confirmed/pending/declined/hold count each.
 -- Money rule: revenue (advertiser revenue), payouts (affiliate payouts) and
 -- profit (revenue - payouts) sum conversions whose status is confirmed,
 -- pending or hold; declined and not_found conversions add no money.
 -- Offers and partners are LEFT JOINed: a missing offer or partner row leaves
 -- offer_title / partner_email NULL but keeps the money.
--- requires: conversions(status, offer_id, partner_id, revenue, payouts, created_at)
+-- requires: conversions(status, offer_id, partner_id, currency, revenue, payouts, created_at)
 -- requires: offers(id, title)
 -- requires: partners(id, email)
 CREATE OR REPLACE VIEW daily_revenue AS
@@ -14,6 +16,7 @@ WITH c AS (
         CAST(created_at AS DATE) AS day,
         offer_id,
         partner_id,
+        currency,
         count(*) AS conversions,
         count(*) FILTER (WHERE status = 'confirmed') AS confirmed,
         count(*) FILTER (WHERE status = 'pending') AS pending,
@@ -22,7 +25,7 @@ WITH c AS (
         coalesce(sum(revenue) FILTER (WHERE status IN ('confirmed', 'pending', 'hold')), 0) AS revenue,
         coalesce(sum(payouts) FILTER (WHERE status IN ('confirmed', 'pending', 'hold')), 0) AS payouts
     FROM conversions
-    GROUP BY 1, 2, 3
+    GROUP BY 1, 2, 3, 4
 )
 SELECT
     c.day,
@@ -30,6 +33,7 @@ SELECT
     o.title AS offer_title,
     c.partner_id,
     p.email AS partner_email,
+    c.currency,
     c.conversions,
     c.confirmed,
     c.pending,
