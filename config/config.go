@@ -29,6 +29,7 @@ type Config struct {
 	Streams   []*Stream // every stream, in models.Names() order
 	HTTP      HTTP
 	Postgres  Postgres
+	Verify    Verify
 
 	keyFrom string // where api.key came from, for messages about it
 }
@@ -88,6 +89,13 @@ type Postgres struct {
 	TLSKey   string `yaml:"tls_key"`
 }
 
+// Verify is the daemon's scheduled check of the warehouse against Affise
+// (syncd verify). Schedule "" turns it off.
+type Verify struct {
+	Schedule string `yaml:"schedule"`
+	Days     whole  `yaml:"days"`
+}
+
 // Enabled says whether the daemon serves Postgres clients.
 func (p Postgres) Enabled() bool { return p.Listen != "" }
 
@@ -139,6 +147,7 @@ type file struct {
 	Warehouse Warehouse `yaml:"warehouse"`
 	HTTP      HTTP      `yaml:"http"`
 	Postgres  Postgres  `yaml:"postgres"`
+	Verify    Verify    `yaml:"verify"`
 	// Streams are decoded one by one into streams: which keys a stream
 	// takes depends on its declaration.
 	Streams map[string]yaml.Node `yaml:"streams"`
@@ -216,6 +225,7 @@ func defaults() *file {
 		Warehouse: Warehouse{Kind: "duckdb", Path: defaultDuckDBPath, MemoryLimit: "1GB", S3: WarehouseS3{Region: "us-east-1"}},
 		HTTP:      HTTP{Listen: "127.0.0.1:9464"},
 		Postgres:  Postgres{User: "syncd"},
+		Verify:    Verify{Schedule: "@every 6h", Days: 7},
 	}
 	for _, d := range models.Registry() {
 		f.streams = append(f.streams, &streamSettings{
@@ -311,7 +321,7 @@ func parseYAML(data []byte) (*yaml.Node, error) {
 		return &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}, nil
 	}
 	if doc.Content[0].Kind != yaml.MappingNode {
-		return nil, errorf("expected a mapping at the top level (api:, warehouse:, streams:, http:, postgres:)")
+		return nil, errorf("expected a mapping at the top level (api:, warehouse:, streams:, http:, postgres:, verify:)")
 	}
 	return blockCopy(doc.Content[0]), nil
 }
@@ -350,6 +360,7 @@ func (f *file) config() *Config {
 		Warehouse: f.Warehouse,
 		HTTP:      f.HTTP,
 		Postgres:  f.Postgres,
+		Verify:    f.Verify,
 	}
 	if c.Warehouse.Kind == "parquet" && c.Warehouse.Path == defaultDuckDBPath {
 		c.Warehouse.Path = defaultLakePath
@@ -452,6 +463,14 @@ func (c *Config) validate(local bool) error {
 	}
 	if err := checkListen(c.HTTP.Listen); err != nil {
 		return errorf("http.listen: %q is not host:port", c.HTTP.Listen)
+	}
+	if v := c.Verify; v.Schedule != "" {
+		if _, err := cron.ParseStandard(v.Schedule); err != nil {
+			return errorf("verify.schedule: %q is not a cron spec or @every duration (%v); \"\" turns the check off", v.Schedule, err)
+		}
+		if v.Days < 1 || v.Days > 366 {
+			return errorf("verify.days: %d is outside 1..366", v.Days)
+		}
 	}
 	if err := c.Postgres.check(local); err != nil {
 		return err

@@ -136,7 +136,7 @@ func expand(key, s string, lookup func(string) (string, bool)) (out, ref string,
 // envSections are the SYNCD_ prefixes of config sections. A variable under
 // one that names no key is a typo to report, like an unknown YAML key;
 // other SYNCD_ variables (SYNCD_CONFIG) are not settings.
-var envSections = []string{"SYNCD_API_", "SYNCD_WAREHOUSE_", "SYNCD_HTTP_", "SYNCD_POSTGRES_", "SYNCD_STREAMS_"}
+var envSections = []string{"SYNCD_API_", "SYNCD_WAREHOUSE_", "SYNCD_HTTP_", "SYNCD_POSTGRES_", "SYNCD_VERIFY_", "SYNCD_STREAMS_"}
 
 func checkEnvNames(vars map[string]string) error {
 	known := map[string]bool{}

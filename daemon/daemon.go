@@ -94,6 +94,10 @@ type Config struct {
 	// Services run beside the HTTP listener, started and stopped with
 	// the daemon.
 	Services []Service
+	// Verify, when set, checks the warehouse against the source on its
+	// schedule; the result is on the status page and in
+	// syncd_verify_mismatched_days.
+	Verify *Verification
 	// Listen is the HTTP address (default 127.0.0.1:9464). Listener, when
 	// set, is used instead.
 	Listen   string
@@ -135,6 +139,7 @@ type Daemon struct {
 	byName   map[string]*stream
 	handler  http.Handler
 	querySem chan struct{}
+	verifier *verifier // nil without Config.Verify
 
 	lnMu sync.Mutex
 	ln   net.Listener
@@ -194,6 +199,16 @@ func New(cfg Config) (*Daemon, error) {
 		}
 		d.streams = append(d.streams, st)
 		d.byName[j.Stream] = st
+	}
+	if cfg.Verify != nil {
+		if cfg.Verify.Schedule == nil || cfg.Verify.Run == nil {
+			return nil, errors.New("daemon: a verification needs a schedule and a check")
+		}
+		vf, err := newVerifier(*cfg.Verify, d.reg)
+		if err != nil {
+			return nil, err
+		}
+		d.verifier = vf
 	}
 	if err := d.reg.Register(&stateCollector{d: d}); err != nil {
 		return nil, fmt.Errorf("daemon: registering metrics: %w", err)
@@ -277,6 +292,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 				_ = srv.Close()
 			}
 		})
+	}
+	if d.verifier != nil {
+		vctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		g.Add(func() error {
+			d.verifier.loop(vctx, d.now, d.cfg.Redact)
+			return nil
+		}, func(error) { cancel() })
 	}
 	for _, svc := range d.cfg.Services {
 		// Stopped by the group (after ctx ends), so the passes in flight

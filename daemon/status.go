@@ -26,6 +26,7 @@ type statusPage struct {
 	Charts     []currencyChart
 	ChartNote  string
 	HasChart   bool
+	Verify     *verifyView
 	RefreshSec int
 }
 
@@ -132,6 +133,10 @@ func (d *Daemon) serveStatusPage(w http.ResponseWriter, r *http.Request) {
 				p.ChartNote = "No revenue or payouts in the last 30 days."
 			}
 		}
+	}
+	if d.verifier != nil {
+		v := d.verifier.view()
+		p.Verify = &v
 	}
 	var buf bytes.Buffer
 	if err := statusTmpl.Execute(&buf, p); err != nil {
@@ -303,6 +308,15 @@ const statusHTML = `<!doctype html>
   <p class="muted">{{.ChartNote}}</p>
   {{end}}
 </section>
+{{with .Verify}}
+<section>
+  <h2>Verification against Affise (last {{.Days}} days, per day and currency)</h2>
+  {{if not .Ran}}<p class="muted">Not run yet: it runs on its schedule (verify.schedule).</p>
+  {{else if .Error}}<p class="alarm">The last verification, at {{ts .At}}, failed: {{.Error}}</p>
+  {{else if .Bad}}<p class="alarm">At {{ts .At}}: days differ from Affise's own numbers: {{.Bad}}. Run <code>syncd verify --repair</code> to re-sync them.</p>
+  {{else}}<p>At {{ts .At}}: all {{.Rows}} day-currency rows agree with Affise ({{.Requests}} requests).</p>{{end}}
+</section>
+{{end}}
 <p class="muted">Machine-readable: <a href="/healthz">/healthz</a> · <a href="/metrics">/metrics</a> · <a href="/api/status">/api/status</a>. This page reloads every {{.RefreshSec}}s.</p>
 </main>
 </body>

@@ -44,7 +44,10 @@ echo
 echo "== last 10 days: revenue, payouts, profit (sql/reports/daily_summary.sql)"
 bin/syncd query -c demo/syncd.yaml --file sql/reports/daily_summary.sql | sed -n '1,12p'
 echo
-echo "== top offers (sql/reports/top_offers.sql)"
-bin/syncd query -c demo/syncd.yaml --file sql/reports/top_offers.sql
+echo "== top offers per currency (sql/reports/top_offers.sql)"
+bin/syncd query -c demo/syncd.yaml --file sql/reports/top_offers.sql | sed -n '1,12p'
 echo
 echo "The warehouse is ./data/demo.duckdb: try  bin/syncd query -c demo/syncd.yaml \"SELECT * FROM daily_revenue LIMIT 10\""
+echo
+echo "== syncd verify: the last 14 days, per day and currency, against Affise's own custom stats"
+bin/syncd verify -c demo/syncd.yaml --days 14 --log-level warn

@@ -17,10 +17,12 @@ import (
 	"github.com/syncd/syncd/config"
 	"github.com/syncd/syncd/daemon"
 	"github.com/syncd/syncd/extract"
+	"github.com/syncd/syncd/load"
 	"github.com/syncd/syncd/load/duckdb/sqlguard"
 	"github.com/syncd/syncd/models"
 	"github.com/syncd/syncd/pipeline"
 	"github.com/syncd/syncd/plan"
+	"github.com/syncd/syncd/verify"
 )
 
 func newRunCmd(g *globals) *cobra.Command {
@@ -118,9 +120,16 @@ func runDaemon(ctx context.Context, g *globals) error {
 		services = append(services, pg)
 		closeServices = func() { _ = pg.Close() }
 	}
+	verification, err := a.verification(src, wh)
+	if err != nil {
+		closeServices()
+		_ = wh.Close()
+		return err
+	}
 	d, err := daemon.New(daemon.Config{
 		Jobs:      jobs,
 		Services:  services,
+		Verify:    verification,
 		Warehouse: wh,
 		ClientSQL: guard,
 		Listen:    a.cfg.HTTP.Listen,
@@ -208,4 +217,39 @@ func newHealthcheckCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&listen, "listen", "", "the daemon's address (default: http.listen of the config)")
 	return cmd
+}
+
+// verification is the daemon's scheduled syncd verify over the last
+// verify.days days; nil when verify.schedule is "".
+func (a *app) verification(src *source, wh load.Warehouse) (*daemon.Verification, error) {
+	v := a.cfg.Verify
+	if v.Schedule == "" {
+		return nil, nil
+	}
+	sched, err := cron.ParseStandard(v.Schedule)
+	if err != nil {
+		return nil, &config.Error{Msg: fmt.Sprintf("verify.schedule: %q is not a cron spec or @every duration (%v)", v.Schedule, err)}
+	}
+	days := int(v.Days)
+	loc := a.cfg.API.Location
+	return &daemon.Verification{Schedule: sched, Days: days, Run: func(ctx context.Context) (daemon.VerifyResult, error) {
+		now := time.Now().In(loc)
+		today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+		cs, err := wh.Currencies(ctx)
+		if err != nil {
+			return daemon.VerifyResult{}, err
+		}
+		rep, err := verify.Run(ctx, wh, src.client, verify.Config{Loc: loc, From: today.AddDate(0, 0, -(days - 1)), To: today.AddDate(0, 0, 1), Currencies: cs})
+		if err != nil {
+			return daemon.VerifyResult{}, err
+		}
+		res := daemon.VerifyResult{Rows: len(rep.Rows), Requests: rep.Requests}
+		for _, d := range rep.MismatchedDays() {
+			res.MismatchedDays = append(res.MismatchedDays, d.Format(time.DateOnly))
+		}
+		if len(res.MismatchedDays) > 0 {
+			a.log.Warn().Strs("days", res.MismatchedDays).Msg("verification: days differ from Affise's own numbers; run `syncd verify --repair`")
+		}
+		return res, nil
+	}}, nil
 }

@@ -18,8 +18,9 @@ import (
 func newVerifyCmd(g *globals) *cobra.Command {
 	var fromFlag, toFlag, format string
 	var repair bool
+	var days int
 	cmd := &cobra.Command{
-		Use:   "verify [--from DATE] [--to DATE] [--repair]",
+		Use:   "verify [--days N | --from DATE] [--to DATE] [--repair]",
 		Short: "Check the warehouse against Affise's own numbers, per day and currency",
 		Long: `Compare, for every day (of api.timezone's calendar, as Affise counts it) and
 currency, the warehouse's conversions per status (confirmed, pending,
@@ -33,6 +34,7 @@ stats_daily over them), then verifies again.
 Cost: one request per currency and window of up to 31 days. not_found
 conversions count in the total only, as Affise counts them.`,
 		Example: `  syncd verify
+  syncd verify --days 7 --format json
   syncd verify --from 2025-05-01 --to 2025-05-31
   syncd verify --from 2025-05-01 --repair`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -46,7 +48,10 @@ conversions count in the total only, as Affise counts them.`,
 			loc := a.cfg.API.Location
 			now := time.Now().In(loc)
 			today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
-			from, to := today.AddDate(0, 0, -29), today
+			if days < 1 || days > 3660 {
+				return usagef("--days %d: give 1 to 3660", days)
+			}
+			from, to := today.AddDate(0, 0, -(days-1)), today
 			if fromFlag != "" {
 				if from, err = parseDateFlag("from", fromFlag); err != nil {
 					return err
@@ -113,7 +118,8 @@ conversions count in the total only, as Affise counts them.`,
 			return printVerify(out, rep, format)
 		},
 	}
-	cmd.Flags().StringVar(&fromFlag, "from", "", "first day to compare, YYYY-MM-DD (default: 29 days before today)")
+	cmd.Flags().IntVar(&days, "days", 30, "compare the last N days, today included (without --from)")
+	cmd.Flags().StringVar(&fromFlag, "from", "", "first day to compare, YYYY-MM-DD (default: see --days)")
 	cmd.Flags().StringVar(&toFlag, "to", "", "last day to compare, YYYY-MM-DD (default: today)")
 	cmd.Flags().BoolVar(&repair, "repair", false, "re-sync the days that differ, then verify again")
 	cmd.Flags().StringVar(&format, "format", "table", "output: table or json")
