@@ -3,6 +3,7 @@ package e2e
 import (
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -229,4 +230,26 @@ func readFile(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// syncd run verifies on its schedule: after its first passes the status
+// page says every day agrees and syncd_verify_mismatched_days is 0.
+func TestDaemonVerifiesOnItsSchedule(t *testing.T) {
+	s := startSim(t, smallSimArgs...)
+	y, listen := daemonYAML(t)
+	e := newEnv(t, s, y+"verify:\n  schedule: \"@every 3s\"\n  days: 5\n")
+	d := e.startDaemon(t, listen)
+	d.waitAllSucceeded(t, 3*time.Minute)
+	d.waitFor(t, 90*time.Second, "a verification that agrees", func() (bool, string) {
+		v, found := d.metric(t, "syncd_verify_mismatched_days")
+		if !found || v != 0 {
+			return false, fmt.Sprintf("syncd_verify_mismatched_days = %v (found %v)", v, found)
+		}
+		_, page, err := d.get("/")
+		if err != nil || !strings.Contains(page, "agree with Affise") {
+			return false, fmt.Sprintf("status page: %v", err)
+		}
+		return true, ""
+	})
+	d.stop(t, 10*time.Second)
 }
