@@ -25,13 +25,13 @@ func statsModel(t testing.TB, slices ...string) models.Model {
 func loadViewDataset(t testing.TB, s *Sink, d1, d2 time.Time) {
 	conv := models.Conversions()
 	loadRows(t, s, load.Target{Model: conv, Mode: models.Upsert}, nil, []row{
-		{"id": "c1", "status": "confirmed", "offer_id": 1, "partner_id": 10, "revenue": "10", "payouts": "6", "created_at": d1.Add(time.Hour)},
-		{"id": "c2", "status": "pending", "offer_id": 1, "partner_id": 10, "revenue": "5", "payouts": "3", "created_at": d1.Add(2 * time.Hour)},
-		{"id": "c3", "status": "declined", "offer_id": 1, "partner_id": 10, "revenue": "100", "payouts": "50", "created_at": d1.Add(3 * time.Hour)},
-		{"id": "c4", "status": "hold", "offer_id": 1, "partner_id": 11, "revenue": "2", "payouts": "1", "created_at": d1.Add(23 * time.Hour)},
-		{"id": "c5", "status": "confirmed", "offer_id": 2, "partner_id": 11, "revenue": "7.5", "payouts": "2.5", "created_at": d2},
-		{"id": "c6", "status": "not_found", "offer_id": 2, "partner_id": 11, "revenue": "1", "payouts": "1", "created_at": d2},
-		{"id": "c7", "status": "confirmed", "offer_id": 3, "partner_id": 12, "revenue": "1", "payouts": "0.25", "created_at": d2},
+		{"id": "c1", "currency": "USD", "status": "confirmed", "offer_id": 1, "partner_id": 10, "revenue": "10", "payouts": "6", "created_at": d1.Add(time.Hour)},
+		{"id": "c2", "currency": "USD", "status": "pending", "offer_id": 1, "partner_id": 10, "revenue": "5", "payouts": "3", "created_at": d1.Add(2 * time.Hour)},
+		{"id": "c3", "currency": "USD", "status": "declined", "offer_id": 1, "partner_id": 10, "revenue": "100", "payouts": "50", "created_at": d1.Add(3 * time.Hour)},
+		{"id": "c4", "currency": "USD", "status": "hold", "offer_id": 1, "partner_id": 11, "revenue": "2", "payouts": "1", "created_at": d1.Add(23 * time.Hour)},
+		{"id": "c5", "currency": "USD", "status": "confirmed", "offer_id": 2, "partner_id": 11, "revenue": "7.5", "payouts": "2.5", "created_at": d2},
+		{"id": "c6", "currency": "USD", "status": "not_found", "offer_id": 2, "partner_id": 11, "revenue": "1", "payouts": "1", "created_at": d2},
+		{"id": "c7", "currency": "USD", "status": "confirmed", "offer_id": 3, "partner_id": 12, "revenue": "1", "payouts": "0.25", "created_at": d2},
 	})
 }
 
@@ -122,7 +122,9 @@ func TestReports(t *testing.T) {
 	loadViewDataset(t, s, today.AddDate(0, 0, -2), today.AddDate(0, 0, -1))
 	// An old conversion outside the 30 days.
 	loadRows(t, s, load.Target{Model: models.Conversions(), Mode: models.Upsert}, nil, []row{
-		{"id": "old", "status": "confirmed", "offer_id": 1, "partner_id": 10, "revenue": "1000", "payouts": "1", "created_at": today.AddDate(0, 0, -40)},
+		{"id": "old", "status": "confirmed", "currency": "USD", "offer_id": 1, "partner_id": 10, "revenue": "1000", "payouts": "1", "created_at": today.AddDate(0, 0, -40)},
+		// Euros on a day of dollars: never added to them.
+		{"id": "e1", "status": "confirmed", "currency": "EUR", "offer_id": 1, "partner_id": 10, "revenue": "50", "payouts": "20", "created_at": today.AddDate(0, 0, -1)},
 	})
 	loadRows(t, s, load.Target{Model: models.Offers(), Mode: models.ReplaceTable}, nil, []row{{"id": 1, "title": "Offer One"}, {"id": 2, "title": "Offer Two"}})
 	loadRows(t, s, load.Target{Model: models.Partners(), Mode: models.ReplaceTable}, nil, []row{{"id": 10, "email": "a@x"}, {"id": 11, "email": "b@x"}})
@@ -168,18 +170,21 @@ func TestReports(t *testing.T) {
 	}
 	d2, d1 := today.AddDate(0, 0, -1).Format("2006-01-02T15:04:05"), today.AddDate(0, 0, -2).Format("2006-01-02T15:04:05")
 	eq(t, queryStrings(t, s, q("daily_summary")), []string{
-		d2 + "|3|2|0|0|0|8.50|2.75|5.75",
-		d1 + "|4|1|1|1|1|17.00|10.00|7.00",
+		d2 + "|EUR|1|1|0|0|0|50.00|20.00|30.00",
+		d2 + "|USD|3|2|0|0|0|8.50|2.75|5.75",
+		d1 + "|USD|4|1|1|1|1|17.00|10.00|7.00",
 	})
 	eq(t, queryStrings(t, s, q("top_offers")), []string{
-		"1|Offer One|4|1|17.00|10.00|7.00",
-		"2|Offer Two|2|1|7.50|2.50|5.00",
-		"3|NULL|1|1|1.00|0.25|0.75",
+		"1|EUR|Offer One|1|1|50.00|20.00|30.00",
+		"1|USD|Offer One|4|1|17.00|10.00|7.00",
+		"2|USD|Offer Two|2|1|7.50|2.50|5.00",
+		"3|USD|NULL|1|1|1.00|0.25|0.75",
 	})
 	eq(t, queryStrings(t, s, q("top_partners")), []string{
-		"10|a@x|3|1|15.00|9.00|6.00",
-		"11|b@x|3|1|9.50|3.50|6.00",
-		"12|NULL|1|1|1.00|0.25|0.75",
+		"10|EUR|a@x|1|1|50.00|20.00|30.00",
+		"10|USD|a@x|3|1|15.00|9.00|6.00",
+		"11|USD|b@x|3|1|9.50|3.50|6.00",
+		"12|USD|NULL|1|1|1.00|0.25|0.75",
 	})
 	if _, err := warehousesql.Report("nope"); err == nil {
 		t.Fatal("unknown report accepted")
