@@ -54,9 +54,7 @@ last 7 days; offers, partners and advertisers are snapshots (use sync).`,
 			// The dates are days of the network's calendar, as Affise counts
 			// stats_daily's days; streams planned in UTC widen them to the
 			// whole UTC days around them.
-			loc := a.cfg.API.Location
-			now := time.Now().In(loc)
-			today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+			today := a.today()
 			if to.IsZero() || to.After(today) {
 				to = today
 			}
@@ -102,4 +100,11 @@ func (a *app) backfill(ctx context.Context, src *source, sink load.Warehouse, fr
 			Int("windows", res.Windows).Dur("duration", res.Duration).Msg("backfill finished")
 	}
 	return nil
+}
+
+// today is the current day of the network's calendar (api.timezone), as a
+// UTC midnight: the form --from/--to dates take.
+func (a *app) today() time.Time {
+	now := time.Now().In(a.cfg.API.Location)
+	return time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
 }

@@ -233,8 +233,7 @@ func (a *app) verification(src *source, wh load.Warehouse) (*daemon.Verification
 	days := int(v.Days)
 	loc := a.cfg.API.Location
 	return &daemon.Verification{Schedule: sched, Days: days, Run: func(ctx context.Context) (daemon.VerifyResult, error) {
-		now := time.Now().In(loc)
-		today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+		today := a.today()
 		cs, err := wh.Currencies(ctx)
 		if err != nil {
 			return daemon.VerifyResult{}, err

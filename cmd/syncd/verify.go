@@ -46,8 +46,7 @@ conversions count in the total only, as Affise counts them.`,
 				return err
 			}
 			loc := a.cfg.API.Location
-			now := time.Now().In(loc)
-			today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+			today := a.today()
 			if days < 1 || days > 3660 {
 				return usagef("--days %d: give 1 to 3660", days)
 			}

@@ -134,6 +134,29 @@ const scanBatchRows = 8 * 1024
 // the object does not exist. It holds one batch in memory at a time, and
 // reads the object as it was when opened, whatever replaces it meanwhile.
 func scanObject(ctx context.Context, b bucket.Bucket, key string, sc *arrow.Schema, mem memory.Allocator, fn func(arrow.RecordBatch) error) (found bool, err error) {
+	return eachBatch(ctx, b, key, "", mem, func(rec arrow.RecordBatch) error {
+		out, err := retype(rec, sc)
+		if err != nil {
+			return err
+		}
+		defer out.Release()
+		return fn(out)
+	})
+}
+
+// scanColumn hands the named column of the Parquet object at key to fn, a
+// batch at a time, reading no other column; a missing object or column is
+// nothing to scan.
+func scanColumn(ctx context.Context, b bucket.Bucket, key, column string, mem memory.Allocator, fn func(arrow.Array) error) error {
+	_, err := eachBatch(ctx, b, key, column, mem, func(rec arrow.RecordBatch) error { return fn(rec.Column(0)) })
+	return err
+}
+
+// eachBatch reads the Parquet object at key in batches of scanBatchRows,
+// all its columns or only column (when not ""), and hands each to fn,
+// which must not keep it. found is false when the object (or column) does
+// not exist.
+func eachBatch(ctx context.Context, b bucket.Bucket, key, column string, mem memory.Allocator, fn func(arrow.RecordBatch) error) (found bool, err error) {
 	f, err := b.Open(ctx, key)
 	if errors.Is(err, bucket.ErrNotExist) {
 		return false, nil
@@ -142,79 +165,39 @@ func scanObject(ctx context.Context, b bucket.Bucket, key string, sc *arrow.Sche
 		return false, err
 	}
 	defer f.Close()
-	return true, scanReader(ctx, io.NewSectionReader(f, 0, f.Size()), sc, mem, fn)
-}
-
-// scanColumn hands the named column of the Parquet object at key to fn, a
-// batch at a time, reading no other column; a missing object or column is
-// nothing to scan.
-func scanColumn(ctx context.Context, b bucket.Bucket, key, column string, mem memory.Allocator, fn func(arrow.Array) error) error {
-	f, err := b.Open(ctx, key)
-	if errors.Is(err, bucket.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	pf, err := file.NewParquetReader(io.NewSectionReader(f, 0, f.Size()), file.WithReadProps(parquet.NewReaderProperties(mem)))
-	if err != nil {
-		return err
-	}
-	defer pf.Close()
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: scanBatchRows}, mem)
-	if err != nil {
-		return err
-	}
-	idx := pf.MetaData().Schema.ColumnIndexByName(column)
-	if idx < 0 {
-		return nil
-	}
-	rr, err := fr.GetRecordReader(ctx, []int{idx}, nil)
-	if err != nil {
-		return err
-	}
-	defer rr.Release()
-	for rr.Next() {
-		if err := fn(rr.RecordBatch().Column(0)); err != nil {
-			return err
-		}
-	}
-	return rr.Err()
-}
-
-func scanReader(ctx context.Context, r parquet.ReaderAtSeeker, sc *arrow.Schema, mem memory.Allocator, fn func(arrow.RecordBatch) error) error {
 	props := parquet.NewReaderProperties(mem)
 	// Pages are read as they are decoded, not a whole column chunk of a
 	// row group at once: raw JSON makes those tens of megabytes.
 	props.BufferedStreamEnabled = true
 	props.BufferSize = 1 << 20
-	pf, err := file.NewParquetReader(r, file.WithReadProps(props))
+	pf, err := file.NewParquetReader(io.NewSectionReader(f, 0, f.Size()), file.WithReadProps(props))
 	if err != nil {
-		return err
+		return true, err
 	}
 	defer pf.Close()
 	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: scanBatchRows}, mem)
 	if err != nil {
-		return err
+		return true, err
 	}
-	rr, err := fr.GetRecordReader(ctx, nil, nil)
+	var cols []int
+	if column != "" {
+		idx := pf.MetaData().Schema.ColumnIndexByName(column)
+		if idx < 0 {
+			return false, nil
+		}
+		cols = []int{idx}
+	}
+	rr, err := fr.GetRecordReader(ctx, cols, nil)
 	if err != nil {
-		return err
+		return true, err
 	}
 	defer rr.Release()
 	for rr.Next() {
-		rec, err := retype(rr.RecordBatch(), sc)
-		if err != nil {
-			return err
-		}
-		err = fn(rec)
-		rec.Release()
-		if err != nil {
-			return err
+		if err := fn(rr.RecordBatch()); err != nil {
+			return true, err
 		}
 	}
-	return rr.Err()
+	return true, rr.Err()
 }
 
 // take returns rec's rows at idx, in that order.
