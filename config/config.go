@@ -366,7 +366,13 @@ func (f *file) config() *Config {
 		c.Warehouse.Path = defaultLakePath
 	}
 	for _, s := range f.streams {
-		c.Streams = append(c.Streams, &Stream{Name: s.decl.Name, Enabled: bool(s.Enabled), Schedule: s.Schedule,
+		enabled := bool(s.Enabled)
+		if _, configured := f.Streams[s.decl.Name]; !configured && s.decl.Defaults.AdminDefault && a.Role != "admin" {
+			// On by default only where Affise serves it, so a config
+			// written before the stream existed keeps working.
+			enabled = false
+		}
+		c.Streams = append(c.Streams, &Stream{Name: s.decl.Name, Enabled: enabled, Schedule: s.Schedule,
 			StartDate: time.Time(s.StartDate), Lookback: time.Duration(s.Lookback), Slices: s.Slices,
 			SettleWindow: time.Duration(s.SettleWindow)})
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/syncd/syncd/models"
 )
 
 // env is an environment as os.Environ lists it.
@@ -35,7 +37,7 @@ func TestExampleLoadsAndValidates(t *testing.T) {
 	if got := c.Stream("stats_daily"); strings.Join(got.Slices, ",") != "day,offer,partner,country" || got.Lookback != 7*24*time.Hour {
 		t.Errorf("stats_daily = %+v", got)
 	}
-	if len(c.Streams) != 8 {
+	if len(c.Streams) != len(models.Names()) {
 		t.Errorf("%d streams", len(c.Streams))
 	}
 	// Every key the loader accepts is documented in the example.
@@ -147,6 +149,27 @@ func TestLakeSettings(t *testing.T) {
 	_, err = Parse([]byte(base+"warehouse: {kind: parquet, path: s3://bucket/x, s3: {endpoint: \"http://AKIA:hunter2@h:1\"}}\n"), env(nil))
 	if err == nil || strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("endpoint with credentials: %v", err)
+	}
+}
+
+// currency_rates (admin only) is off by default for an affiliate key, so
+// an affiliate config written before it existed still loads; named in the
+// config it is checked like partners.
+func TestAdminDefaultStream(t *testing.T) {
+	base := "api:\n  base_url: http://127.0.0.1:1\n  key: abcd1234\n  role: affiliate\nstreams:\n  partners: {enabled: false}\n  advertisers: {enabled: false}\n"
+	c, err := Parse([]byte(base), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Stream("currency_rates").Enabled {
+		t.Error("currency_rates is on for an affiliate key")
+	}
+	if _, err := Parse([]byte(base+"  currency_rates: {enabled: true}\n"), env(nil)); err == nil || !strings.Contains(err.Error(), "streams.currency_rates") {
+		t.Errorf("currency_rates enabled for an affiliate key: %v", err)
+	}
+	c, err = Parse([]byte("api:\n  base_url: http://127.0.0.1:1\n  key: abcd1234\n"), env(nil))
+	if err != nil || !c.Stream("currency_rates").Enabled {
+		t.Errorf("currency_rates for an admin key: %v", err)
 	}
 }
 

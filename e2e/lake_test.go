@@ -21,7 +21,7 @@ import (
 // lakeTables are every table of the lake and whether it has date=
 // partitions.
 var lakeTables = map[string]bool{"conversions": true, "clicks": true, "server_postbacks": true, "affiliate_postbacks": true,
-	"stats_daily": true, "offers": false, "partners": false, "advertisers": false}
+	"stats_daily": true, "offers": false, "partners": false, "advertisers": false, "currency_rates": true}
 
 // newLakeEnv is newEnv for a Parquet lake in a local directory.
 func newLakeEnv(t *testing.T, s *sim) *env {

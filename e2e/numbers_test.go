@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -252,4 +253,31 @@ func TestDaemonVerifiesOnItsSchedule(t *testing.T) {
 		return true, ""
 	})
 	d.stop(t, 10*time.Second)
+}
+
+// currency_rates holds one snapshot per UTC day of Affise's quotes: after
+// two syncs today's rows equal the simulator's quotes of the day, once.
+func TestCurrencyRatesSnapshot(t *testing.T) {
+	s := startSim(t, smallSimArgs...)
+	e := newEnv(t, s, "")
+	e.mustSync(t, "--stream", "currency_rates")
+	e.mustSync(t, "--stream", "currency_rates")
+	today := time.Now().UTC().Format(time.DateOnly)
+	var truth struct {
+		Rows []struct {
+			Date   string
+			Quotes map[string]float64
+		}
+	}
+	s.control(t, "GET", "/_sim/truth/currency_rates?day="+today, nil, &truth)
+	if len(truth.Rows) != 1 || len(truth.Rows[0].Quotes) < 3 {
+		t.Fatalf("simulator truth %+v", truth)
+	}
+	var want [][]string
+	for cur, q := range truth.Rows[0].Quotes {
+		want = append(want, []string{today, cur, strconv.FormatFloat(q, 'g', -1, 64)})
+	}
+	db := e.openDB(t)
+	got := queryStrings(t, db, `SELECT strftime(date, '%Y-%m-%d'), currency, regexp_replace(rate_per_usd::VARCHAR, '\.0$', '') FROM currency_rates`)
+	compareRows(t, "currency_rates", got, want)
 }

@@ -48,7 +48,8 @@ type pagination struct {
 
 // decodePage reads the envelope {status, pagination, <listKey>: [...]}
 // keeping every list element as raw JSON. A missing list is an empty page; a
-// list sent as a JSON object (PHP's associative arrays) yields its values.
+// list sent as a JSON object (PHP's associative arrays) yields its values,
+// each scalar value as {"key": <its key>, "value": <it>}.
 func decodePage(body []byte, listKey string) (*pageReply, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := expectDelim(dec, '{'); err != nil {
@@ -130,14 +131,25 @@ func decodeList(dec *json.Decoder) ([][]byte, error) {
 	}
 	var items [][]byte
 	for dec.More() {
+		var key any
 		if d == '{' {
-			if _, err := dec.Token(); err != nil { // the object's key
+			if key, err = dec.Token(); err != nil { // the object's key
 				return nil, err
 			}
 		}
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
 			return nil, err
+		}
+		if k, isMap := key.(string); isMap && len(raw) > 0 && raw[0] != '{' {
+			// A map of scalars ({"RUB": 59.31, ...}, /3.0/admin/currency's
+			// quotes): the key is half of the row, so each member becomes
+			// {"key": ..., "value": ...}.
+			kb, err := json.Marshal(k)
+			if err != nil {
+				return nil, err
+			}
+			raw = json.RawMessage(`{"key":` + string(kb) + `,"value":` + string(raw) + `}`)
 		}
 		items = append(items, raw)
 	}

@@ -63,6 +63,16 @@ func (s *Stream) Fetch(ctx context.Context, w Window, emit func(arrow.RecordBatc
 		}
 		return nil
 	}
+	if name := s.decl.StampsDay; name != "" {
+		stamp, inner := w.From.UTC().Format(time.DateOnly), add
+		add = func(item []byte, seen func([]byte) bool) error {
+			stamped, err := withMember(item, name, stamp)
+			if err != nil {
+				return err
+			}
+			return inner(stamped, seen)
+		}
+	}
 	currencies, err := s.currenciesOf(ctx)
 	if err != nil {
 		return 0, err
@@ -152,6 +162,27 @@ func (s *Stream) currenciesOf(ctx context.Context) ([]string, error) {
 		return []string{""}, nil
 	}
 	return cs, nil
+}
+
+// withMember returns the object obj with "name":value added first.
+func withMember(obj []byte, name, value string) ([]byte, error) {
+	if len(obj) < 2 || obj[0] != '{' {
+		return nil, errors.New("item is not an object")
+	}
+	n, err := json.Marshal(name)
+	if err != nil {
+		return nil, err
+	}
+	v, err := json.Marshal(value)
+	if err != nil {
+		return nil, err
+	}
+	out := append(append(append(append([]byte{'{'}, n...), ':'), v...), obj[1:]...)
+	if rest := bytes.TrimSpace(obj[1:]); len(rest) > 0 && rest[0] != '}' {
+		out = append(append(append(append([]byte{'{'}, n...), ':'), v...), ',')
+		out = append(out, obj[1:]...)
+	}
+	return out, nil
 }
 
 // currencyListTTL is how long a stream reuses the currencies it listed.

@@ -42,6 +42,8 @@ func decoderOf(c column) decoder {
 		return (*rowState).ts
 	case tBool:
 		return (*rowState).boolean
+	case tFloat:
+		return (*rowState).float
 	}
 	return nil // tDate: stats_daily's day only, which names its decoder
 }

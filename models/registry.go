@@ -18,6 +18,7 @@ func Registry() []*Stream {
 		offersStream(),
 		partnersStream(),
 		advertisersStream(),
+		currencyRatesStream(),
 	}
 }
 

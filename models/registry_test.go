@@ -8,19 +8,20 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/syncd/syncd/plan"
 )
 
 func TestRegistry(t *testing.T) {
 	want := []string{"conversions", "clicks", "server_postbacks", "affiliate_postbacks",
-		"stats_daily", "offers", "partners", "advertisers"}
+		"stats_daily", "offers", "partners", "advertisers", "currency_rates"}
 	if !reflect.DeepEqual(Names(), want) {
 		t.Fatalf("Names() = %v", Names())
 	}
 	days := map[string]string{"conversions": "created_at", "clicks": "created_at",
 		"server_postbacks": "date", "affiliate_postbacks": "date", "stats_daily": "day",
-		"offers": "", "partners": "", "advertisers": ""}
+		"offers": "", "partners": "", "advertisers": "", "currency_rates": "date"}
 	for _, s := range Names() {
 		m, err := ByName(s, []string{"day", "offer"})
 		if err != nil {
@@ -28,7 +29,11 @@ func TestRegistry(t *testing.T) {
 		}
 		eq(t, s+" Table", m.Table(), s)
 		eq(t, s+" DayColumn", m.DayColumn(), days[s])
-		if s != "stats_daily" && !reflect.DeepEqual(m.Key(), []string{"id"}) {
+		wantKey := []string{"id"}
+		if s == "currency_rates" {
+			wantKey = []string{"date", "currency"}
+		}
+		if s != "stats_daily" && !reflect.DeepEqual(m.Key(), wantKey) {
 			t.Errorf("%s key = %v", s, m.Key())
 		}
 		checkSchema(t, m)
@@ -221,6 +226,32 @@ func TestOnlyClicksHasRetention(t *testing.T) {
 	for _, s := range Registry() {
 		if got, want := plan.HasRetention(s.Planner), s.Name == "clicks"; got != want {
 			t.Errorf("%s: retention %v, want %v", s.Name, got, want)
+		}
+	}
+}
+
+// currency_rates: the quotes map's members become rows of the snapshot's
+// day; a rate keeps its digits (a float, not a 4-decimal amount).
+func TestCurrencyRates(t *testing.T) {
+	rec := build(t, CurrencyRates(), time.UTC, json.RawMessage(`{"date":"2026-12-01","key":"RUB","value":59.312599}`),
+		json.RawMessage(`{"date":"2026-12-01","key":"BTC","value":"0.0000123"}`), json.RawMessage(`{"date":"2026-12-01","key":"USD","value":1}`))
+	rates := col(t, rec, "rate_per_usd").(*array.Float64)
+	days := col(t, rec, "date").(*array.Date32)
+	for i, want := range []struct {
+		cur  string
+		rate float64
+	}{{"RUB", 59.312599}, {"BTC", 0.0000123}, {"USD", 1}} {
+		if c, _ := str(t, rec, "currency", i); c != want.cur || rates.Value(i) != want.rate || days.Value(i).FormattedString() != "2026-12-01" {
+			t.Errorf("row %d: %s %v %s, want %s %v 2026-12-01", i, c, rates.Value(i), days.Value(i).FormattedString(), want.cur, want.rate)
+		}
+	}
+	for obj, want := range map[string]string{
+		`{"date":"2026-12-01","key":"EUR","value":"lots"}`: "value",
+		`{"key":"EUR","value":1}`:                          "date",
+		`{"date":"2026-12-01","key":"EUR","value":1e999}`:  "value",
+	} {
+		if err := appendErr(CurrencyRates(), obj); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want an error naming %s", obj, err, want)
 		}
 	}
 }

@@ -36,6 +36,9 @@ type Stream struct {
 	// UTC hour of the day column of every row a load inserts or changes
 	// (conversions: of created_at), kept durably with the rows.
 	RecordsChanges string
+	// StampsDay names a column rows do not carry: the window's UTC day is
+	// added to each row under that name (a daily snapshot's date).
+	StampsDay string
 	// PerCurrency: Affise sums every currency together unless the
 	// request names one (filter[currency]), so each window is asked once
 	// per currency, and the rows keep it in the slice's currency member
@@ -110,6 +113,10 @@ type Defaults struct {
 	// Slices, when not nil, are the stream's default slices, and the stream
 	// takes a slices setting (stats_daily).
 	Slices []string
+	// AdminDefault: the stream (admin-only, added after affiliate configs
+	// were written) is on by default for admin keys only, so such a config
+	// that does not name it keeps working.
+	AdminDefault bool
 	// SettleWindow, when not zero, is how far back by creation date the
 	// stream's passes re-read, a slice each, when Affise cannot select it
 	// by update time (affiliate keys), and the stream takes a

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -25,6 +27,7 @@ const (
 	tTimestamp                // timestamp[us, tz=UTC]
 	tDate                     // date32
 	tBool                     // bool
+	tFloat                    // float64: rates, which no fixed scale holds
 )
 
 // Arrow types the builders emit.
@@ -54,6 +57,8 @@ func (t colType) arrow() arrow.DataType {
 		return arrow.FixedWidthTypes.Date32
 	case tBool:
 		return arrow.FixedWidthTypes.Boolean
+	case tFloat:
+		return arrow.PrimitiveTypes.Float64
 	}
 	panic("models: unknown column type")
 }
@@ -198,6 +203,7 @@ type cell struct {
 	s    []byte // tString
 	i    int64  // ints, decimal (scaled), timestamp (µs), date (days)
 	b    bool
+	f    float64 // tFloat
 }
 
 type rowState struct {
@@ -270,6 +276,25 @@ func (r *rowState) dec(col int, field string, v []byte) {
 	r.cells[col] = cell{null: !ok, i: n}
 }
 
+// float decodes a number, or a numeric string, as float64.
+func (r *rowState) float(col int, field string, v []byte) {
+	t, ok, err := numText(v)
+	if err == nil && ok {
+		var f float64
+		if f, err = strconv.ParseFloat(string(t), 64); err == nil && (math.IsInf(f, 0) || math.IsNaN(f)) {
+			err = fmt.Errorf("%s is not a finite number", t)
+		}
+		r.cells[col] = cell{f: f}
+	}
+	if err != nil {
+		r.fail(field, err)
+		return
+	}
+	if !ok {
+		r.cells[col] = cell{null: true}
+	}
+}
+
 func (r *rowState) ts(col int, field string, v []byte) {
 	us, ok, err := timeOf(v, r.loc)
 	if err != nil {
@@ -308,6 +333,7 @@ type builder struct {
 	tsb []*array.TimestampBuilder
 	dat []*array.Date32Builder
 	bol []*array.BooleanBuilder
+	f64 []*array.Float64Builder
 }
 
 func (t *table) NewBuilder(mem memory.Allocator, loc *time.Location, syncedAt time.Time) Builder {
@@ -329,6 +355,7 @@ func (t *table) NewBuilder(mem memory.Allocator, loc *time.Location, syncedAt ti
 		tsb:  make([]*array.TimestampBuilder, nc),
 		dat:  make([]*array.Date32Builder, nc),
 		bol:  make([]*array.BooleanBuilder, nc),
+		f64:  make([]*array.Float64Builder, nc),
 	}
 	b.state = rowState{t: t, loc: loc, vals: make([][]byte, len(t.members)), cells: make([]cell, nc)}
 	for i := range b.state.cells {
@@ -350,6 +377,8 @@ func (t *table) NewBuilder(mem memory.Allocator, loc *time.Location, syncedAt ti
 			b.dat[i] = fb
 		case *array.BooleanBuilder:
 			b.bol[i] = fb
+		case *array.Float64Builder:
+			b.f64[i] = fb
 		default:
 			panic(fmt.Sprintf("models: unexpected builder %T", f))
 		}
@@ -509,6 +538,12 @@ func (b *builder) commit() {
 				b.bol[i].AppendNull()
 			} else {
 				b.bol[i].Append(c.b)
+			}
+		case tFloat:
+			if c.null {
+				b.f64[i].AppendNull()
+			} else {
+				b.f64[i].Append(c.f)
 			}
 		}
 		*c = cell{null: true}

@@ -17,6 +17,7 @@ var (
 	_ Planner = ClickHours{}
 	_ Planner = StatsDays{}
 	_ Planner = Snapshot{}
+	_ Planner = Daily{}
 )
 
 // UpdateHours walks conversions. With Scope.UpdateFilter (admin keys) it
@@ -193,6 +194,23 @@ func (Snapshot) Backfill(_ *Scope, from, to time.Time) []Window {
 }
 
 func (Snapshot) Query(*Scope, Window, url.Values) {}
+
+// Daily takes a snapshot a day of a source that serves only the present
+// (currency_rates): each pass reads it whole into the current UTC day,
+// replacing that day's rows; past days keep the snapshot they got. A
+// backfill has nothing to read.
+type Daily struct{}
+
+func (Daily) Check(*Scope) error { return nil }
+
+func (Daily) Plan(_ *Scope, cursor, now time.Time) []Window {
+	d := DayStart(now, time.UTC)
+	return []Window{{From: d, To: d.AddDate(0, 0, 1), Advance: maxTime(now, cursor)}}
+}
+
+func (Daily) Backfill(*Scope, time.Time, time.Time) []Window { return nil }
+
+func (Daily) Query(*Scope, Window, url.Values) {}
 
 // planDays is an incremental pass over day-aligned windows of up to chunk
 // days, from the day holding the pass's start through today; no window

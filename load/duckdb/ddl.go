@@ -53,6 +53,8 @@ func ColumnType(t arrow.DataType) (string, error) {
 		return "BIGINT", nil
 	case *arrow.Int32Type:
 		return "INTEGER", nil
+	case *arrow.Float64Type:
+		return "DOUBLE", nil
 	case *arrow.Decimal128Type:
 		return fmt.Sprintf("DECIMAL(%d,%d)", t.Precision, t.Scale), nil
 	case *arrow.TimestampType:

@@ -384,6 +384,8 @@ func trinoType(c column) (string, error) {
 		return "bigint", nil
 	case *arrow.Int32Type:
 		return "integer", nil
+	case *arrow.Float64Type:
+		return "double", nil
 	case *arrow.Decimal128Type:
 		return fmt.Sprintf("decimal(%d,%d)", t.Precision, t.Scale), nil
 	case *arrow.TimestampType:
@@ -461,6 +463,8 @@ func athenaType(c column) (string, error) {
 		return "bigint", nil
 	case *arrow.Int32Type:
 		return "int", nil
+	case *arrow.Float64Type:
+		return "double", nil
 	case *arrow.Decimal128Type:
 		return fmt.Sprintf("decimal(%d,%d)", t.Precision, t.Scale), nil
 	case *arrow.TimestampType:
@@ -534,6 +538,8 @@ func sparkType(c column) (string, error) {
 		return "BIGINT", nil
 	case *arrow.Int32Type:
 		return "INT", nil
+	case *arrow.Float64Type:
+		return "DOUBLE", nil
 	case *arrow.Decimal128Type:
 		return fmt.Sprintf("DECIMAL(%d,%d)", t.Precision, t.Scale), nil
 	case *arrow.TimestampType:
@@ -603,6 +609,8 @@ func clickhouseType(c column) (string, error) {
 		ty = "Int64"
 	case *arrow.Int32Type:
 		ty = "Int32"
+	case *arrow.Float64Type:
+		ty = "Float64"
 	case *arrow.Decimal128Type:
 		ty = fmt.Sprintf("Decimal(%d, %d)", t.Precision, t.Scale)
 	case *arrow.TimestampType:

@@ -97,6 +97,7 @@ func wantType() map[string]map[string]string {
 		"utf8":                  {"trino": "varchar", "athena": "string", "spark": "STRING", "clickhouse": "String"},
 		"int64":                 {"trino": "bigint", "athena": "bigint", "spark": "BIGINT", "clickhouse": "Int64"},
 		"int32":                 {"trino": "integer", "athena": "int", "spark": "INT", "clickhouse": "Int32"},
+		"float64":               {"trino": "double", "athena": "double", "spark": "DOUBLE", "clickhouse": "Float64"},
 		"decimal(18, 4)":        {"trino": "decimal(18,4)", "athena": "decimal(18,4)", "spark": "DECIMAL(18,4)", "clickhouse": "Decimal(18, 4)"},
 		"timestamp[us, tz=UTC]": {"trino": "timestamp(6)", "athena": "timestamp", "spark": "TIMESTAMP_NTZ", "clickhouse": "DateTime64(6, 'UTC')"},
 		"date32":                {"trino": "date", "athena": "date", "spark": "DATE", "clickhouse": "Date32"},

@@ -227,3 +227,23 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `affise`.`advertisers` (
 )
 STORED AS PARQUET
 LOCATION 's3://example-bucket/affise-lake/advertisers/';
+
+CREATE EXTERNAL TABLE IF NOT EXISTS `affise`.`currency_rates` (
+  `date` date,
+  `currency` string,
+  `rate_per_usd` double,
+  `raw` string,
+  `_synced_at` timestamp
+)
+PARTITIONED BY (`partition_date` string)
+STORED AS PARQUET
+LOCATION 's3://example-bucket/affise-lake/currency_rates/'
+TBLPROPERTIES (
+  'projection.enabled' = 'true',
+  'projection.partition_date.type' = 'date',
+  'projection.partition_date.format' = 'yyyy-MM-dd',
+  'projection.partition_date.range' = '2015-01-01,NOW',
+  'projection.partition_date.interval' = '1',
+  'projection.partition_date.interval.unit' = 'DAYS',
+  'storage.location.template' = 's3://example-bucket/affise-lake/currency_rates/date=${partition_date}/'
+);

@@ -169,3 +169,12 @@ SELECT * FROM file('/srv/affise-lake/advertisers/*.parquet', 'Parquet', '
   `raw` String,
   `_synced_at` DateTime64(6, ''UTC'')
 ');
+
+CREATE OR REPLACE VIEW `affise`.`currency_rates` AS
+SELECT * FROM file('/srv/affise-lake/currency_rates/*/*.parquet', 'Parquet', '
+  `date` Date32,
+  `currency` String,
+  `rate_per_usd` Nullable(Float64),
+  `raw` String,
+  `_synced_at` DateTime64(6, ''UTC'')
+');

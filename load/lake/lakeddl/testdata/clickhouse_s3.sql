@@ -171,3 +171,12 @@ CREATE OR REPLACE TABLE `affise`.`advertisers` (
   `_synced_at` DateTime64(6, 'UTC')
 )
 ENGINE = S3('s3://example-bucket/affise-lake/advertisers/*.parquet', 'Parquet');
+
+CREATE OR REPLACE TABLE `affise`.`currency_rates` (
+  `date` Date32,
+  `currency` String,
+  `rate_per_usd` Nullable(Float64),
+  `raw` String,
+  `_synced_at` DateTime64(6, 'UTC')
+)
+ENGINE = S3('s3://example-bucket/affise-lake/currency_rates/*/*.parquet', 'Parquet');

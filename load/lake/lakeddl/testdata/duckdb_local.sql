@@ -165,3 +165,12 @@ SELECT
   "raw",
   "_synced_at"
 FROM read_parquet('/srv/affise-lake/advertisers/*.parquet', hive_partitioning = false);
+
+CREATE OR REPLACE VIEW "currency_rates" AS
+SELECT
+  "date",
+  "currency",
+  "rate_per_usd",
+  "raw",
+  "_synced_at"
+FROM read_parquet('/srv/affise-lake/currency_rates/*/*.parquet', hive_partitioning = false);

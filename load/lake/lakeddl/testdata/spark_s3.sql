@@ -195,3 +195,15 @@ CREATE TABLE IF NOT EXISTS `affise`.`advertisers` (
 )
 USING PARQUET
 LOCATION 's3://example-bucket/affise-lake/advertisers';
+
+-- currency_rates has a column named date: it is read unpartitioned.
+CREATE TABLE IF NOT EXISTS `affise`.`currency_rates` (
+  `date` DATE,
+  `currency` STRING,
+  `rate_per_usd` DOUBLE,
+  `raw` STRING,
+  `_synced_at` TIMESTAMP_NTZ
+)
+USING PARQUET
+OPTIONS ('recursiveFileLookup' = 'true')
+LOCATION 's3://example-bucket/affise-lake/currency_rates';

@@ -238,3 +238,26 @@ WITH (
   external_location = 'file:///srv/affise-lake/advertisers',
   format = 'PARQUET'
 );
+
+-- currency_rates has a column named date: its partition is partition_date, projected.
+CREATE TABLE IF NOT EXISTS hive.affise."currency_rates" (
+  "date" date,
+  "currency" varchar,
+  "rate_per_usd" double,
+  "raw" varchar,
+  "_synced_at" timestamp(6),
+  "partition_date" varchar WITH (
+    partition_projection_type = 'DATE',
+    partition_projection_format = 'yyyy-MM-dd',
+    partition_projection_range = ARRAY['2015-01-01', 'NOW'],
+    partition_projection_interval = 1,
+    partition_projection_interval_unit = 'DAYS'
+  )
+)
+WITH (
+  external_location = 'file:///srv/affise-lake/currency_rates',
+  format = 'PARQUET',
+  partitioned_by = ARRAY['partition_date'],
+  partition_projection_enabled = true,
+  partition_projection_location_template = 'file:///srv/affise-lake/currency_rates/date=${partition_date}'
+);
