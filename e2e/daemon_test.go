@@ -24,11 +24,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/syncd/syncd/models"
 )
 
 // daemonStreams are every stream syncd has; the daemon tests run them all.
-var daemonStreams = []string{"conversions", "clicks", "server_postbacks", "affiliate_postbacks",
-	"stats_daily", "offers", "partners", "advertisers"}
+var daemonStreams = models.Names()
 
 // smallSimArgs is a small data set for tests about the daemon's behaviour
 // rather than about the data.
