@@ -55,6 +55,9 @@ type Warehouse struct {
 	Path        string      `yaml:"path"`
 	MemoryLimit string      `yaml:"memory_limit"`
 	S3          WarehouseS3 `yaml:"s3"`
+	// ReportingCurrency is the top-level reporting_currency, which the
+	// warehouse records for its converted views.
+	ReportingCurrency string `yaml:"-"`
 }
 
 // WarehouseS3 is how a lake at an s3:// path is reached. Credentials are
@@ -148,6 +151,8 @@ type file struct {
 	HTTP      HTTP      `yaml:"http"`
 	Postgres  Postgres  `yaml:"postgres"`
 	Verify    Verify    `yaml:"verify"`
+	// ReportingCurrency is the currency the *_rc columns convert money to.
+	ReportingCurrency string `yaml:"reporting_currency"`
 	// Streams are decoded one by one into streams: which keys a stream
 	// takes depends on its declaration.
 	Streams map[string]yaml.Node `yaml:"streams"`
@@ -222,10 +227,11 @@ func defaults() *file {
 			Role:              "admin",
 			MaxRetries:        8,
 		},
-		Warehouse: Warehouse{Kind: "duckdb", Path: defaultDuckDBPath, MemoryLimit: "1GB", S3: WarehouseS3{Region: "us-east-1"}},
-		HTTP:      HTTP{Listen: "127.0.0.1:9464"},
-		Postgres:  Postgres{User: "syncd"},
-		Verify:    Verify{Schedule: "@every 6h", Days: 7},
+		Warehouse:         Warehouse{Kind: "duckdb", Path: defaultDuckDBPath, MemoryLimit: "1GB", S3: WarehouseS3{Region: "us-east-1"}},
+		HTTP:              HTTP{Listen: "127.0.0.1:9464"},
+		Postgres:          Postgres{User: "syncd"},
+		Verify:            Verify{Schedule: "@every 6h", Days: 7},
+		ReportingCurrency: "USD",
 	}
 	for _, d := range models.Registry() {
 		f.streams = append(f.streams, &streamSettings{
@@ -362,6 +368,7 @@ func (f *file) config() *Config {
 		Postgres:  f.Postgres,
 		Verify:    f.Verify,
 	}
+	c.Warehouse.ReportingCurrency = f.ReportingCurrency
 	if c.Warehouse.Kind == "parquet" && c.Warehouse.Path == defaultDuckDBPath {
 		c.Warehouse.Path = defaultLakePath
 	}
@@ -407,6 +414,9 @@ func (w Warehouse) checkS3() error {
 	}
 	return nil
 }
+
+// currencyCode is an ISO 4217 code, as Affise names currencies.
+var currencyCode = regexp.MustCompile(`^[A-Z]{3}$`)
 
 // s3Bucket is S3's bucket naming rule, loosely: what it refuses anyway.
 var s3Bucket = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
@@ -460,6 +470,9 @@ func (c *Config) validate(local bool) error {
 	}
 	if strings.TrimSpace(c.Warehouse.Path) == "" {
 		return errorf("warehouse.path is missing")
+	}
+	if !currencyCode.MatchString(c.Warehouse.ReportingCurrency) {
+		return errorf("reporting_currency: %q is not a currency code like USD or EUR", c.Warehouse.ReportingCurrency)
 	}
 	if err := c.Warehouse.checkS3(); err != nil {
 		return err

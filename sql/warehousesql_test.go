@@ -9,6 +9,7 @@ func TestViewsParse(t *testing.T) {
 	want := map[string]string{
 		"daily_revenue":         "conversions",
 		"conversions_by_status": "conversions",
+		"daily_revenue_rc":      "conversions",
 		"cr_epc_by_offer_day":   "stats_daily",
 		"cr_epc_by_partner_day": "stats_daily",
 		"cr_epc_by_country_day": "stats_daily",

@@ -28,6 +28,7 @@ var Statuses = []string{"confirmed", "pending", "declined", "hold"}
 // Numbers are one day and currency's conversions per status: counts and
 // money (Revenue is the advertiser's, Payouts the affiliates').
 type Numbers struct {
+	Clicks  int64 // a ClicksCurrency row's only number
 	Count   map[string]int64
 	Revenue map[string]float64
 	Payouts map[string]float64
@@ -103,7 +104,15 @@ type Config struct {
 	From, To time.Time
 	// Currencies are compared one by one; the warehouse's are added.
 	Currencies []string
+	// ClicksFrom, ClicksTo bound the days [ClicksFrom, ClicksTo) whose
+	// clicks are compared too: days Affise still keeps clicks of and the
+	// warehouse's clicks cursor has passed. Empty: no clicks compared.
+	ClicksFrom, ClicksTo time.Time
 }
+
+// ClicksCurrency is the Key.Currency of a day's clicks row: clicks carry
+// no currency.
+const ClicksCurrency = "clicks"
 
 // maxWindowDays bounds one custom-stats request, as stats_daily's windows.
 const maxWindowDays = 31
@@ -138,6 +147,27 @@ func Run(ctx context.Context, wh load.Querier, api Affise, cfg Config) (Report, 
 			for day, num := range n {
 				theirs[Key{Day: day, Currency: cur}] = num
 			}
+		}
+	}
+	if cfg.ClicksFrom.Before(cfg.ClicksTo) {
+		ourClicks, err := warehouseClicks(ctx, wh, cfg)
+		if err != nil {
+			return rep, err
+		}
+		theirClicks, reqs, err := affiseClicks(ctx, api, cfg)
+		rep.Requests += reqs
+		if err != nil {
+			return rep, err
+		}
+		for d := cfg.ClicksFrom; d.Before(cfg.ClicksTo); d = d.AddDate(0, 0, 1) {
+			day := d.Format(time.DateOnly)
+			w, a := ourClicks[day], theirClicks[day]
+			row := Row{Key: Key{Day: day, Currency: ClicksCurrency}, Warehouse: newNumbers(), Affise: newNumbers()}
+			row.Warehouse.Clicks, row.Affise.Clicks = w, a
+			if w != a {
+				row.Diffs = []string{fmt.Sprintf("clicks %d != %d", w, a)}
+			}
+			rep.Rows = append(rep.Rows, row)
 		}
 	}
 	keys := map[Key]bool{}
@@ -303,4 +333,60 @@ func orZero(s string) string {
 		return "0"
 	}
 	return s
+}
+
+// warehouseClicks counts the clicks held per day of cfg.Loc's calendar.
+func warehouseClicks(ctx context.Context, wh load.Querier, cfg Config) (map[string]int64, error) {
+	zone := strings.ReplaceAll(cfg.Loc.String(), "'", "")
+	lo := cfg.ClicksFrom.Add(-14 * time.Hour).Format("2006-01-02 15:04:05")
+	hi := cfg.ClicksTo.Add(14 * time.Hour).Format("2006-01-02 15:04:05")
+	q := fmt.Sprintf(`SELECT CAST(timezone('%s', timezone('UTC', created_at)) AS DATE)::VARCHAR, count(*)
+		FROM clicks WHERE created_at >= TIMESTAMP '%s' AND created_at < TIMESTAMP '%s' GROUP BY 1`, zone, lo, hi)
+	out := map[string]int64{}
+	err := wh.Query(ctx, q, func(rows *sql.Rows) error {
+		for rows.Next() {
+			var day string
+			var n int64
+			if err := rows.Scan(&day, &n); err != nil {
+				return err
+			}
+			out[day] = n
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("verify: reading the warehouse's clicks: %w", err)
+	}
+	return out, nil
+}
+
+// affiseClicks asks Affise for the raw clicks per day, all currencies.
+func affiseClicks(ctx context.Context, api Affise, cfg Config) (map[string]int64, int64, error) {
+	q := url.Values{}
+	q.Add("slice[]", "day")
+	q.Set("filter[date_from]", cfg.ClicksFrom.Format(time.DateOnly))
+	q.Set("filter[date_to]", cfg.ClicksTo.AddDate(0, 0, -1).Format(time.DateOnly))
+	q.Set("timezone", cfg.Loc.String())
+	items, reqs, err := api.List(ctx, "/3.0/stats/custom", "stats", q)
+	if err != nil {
+		return nil, reqs, fmt.Errorf("verify: GET /3.0/stats/custom (clicks): %w", err)
+	}
+	out := map[string]int64{}
+	for i, raw := range items {
+		var it struct {
+			statsItem
+			Traffic struct {
+				Raw json.Number `json:"raw"`
+			} `json:"traffic"`
+		}
+		if err := json.Unmarshal(raw, &it); err != nil {
+			return nil, reqs, fmt.Errorf("verify: /3.0/stats/custom (clicks) item %d: %w", i+1, err)
+		}
+		y, _ := strconv.Atoi(it.Slice.Year.String())
+		m, _ := strconv.Atoi(it.Slice.Month.String())
+		d, _ := strconv.Atoi(it.Slice.Day.String())
+		n, _ := strconv.ParseInt(orZero(it.Traffic.Raw.String()), 10, 64)
+		out[time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC).Format(time.DateOnly)] += n
+	}
+	return out, reqs, nil
 }

@@ -231,14 +231,13 @@ func (a *app) verification(src *source, wh load.Warehouse) (*daemon.Verification
 		return nil, &config.Error{Msg: fmt.Sprintf("verify.schedule: %q is not a cron spec or @every duration (%v)", v.Schedule, err)}
 	}
 	days := int(v.Days)
-	loc := a.cfg.API.Location
 	return &daemon.Verification{Schedule: sched, Days: days, Run: func(ctx context.Context) (daemon.VerifyResult, error) {
 		today := a.today()
-		cs, err := wh.Currencies(ctx)
+		cfg, err := a.verifyConfig(ctx, wh, today.AddDate(0, 0, -(days-1)), today.AddDate(0, 0, 1))
 		if err != nil {
 			return daemon.VerifyResult{}, err
 		}
-		rep, err := verify.Run(ctx, wh, src.client, verify.Config{Loc: loc, From: today.AddDate(0, 0, -(days - 1)), To: today.AddDate(0, 0, 1), Currencies: cs})
+		rep, err := verify.Run(ctx, wh, src.client, cfg)
 		if err != nil {
 			return daemon.VerifyResult{}, err
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -25,13 +26,15 @@ func newVerifyCmd(g *globals) *cobra.Command {
 		Long: `Compare, for every day (of api.timezone's calendar, as Affise counts it) and
 currency, the warehouse's conversions per status (confirmed, pending,
 declined, hold, and their total: count, revenue and payouts) with Affise's
-own /3.0/stats/custom (slice[]=day, filter[currency][]). It prints a line per
-day and currency, and exits 0 when all agree, 1 otherwise.
+own /3.0/stats/custom (slice[]=day, filter[currency][]), and the clicks of
+the last 6 full days (Affise keeps clicks about 7) with its raw traffic. It
+prints a line per day and currency, and exits 0 when all agree, 1 otherwise.
 
 --repair re-syncs exactly the days that differ (a backfill of conversions and
 stats_daily over them), then verifies again.
 
-Cost: one request per currency and window of up to 31 days. not_found
+Cost: one request per currency and window of up to 31 days, plus one for
+the clicks. not_found
 conversions count in the total only, as Affise counts them.`,
 		Example: `  syncd verify
   syncd verify --days 7 --format json
@@ -45,7 +48,6 @@ conversions count in the total only, as Affise counts them.`,
 			if err != nil {
 				return err
 			}
-			loc := a.cfg.API.Location
 			today := a.today()
 			if days < 1 || days > 3660 {
 				return usagef("--days %d: give 1 to 3660", days)
@@ -73,11 +75,11 @@ conversions count in the total only, as Affise counts them.`,
 				return err
 			}
 			check := func(q load.Querier, r load.Reader) (verify.Report, error) {
-				cs, err := r.Currencies(ctx)
+				cfg, err := a.verifyConfig(ctx, r, from, to.AddDate(0, 0, 1))
 				if err != nil {
 					return verify.Report{}, err
 				}
-				return verify.Run(ctx, q, src.client, verify.Config{Loc: loc, From: from, To: to.AddDate(0, 0, 1), Currencies: cs})
+				return verify.Run(ctx, q, src.client, cfg)
 			}
 			out := cmd.OutOrStdout()
 			if !repair {
@@ -123,6 +125,44 @@ conversions count in the total only, as Affise counts them.`,
 	cmd.Flags().BoolVar(&repair, "repair", false, "re-sync the days that differ, then verify again")
 	cmd.Flags().StringVar(&format, "format", "table", "output: table or json")
 	return cmd
+}
+
+// verifyConfig is a verification of the days [from, to): the currencies
+// of the conversions held, and the clicks of the days Affise still keeps
+// clicks of (6 full days) that the clicks cursor has passed.
+func (a *app) verifyConfig(ctx context.Context, r load.Reader, from, to time.Time) (verify.Config, error) {
+	loc := a.cfg.API.Location
+	cs, err := r.Currencies(ctx)
+	if err != nil {
+		return verify.Config{}, err
+	}
+	cfg := verify.Config{Loc: loc, From: from, To: to, Currencies: cs}
+	if s := a.cfg.Stream("clicks"); s == nil || !s.Enabled {
+		return cfg, nil
+	}
+	cur, ok, err := r.Cursor(ctx, "clicks")
+	if err != nil || !ok {
+		return cfg, err
+	}
+	c := cur.Position.In(loc)
+	synced := time.Date(c.Year(), c.Month(), c.Day(), 0, 0, 0, 0, time.UTC) // days before the cursor's are whole
+	cfg.ClicksFrom = maxTime(from, a.today().AddDate(0, 0, -6))
+	cfg.ClicksTo = minTime(to, synced)
+	return cfg, nil
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 func joinDays(days []time.Time) string {
@@ -172,6 +212,10 @@ func printVerify(w io.Writer, rep verify.Report, format string) error {
 			res := "ok"
 			if len(r.Diffs) > 0 {
 				res = "DIFF " + strings.Join(r.Diffs, "; ")
+			}
+			if r.Currency == verify.ClicksCurrency {
+				fmt.Fprintf(tw, "%s\t(clicks)\t%d\t-\t%s\n", r.Day, r.Warehouse.Clicks, res)
+				continue
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%.2f\t%s\n", r.Day, r.Currency, r.Warehouse.Count["total"], r.Warehouse.Revenue["total"], res)
 		}

@@ -112,6 +112,8 @@ func mkRecord(t testing.TB, schema *arrow.Schema, rows []row) arrow.RecordBatch 
 				fb.Append(arrow.Timestamp(v.(time.Time).UnixMicro()))
 			case *array.Date32Builder:
 				fb.Append(arrow.Date32FromTime(v.(time.Time)))
+			case *array.Float64Builder:
+				fb.Append(v.(float64))
 			default:
 				t.Fatalf("mkRecord: unsupported builder %T for %s", fb, f.Name)
 			}

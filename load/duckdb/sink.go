@@ -61,6 +61,7 @@ type options struct {
 	sandboxed   bool
 	onViewError func(view string, err error)
 	migrations  []Migration
+	reporting   string
 }
 
 // Option configures Open.
@@ -72,6 +73,11 @@ func WithMemoryLimit(limit string) Option { return func(o *options) { o.memoryLi
 
 // WithThreads sets DuckDB's worker threads (default: DuckDB's, one per core).
 func WithThreads(n int) Option { return func(o *options) { o.threads = n } }
+
+// ReportingCurrency records c in _syncd_meta (key reporting_currency) at a
+// writable open: the converted views (daily_revenue_rc) read it there, so a
+// read-only open shows what the last writer was configured with.
+func ReportingCurrency(c string) Option { return func(o *options) { o.reporting = c } }
 
 // ReadOnly opens the file with access_mode=READ_ONLY (for `syncd query`):
 // no DDL runs and every write fails with ErrReadOnly.
@@ -276,6 +282,11 @@ func (s *Sink) init(ctx context.Context) error {
 	}
 	if err := s.upgrade(ctx, s.opts.migrations); err != nil {
 		return err
+	}
+	if c := s.opts.reporting; c != "" {
+		if _, err := s.db.ExecContext(ctx, `INSERT INTO _syncd_meta VALUES ('reporting_currency', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, c); err != nil {
+			return fmt.Errorf("duckdb: record the reporting currency: %w", err)
+		}
 	}
 	return s.EnsureViews(ctx)
 }

@@ -197,3 +197,42 @@ func trimSemi(s string) string {
 	}
 	return s
 }
+
+// daily_revenue_rc converts each row's money into the reporting currency
+// at the rate of its day: the latest snapshot at or before it, the earliest
+// for days before the first; money of two currencies then adds up.
+func TestConvertedView(t *testing.T) {
+	s, _ := openTest(t, ReportingCurrency("EUR"))
+	d1, d2, d3 := day("2025-01-01"), day("2025-01-02"), day("2025-01-03")
+	loadRows(t, s, load.Target{Model: models.Conversions(), Mode: models.Upsert}, nil, []row{
+		{"id": "a", "status": "confirmed", "currency": "USD", "offer_id": 1, "partner_id": 10, "revenue": "10", "payouts": "5", "created_at": d1.Add(time.Hour)},
+		{"id": "b", "status": "confirmed", "currency": "EUR", "offer_id": 1, "partner_id": 10, "revenue": "10", "payouts": "5", "created_at": d2.Add(time.Hour)},
+		{"id": "c", "status": "confirmed", "currency": "USD", "offer_id": 1, "partner_id": 10, "revenue": "10", "payouts": "5", "created_at": d3.Add(time.Hour)},
+		{"id": "d", "status": "confirmed", "currency": "RUB", "offer_id": 1, "partner_id": 10, "revenue": "1000", "payouts": "500", "created_at": d3.Add(time.Hour)},
+		{"id": "e", "status": "confirmed", "currency": "XYZ", "offer_id": 1, "partner_id": 10, "revenue": "7", "payouts": "1", "created_at": d3.Add(time.Hour)},
+	})
+	loadRows(t, s, load.Target{Model: models.Offers(), Mode: models.ReplaceTable}, nil, []row{{"id": 1, "title": "Offer One"}})
+	loadRows(t, s, load.Target{Model: models.Partners(), Mode: models.ReplaceTable}, nil, []row{{"id": 10, "email": "a@x"}})
+	rates := models.CurrencyRates()
+	for _, snap := range []struct {
+		day           time.Time
+		usd, eur, rub float64
+	}{{d2, 1, 0.9, 90}, {d3, 1, 0.8, 100}} {
+		loadRows(t, s, load.Target{Model: rates, Mode: models.ReplaceDays, From: snap.day, To: snap.day.AddDate(0, 0, 1)}, nil, []row{
+			{"date": snap.day, "currency": "USD", "rate_per_usd": snap.usd},
+			{"date": snap.day, "currency": "EUR", "rate_per_usd": snap.eur},
+			{"date": snap.day, "currency": "RUB", "rate_per_usd": snap.rub},
+		})
+	}
+	if err := s.EnsureViews(bg); err != nil {
+		t.Fatal(err)
+	}
+	eq(t, queryStrings(t, s, `SELECT strftime(day, '%Y-%m-%d') || '|' || currency || '|' || reporting_currency || '|' || coalesce(revenue_rc::VARCHAR, 'NULL') || '|' || coalesce(profit_rc::VARCHAR, 'NULL')
+		FROM daily_revenue_rc ORDER BY day, currency`), []string{
+		"2025-01-01|USD|EUR|9.0000|4.5000",  // before the first snapshot: the earliest rates
+		"2025-01-02|EUR|EUR|10.0000|5.0000", // its own currency
+		"2025-01-03|RUB|EUR|8.0000|4.0000",  // 1000 RUB at 100 per USD, 0.8 EUR per USD
+		"2025-01-03|USD|EUR|8.0000|4.0000",  // the day's snapshot
+		"2025-01-03|XYZ|EUR|NULL|NULL",      // no rate for it at all
+	})
+}

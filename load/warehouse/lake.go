@@ -96,7 +96,7 @@ func openLake(ctx context.Context, cfg config.Warehouse, command string) (load.W
 		closeAll(closeB)
 		return nil, err
 	}
-	db, err := lakesql.Open(ctx, lk, lakesql.Options{MemoryLimit: cfg.MemoryLimit, Sandboxed: true, MirrorDir: mirrorDir(cfg)})
+	db, err := lakesql.Open(ctx, lk, lakesql.Options{MemoryLimit: cfg.MemoryLimit, Sandboxed: true, MirrorDir: mirrorDir(cfg), ReportingCurrency: cfg.ReportingCurrency})
 	if err != nil {
 		_ = lk.Close()
 		closeAll(closeB)
@@ -116,7 +116,7 @@ func openLakeReadOnly(ctx context.Context, cfg config.Warehouse) (load.ReadOnly,
 		closeAll(closeB)
 		return nil, err
 	}
-	db, err := lakesql.Open(ctx, lk, lakesql.Options{MemoryLimit: cfg.MemoryLimit, MirrorDir: mirrorDir(cfg)})
+	db, err := lakesql.Open(ctx, lk, lakesql.Options{MemoryLimit: cfg.MemoryLimit, MirrorDir: mirrorDir(cfg), ReportingCurrency: cfg.ReportingCurrency})
 	if err != nil {
 		closeAll(closeB)
 		return nil, err

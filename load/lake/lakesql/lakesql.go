@@ -42,6 +42,9 @@ type Options struct {
 	// MirrorDir is where a lake that is not a local directory is
 	// mirrored; required for such a lake.
 	MirrorDir string
+	// ReportingCurrency goes to _syncd_meta (key reporting_currency), for
+	// the converted views.
+	ReportingCurrency string
 }
 
 // DB is SQL over one lake. Query and the ClientDB pool are safe for
@@ -54,13 +57,14 @@ type DB struct {
 	connector driver.Connector
 	db        *sql.DB // refreshes and Query
 	clients   *sql.DB // Sandboxed only: clients' SQL, see load.Warehouse
+	reporting string
 	refreshMu sync.Mutex
 }
 
 // Open opens SQL over the lake lk reads and refreshes it once. lk stays
 // the caller's: Close does not close it.
 func Open(ctx context.Context, lk *lake.Sink, o Options) (*DB, error) {
-	d := &DB{lk: lk}
+	d := &DB{lk: lk, reporting: o.ReportingCurrency}
 	if dir, ok := lk.Bucket().(*bucket.Dir); ok {
 		d.root = dir.Root()
 	} else {
@@ -213,6 +217,11 @@ func (d *DB) Refresh(ctx context.Context) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO _syncd_meta VALUES ('kind', 'parquet'), ('lake', ?), ('schema_version', ?)`,
 		d.lk.Bucket().String(), fmt.Sprint(lake.SchemaVersion)); err != nil {
 		return fmt.Errorf("lakesql: refresh: %w", err)
+	}
+	if d.reporting != "" {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO _syncd_meta VALUES ('reporting_currency', ?)`, d.reporting); err != nil {
+			return fmt.Errorf("lakesql: refresh: %w", err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("lakesql: refresh: %w", err)
