@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -120,6 +121,29 @@ func (s *sim) truth(t *testing.T, stream string) []map[string]any {
 	}
 	s.control(t, "GET", "/_sim/truth/"+stream, nil, &out)
 	return out.Rows
+}
+
+// api GETs path (with its query) from the simulator's Affise API with the
+// key, as a client would, and decodes the reply into out.
+func (s *sim) api(t *testing.T, path string, out any) {
+	t.Helper()
+	req, err := http.NewRequest("GET", s.URL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("API-Key", s.Key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("GET %s: HTTP %d %s", path, resp.StatusCode, b)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
 }
 
 func (s *sim) requests(t *testing.T) int {
