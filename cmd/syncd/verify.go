@@ -146,23 +146,14 @@ func (a *app) verifyConfig(ctx context.Context, r load.Reader, from, to time.Tim
 	}
 	c := cur.Position.In(loc)
 	synced := time.Date(c.Year(), c.Month(), c.Day(), 0, 0, 0, 0, time.UTC) // days before the cursor's are whole
-	cfg.ClicksFrom = maxTime(from, a.today().AddDate(0, 0, -6))
-	cfg.ClicksTo = minTime(to, synced)
+	cfg.ClicksFrom, cfg.ClicksTo = from, to
+	if kept := a.today().AddDate(0, 0, -6); kept.After(from) {
+		cfg.ClicksFrom = kept
+	}
+	if synced.Before(to) {
+		cfg.ClicksTo = synced
+	}
 	return cfg, nil
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
-}
-
-func minTime(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
 }
 
 func joinDays(days []time.Time) string {
