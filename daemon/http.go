@@ -149,3 +149,27 @@ func CheckHealth(ctx context.Context, listen string) error {
 	}
 	return nil
 }
+
+// RemoteStatus GETs /api/status of the daemon listening on listen: every
+// stream's state, for `syncd state` while the daemon holds the warehouse.
+func RemoteStatus(ctx context.Context, listen string) ([]StreamStatus, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+clientAddr(listen)+"/api/status", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET /api/status: HTTP %d", resp.StatusCode)
+	}
+	var st struct {
+		Streams []StreamStatus `json:"streams"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return nil, fmt.Errorf("GET /api/status: %w", err)
+	}
+	return st.Streams, nil
+}

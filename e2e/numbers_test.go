@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/syncd/syncd/models"
 )
 
 // A conversion confirmed 35-55 days after it was created gets its new
@@ -313,4 +315,40 @@ func TestCurrencyRatesSnapshot(t *testing.T) {
 	db := e.openDB(t)
 	got := queryStrings(t, db, `SELECT strftime(date, '%Y-%m-%d'), currency, regexp_replace(rate_per_usd::VARCHAR, '\.0$', '') FROM currency_rates`)
 	compareRows(t, "currency_rates", got, want)
+}
+
+// syncd state works while the daemon holds the DuckDB file (it asks the
+// daemon) and says per stream its cursor, how far behind, its last pass
+// and next run, as a table or JSON.
+func TestStateWhileTheDaemonRuns(t *testing.T) {
+	s := startSim(t, smallSimArgs...)
+	e, listen := newDaemonEnv(t, s)
+	d := e.startDaemon(t, listen)
+	d.waitAllSucceeded(t, 3*time.Minute)
+	r := e.syncd(t, "state", "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("state while the daemon runs: exit %d %s", r.code, r.stderr)
+	}
+	var rows []struct {
+		Stream      string
+		Cursor      time.Time
+		LastPassEnd time.Time `json:"last_pass_finished"`
+		NextRun     time.Time `json:"next_run"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil {
+		t.Fatalf("state --format json: %v\n%s", err, r.stdout)
+	}
+	if len(rows) != len(models.Names()) {
+		t.Errorf("%d rows, want one per stream: %s", len(rows), r.stdout)
+	}
+	for _, row := range rows {
+		if row.Cursor.IsZero() || row.LastPassEnd.IsZero() || row.NextRun.IsZero() {
+			t.Errorf("%s: %+v, want a cursor, a last pass and a next run", row.Stream, row)
+		}
+	}
+	r = e.syncd(t, "state")
+	if r.code != 0 || !strings.Contains(r.stdout, "behind") || !strings.Contains(r.stdout, "rows") {
+		t.Errorf("state table: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	d.stop(t, 10*time.Second)
 }
