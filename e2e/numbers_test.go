@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -351,4 +352,41 @@ func TestStateWhileTheDaemonRuns(t *testing.T) {
 		t.Errorf("state table: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	d.stop(t, 10*time.Second)
+}
+
+// syncd report runs the embedded reports from any directory: the same rows
+// as the SQL file, and --from/--to bound the days.
+func TestReportByName(t *testing.T) {
+	s := startSim(t, smallSimArgs...)
+	e := newEnv(t, s, "")
+	e.mustSync(t)
+	elsewhere := func(args ...string) result {
+		t.Helper()
+		cmd := exec.Command(filepath.Join(bin, "syncd"), append(args, "-c", e.config)...)
+		cmd.Dir = t.TempDir() // no sql/ directory here
+		return e.run(t, cmd)
+	}
+	r := elsewhere("report", "--list")
+	if r.code != 0 || !strings.Contains(r.stdout, "daily_summary") || !strings.Contains(r.stdout, "top_partners") {
+		t.Fatalf("report --list: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	byName := elsewhere("report", "daily_summary", "--format", "csv")
+	byFile := e.syncd(t, "query", "--file", "../sql/reports/daily_summary.sql", "--format", "csv")
+	if byName.code != 0 || byName.stdout != byFile.stdout || strings.Count(byName.stdout, "\n") < 3 {
+		t.Errorf("report daily_summary differs from its SQL file:\n%s\nvs\n%s%s", byName.stdout, byFile.stdout, byName.stderr)
+	}
+	day := time.Now().UTC().AddDate(0, 0, -2).Format(time.DateOnly)
+	r = elsewhere("report", "daily_summary", "--from", day, "--to", day, "--format", "csv")
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if r.code != 0 || len(lines) < 2 {
+		t.Fatalf("report with a range: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, l := range lines[1:] {
+		if !strings.HasPrefix(l, day) {
+			t.Errorf("a row outside %s: %s", day, l)
+		}
+	}
+	if r := elsewhere("report", "nope"); r.code != 2 || !strings.Contains(r.stderr, "daily_summary") {
+		t.Errorf("an unknown report: exit %d %s", r.code, r.stderr)
+	}
 }

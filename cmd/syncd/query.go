@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -58,51 +60,60 @@ the daemon, which runs only read-only SELECTs (see the README).`,
 			if err != nil {
 				return err
 			}
-			var q load.Querier
-			if writable {
-				a.command += " --write"
-				wh, err := warehouse.Open(cmd.Context(), a.cfg.Warehouse, a.command)
-				if err != nil {
-					return err
-				}
-				defer wh.Close()
-				q = wh
-			} else {
-				ro, err := warehouse.OpenReadOnly(cmd.Context(), a.cfg.Warehouse)
-				var locked *load.LockError
-				if errors.As(err, &locked) && (locked.Holder == "" || locked.Holder == "syncd run") {
-					// DuckDB admits one process per file: while `syncd run` holds
-					// it, the daemon answers the query on its loopback listener.
-					// (A holder without an owner file may be an older daemon.)
-					if rerr := daemon.QueryRemote(cmd.Context(), a.cfg.HTTP.Listen, query, format, cmd.OutOrStdout()); rerr != nil {
-						if locked.Holder != "" {
-							return fmt.Errorf("%s, and asking it at http.listen %s failed: %w", locked.InUse(), a.cfg.HTTP.Listen, rerr)
-						}
-						return fmt.Errorf("%w; asking a daemon at %s failed too: %w", err, a.cfg.HTTP.Listen, rerr)
-					}
-					return nil
-				}
-				if err != nil {
-					return err
-				}
-				defer ro.Close()
-				q = ro
+			if !writable {
+				return a.readQuery(cmd.Context(), query, format, cmd.OutOrStdout())
 			}
-			// Only the statement's own failure is prefixed, as it always
-			// was; one while printing comes as the printer reports it.
-			printing := false
-			err = q.Query(cmd.Context(), query, func(rows *sql.Rows) error {
-				printing = true
-				return tabular.Write(cmd.OutOrStdout(), rows, format)
-			})
-			if err != nil && !printing {
-				return fmt.Errorf("query: %w", err)
+			a.command += " --write"
+			wh, err := warehouse.Open(cmd.Context(), a.cfg.Warehouse, a.command)
+			if err != nil {
+				return err
 			}
-			return err
+			defer wh.Close()
+			return printQuery(cmd.Context(), wh, query, format, cmd.OutOrStdout())
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "table", "output format: table, csv or json")
 	cmd.Flags().StringVarP(&file, "file", "f", "", "read the SQL from this file")
 	cmd.Flags().BoolVar(&writable, "write", false, "open the warehouse writable (for UPDATE/DELETE/CREATE; no file access)")
 	return cmd
+}
+
+// readQuery runs query over the warehouse opened read-only, or, while
+// `syncd run` holds a DuckDB file, through the daemon, which admits only
+// read-only SELECTs.
+func (a *app) readQuery(ctx context.Context, query, format string, out io.Writer) error {
+	ro, err := warehouse.OpenReadOnly(ctx, a.cfg.Warehouse)
+	var locked *load.LockError
+	if errors.As(err, &locked) && (locked.Holder == "" || locked.Holder == "syncd run") {
+		// DuckDB admits one process per file: while `syncd run` holds
+		// it, the daemon answers the query on its loopback listener.
+		// (A holder without an owner file may be an older daemon.)
+		if rerr := daemon.QueryRemote(ctx, a.cfg.HTTP.Listen, query, format, out); rerr != nil {
+			if locked.Holder != "" {
+				return fmt.Errorf("%s, and asking it at http.listen %s failed: %w", locked.InUse(), a.cfg.HTTP.Listen, rerr)
+			}
+			return fmt.Errorf("%w; asking a daemon at %s failed too: %w", err, a.cfg.HTTP.Listen, rerr)
+		}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer ro.Close()
+	return printQuery(ctx, ro, query, format, out)
+}
+
+// printQuery runs query on q and prints its rows in format.
+func printQuery(ctx context.Context, q load.Querier, query, format string, out io.Writer) error {
+	// Only the statement's own failure is prefixed, as it always was; one
+	// while printing comes as the printer reports it.
+	printing := false
+	err := q.Query(ctx, query, func(rows *sql.Rows) error {
+		printing = true
+		return tabular.Write(out, rows, format)
+	})
+	if err != nil && !printing {
+		return fmt.Errorf("query: %w", err)
+	}
+	return err
 }

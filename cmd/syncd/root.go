@@ -61,6 +61,7 @@ Config reference: config.example.yaml (every key, documented).`,
 		newHealthcheckCmd(g),
 		newLakeCmd(g),
 		newVerifyCmd(g),
+		newReportCmd(g),
 		newVersionCmd(),
 	)
 	for _, c := range root.Commands() {
