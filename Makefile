@@ -11,11 +11,14 @@ build:
 test: build
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
-	$(GO) test -run '^$$' -fuzz '^FuzzDecodePage$$' -fuzztime 5s ./extract
-	$(GO) test -run '^$$' -fuzz '^FuzzScan$$' -fuzztime 5s ./models
-	$(GO) test -run '^$$' -fuzz '^FuzzStatsDailySlices$$' -fuzztime 3s ./models
-	$(GO) test -run '^$$' -fuzz '^FuzzRunReadOnly$$' -fuzztime 5s ./load/duckdb/sqlguard
-	$(GO) test -run '^$$' -fuzz '^FuzzRewrite$$' -fuzztime 5s ./pgserver
+	# Iteration counts (a few seconds each here), not durations: a short
+	# -fuzztime duration can end while a worker minimizes a new input, and
+	# go test then fails with "context deadline exceeded" on a busy machine.
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodePage$$' -fuzztime 10000x ./extract
+	$(GO) test -run '^$$' -fuzz '^FuzzScan$$' -fuzztime 30000x ./models
+	$(GO) test -run '^$$' -fuzz '^FuzzStatsDailySlices$$' -fuzztime 15000x ./models
+	$(GO) test -run '^$$' -fuzz '^FuzzRunReadOnly$$' -fuzztime 1000x ./load/duckdb/sqlguard
+	$(GO) test -run '^$$' -fuzz '^FuzzRewrite$$' -fuzztime 5000x ./pgserver
 
 # The long fuzz run; make test runs the same targets for a few seconds.
 fuzz:
