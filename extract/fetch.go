@@ -169,6 +169,12 @@ func withMember(obj []byte, name, value string) ([]byte, error) {
 	if len(obj) < 2 || obj[0] != '{' {
 		return nil, errors.New("item is not an object")
 	}
+	return insertFirst(obj, 0, name, value)
+}
+
+// insertFirst returns obj with "name":value added first in the object
+// whose '{' is at obj[brace].
+func insertFirst(obj []byte, brace int, name, value string) ([]byte, error) {
 	n, err := json.Marshal(name)
 	if err != nil {
 		return nil, err
@@ -177,12 +183,13 @@ func withMember(obj []byte, name, value string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := append(append(append(append([]byte{'{'}, n...), ':'), v...), obj[1:]...)
-	if rest := bytes.TrimSpace(obj[1:]); len(rest) > 0 && rest[0] != '}' {
-		out = append(append(append(append([]byte{'{'}, n...), ':'), v...), ',')
-		out = append(out, obj[1:]...)
+	out := make([]byte, 0, len(obj)+len(n)+len(v)+2)
+	out = append(out, obj[:brace+1]...)
+	out = append(append(append(out, n...), ':'), v...)
+	if rest := bytes.TrimSpace(obj[brace+1:]); len(rest) > 0 && rest[0] != '}' {
+		out = append(out, ',')
 	}
-	return out, nil
+	return append(out, obj[brace+1:]...), nil
 }
 
 // currencyListTTL is how long a stream reuses the currencies it listed.
@@ -202,18 +209,7 @@ func withSliceCurrency(obj []byte, cur string) ([]byte, error) {
 	if j >= len(obj) || obj[j] != '{' {
 		return nil, errors.New(`stats item's "slice" is not an object`)
 	}
-	val, err := json.Marshal(cur)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]byte, 0, len(obj)+len(val)+16)
-	out = append(out, obj[:j+1]...)
-	out = append(out, `"currency":`...)
-	out = append(out, val...)
-	if k := j + 1; k < len(obj) && obj[k] != '}' {
-		out = append(out, ',')
-	}
-	return append(out, obj[j+1:]...), nil
+	return insertFirst(obj, j, "currency", cur)
 }
 
 func changedNote(r walkResult) string {
