@@ -205,11 +205,9 @@ type settleFile struct {
 func (s *streamSettings) keys() any {
 	switch {
 	case s.decl.Defaults.Slices != nil:
-		s.withSlices = slicesFile{streamFile: &s.streamFile, Slices: &s.Slices}
-		return &s.withSlices
+		return &slicesFile{streamFile: &s.streamFile, Slices: &s.Slices}
 	case s.decl.Defaults.SettleWindow != 0:
-		s.withSettle = settleFile{streamFile: &s.streamFile, SettleWindow: &s.SettleWindow}
-		return &s.withSettle
+		return &settleFile{streamFile: &s.streamFile, SettleWindow: &s.SettleWindow}
 	}
 	return &s.streamFile
 }

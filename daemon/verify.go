@@ -35,11 +35,10 @@ type verifier struct {
 	mismatch prometheus.Gauge
 	runs     *prometheus.CounterVec
 
-	mu       sync.Mutex
-	last     VerifyResult
-	lastAt   time.Time
-	lastErr  string
-	hasFirst bool
+	mu      sync.Mutex
+	last    VerifyResult
+	lastAt  time.Time // zero until the first verification ended
+	lastErr string
 }
 
 func newVerifier(v Verification, reg prometheus.Registerer) (*verifier, error) {
@@ -79,7 +78,7 @@ func (vf *verifier) loop(ctx context.Context, now func() time.Time, redact func(
 		}
 		res, err := vf.v.Run(ctx)
 		vf.mu.Lock()
-		vf.lastAt, vf.hasFirst = now(), true
+		vf.lastAt = now()
 		if err != nil {
 			if ctx.Err() != nil {
 				vf.mu.Unlock()
@@ -115,6 +114,6 @@ type verifyView struct {
 func (vf *verifier) view() verifyView {
 	vf.mu.Lock()
 	defer vf.mu.Unlock()
-	return verifyView{Days: vf.v.Days, Ran: vf.hasFirst, At: vf.lastAt, Error: vf.lastErr, Rows: vf.last.Rows,
+	return verifyView{Days: vf.v.Days, Ran: !vf.lastAt.IsZero(), At: vf.lastAt, Error: vf.lastErr, Rows: vf.last.Rows,
 		Requests: vf.last.Requests, Bad: strings.Join(vf.last.MismatchedDays, ", ")}
 }

@@ -210,7 +210,7 @@ func (d *DB) Refresh(ctx context.Context) error {
 	}
 	for _, r := range runs {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO _syncd_runs VALUES (?, ?, ?, ?, ?, ?, nullif(?, ''))`,
-			r.Stream, r.Kind, naive(r.StartedAt), naiveOrNil(r.FinishedAt), r.Rows, r.Requests, r.Error); err != nil {
+			r.Stream, r.Kind, naive(r.StartedAt), naive(r.FinishedAt), r.Rows, r.Requests, r.Error); err != nil {
 			return fmt.Errorf("lakesql: refresh: %w", err)
 		}
 	}
@@ -237,8 +237,6 @@ func naive(t time.Time) any {
 	u := t.UTC()
 	return time.Date(u.Year(), u.Month(), u.Day(), u.Hour(), u.Minute(), u.Second(), u.Nanosecond(), time.UTC)
 }
-
-func naiveOrNil(t time.Time) any { return naive(t) }
 
 // createViews creates warehousesql's views over the table views.
 func (d *DB) createViews(ctx context.Context) error {
