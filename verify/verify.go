@@ -11,6 +11,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/url"
@@ -285,6 +286,17 @@ type statsItem struct {
 	} `json:"actions"`
 }
 
+// day is the item's day (slice[]=day), as YYYY-MM-DD.
+func (it statsItem) day() (string, error) {
+	y, _ := strconv.Atoi(it.Slice.Year.String())
+	m, _ := strconv.Atoi(it.Slice.Month.String())
+	d, _ := strconv.Atoi(it.Slice.Day.String())
+	if y == 0 || m == 0 || d == 0 {
+		return "", errors.New("item has no day")
+	}
+	return time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC).Format(time.DateOnly), nil
+}
+
 // affiseNumbers asks Affise for one currency's numbers per day of [from, to).
 func affiseNumbers(ctx context.Context, api Affise, cur string, from, to time.Time, loc *time.Location) (map[string]Numbers, int64, error) {
 	q := url.Values{}
@@ -303,13 +315,10 @@ func affiseNumbers(ctx context.Context, api Affise, cur string, from, to time.Ti
 		if err := json.Unmarshal(raw, &it); err != nil {
 			return nil, reqs, fmt.Errorf("verify: /3.0/stats/custom %s item %d: %w", cur, i+1, err)
 		}
-		y, _ := strconv.Atoi(it.Slice.Year.String())
-		m, _ := strconv.Atoi(it.Slice.Month.String())
-		d, _ := strconv.Atoi(it.Slice.Day.String())
-		if y == 0 || m == 0 || d == 0 {
-			return nil, reqs, fmt.Errorf("verify: /3.0/stats/custom %s item %d has no day", cur, i+1)
+		day, err := it.day()
+		if err != nil {
+			return nil, reqs, fmt.Errorf("verify: /3.0/stats/custom %s item %d: %w", cur, i+1, err)
 		}
-		day := time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC).Format(time.DateOnly)
 		num, ok := out[day]
 		if !ok {
 			num = newNumbers()
@@ -382,11 +391,12 @@ func affiseClicks(ctx context.Context, api Affise, cfg Config) (map[string]int64
 		if err := json.Unmarshal(raw, &it); err != nil {
 			return nil, reqs, fmt.Errorf("verify: /3.0/stats/custom (clicks) item %d: %w", i+1, err)
 		}
-		y, _ := strconv.Atoi(it.Slice.Year.String())
-		m, _ := strconv.Atoi(it.Slice.Month.String())
-		d, _ := strconv.Atoi(it.Slice.Day.String())
+		day, err := it.day()
+		if err != nil {
+			return nil, reqs, fmt.Errorf("verify: /3.0/stats/custom (clicks) item %d: %w", i+1, err)
+		}
 		n, _ := strconv.ParseInt(orZero(it.Traffic.Raw.String()), 10, 64)
-		out[time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC).Format(time.DateOnly)] += n
+		out[day] += n
 	}
 	return out, reqs, nil
 }

@@ -69,7 +69,7 @@ func (d *Dir) Put(ctx context.Context, key, src string) error {
 		_ = os.Remove(src)
 		return err
 	}
-	if err := syncFile(src); err != nil {
+	if err := fsync(src); err != nil {
 		_ = os.Remove(src)
 		return fmt.Errorf("put %s: %w", key, err)
 	}
@@ -107,7 +107,7 @@ func (d *Dir) rename(from, to string) error {
 	if err := os.Rename(from, to); err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(to))
+	return fsync(filepath.Dir(to))
 }
 
 func (d *Dir) Get(ctx context.Context, key string) ([]byte, error) {
@@ -284,20 +284,10 @@ func newerThanReplaced(src, dst string) {
 	_ = os.Chtimes(src, next, next)
 }
 
-func syncFile(path string) error {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		return err
-	}
-	err = f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
+// fsync makes the file or directory at path durable: a file's bytes, a
+// directory's renames and removals.
+func fsync(path string) error {
+	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
