@@ -63,15 +63,7 @@ func Sync(ctx context.Context, ex extract.Extractor, sink load.Sink, opts Option
 			Msg("stored cursor is in the future: refusing the pass so no data is skipped; check the clock, then move the cursor")
 		return finish(ctx, sink, "sync", started, opts.now(), Result{Stream: stream, Cursor: cur.Position}, ferr)
 	}
-	windows := ex.Plan(cur.Position, started)
-	if err := lowerCreatedFrom(ctx, sink, ex.Model(), windows); err != nil {
-		return finish(ctx, sink, "sync", started, opts.now(), Result{Stream: stream, Cursor: cur.Position}, err)
-	}
-	windows, err = withChangedDays(ctx, sink, ex, windows, cur.Position)
-	if err != nil {
-		return finish(ctx, sink, "sync", started, opts.now(), Result{Stream: stream, Cursor: cur.Position}, err)
-	}
-	windows, settleTo, err := withSettleSlice(ctx, sink, ex, windows, cur.Position, started)
+	windows, settleTo, err := planPass(ctx, sink, ex, cur.Position, started)
 	if err != nil {
 		return finish(ctx, sink, "sync", started, opts.now(), Result{Stream: stream, Cursor: cur.Position}, err)
 	}
@@ -80,6 +72,21 @@ func Sync(ctx context.Context, ex extract.Extractor, sink load.Sink, opts Option
 		err = moveCursor(ctx, sink, ex, checkpoints.Cursor{Stream: checkpoints.SettleKey(stream), Position: settleTo})
 	}
 	return finish(ctx, sink, "sync", started, opts.now(), res, err)
+}
+
+// planPass is an incremental pass's windows: the planner's, with their
+// creation floor lowered to what the warehouse holds, after the changed
+// days the stream re-reads and the settle slice it re-reads. settleTo is
+// where the settle cursor moves once the pass succeeds (zero: nowhere).
+func planPass(ctx context.Context, sink load.Sink, ex extract.Extractor, cursor, now time.Time) (windows []extract.Window, settleTo time.Time, err error) {
+	windows = ex.Plan(cursor, now)
+	if err := lowerCreatedFrom(ctx, sink, ex.Model(), windows); err != nil {
+		return nil, time.Time{}, err
+	}
+	if windows, err = withChangedDays(ctx, sink, ex, windows, cursor); err != nil {
+		return nil, time.Time{}, err
+	}
+	return withSettleSlice(ctx, sink, ex, windows, cursor, now)
 }
 
 // lowerCreatedFrom moves the creation floor of windows that have one down
