@@ -58,6 +58,14 @@ type Job struct {
 	// after about 7 days), so the retention alarm watches its cursor lag.
 	// The caller knows the stream; the daemon does not.
 	Retention bool
+	// Behind, when set, is how far a cursor lags the furthest place the
+	// stream's cursor can be at now (a daily stream is not 19h behind at
+	// 19:00); without it, now minus the cursor.
+	Behind func(cursor, now time.Time) time.Duration
+	// Plan, when set, says what the stream's next pass would do without
+	// running it (GET /api/plan, for `syncd plan` while the daemon holds
+	// the warehouse). What it returns is served as one JSON value.
+	Plan func(ctx context.Context) (any, error)
 }
 
 // ReadOnlyQuerier runs SQL that clients send (POST /api/query). Package

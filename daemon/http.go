@@ -19,6 +19,7 @@ func (d *Daemon) routes() http.Handler {
 	mux.HandleFunc("GET /healthz", d.serveHealthz)
 	mux.HandleFunc("GET /api/status", d.serveStatusJSON)
 	mux.HandleFunc("POST /api/query", d.serveQuery)
+	mux.HandleFunc("GET /api/plan", d.servePlan)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{Registry: d.reg}))
 	return securityHeaders(mux)
 }

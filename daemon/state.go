@@ -85,6 +85,9 @@ type StreamStatus struct {
 	Failures     int           `json:"consecutive_failures"`
 	Cursor       time.Time     `json:"cursor,omitzero"`
 	CursorLag    time.Duration `json:"cursor_lag_ns,omitempty"`
+	// Behind is how far the cursor lags where it can be at most now (see
+	// Job.Behind): zero while the stream is on time.
+	Behind time.Duration `json:"behind_ns,omitempty"`
 	// CursorInFuture: Cursor is more than checkpoints.FutureTolerance ahead
 	// of now; Fix is the command that moves it.
 	CursorInFuture bool   `json:"cursor_in_future,omitempty"`
@@ -204,6 +207,10 @@ func (d *Daemon) Status() []StreamStatus {
 		s.Stale = s.Age > s.Staleness
 		if !s.Cursor.IsZero() {
 			s.CursorLag = max(now.Sub(s.Cursor), 0)
+			s.Behind = s.CursorLag
+			if st.job.Behind != nil {
+				s.Behind = max(st.job.Behind(s.Cursor, now), 0)
+			}
 		}
 		s.RetentionRisk = st.retention && !s.Cursor.IsZero() && s.CursorLag > d.cfg.ClicksAlarmLag
 		// Judged from the cursor itself, by the rule the pipeline refuses

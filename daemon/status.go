@@ -70,7 +70,10 @@ func (d *Daemon) serveStatusPage(w http.ResponseWriter, r *http.Request) {
 		}
 		if !s.Cursor.IsZero() {
 			row.CursorText = s.Cursor.UTC().Format("2006-01-02 15:04 MST")
-			row.LagText = humanDuration(s.CursorLag) + " behind"
+			row.LagText = humanDuration(s.Behind) + " behind"
+			if s.Behind == 0 {
+				row.LagText = "on time"
+			}
 			if s.Cursor.After(now) {
 				row.LagText = humanDuration(s.Cursor.Sub(now)) + " ahead of now"
 			}

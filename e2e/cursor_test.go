@@ -97,7 +97,7 @@ func TestSyncRefusesAFutureCursorAndTheResetItNamesRecovers(t *testing.T) {
 	}
 
 	// The command it names: every conversion lands, the churn included.
-	if r := e.syncd(t, "state", "reset", "--stream", "conversions"); r.code != 0 {
+	if r := e.syncd(t, "state", "reset", "--stream", "conversions", "--yes"); r.code != 0 {
 		t.Fatalf("state reset: exit %d: %s", r.code, r.stderr)
 	}
 	e.mustSync(t)
@@ -149,7 +149,7 @@ func TestDaemonShowsAFutureCursorUntilReset(t *testing.T) {
 	}
 	d.stop(t, 10*time.Second)
 
-	if r := e.syncd(t, "state", "reset", "--stream", "clicks"); r.code != 0 {
+	if r := e.syncd(t, "state", "reset", "--stream", "clicks", "--yes"); r.code != 0 {
 		t.Fatalf("state reset: exit %d: %s", r.code, r.stderr)
 	}
 	d = e.startDaemon(t, listen)

@@ -26,7 +26,7 @@ func TestWarehouseInUseNamesTheHolderOnce(t *testing.T) {
 		{"sync", "--stream", "offers"},
 		{"backfill", "--stream", "conversions", "--from", time.Now().AddDate(0, 0, -2).Format(time.DateOnly)},
 		{"query", "--write", "DELETE FROM offers"},
-		{"state", "reset", "--stream", "clicks"},
+		{"state", "reset", "--stream", "clicks", "--yes"},
 		{"check"},
 	} {
 		r := e.syncd(t, args...)

@@ -6,13 +6,19 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/syncd/syncd/checkpoints"
+	"github.com/syncd/syncd/models"
 )
 
 // ErrLocked is an open refused because another process holds the
 // warehouse (a running `syncd run`); a reader may ask that process instead.
 var ErrLocked = errors.New("database is locked by another process")
+
+// ErrNoWarehouse is a read-only open of a DuckDB warehouse nothing was
+// written to yet.
+var ErrNoWarehouse = errors.New("does not exist yet: run `syncd sync` first")
 
 // LockError is a warehouse another process holds: who, as far as the sink
 // could tell, and what to do. It matches ErrLocked.
@@ -68,6 +74,10 @@ type Querier interface {
 type ReadOnly interface {
 	Reader
 	Querier
+	// FirstDay and ChangedHours are Sink's, so a pass can be planned
+	// (`syncd plan`) without the right to load.
+	FirstDay(ctx context.Context, m models.Model) (day time.Time, found bool, err error)
+	ChangedHours(ctx context.Context, set string) ([]time.Time, error)
 	Close() error
 }
 

@@ -78,21 +78,80 @@ func Sync(ctx context.Context, ex extract.Extractor, sink load.Sink, opts Option
 // creation floor lowered to what the warehouse holds, after the changed
 // days the stream re-reads and the settle slice it re-reads. settleTo is
 // where the settle cursor moves once the pass succeeds (zero: nowhere).
-func planPass(ctx context.Context, sink load.Sink, ex extract.Extractor, cursor, now time.Time) (windows []extract.Window, settleTo time.Time, err error) {
-	windows = ex.Plan(cursor, now)
+func planPass(ctx context.Context, sink PlanReader, ex extract.Extractor, cursor, now time.Time) (windows []extract.Window, settleTo time.Time, err error) {
+	p, err := composePass(ctx, sink, ex, cursor, now)
+	return p.Windows, p.SettleTo, err
+}
+
+// PlanReader is what planning a pass reads from a warehouse: the stored
+// cursors, the first day a table holds and the changed hours a stream
+// re-reads (as load.Sink states them). A load.Sink is one, and so is a
+// load.ReadOnly, so a pass can be planned without the right to load.
+type PlanReader interface {
+	checkpoints.Store
+	FirstDay(ctx context.Context, m models.Model) (day time.Time, found bool, err error)
+	ChangedHours(ctx context.Context, set string) ([]time.Time, error)
+}
+
+// Planned is what the next incremental pass of a stream would do, as
+// Sync would plan it at the same instant from the same warehouse.
+type Planned struct {
+	Stream string
+	// Cursor is where the pass starts: the stored cursor, zero when the
+	// stream never ran (the planner starts at its start date).
+	Cursor time.Time
+	// InFuture: the stored cursor is ahead of now, so Sync refuses the
+	// pass (Windows is then empty).
+	InFuture bool
+	// Windows in the order the pass walks them: first Settle windows of
+	// the settle slice, then ChangedDays windows of days with changed
+	// hours, then the planner's own.
+	Windows     []extract.Window
+	Settle      int
+	ChangedDays int
+	// SettleTo is where the settle cursor moves once the pass succeeds.
+	SettleTo time.Time
+}
+
+// PlanSync plans the next incremental pass of ex at now without fetching
+// anything: the windows Sync would walk, from the stored cursor.
+func PlanSync(ctx context.Context, ex extract.Extractor, r PlanReader, now time.Time) (Planned, error) {
+	stream := ex.Stream()
+	cur, _, err := r.Cursor(ctx, stream)
+	if err != nil {
+		return Planned{Stream: stream}, fmt.Errorf("%s: reading cursor: %w", stream, err)
+	}
+	if cur.InFuture(now) {
+		return Planned{Stream: stream, Cursor: cur.Position, InFuture: true}, nil
+	}
+	p, err := composePass(ctx, r, ex, cur.Position, now)
+	p.Stream, p.Cursor = stream, cur.Position
+	return p, err
+}
+
+// composePass is planPass with the parts counted (see Planned).
+func composePass(ctx context.Context, sink PlanReader, ex extract.Extractor, cursor, now time.Time) (Planned, error) {
+	windows := ex.Plan(cursor, now)
 	if err := lowerCreatedFrom(ctx, sink, ex.Model(), windows); err != nil {
-		return nil, time.Time{}, err
+		return Planned{}, err
 	}
-	if windows, err = withChangedDays(ctx, sink, ex, windows, cursor); err != nil {
-		return nil, time.Time{}, err
+	own := len(windows)
+	windows, err := withChangedDays(ctx, sink, ex, windows, cursor)
+	if err != nil {
+		return Planned{}, err
 	}
-	return withSettleSlice(ctx, sink, ex, windows, cursor, now)
+	changed := len(windows) - own
+	windows, settleTo, err := withSettleSlice(ctx, sink, ex, windows, cursor, now)
+	if err != nil {
+		return Planned{}, err
+	}
+	return Planned{Windows: windows, ChangedDays: changed, Settle: len(windows) - own - changed, SettleTo: settleTo}, nil
 }
 
 // lowerCreatedFrom moves the creation floor of windows that have one down
 // to the first day the warehouse holds, so a status change of any
 // conversion it holds lands, however old.
-func lowerCreatedFrom(ctx context.Context, sink load.Sink, m models.Model, windows []extract.Window) error {
+func lowerCreatedFrom(ctx context.Context, sink PlanReader, m models.Model, windows []extract.Window) error {
 	if len(windows) == 0 || windows[0].CreatedFrom.IsZero() {
 		return nil
 	}
@@ -118,7 +177,7 @@ func lowerCreatedFrom(ctx context.Context, sink load.Sink, m models.Model, windo
 // change ours. Adjacent days share a window (at most the planner's
 // longest), so the cost is one request per run of changed days. They
 // leave the cursor where it is; each commit consumes its days' hours.
-func withChangedDays(ctx context.Context, sink load.Sink, ex extract.Extractor, windows []extract.Window, cursor time.Time) ([]extract.Window, error) {
+func withChangedDays(ctx context.Context, sink PlanReader, ex extract.Extractor, windows []extract.Window, cursor time.Time) ([]extract.Window, error) {
 	_, set := ex.Changes()
 	if set == "" {
 		return windows, nil
@@ -175,7 +234,7 @@ const SettleSlice = 3 * 24 * time.Hour
 // windows. So every conversion created within the window is re-read, and
 // its status refreshed, once per cycle. It returns where the settle cursor
 // moves once the pass succeeds; zero for none.
-func withSettleSlice(ctx context.Context, sink load.Sink, ex extract.Extractor, windows []extract.Window, cursor, now time.Time) ([]extract.Window, time.Time, error) {
+func withSettleSlice(ctx context.Context, sink PlanReader, ex extract.Extractor, windows []extract.Window, cursor, now time.Time) ([]extract.Window, time.Time, error) {
 	settle := ex.Settle()
 	if settle <= 0 || len(windows) == 0 {
 		return windows, time.Time{}, nil
@@ -430,4 +489,23 @@ func finish(ctx context.Context, sink load.Sink, kind string, started, finished 
 		return res, fmt.Errorf("%s: recording run: %w", res.Stream, err)
 	}
 	return res, passErr
+}
+
+// Behind is how far cursor lags the furthest place ex's cursor can be at
+// now: where the windows of a pass planned now would move it. So a daily
+// stream whose cursor is today's midnight (in its zone) is on time (zero)
+// all day, and an hourly one at the last closed hour; a snapshot's cursor
+// is when it was taken, so it is behind by its age. A zero cursor (never
+// synced) is not behind anything: zero.
+func Behind(ex extract.Extractor, cursor, now time.Time) time.Duration {
+	if cursor.IsZero() {
+		return 0
+	}
+	reach := cursor
+	for _, w := range ex.Plan(cursor, now) {
+		if w.Advance.After(reach) {
+			reach = w.Advance
+		}
+	}
+	return reach.Sub(cursor)
 }

@@ -46,6 +46,7 @@ HTTP on http.listen (default 127.0.0.1:9464):
   /metrics   Prometheus metrics (syncd_*)
   /api/query read-only SQL: "syncd query" uses it while the daemon holds the
              DuckDB file
+  /api/status, /api/plan  what "syncd state" and "syncd plan" show, as JSON
 
 With postgres.listen set (e.g. 127.0.0.1:5433), BI tools and psql read the
 warehouse over the Postgres protocol, read-only, as postgres.user with
@@ -99,6 +100,10 @@ func runDaemon(ctx context.Context, g *globals) error {
 			Retention: plan.HasRetention(decl.Planner),
 			Run: func(ctx context.Context) (pipeline.Result, error) {
 				return pipeline.Sync(ctx, ex, wh, pipeline.Options{Log: a.log, Progress: daemon.Progress(ctx)})
+			},
+			Behind: func(cursor, now time.Time) time.Duration { return pipeline.Behind(ex, cursor, now) },
+			Plan: func(ctx context.Context) (any, error) {
+				return a.planStream(ctx, ex, wh, time.Now().UTC())
 			},
 		})
 	}
@@ -195,18 +200,24 @@ func runDaemon(ctx context.Context, g *globals) error {
 func newHealthcheckCmd(g *globals) *cobra.Command {
 	var listen string
 	cmd := &cobra.Command{
-		Use:    "healthcheck",
-		Short:  "Exit 0 when the running daemon's /healthz answers 200 (for container HEALTHCHECKs)",
+		Use:   "healthcheck [--listen ADDR]",
+		Short: "Exit 0 when the running daemon's /healthz answers 200 (for container HEALTHCHECKs)",
+		Long: `GET /healthz of the daemon listening on http.listen, read from the config
+(-c, SYNCD_CONFIG, and SYNCD_HTTP_LISTEN) as syncd run reads it, or on
+--listen. Exit 0 when it answers 200; exit 1 with one line saying why
+otherwise, including when the config cannot be loaded.`,
 		Hidden: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if listen == "" {
-				listen = daemon.DefaultListen
-				if v, ok := os.LookupEnv(config.EnvName("http.listen")); ok && v != "" {
-					listen = v
+				// The daemon's own address, as it reads it (file and
+				// SYNCD_* environment). A config that cannot load is the
+				// failure to report: guessing the default address would
+				// pass or fail for a reason nobody can see.
+				a, err := loadLocalApp(g)
+				if err != nil {
+					return fmt.Errorf("healthcheck: cannot read http.listen from the config (%w); fix it or pass --listen", err)
 				}
-				if cfg, err := config.Load(g.configPath); err == nil {
-					listen = cfg.HTTP.Listen
-				}
+				listen = a.cfg.HTTP.Listen
 			}
 			if err := daemon.CheckHealth(cmd.Context(), listen); err != nil {
 				return err

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -13,11 +15,14 @@ import (
 
 	"github.com/robfig/cron/v3"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/syncd/syncd/checkpoints"
 	"github.com/syncd/syncd/daemon"
+	"github.com/syncd/syncd/extract"
 	"github.com/syncd/syncd/load"
 	"github.com/syncd/syncd/load/warehouse"
+	"github.com/syncd/syncd/pipeline"
 )
 
 func newStateCmd(g *globals) *cobra.Command {
@@ -96,6 +101,9 @@ type stateRow struct {
 	NextRun     time.Time `json:"next_run,omitzero"`
 	Problem     string    `json:"problem,omitempty"`
 	inFuture    bool
+	// behind is the daemon's Behind, when it answered (behindKnown).
+	behind      time.Duration
+	behindKnown bool
 }
 
 // stateRows reads the state of every configured stream from the
@@ -127,6 +135,7 @@ func (a *app) stateRows(ctx context.Context, now time.Time) ([]stateRow, error) 
 		for _, st := range sts {
 			r := row(st.Stream)
 			r.Cursor, r.LastPassEnd, r.LastRows, r.LastError = st.Cursor, st.LastEnd, st.LastRows, st.LastError
+			r.behind, r.behindKnown = st.Behind, true
 			if !st.LastStart.IsZero() && st.Interval > 0 {
 				r.NextRun = st.LastStart.Add(st.Interval)
 			}
@@ -151,18 +160,35 @@ func (a *app) stateRows(ctx context.Context, now time.Time) ([]stateRow, error) 
 			r.LastPassEnd, r.LastRows, r.LastError = run.FinishedAt, run.Rows, run.Error
 		}
 	}
+	// Behind is judged as the daemon judges it (pipeline.Behind), from the
+	// planners alone: no request is made.
+	names := make([]string, 0, len(a.cfg.Streams))
+	for _, s := range a.cfg.Streams {
+		names = append(names, s.Name)
+	}
+	planners := map[string]extract.Extractor{}
+	if src, err := a.plannerSource(names); err == nil {
+		for _, ex := range src.extractors {
+			planners[ex.Stream()] = ex
+		}
+	}
 	out := make([]stateRow, 0, len(rows))
 	for _, r := range rows {
 		s := a.cfg.Stream(r.Stream)
 		switch {
 		case !r.Cursor.IsZero():
-			if lag := now.Sub(r.Cursor); lag > 0 {
+			lag := now.Sub(r.Cursor)
+			if ex := planners[r.Stream]; ex != nil && !r.behindKnown {
+				lag = pipeline.Behind(ex, r.Cursor, now)
+			} else if r.behindKnown {
+				lag = r.behind
+			}
+			r.Behind = "on time"
+			if lag > 0 {
 				r.Behind = humanDuration(lag)
 			}
-		case s != nil && !s.StartDate.IsZero():
-			r.StartsAt = "start_date " + s.StartDate.Format(time.DateOnly)
 		case s != nil:
-			r.StartsAt = "its default start (30 days back; clicks 7)"
+			r.StartsAt = startsAt(s.StartDate)
 		}
 		if s != nil && s.Enabled && r.NextRun.IsZero() {
 			if sched, err := cron.ParseStandard(s.Schedule); err == nil {
@@ -252,14 +278,20 @@ func oneLine(s string, n int) string {
 
 func newStateResetCmd(g *globals) *cobra.Command {
 	var stream, to string
+	var yes bool
 	cmd := &cobra.Command{
-		Use:   "reset --stream NAME [--to DATE]",
+		Use:   "reset --stream NAME [--to DATE] [--yes]",
 		Short: "Move a stream's checkpoint back (or forward) so the next sync starts there",
 		Long: `Move a stream's checkpoint. With --to, the next sync starts at that date
 (00:00 UTC); without it, the checkpoint is removed and the next sync starts
-at the stream's start_date. No rows are deleted: re-synced rows are upserted.`,
+at the stream's start_date (the stream keeps its row in syncd state, as
+"starts at ..."). No rows are deleted: re-synced rows are upserted.
+
+It prints the checkpoint's old -> new position and, on a terminal, asks
+before changing anything. Scripts (no terminal on stdin) must pass --yes.
+Stop syncd run first: it holds the warehouse.`,
 		Example: `  syncd state reset --stream conversions --to 2025-06-01
-  syncd state reset --stream clicks`,
+  syncd state reset --stream clicks --yes`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if stream == "" {
 				return usagef("--stream is required")
@@ -274,33 +306,95 @@ at the stream's start_date. No rows are deleted: re-synced rows are upserted.`,
 					return usagef("--to %s is in the future", to)
 				}
 			}
+			in := cmd.InOrStdin()
+			if !yes && !isTerminal(in) {
+				return usagef("state reset moves where %s syncs from and stdin is not a terminal to confirm it: add --yes", stream)
+			}
 			a, err := loadLocalApp(g)
 			if err != nil {
 				return err
 			}
-			if a.cfg.Stream(stream) == nil {
+			s := a.cfg.Stream(stream)
+			if s == nil {
 				return usagef("--stream %q: no such stream", stream)
 			}
-			wh, err := warehouse.Open(cmd.Context(), a.cfg.Warehouse, a.command)
+			ctx := cmd.Context()
+			wh, err := warehouse.Open(ctx, a.cfg.Warehouse, a.command)
 			if err != nil {
 				return err
 			}
 			defer wh.Close()
-			if to == "" {
-				if err := wh.DeleteCursor(cmd.Context(), stream); err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s: checkpoint removed; the next sync starts at its start_date\n", stream)
-				return nil
-			}
-			if err := wh.SetCursor(cmd.Context(), checkpoints.Cursor{Stream: stream, Position: pos, UpdatedAt: time.Now().UTC()}); err != nil {
+			old, found, err := wh.Cursor(ctx, stream)
+			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: the next sync starts at %s\n", stream, pos.Format(time.RFC3339))
+			out := cmd.OutOrStdout()
+			oldText := "no checkpoint (starts at " + startsAt(s.StartDate) + ")"
+			if found && !old.Position.IsZero() {
+				oldText = old.Position.UTC().Format(time.RFC3339)
+			}
+			newText := "no checkpoint (starts at " + startsAt(s.StartDate) + ")"
+			if to != "" {
+				newText = pos.Format(time.RFC3339)
+			}
+			fmt.Fprintf(out, "%s: %s -> %s\n", stream, oldText, newText)
+			if !yes {
+				ok, err := confirm(in, out, "Move the checkpoint? [y/N] ")
+				if err != nil {
+					return err
+				}
+				if !ok {
+					return errors.New("not confirmed: the checkpoint is unchanged")
+				}
+			}
+			if to == "" {
+				if err := wh.DeleteCursor(ctx, stream); err != nil {
+					return err
+				}
+				fmt.Fprintf(out, "%s: checkpoint removed; the next sync starts at %s\n", stream, startsAt(s.StartDate))
+				return nil
+			}
+			if err := wh.SetCursor(ctx, checkpoints.Cursor{Stream: stream, Position: pos, UpdatedAt: time.Now().UTC()}); err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "%s: the next sync starts at %s\n", stream, pos.Format(time.RFC3339))
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&stream, "stream", "", "stream whose checkpoint to move (required)")
 	cmd.Flags().StringVar(&to, "to", "", "new checkpoint, YYYY-MM-DD (default: remove it)")
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation (required without a terminal)")
 	return cmd
+}
+
+// startsAt says where a stream without a checkpoint starts.
+func startsAt(startDate time.Time) string {
+	if startDate.IsZero() {
+		return defaultStart
+	}
+	return "start_date " + startDate.Format(time.DateOnly)
+}
+
+const defaultStart = "its default start (30 days back; clicks 7)"
+
+// isTerminal reports whether r is a terminal a person can answer on.
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// confirm asks question on out and reads one answer line from in: yes
+// for "y" or "yes" in any case, no for anything else, an empty line or
+// the end of input.
+func confirm(in io.Reader, out io.Writer, question string) (bool, error) {
+	fmt.Fprint(out, question)
+	line, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return false, fmt.Errorf("reading the answer: %w", err)
+	}
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return true, nil
+	}
+	return false, nil
 }

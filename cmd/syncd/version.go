@@ -6,6 +6,8 @@ import (
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
+
+	"github.com/syncd/syncd/load/duckdb"
 )
 
 // version is set at build time: -ldflags "-X main.version=v1.2.3".
@@ -24,7 +26,7 @@ func newVersionCmd() *cobra.Command {
 					}
 				}
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "syncd %s (%s, duckdb-go %s)\n", version, runtime.Version(), duck)
+			fmt.Fprintf(cmd.OutOrStdout(), "syncd %s (%s, DuckDB %s, duckdb-go %s)\n", version, runtime.Version(), duckdb.LibraryVersion(), duck)
 			return nil
 		},
 	}

@@ -72,7 +72,7 @@ func OpenReadOnly(ctx context.Context, cfg config.Warehouse) (load.ReadOnly, err
 		return openLakeReadOnly(ctx, cfg)
 	}
 	if _, err := os.Stat(cfg.Path); errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("warehouse %s does not exist yet: run `syncd sync` first", cfg.Path)
+		return nil, fmt.Errorf("warehouse %s %w", cfg.Path, load.ErrNoWarehouse)
 	}
 	s, err := duckdb.Open(ctx, cfg.Path, duckdb.ReadOnly())
 	if err != nil {
