@@ -42,6 +42,9 @@ func TestUnreachableAPIFailsInSeconds(t *testing.T) {
 				if cmd == "check" {
 					last = r.stdout
 				}
+				if cmd == "check" && strings.Count(r.stdout, c.want) != 1 {
+					t.Errorf("syncd check says %q %d times, want once (streams failing alike share a line):\n%s", c.want, strings.Count(r.stdout, c.want), r.stdout)
+				}
 				if !strings.Contains(last, c.want) {
 					t.Errorf("syncd %s: output does not say %q:\nstdout: %s\nstderr: %s", cmd, c.want, r.stdout, tail(r.stderr, 2000))
 				}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -42,9 +43,11 @@ exit 1 if any failed.`,
 			if err != nil {
 				return err
 			}
-			// Each failure is printed once, on its FAIL line; the exit error
-			// only names the checks that failed.
+			// Each failure is printed once, on its FAIL line: streams that
+			// fail for the same reason (a wrong key, a server down) share
+			// one. The exit error only names the checks that failed.
 			var failed []string
+			var probeFailures []probeFailure
 			badConfig := false // a failure the config must fix: exit 2
 			for _, ex := range src.extractors {
 				p, ok := ex.(prober)
@@ -55,11 +58,14 @@ exit 1 if any failed.`,
 				total, err := p.Probe(ctx)
 				cancel()
 				if err != nil {
-					fmt.Fprintf(out, "FAIL  api %s: %s\n", ex.Stream(), a.redact(err.Error()))
+					probeFailures = append(probeFailures, probeFailure{ex.Stream(), a.redact(err.Error())})
 					failed = append(failed, "api "+ex.Stream())
 					continue
 				}
 				fmt.Fprintf(out, "ok    api %s (%d rows in the latest window)\n", ex.Stream(), total)
+			}
+			for _, line := range groupFailures(probeFailures) {
+				fmt.Fprintln(out, line)
 			}
 			wh, err := warehouse.Open(cmd.Context(), a.cfg.Warehouse, a.command)
 			if err != nil {
@@ -81,4 +87,44 @@ exit 1 if any failed.`,
 			return nil
 		},
 	}
+}
+
+// probeFailure is one stream's failed probe.
+type probeFailure struct{ stream, msg string }
+
+var (
+	requestPrefix  = regexp.MustCompile(`^[A-Z]+ /\S* (page \d+: )?`)
+	attemptsSuffix = regexp.MustCompile(` \(after \d+ attempts\)$`)
+)
+
+// groupFailures turns failed probes into FAIL lines: one per stream, or
+// one for all streams that failed for the same reason (the request's
+// endpoint aside), in order of first failure.
+func groupFailures(fs []probeFailure) []string {
+	type group struct {
+		reason  string
+		streams []string
+		first   string
+	}
+	var groups []*group
+	byReason := map[string]*group{}
+	for _, f := range fs {
+		reason := attemptsSuffix.ReplaceAllString(requestPrefix.ReplaceAllString(f.msg, ""), "")
+		g := byReason[reason]
+		if g == nil {
+			g = &group{reason: reason, first: f.msg}
+			byReason[reason] = g
+			groups = append(groups, g)
+		}
+		g.streams = append(g.streams, f.stream)
+	}
+	lines := make([]string, 0, len(groups))
+	for _, g := range groups {
+		if len(g.streams) == 1 {
+			lines = append(lines, fmt.Sprintf("FAIL  api %s: %s", g.streams[0], g.first))
+			continue
+		}
+		lines = append(lines, fmt.Sprintf("FAIL  api %s (%d streams, the same failure): %s", strings.Join(g.streams, ", "), len(g.streams), g.reason))
+	}
+	return lines
 }
