@@ -17,8 +17,15 @@
 //     stats_daily.*_charge), payouts is what the affiliate earns
 //     (conversions.payouts, stats_daily.*_revenue), profit = revenue - payouts.
 //   - Money counts conversions whose status is confirmed, pending or hold.
-//     Declined (and not_found) conversions are counted in their status column
+//     Declined and not_found conversions are counted in their status column
 //     but add no revenue, payouts or profit.
+//   - What "conversions" counts: in views over the conversions table
+//     (daily_revenue, daily_revenue_rc, conversions_by_status and the reports
+//     over them) every status, not_found included, with a column per status
+//     that adds up to it. In the cr_epc_* views (Affise's stats_daily)
+//     confirmed + pending + hold, the conversions CR is computed from;
+//     declined is a column of its own and not_found is not in stats_daily's
+//     actions.
 //   - Days are UTC days: conversions by CAST(created_at AS DATE), stats_daily
 //     by its day column.
 //   - CR = conversions / clicks (raw clicks; cr_unique uses unique clicks).

@@ -53,13 +53,16 @@ func TestViews(t *testing.T) {
 	})
 	eq(t, viewNames(t, s), []string{"conversions_by_status", "daily_revenue"})
 
-	eq(t, queryStrings(t, s, `SELECT day, offer_id, offer_title, partner_id, partner_email, conversions, confirmed, pending, declined, hold,
+	// conversions counts every status, not_found included, and the status
+	// columns add up to it.
+	eq(t, queryStrings(t, s, `SELECT day, offer_id, offer_title, partner_id, partner_email, conversions, confirmed, pending, declined, hold, not_found,
 			revenue::VARCHAR, payouts::VARCHAR, profit::VARCHAR FROM daily_revenue ORDER BY ALL`), []string{
-		"2025-01-01T00:00:00|1|Offer One|10|a@x|3|1|1|1|0|15.0000|9.0000|6.0000",
-		"2025-01-01T00:00:00|1|Offer One|11|b@x|1|0|0|0|1|2.0000|1.0000|1.0000",
-		"2025-01-02T00:00:00|2|Offer Two|11|b@x|2|1|0|0|0|7.5000|2.5000|5.0000",
-		"2025-01-02T00:00:00|3|NULL|12|NULL|1|1|0|0|0|1.0000|0.2500|0.7500",
+		"2025-01-01T00:00:00|1|Offer One|10|a@x|3|1|1|1|0|0|15.0000|9.0000|6.0000",
+		"2025-01-01T00:00:00|1|Offer One|11|b@x|1|0|0|0|1|0|2.0000|1.0000|1.0000",
+		"2025-01-02T00:00:00|2|Offer Two|11|b@x|2|1|0|0|0|1|7.5000|2.5000|5.0000",
+		"2025-01-02T00:00:00|3|NULL|12|NULL|1|1|0|0|0|0|1.0000|0.2500|0.7500",
 	})
+	eq(t, queryStrings(t, s, `SELECT count(*) FROM daily_revenue WHERE conversions <> confirmed + pending + declined + hold + not_found`), []string{"0"})
 	eq(t, queryStrings(t, s, `SELECT day, status, count, revenue::VARCHAR, payouts::VARCHAR FROM conversions_by_status ORDER BY ALL`), []string{
 		"2025-01-01T00:00:00|confirmed|1|10.0000|6.0000",
 		"2025-01-01T00:00:00|declined|1|100.0000|50.0000",

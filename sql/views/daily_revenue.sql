@@ -1,7 +1,8 @@
 -- daily_revenue: conversions per UTC day (of created_at), offer, partner and
 -- currency: money is never added across currencies (revenue, payouts and
 -- profit are in the row's currency).
--- conversions counts every status; confirmed/pending/declined/hold count each.
+-- conversions counts every status, and confirmed + pending + declined + hold +
+-- not_found add up to it (not_found: conversions Affise could not match).
 -- Money rule: revenue (advertiser revenue), payouts (affiliate payouts) and
 -- profit (revenue - payouts) sum conversions whose status is confirmed,
 -- pending or hold; declined and not_found conversions add no money.
@@ -22,6 +23,7 @@ WITH c AS (
         count(*) FILTER (WHERE status = 'pending') AS pending,
         count(*) FILTER (WHERE status = 'declined') AS declined,
         count(*) FILTER (WHERE status = 'hold') AS hold,
+        count(*) FILTER (WHERE status = 'not_found') AS not_found,
         coalesce(sum(revenue) FILTER (WHERE status IN ('confirmed', 'pending', 'hold')), 0) AS revenue,
         coalesce(sum(payouts) FILTER (WHERE status IN ('confirmed', 'pending', 'hold')), 0) AS payouts
     FROM conversions
@@ -39,6 +41,7 @@ SELECT
     c.pending,
     c.declined,
     c.hold,
+    c.not_found,
     c.revenue,
     c.payouts,
     c.revenue - c.payouts AS profit

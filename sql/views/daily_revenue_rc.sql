@@ -32,7 +32,7 @@ priced AS (
 )
 SELECT
     day, offer_id, offer_title, partner_id, partner_email, currency,
-    conversions, confirmed, pending, declined, hold,
+    conversions, confirmed, pending, declined, hold, not_found,
     revenue, payouts, profit,
     reporting_currency,
     CAST(revenue / rate * rate_rc AS DECIMAL(18,4)) AS revenue_rc,
