@@ -6,6 +6,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"os"
@@ -150,6 +151,28 @@ func postgresClients(t *testing.T, s *sim, e *env, d *daemonProc, psql, python, 
 	}
 	if got, want := strings.Count(r.stdout, "\n")-1, len(api); got != want {
 		t.Errorf("psql has %d days, syncd query %d", got, want)
+	}
+
+	// psql's \copy ... to: COPY ... TO STDOUT on the wire, the file written
+	// by psql on the client's side.
+	r = psqlRun(t, psql, host, port, "", "-c", `\copy (select id, status, currency from conversions order by id) to stdout with csv header`)
+	recs, err := csv.NewReader(strings.NewReader(r.stdout)).ReadAll()
+	if r.code != 0 || err != nil || len(recs) != truth+1 || strings.Join(recs[0], ",") != "id,status,currency" {
+		t.Errorf("\\copy (select ...) to stdout with csv header: exit %d, %d records (want %d), %v\n%s", r.code, len(recs), truth+1, err, tail(r.stderr, 2000))
+	}
+	local := filepath.Join(t.TempDir(), "conversions.tsv")
+	r = psqlRun(t, psql, host, port, "", "-c", `\copy conversions (id, status) to '`+local+`'`)
+	b, err := os.ReadFile(local)
+	if r.code != 0 || err != nil || strings.Count(string(b), "\n") != truth || !strings.Contains(r.stdout, fmt.Sprintf("COPY %d", truth)) {
+		t.Errorf("\\copy conversions to a local file: exit %d, %v, %d lines (want %d)\n%s%s", r.code, err, strings.Count(string(b), "\n"), truth, r.stdout, r.stderr)
+	}
+	r = psqlRun(t, psql, host, port, "", "-c", `\copy (select 1 as a, null as b, 'x'||chr(9)||'y' as c) to stdout`)
+	if r.code != 0 || r.stdout != "1\t\\N\tx\\ty\n" {
+		t.Errorf("\\copy in text format: exit %d, %q\n%s", r.code, r.stdout, r.stderr)
+	}
+	r = psqlRun(t, psql, host, port, "", "-c", `\copy (select * from read_csv('/etc/passwd')) to stdout`)
+	if r.code == 0 || !strings.Contains(r.stderr, "only read-only queries are served") {
+		t.Errorf("\\copy of a file read: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 
 	// pgx: a parameterised query, prepared and run in binary.

@@ -290,6 +290,11 @@ func (s *session) runSimple(ctx context.Context, text string) error {
 		s.runCommand(cmd, nil, true)
 		return nil
 	}
+	if c, ok, err := parseCopy(text); err != nil {
+		return err
+	} else if ok {
+		return s.copyOut(ctx, c)
+	}
 	stmt := &prepared{text: text, run: s.rw.rewrite(text)}
 	return s.execute(ctx, &portal{stmt: stmt, simple: true}, 0)
 }

@@ -142,8 +142,11 @@ func encodeValue(m *pgtype.Map, oid uint32, format int16, v any, buf []byte) ([]
 		return nil, fmt.Errorf("encoding %T as %s: %w", v, typeName(oid), err)
 	}
 	if out == nil {
-		// An empty value is not NULL.
+		// An empty value is not NULL (and a nil buf sliced stays nil).
 		out = buf[:len(buf):len(buf)]
+		if out == nil {
+			out = []byte{}
+		}
 	}
 	return out, nil
 }
