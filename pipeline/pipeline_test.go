@@ -653,3 +653,101 @@ func TestStatsPerCurrency(t *testing.T) {
 		t.Errorf("%s %s: conversions say %d confirmed, %s revenue; stats_daily %d, %s", day, cur, cn, crev, sn, srev)
 	}
 }
+
+// PlanSync plans, without a request, exactly the windows the next pass
+// walks: the changed days it re-reads before the planner's own.
+func TestPlanSyncIsThePassesPlan(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	opts := Options{Now: func() time.Time { return f.now }}
+	conv := f.conversions(t, extract.Options{StartDate: f.now.AddDate(0, 0, -12), Lookback: 6 * time.Hour})
+	m, err := models.StatsDaily([]string{"day"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	statsEx, err := extract.NewExtractor("stats_daily", f.client, m, extract.Options{Slices: []string{"day"}, StartDate: f.now.AddDate(0, 0, -12), Lookback: 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stats := &recordingExtractor{Extractor: statsEx}
+	for _, ex := range []extract.Extractor{conv, stats} {
+		if _, err := Sync(ctx, ex, f.sink, opts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if changed, _ := f.sim.Churn(400); changed == 0 {
+		t.Fatal("the churn changed no status")
+	}
+	if _, err := Sync(ctx, conv, f.sink, opts); err != nil {
+		t.Fatal(err)
+	}
+	stats.fetched = nil
+	p, err := PlanSync(ctx, stats, f.sink, f.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stats.fetched) != 0 {
+		t.Errorf("PlanSync fetched %d windows", len(stats.fetched))
+	}
+	cur, _ := f.cursor(t, "stats_daily")
+	if p.Stream != "stats_daily" || !p.Cursor.Equal(cur.Position) || p.ChangedDays == 0 || p.Settle != 0 || len(p.Windows) <= p.ChangedDays {
+		t.Errorf("plan %+v; want the stored cursor, changed-day windows before the planner's own", p)
+	}
+	if _, err := Sync(ctx, stats, f.sink, opts); err != nil {
+		t.Fatal(err)
+	}
+	if len(stats.fetched) != len(p.Windows) {
+		t.Fatalf("the pass walked %d windows, the plan said %d", len(stats.fetched), len(p.Windows))
+	}
+	for i, w := range stats.fetched {
+		if !w.From.Equal(p.Windows[i].From) || !w.To.Equal(p.Windows[i].To) {
+			t.Errorf("window %d: walked %v..%v, planned %v..%v", i, w.From, w.To, p.Windows[i].From, p.Windows[i].To)
+		}
+	}
+
+	// A cursor in the future plans nothing and says so.
+	if err := f.sink.SetCursor(ctx, checkpoints.Cursor{Stream: "stats_daily", Position: f.now.Add(48 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := PlanSync(ctx, stats, f.sink, f.now); err != nil || !p.InFuture || len(p.Windows) != 0 {
+		t.Errorf("plan with a future cursor: %+v %v", p, err)
+	}
+}
+
+// Behind is measured from where the cursor can be now: a daily stream at
+// today's midnight (in its zone) and an hourly one at the last closed hour
+// are on time, whatever the hour.
+func TestBehindIsFromWhereTheCursorCanBe(t *testing.T) {
+	f := newFixture(t)
+	decl, err := models.Lookup("server_postbacks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := decl.Model(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	daily, err := extract.New(f.client, decl, m, extract.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hourly := f.conversions(t, extract.Options{Lookback: 6 * time.Hour})
+	midnight := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
+	evening := midnight.Add(19*time.Hour + 30*time.Minute)
+	for _, c := range []struct {
+		name   string
+		ex     extract.Extractor
+		cursor time.Time
+		want   time.Duration
+	}{
+		{"daily at today's midnight, 19:30", daily, midnight, 0},
+		{"daily two days back", daily, midnight.AddDate(0, 0, -2), 48 * time.Hour},
+		{"hourly at the last closed hour", hourly, midnight.Add(19 * time.Hour), 0},
+		{"hourly five hours back", hourly, midnight.Add(14 * time.Hour), 5 * time.Hour},
+		{"never synced", daily, time.Time{}, 0},
+	} {
+		if got := Behind(c.ex, c.cursor, evening); got != c.want {
+			t.Errorf("%s: behind %s, want %s", c.name, got, c.want)
+		}
+	}
+}
