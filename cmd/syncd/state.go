@@ -31,9 +31,12 @@ func newStateCmd(g *globals) *cobra.Command {
 		Use:   "state [--stream NAME] [--format table|json]",
 		Short: "Show each stream's checkpoint, how far behind it is, its last pass and next run",
 		Long: `Show, per stream, where its next sync starts (its cursor, in UTC), how far
-behind now that is, its last sync pass (when, rows, error) and when the daemon
-runs it next (from its schedule). A stream without a checkpoint starts at its
-start_date. Backfills in progress show as NAME#backfill; an affiliate key's
+behind it is, its last sync pass (when, rows, error) and when the daemon runs
+it next (from its schedule). "behind" is measured from the furthest place the
+cursor can be now, not from now: a daily stream whose cursor is today's
+midnight (in its zone) and an hourly one at the last full hour are "on time";
+a snapshot stream (offers, partners, ...) is behind by its snapshot's age. A
+stream without a checkpoint starts at its start_date. Backfills in progress show as NAME#backfill; an affiliate key's
 settle re-read keeps NAME#settle. A cursor more than a few minutes in the
 future shows under problem with the command that fixes it: sync refuses such a
 stream rather than silently skip what lies before it.
@@ -188,7 +191,7 @@ func (a *app) stateRows(ctx context.Context, now time.Time) ([]stateRow, error) 
 				r.Behind = humanDuration(lag)
 			}
 		case s != nil:
-			r.StartsAt = startsAt(s.StartDate)
+			r.StartsAt = startsAt(s.Name, s.StartDate)
 		}
 		if s != nil && s.Enabled && r.NextRun.IsZero() {
 			if sched, err := cron.ParseStandard(s.Schedule); err == nil {
@@ -329,11 +332,11 @@ Stop syncd run first: it holds the warehouse.`,
 				return err
 			}
 			out := cmd.OutOrStdout()
-			oldText := "no checkpoint (starts at " + startsAt(s.StartDate) + ")"
+			oldText := "no checkpoint (starts at " + startsAt(s.Name, s.StartDate) + ")"
 			if found && !old.Position.IsZero() {
 				oldText = old.Position.UTC().Format(time.RFC3339)
 			}
-			newText := "no checkpoint (starts at " + startsAt(s.StartDate) + ")"
+			newText := "no checkpoint (starts at " + startsAt(s.Name, s.StartDate) + ")"
 			if to != "" {
 				newText = pos.Format(time.RFC3339)
 			}
@@ -351,7 +354,7 @@ Stop syncd run first: it holds the warehouse.`,
 				if err := wh.DeleteCursor(ctx, stream); err != nil {
 					return err
 				}
-				fmt.Fprintf(out, "%s: checkpoint removed; the next sync starts at %s\n", stream, startsAt(s.StartDate))
+				fmt.Fprintf(out, "%s: checkpoint removed; the next sync starts at %s\n", stream, startsAt(s.Name, s.StartDate))
 				return nil
 			}
 			if err := wh.SetCursor(ctx, checkpoints.Cursor{Stream: stream, Position: pos, UpdatedAt: time.Now().UTC()}); err != nil {
@@ -368,14 +371,15 @@ Stop syncd run first: it holds the warehouse.`,
 }
 
 // startsAt says where a stream without a checkpoint starts.
-func startsAt(startDate time.Time) string {
-	if startDate.IsZero() {
-		return defaultStart
+func startsAt(stream string, startDate time.Time) string {
+	switch {
+	case !startDate.IsZero():
+		return "start_date " + startDate.Format(time.DateOnly)
+	case stream == "clicks":
+		return "its default start (7 days back: Affise keeps clicks no longer)"
 	}
-	return "start_date " + startDate.Format(time.DateOnly)
+	return "its default start (30 days back)"
 }
-
-const defaultStart = "its default start (30 days back; clicks 7)"
 
 // isTerminal reports whether r is a terminal a person can answer on.
 func isTerminal(r io.Reader) bool {
