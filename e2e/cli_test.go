@@ -285,3 +285,27 @@ func TestHealthcheckAndVersion(t *testing.T) {
 		t.Errorf("syncd version: %v %q", err, out)
 	}
 }
+
+// TestPlanOnTheLake: plan and state read a Parquet lake as they read a
+// DuckDB file, before and after the first sync, without a request.
+func TestPlanOnTheLake(t *testing.T) {
+	s := startSim(t, smallSimArgs...)
+	e := newLakeEnv(t, s)
+	before := s.requests(t)
+	for _, p := range e.planJSON(t) {
+		if p.Windows == 0 || !p.Cursor.IsZero() {
+			t.Errorf("plan of %s on a lake not written yet: %+v", p.Stream, p)
+		}
+	}
+	if n := s.requests(t); n != before {
+		t.Errorf("plan made %d requests", n-before)
+	}
+	e.mustSync(t)
+	rows := e.planJSON(t, "--stream", "stats_daily,conversions")
+	if len(rows) != 2 || rows[0].Cursor.IsZero() || rows[1].Stream != "stats_daily" || len(rows[1].Currencies) < 2 {
+		t.Errorf("plan on a synced lake: %+v", rows)
+	}
+	if st := e.stateJSON(t); st["stats_daily"].Behind != "on time" {
+		t.Errorf("state on a lake: stats_daily %q behind, want on time", st["stats_daily"].Behind)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
 	"github.com/syncd/syncd/checkpoints"
@@ -133,7 +134,7 @@ func (a *app) planRows(ctx context.Context, names []string, now time.Time) ([]pl
 }
 
 func (a *app) planLocal(ctx context.Context, names []string, r planReader, now time.Time) ([]planRow, error) {
-	src, err := a.plannerSource(names)
+	src, err := a.plannerSource(names, a.log)
 	if err != nil {
 		return nil, err
 	}
@@ -181,9 +182,11 @@ func (a *app) remotePlan(ctx context.Context, names []string, locked *load.LockE
 
 // plannerSource builds the extractors of names for planning only: their
 // client never sends a request, so a config without the API key or
-// address (as syncd state allows) still plans.
-func (a *app) plannerSource(names []string) (*source, error) {
+// address (as syncd state allows) still plans. The planners' warnings
+// (clicks near Affise's retention) go to log.
+func (a *app) plannerSource(names []string, log zerolog.Logger) (*source, error) {
 	b := *a
+	b.log = log
 	cfg := *a.cfg
 	b.cfg = &cfg
 	if cfg.API.Key == "" {

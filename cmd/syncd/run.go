@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/robfig/cron/v3"
+	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
 	"github.com/syncd/syncd/config"
@@ -87,6 +88,15 @@ func runDaemon(ctx context.Context, g *globals) error {
 		schedules[ex.Stream()] = s
 	}
 
+	// Behind plans a pass on every status read: with planners of their
+	// own, silent, so a lagging clicks cursor is warned about by its
+	// passes, not by every scrape.
+	quiet := map[string]extract.Extractor{}
+	if ps, err := a.plannerSource(names(src), zerolog.Nop()); err == nil {
+		for _, ex := range ps.extractors {
+			quiet[ex.Stream()] = ex
+		}
+	}
 	jobs := make([]daemon.Job, 0, len(src.extractors))
 	for _, ex := range src.extractors {
 		decl, err := models.Lookup(ex.Stream())
@@ -94,14 +104,18 @@ func runDaemon(ctx context.Context, g *globals) error {
 			_ = wh.Close()
 			return err
 		}
+		var behind func(cursor, now time.Time) time.Duration
+		if q := quiet[ex.Stream()]; q != nil {
+			behind = func(cursor, now time.Time) time.Duration { return pipeline.Behind(q, cursor, now) }
+		}
 		jobs = append(jobs, daemon.Job{
 			Stream:    ex.Stream(),
 			Schedule:  schedules[ex.Stream()],
 			Retention: plan.HasRetention(decl.Planner),
+			Behind:    behind,
 			Run: func(ctx context.Context) (pipeline.Result, error) {
 				return pipeline.Sync(ctx, ex, wh, pipeline.Options{Log: a.log, Progress: daemon.Progress(ctx)})
 			},
-			Behind: func(cursor, now time.Time) time.Duration { return pipeline.Behind(ex, cursor, now) },
 			Plan: func(ctx context.Context) (any, error) {
 				return a.planStream(ctx, ex, wh, time.Now().UTC())
 			},

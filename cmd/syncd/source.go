@@ -64,3 +64,12 @@ func (a *app) newSource(names []string, currencies func(context.Context) ([]stri
 	}
 	return src, nil
 }
+
+// names lists the streams of src's extractors, in order.
+func names(src *source) []string {
+	out := make([]string, len(src.extractors))
+	for i, ex := range src.extractors {
+		out[i] = ex.Stream()
+	}
+	return out
+}

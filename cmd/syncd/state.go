@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
+	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
@@ -170,7 +171,7 @@ func (a *app) stateRows(ctx context.Context, now time.Time) ([]stateRow, error) 
 		names = append(names, s.Name)
 	}
 	planners := map[string]extract.Extractor{}
-	if src, err := a.plannerSource(names); err == nil {
+	if src, err := a.plannerSource(names, zerolog.Nop()); err == nil {
 		for _, ex := range src.extractors {
 			planners[ex.Stream()] = ex
 		}
