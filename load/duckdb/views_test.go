@@ -172,10 +172,11 @@ func TestReports(t *testing.T) {
 		return "SELECT * EXCLUDE (revenue, payouts, profit), revenue::VARCHAR, payouts::VARCHAR, profit::VARCHAR FROM (" + trimSemi(sql) + ")"
 	}
 	d2, d1 := today.AddDate(0, 0, -1).Format("2006-01-02T15:04:05"), today.AddDate(0, 0, -2).Format("2006-01-02T15:04:05")
+	// conversions = confirmed + pending + declined + hold + not_found.
 	eq(t, queryStrings(t, s, q("daily_summary")), []string{
-		d2 + "|EUR|1|1|0|0|0|50.00|20.00|30.00",
-		d2 + "|USD|3|2|0|0|0|8.50|2.75|5.75",
-		d1 + "|USD|4|1|1|1|1|17.00|10.00|7.00",
+		d2 + "|EUR|1|1|0|0|0|0|50.00|20.00|30.00",
+		d2 + "|USD|3|2|0|0|0|1|8.50|2.75|5.75",
+		d1 + "|USD|4|1|1|1|1|0|17.00|10.00|7.00",
 	})
 	eq(t, queryStrings(t, s, q("top_offers")), []string{
 		"1|EUR|Offer One|1|1|50.00|20.00|30.00",
