@@ -44,7 +44,8 @@ stored checkpoints, but without a single request to Affise:
   requests  an ESTIMATE, a floor: one request per window, per currency for
             streams asked for one currency at a time (stats_daily; the
             currencies are those of the conversions held). A window with
-            more rows than api.page_size takes one request per page more.
+            more rows than api.page_size takes one request per page more;
+            the notes show what the stream's last pass took, for scale.
 
 The currencies come from the warehouse, never from the API. While ` + "`syncd run`" + `
 holds a DuckDB warehouse, the plan comes from the daemon (GET /api/plan on
@@ -103,9 +104,12 @@ type planRow struct {
 	Currencies []string `json:"currencies,omitempty"`
 	// EstimatedRequests is a floor: one per window (per currency); pages
 	// beyond the first add one each.
-	EstimatedRequests int64  `json:"estimated_requests"`
-	Problem           string `json:"problem,omitempty"`
-	Error             string `json:"error,omitempty"`
+	EstimatedRequests int64 `json:"estimated_requests"`
+	// LastPassRequests is what the stream's latest sync pass made, for
+	// scale: a window with many pages costs more than the floor.
+	LastPassRequests int64  `json:"last_pass_requests,omitempty"`
+	Problem          string `json:"problem,omitempty"`
+	Error            string `json:"error,omitempty"`
 }
 
 // planReader is what planning reads: the pass's planning inputs and the
@@ -113,6 +117,7 @@ type planRow struct {
 type planReader interface {
 	pipeline.PlanReader
 	Currencies(ctx context.Context) ([]string, error)
+	LastRuns(ctx context.Context) ([]load.LastRun, error)
 }
 
 // planRows plans names locally, or asks the daemon that holds the DuckDB
@@ -244,6 +249,15 @@ func (a *app) planStream(ctx context.Context, ex extract.Extractor, r planReader
 		perWindow = int64(max(len(cs), 1))
 	}
 	row.EstimatedRequests = int64(len(p.Windows)) * perWindow
+	runs, err := r.LastRuns(ctx)
+	if err != nil {
+		return planRow{}, fmt.Errorf("%s: reading the last passes: %w", p.Stream, err)
+	}
+	for _, run := range runs {
+		if run.Stream == p.Stream {
+			row.LastPassRequests = run.Requests
+		}
+	}
 	return row, nil
 }
 
@@ -260,6 +274,7 @@ func (emptyWarehouse) FirstDay(context.Context, models.Model) (time.Time, bool, 
 }
 func (emptyWarehouse) ChangedHours(context.Context, string) ([]time.Time, error) { return nil, nil }
 func (emptyWarehouse) Currencies(context.Context) ([]string, error)              { return nil, nil }
+func (emptyWarehouse) LastRuns(context.Context) ([]load.LastRun, error)          { return nil, nil }
 
 func printPlan(w io.Writer, rows []planRow, format string) error {
 	if format == "json" {
@@ -302,6 +317,9 @@ func printPlan(w io.Writer, rows []planRow, format string) error {
 		if !r.CursorAfter.IsZero() && !r.CursorAfter.Equal(r.Cursor) {
 			notes = append(notes, "cursor -> "+ts(r.CursorAfter))
 		}
+		if r.LastPassRequests > 0 {
+			notes = append(notes, fmt.Sprintf("last pass took %d %s", r.LastPassRequests, plural(r.LastPassRequests, "request")))
+		}
 		req := "-"
 		if r.Error == "" {
 			req = fmt.Sprintf(">= %d", r.EstimatedRequests)
@@ -314,4 +332,11 @@ func printPlan(w io.Writer, rows []planRow, format string) error {
 	}
 	_, err := fmt.Fprintf(w, "\nestimated requests: at least %d in all (one per window and currency; each page beyond a window's first adds one). No API call was made.\n", total)
 	return err
+}
+
+func plural(n int64, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
 }
