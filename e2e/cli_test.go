@@ -262,8 +262,9 @@ func TestPlanAndStateWhileTheDaemonRuns(t *testing.T) {
 	d.stop(t, 10*time.Second)
 }
 
-// TestHealthcheckAndVersion: healthcheck fails loudly, in one line, when
-// the config cannot load; version names DuckDB's own version.
+// TestHealthcheckAndVersion: healthcheck fails loudly, in one line, with
+// exit 1 (Docker reserves 2) when the config cannot load; version names
+// DuckDB's own version.
 func TestHealthcheckAndVersion(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.yaml")
@@ -276,7 +277,7 @@ func TestHealthcheckAndVersion(t *testing.T) {
 		cmd.Stderr = &stderr
 		err := cmd.Run()
 		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() == 0 || !oneLine(stderr.String()) || !strings.Contains(stderr.String(), "cannot read http.listen") {
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 || !oneLine(stderr.String()) || !strings.Contains(stderr.String(), "cannot read http.listen") {
 			t.Errorf("healthcheck -c %s: %v\n%s", cfg, err, stderr.String())
 		}
 	}

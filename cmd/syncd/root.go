@@ -38,7 +38,7 @@ loads them into a DuckDB file you can query with SQL. Every window of data
 is committed together with its checkpoint, so a sync can be interrupted at
 any moment and resumed without losing or doubling a row.
 
-Start with:  syncd check -c syncd.yaml   then   syncd sync -c syncd.yaml
+Start with:  syncd check -c syncd.yaml   then   syncd plan   then   syncd sync
 Config reference: config.example.yaml (every key, documented).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,

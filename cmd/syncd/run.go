@@ -208,8 +208,8 @@ func runDaemon(ctx context.Context, g *globals) error {
 	return err
 }
 
-// newHealthcheckCmd is `syncd healthcheck`, hidden: a container
-// HEALTHCHECK without curl. It GETs /healthz of the daemon on http.listen
+// newHealthcheckCmd is `syncd healthcheck`: a container HEALTHCHECK
+// without curl. It GETs /healthz of the daemon on http.listen
 // and exits 0 when it answers 200, 1 otherwise.
 func newHealthcheckCmd(g *globals) *cobra.Command {
 	var listen string
@@ -219,8 +219,8 @@ func newHealthcheckCmd(g *globals) *cobra.Command {
 		Long: `GET /healthz of the daemon listening on http.listen, read from the config
 (-c, SYNCD_CONFIG, and SYNCD_HTTP_LISTEN) as syncd run reads it, or on
 --listen. Exit 0 when it answers 200; exit 1 with one line saying why
-otherwise, including when the config cannot be loaded.`,
-		Hidden: true,
+otherwise, including when the config cannot be loaded (never 2, which
+Docker reserves).`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if listen == "" {
 				// The daemon's own address, as it reads it (file and
@@ -229,7 +229,9 @@ otherwise, including when the config cannot be loaded.`,
 				// pass or fail for a reason nobody can see.
 				a, err := loadLocalApp(g)
 				if err != nil {
-					return fmt.Errorf("healthcheck: cannot read http.listen from the config (%w); fix it or pass --listen", err)
+					// %v, not %w: a config error would exit 2, which a
+					// Docker HEALTHCHECK must not return.
+					return fmt.Errorf("healthcheck: cannot read http.listen from the config (%v); fix it or pass --listen", err)
 				}
 				listen = a.cfg.HTTP.Listen
 			}
