@@ -105,9 +105,6 @@ type stateRow struct {
 	NextRun     time.Time `json:"next_run,omitzero"`
 	Problem     string    `json:"problem,omitempty"`
 	inFuture    bool
-	// behind is the daemon's Behind, when it answered (behindKnown).
-	behind      time.Duration
-	behindKnown bool
 }
 
 // stateRows reads the state of every configured stream from the
@@ -139,7 +136,6 @@ func (a *app) stateRows(ctx context.Context, now time.Time) ([]stateRow, error) 
 		for _, st := range sts {
 			r := row(st.Stream)
 			r.Cursor, r.LastPassEnd, r.LastRows, r.LastError = st.Cursor, st.LastEnd, st.LastRows, st.LastError
-			r.behind, r.behindKnown = st.Behind, true
 			if !st.LastStart.IsZero() && st.Interval > 0 {
 				r.NextRun = st.LastStart.Add(st.Interval)
 			}
@@ -165,7 +161,8 @@ func (a *app) stateRows(ctx context.Context, now time.Time) ([]stateRow, error) 
 		}
 	}
 	// Behind is judged as the daemon judges it (pipeline.Behind), from the
-	// planners alone: no request is made.
+	// planners alone (no request is made), also when the daemon answered:
+	// a daemon older than this rule does not send it.
 	names := make([]string, 0, len(a.cfg.Streams))
 	for _, s := range a.cfg.Streams {
 		names = append(names, s.Name)
@@ -182,10 +179,8 @@ func (a *app) stateRows(ctx context.Context, now time.Time) ([]stateRow, error) 
 		switch {
 		case !r.Cursor.IsZero():
 			lag := now.Sub(r.Cursor)
-			if ex := planners[r.Stream]; ex != nil && !r.behindKnown {
+			if ex := planners[r.Stream]; ex != nil {
 				lag = pipeline.Behind(ex, r.Cursor, now)
-			} else if r.behindKnown {
-				lag = r.behind
 			}
 			r.Behind = "on time"
 			if lag > 0 {
