@@ -1,7 +1,8 @@
 // Package daemon is `syncd run`: every enabled stream on its own schedule,
 // never two passes of one stream at once, with an HTTP listener serving
-// /healthz, /metrics, a status page at / and POST /api/query (so `syncd
-// query` works while the daemon holds the DuckDB file).
+// /healthz, /metrics, a status page at / and POST /api/query, GET
+// /api/status and GET /api/plan (so `syncd query`, `syncd state` and
+// `syncd plan` work while the daemon holds the DuckDB file).
 //
 // The daemon knows nothing about Affise or DuckDB files: a Job is a name, a
 // cron schedule and a function running one pass; the warehouse is reached
