@@ -2,13 +2,9 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/syncd/syncd/load"
 	"github.com/syncd/syncd/pipeline"
@@ -83,21 +79,18 @@ func (a *app) backfill(ctx context.Context, src *source, sink load.Warehouse, fr
 	end := time.Date(to.Year(), to.Month(), to.Day()+1, 0, 0, 0, 0, loc) // --to is inclusive
 	for _, ex := range src.extractors {
 		opts := pipeline.Options{Log: a.log}
-		if term.IsTerminal(int(os.Stderr.Fd())) {
-			bar := progressbar.NewOptions(-1, progressbar.OptionSetDescription(ex.Stream()),
-				progressbar.OptionSetWriter(os.Stderr), progressbar.OptionShowCount(), progressbar.OptionClearOnFinish())
-			opts.Progress = func(done, total int, rows int64) {
-				bar.ChangeMax(total)
-				bar.Describe(fmt.Sprintf("%s: %d rows", ex.Stream(), rows))
-				_ = bar.Set(done)
-			}
+		tracker := a.tracker()
+		if tracker != nil {
+			opts.Progress = tracker.Progress
 		}
 		res, err := pipeline.Backfill(ctx, ex, sink, start, end, opts)
+		if tracker != nil {
+			tracker.Done(ex.Stream())
+		}
 		if err != nil {
 			return err
 		}
-		a.log.Info().Str("stream", res.Stream).Int64("rows", res.Rows).Int64("requests", res.Requests).
-			Int("windows", res.Windows).Dur("duration", res.Duration).Msg("backfill finished")
+		res.Log(a.log.Info()).Msg("backfill finished")
 	}
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/syncd/syncd/daemon"
 	"github.com/syncd/syncd/extract"
 	"github.com/syncd/syncd/load"
+	"github.com/syncd/syncd/load/duckdb"
 	"github.com/syncd/syncd/load/duckdb/sqlguard"
 	"github.com/syncd/syncd/models"
 	"github.com/syncd/syncd/pipeline"
@@ -87,6 +88,7 @@ func runDaemon(ctx context.Context, g *globals) error {
 	}
 
 	jobs := make([]daemon.Job, 0, len(src.extractors))
+	tracker := a.tracker()
 	for _, ex := range src.extractors {
 		decl, err := models.Lookup(ex.Stream())
 		if err != nil {
@@ -98,7 +100,14 @@ func runDaemon(ctx context.Context, g *globals) error {
 			Schedule:  schedules[ex.Stream()],
 			Retention: plan.HasRetention(decl.Planner),
 			Run: func(ctx context.Context) (pipeline.Result, error) {
-				return pipeline.Sync(ctx, ex, wh, pipeline.Options{Log: a.log, Progress: daemon.Progress(ctx)})
+				opts := pipeline.Options{Log: a.log, Progress: daemon.Progress(ctx)}
+				if tracker != nil {
+					// On a terminal the passes in flight share a line too.
+					toDaemon := opts.Progress
+					opts.Progress = func(p pipeline.Progress) { toDaemon(p); tracker.Progress(p) }
+					defer tracker.Done(ex.Stream())
+				}
+				return pipeline.Sync(ctx, ex, wh, opts)
 			},
 		})
 	}
@@ -138,6 +147,9 @@ func runDaemon(ctx context.Context, g *globals) error {
 		Metrics:   metrics,
 		Redact:    a.redact,
 		Version:   version,
+		// syncd_build_info's duckdb label; "" if DuckDB cannot say, which
+		// must not stop the daemon.
+		DuckDBVersion: duckDBVersion(ctx),
 	})
 	if err != nil {
 		closeServices()
@@ -250,4 +262,13 @@ func (a *app) verification(src *source, wh load.Warehouse) (*daemon.Verification
 		}
 		return res, nil
 	}}, nil
+}
+
+// duckDBVersion is the linked DuckDB library's version, "" when unknown.
+func duckDBVersion(ctx context.Context) string {
+	v, err := duckdb.LibraryVersion(ctx)
+	if err != nil {
+		return ""
+	}
+	return v
 }

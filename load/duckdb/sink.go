@@ -481,8 +481,11 @@ func (s *Sink) RecordRun(ctx context.Context, r load.Run) error {
 	if r.Error != "" {
 		errMsg = r.Error
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO _syncd_runs VALUES (?, ?, CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP), ?, ?, ?)`,
-		r.Stream, r.Kind, tsArg(r.StartedAt), tsArg(r.FinishedAt), r.Rows, r.Requests, errMsg)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO _syncd_runs (stream, kind, started_at, finished_at, rows, requests, error,
+			rows_read, rows_inserted, rows_updated, rows_unchanged, retries, cursor_before, cursor_after)
+		VALUES (?, ?, CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP), ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP))`,
+		r.Stream, r.Kind, tsArg(r.StartedAt), tsArg(r.FinishedAt), r.Rows, r.Requests, errMsg,
+		r.RowsRead, r.Inserted, r.Updated, r.Unchanged, r.Retries, tsArg(r.CursorBefore), tsArg(r.CursorAfter))
 	if err != nil {
 		return fmt.Errorf("duckdb: record run of %s: %w", r.Stream, err)
 	}
@@ -540,4 +543,20 @@ func checkIdent(kind, s string) error {
 		return fmt.Errorf("duckdb: bad %s name %q", kind, s)
 	}
 	return nil
+}
+
+// LibraryVersion is the version of the DuckDB library this build links,
+// as DuckDB reports it (e.g. "v1.4.1"): asked of an in-memory database,
+// it needs no warehouse (`syncd version`, syncd_build_info).
+func LibraryVersion(ctx context.Context) (string, error) {
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		return "", fmt.Errorf("duckdb: version: %w", err)
+	}
+	defer db.Close()
+	var v string
+	if err := db.QueryRowContext(ctx, "SELECT version()").Scan(&v); err != nil {
+		return "", fmt.Errorf("duckdb: version: %w", err)
+	}
+	return v, nil
 }
