@@ -431,8 +431,9 @@ func (tx *Tx) commit(ctx context.Context, cursor *checkpoints.Cursor) (load.Comm
 		return []int64{a.Int64, b.Int64}, nil
 	}
 	// Of load.Committed's counts, held is the winners whose key the table
-	// held before the commit, equal those held with an equal row.
-	var held, equal int64
+	// held before the commit, equal those held with an equal row; keys is,
+	// for an Upsert that drops unchanged rows, the keys staged before.
+	var held, equal, keys int64
 
 	switch tx.target.Mode {
 	case models.Upsert:
@@ -440,8 +441,9 @@ func (tx *Tx) commit(ctx context.Context, cursor *checkpoints.Cursor) (load.Comm
 			// A key whose winning row is what the table already holds
 			// changes nothing: leave that row (and its _synced_at) alone,
 			// so a pass re-reading its lookback writes only what changed.
-			// Those keys are the unchanged ones: the keys staged before
-			// and after the drop differ by them.
+			// Those keys are the unchanged ones: the insert below stores
+			// one row per key left, so the keys staged before the drop
+			// less the rows inserted are them.
 			before, err := count("count-keys", fmt.Sprintf("SELECT count(*), 0 FROM (SELECT DISTINCT %s FROM %s)", quoteList(tx.keys), stage))
 			if err != nil {
 				return none, err
@@ -449,12 +451,7 @@ func (tx *Tx) commit(ctx context.Context, cursor *checkpoints.Cursor) (load.Comm
 			if _, err := exec("unchanged", tx.dropUnchangedSQL(t)); err != nil {
 				return none, err
 			}
-			after, err := count("count-keys", fmt.Sprintf("SELECT count(*), 0 FROM (SELECT DISTINCT %s FROM %s)", quoteList(tx.keys), stage))
-			if err != nil {
-				return none, err
-			}
-			equal = before[0] - after[0]
-			held = equal
+			keys = before[0]
 		}
 		var del sql.Result
 		var err error
@@ -539,8 +536,12 @@ func (tx *Tx) commit(ctx context.Context, cursor *checkpoints.Cursor) (load.Comm
 	}
 	var out load.Committed
 	if tx.target.Mode == models.Upsert {
-		// The unchanged rows left the stage before the insert.
-		out = load.Committed{Inserted: n - (held - equal), Updated: held - equal, Unchanged: equal}
+		// The unchanged rows left the stage before the insert; held is
+		// the keys the delete found, all of them changed.
+		if tx.original != "" {
+			equal = keys - n
+		}
+		out = load.Committed{Inserted: n - held, Updated: held, Unchanged: equal}
 	} else {
 		out = load.Committed{Inserted: n - held, Updated: held - equal, Unchanged: equal}
 	}
