@@ -23,7 +23,11 @@ checkpoint: run the same command again after an interruption and it resumes.
 The incremental cursor used by sync and run is left where it was.
 
 conversions are selected by creation date; clicks only exist for Affise's
-last 7 days; offers, partners and advertisers are snapshots (use sync).`,
+last 7 days; offers, partners and advertisers are snapshots (use sync).
+
+Each stream's pass logs one "backfill finished" line: rows read, inserted,
+updated and unchanged (rows already held as they were), requests, retries
+and duration; on a terminal a line on stderr shows its progress.`,
 		Example: `  syncd backfill --stream conversions --from 2025-01-01 --to 2025-03-31
   syncd backfill --stream conversions,stats_daily --from 2025-06-01`,
 		RunE: func(cmd *cobra.Command, _ []string) error {

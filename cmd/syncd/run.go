@@ -35,10 +35,14 @@ cron spec or "@every 15m") until SIGTERM or SIGINT. Passes of one stream
 never overlap; all streams share one request budget. A failed pass is
 retried with backoff, at the latest on the next tick. At start-up every
 stream that is due (never ran, failed last time, or missed a tick) runs at
-once.
+once. Each pass logs one "pass finished" line: rows read, inserted, updated
+and unchanged, requests, retries, duration, cursor before and after. On a
+terminal, one line on stderr shows the passes in flight (windows, rows,
+requests, time left).
 
 HTTP on http.listen (default 127.0.0.1:9464):
-  /          status page: per stream freshness, last pass, cursor, last error;
+  /          status page: per stream freshness, last pass (what it read and
+             stored), cursor, last error; amber while a stream is failing;
              daily revenue, payouts and profit of the last 30 days
   /healthz   200 while every stream is healthy; 503 naming, by reason, the
              streams that are stale (no success within 3 schedule intervals
