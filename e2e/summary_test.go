@@ -175,3 +175,46 @@ func TestSyncOnATerminal(t *testing.T) {
 		t.Errorf("the progress line is not erased before the summary:\n%q", tail(got, 3000))
 	}
 }
+
+// TestRunOnATerminal: `syncd run` on a pseudo-terminal draws its passes'
+// progress on one stderr line, with the log's "pass finished" lines
+// above it, and stops cleanly on SIGINT.
+func TestRunOnATerminal(t *testing.T) {
+	s := startSim(t, smallSimArgs...)
+	y, _ := daemonYAML(t)
+	e := newEnv(t, s, y)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(bin, "syncd"), "run", "-c", e.config)
+	cmd.Env = e.environ("TERM=xterm")
+	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 400})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out lockedBuffer
+	copied := make(chan struct{})
+	go func() { io.Copy(&out, f); close(copied) }()
+	// Every stream's first pass (a catch-up of several windows) finished.
+	deadline := time.Now().Add(3 * time.Minute)
+	for strings.Count(out.String(), "pass finished") < len(daemonStreams) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no pass finished on the terminal:\n%q", tail(out.String(), 3000))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("syncd run after SIGINT: %v", err)
+	}
+	<-copied
+	got := out.String()
+	if !regexp.MustCompile(`\r\x1b\[K[^\r\n]*clicks: window [0-9]+/[0-9]+, [0-9,]+ rows, [0-9,]+ requests`).MatchString(got) {
+		t.Errorf("no progress line for clicks on the terminal:\n%q", tail(got, 3000))
+	}
+	if !regexp.MustCompile(`pass finished.*rows_unchanged=`).MatchString(got) {
+		t.Errorf("no pass summary in the log on the terminal:\n%q", tail(got, 3000))
+	}
+}
