@@ -138,7 +138,7 @@ func TestStatusPageAmberWhenFailing(t *testing.T) {
 		// The failed pass's own summary, and the cursor it left alone.
 		"0 read · 0 new · 0 updated · 0 unchanged · 8 requests (7 retried)", "took 30s",
 		"cursor " + cur.Format("01-02 15:04") + " → " + cur.Format("01-02 15:04"),
-		"40 read · 0 new · 0 updated · 40 unchanged · 1 requests",
+		"40 read · 0 new · 0 updated · 40 unchanged · 1 request",
 	} {
 		if !strings.Contains(dom, want) {
 			t.Errorf("the rendered page lacks %q", want)

@@ -220,8 +220,8 @@ func failingStreams(ss []StreamStatus) []string {
 // long; what it read and what its commits stored; its cursor's move.
 func lastPassText(now time.Time, s StreamStatus) (pass, summary, move string) {
 	pass = fmt.Sprintf("%s, took %s", ago(now, s.LastEnd), humanDuration(s.LastDuration))
-	summary = fmt.Sprintf("%s read · %s new · %s updated · %s unchanged · %s requests", count(s.LastRead),
-		count(s.LastInserted), count(s.LastUpdated), count(s.LastUnchanged), count(s.LastRequests))
+	summary = fmt.Sprintf("%s read · %s new · %s updated · %s unchanged · %s", count(s.LastRead),
+		count(s.LastInserted), count(s.LastUpdated), count(s.LastUnchanged), plural(s.LastRequests, "request"))
 	if s.LastRetries > 0 {
 		summary += fmt.Sprintf(" (%s retried)", count(s.LastRetries))
 	}
@@ -235,6 +235,14 @@ func lastPassText(now time.Time, s StreamStatus) (pass, summary, move string) {
 		move = "cursor " + f(s.LastCursorBefore) + " → " + f(s.Cursor)
 	}
 	return pass, summary, move
+}
+
+// plural is "1 request", "2 requests", "1,850 requests".
+func plural(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return count(n) + " " + noun + "s"
 }
 
 // count prints n with thousands separators.
