@@ -131,8 +131,11 @@ type Config struct {
 	ClicksAlarmLag time.Duration
 	// QueryTimeout bounds one /api/query (default 10 minutes).
 	QueryTimeout time.Duration
-	// Version is shown on the status page.
+	// Version is shown on the status page and in syncd_build_info.
 	Version string
+	// DuckDBVersion is the DuckDB library's version, in syncd_build_info
+	// ("" when unknown).
+	DuckDBVersion string
 }
 
 // Daemon runs jobs and serves HTTP. Create it with New.
@@ -208,6 +211,7 @@ func New(cfg Config) (*Daemon, error) {
 		}
 		d.streams = append(d.streams, st)
 		d.byName[j.Stream] = st
+		d.metrics.initStream(j.Stream)
 	}
 	if cfg.Verify != nil {
 		if cfg.Verify.Schedule == nil || cfg.Verify.Run == nil {
@@ -218,6 +222,9 @@ func New(cfg Config) (*Daemon, error) {
 			return nil, err
 		}
 		d.verifier = vf
+	}
+	if err := d.reg.Register(buildInfo(cfg.Version, cfg.DuckDBVersion)); err != nil {
+		return nil, fmt.Errorf("daemon: registering metrics: %w", err)
 	}
 	if err := d.reg.Register(&stateCollector{d: d}); err != nil {
 		return nil, fmt.Errorf("daemon: registering metrics: %w", err)

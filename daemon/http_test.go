@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/syncd/syncd/load"
 	"github.com/syncd/syncd/load/duckdb/sqlguard"
 	"github.com/syncd/syncd/pipeline"
 )
@@ -69,7 +70,7 @@ func TestHealthz(t *testing.T) {
 		t.Fatalf("after 20h: %d %q", code, body)
 	}
 	// A long first pass that commits windows keeps its stream healthy.
-	Progress(context.WithValue(context.Background(), progressKey{}, &passProgress{d: d, st: st}))(3, 10, 500)
+	Progress(context.WithValue(context.Background(), progressKey{}, &passProgress{d: d, st: st}))(pipeline.Progress{Done: 3, Total: 10, Read: 500})
 	code, body = get(t, h, "/healthz")
 	if code != 503 || !strings.HasPrefix(body, "stale: offers\n") {
 		t.Fatalf("after progress: %d %q", code, body)
@@ -88,7 +89,8 @@ func TestMetrics(t *testing.T) {
 	d, err := New(Config{Listen: "127.0.0.1:0", Warehouse: sink, Log: log.logger(), Jobs: []Job{
 		{Stream: "conversions", Schedule: every(time.Hour), Run: func(context.Context) (pipeline.Result, error) {
 			sink.set("conversions", convCursor)
-			return pipeline.Result{Stream: "conversions", Rows: 120, Requests: 4, Duration: 2 * time.Second}, nil
+			return pipeline.Result{Stream: "conversions", Rows: 120, Read: 150, Committed: load.Committed{Inserted: 100, Updated: 20, Unchanged: 30},
+				Requests: 4, Retries: 1, Duration: 2 * time.Second}, nil
 		}},
 		{Stream: "clicks", Schedule: every(time.Hour), Retention: true, Run: func(context.Context) (pipeline.Result, error) {
 			sink.set("clicks", clicksCursor)
@@ -113,6 +115,12 @@ func TestMetrics(t *testing.T) {
 	want := map[string]float64{
 		`syncd_rows_total{stream="conversions"}`:                                   120,
 		`syncd_rows_total{stream="clicks"}`:                                        7,
+		`syncd_rows_read_total{stream="conversions"}`:                              150,
+		`syncd_rows_stored_total{change="inserted",stream="conversions"}`:          100,
+		`syncd_rows_stored_total{change="updated",stream="conversions"}`:           20,
+		`syncd_rows_stored_total{change="unchanged",stream="conversions"}`:         30,
+		`syncd_pass_retries_total{stream="conversions"}`:                           1,
+		`syncd_pass_retries_total{stream="clicks"}`:                                0,
 		`syncd_passes_total{result="ok",stream="conversions"}`:                     1,
 		`syncd_passes_total{result="error",stream="clicks"}`:                       1,
 		`syncd_pass_duration_seconds_count{stream="conversions"}`:                  1,
@@ -175,7 +183,8 @@ func TestStatusPage(t *testing.T) {
 	seedConversions(t, db, now, 40)
 	st := d.byName["conversions"]
 	st.begin(now.Add(-2 * time.Minute))
-	st.finish(now.Add(-time.Minute), pipeline.Result{Rows: 1234, Requests: 5, Duration: 42 * time.Second}, now.Add(-time.Hour), "", false)
+	st.finish(now.Add(-time.Minute), pipeline.Result{Rows: 1234, Read: 2000, Committed: load.Committed{Inserted: 1000, Updated: 234, Unchanged: 766},
+		Requests: 5, Retries: 1, Duration: 42 * time.Second, CursorBefore: now.Add(-2 * time.Hour)}, now.Add(-time.Hour), "", false)
 	cl := d.byName["clicks"]
 	cl.begin(now)
 	cl.finish(now, pipeline.Result{}, now.Add(-(5*24+3)*time.Hour), `GET /3.0/stats/clicks: <script>alert(1)</script> key `+secret, false)
@@ -185,7 +194,8 @@ func TestStatusPage(t *testing.T) {
 		t.Fatalf("HTTP %d", code)
 	}
 	for _, want := range []string{
-		"<svg", "<polyline", "1234 rows, 5 requests in 42s",
+		"<svg", "<polyline", "took 42s", "2,000 read · 1,000 new · 234 updated · 766 unchanged · 5 requests (1 retried)",
+		"cursor " + now.Add(-2*time.Hour).UTC().Format("01-02 15:04") + " → " + now.Add(-time.Hour).UTC().Format("01-02 15:04"),
 		"Clicks retention alarm", "5d3h behind", `class="alarm-row"`,
 		"&lt;script&gt;alert(1)&lt;/script&gt;", "[REDACTED]", "v1.2.3",
 		`pill state-failing`, `pill state-fresh`, `pill state-waiting`,
@@ -433,5 +443,33 @@ func TestRunServesHTTP(t *testing.T) {
 	}
 	if code, _ := get(t, d.Handler(), "/nope"); code != 404 {
 		t.Errorf("/nope: %d", code)
+	}
+}
+
+// TestMetricsStartAtZero: before any pass, every per-stream counter is
+// there at 0 (so rate() sees the first pass), and syncd_build_info says
+// which syncd and DuckDB run.
+func TestMetricsStartAtZero(t *testing.T) {
+	d, err := New(Config{Version: "v9.8.7", DuckDBVersion: "v1.2.3", Jobs: []Job{idleJob("conversions", time.Hour), idleJob("offers", time.Hour)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := scrape(t, d.Handler())
+	for _, stream := range []string{"conversions", "offers"} {
+		for _, k := range []string{
+			`syncd_rows_total{stream="%s"}`, `syncd_rows_read_total{stream="%s"}`, `syncd_pass_retries_total{stream="%s"}`,
+			`syncd_rows_stored_total{change="inserted",stream="%s"}`, `syncd_rows_stored_total{change="updated",stream="%s"}`,
+			`syncd_rows_stored_total{change="unchanged",stream="%s"}`,
+			`syncd_passes_total{result="ok",stream="%s"}`, `syncd_passes_total{result="error",stream="%s"}`,
+			`syncd_passes_total{result="canceled",stream="%s"}`,
+		} {
+			k = fmt.Sprintf(k, stream)
+			if v, ok := got[k]; !ok || v != 0 {
+				t.Errorf("%s = %v (present %v), want 0 before any pass", k, v, ok)
+			}
+		}
+	}
+	if v, ok := got[`syncd_build_info{duckdb="v1.2.3",version="v9.8.7"}`]; !ok || v != 1 {
+		t.Errorf("syncd_build_info = %v (present %v), want 1", v, ok)
 	}
 }

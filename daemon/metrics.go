@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/syncd/syncd/pipeline"
 )
 
 // Metrics are the daemon's counters. Create them before the Affise client
@@ -17,6 +19,9 @@ import (
 // one or the other, not both.)
 type Metrics struct {
 	rows            *prometheus.CounterVec
+	rowsRead        *prometheus.CounterVec
+	rowsStored      *prometheus.CounterVec // by stream and how: inserted, updated, unchanged
+	passRetries     *prometheus.CounterVec
 	passes          *prometheus.CounterVec
 	passDuration    *prometheus.HistogramVec
 	requests        *prometheus.CounterVec
@@ -30,7 +35,19 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		rows: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "syncd_rows_total",
-			Help: "Rows committed to the warehouse, by stream.",
+			Help: "Rows the warehouse added or changed (inserted plus updated), by stream.",
+		}, []string{"stream"}),
+		rowsRead: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "syncd_rows_read_total",
+			Help: "Rows fetched from the Affise API, by stream.",
+		}, []string{"stream"}),
+		rowsStored: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "syncd_rows_stored_total",
+			Help: "Rows committed to the warehouse, one per key, by stream and what the commit did with the key: inserted (new), updated (changed) or unchanged (held as it was).",
+		}, []string{"stream", "change"}),
+		passRetries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "syncd_pass_retries_total",
+			Help: "Affise requests retried by the stream's passes (attempts beyond a page's first), by stream.",
 		}, []string{"stream"}),
 		passes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "syncd_passes_total",
@@ -60,9 +77,50 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"endpoint"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.rows, m.passes, m.passDuration, m.requests, m.requestDuration, m.retries, m.rateLimited)
+		reg.MustRegister(m.rows, m.rowsRead, m.rowsStored, m.passRetries, m.passes, m.passDuration, m.requests, m.requestDuration, m.retries, m.rateLimited)
 	}
 	return m
+}
+
+// passResults are the values of syncd_passes_total's result label.
+var passResults = []string{"ok", "error", "canceled"}
+
+// storedChanges are the values of syncd_rows_stored_total's change label.
+var storedChanges = []string{"inserted", "updated", "unchanged"}
+
+// initStream creates every per-stream series at 0, so rate() and
+// increase() see a stream's first pass rather than a series appearing.
+func (m *Metrics) initStream(stream string) {
+	m.rows.WithLabelValues(stream)
+	m.rowsRead.WithLabelValues(stream)
+	m.passRetries.WithLabelValues(stream)
+	for _, c := range storedChanges {
+		m.rowsStored.WithLabelValues(stream, c)
+	}
+	for _, r := range passResults {
+		m.passes.WithLabelValues(stream, r)
+	}
+}
+
+// pass counts a finished pass's rows and retries.
+func (m *Metrics) pass(res pipeline.Result) {
+	m.rows.WithLabelValues(res.Stream).Add(float64(res.Rows))
+	m.rowsRead.WithLabelValues(res.Stream).Add(float64(res.Read))
+	for i, n := range []int64{res.Committed.Inserted, res.Committed.Updated, res.Committed.Unchanged} {
+		m.rowsStored.WithLabelValues(res.Stream, storedChanges[i]).Add(float64(n))
+	}
+	m.passRetries.WithLabelValues(res.Stream).Add(float64(res.Retries))
+	m.passDuration.WithLabelValues(res.Stream).Observe(res.Duration.Seconds())
+}
+
+// buildInfo is syncd_build_info: 1, labelled with what this build is.
+func buildInfo(version, duckdb string) prometheus.Collector {
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "syncd_build_info",
+		Help: "Always 1; the labels say which syncd and which DuckDB library run.",
+	}, []string{"version", "duckdb"})
+	g.WithLabelValues(version, duckdb).Set(1)
+	return g
 }
 
 // OnRequest counts one HTTP attempt (the extract.WithOnRequest hook).

@@ -154,13 +154,14 @@ type progressKey struct{}
 
 // Progress returns the function to pass as pipeline.Options.Progress from
 // a Job's Run: every committed window counts as progress, so a long
-// catch-up pass keeps the stream healthy and shows on the status page. It
-// is a no-op outside a daemon pass.
-func Progress(ctx context.Context) func(done, total int, rows int64) {
+// catch-up pass keeps the stream healthy and shows on the status page
+// (rows fetched alone do not: a pass that never commits is not healthy).
+// It is a no-op outside a daemon pass.
+func Progress(ctx context.Context) func(pipeline.Progress) {
 	if st, ok := ctx.Value(progressKey{}).(*passProgress); ok {
 		return st.report
 	}
-	return func(int, int, int64) {}
+	return func(pipeline.Progress) {}
 }
 
 type passProgress struct {
@@ -168,10 +169,12 @@ type passProgress struct {
 	st *stream
 }
 
-func (p *passProgress) report(done, total int, rows int64) {
+func (p *passProgress) report(pr pipeline.Progress) {
 	p.st.mu.Lock()
-	p.st.progressAt = p.d.now()
-	p.st.progressDone, p.st.progressTotal, p.st.progressRows = done, total, rows
+	if pr.Done != p.st.progressDone {
+		p.st.progressAt = p.d.now()
+	}
+	p.st.progressDone, p.st.progressTotal, p.st.progressRows, p.st.progressReqs = pr.Done, pr.Total, pr.Read, pr.Requests
 	p.st.mu.Unlock()
 }
 
@@ -212,8 +215,7 @@ func (d *Daemon) pass(ctx context.Context, st *stream) (err error) {
 	st.finish(finished, res, cursor, errText, canceled)
 
 	m := d.metrics
-	m.rows.WithLabelValues(st.job.Stream).Add(float64(res.Rows))
-	m.passDuration.WithLabelValues(st.job.Stream).Observe(res.Duration.Seconds())
+	m.pass(res)
 	result := "ok"
 	switch {
 	case canceled:
@@ -229,10 +231,10 @@ func (d *Daemon) pass(ctx context.Context, st *stream) (err error) {
 	} else if canceled {
 		ev = d.log.Warn().Str("error", errText)
 	}
-	ev = ev.Str("stream", st.job.Stream).Int64("rows", res.Rows).Int64("requests", res.Requests).
-		Int("windows", res.Windows).Dur("duration", res.Duration)
+	res.Cursor = cursor
+	ev = res.Log(ev)
 	if !cursor.IsZero() {
-		ev = ev.Time("cursor", cursor).Dur("cursor_lag", finished.Sub(cursor).Round(time.Second))
+		ev = ev.Str("cursor_lag", pipeline.FormatDuration(finished.Sub(cursor).Round(time.Second)))
 	}
 	ev.Msg("pass finished")
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/syncd/syncd/load"
 	"github.com/syncd/syncd/pipeline"
 )
 
@@ -156,15 +157,17 @@ func TestFailureBackoff(t *testing.T) {
 	}
 }
 
-// TestPassLogLine: one summary line per pass with stream, rows, requests,
-// duration and cursor.
+// TestPassLogLine: one summary line per pass with stream, rows read,
+// inserted, updated and unchanged, requests, retries, the duration as a
+// duration, and the cursor before and after.
 func TestPassLogLine(t *testing.T) {
 	log := &testLog{}
 	sink := newFakeWarehouse()
 	cur := time.Now().UTC().Add(-time.Hour).Truncate(time.Hour)
 	d, err := New(Config{Listen: "127.0.0.1:0", Log: log.logger(), Warehouse: sink, Jobs: []Job{{Stream: "clicks", Schedule: every(time.Hour), Retention: true, Run: func(context.Context) (pipeline.Result, error) {
 		sink.set("clicks", cur)
-		return pipeline.Result{Stream: "clicks", Rows: 42, Requests: 3, Windows: 2, Cursor: cur, Duration: 1500 * time.Millisecond}, nil
+		return pipeline.Result{Stream: "clicks", Rows: 42, Read: 50, Committed: load.Committed{Inserted: 40, Updated: 2, Unchanged: 8},
+			Requests: 3, Retries: 1, Windows: 2, Planned: 2, CursorBefore: cur.Add(-time.Hour), Cursor: cur, Duration: 72 * time.Second}, nil
 	}}}})
 	if err != nil {
 		t.Fatal(err)
@@ -177,7 +180,8 @@ func TestPassLogLine(t *testing.T) {
 			line = l
 		}
 	}
-	for _, want := range []string{`"stream":"clicks"`, `"rows":42`, `"requests":3`, `"duration":1500`, `"cursor":"` + cur.Format(time.RFC3339)} {
+	for _, want := range []string{`"stream":"clicks"`, `"rows":42`, `"rows_read":50`, `"rows_inserted":40`, `"rows_updated":2`, `"rows_unchanged":8`,
+		`"requests":3`, `"retries":1`, `"duration":"1m12s"`, `"cursor_before":"` + cur.Add(-time.Hour).Format(time.RFC3339), `"cursor":"` + cur.Format(time.RFC3339)} {
 		if !strings.Contains(line, want) {
 			t.Errorf("pass line lacks %s: %s", want, line)
 		}

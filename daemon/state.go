@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/syncd/syncd/checkpoints"
+	"github.com/syncd/syncd/load"
 	"github.com/syncd/syncd/pipeline"
 )
 
@@ -61,30 +62,42 @@ type stream struct {
 	progressDone  int
 	progressTotal int
 	progressRows  int64
+	progressReqs  int64
 }
 
 // StreamStatus is a snapshot of one stream.
 type StreamStatus struct {
-	Stream       string        `json:"stream"`
-	State        string        `json:"state"`
-	Running      bool          `json:"running"`
-	Interval     time.Duration `json:"interval_ns"`
-	Staleness    time.Duration `json:"staleness_ns"`
-	Stale        bool          `json:"stale"`
-	LastSuccess  time.Time     `json:"last_success,omitzero"`
-	PassStarted  time.Time     `json:"pass_started,omitzero"`
-	LastStart    time.Time     `json:"last_pass_started,omitzero"`
-	LastEnd      time.Time     `json:"last_pass_finished,omitzero"`
-	HasLast      bool          `json:"-"`
-	LastRows     int64         `json:"last_pass_rows"`
-	LastRequests int64         `json:"last_pass_requests"`
-	LastWindows  int           `json:"last_pass_windows"`
-	LastDuration time.Duration `json:"last_pass_duration_ns"`
-	LastError    string        `json:"last_error,omitempty"`
-	LastErrorAt  time.Time     `json:"last_error_at,omitzero"`
-	Failures     int           `json:"consecutive_failures"`
-	Cursor       time.Time     `json:"cursor,omitzero"`
-	CursorLag    time.Duration `json:"cursor_lag_ns,omitempty"`
+	Stream      string        `json:"stream"`
+	State       string        `json:"state"`
+	Running     bool          `json:"running"`
+	Interval    time.Duration `json:"interval_ns"`
+	Staleness   time.Duration `json:"staleness_ns"`
+	Stale       bool          `json:"stale"`
+	LastSuccess time.Time     `json:"last_success,omitzero"`
+	PassStarted time.Time     `json:"pass_started,omitzero"`
+	LastStart   time.Time     `json:"last_pass_started,omitzero"`
+	LastEnd     time.Time     `json:"last_pass_finished,omitzero"`
+	HasLast     bool          `json:"-"`
+	// LastRows is the rows the last pass added or changed; LastRead the
+	// rows it fetched, which its commits stored as LastInserted,
+	// LastUpdated and LastUnchanged (load.Committed).
+	LastRows      int64         `json:"last_pass_rows"`
+	LastRead      int64         `json:"last_pass_rows_read"`
+	LastInserted  int64         `json:"last_pass_rows_inserted"`
+	LastUpdated   int64         `json:"last_pass_rows_updated"`
+	LastUnchanged int64         `json:"last_pass_rows_unchanged"`
+	LastRequests  int64         `json:"last_pass_requests"`
+	LastRetries   int64         `json:"last_pass_retries"`
+	LastWindows   int           `json:"last_pass_windows"`
+	LastDuration  time.Duration `json:"last_pass_duration_ns"`
+	// LastCursorBefore is where the last pass started from (its end is
+	// Cursor, as committed).
+	LastCursorBefore time.Time     `json:"last_pass_cursor_before,omitzero"`
+	LastError        string        `json:"last_error,omitempty"`
+	LastErrorAt      time.Time     `json:"last_error_at,omitzero"`
+	Failures         int           `json:"consecutive_failures"`
+	Cursor           time.Time     `json:"cursor,omitzero"`
+	CursorLag        time.Duration `json:"cursor_lag_ns,omitempty"`
 	// Behind is how far the cursor lags where it can be at most now (see
 	// Job.Behind): zero while the stream is on time.
 	Behind time.Duration `json:"behind_ns,omitempty"`
@@ -107,6 +120,7 @@ type StreamStatus struct {
 	ProgressDone  int           `json:"progress_done,omitempty"`
 	ProgressTotal int           `json:"progress_total,omitempty"`
 	ProgressRows  int64         `json:"progress_rows,omitempty"`
+	ProgressReqs  int64         `json:"progress_requests,omitempty"`
 	RetentionRisk bool          `json:"retention_alarm,omitempty"`
 }
 
@@ -114,7 +128,7 @@ func (st *stream) begin(now time.Time) {
 	st.mu.Lock()
 	st.running = true
 	st.passStarted = now
-	st.progressAt, st.progressDone, st.progressTotal, st.progressRows = time.Time{}, 0, 0, 0
+	st.progressAt, st.progressDone, st.progressTotal, st.progressRows, st.progressReqs = time.Time{}, 0, 0, 0, 0
 	st.mu.Unlock()
 }
 
@@ -169,7 +183,13 @@ func (st *stream) snapshot() StreamStatus {
 		LastEnd:          st.lastEnd,
 		HasLast:          st.hasLast,
 		LastRows:         st.last.Rows,
+		LastRead:         st.last.Read,
+		LastInserted:     st.last.Committed.Inserted,
+		LastUpdated:      st.last.Committed.Updated,
+		LastUnchanged:    st.last.Committed.Unchanged,
 		LastRequests:     st.last.Requests,
+		LastRetries:      st.last.Retries,
+		LastCursorBefore: st.last.CursorBefore,
 		LastWindows:      st.last.Windows,
 		LastDuration:     st.last.Duration,
 		LastError:        st.lastErr,
@@ -182,6 +202,7 @@ func (st *stream) snapshot() StreamStatus {
 		ProgressDone:     st.progressDone,
 		ProgressTotal:    st.progressTotal,
 		ProgressRows:     st.progressRows,
+		ProgressReqs:     st.progressReqs,
 		Age:              0,
 	}
 }
@@ -279,7 +300,10 @@ func (d *Daemon) seed(ctx context.Context) {
 		}
 		st.mu.Lock()
 		st.lastStart, st.lastEnd = r.StartedAt.UTC(), r.FinishedAt.UTC()
-		st.last = pipeline.Result{Stream: r.Stream, Rows: r.Rows, Requests: r.Requests, Duration: r.FinishedAt.Sub(r.StartedAt)}
+		st.last = pipeline.Result{Stream: r.Stream, Rows: r.Rows, Read: r.RowsRead,
+			Committed: load.Committed{Inserted: r.Inserted, Updated: r.Updated, Unchanged: r.Unchanged},
+			Requests:  r.Requests, Retries: r.Retries, CursorBefore: r.CursorBefore, Cursor: r.CursorAfter,
+			Duration: r.FinishedAt.Sub(r.StartedAt)}
 		st.hasLast = true
 		if !r.LastSuccess.IsZero() {
 			st.lastSuccess = r.LastSuccess.UTC()

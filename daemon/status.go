@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -19,6 +20,10 @@ type statusPage struct {
 	Version string
 	Healthy bool
 	Summary string // healthSummary: /healthz's first line when unhealthy
+	// Level colours the header: "ok", "warn" (healthy, but a stream's
+	// last pass failed: amber before it turns stale) or "bad" (unhealthy).
+	Level   string
+	Warning string // what "warn" is about
 	Streams []streamRow
 	Alarms  []string
 	// Charts holds one chart per currency: amounts of different
@@ -42,6 +47,10 @@ type streamRow struct {
 	StaleAfter  string
 	LastSuccess string
 	LastPass    string
+	// LastSummary is what the last pass read and stored, LastMove its
+	// cursor before -> after.
+	LastSummary string
+	LastMove    string
 	CursorText  string
 	LagText     string
 	NextText    string
@@ -66,7 +75,7 @@ func (d *Daemon) serveStatusPage(w http.ResponseWriter, r *http.Request) {
 			row.LastSuccess = ago(now, s.LastSuccess)
 		}
 		if s.HasLast {
-			row.LastPass = fmt.Sprintf("%s: %d rows, %d requests in %s", ago(now, s.LastEnd), s.LastRows, s.LastRequests, humanDuration(s.LastDuration))
+			row.LastPass, row.LastSummary, row.LastMove = lastPassText(now, s)
 		}
 		if !s.Cursor.IsZero() {
 			row.CursorText = s.Cursor.UTC().Format("2006-01-02 15:04 MST")
@@ -82,7 +91,7 @@ func (d *Daemon) serveStatusPage(w http.ResponseWriter, r *http.Request) {
 		case s.Running:
 			row.NextText = "running since " + ago(now, s.PassStarted)
 			if s.ProgressTotal > 0 {
-				row.Progress = fmt.Sprintf("window %d/%d, %d rows", s.ProgressDone, s.ProgressTotal, s.ProgressRows)
+				row.Progress = fmt.Sprintf("window %d/%d, %s rows read, %s requests", s.ProgressDone, s.ProgressTotal, count(s.ProgressRows), count(s.ProgressReqs))
 			}
 		case !s.NextRun.IsZero():
 			if s.NextRun.After(now) {
@@ -113,6 +122,13 @@ func (d *Daemon) serveStatusPage(w http.ResponseWriter, r *http.Request) {
 	}
 	p.Summary = healthSummary(statuses)
 	p.Healthy = p.Summary == ""
+	p.Level = "ok"
+	if !p.Healthy {
+		p.Level = "bad"
+	} else if failing := failingStreams(statuses); len(failing) > 0 {
+		p.Level = "warn"
+		p.Warning = strings.Join(failing, ", ") + " failing"
+	}
 	if d.cfg.Warehouse == nil {
 		p.ChartNote = "No warehouse to chart."
 	} else {
@@ -192,6 +208,62 @@ func humanDuration(d time.Duration) string {
 	}
 }
 
+// failingStreams names the streams whose last pass failed.
+func failingStreams(ss []StreamStatus) []string {
+	var out []string
+	for _, s := range ss {
+		if s.Failures > 0 {
+			out = append(out, s.Stream)
+		}
+	}
+	return out
+}
+
+// lastPassText is a stream's last pass on the status page: when and how
+// long; what it read and what its commits stored; its cursor's move.
+func lastPassText(now time.Time, s StreamStatus) (pass, summary, move string) {
+	pass = fmt.Sprintf("%s, took %s", ago(now, s.LastEnd), humanDuration(s.LastDuration))
+	summary = fmt.Sprintf("%s read · %s new · %s updated · %s unchanged · %s", count(s.LastRead),
+		count(s.LastInserted), count(s.LastUpdated), count(s.LastUnchanged), plural(s.LastRequests, "request"))
+	if s.LastRetries > 0 {
+		summary += fmt.Sprintf(" (%s retried)", count(s.LastRetries))
+	}
+	f := func(t time.Time) string {
+		if t.IsZero() {
+			return "none"
+		}
+		return t.UTC().Format("01-02 15:04")
+	}
+	if !s.LastCursorBefore.IsZero() || !s.Cursor.IsZero() {
+		move = "cursor " + f(s.LastCursorBefore) + " → " + f(s.Cursor)
+	}
+	return pass, summary, move
+}
+
+// plural is "1 request", "2 requests", "1,850 requests".
+func plural(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return count(n) + " " + noun + "s"
+}
+
+// count prints n with thousands separators.
+func count(n int64) string {
+	if n < 0 {
+		return "-" + count(-n)
+	}
+	s := strconv.FormatInt(n, 10)
+	var b strings.Builder
+	for i := range len(s) {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
 func ago(now, t time.Time) string {
 	if t.After(now) {
 		return "just now"
@@ -221,10 +293,16 @@ const statusHTML = `<!doctype html>
   header { background: #111827; color: #f9fafb; padding: 14px 24px; display: flex; align-items: baseline; gap: 18px; flex-wrap: wrap; }
   header h1 { font-size: 20px; margin: 0; }
   header .meta { color: #9ca3af; font-size: 13px; }
+  header.level-warn { background: #d97706; }
+  header.level-warn .meta { color: #fef3c7; }
+  header.level-bad { background: #b91c1c; }
+  header.level-bad .meta { color: #fee2e2; }
   main { padding: 16px 24px 32px; max-width: 1200px; }
   .pill { display: inline-block; padding: 1px 9px; border-radius: 999px; font-weight: 600; font-size: 12px; }
   .health-ok { background: #059669; color: #fff; }
   .health-bad { background: #dc2626; color: #fff; }
+  .health-warn { background: #fef3c7; color: #92400e; }
+  .pass-summary { font-variant-numeric: tabular-nums; }
   .alarm { background: #fee2e2; color: #991b1b; border-left: 6px solid #dc2626; padding: 10px 14px; margin: 12px 0; font-weight: 600; }
   section { background: #fff; border-radius: 8px; box-shadow: 0 1px 2px rgba(0,0,0,.08); padding: 14px 18px; margin: 16px 0; overflow-x: auto; }
   h2 { font-size: 16px; margin: 0 0 10px; }
@@ -251,9 +329,9 @@ const statusHTML = `<!doctype html>
 </style>
 </head>
 <body>
-<header>
+<header class="level-{{.Level}}" data-level="{{.Level}}">
   <h1>syncd</h1>
-  {{if .Healthy}}<span class="pill health-ok">healthy</span>{{else}}<span class="pill health-bad">{{.Summary}}</span>{{end}}
+  {{if not .Healthy}}<span class="pill health-bad">{{.Summary}}</span>{{else if .Warning}}<span class="pill health-warn">healthy, but {{.Warning}}</span>{{else}}<span class="pill health-ok">healthy</span>{{end}}
   <span class="meta">{{ts .Now}} · up {{.Uptime}} (since {{ts .Started}}){{if .Version}} · {{.Version}}{{end}}</span>
 </header>
 <main>
@@ -270,7 +348,7 @@ const statusHTML = `<!doctype html>
       <td><span class="pill state-{{.State}}">{{stateText .State}}</span>{{if .Running}}{{if ne .State "running"}} <span class="pill state-running">running</span>{{end}}{{end}}</td>
       <td class="muted">{{.Schedule}}<br>stale after {{.StaleAfter}}</td>
       <td>{{.LastSuccess}}</td>
-      <td>{{if .LastPass}}{{.LastPass}}{{else}}<span class="muted">none yet</span>{{end}}{{if .Progress}}<br><span class="muted">now: {{.Progress}}</span>{{end}}</td>
+      <td class="last-pass" data-stream="{{.Stream}}">{{if .LastPass}}{{.LastPass}}<br><span class="pass-summary">{{.LastSummary}}</span>{{if .LastMove}}<br><span class="muted">{{.LastMove}}</span>{{end}}{{else}}<span class="muted">none yet</span>{{end}}{{if .Progress}}<br><span class="muted">now: {{.Progress}}</span>{{end}}</td>
       <td class="lag">{{if .CursorText}}{{.CursorText}}<br>{{.LagText}}{{else}}<span class="muted">none</span>{{end}}</td>
       <td>{{.NextText}}</td>
       <td>{{if .LastError}}<div class="err">{{.LastError}}</div>{{if gt .Failures 0}}<span class="muted">{{.Failures}} failed in a row</span>{{end}}{{else}}<span class="muted">—</span>{{end}}</td>

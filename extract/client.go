@@ -490,8 +490,12 @@ func (c *Client) getPage(ctx context.Context, path, listKey string, q url.Values
 		unreachableLeft = 0
 	}
 	var last *attemptError
+	tally := tallyOf(ctx)
 	reply, err := retry.DoValue(ctx, backoff, func(ctx context.Context) (*pageReply, error) {
 		attempts++
+		if tally != nil {
+			tally.requests.Add(1)
+		}
 		r, aerr := c.attempt(ctx, target, path, listKey, page)
 		if aerr == nil {
 			c.unreachableAt.Store(0)
@@ -513,6 +517,9 @@ func (c *Client) getPage(ctx context.Context, path, listKey string, q url.Values
 		pendingRA = aerr.retryAfter
 		if attempts <= c.retries {
 			c.retryCount.Add(1)
+			if tally != nil {
+				tally.retries.Add(1)
+			}
 			for _, o := range c.observers {
 				o.ObserveRetry(path, aerr.reason, aerr.retryAfter)
 			}

@@ -713,3 +713,31 @@ func TestRedirectToOtherHostRefused(t *testing.T) {
 		t.Fatalf("err %v leaked %v", err, leaked.Load())
 	}
 }
+
+// A pass's Tally counts its own attempts and retries, not those of another
+// stream on the same Client.
+func TestTallyCountsOnlyItsContext(t *testing.T) {
+	f := newFakeAPI(t, 4, "conversions")
+	f.before = fault(2, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) })
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	c := testClient(t, srv, ClientConfig{PageSize: 10, Timeout: 200 * time.Millisecond})
+	s := mustStream(NewExtractor("conversions", c, testModel{}, Options{}))
+	w := Window{From: time.Now().Add(-time.Hour), To: time.Now()}
+	var mine Tally
+	_, _, reqs, err := collect(t, WithTally(context.Background(), &mine), s, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mine.Requests() != reqs || reqs != 3 || mine.Retries() != 2 {
+		t.Fatalf("tally: %d requests, %d retries; Fetch reported %d requests; want 3, 2, 3", mine.Requests(), mine.Retries(), reqs)
+	}
+	// Another pass without faults: its own tally, and ours stays put.
+	var other Tally
+	if _, _, _, err := collect(t, WithTally(context.Background(), &other), s, w); err != nil {
+		t.Fatal(err)
+	}
+	if other.Requests() != 1 || other.Retries() != 0 || mine.Requests() != 3 {
+		t.Fatalf("second tally %d/%d, first now %d requests", other.Requests(), other.Retries(), mine.Requests())
+	}
+}

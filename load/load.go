@@ -89,8 +89,9 @@ type Tx interface {
 	// was staged, Commit then fails too and nothing of it is ever visible.
 	Write(ctx context.Context, rec arrow.RecordBatch) error
 	// Commit makes the staged rows, placed as the target's Mode says, and
-	// the cursor durable and visible together, and returns how many rows
-	// it stored (one per key). A nil cursor leaves every cursor as it is.
+	// the cursor durable and visible together, and returns what it stored
+	// (see Committed: one row per key, each counted once as inserted,
+	// updated or unchanged). A nil cursor leaves every cursor as it is.
 	// Otherwise cursor replaces the stored cursor of cursor.Stream, which
 	// need not be the table's stream (a backfill keeps its own); a zero
 	// UpdatedAt is stamped with the commit's time; a zero Position removes
@@ -103,11 +104,42 @@ type Tx interface {
 	// that stops the next Tx on the table. A process killed at any moment
 	// leaves the Tx committed whole or not at all (before Commit was
 	// called: not at all), with nothing that stops the next process.
-	Commit(ctx context.Context, cursor *checkpoints.Cursor) (rows int64, err error)
+	Commit(ctx context.Context, cursor *checkpoints.Cursor) (Committed, error)
 	// Rollback discards what was staged. It may be repeated, returns nil
 	// after a failed Write or Commit, and does nothing after a successful
 	// Commit, so deferring it is safe.
 	Rollback() error
+}
+
+// Committed is what one Commit stored: every row it stored (one per key
+// of the Tx's rows, after Tx's de-duplication) is counted once, judged
+// against what the table held just before the Commit:
+//
+//   - Inserted: the table held no row of the key (a model without a key:
+//     every row).
+//   - Unchanged: the table held the key with an equal row, by the model's
+//     Original column (every column but _synced_at is decoded from it).
+//     A sink may leave such a row as it is (see Target.Changes) or
+//     rewrite it; either way it counts here, not as updated.
+//   - Updated: the table held the key with a different row.
+//
+// The same holds in every Mode: a ReplaceDays or ReplaceTable load that
+// writes back the rows it replaces counts them unchanged, not inserted.
+// Rows a replace removes without writing them back are not counted. A
+// failed Commit stored nothing and returns a zero Committed.
+type Committed struct {
+	Inserted, Updated, Unchanged int64
+}
+
+// Rows is every row the Commit stored: inserted, updated or unchanged.
+func (c Committed) Rows() int64 { return c.Inserted + c.Updated + c.Unchanged }
+
+// Changed is the rows the Commit added or changed: inserted or updated.
+func (c Committed) Changed() int64 { return c.Inserted + c.Updated }
+
+// Add sums two Commits' counts.
+func (c Committed) Add(o Committed) Committed {
+	return Committed{Inserted: c.Inserted + o.Inserted, Updated: c.Updated + o.Updated, Unchanged: c.Unchanged + o.Unchanged}
 }
 
 // Run is one pass of one stream, as recorded in _syncd_runs.
@@ -116,7 +148,18 @@ type Run struct {
 	Kind       string // sync | backfill
 	StartedAt  time.Time
 	FinishedAt time.Time
-	Rows       int64
-	Requests   int64
-	Error      string
+	// Rows is the rows the pass added or changed (Committed.Changed), as
+	// _syncd_runs.rows has always counted them.
+	Rows int64
+	// RowsRead is the rows fetched from the API (before de-duplication).
+	RowsRead int64
+	// Inserted, Updated, Unchanged sum the pass's commits (Committed).
+	Inserted, Updated, Unchanged int64
+	// Requests is the HTTP attempts the pass made, retries included;
+	// Retries is the attempts beyond the first of each page.
+	Requests, Retries int64
+	// CursorBefore, CursorAfter are the stream's cursor when the pass
+	// started and when it ended (zero: none).
+	CursorBefore, CursorAfter time.Time
+	Error                     string
 }

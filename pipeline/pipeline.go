@@ -18,14 +18,33 @@ import (
 	"github.com/syncd/syncd/models"
 )
 
-// Result sums up one pass.
+// Result sums up one pass: what `syncd sync` prints, the log's "pass
+// finished" line and the _syncd_runs row say.
 type Result struct {
-	Stream   string
-	Windows  int
-	Rows     int64
-	Requests int64
-	Cursor   time.Time
-	Duration time.Duration
+	Stream string
+	// Windows is the windows committed, of Planned.
+	Windows, Planned int
+	// Read is the rows fetched from the API; Committed what the commits
+	// stored of them, one row per key (load.Committed).
+	Read      int64
+	Committed load.Committed
+	// Rows is the rows the pass added or changed (Committed.Changed()).
+	Rows int64
+	// Requests is the HTTP attempts, Retries those beyond a page's first.
+	Requests, Retries int64
+	// CursorBefore is where the pass started from (for a backfill, where
+	// it resumed); Cursor where it stands after it. Zero: none.
+	CursorBefore, Cursor time.Time
+	Duration             time.Duration
+}
+
+// Progress is a running pass as it stands.
+type Progress struct {
+	Stream string
+	// Done is the windows committed so far, of Total planned.
+	Done, Total int
+	// Read is the rows fetched so far; Requests the HTTP attempts made.
+	Read, Requests int64
 }
 
 // Options tune a pass.
@@ -33,8 +52,10 @@ type Options struct {
 	Log zerolog.Logger
 	// Now is the pass's clock (tests pin it); default time.Now.
 	Now func() time.Time
-	// Progress is told after each committed window.
-	Progress func(done, total int, rows int64)
+	// Progress is told after each record fetched and each window
+	// committed (Done grows only then), from the pass's goroutine; it must
+	// return quickly.
+	Progress func(Progress)
 }
 
 func (o *Options) now() time.Time {
@@ -54,6 +75,7 @@ func Sync(ctx context.Context, ex extract.Extractor, sink load.Sink, opts Option
 	if err != nil {
 		return Result{Stream: stream}, fmt.Errorf("%s: reading cursor: %w", stream, err)
 	}
+	before := Result{Stream: stream, CursorBefore: cur.Position, Cursor: cur.Position}
 	if cur.InFuture(started) {
 		// Planning from it would find nothing to do, pass after pass, while
 		// everything up to it went unsynced: stop the stream, loudly, and
@@ -61,13 +83,14 @@ func Sync(ctx context.Context, ex extract.Extractor, sink load.Sink, opts Option
 		ferr := &checkpoints.FutureCursorError{Stream: stream, Position: cur.Position, Now: started}
 		opts.Log.Error().Str("stream", stream).Time("cursor", cur.Position).Time("now", started).Str("fix", ferr.Fix()).
 			Msg("stored cursor is in the future: refusing the pass so no data is skipped; check the clock, then move the cursor")
-		return finish(ctx, sink, "sync", started, opts.now(), Result{Stream: stream, Cursor: cur.Position}, ferr)
+		return finish(ctx, sink, "sync", started, opts.now(), before, ferr)
 	}
 	windows, settleTo, err := planPass(ctx, sink, ex, cur.Position, started)
 	if err != nil {
-		return finish(ctx, sink, "sync", started, opts.now(), Result{Stream: stream, Cursor: cur.Position}, err)
+		return finish(ctx, sink, "sync", started, opts.now(), before, err)
 	}
 	res, err := walk(ctx, ex, sink, windows, stream, cur.Position, opts)
+	res.CursorBefore = cur.Position
 	if err == nil && !settleTo.IsZero() {
 		err = moveCursor(ctx, sink, ex, checkpoints.Cursor{Stream: checkpoints.SettleKey(stream), Position: settleTo})
 	}
@@ -304,6 +327,7 @@ func Backfill(ctx context.Context, ex extract.Extractor, sink load.Sink, from, t
 		}
 		return &checkpoints.Cursor{Stream: key, Position: w.Advance, Backfill: &bounds}
 	})
+	res.CursorBefore = resumeFrom
 	switch {
 	case err != nil:
 	case last >= 0:
@@ -352,8 +376,18 @@ type fetched struct {
 // Result.Cursor is the last cursor committed (removals aside), or from when
 // none was: a pass with nothing to load (the next closed hour not there
 // yet) still reports where the stream stands.
-func walkWith(ctx context.Context, ex extract.Extractor, sink load.Sink, windows []extract.Window, from time.Time, opts Options, cursorFor func(i int, w extract.Window) *checkpoints.Cursor) (Result, error) {
-	res := Result{Stream: ex.Stream(), Cursor: from}
+func walkWith(ctx context.Context, ex extract.Extractor, sink load.Sink, windows []extract.Window, from time.Time, opts Options, cursorFor func(i int, w extract.Window) *checkpoints.Cursor) (res Result, _ error) {
+	res = Result{Stream: ex.Stream(), Cursor: from, Planned: len(windows)}
+	// The pass's own count of retries (and of requests as they happen):
+	// the Client's counts mix the streams that share it.
+	tally := &extract.Tally{}
+	ctx = extract.WithTally(ctx, tally)
+	defer func() { res.Retries = tally.Retries() }()
+	progress := func() {
+		if opts.Progress != nil {
+			opts.Progress(Progress{Stream: res.Stream, Done: res.Windows, Total: len(windows), Read: res.Read, Requests: tally.Requests()})
+		}
+	}
 	fetchCtx, cancel := context.WithCancel(ctx)
 	items := make(chan fetched, prefetchRecords)
 	go fetchAll(fetchCtx, ex, windows, items)
@@ -385,11 +419,13 @@ func walkWith(ctx context.Context, ex extract.Extractor, sink load.Sink, windows
 			}
 		}
 		if it.rec != nil {
+			res.Read += it.rec.NumRows()
 			err := tx.Write(ctx, it.rec)
 			it.rec.Release()
 			if err != nil {
 				return fail(w, err)
 			}
+			progress()
 			continue
 		}
 		res.Requests += it.reqs
@@ -402,14 +438,13 @@ func walkWith(ctx context.Context, ex extract.Extractor, sink load.Sink, windows
 		if err != nil {
 			return fail(w, fmt.Errorf("commit: %w", err))
 		}
-		res.Rows += rows
+		res.Committed = res.Committed.Add(rows)
+		res.Rows = res.Committed.Changed()
 		res.Windows++
 		if c != nil && !c.Position.IsZero() {
 			res.Cursor = c.Position
 		}
-		if opts.Progress != nil {
-			opts.Progress(it.window+1, len(windows), res.Rows)
-		}
+		progress()
 	}
 	return res, nil
 }
@@ -478,7 +513,9 @@ func describe(w extract.Window) string {
 // pass's own error wins over a failure to record it.
 func finish(ctx context.Context, sink load.Sink, kind string, started, finished time.Time, res Result, passErr error) (Result, error) {
 	res.Duration = finished.Sub(started)
-	run := load.Run{Stream: res.Stream, Kind: kind, StartedAt: started, FinishedAt: finished, Rows: res.Rows, Requests: res.Requests}
+	run := load.Run{Stream: res.Stream, Kind: kind, StartedAt: started, FinishedAt: finished, Rows: res.Rows, RowsRead: res.Read,
+		Inserted: res.Committed.Inserted, Updated: res.Committed.Updated, Unchanged: res.Committed.Unchanged,
+		Requests: res.Requests, Retries: res.Retries, CursorBefore: res.CursorBefore, CursorAfter: res.Cursor}
 	if passErr != nil {
 		run.Error = passErr.Error()
 	}

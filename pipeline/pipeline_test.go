@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"path/filepath"
 	"runtime"
@@ -19,6 +20,7 @@ import (
 	"github.com/syncd/syncd/checkpoints"
 	"github.com/syncd/syncd/extract"
 	"github.com/syncd/syncd/internal/affisesim"
+	"github.com/syncd/syncd/load"
 	"github.com/syncd/syncd/load/duckdb"
 	"github.com/syncd/syncd/models"
 )
@@ -31,6 +33,7 @@ type fixture struct {
 	client *extract.Client
 	sink   *duckdb.Sink
 	now    time.Time
+	url    string // the simulator's
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -53,7 +56,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sink.Close() })
-	return &fixture{sim: sim, client: client, sink: sink, now: now}
+	return &fixture{sim: sim, client: client, sink: sink, now: now, url: srv.URL}
 }
 
 func (f *fixture) conversions(t *testing.T, o extract.Options) extract.Extractor {
@@ -159,8 +162,8 @@ func TestBackfillLeavesIncrementalCursorAndResumes(t *testing.T) {
 
 	// Interrupt the backfill after three windows.
 	ctx, cancel := context.WithCancel(context.Background())
-	_, err := Backfill(ctx, ex, f.sink, from, to, Options{Progress: func(done, total int, rows int64) {
-		if done == 3 {
+	_, err := Backfill(ctx, ex, f.sink, from, to, Options{Progress: func(p Progress) {
+		if p.Done == 3 {
 			cancel()
 		}
 	}})
@@ -174,7 +177,7 @@ func TestBackfillLeavesIncrementalCursorAndResumes(t *testing.T) {
 	partial := f.count(t)
 
 	var windows int
-	res, err := Backfill(context.Background(), ex, f.sink, from, to, Options{Progress: func(done, total int, rows int64) { windows = total }})
+	res, err := Backfill(context.Background(), ex, f.sink, from, to, Options{Progress: func(p Progress) { windows = p.Total }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -748,6 +751,106 @@ func TestBehindIsFromWhereTheCursorCanBe(t *testing.T) {
 	} {
 		if got := Behind(c.ex, c.cursor, evening); got != c.want {
 			t.Errorf("%s: behind %s, want %s", c.name, got, c.want)
+		}
+	}
+}
+
+// TestPassSummary: a pass reports what it read, what its commits stored
+// (inserted, updated, unchanged), its retries and its cursor before and
+// after, and records the same in _syncd_runs. A first pass inserts
+// everything; a second after churn updates the changed, inserts the new
+// and counts the lookback it re-read as unchanged.
+func TestPassSummary(t *testing.T) {
+	f := newFixture(t)
+	client, err := extract.NewClient(extract.ClientConfig{BaseURL: f.url, Key: key, Timezone: "Europe/Berlin",
+		RequestsPerSecond: 500, Concurrency: 4, Timeout: 5 * time.Second, MaxRetries: 20}, extract.WithBackoff(time.Millisecond, 2*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := extract.NewExtractor("conversions", client, models.Conversions(),
+		extract.Options{StartDate: f.now.AddDate(0, 0, -12), Lookback: 6 * time.Hour, UpdateFilter: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.sim.SetFaults(0.3, []string{"500"}); err != nil {
+		t.Fatal(err)
+	}
+	var last Progress
+	opts := Options{Now: func() time.Time { return f.now }, Progress: func(p Progress) { last = p }}
+	first, err := Sync(context.Background(), ex, f.sink, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	truth, _ := f.sim.Truth("conversions")
+	n := int64(len(truth))
+	if first.Committed != (load.Committed{Inserted: n}) || first.Rows != n || first.Read < n {
+		t.Errorf("first pass: read %d, stored %+v, rows %d; want %d inserted", first.Read, first.Committed, first.Rows, n)
+	}
+	if first.Retries == 0 || first.Retries >= first.Requests {
+		t.Errorf("first pass: %d retries of %d requests at a 30%% fault rate", first.Retries, first.Requests)
+	}
+	if !first.CursorBefore.IsZero() || first.Cursor.IsZero() {
+		t.Errorf("first pass: cursor %v -> %v, want none -> a position", first.CursorBefore, first.Cursor)
+	}
+	if last.Done != first.Windows || last.Total != first.Planned || last.Read != first.Read || last.Requests != first.Requests {
+		t.Errorf("last progress %+v, pass %+v", last, first)
+	}
+
+	if err := f.sim.SetFaults(0, nil); err != nil {
+		t.Fatal(err)
+	}
+	changed, created := f.sim.Churn(20)
+	second, err := Sync(context.Background(), ex, f.sink, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := second.Committed
+	if c.Inserted != int64(created) || c.Updated != int64(changed) || c.Unchanged == 0 || second.Retries != 0 {
+		t.Errorf("second pass after %d changed and %d created: stored %+v, %d retries", changed, created, c, second.Retries)
+	}
+	if !second.CursorBefore.Equal(first.Cursor) {
+		t.Errorf("second pass started from %v, the first ended at %v", second.CursorBefore, first.Cursor)
+	}
+
+	var got []string
+	rows, err := f.sink.DB().Query(`SELECT rows, rows_read, rows_inserted, rows_updated, rows_unchanged, requests, retries,
+		coalesce(strftime(cursor_before, '%Y-%m-%dT%H:%M:%S'), 'none'), strftime(cursor_after, '%Y-%m-%dT%H:%M:%S')
+		FROM _syncd_runs WHERE stream = 'conversions' ORDER BY started_at, finished_at`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r, rd, ins, upd, unch, req, ret int64
+		var before, after string
+		if err := rows.Scan(&r, &rd, &ins, &upd, &unch, &req, &ret, &before, &after); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%d %d %d %d %d %d %d %s %s", r, rd, ins, upd, unch, req, ret, before, after))
+	}
+	ts := func(t time.Time) string {
+		if t.IsZero() {
+			return "none"
+		}
+		return t.UTC().Format("2006-01-02T15:04:05")
+	}
+	var want []string
+	for _, p := range []Result{first, second} {
+		want = append(want, fmt.Sprintf("%d %d %d %d %d %d %d %s %s", p.Rows, p.Read, p.Committed.Inserted, p.Committed.Updated,
+			p.Committed.Unchanged, p.Requests, p.Retries, ts(p.CursorBefore), ts(p.Cursor)))
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("_syncd_runs:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestFormatDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		0: "0s", 850 * time.Millisecond: "850ms", 4240 * time.Millisecond: "4.2s",
+		72 * time.Second: "1m12s", 72*time.Second + 400*time.Millisecond: "1m12s", 2*time.Hour + 5*time.Minute: "2h5m0s",
+	} {
+		if got := FormatDuration(d); got != want {
+			t.Errorf("FormatDuration(%v) = %q, want %q", d, got, want)
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/syncd/syncd/config"
 	"github.com/syncd/syncd/extract"
+	"github.com/syncd/syncd/internal/passview"
 	"github.com/syncd/syncd/load"
 	"github.com/syncd/syncd/load/warehouse"
 )
@@ -23,6 +24,10 @@ type app struct {
 	redact func(string) string
 	// command names this process in the warehouse's owner file.
 	command string
+	// line is the progress line at the bottom of the terminal, which the
+	// log writes above; nil when stderr is not a terminal, so no progress
+	// ever reaches a log file, a pipe or JSON.
+	line *passview.Line
 }
 
 // redactingWriter is the last line of defence: whatever is logged passes
@@ -61,25 +66,42 @@ func newApp(g *globals, loadConfig func(string) (*config.Config, error)) (*app, 
 	}
 	g.apiKey = cfg.API.Key
 	g.pgPassword = cfg.Postgres.Password
-	log, err := newLogger(g.logLevel, g.redact)
+	log, line, err := newLogger(g.logLevel, g.redact)
 	if err != nil {
 		return nil, err
 	}
-	return &app{cfg: cfg, log: log, redact: g.redact, command: g.command}, nil
+	return &app{cfg: cfg, log: log, redact: g.redact, command: g.command, line: line}, nil
 }
 
 // newLogger writes JSON when stderr is not a terminal and readable lines
-// when it is.
-func newLogger(level string, redact func(string) string) (zerolog.Logger, error) {
+// when it is; on a terminal, above the progress line it returns too.
+func newLogger(level string, redact func(string) string) (zerolog.Logger, *passview.Line, error) {
 	lvl, err := zerolog.ParseLevel(level)
 	if err != nil || level == "" {
-		return zerolog.Logger{}, usagef("--log-level %q: use debug, info, warn or error", level)
+		return zerolog.Logger{}, nil, usagef("--log-level %q: use debug, info, warn or error", level)
 	}
 	var w io.Writer = redactingWriter{os.Stderr, redact}
-	if term.IsTerminal(int(os.Stderr.Fd())) {
-		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly}
+	var line *passview.Line
+	if fd := int(os.Stderr.Fd()); term.IsTerminal(fd) {
+		line = passview.NewLine(w, func() int {
+			width, _, err := term.GetSize(fd)
+			if err != nil {
+				return 0
+			}
+			return width
+		})
+		w = zerolog.ConsoleWriter{Out: line, TimeFormat: time.TimeOnly}
 	}
-	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
+	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), line, nil
+}
+
+// tracker draws passes' progress on the terminal's progress line; nil
+// when stderr is not a terminal.
+func (a *app) tracker() *passview.Tracker {
+	if a.line == nil {
+		return nil
+	}
+	return passview.NewTracker(a.line, nil)
 }
 
 // startLoad is what every loading command starts from: the selected

@@ -2,13 +2,9 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/syncd/syncd/load"
 	"github.com/syncd/syncd/pipeline"
@@ -27,7 +23,11 @@ checkpoint: run the same command again after an interruption and it resumes.
 The incremental cursor used by sync and run is left where it was.
 
 conversions are selected by creation date; clicks only exist for Affise's
-last 7 days; offers, partners and advertisers are snapshots (use sync).`,
+last 7 days; offers, partners and advertisers are snapshots (use sync).
+
+Each stream's pass logs one "backfill finished" line: rows read, inserted,
+updated and unchanged (rows already held as they were), requests, retries
+and duration; on a terminal a line on stderr shows its progress.`,
 		Example: `  syncd backfill --stream conversions --from 2025-01-01 --to 2025-03-31
   syncd backfill --stream conversions,stats_daily --from 2025-06-01`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -83,21 +83,18 @@ func (a *app) backfill(ctx context.Context, src *source, sink load.Warehouse, fr
 	end := time.Date(to.Year(), to.Month(), to.Day()+1, 0, 0, 0, 0, loc) // --to is inclusive
 	for _, ex := range src.extractors {
 		opts := pipeline.Options{Log: a.log}
-		if term.IsTerminal(int(os.Stderr.Fd())) {
-			bar := progressbar.NewOptions(-1, progressbar.OptionSetDescription(ex.Stream()),
-				progressbar.OptionSetWriter(os.Stderr), progressbar.OptionShowCount(), progressbar.OptionClearOnFinish())
-			opts.Progress = func(done, total int, rows int64) {
-				bar.ChangeMax(total)
-				bar.Describe(fmt.Sprintf("%s: %d rows", ex.Stream(), rows))
-				_ = bar.Set(done)
-			}
+		tracker := a.tracker()
+		if tracker != nil {
+			opts.Progress = tracker.Progress
 		}
 		res, err := pipeline.Backfill(ctx, ex, sink, start, end, opts)
+		if tracker != nil {
+			tracker.Done(ex.Stream())
+		}
 		if err != nil {
 			return err
 		}
-		a.log.Info().Str("stream", res.Stream).Int64("rows", res.Rows).Int64("requests", res.Requests).
-			Int("windows", res.Windows).Dur("duration", res.Duration).Msg("backfill finished")
+		res.Log(a.log.Info()).Msg("backfill finished")
 	}
 	return nil
 }

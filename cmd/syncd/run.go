@@ -19,6 +19,7 @@ import (
 	"github.com/syncd/syncd/daemon"
 	"github.com/syncd/syncd/extract"
 	"github.com/syncd/syncd/load"
+	"github.com/syncd/syncd/load/duckdb"
 	"github.com/syncd/syncd/load/duckdb/sqlguard"
 	"github.com/syncd/syncd/models"
 	"github.com/syncd/syncd/pipeline"
@@ -35,10 +36,14 @@ cron spec or "@every 15m") until SIGTERM or SIGINT. Passes of one stream
 never overlap; all streams share one request budget. A failed pass is
 retried with backoff, at the latest on the next tick. At start-up every
 stream that is due (never ran, failed last time, or missed a tick) runs at
-once.
+once. Each pass logs one "pass finished" line: rows read, inserted, updated
+and unchanged, requests, retries, duration, cursor before and after. On a
+terminal, one line on stderr shows the passes in flight (windows, rows,
+requests, time left).
 
 HTTP on http.listen (default 127.0.0.1:9464):
-  /          status page: per stream freshness, last pass, cursor, last error;
+  /          status page: per stream freshness, last pass (what it read and
+             stored), cursor, last error; amber while a stream is failing;
              daily revenue, payouts and profit of the last 30 days
   /healthz   200 while every stream is healthy; 503 naming, by reason, the
              streams that are stale (no success within 3 schedule intervals
@@ -98,6 +103,7 @@ func runDaemon(ctx context.Context, g *globals) error {
 		}
 	}
 	jobs := make([]daemon.Job, 0, len(src.extractors))
+	tracker := a.tracker()
 	for _, ex := range src.extractors {
 		decl, err := models.Lookup(ex.Stream())
 		if err != nil {
@@ -114,7 +120,14 @@ func runDaemon(ctx context.Context, g *globals) error {
 			Retention: plan.HasRetention(decl.Planner),
 			Behind:    behind,
 			Run: func(ctx context.Context) (pipeline.Result, error) {
-				return pipeline.Sync(ctx, ex, wh, pipeline.Options{Log: a.log, Progress: daemon.Progress(ctx)})
+				opts := pipeline.Options{Log: a.log, Progress: daemon.Progress(ctx)}
+				if tracker != nil {
+					// On a terminal the passes in flight share a line too.
+					toDaemon := opts.Progress
+					opts.Progress = func(p pipeline.Progress) { toDaemon(p); tracker.Progress(p) }
+					defer tracker.Done(ex.Stream())
+				}
+				return pipeline.Sync(ctx, ex, wh, opts)
 			},
 			Plan: func(ctx context.Context) (any, error) {
 				return a.planStream(ctx, ex, wh, time.Now().UTC())
@@ -157,6 +170,9 @@ func runDaemon(ctx context.Context, g *globals) error {
 		Metrics:   metrics,
 		Redact:    a.redact,
 		Version:   version,
+		// syncd_build_info's duckdb label; "" if DuckDB cannot say, which
+		// must not stop the daemon.
+		DuckDBVersion: duckdb.LibraryVersion(),
 	})
 	if err != nil {
 		closeServices()

@@ -8,13 +8,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/syncd/syncd/extract"
+	"github.com/syncd/syncd/internal/passview"
 	"github.com/syncd/syncd/models"
 	"github.com/syncd/syncd/pipeline"
 )
 
 func newSyncCmd(g *globals) *cobra.Command {
 	var streams []string
-	var clock string
+	var clock, format string
 	cmd := &cobra.Command{
 		Use:   "sync [--stream a,b]",
 		Short: "Run one incremental pass of each enabled stream, then exit",
@@ -24,6 +25,12 @@ committed together with its checkpoint: interrupt it at any moment and the
 next sync resumes where it stopped. Exit 1 if any stream failed (the others
 still run); the message names the stream and the reason.
 
+On a terminal, a line on stderr shows each pass as it runs: windows done of
+planned, rows read, requests and the time left. At the end, stdout gets one
+summary line per stream: windows, rows read from the API, rows inserted,
+updated and unchanged in the warehouse, requests, retries, duration and the
+cursor before -> after (--format json: the same as a JSON array).
+
 Streams: ` + strings.Join(models.Names(), ", "),
 		Example: `  syncd sync -c syncd.yaml
   syncd sync --stream conversions,stats_daily`,
@@ -31,6 +38,9 @@ Streams: ` + strings.Join(models.Names(), ", "),
 			now, err := clockFlag(clock)
 			if err != nil {
 				return err
+			}
+			if format != "table" && format != "json" {
+				return usagef("--format %q: use table or json", format)
 			}
 			a, err := loadApp(g)
 			if err != nil {
@@ -43,23 +53,37 @@ Streams: ` + strings.Join(models.Names(), ", "),
 			defer sink.Close()
 			var failed []error
 			var failedNames []string
+			var passes []passview.Pass
+			tracker := a.tracker()
 			for _, ex := range src.extractors {
-				res, err := pipeline.Sync(cmd.Context(), ex, sink, pipeline.Options{Log: a.log, Now: now})
+				opts := pipeline.Options{Log: a.log, Now: now}
+				if tracker != nil {
+					opts.Progress = tracker.Progress
+				}
+				res, err := pipeline.Sync(cmd.Context(), ex, sink, opts)
+				if tracker != nil {
+					tracker.Done(ex.Stream())
+				}
 				ev := a.log.Info()
+				pass := passview.Pass{Result: res}
 				if err != nil {
 					ev = a.log.Error().Str("error", err.Error())
 					failed = append(failed, err)
 					failedNames = append(failedNames, res.Stream)
+					pass.Error = a.redact(err.Error())
 				}
-				ev = ev.Str("stream", res.Stream).Int64("rows", res.Rows).Int64("requests", res.Requests).
-					Int("windows", res.Windows).Dur("duration", res.Duration)
-				if !res.Cursor.IsZero() { // a stream that never committed has none
-					ev = ev.Time("cursor", res.Cursor)
-				}
-				ev.Msg("pass finished")
+				res.Log(ev).Msg("pass finished")
+				passes = append(passes, pass)
 				if cmd.Context().Err() != nil {
 					break
 				}
+			}
+			write := passview.WriteTable
+			if format == "json" {
+				write = passview.WriteJSON
+			}
+			if err := write(cmd.OutOrStdout(), passes); err != nil {
+				return fmt.Errorf("writing the summary: %w", err)
 			}
 			switch {
 			case len(failed) == 1:
@@ -72,6 +96,7 @@ Streams: ` + strings.Join(models.Names(), ", "),
 		},
 	}
 	cmd.Flags().StringSliceVar(&streams, "stream", nil, "streams to sync (comma-separated; default: every enabled stream)")
+	cmd.Flags().StringVar(&format, "format", "table", "summary on stdout: table or json")
 	// End-to-end tests replay days long gone, such as DST changes, against a
 	// simulator whose clock starts there too.
 	cmd.Flags().StringVar(&clock, "clock", "", "run the pass as if the clock had read this instant (RFC3339) when it started")

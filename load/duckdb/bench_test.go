@@ -67,7 +67,7 @@ func benchUpsert(b *testing.B, opts ...Option) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		return n
+		return n.Changed()
 	}
 	commit(conversionBatches(b, 0, 200_000, 50_000))
 	const rows = 100_000

@@ -65,6 +65,7 @@ var migrations = []Migration{
 	{Version: 2, Name: "record applied migrations in _syncd_migrations", Up: createMigrationHistory},
 	{Version: 3, Name: "keep the hours whose conversions changed in _syncd_changed", Up: createChangedHours},
 	{Version: 4, Name: "add stats_daily.currency ('' on the rows already held, whose money mixes currencies)", Up: addStatsCurrency},
+	{Version: 5, Name: "add each pass's summary to _syncd_runs (rows read, inserted, updated, unchanged; retries; cursor before and after; NULL on the passes already recorded)", Up: addRunSummary},
 }
 
 // baselineVersion is the schema every release before migrations wrote.
@@ -300,4 +301,29 @@ func createChangedHours(ctx context.Context, tx *sql.Tx) error {
 func addStatsCurrency(ctx context.Context, tx *sql.Tx) error {
 	_, err := tx.ExecContext(ctx, `ALTER TABLE IF EXISTS stats_daily ADD COLUMN IF NOT EXISTS currency VARCHAR DEFAULT ''`)
 	return err
+}
+
+// addRunSummary is version 5: a pass's row says what it read and what its
+// commits stored, not only the rows that changed (a backfill of rows
+// already held recorded 0 rows), its retries and its cursor's move
+// (load.Run). Passes recorded before have NULL there: not known.
+func addRunSummary(ctx context.Context, tx *sql.Tx) error {
+	for _, q := range []string{
+		`ALTER TABLE _syncd_runs ADD COLUMN IF NOT EXISTS rows_read BIGINT`,
+		`ALTER TABLE _syncd_runs ADD COLUMN IF NOT EXISTS rows_inserted BIGINT`,
+		`ALTER TABLE _syncd_runs ADD COLUMN IF NOT EXISTS rows_updated BIGINT`,
+		`ALTER TABLE _syncd_runs ADD COLUMN IF NOT EXISTS rows_unchanged BIGINT`,
+		`ALTER TABLE _syncd_runs ADD COLUMN IF NOT EXISTS retries BIGINT`,
+		`ALTER TABLE _syncd_runs ADD COLUMN IF NOT EXISTS cursor_before TIMESTAMP`,
+		`ALTER TABLE _syncd_runs ADD COLUMN IF NOT EXISTS cursor_after TIMESTAMP`,
+		`COMMENT ON COLUMN _syncd_runs.rows IS 'rows the pass added or changed (rows_inserted + rows_updated)'`,
+		`COMMENT ON COLUMN _syncd_runs.rows_read IS 'rows fetched from the Affise API'`,
+		`COMMENT ON COLUMN _syncd_runs.rows_unchanged IS 'rows fetched that the warehouse already held as they were'`,
+		`COMMENT ON COLUMN _syncd_runs.retries IS 'requests retried (attempts beyond a page''s first); requests counts every attempt'`,
+	} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
 }

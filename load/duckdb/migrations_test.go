@@ -64,7 +64,10 @@ func snapshot(t testing.TB, path string) []string {
 }
 
 // addedColumns are the columns migrations added to the fixture's tables.
-var addedColumns = map[string][]string{"stats_daily": {"currency"}}
+var addedColumns = map[string][]string{
+	"stats_daily": {"currency"},
+	"_syncd_runs": {"rows_read", "rows_inserted", "rows_updated", "rows_unchanged", "retries", "cursor_before", "cursor_after"},
+}
 
 func hasColumn(t testing.TB, path, table, column string) bool {
 	t.Helper()
@@ -179,6 +182,9 @@ func TestUpgradeV1Fixture(t *testing.T) {
 	eq(t, snapshot(t, path), before)
 	// The rows held before per-currency stats keep their mixed meaning.
 	eq(t, rawQuery(t, path, `SELECT DISTINCT currency FROM stats_daily`), []string{""})
+	// Passes recorded before their summary have none: NULL, not 0.
+	eq(t, rawQuery(t, path, `SELECT count(*) FILTER (WHERE rows_read IS NULL AND rows_inserted IS NULL AND rows_updated IS NULL
+		AND rows_unchanged IS NULL AND retries IS NULL AND cursor_before IS NULL AND cursor_after IS NULL), count(*) FROM _syncd_runs`), []string{"8|8"})
 }
 
 // TestReadOnlyOpenOfOlderWarehouseIsRefused: `syncd query` and `syncd

@@ -63,9 +63,11 @@ func (s *Sink) DailyMoney(ctx context.Context, from, to time.Time) ([]load.DayMo
 const lastRunsSQL = `
 WITH r AS (
 	SELECT stream, started_at, finished_at, rows, requests, error,
+	       rows_read, rows_inserted, rows_updated, rows_unchanged, retries, cursor_before, cursor_after,
 	       row_number() OVER (PARTITION BY stream ORDER BY finished_at DESC) AS n
 	FROM _syncd_runs WHERE kind = 'sync' AND finished_at IS NOT NULL)
 SELECT r.stream, r.started_at, r.finished_at, r.rows, r.requests, r.error,
+       r.rows_read, r.rows_inserted, r.rows_updated, r.rows_unchanged, r.retries, r.cursor_before, r.cursor_after,
        (SELECT max(finished_at) FROM _syncd_runs o
         WHERE o.stream = r.stream AND o.kind = 'sync' AND o.error IS NULL) AS last_ok
 FROM r WHERE n = 1`
@@ -82,15 +84,21 @@ func (s *Sink) LastRuns(ctx context.Context) ([]load.LastRun, error) {
 		var (
 			r                    load.LastRun
 			started, fin, lastOK sql.NullTime
+			before, after        sql.NullTime
 			nrows, nreq          sql.NullInt64
+			read, ins, upd, unch sql.NullInt64
+			retries              sql.NullInt64
 			errText              sql.NullString
 		)
-		if err := rows.Scan(&r.Stream, &started, &fin, &nrows, &nreq, &errText, &lastOK); err != nil {
+		if err := rows.Scan(&r.Stream, &started, &fin, &nrows, &nreq, &errText,
+			&read, &ins, &upd, &unch, &retries, &before, &after, &lastOK); err != nil {
 			return nil, fmt.Errorf("duckdb: last runs: %w", err)
 		}
 		r.Kind = "sync"
 		r.StartedAt, r.FinishedAt, r.LastSuccess = utc(started), utc(fin), utc(lastOK)
 		r.Rows, r.Requests, r.Error = nrows.Int64, nreq.Int64, errText.String
+		r.RowsRead, r.Inserted, r.Updated, r.Unchanged, r.Retries = read.Int64, ins.Int64, upd.Int64, unch.Int64, retries.Int64
+		r.CursorBefore, r.CursorAfter = utc(before), utc(after)
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {

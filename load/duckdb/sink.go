@@ -481,8 +481,11 @@ func (s *Sink) RecordRun(ctx context.Context, r load.Run) error {
 	if r.Error != "" {
 		errMsg = r.Error
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO _syncd_runs VALUES (?, ?, CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP), ?, ?, ?)`,
-		r.Stream, r.Kind, tsArg(r.StartedAt), tsArg(r.FinishedAt), r.Rows, r.Requests, errMsg)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO _syncd_runs (stream, kind, started_at, finished_at, rows, requests, error,
+			rows_read, rows_inserted, rows_updated, rows_unchanged, retries, cursor_before, cursor_after)
+		VALUES (?, ?, CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP), ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP))`,
+		r.Stream, r.Kind, tsArg(r.StartedAt), tsArg(r.FinishedAt), r.Rows, r.Requests, errMsg,
+		r.RowsRead, r.Inserted, r.Updated, r.Unchanged, r.Retries, tsArg(r.CursorBefore), tsArg(r.CursorAfter))
 	if err != nil {
 		return fmt.Errorf("duckdb: record run of %s: %w", r.Stream, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,7 +43,7 @@ func loadRows(t testing.TB, s *Sink, target load.Target, cur *checkpoints.Cursor
 	if err != nil {
 		t.Fatal(err)
 	}
-	return n
+	return n.Changed()
 }
 
 const itemsQ = `SELECT id, updated_at, amount::VARCHAR, day, raw FROM items ORDER BY id`
@@ -740,4 +741,11 @@ func TestUpsertOfUnchangedRowsWritesNothing(t *testing.T) {
 		t.Fatalf("wrote %d rows, want only the changed b", n)
 	}
 	eq(t, queryStrings(t, s, `SELECT id, raw FROM items ORDER BY id`), []string{"a|a1", "b|b2"})
+}
+
+func TestLibraryVersion(t *testing.T) {
+	v := LibraryVersion()
+	if !regexp.MustCompile(`^v\d+\.\d+\.\d+`).MatchString(v) {
+		t.Fatalf("LibraryVersion = %q, want vX.Y.Z", v)
+	}
 }

@@ -373,14 +373,14 @@ func (tx *Tx) releasePending() {
 // (the latest version wins, then the last written), replace what the mode
 // says, move the cursor and commit, all in one DuckDB transaction. On any
 // error the transaction is rolled back and nothing changes.
-func (tx *Tx) Commit(ctx context.Context, cursor *checkpoints.Cursor) (int64, error) {
+func (tx *Tx) Commit(ctx context.Context, cursor *checkpoints.Cursor) (load.Committed, error) {
 	if tx.state != txOpen {
-		return 0, fmt.Errorf("duckdb: %s: commit: %w", tx.table, ErrTxDone)
+		return load.Committed{}, fmt.Errorf("duckdb: %s: commit: %w", tx.table, ErrTxDone)
 	}
 	n, err := tx.commit(ctx, cursor)
 	if err != nil {
 		tx.abort()
-		return 0, fmt.Errorf("duckdb: %s: commit: %w", tx.table, err)
+		return load.Committed{}, fmt.Errorf("duckdb: %s: commit: %w", tx.table, err)
 	}
 	tx.state = txCommitted
 	_ = tx.conn.Close()
@@ -400,14 +400,15 @@ func (tx *Tx) step(ctx context.Context, name string) error {
 	return ctx.Err()
 }
 
-func (tx *Tx) commit(ctx context.Context, cursor *checkpoints.Cursor) (int64, error) {
+func (tx *Tx) commit(ctx context.Context, cursor *checkpoints.Cursor) (load.Committed, error) {
+	var none load.Committed
 	t := "main." + quoteIdent(tx.table)
 	stage := quoteIdent(tx.stage)
 	if err := tx.step(ctx, "flush"); err != nil {
-		return 0, err
+		return none, err
 	}
 	if err := tx.flush(ctx); err != nil {
-		return 0, fmt.Errorf("flush: %w", err)
+		return none, fmt.Errorf("flush: %w", err)
 	}
 	exec := func(step, q string, args ...any) (sql.Result, error) {
 		if err := tx.step(ctx, step); err != nil {
@@ -419,54 +420,89 @@ func (tx *Tx) commit(ctx context.Context, cursor *checkpoints.Cursor) (int64, er
 		}
 		return r, nil
 	}
+	count := func(step, q string, args ...any) ([]int64, error) {
+		if err := tx.step(ctx, step); err != nil {
+			return nil, err
+		}
+		var a, b sql.NullInt64
+		if err := tx.conn.QueryRowContext(ctx, q, args...).Scan(&a, &b); err != nil {
+			return nil, fmt.Errorf("%s: %w", step, err)
+		}
+		return []int64{a.Int64, b.Int64}, nil
+	}
+	// Of load.Committed's counts, held is the winners whose key the table
+	// held before the commit, equal those held with an equal row; keys is,
+	// for an Upsert that drops unchanged rows, the keys staged before.
+	var held, equal, keys int64
 
 	switch tx.target.Mode {
 	case models.Upsert:
-		conds := make([]string, len(tx.keys))
-		for i, k := range tx.keys {
-			conds[i] = fmt.Sprintf("s.%[1]s IS NOT DISTINCT FROM %[2]s.%[1]s", quoteIdent(k), t)
+		if tx.original != "" {
+			// A key whose winning row is what the table already holds
+			// changes nothing: leave that row (and its _synced_at) alone,
+			// so a pass re-reading its lookback writes only what changed.
+			// Those keys are the unchanged ones: the insert below stores
+			// one row per key left, so the keys staged before the drop
+			// less the rows inserted are them.
+			before, err := count("count-keys", fmt.Sprintf("SELECT count(*), 0 FROM (SELECT DISTINCT %s FROM %s)", quoteList(tx.keys), stage))
+			if err != nil {
+				return none, err
+			}
+			if _, err := exec("unchanged", tx.dropUnchangedSQL(t)); err != nil {
+				return none, err
+			}
+			keys = before[0]
 		}
+		var del sql.Result
+		var err error
 		if len(tx.keys) == 1 {
 			// A plain IN is a hash semi-join; Write refused NULL keys.
 			k := quoteIdent(tx.keys[0])
-			if tx.original != "" {
-				// A key whose winning row is what the table already holds
-				// changes nothing: leave that row (and its _synced_at) alone,
-				// so a pass re-reading its lookback writes only what changed.
-				if _, err := exec("unchanged", fmt.Sprintf(
-					`DELETE FROM %[1]s WHERE %[2]s IN (SELECT w.%[2]s FROM (SELECT %[2]s, %[5]s FROM %[1]s QUALIFY row_number() OVER (PARTITION BY %[2]s ORDER BY %[3]s) = 1) w JOIN %[4]s t ON t.%[2]s = w.%[2]s AND t.%[5]s = w.%[5]s)`,
-					stage, k, tx.winnerOrder(), t, quoteIdent(tx.original))); err != nil {
-					return 0, err
-				}
-			}
-			if _, err := exec("delete", fmt.Sprintf("DELETE FROM %s WHERE %s IN (SELECT %s FROM %s)", t, k, k, stage)); err != nil {
-				return 0, err
-			}
-		} else if _, err := exec("delete", fmt.Sprintf("DELETE FROM %s WHERE EXISTS (SELECT 1 FROM %s s WHERE %s)",
-			t, stage, strings.Join(conds, " AND "))); err != nil {
-			return 0, err
+			del, err = exec("delete", fmt.Sprintf("DELETE FROM %s WHERE %s IN (SELECT %s FROM %s)", t, k, k, stage))
+		} else {
+			del, err = exec("delete", fmt.Sprintf("DELETE FROM %s WHERE EXISTS (SELECT 1 FROM %s s WHERE %s)",
+				t, stage, tx.keyConds("s", t)))
 		}
+		if err != nil {
+			return none, err
+		}
+		// The table holds one row per key: each row deleted is a key held.
+		updated, err := del.RowsAffected()
+		if err != nil {
+			return none, err
+		}
+		held += updated
 	case models.ReplaceDays:
 		day := fmt.Sprintf("CAST(%s AS DATE)", quoteIdent(tx.day))
 		from, to := tx.target.From.UTC().Format("2006-01-02"), tx.target.To.UTC().Format("2006-01-02")
 		var outside int64
 		if err := tx.step(ctx, "check-window"); err != nil {
-			return 0, err
+			return none, err
 		}
 		if err := tx.conn.QueryRowContext(ctx, fmt.Sprintf(
 			"SELECT count(*) FROM %s WHERE %s IS NULL OR %s < CAST(? AS DATE) OR %s >= CAST(? AS DATE)", stage, day, day, day),
 			from, to).Scan(&outside); err != nil {
-			return 0, fmt.Errorf("check-window: %w", err)
+			return none, fmt.Errorf("check-window: %w", err)
 		}
 		if outside > 0 {
-			return 0, fmt.Errorf("%d staged rows have a %s outside the replaced days [%s, %s)", outside, tx.day, from, to)
+			return none, fmt.Errorf("%d staged rows have a %s outside the replaced days [%s, %s)", outside, tx.day, from, to)
 		}
+		c, err := tx.countHeld(count, t)
+		if err != nil {
+			return none, err
+		}
+		held, equal = c[0], c[1]
 		if _, err := exec("delete", fmt.Sprintf("DELETE FROM %s WHERE %s >= CAST(? AS DATE) AND %s < CAST(? AS DATE)", t, day, day), from, to); err != nil {
-			return 0, err
+			return none, err
 		}
 	case models.ReplaceTable:
+		c, err := tx.countHeld(count, t)
+		if err != nil {
+			return none, err
+		}
+		held, equal = c[0], c[1]
 		if _, err := exec("delete", "DELETE FROM "+t); err != nil {
-			return 0, err
+			return none, err
 		}
 	}
 
@@ -475,13 +511,13 @@ func (tx *Tx) commit(ctx context.Context, cursor *checkpoints.Cursor) (int64, er
 		// were dropped above); several rows of a key only repeat an hour.
 		if _, err := exec("changes", fmt.Sprintf(`INSERT INTO _syncd_changed SELECT DISTINCT ?, date_trunc('hour', CAST(%[1]s AS TIMESTAMP))
 			FROM %[2]s WHERE %[1]s IS NOT NULL ON CONFLICT DO NOTHING`, quoteIdent(tx.day), stage), set); err != nil {
-			return 0, err
+			return none, err
 		}
 	}
 	if set := tx.target.Consumes; set != "" {
 		if _, err := exec("consume", `DELETE FROM _syncd_changed WHERE set_name = ? AND hour >= ? AND hour < ?`,
 			set, tsArg(tx.target.ConsumeFrom), tsArg(tx.target.ConsumeTo)); err != nil {
-			return 0, err
+			return none, err
 		}
 	}
 
@@ -492,29 +528,89 @@ func (tx *Tx) commit(ctx context.Context, cursor *checkpoints.Cursor) (int64, er
 	}
 	res, err := exec("insert", ins)
 	if err != nil {
-		return 0, err
+		return none, err
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return 0, err
+		return none, err
+	}
+	var out load.Committed
+	if tx.target.Mode == models.Upsert {
+		// The unchanged rows left the stage before the insert; held is
+		// the keys the delete found, all of them changed.
+		if tx.original != "" {
+			equal = keys - n
+		}
+		out = load.Committed{Inserted: n - held, Updated: held, Unchanged: equal}
+	} else {
+		out = load.Committed{Inserted: n - held, Updated: held - equal, Unchanged: equal}
 	}
 
 	if cursor != nil {
 		q, args, err := cursorSQL(*cursor)
 		if err != nil {
-			return 0, fmt.Errorf("cursor: %w", err)
+			return none, fmt.Errorf("cursor: %w", err)
 		}
 		if _, err := exec("cursor", q, args...); err != nil {
-			return 0, err
+			return none, err
 		}
 	}
 	if _, err := exec("drop-stage", "DROP TABLE "+stage); err != nil {
-		return 0, err
+		return none, err
 	}
 	if _, err := exec("commit", "COMMIT"); err != nil {
-		return 0, err
+		return none, err
 	}
-	return n, nil
+	return out, nil
+}
+
+// keyConds matches a row of a to the row of b with its key.
+func (tx *Tx) keyConds(a, b string) string {
+	conds := make([]string, len(tx.keys))
+	for i, k := range tx.keys {
+		conds[i] = fmt.Sprintf("%[2]s.%[1]s IS NOT DISTINCT FROM %[3]s.%[1]s", quoteIdent(k), a, b)
+	}
+	return strings.Join(conds, " AND ")
+}
+
+// winnersSQL selects the key and the original of each key's winning
+// staged row.
+func (tx *Tx) winnersSQL() string {
+	cols := quoteList(tx.keys) + ", " + quoteIdent(tx.original)
+	return fmt.Sprintf("SELECT %s FROM %s QUALIFY row_number() OVER (PARTITION BY %s ORDER BY %s) = 1",
+		cols, quoteIdent(tx.stage), quoteList(tx.keys), tx.winnerOrder())
+}
+
+// dropUnchangedSQL deletes from the stage every row of the keys whose
+// winner equals the row table t holds.
+func (tx *Tx) dropUnchangedSQL(t string) string {
+	stage, orig := quoteIdent(tx.stage), quoteIdent(tx.original)
+	if len(tx.keys) == 1 {
+		k := quoteIdent(tx.keys[0])
+		return fmt.Sprintf(`DELETE FROM %[1]s WHERE %[2]s IN (SELECT w.%[2]s FROM (%[3]s) w JOIN %[4]s t ON t.%[2]s = w.%[2]s AND t.%[5]s = w.%[5]s)`,
+			stage, k, tx.winnersSQL(), t, orig)
+	}
+	keys := make([]string, len(tx.keys))
+	for i, k := range tx.keys {
+		keys[i] = "w." + quoteIdent(k)
+	}
+	return fmt.Sprintf(`DELETE FROM %[1]s USING (SELECT %[2]s FROM (%[3]s) w JOIN %[4]s t ON %[5]s AND t.%[6]s = w.%[6]s) u WHERE %[7]s`,
+		stage, strings.Join(keys, ", "), tx.winnersSQL(), t, tx.keyConds("w", "t"), orig, tx.keyConds(stage, "u"))
+}
+
+// countHeld counts, before a replace deletes anything, the staged winners
+// whose key table t holds, and of them those held with an equal row.
+func (tx *Tx) countHeld(count func(step, q string, args ...any) ([]int64, error), t string) ([]int64, error) {
+	if len(tx.keys) == 0 {
+		return []int64{0, 0}, nil // no key: every row is new
+	}
+	if tx.original == "" {
+		return count("count-held", fmt.Sprintf(`SELECT count(*), 0 FROM (SELECT DISTINCT %s FROM %s) w JOIN %s t ON %s`,
+			quoteList(tx.keys), quoteIdent(tx.stage), t, tx.keyConds("w", "t")))
+	}
+	eq := "t." + quoteIdent(tx.original) + " = w." + quoteIdent(tx.original)
+	return count("count-held", fmt.Sprintf(`SELECT count(*), count(*) FILTER (WHERE %s) FROM (%s) w JOIN %s t ON %s`,
+		eq, tx.winnersSQL(), t, tx.keyConds("w", "t")))
 }
 
 // Rollback implements load.Tx. It is idempotent and a no-op after Commit.

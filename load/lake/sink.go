@@ -342,6 +342,50 @@ type RunLine struct {
 	Rows       int64     `json:"rows"`
 	Requests   int64     `json:"requests"`
 	Error      string    `json:"error,omitempty"`
+	// The pass's summary (load.Run). Absent in passes recorded before it
+	// existed, which _syncd_runs shows as NULL.
+	RowsRead     *int64     `json:"rows_read,omitempty"`
+	Inserted     *int64     `json:"rows_inserted,omitempty"`
+	Updated      *int64     `json:"rows_updated,omitempty"`
+	Unchanged    *int64     `json:"rows_unchanged,omitempty"`
+	Retries      *int64     `json:"retries,omitempty"`
+	CursorBefore *time.Time `json:"cursor_before,omitempty"`
+	CursorAfter  *time.Time `json:"cursor_after,omitempty"`
+}
+
+// runLine is r as runs.json keeps it.
+func runLine(r load.Run) RunLine {
+	n := func(v int64) *int64 { return &v }
+	at := func(t time.Time) *time.Time {
+		if t.IsZero() {
+			return nil
+		}
+		u := t.UTC()
+		return &u
+	}
+	return RunLine{Stream: r.Stream, Kind: r.Kind, StartedAt: r.StartedAt.UTC(), FinishedAt: r.FinishedAt.UTC(),
+		Rows: r.Rows, Requests: r.Requests, Error: r.Error,
+		RowsRead: n(r.RowsRead), Inserted: n(r.Inserted), Updated: n(r.Updated), Unchanged: n(r.Unchanged), Retries: n(r.Retries),
+		CursorBefore: at(r.CursorBefore), CursorAfter: at(r.CursorAfter)}
+}
+
+// Run is the pass l records (zero where it recorded nothing).
+func (l RunLine) Run() load.Run {
+	n := func(v *int64) int64 {
+		if v == nil {
+			return 0
+		}
+		return *v
+	}
+	at := func(t *time.Time) time.Time {
+		if t == nil {
+			return time.Time{}
+		}
+		return *t
+	}
+	return load.Run{Stream: l.Stream, Kind: l.Kind, StartedAt: l.StartedAt, FinishedAt: l.FinishedAt, Rows: l.Rows, Requests: l.Requests,
+		Error: l.Error, RowsRead: n(l.RowsRead), Inserted: n(l.Inserted), Updated: n(l.Updated), Unchanged: n(l.Unchanged),
+		Retries: n(l.Retries), CursorBefore: at(l.CursorBefore), CursorAfter: at(l.CursorAfter)}
 }
 
 // streamRuns is one stream's record in _syncd/runs.json: its latest passes
@@ -381,8 +425,7 @@ func (s *Sink) RecordRun(ctx context.Context, r load.Run) error {
 		sr = &streamRuns{}
 		runs[r.Stream] = sr
 	}
-	line := RunLine{Stream: r.Stream, Kind: r.Kind, StartedAt: r.StartedAt.UTC(), FinishedAt: r.FinishedAt.UTC(),
-		Rows: r.Rows, Requests: r.Requests, Error: r.Error}
+	line := runLine(r)
 	sr.Recent = append(sr.Recent, line)
 	if len(sr.Recent) > keptRuns {
 		sr.Recent = slices.Clone(sr.Recent[len(sr.Recent)-keptRuns:])
@@ -433,8 +476,9 @@ func (s *Sink) LastRuns(ctx context.Context) ([]load.LastRun, error) {
 		if latest == nil {
 			continue
 		}
-		out = append(out, load.LastRun{LastSuccess: sr.LastSuccess, Run: load.Run{Stream: stream, Kind: latest.Kind,
-			StartedAt: latest.StartedAt, FinishedAt: latest.FinishedAt, Rows: latest.Rows, Requests: latest.Requests, Error: latest.Error}})
+		run := latest.Run()
+		run.Stream = stream
+		out = append(out, load.LastRun{LastSuccess: sr.LastSuccess, Run: run})
 	}
 	return out, nil
 }

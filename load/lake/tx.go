@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"maps"
 	"os"
 	"path/filepath"
@@ -186,30 +187,31 @@ func (tx *Tx) dropStaged() {
 // an I/O error after it (rare: a rename or the state file failing) leaves
 // the journal, which the next Open applies whole; until then the sink
 // refuses every Begin, so no later commit lands under that replay.
-func (tx *Tx) Commit(ctx context.Context, cur *checkpoints.Cursor) (int64, error) {
+func (tx *Tx) Commit(ctx context.Context, cur *checkpoints.Cursor) (load.Committed, error) {
 	if tx.done {
-		return 0, fmt.Errorf("lake: commit %s: transaction already ended", tx.table())
+		return load.Committed{}, fmt.Errorf("lake: commit %s: transaction already ended", tx.table())
 	}
 	defer tx.end()
 	if tx.err != nil {
-		return 0, fmt.Errorf("lake: commit %s: an earlier write failed: %w", tx.table(), tx.err)
+		return load.Committed{}, fmt.Errorf("lake: commit %s: an earlier write failed: %w", tx.table(), tx.err)
 	}
 	n, err := tx.commit(ctx, cur)
 	if err != nil {
-		return 0, fmt.Errorf("lake: commit %s: %w", tx.table(), err)
+		return load.Committed{}, fmt.Errorf("lake: commit %s: %w", tx.table(), err)
 	}
 	return n, nil
 }
 
-func (tx *Tx) commit(ctx context.Context, cur *checkpoints.Cursor) (int64, error) {
+func (tx *Tx) commit(ctx context.Context, cur *checkpoints.Cursor) (load.Committed, error) {
+	var none load.Committed
 	if err := ctx.Err(); err != nil {
-		return 0, err
+		return none, err
 	}
 	j := journal{Table: tx.table()}
 	if cur != nil {
 		ch, err := changeOf(*cur, tx.s.now())
 		if err != nil {
-			return 0, err
+			return none, err
 		}
 		j.Cursor = &ch
 	}
@@ -226,7 +228,7 @@ func (tx *Tx) commit(ctx context.Context, cur *checkpoints.Cursor) (int64, error
 	m := mergeOf(tx)
 	rows, err := m.run(ctx, &j)
 	if err != nil {
-		return 0, err
+		return none, err
 	}
 	if t := tx.target; t.Changes != "" && len(m.hours) > 0 {
 		j.Changed = &changedHours{Set: t.Changes, Add: slices.SortedFunc(maps.Keys(m.hours), time.Time.Compare)}
@@ -237,14 +239,14 @@ func (tx *Tx) commit(ctx context.Context, cur *checkpoints.Cursor) (int64, error
 	// The last moment a cancel may still stop the commit: after the
 	// journal it lands whole, here or at the next Open.
 	if err := ctx.Err(); err != nil {
-		return 0, err
+		return none, err
 	}
 	s := tx.s
 	s.publish.Lock()
 	defer s.publish.Unlock()
 	jkey := fmt.Sprintf("%s%020d-%s.json", journalPrefix, s.now().UnixNano(), tx.id)
 	if err := putJSON(ctx, s.b, jkey, j); err != nil {
-		return 0, fmt.Errorf("journal: %w", err)
+		return none, fmt.Errorf("journal: %w", err)
 	}
 	journaled = true
 	// From here the commit lands whole: a cancel would only leave the
@@ -253,17 +255,17 @@ func (tx *Tx) commit(ctx context.Context, cur *checkpoints.Cursor) (int64, error
 	if s.killAfterJournal != nil {
 		if n, kill := s.killAfterJournal(j); kill {
 			_ = apply(actx, s.b, journal{Table: j.Table, Renames: j.Renames[:n]})
-			return 0, errors.New("killed (test)")
+			return none, errors.New("killed (test)")
 		}
 	}
 	if aerr := apply(actx, s.b, j); aerr != nil {
 		s.mu.Lock()
 		s.broken = fmt.Errorf("a commit of %s is half applied (%w); reopen the lake to complete it", tx.table(), aerr)
 		s.mu.Unlock()
-		return 0, s.broken
+		return none, s.broken
 	}
 	if rerr := s.b.Delete(actx, jkey); rerr != nil {
-		return 0, fmt.Errorf("journal: %w", rerr)
+		return none, fmt.Errorf("journal: %w", rerr)
 	}
 	s.committed(tx.table())
 	return rows, nil
@@ -281,10 +283,13 @@ type merge struct {
 	mode  models.Mode
 	from  time.Time
 	to    time.Time
+	// seed hashes the model's Original column, so a staged winner and
+	// the stored row of its key compare without holding either.
+	seed maphash.Seed
 }
 
 func mergeOf(tx *Tx) *merge {
-	return &merge{tx: tx, model: tx.target.Model, mode: tx.target.Mode, from: tx.target.From, to: tx.target.To}
+	return &merge{tx: tx, model: tx.target.Model, mode: tx.target.Mode, from: tx.target.From, to: tx.target.To, seed: maphash.MakeSeed()}
 }
 
 // eachStaged hands the records staged for p to fn in the order written,
@@ -321,43 +326,100 @@ func (m *merge) eachStaged(p partition, fn func(n int, rec arrow.RecordBatch) er
 }
 
 // run writes every partition the Tx rewrites to a temp file and records
-// the renames and removals in j; it returns the rows the Tx stores.
-func (m *merge) run(ctx context.Context, j *journal) (int64, error) {
+// the renames and removals in j; it returns what the Tx stores, counted
+// as load.Committed says.
+func (m *merge) run(ctx context.Context, j *journal) (load.Committed, error) {
+	var total load.Committed
 	parts, err := m.touched(ctx)
 	if err != nil {
-		return 0, err
+		return total, err
 	}
 	b, table := m.tx.s.b, m.model.Table()
-	var rows int64
 	for i, p := range parts {
 		if err := ctx.Err(); err != nil {
-			return 0, err
+			return load.Committed{}, err
 		}
-		n, err := func() (int64, error) {
+		n, err := func() (load.Committed, error) {
 			// A partition left without rows becomes an empty file, not a
 			// deleted one, so a reader that listed it can still open it.
 			w, err := m.winners(p)
 			if err != nil {
-				return 0, err
+				return load.Committed{}, err
 			}
 			name := fmt.Sprintf("%s-%d.parquet.partial", m.tx.id, i)
 			local := filepath.Join(b.Scratch(), name)
-			if err := m.rewrite(ctx, p, w, local); err != nil {
-				return 0, err
+			held, err := m.rewrite(ctx, p, w, local)
+			if err != nil {
+				return load.Committed{}, err
 			}
 			tmp := tmpPrefix + name
 			if err := b.Put(ctx, tmp, local); err != nil {
-				return 0, err
+				return load.Committed{}, err
 			}
 			j.Renames = append(j.Renames, rename{Temp: tmp, Final: fileKey(table, p)})
-			return int64(len(w.keys)), nil
+			return load.Committed{Inserted: int64(len(w.keys)) - held.keys, Updated: held.keys - held.equal, Unchanged: held.equal}, nil
 		}()
 		if err != nil {
-			return 0, fmt.Errorf("partition %s/%s: %w", table, p, err)
+			return load.Committed{}, fmt.Errorf("partition %s/%s: %w", table, p, err)
 		}
-		rows += n
+		total = total.Add(n)
 	}
-	return rows, nil
+	return total, nil
+}
+
+// heldCount is, of a partition's staged winners, how many keys the
+// partition held before the commit, and how many of them with an equal row.
+type heldCount struct{ keys, equal int64 }
+
+// count adds the stored rows of old whose key w writes to c.
+func (m *merge) count(c *heldCount, w *stagedWinners, old arrow.RecordBatch, keyCols []int) error {
+	keys := make([]arrow.Array, len(keyCols))
+	for i, col := range keyCols {
+		keys[i] = old.Column(col)
+	}
+	orig := m.originalColumn(old)
+	var buf []byte
+	var err error
+	for i := range int(old.NumRows()) {
+		if buf, err = appendKey(buf[:0], keys, i); err != nil {
+			return err
+		}
+		r, held := w.keys[string(buf)]
+		if !held {
+			continue
+		}
+		c.keys++
+		if h, ok := m.originalHash(orig, i); ok && r.hasOrig && h == r.orig {
+			c.equal++
+		}
+	}
+	return nil
+}
+
+// originalColumn is rec's Original column (nil for a model without one).
+func (m *merge) originalColumn(rec arrow.RecordBatch) arrow.Array {
+	o := m.model.Original()
+	if o == "" {
+		return nil
+	}
+	return rec.Column(m.model.Schema().FieldIndices(o)[0])
+}
+
+// originalHash hashes row i of an Original column; ok is false for a
+// null or no column, which equals nothing.
+func (m *merge) originalHash(c arrow.Array, i int) (uint64, bool) {
+	if c == nil || c.IsNull(i) {
+		return 0, false
+	}
+	switch a := c.(type) {
+	case *array.String:
+		return maphash.String(m.seed, a.Value(i)), true
+	case *array.LargeString:
+		return maphash.String(m.seed, a.Value(i)), true
+	case *array.Binary:
+		return maphash.Bytes(m.seed, a.Value(i)), true
+	}
+	return maphash.String(m.seed, c.ValueStr(i)), true
 }
 
 // stagedWinners is which staged row of each key a commit keeps (load.Tx's
@@ -374,6 +436,9 @@ type stagedRow struct {
 	row  int64
 	v    int64
 	hasV bool
+	// orig is the hash of the row's Original column (hasOrig: it has one).
+	orig    uint64
+	hasOrig bool
 }
 
 // winners reads the keys and versions of p's staged rows, a record at a
@@ -404,12 +469,14 @@ func (m *merge) winners(p partition) (*stagedWinners, error) {
 		for i, c := range keyCols {
 			keys[i] = rec.Column(c)
 		}
+		orig := m.originalColumn(rec)
 		for i := range int(rec.NumRows()) {
 			var err error
 			if buf, err = appendKey(buf[:0], keys, i); err != nil {
 				return err
 			}
 			r := stagedRow{file: file, row: int64(i)}
+			r.orig, r.hasOrig = m.originalHash(orig, i)
 			if verCol >= 0 {
 				if r.v, r.hasV, err = versionAt(rec.Column(verCol), i); err != nil {
 					return err
@@ -483,16 +550,29 @@ func (m *merge) touched(ctx context.Context) ([]partition, error) {
 
 // rewrite writes partition p as it is after the Tx to tmp: for an Upsert
 // the stored rows whose keys the Tx does not write, streamed a batch at a
-// time, then the Tx's kept rows, a staged record at a time.
-func (m *merge) rewrite(ctx context.Context, p partition, w *stagedWinners, tmp string) error {
+// time, then the Tx's kept rows, a staged record at a time. It returns
+// which of w's keys p held before (a replace reads the stored rows for
+// that alone: they are few, snapshots and days of stats).
+func (m *merge) rewrite(ctx context.Context, p partition, w *stagedWinners, tmp string) (heldCount, error) {
 	sc, mem, b := m.model.Schema(), m.tx.s.mem, m.tx.s.b
 	keyCols := make([]int, len(m.model.Key()))
 	for i, k := range m.model.Key() {
 		keyCols[i] = sc.FieldIndices(k)[0]
 	}
-	return writeParquet(tmp, sc, mem, func(put func(arrow.RecordBatch) error) error {
+	var held heldCount
+	if m.mode != models.Upsert && len(w.keys) > 0 && len(keyCols) > 0 {
+		if _, err := scanObject(ctx, b, fileKey(m.model.Table(), p), sc, mem, func(old arrow.RecordBatch) error {
+			return m.count(&held, w, old, keyCols)
+		}); err != nil {
+			return held, err
+		}
+	}
+	err := writeParquet(tmp, sc, mem, func(put func(arrow.RecordBatch) error) error {
 		if m.mode == models.Upsert {
 			_, err := scanObject(ctx, b, fileKey(m.model.Table(), p), sc, mem, func(old arrow.RecordBatch) error {
+				if err := m.count(&held, w, old, keyCols); err != nil {
+					return err
+				}
 				keys := make([]arrow.Array, len(keyCols))
 				for i, c := range keyCols {
 					keys[i] = old.Column(c)
@@ -518,6 +598,7 @@ func (m *merge) rewrite(ctx context.Context, p partition, w *stagedWinners, tmp 
 			return putRows(ctx, put, rec, w.rows[file], mem)
 		})
 	})
+	return held, err
 }
 
 // putRows puts rec's rows at idx, without a copy when they are all of

@@ -28,6 +28,7 @@ func cases() []testCase {
 		{"UpsertKeepsUntouchedRows", upsertKeepsUntouchedRows},
 		{"ReplaceDays", replaceDays},
 		{"ReplaceTable", replaceTable},
+		{"CommitCounts", commitCounts},
 		{"CursorCommitsWithData", cursorCommitsWithData},
 		{"RollbackLeavesNothing", rollbackLeavesNothing},
 		{"FailedWriteLeavesNothing", failedWriteLeavesNothing},
@@ -100,7 +101,7 @@ func roundTrip(e *env) {
 		if err != nil {
 			e.t.Fatalf("Write: %v", err)
 		}
-		if n := e.commit(tx, nil); n != int64(len(objs)) {
+		if n := e.commit(tx, nil).Rows(); n != int64(len(objs)) {
 			e.t.Fatalf("Commit reported %d rows, wrote %d distinct keys", n, len(objs))
 		}
 		cols := make([]string, 0, tg.Model.Schema().NumFields())
@@ -143,8 +144,8 @@ func duplicateKeysInOneBatch(e *env) {
 			conversion("c", "confirmed", "2025-01-01 09:00:00", "2025-01-01 08:00:00"),
 			conversion("c", "pending", "2025-01-01 09:00:00", ""), // no version, written later
 		})
-		if n != 3 {
-			e.t.Errorf("Commit reported %d rows, want 3 (one per key)", n)
+		if want := (load.Committed{Inserted: 3}); n != want {
+			e.t.Errorf("Commit reported %+v, want %+v (one per key, all new)", n, want)
 		}
 		e.expect("conversions", e.rows(s, conv, "id", "status", conv.Version()), []string{
 			"a|confirmed|2025-01-01T12:00:00Z",
@@ -189,8 +190,8 @@ func duplicateKeysAcrossBatches(e *env) {
 			conversion("b", "hold", "2025-01-01 09:00:00", "2025-01-01 13:00:00"), // tie: last written wins
 		},
 	)
-	if n != 3 {
-		e.t.Errorf("Commit reported %d rows, want 3 (one per key)", n)
+	if want := (load.Committed{Inserted: 3}); n != want {
+		e.t.Errorf("Commit reported %+v, want %+v (one per key, all new)", n, want)
 	}
 	e.expect("conversions", e.rows(s, conv, "id", "status", conv.Version()), []string{
 		"a|confirmed|2025-01-01T12:00:00Z",
@@ -327,8 +328,8 @@ func replaceTable(e *env) {
 	offers := model(e.t, "offers")
 	e.load(s, wholeTable(offers), nil, []string{offer(1, "a"), offer(2, "b"), offer(3, "c")})
 	n := e.load(s, wholeTable(offers), nil, []string{offer(2, "b2"), offer(4, "d"), offer(4, "d2")})
-	if n != 2 {
-		e.t.Errorf("Commit reported %d rows, want 2", n)
+	if want := (load.Committed{Inserted: 1, Updated: 1}); n != want {
+		e.t.Errorf("Commit reported %+v, want %+v (4 new, 2 changed)", n, want)
 	}
 	e.expect("offers", e.rows(s, offers, "id", "title"), []string{"2|b2", "4|d2"})
 
@@ -881,8 +882,9 @@ func dailyMoney(e *env) {
 	e.expect("daily money, per currency", got, []string{"2025-01-01T00:00:00Z|EUR|4.5|3|1", "2025-01-01T00:00:00Z|USD|9|6|3", "2025-01-03T00:00:00Z|USD|4.5|3|2"})
 }
 
-// LastRuns: per stream, its latest finished sync pass as recorded, with
-// the finish of its latest successful one; backfills and passes without a
+// LastRuns: per stream, its latest finished sync pass as recorded (its
+// summary too: rows read, inserted, updated, unchanged, retries, cursor
+// before and after), with the finish of its latest successful one; backfills and passes without a
 // finish do not count; none before any was recorded.
 func lastRuns(e *env) {
 	s, _ := e.open("")
@@ -892,7 +894,8 @@ func lastRuns(e *env) {
 	h := func(hour int) time.Time { return at(e.t, fmt.Sprintf("2025-02-03T%02d:00:00Z", hour)) }
 	for _, r := range []load.Run{
 		{Stream: "a", Kind: "sync", StartedAt: h(1), FinishedAt: h(2), Rows: 10, Requests: 3},
-		{Stream: "a", Kind: "sync", StartedAt: h(3), FinishedAt: h(4), Requests: 7, Error: "HTTP 500"},
+		{Stream: "a", Kind: "sync", StartedAt: h(3), FinishedAt: h(4), Requests: 7, Error: "HTTP 500",
+			RowsRead: 40, Inserted: 1, Updated: 2, Unchanged: 30, Retries: 6, CursorBefore: h(0), CursorAfter: h(0).Add(30 * time.Minute)},
 		{Stream: "a", Kind: "backfill", StartedAt: h(5), FinishedAt: h(6), Rows: 99},
 		{Stream: "a", Kind: "sync", StartedAt: h(7)},
 		{Stream: "b", Kind: "sync", StartedAt: h(1), FinishedAt: h(1).Add(90 * time.Second), Rows: 5, Error: "boom"},
@@ -908,12 +911,13 @@ func lastRuns(e *env) {
 	}
 	var got []string
 	for _, r := range runs {
-		got = append(got, fmt.Sprintf("%s|%s|%s|%s|%d|%d|%s|%s", r.Stream, r.Kind, r.StartedAt.UTC().Format(time.RFC3339),
-			r.FinishedAt.UTC().Format(time.RFC3339), r.Rows, r.Requests, r.Error, r.LastSuccess.UTC().Format(time.RFC3339)))
+		got = append(got, fmt.Sprintf("%s|%s|%s|%s|%d|%d|%s|%s|%d/%d/%d/%d|%d|%s|%s", r.Stream, r.Kind, r.StartedAt.UTC().Format(time.RFC3339),
+			r.FinishedAt.UTC().Format(time.RFC3339), r.Rows, r.Requests, r.Error, r.LastSuccess.UTC().Format(time.RFC3339),
+			r.RowsRead, r.Inserted, r.Updated, r.Unchanged, r.Retries, r.CursorBefore.UTC().Format(time.RFC3339), r.CursorAfter.UTC().Format(time.RFC3339)))
 	}
 	e.expect("last runs", sorted(got), []string{
-		"a|sync|2025-02-03T03:00:00Z|2025-02-03T04:00:00Z|0|7|HTTP 500|2025-02-03T02:00:00Z",
-		"b|sync|2025-02-03T01:00:00Z|2025-02-03T01:01:30Z|5|0|boom|0001-01-01T00:00:00Z",
+		"a|sync|2025-02-03T03:00:00Z|2025-02-03T04:00:00Z|0|7|HTTP 500|2025-02-03T02:00:00Z|40/1/2/30|6|2025-02-03T00:00:00Z|2025-02-03T00:30:00Z",
+		"b|sync|2025-02-03T01:00:00Z|2025-02-03T01:01:30Z|5|0|boom|0001-01-01T00:00:00Z|0/0/0/0|0|0001-01-01T00:00:00Z|0001-01-01T00:00:00Z",
 	})
 }
 
@@ -1025,4 +1029,68 @@ func currencies(e *env) {
 	e.load(s, upsert(conv), nil, []string{in("a", "USD"), in("b", "EUR"), in("c", "USD"), in("d", "")})
 	e.load(s, upsert(conv), nil, []string{in("e", "RUB")})
 	e.expect("currencies held", got(), []string{"EUR", "RUB", "USD"})
+}
+
+// CommitCounts: Commit counts every row it stores once, against what the
+// table held before it: a key it lacked is inserted, a key held with an
+// equal row unchanged, a key held with another row updated (load.Committed),
+// in every mode. A backfill re-reading what a sync loaded must not read as
+// nothing happened, nor as everything new.
+func commitCounts(e *env) {
+	want := func(what string, got, want load.Committed) {
+		e.t.Helper()
+		if got != want {
+			e.t.Errorf("%s: Commit reported %+v, want %+v", what, got, want)
+		}
+	}
+	e.run("upsert", func(e *env) {
+		s, _ := e.open("")
+		conv := model(e.t, "conversions")
+		a := conversion("a", "pending", "2025-01-01 09:00:00", "2025-01-01 10:00:00")
+		b := conversion("b", "pending", "2025-01-01 09:00:00", "2025-01-01 10:00:00")
+		c := conversion("c", "pending", "2025-01-01 09:00:00", "2025-01-01 10:00:00")
+		want("new keys", e.load(s, upsert(conv), nil, []string{a, b}), load.Committed{Inserted: 2})
+		want("the same rows again", e.load(s, upsert(conv), nil, []string{a, b}, []string{a}), load.Committed{Unchanged: 2})
+		bNew := conversion("b", "confirmed", "2025-01-01 09:00:00", "2025-01-01 12:00:00")
+		want("one changed, one equal, one new", e.load(s, upsert(conv), nil, []string{a, bNew, c}),
+			load.Committed{Inserted: 1, Updated: 1, Unchanged: 1})
+		// A key's older row and its stored row in one Tx: the winner is
+		// what counts, and it equals the stored row.
+		older := conversion("b", "pending", "2025-01-01 09:00:00", "2025-01-01 11:00:00")
+		want("an older version beside the stored one", e.load(s, upsert(conv), nil, []string{older, bNew}), load.Committed{Unchanged: 1})
+		want("nothing", e.load(s, upsert(conv), nil), load.Committed{})
+		e.expect("conversions", e.rows(s, conv, "id", "status"), []string{"a|pending", "b|confirmed", "c|pending"})
+	})
+	e.run("upsert of a composite key", func(e *env) {
+		s, _ := e.open("")
+		st := statsDaily(e.t)
+		tg := load.Target{Model: st, Mode: models.Upsert}
+		want("new keys", e.load(s, tg, nil, []string{stat(e.t, "2025-01-01", 71, 20), stat(e.t, "2025-01-01", 72, 20)}), load.Committed{Inserted: 2})
+		want("one equal, one changed", e.load(s, tg, nil, []string{stat(e.t, "2025-01-01", 71, 20), stat(e.t, "2025-01-01", 72, 30)}),
+			load.Committed{Updated: 1, Unchanged: 1})
+	})
+	e.run("replace days", func(e *env) {
+		s, _ := e.open("")
+		st := statsDaily(e.t)
+		want("new days", e.load(s, days(e.t, st, "2025-01-01", "2025-01-03"), nil,
+			[]string{stat(e.t, "2025-01-01", 71, 20), stat(e.t, "2025-01-02", 71, 20), stat(e.t, "2025-01-02", 72, 20)}),
+			load.Committed{Inserted: 3})
+		// Day 2 re-read: 71 as it was, 72 gone (not counted), 73 new.
+		want("a day re-read", e.load(s, days(e.t, st, "2025-01-02", "2025-01-03"), nil,
+			[]string{stat(e.t, "2025-01-02", 71, 20), stat(e.t, "2025-01-02", 73, 20)}),
+			load.Committed{Inserted: 1, Unchanged: 1})
+		want("both days re-read, one row changed", e.load(s, days(e.t, st, "2025-01-01", "2025-01-03"), nil,
+			[]string{stat(e.t, "2025-01-01", 71, 25), stat(e.t, "2025-01-02", 71, 20), stat(e.t, "2025-01-02", 73, 20)}),
+			load.Committed{Updated: 1, Unchanged: 2})
+	})
+	e.run("snapshot", func(e *env) {
+		s, _ := e.open("")
+		offers := model(e.t, "offers")
+		want("first snapshot", e.load(s, wholeTable(offers), nil, []string{offer(1, "a"), offer(2, "b"), offer(3, "c")}),
+			load.Committed{Inserted: 3})
+		want("the same snapshot", e.load(s, wholeTable(offers), nil, []string{offer(1, "a"), offer(2, "b"), offer(3, "c")}),
+			load.Committed{Unchanged: 3})
+		want("a changed snapshot", e.load(s, wholeTable(offers), nil, []string{offer(1, "a"), offer(2, "b2"), offer(4, "d")}),
+			load.Committed{Inserted: 1, Updated: 1, Unchanged: 1})
+	})
 }

@@ -183,7 +183,7 @@ func (e *env) mustWrite(tx load.Tx, m models.Model, objs ...string) {
 	}
 }
 
-func (e *env) commit(tx load.Tx, cur *checkpoints.Cursor) int64 {
+func (e *env) commit(tx load.Tx, cur *checkpoints.Cursor) load.Committed {
 	e.t.Helper()
 	n, err := tx.Commit(e.ctx, cur)
 	if err != nil {
@@ -192,9 +192,9 @@ func (e *env) commit(tx load.Tx, cur *checkpoints.Cursor) int64 {
 	return n
 }
 
-// load commits one Tx writing each batch as one record; it returns the
-// rows Commit reports.
-func (e *env) load(s *sink, tg load.Target, cur *checkpoints.Cursor, batches ...[]string) int64 {
+// load commits one Tx writing each batch as one record; it returns what
+// Commit reports.
+func (e *env) load(s *sink, tg load.Target, cur *checkpoints.Cursor, batches ...[]string) load.Committed {
 	e.t.Helper()
 	tx := e.begin(s, tg)
 	for _, b := range batches {

@@ -193,7 +193,9 @@ func (d *DB) Refresh(ctx context.Context) error {
 	}
 	for _, q := range []string{
 		`CREATE TABLE IF NOT EXISTS _syncd_state (stream VARCHAR, position TIMESTAMP, meta VARCHAR, updated_at TIMESTAMP)`,
-		`CREATE TABLE IF NOT EXISTS _syncd_runs (stream VARCHAR, kind VARCHAR, started_at TIMESTAMP, finished_at TIMESTAMP, rows BIGINT, requests BIGINT, error VARCHAR)`,
+		// The columns, in order, of a DuckDB warehouse's _syncd_runs.
+		`CREATE TABLE IF NOT EXISTS _syncd_runs (stream VARCHAR, kind VARCHAR, started_at TIMESTAMP, finished_at TIMESTAMP, rows BIGINT, requests BIGINT, error VARCHAR,
+			rows_read BIGINT, rows_inserted BIGINT, rows_updated BIGINT, rows_unchanged BIGINT, retries BIGINT, cursor_before TIMESTAMP, cursor_after TIMESTAMP)`,
 		`CREATE TABLE IF NOT EXISTS _syncd_meta (key VARCHAR, value VARCHAR)`,
 		`DELETE FROM _syncd_state`, `DELETE FROM _syncd_runs`, `DELETE FROM _syncd_meta`,
 	} {
@@ -209,8 +211,16 @@ func (d *DB) Refresh(ctx context.Context) error {
 		}
 	}
 	for _, r := range runs {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO _syncd_runs VALUES (?, ?, ?, ?, ?, ?, nullif(?, ''))`,
-			r.Stream, r.Kind, naive(r.StartedAt), naive(r.FinishedAt), r.Rows, r.Requests, r.Error); err != nil {
+		var before, after any
+		if r.CursorBefore != nil {
+			before = naive(*r.CursorBefore)
+		}
+		if r.CursorAfter != nil {
+			after = naive(*r.CursorAfter)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO _syncd_runs VALUES (?, ?, ?, ?, ?, ?, nullif(?, ''), ?, ?, ?, ?, ?, ?, ?)`,
+			r.Stream, r.Kind, naive(r.StartedAt), naive(r.FinishedAt), r.Rows, r.Requests, r.Error,
+			orNull(r.RowsRead), orNull(r.Inserted), orNull(r.Updated), orNull(r.Unchanged), orNull(r.Retries), before, after); err != nil {
 			return fmt.Errorf("lakesql: refresh: %w", err)
 		}
 	}
@@ -230,6 +240,14 @@ func (d *DB) Refresh(ctx context.Context) error {
 }
 
 // naive is t as the naive UTC TIMESTAMP syncd stores.
+// orNull is *n, or NULL for a count a pass did not record.
+func orNull(n *int64) any {
+	if n == nil {
+		return nil
+	}
+	return *n
+}
+
 func naive(t time.Time) any {
 	if t.IsZero() {
 		return nil

@@ -141,3 +141,58 @@ func TestMirrorOfS3Lake(t *testing.T) {
 		t.Errorf("the clients' pool: %d rows, %v", n, err)
 	}
 }
+
+// _syncd_runs over a lake has a DuckDB warehouse's columns, in its order,
+// with each pass's summary; a pass recorded without one (an older syncd)
+// shows NULL there.
+func TestRunsTableHasTheSummary(t *testing.T) {
+	dir := t.TempDir()
+	b, err := bucket.OpenDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lk, err := lake.Open(t.Context(), b, "syncd test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lk.Close()
+	at := time.Date(2025, 1, 3, 0, 0, 0, 0, time.UTC)
+	if err := lk.RecordRun(t.Context(), load.Run{Stream: "conversions", Kind: "sync", StartedAt: at, FinishedAt: at.Add(time.Minute),
+		Rows: 12, RowsRead: 1850, Inserted: 2, Updated: 10, Unchanged: 1838, Requests: 9, Retries: 2,
+		CursorBefore: at.Add(-time.Hour), CursorAfter: at}); err != nil {
+		t.Fatal(err)
+	}
+	// A line as a syncd before the summary wrote it.
+	runs := filepath.Join(dir, "_syncd", "runs.json")
+	old := `{"offers":{"recent":[{"stream":"offers","kind":"sync","started_at":"2025-01-02T00:00:00Z","finished_at":"2025-01-02T00:00:01Z","rows":3,"requests":1}]}}`
+	data, err := os.ReadFile(runs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var both map[string]json.RawMessage
+	if err := json.Unmarshal(data, &both); err != nil {
+		t.Fatal(err)
+	}
+	var oldRuns map[string]json.RawMessage
+	_ = json.Unmarshal([]byte(old), &oldRuns)
+	both["offers"] = oldRuns["offers"]
+	data, _ = json.Marshal(both)
+	if err := os.WriteFile(runs, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	d, err := Open(t.Context(), lk, Options{MirrorDir: t.TempDir(), Sandboxed: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if got := scalar(t, d, `SELECT string_agg(column_name, ',' ORDER BY column_index) FROM duckdb_columns() WHERE table_name = '_syncd_runs'`); got !=
+		"stream,kind,started_at,finished_at,rows,requests,error,rows_read,rows_inserted,rows_updated,rows_unchanged,retries,cursor_before,cursor_after" {
+		t.Errorf("_syncd_runs columns: %s", got)
+	}
+	if got := scalar(t, d, `SELECT string_agg(concat_ws('|', stream, rows, rows_read, rows_inserted, rows_updated, rows_unchanged, requests, retries,
+		coalesce(strftime(cursor_before, '%H:%M'), 'NULL'), coalesce(strftime(cursor_after, '%H:%M'), 'NULL')), ';' ORDER BY stream) FROM _syncd_runs`); got !=
+		"conversions|12|1850|2|10|1838|9|2|23:00|00:00;offers|3|1|NULL|NULL" {
+		t.Errorf("_syncd_runs: %s", got)
+	}
+}
