@@ -35,6 +35,23 @@ type Options struct {
 	Now func() time.Time
 	// Progress is told after each committed window.
 	Progress func(done, total int, rows int64)
+	// WindowsAhead is how many windows are fetched at once (default
+	// DefaultWindowsAhead): while one is loaded, the next are fetched, so
+	// small windows of a page or two still keep api.concurrency requests
+	// in flight. Commits stay in window order whatever it is. Set it to
+	// api.concurrency.
+	WindowsAhead int
+}
+
+// DefaultWindowsAhead is Options.WindowsAhead's default: the client's
+// default concurrency.
+const DefaultWindowsAhead = extract.DefaultConcurrency
+
+func (o *Options) windowsAhead() int {
+	if o.WindowsAhead > 0 {
+		return o.WindowsAhead
+	}
+	return DefaultWindowsAhead
 }
 
 func (o *Options) now() time.Time {
@@ -278,6 +295,12 @@ func walk(ctx context.Context, ex extract.Extractor, sink load.Sink, windows []e
 // prefetchRecords is how many fetched records may wait for the loader: the
 // next page is fetched and decoded while DuckDB stages or commits the last,
 // and memory stays bounded by a few batches.
+//
+// Records held at once, each at most the batch size: prefetchRecords on
+// the way to the loader, the loader's, the one being handed on, and one
+// per window fetched ahead (built, or waiting for its turn), so at most
+// WindowsAhead+prefetchRecords+2 batches; besides them each window walk
+// holds the pages it fetched ahead (at most api.concurrency).
 const prefetchRecords = 2
 
 // fetched is what the fetching goroutine hands the loader: a record of
@@ -297,7 +320,7 @@ func walkWith(ctx context.Context, ex extract.Extractor, sink load.Sink, windows
 	res := Result{Stream: ex.Stream(), Cursor: from}
 	fetchCtx, cancel := context.WithCancel(ctx)
 	items := make(chan fetched, prefetchRecords)
-	go fetchAll(fetchCtx, ex, windows, items)
+	go fetchAll(fetchCtx, ex, windows, opts.windowsAhead(), items)
 	defer func() {
 		cancel()
 		for it := range items { // let the fetcher finish; free what it sent
@@ -355,32 +378,98 @@ func walkWith(ctx context.Context, ex extract.Extractor, sink load.Sink, windows
 	return res, nil
 }
 
-// fetchAll fetches the windows in order, one record at a time onto items,
-// each window closed by its end marker; it stops at the first error.
-func fetchAll(ctx context.Context, ex extract.Extractor, windows []extract.Window, items chan<- fetched) {
+// fetchAll fetches up to ahead windows at once and hands their records
+// onto items in window order, one record at a time, each window closed by
+// its end marker; it stops at the first error (of the earliest window:
+// a later window's error waits its turn, so the windows before it still
+// load) and cancels the fetches under way.
+func fetchAll(ctx context.Context, ex extract.Extractor, windows []extract.Window, ahead int, items chan<- fetched) {
 	defer close(items)
-	for i, w := range windows {
-		reqs, err := ex.Fetch(ctx, w, func(rec arrow.RecordBatch) error {
-			rec.Retain() // Fetch releases it when emit returns
+	ctx, cancel := context.WithCancel(ctx)
+	// Windows started, in order; the one being handed on is out of the
+	// queue, so ahead-1 wait in it.
+	queue := make(chan *windowFetch, ahead-1)
+	go func() {
+		defer close(queue)
+		for _, w := range windows {
+			wf := &windowFetch{recs: make(chan arrow.RecordBatch)}
+			select {
+			case queue <- wf:
+			case <-ctx.Done():
+				return
+			}
+			go wf.fetch(ctx, ex, w)
+		}
+	}()
+	var cur *windowFetch
+	defer func() {
+		// Stop the windows under way; each closes its recs when done.
+		cancel()
+		if cur != nil {
+			cur.drain()
+		}
+		for wf := range queue {
+			wf.drain()
+		}
+	}()
+	for i := range windows {
+		var ok bool
+		if cur, ok = <-queue; !ok {
+			return // cancelled
+		}
+		for rec := range cur.recs {
 			select {
 			case items <- fetched{window: i, rec: rec}:
-				return nil
 			case <-ctx.Done():
 				rec.Release()
-				return ctx.Err()
+				return
 			}
-		})
+		}
+		// recs is closed: reqs and err are set.
+		err := cur.err
 		if err == nil && ctx.Err() != nil {
 			err = fmt.Errorf("stopped: %w", ctx.Err())
 		}
 		select {
-		case items <- fetched{window: i, reqs: reqs, err: err}:
+		case items <- fetched{window: i, reqs: cur.reqs, err: err}:
 		case <-ctx.Done():
 			return
 		}
+		cur = nil
 		if err != nil {
 			return
 		}
+	}
+}
+
+// windowFetch is one window being fetched: its records, one at a time
+// (recs is unbuffered: a window ahead of its turn holds one record at
+// most), then, once recs is closed, its requests and error.
+type windowFetch struct {
+	recs chan arrow.RecordBatch
+	reqs int64
+	err  error
+}
+
+func (wf *windowFetch) fetch(ctx context.Context, ex extract.Extractor, w extract.Window) {
+	defer close(wf.recs)
+	wf.reqs, wf.err = ex.Fetch(ctx, w, func(rec arrow.RecordBatch) error {
+		rec.Retain() // Fetch releases it when emit returns
+		select {
+		case wf.recs <- rec:
+			return nil
+		case <-ctx.Done():
+			rec.Release()
+			return ctx.Err()
+		}
+	})
+}
+
+// drain frees the records of a window no longer wanted until its fetch
+// ends.
+func (wf *windowFetch) drain() {
+	for rec := range wf.recs {
+		rec.Release()
 	}
 }
 

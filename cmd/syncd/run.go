@@ -98,7 +98,7 @@ func runDaemon(ctx context.Context, g *globals) error {
 			Schedule:  schedules[ex.Stream()],
 			Retention: plan.HasRetention(decl.Planner),
 			Run: func(ctx context.Context) (pipeline.Result, error) {
-				return pipeline.Sync(ctx, ex, wh, pipeline.Options{Log: a.log, Progress: daemon.Progress(ctx)})
+				return pipeline.Sync(ctx, ex, wh, pipeline.Options{Log: a.log, Progress: daemon.Progress(ctx), WindowsAhead: a.cfg.API.Concurrency})
 			},
 		})
 	}

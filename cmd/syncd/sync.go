@@ -44,7 +44,7 @@ Streams: ` + strings.Join(models.Names(), ", "),
 			var failed []error
 			var failedNames []string
 			for _, ex := range src.extractors {
-				res, err := pipeline.Sync(cmd.Context(), ex, sink, pipeline.Options{Log: a.log, Now: now})
+				res, err := pipeline.Sync(cmd.Context(), ex, sink, pipeline.Options{Log: a.log, Now: now, WindowsAhead: a.cfg.API.Concurrency})
 				ev := a.log.Info()
 				if err != nil {
 					ev = a.log.Error().Str("error", err.Error())
