@@ -304,7 +304,9 @@ func walk(ctx context.Context, ex extract.Extractor, sink load.Sink, windows []e
 const prefetchRecords = 2
 
 // fetched is what the fetching goroutine hands the loader: a record of
-// window i, or (rec nil) the end of window i with its requests and error.
+// window i, or (rec nil) the end of window i with its requests and error;
+// after a failure, window -1 carries the requests of windows fetched
+// ahead in vain.
 type fetched struct {
 	window int
 	rec    arrow.RecordBatch
@@ -321,23 +323,32 @@ func walkWith(ctx context.Context, ex extract.Extractor, sink load.Sink, windows
 	fetchCtx, cancel := context.WithCancel(ctx)
 	items := make(chan fetched, prefetchRecords)
 	go fetchAll(fetchCtx, ex, windows, opts.windowsAhead(), items)
-	defer func() {
+	// stop lets the fetcher finish, frees what it sent, and counts the
+	// requests of the windows it fetched ahead in vain.
+	stop := func() {
 		cancel()
-		for it := range items { // let the fetcher finish; free what it sent
+		for it := range items {
 			if it.rec != nil {
 				it.rec.Release()
 			}
+			res.Requests += it.reqs
 		}
-	}()
+	}
+	defer stop()
 
 	var tx load.Tx
 	fail := func(w extract.Window, err error) (Result, error) {
 		if tx != nil {
 			err = errors.Join(err, tx.Rollback())
 		}
+		stop()
 		return res, fmt.Errorf("%s: window %s: %w", res.Stream, describe(w), err)
 	}
 	for it := range items {
+		if it.window < 0 {
+			res.Requests += it.reqs
+			continue
+		}
 		w := windows[it.window]
 		if tx == nil && it.err == nil {
 			var err error
@@ -405,36 +416,35 @@ func fetchAll(ctx context.Context, ex extract.Extractor, windows []extract.Windo
 	defer func() {
 		// Stop the windows under way; each closes its recs when done.
 		cancel()
+		var reqs int64
 		if cur != nil {
-			cur.drain()
+			reqs += cur.drain()
 		}
 		for wf := range queue {
-			wf.drain()
+			reqs += wf.drain()
+		}
+		if reqs > 0 {
+			items <- fetched{window: -1, reqs: reqs}
 		}
 	}()
+	// The loader reads items to the end whatever happens, so sends need
+	// not watch ctx: every window it is to commit gets its end marker, an
+	// error when the pass was stopped.
 	for i := range windows {
 		var ok bool
 		if cur, ok = <-queue; !ok {
-			return // cancelled
+			items <- fetched{window: i, err: fmt.Errorf("stopped: %w", context.Cause(ctx))}
+			return
 		}
 		for rec := range cur.recs {
-			select {
-			case items <- fetched{window: i, rec: rec}:
-			case <-ctx.Done():
-				rec.Release()
-				return
-			}
+			items <- fetched{window: i, rec: rec}
 		}
 		// recs is closed: reqs and err are set.
 		err := cur.err
 		if err == nil && ctx.Err() != nil {
 			err = fmt.Errorf("stopped: %w", ctx.Err())
 		}
-		select {
-		case items <- fetched{window: i, reqs: cur.reqs, err: err}:
-		case <-ctx.Done():
-			return
-		}
+		items <- fetched{window: i, reqs: cur.reqs, err: err}
 		cur = nil
 		if err != nil {
 			return
@@ -466,11 +476,12 @@ func (wf *windowFetch) fetch(ctx context.Context, ex extract.Extractor, w extrac
 }
 
 // drain frees the records of a window no longer wanted until its fetch
-// ends.
-func (wf *windowFetch) drain() {
+// ends, and returns the requests it made.
+func (wf *windowFetch) drain() int64 {
 	for rec := range wf.recs {
 		rec.Release()
 	}
+	return wf.reqs
 }
 
 // target is what window w of ex loads into: the stream's declared mode,
