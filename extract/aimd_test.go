@@ -119,7 +119,8 @@ func TestRetryAfterPausesEveryStream(t *testing.T) {
 
 // Against the simulator allowing 8 requests a second while syncd is told
 // 30, the client backs off, the walk still completes exactly, and most
-// requests are answered: it adapts instead of hammering the API.
+// requests are answered: it adapts instead of hammering the API, and
+// never sends faster than it was told.
 func TestAdaptsToTheSimulatorsLimit(t *testing.T) {
 	now := time.Now().UTC()
 	sim, err := affisesim.New(affisesim.Config{Key: testKey, Seed: 3, Conversions: 1500, Days: 2, Now: now, RPS: 8})
@@ -132,7 +133,9 @@ func TestAdaptsToTheSimulatorsLimit(t *testing.T) {
 	var mu sync.Mutex
 	lowest := 30.0
 	var c *Client
-	c, err = NewClient(ClientConfig{BaseURL: srv.URL, Key: testKey, PageSize: 50, RequestsPerSecond: 30, Concurrency: 6, MaxRetries: 20},
+	sent := &sendTimes{next: http.DefaultTransport}
+	c, err = NewClient(ClientConfig{BaseURL: srv.URL, Key: testKey, PageSize: 50, RequestsPerSecond: 30, Concurrency: 6, MaxRetries: 20,
+		HTTPClient: &http.Client{Transport: sent}},
 		WithBackoff(10*time.Millisecond, 50*time.Millisecond),
 		WithOnRequest(func(string, int, time.Duration) {
 			mu.Lock()
@@ -163,6 +166,9 @@ func TestAdaptsToTheSimulatorsLimit(t *testing.T) {
 	}
 	if st.RateLimited == 0 || lowest >= 30 {
 		t.Fatalf("%d 429s, lowest rate %g: want the client to have backed off", st.RateLimited, lowest)
+	}
+	if n := maxInSpan(sent.times, time.Second); n > 31 {
+		t.Fatalf("%d requests sent within a second, requests_per_second is 30", n)
 	}
 	if st.RateLimited*3 > total {
 		t.Fatalf("%d of %d requests answered 429: the client does not adapt", st.RateLimited, total)
