@@ -16,7 +16,6 @@ require (
 	github.com/spf13/cobra v1.10.2
 	go.yaml.in/yaml/v3 v3.0.6
 	golang.org/x/term v0.46.0
-	golang.org/x/time v0.16.0
 )
 
 require (

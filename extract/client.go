@@ -21,7 +21,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/rs/zerolog"
 	"github.com/sethvargo/go-retry"
-	"golang.org/x/time/rate"
 )
 
 // Defaults of ClientConfig and of the client options.
@@ -58,9 +57,13 @@ type ClientConfig struct {
 	// PageSize is the limit= of every list request (1..500, default 500).
 	PageSize int
 	// RequestsPerSecond is the request budget shared by every stream using the
-	// client (burst 1, default 3). Retries spend it too.
+	// client (burst 1, default 3): sends are never closer together than
+	// 1/RequestsPerSecond. Retries spend it too. After an HTTP 429 the
+	// client sends slower for a while (see Client.EffectiveRate), never
+	// faster.
 	RequestsPerSecond float64
-	// Concurrency bounds requests in flight across all streams (default 3).
+	// Concurrency bounds requests in flight across all streams (default 3),
+	// and how many pages of one window walk are fetched ahead.
 	Concurrency int
 	// Timeout bounds one HTTP attempt, body included (default 60s).
 	Timeout time.Duration
@@ -152,13 +155,14 @@ type Client struct {
 	maxRA    time.Duration
 	log      zerolog.Logger
 	hc       *http.Client
-	limiter  *rate.Limiter
 	sem      chan struct{}
-	// pacer: the limiter schedules tokens exactly, but a late timer can
-	// bunch the actual sends; this keeps sends at least interval apart.
-	interval time.Duration
+	// The pacer keeps sends at least 1/rate apart (burst 1): a late timer
+	// delays a send but never bunches the next ones. paceMu (a channel, so
+	// waiting for it can be cancelled) orders the senders; lastSend is
+	// theirs.
 	paceMu   chan struct{}
 	lastSend time.Time
+	aimd     *aimd
 
 	backoffBase, backoffMax time.Duration
 	batchRows               int
@@ -284,10 +288,9 @@ func NewClient(cfg ClientConfig, opts ...ClientOption) (*Client, error) {
 		maxRA:       cfg.MaxRetryAfter,
 		log:         cfg.Logger,
 		hc:          hc,
-		limiter:     rate.NewLimiter(rate.Limit(cfg.RequestsPerSecond), 1),
 		sem:         make(chan struct{}, cfg.Concurrency),
-		interval:    time.Duration(float64(time.Second) / cfg.RequestsPerSecond),
 		paceMu:      make(chan struct{}, 1),
+		aimd:        newAIMD(cfg.RequestsPerSecond, cfg.Logger),
 		backoffBase: DefaultBackoffBase,
 		backoffMax:  DefaultBackoffMax,
 		batchRows:   DefaultBatchRows,
@@ -439,6 +442,8 @@ type attemptError struct {
 	reason     string // short, for logs and observers
 	// unreachable: retried only unreachableRetries times, quickly.
 	unreachable bool
+	// unsent: cancelled before the request left; not an attempt.
+	unsent bool
 }
 
 func (e *attemptError) Error() string { return e.re.Error() }
@@ -501,6 +506,11 @@ func (c *Client) getPage(ctx context.Context, path, listKey string, q url.Values
 			c.unreachableAt.Store(0)
 			return r, nil
 		}
+		if aerr.unsent {
+			// A page fetched ahead and no longer needed, or a pass
+			// stopped: nothing reached the API.
+			attempts--
+		}
 		aerr.re.Attempts = attempts
 		last = aerr
 		if ctx.Err() != nil || !aerr.retryable {
@@ -558,10 +568,11 @@ func (c *Client) attempt(ctx context.Context, target, path, listKey string, page
 	}
 	// Concurrency first, then the rate budget: a request that got a token
 	// never waits for a slot, so sends cannot bunch up past the budget.
+	unsent := func(f *attemptError) *attemptError { f.unsent = true; return f }
 	select {
 	case c.sem <- struct{}{}:
 	case <-ctx.Done():
-		return nil, fail(0, 0, "canceled", false, "canceled", ctx.Err())
+		return nil, unsent(fail(0, 0, "canceled", false, "canceled", ctx.Err()))
 	}
 	defer func() { <-c.sem }()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
@@ -570,8 +581,9 @@ func (c *Client) attempt(ctx context.Context, target, path, listKey string, page
 	}
 	req.Header.Set("API-Key", c.key)
 	req.Header.Set("Accept", "application/json")
-	if err := c.pace(ctx); err != nil {
-		return nil, fail(0, 0, "canceled while waiting for the request budget", false, "canceled", err)
+	sent, err := c.pace(ctx)
+	if err != nil {
+		return nil, unsent(fail(0, 0, "canceled while waiting for the request budget", false, "canceled", err))
 	}
 	// The timeout covers the request and its body, not the budget wait.
 	actx, cancel := context.WithTimeout(ctx, c.timeout)
@@ -603,6 +615,9 @@ func (c *Client) attempt(ctx context.Context, target, path, listKey string, page
 	}
 
 	ra := c.retryAfter(resp.Header.Get("Retry-After"))
+	if code == http.StatusTooManyRequests {
+		c.aimd.limited(sent, ra)
+	}
 	switch {
 	case code == http.StatusTooManyRequests || code == http.StatusRequestTimeout || code >= 500:
 		msg := errorText(body)
@@ -650,6 +665,7 @@ func (c *Client) attempt(ctx context.Context, target, path, listKey string, page
 		f.retryAfter = ra
 		return nil, f
 	}
+	c.aimd.succeeded()
 	return reply, nil
 }
 
@@ -711,30 +727,42 @@ func hostPort(u *url.URL) string {
 	return net.JoinHostPort(u.Hostname(), port)
 }
 
-// pace waits for the shared request budget: a token of the rate limiter,
-// then at least interval since the previous send.
-func (c *Client) pace(ctx context.Context) error {
-	if err := c.limiter.Wait(ctx); err != nil {
-		return err
-	}
+// pace waits for the shared request budget: at least 1/EffectiveRate
+// since the previous send, and past any pause a Retry-After asked for. It
+// returns when the request may leave.
+func (c *Client) pace(ctx context.Context) (time.Time, error) {
 	select {
 	case c.paceMu <- struct{}{}:
 	case <-ctx.Done():
-		return ctx.Err()
+		return time.Time{}, ctx.Err()
 	}
 	defer func() { <-c.paceMu }()
-	if wait := c.interval - time.Since(c.lastSend); wait > 0 {
+	for {
+		// Asked again after each wait: a 429 may have slowed the rate or
+		// paused the budget meanwhile.
+		next := c.aimd.nextSend(c.lastSend)
+		wait := time.Until(next)
+		if wait <= 0 {
+			break
+		}
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return ctx.Err()
+			return time.Time{}, ctx.Err()
 		}
 	}
 	c.lastSend = time.Now()
-	return nil
+	return c.lastSend, nil
 }
+
+// concurrency is how many requests may be in flight at once.
+func (c *Client) concurrency() int { return cap(c.sem) }
+
+// EffectiveRate is the request rate the client allows itself now: the
+// configured RequestsPerSecond, or less while it backs off after HTTP 429.
+func (c *Client) EffectiveRate() float64 { return c.aimd.current() }
 
 // retryAfter parses a Retry-After value (seconds or HTTP date), capped.
 func (c *Client) retryAfter(v string) time.Duration {

@@ -41,6 +41,7 @@ type Extractor interface {
 	// cannot select by update time.
 	Settle() time.Duration
 	// Fetch walks every page of w, handing records of at most the batch size
-	// to emit. It returns the number of requests it made.
+	// to emit. It returns the number of requests it made. A pipeline calls
+	// it for several windows at once (each emit on its own goroutine).
 	Fetch(ctx context.Context, w Window, emit func(arrow.RecordBatch) error) (requests int64, err error)
 }

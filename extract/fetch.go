@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -257,17 +258,26 @@ func (r walkResult) complete() bool {
 }
 
 // walk reads every page once (walk number n), handing keys not yet emitted
-// to add.
-func (wk *walker) walk(ctx context.Context, n int) (walkResult, error) {
+// to add in page order. Once page 1 gives total_count, the pages it
+// implies are fetched ahead, up to the client's concurrency, but their
+// items are handed on, and next_page, page and total_count checked, one
+// page after the other as if they came one by one: a page fetched ahead
+// that the walk turns out not to need is dropped unread. Fetching ahead
+// starts once page 2 has shown that the API pages as it says.
+func (wk *walker) walk(ctx context.Context, n int) (r walkResult, err error) {
 	s := wk.s
-	var r walkResult
 	wk.n, wk.r = n, &r
 	seen := wk.seenKey
+	pg := newPager(ctx, func(ctx context.Context, page int) (*pageReply, int, error) {
+		return s.c.getPage(ctx, s.decl.Endpoint, s.decl.ListKey, wk.q, page)
+	})
+	defer func() { r.requests += pg.stop() }()
+	perPage := 0 // items of a full page, as page 1 has them
 	for page := 1; ; page++ {
 		if page > s.c.maxPages {
 			return r, fmt.Errorf("GET %s page %d: %w: more than %d pages", s.decl.Endpoint, page, ErrPagination, s.c.maxPages)
 		}
-		reply, attempts, err := s.c.getPage(ctx, s.decl.Endpoint, s.decl.ListKey, wk.q, page)
+		reply, attempts, err := pg.get(page)
 		r.requests += int64(attempts)
 		if err != nil {
 			return r, err
@@ -300,5 +310,90 @@ func (wk *walker) walk(ctx context.Context, n int) (walkResult, error) {
 		if p.NextPage.v != int64(page+1) {
 			return r, fmt.Errorf("GET %s page %d: %w: next_page is %d", s.decl.Endpoint, page, ErrPagination, p.NextPage.v)
 		}
+		if page == 1 {
+			// Fetch page 2 alone: a server that ignores page= (or pages
+			// wrongly) shows it there, before concurrency requests are
+			// spent on it.
+			perPage = len(reply.items)
+			continue
+		}
+		pg.ahead(page+1, lastPage(r, perPage, page+s.c.concurrency()))
 	}
+}
+
+// lastPage is the last page a walk fetches ahead to: the last one
+// total_count implies at perPage items a page, at most upTo; 0 when the
+// API gives no count.
+func lastPage(r walkResult, perPage, upTo int) int {
+	if !r.counted || perPage <= 0 {
+		return 0
+	}
+	last := (r.lastTotal + int64(perPage) - 1) / int64(perPage)
+	return int(min(last, int64(upTo)))
+}
+
+// pager fetches the pages of one walk, some ahead of the one the walk
+// needs. It holds at most the pages started and not yet taken: the
+// client's concurrency of them.
+type pager struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	fetch  func(ctx context.Context, page int) (*pageReply, int, error)
+	wg     sync.WaitGroup
+	pages  map[int]*fetchedPage
+}
+
+type fetchedPage struct {
+	done     chan struct{}
+	reply    *pageReply
+	attempts int
+	err      error
+}
+
+func newPager(ctx context.Context, fetch func(ctx context.Context, page int) (*pageReply, int, error)) *pager {
+	ctx, cancel := context.WithCancel(ctx)
+	return &pager{ctx: ctx, cancel: cancel, fetch: fetch, pages: map[int]*fetchedPage{}}
+}
+
+// start fetches page unless it is under way.
+func (pg *pager) start(page int) {
+	if _, ok := pg.pages[page]; ok {
+		return
+	}
+	f := &fetchedPage{done: make(chan struct{})}
+	pg.pages[page] = f
+	pg.wg.Add(1)
+	go func() {
+		defer pg.wg.Done()
+		defer close(f.done)
+		f.reply, f.attempts, f.err = pg.fetch(pg.ctx, page)
+	}()
+}
+
+// ahead starts the pages from..to (at least from: the walk needs it).
+func (pg *pager) ahead(from, to int) {
+	for p := from; p <= max(from, to); p++ {
+		pg.start(p)
+	}
+}
+
+// get waits for page (starting it if need be) and takes it.
+func (pg *pager) get(page int) (*pageReply, int, error) {
+	pg.start(page)
+	f := pg.pages[page]
+	<-f.done
+	delete(pg.pages, page)
+	return f.reply, f.attempts, f.err
+}
+
+// stop cancels the pages not taken, waits for them, and returns the
+// attempts they made.
+func (pg *pager) stop() int64 {
+	pg.cancel()
+	pg.wg.Wait()
+	var attempts int64
+	for _, f := range pg.pages {
+		attempts += int64(f.attempts)
+	}
+	return attempts
 }

@@ -56,6 +56,23 @@ type Options struct {
 	// committed (Done grows only then), from the pass's goroutine; it must
 	// return quickly.
 	Progress func(Progress)
+	// WindowsAhead is how many windows are fetched at once (default
+	// DefaultWindowsAhead): while one is loaded, the next are fetched, so
+	// small windows of a page or two still keep api.concurrency requests
+	// in flight. Commits stay in window order whatever it is. Set it to
+	// api.concurrency.
+	WindowsAhead int
+}
+
+// DefaultWindowsAhead is Options.WindowsAhead's default: the client's
+// default concurrency.
+const DefaultWindowsAhead = extract.DefaultConcurrency
+
+func (o *Options) windowsAhead() int {
+	if o.WindowsAhead > 0 {
+		return o.WindowsAhead
+	}
+	return DefaultWindowsAhead
 }
 
 func (o *Options) now() time.Time {
@@ -361,10 +378,18 @@ func walk(ctx context.Context, ex extract.Extractor, sink load.Sink, windows []e
 // prefetchRecords is how many fetched records may wait for the loader: the
 // next page is fetched and decoded while DuckDB stages or commits the last,
 // and memory stays bounded by a few batches.
+//
+// Records held at once, each at most the batch size: prefetchRecords on
+// the way to the loader, the loader's, the one being handed on, and one
+// per window fetched ahead (built, or waiting for its turn), so at most
+// WindowsAhead+prefetchRecords+2 batches; besides them each window walk
+// holds the pages it fetched ahead (at most api.concurrency).
 const prefetchRecords = 2
 
 // fetched is what the fetching goroutine hands the loader: a record of
-// window i, or (rec nil) the end of window i with its requests and error.
+// window i, or (rec nil) the end of window i with its requests and error;
+// after a failure, window -1 carries the requests of windows fetched
+// ahead in vain.
 type fetched struct {
 	window int
 	rec    arrow.RecordBatch
@@ -390,24 +415,33 @@ func walkWith(ctx context.Context, ex extract.Extractor, sink load.Sink, windows
 	}
 	fetchCtx, cancel := context.WithCancel(ctx)
 	items := make(chan fetched, prefetchRecords)
-	go fetchAll(fetchCtx, ex, windows, items)
-	defer func() {
+	go fetchAll(fetchCtx, ex, windows, opts.windowsAhead(), items)
+	// stop lets the fetcher finish, frees what it sent, and counts the
+	// requests of the windows it fetched ahead in vain.
+	stop := func() {
 		cancel()
-		for it := range items { // let the fetcher finish; free what it sent
+		for it := range items {
 			if it.rec != nil {
 				it.rec.Release()
 			}
+			res.Requests += it.reqs
 		}
-	}()
+	}
+	defer stop()
 
 	var tx load.Tx
 	fail := func(w extract.Window, err error) (Result, error) {
 		if tx != nil {
 			err = errors.Join(err, tx.Rollback())
 		}
+		stop()
 		return res, fmt.Errorf("%s: window %s: %w", res.Stream, describe(w), err)
 	}
 	for it := range items {
+		if it.window < 0 {
+			res.Requests += it.reqs
+			continue
+		}
 		w := windows[it.window]
 		if tx == nil && it.err == nil {
 			var err error
@@ -449,33 +483,99 @@ func walkWith(ctx context.Context, ex extract.Extractor, sink load.Sink, windows
 	return res, nil
 }
 
-// fetchAll fetches the windows in order, one record at a time onto items,
-// each window closed by its end marker; it stops at the first error.
-func fetchAll(ctx context.Context, ex extract.Extractor, windows []extract.Window, items chan<- fetched) {
+// fetchAll fetches up to ahead windows at once and hands their records
+// onto items in window order, one record at a time, each window closed by
+// its end marker; it stops at the first error (of the earliest window:
+// a later window's error waits its turn, so the windows before it still
+// load) and cancels the fetches under way.
+func fetchAll(ctx context.Context, ex extract.Extractor, windows []extract.Window, ahead int, items chan<- fetched) {
 	defer close(items)
-	for i, w := range windows {
-		reqs, err := ex.Fetch(ctx, w, func(rec arrow.RecordBatch) error {
-			rec.Retain() // Fetch releases it when emit returns
+	ctx, cancel := context.WithCancel(ctx)
+	// Windows started, in order; the one being handed on is out of the
+	// queue, so ahead-1 wait in it.
+	queue := make(chan *windowFetch, ahead-1)
+	go func() {
+		defer close(queue)
+		for _, w := range windows {
+			wf := &windowFetch{recs: make(chan arrow.RecordBatch)}
 			select {
-			case items <- fetched{window: i, rec: rec}:
-				return nil
+			case queue <- wf:
 			case <-ctx.Done():
-				rec.Release()
-				return ctx.Err()
+				return
 			}
-		})
+			go wf.fetch(ctx, ex, w)
+		}
+	}()
+	var cur *windowFetch
+	defer func() {
+		// Stop the windows under way; each closes its recs when done.
+		cancel()
+		var reqs int64
+		if cur != nil {
+			reqs += cur.drain()
+		}
+		for wf := range queue {
+			reqs += wf.drain()
+		}
+		if reqs > 0 {
+			items <- fetched{window: -1, reqs: reqs}
+		}
+	}()
+	// The loader reads items to the end whatever happens, so sends need
+	// not watch ctx: every window it is to commit gets its end marker, an
+	// error when the pass was stopped.
+	for i := range windows {
+		var ok bool
+		if cur, ok = <-queue; !ok {
+			items <- fetched{window: i, err: fmt.Errorf("stopped: %w", context.Cause(ctx))}
+			return
+		}
+		for rec := range cur.recs {
+			items <- fetched{window: i, rec: rec}
+		}
+		// recs is closed: reqs and err are set.
+		err := cur.err
 		if err == nil && ctx.Err() != nil {
 			err = fmt.Errorf("stopped: %w", ctx.Err())
 		}
-		select {
-		case items <- fetched{window: i, reqs: reqs, err: err}:
-		case <-ctx.Done():
-			return
-		}
+		items <- fetched{window: i, reqs: cur.reqs, err: err}
+		cur = nil
 		if err != nil {
 			return
 		}
 	}
+}
+
+// windowFetch is one window being fetched: its records, one at a time
+// (recs is unbuffered: a window ahead of its turn holds one record at
+// most), then, once recs is closed, its requests and error.
+type windowFetch struct {
+	recs chan arrow.RecordBatch
+	reqs int64
+	err  error
+}
+
+func (wf *windowFetch) fetch(ctx context.Context, ex extract.Extractor, w extract.Window) {
+	defer close(wf.recs)
+	wf.reqs, wf.err = ex.Fetch(ctx, w, func(rec arrow.RecordBatch) error {
+		rec.Retain() // Fetch releases it when emit returns
+		select {
+		case wf.recs <- rec:
+			return nil
+		case <-ctx.Done():
+			rec.Release()
+			return ctx.Err()
+		}
+	})
+}
+
+// drain frees the records of a window no longer wanted until its fetch
+// ends, and returns the requests it made.
+func (wf *windowFetch) drain() int64 {
+	for rec := range wf.recs {
+		rec.Release()
+	}
+	return wf.reqs
 }
 
 // target is what window w of ex loads into: the stream's declared mode,

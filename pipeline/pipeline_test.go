@@ -9,11 +9,14 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/rs/zerolog"
 
@@ -402,14 +405,19 @@ func TestReplaceDaysAreTheNetworksDays(t *testing.T) {
 	}
 }
 
-// recordingExtractor notes the windows the pipeline fetches.
+// recordingExtractor notes the windows the pipeline fetches, by From: it
+// fetches several at once, so they start in any order.
 type recordingExtractor struct {
 	extract.Extractor
+	mu      sync.Mutex
 	fetched []extract.Window
 }
 
 func (r *recordingExtractor) Fetch(ctx context.Context, w extract.Window, emit func(arrow.RecordBatch) error) (int64, error) {
+	r.mu.Lock()
 	r.fetched = append(r.fetched, w)
+	slices.SortStableFunc(r.fetched, func(a, b extract.Window) int { return a.From.Compare(b.From) })
+	r.mu.Unlock()
 	return r.Extractor.Fetch(ctx, w, emit)
 }
 
@@ -852,5 +860,92 @@ func TestFormatDuration(t *testing.T) {
 		if got := FormatDuration(d); got != want {
 			t.Errorf("FormatDuration(%v) = %q, want %q", d, got, want)
 		}
+	}
+}
+
+// failingExtractor fails window fail after emitting all its rows; window
+// fail waits until window fail+1 has started, which only a pipeline that
+// fetches windows ahead does. It counts the rows it emits per window.
+type failingExtractor struct {
+	extract.Extractor
+	windows []extract.Window
+	fail    int
+	started chan struct{} // closed when window fail+1 starts
+	mu      sync.Mutex
+	rows    map[int]int64
+}
+
+func (e *failingExtractor) Fetch(ctx context.Context, w extract.Window, emit func(arrow.RecordBatch) error) (int64, error) {
+	i := slices.IndexFunc(e.windows, func(x extract.Window) bool { return x.From.Equal(w.From) })
+	if i == e.fail+1 {
+		close(e.started)
+	}
+	reqs, err := e.Extractor.Fetch(ctx, w, func(rec arrow.RecordBatch) error {
+		e.mu.Lock()
+		e.rows[i] += rec.NumRows()
+		e.mu.Unlock()
+		return emit(rec)
+	})
+	if i != e.fail || err != nil {
+		return reqs, err
+	}
+	select {
+	case <-e.started:
+	case <-ctx.Done():
+		return reqs, ctx.Err()
+	case <-time.After(20 * time.Second):
+		return reqs, errors.New("window after the failing one never started: windows are not fetched ahead")
+	}
+	return reqs, errors.New("injected failure")
+}
+
+// Windows are fetched ahead, yet a failing window stops the pass after
+// committing exactly the windows before it, in order, with their cursors;
+// the windows fetched ahead commit nothing, and every record is released.
+func TestWindowsAheadStopAtTheFailedWindow(t *testing.T) {
+	f := newFixture(t)
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	// Small batches: each window emits several records.
+	client, err := extract.NewClient(extract.ClientConfig{BaseURL: f.url, Key: key, RequestsPerSecond: 500, Concurrency: 4, Timeout: 5 * time.Second, MaxRetries: -1},
+		extract.WithAllocator(mem), extract.WithBatchRows(7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner, err := extract.NewExtractor("conversions", client, models.Conversions(), extract.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := f.now.AddDate(0, 0, -9).Truncate(24 * time.Hour)
+	to := f.now.Truncate(24 * time.Hour)
+	ex := &failingExtractor{Extractor: inner, windows: inner.PlanBackfill(from, to), fail: 4, started: make(chan struct{}), rows: map[int]int64{}}
+	if len(ex.windows) < 8 {
+		t.Fatalf("%d windows, want 8 or more", len(ex.windows))
+	}
+	var done []int
+	res, err := Backfill(context.Background(), ex, f.sink, from, to, Options{WindowsAhead: 3, Progress: func(p Progress) {
+		if p.Done > 0 && (len(done) == 0 || done[len(done)-1] != p.Done) {
+			done = append(done, p.Done)
+		}
+	}})
+	if err == nil || !strings.Contains(err.Error(), "injected failure") || !strings.Contains(err.Error(), "window "+describe(ex.windows[4])) {
+		t.Fatalf("err %v, want the injected failure of window %s", err, describe(ex.windows[4]))
+	}
+	if !slices.Equal(done, []int{1, 2, 3, 4}) || res.Windows != 4 {
+		t.Fatalf("committed windows %v (result %d), want 1..4 in order", done, res.Windows)
+	}
+	c, ok := f.cursor(t, checkpoints.BackfillKey("conversions"))
+	if !ok || !c.Position.Equal(ex.windows[3].Advance) {
+		t.Fatalf("backfill cursor %v %v, want the end of window 4 %v", c.Position, ok, ex.windows[3].Advance)
+	}
+	var before int64
+	for i := range 4 {
+		before += ex.rows[i]
+	}
+	if ex.rows[4] == 0 {
+		t.Fatalf("rows per window %v: want the failing window fetched", ex.rows)
+	}
+	if got := f.count(t); int64(got) != before {
+		t.Fatalf("%d rows loaded, want the %d of the 4 windows before the failing one", got, before)
 	}
 }

@@ -82,7 +82,7 @@ func (a *app) backfill(ctx context.Context, src *source, sink load.Warehouse, fr
 	start := time.Date(from.Year(), from.Month(), from.Day(), 0, 0, 0, 0, loc)
 	end := time.Date(to.Year(), to.Month(), to.Day()+1, 0, 0, 0, 0, loc) // --to is inclusive
 	for _, ex := range src.extractors {
-		opts := pipeline.Options{Log: a.log}
+		opts := pipeline.Options{Log: a.log, WindowsAhead: a.cfg.API.Concurrency}
 		tracker := a.tracker()
 		if tracker != nil {
 			opts.Progress = tracker.Progress

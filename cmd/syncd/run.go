@@ -120,7 +120,7 @@ func runDaemon(ctx context.Context, g *globals) error {
 			Retention: plan.HasRetention(decl.Planner),
 			Behind:    behind,
 			Run: func(ctx context.Context) (pipeline.Result, error) {
-				opts := pipeline.Options{Log: a.log, Progress: daemon.Progress(ctx)}
+				opts := pipeline.Options{Log: a.log, Progress: daemon.Progress(ctx), WindowsAhead: a.cfg.API.Concurrency}
 				if tracker != nil {
 					// On a terminal the passes in flight share a line too.
 					toDaemon := opts.Progress

@@ -56,7 +56,7 @@ Streams: ` + strings.Join(models.Names(), ", "),
 			var passes []passview.Pass
 			tracker := a.tracker()
 			for _, ex := range src.extractors {
-				opts := pipeline.Options{Log: a.log, Now: now}
+				opts := pipeline.Options{Log: a.log, Now: now, WindowsAhead: a.cfg.API.Concurrency}
 				if tracker != nil {
 					opts.Progress = tracker.Progress
 				}
