@@ -76,7 +76,7 @@ func TestV1WarehouseMigratesAndSyncsOn(t *testing.T) {
 	// the file as it is.
 	for _, args := range [][]string{{"query", "SELECT count(*) FROM conversions"}, {"state"}} {
 		r := e.syncd(t, args...)
-		if r.code != 1 || !oneLine(r.stderr) || !strings.Contains(r.stderr, "has schema version 1; this syncd reads version 4: run `syncd sync` (or any writable command) once to upgrade it") {
+		if r.code != 1 || !oneLine(r.stderr) || !strings.Contains(r.stderr, "has schema version 1; this syncd reads version 5: run `syncd sync` (or any writable command) once to upgrade it") {
 			t.Errorf("syncd %s on a v1 warehouse: exit %d, stderr %q", args[0], r.code, r.stderr)
 		}
 	}
@@ -86,11 +86,11 @@ func TestV1WarehouseMigratesAndSyncsOn(t *testing.T) {
 
 	e.mustSync(t)
 
-	if v := version(); v != "4" {
-		t.Errorf("after sync: schema version %s, want 4", v)
+	if v := version(); v != "5" {
+		t.Errorf("after sync: schema version %s, want 5", v)
 	}
 	hist := e.rawStrings(t, `SELECT version::VARCHAR, name, (applied_at IS NOT NULL)::VARCHAR FROM _syncd_migrations ORDER BY version`)
-	if len(hist) != 3 || hist[0][0] != "2" || hist[1][0] != "3" || hist[2][0] != "4" || hist[0][2] != "true" || hist[2][2] != "true" {
+	if len(hist) != 4 || hist[0][0] != "2" || hist[1][0] != "3" || hist[2][0] != "4" || hist[3][0] != "5" || hist[0][2] != "true" || hist[3][2] != "true" {
 		t.Errorf("migration history: %v", hist)
 	}
 

@@ -26,7 +26,7 @@ type Target struct {
 	// Changes, when set, names a set of changed hours the commit adds to,
 	// in the same transaction as its rows: the UTC hour (of the model's
 	// day column) of every row it inserts or changes. A row equal to the
-	// one the table holds (by the model's Original column) need not be
+	// one the table holds (in every column but _synced_at) need not be
 	// added; a sink that cannot tell adds it.
 	Changes string
 	// Consumes, when set, names a set of changed hours the commit removes

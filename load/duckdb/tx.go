@@ -47,8 +47,10 @@ type Tx struct {
 	stage   string
 	created bool   // the target table was created by this Tx
 	version string // the model's version column: latest wins on duplicate keys ("" when none)
-	// original is the model's column of the object a row was decoded from:
-	// equal in a staged and a stored row, the row is unchanged ("" when none).
+	// original is the model's column of the object a row was decoded from
+	// (with the typed columns, see models.Folds): when the model has one,
+	// a staged row whose columns save _synced_at equal the stored row's is
+	// unchanged ("" when none).
 	original string
 
 	insertSQL string // INSERT INTO stage ... SELECT ... FROM %s (view name)
@@ -433,9 +435,16 @@ func (tx *Tx) commit(ctx context.Context, cursor *checkpoints.Cursor) (int64, er
 				// A key whose winning row is what the table already holds
 				// changes nothing: leave that row (and its _synced_at) alone,
 				// so a pass re-reading its lookback writes only what changed.
+				// raw holds only what no typed column holds (models.Folds),
+				// so the row is unchanged when every column but _synced_at is.
+				same := tx.unchangedColumns()
+				conds := make([]string, len(same))
+				for i, c := range same {
+					conds[i] = fmt.Sprintf("t.%[1]s IS NOT DISTINCT FROM w.%[1]s", quoteIdent(c))
+				}
 				if _, err := exec("unchanged", fmt.Sprintf(
-					`DELETE FROM %[1]s WHERE %[2]s IN (SELECT w.%[2]s FROM (SELECT %[2]s, %[5]s FROM %[1]s QUALIFY row_number() OVER (PARTITION BY %[2]s ORDER BY %[3]s) = 1) w JOIN %[4]s t ON t.%[2]s = w.%[2]s AND t.%[5]s = w.%[5]s)`,
-					stage, k, tx.winnerOrder(), t, quoteIdent(tx.original))); err != nil {
+					`DELETE FROM %[1]s WHERE %[2]s IN (SELECT w.%[2]s FROM (SELECT %[5]s FROM %[1]s QUALIFY row_number() OVER (PARTITION BY %[2]s ORDER BY %[3]s) = 1) w JOIN %[4]s t ON t.%[2]s = w.%[2]s AND %[6]s)`,
+					stage, k, tx.winnerOrder(), t, quoteList(same), strings.Join(conds, " AND "))); err != nil {
 					return 0, err
 				}
 			}
@@ -552,6 +561,18 @@ func quoteList(names []string) string {
 
 // winnerOrder ranks a key's staged rows: the latest version wins, then
 // the last written.
+// unchangedColumns are the columns whose equality makes a staged row the
+// stored one: all but _synced_at, which says when a row last changed.
+func (tx *Tx) unchangedColumns() []string {
+	var out []string
+	for _, c := range tx.columns {
+		if c != models.SyncedAtColumn {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 func (tx *Tx) winnerOrder() string {
 	order := seqColumn + " DESC"
 	if tx.version != "" {
