@@ -85,3 +85,33 @@ func TestDecodeShapes(t *testing.T) {
 		t.Errorf("errorText %q", got)
 	}
 }
+
+// TestSkimValue: the skim that finds a list's elements must end each value
+// exactly where the JSON grammar does, escaped quotes and nesting included,
+// and refuse what no parse could accept there.
+func TestSkimValue(t *testing.T) {
+	for in, want := range map[string]int{
+		`{"a":"x\"}"},`:         len(`{"a":"x\"}"}`),
+		`"a\\"]`:                len(`"a\\"`),
+		`"a\\\"b"`:              len(`"a\\\"b"`),
+		`[{"a":[1,{}]},2] 3`:    len(`[{"a":[1,{}]},2]`),
+		`-12.5e3,`:              len(`-12.5e3`),
+		`true}`:                 len(`true`),
+		`{"a":"]"}`:             len(`{"a":"]"}`),
+		"[\n {\"a\" : null}\n]": len("[\n {\"a\" : null}\n]"),
+	} {
+		n, err := skimValue([]byte(in))
+		if err != nil || n != want {
+			t.Errorf("skimValue(%q) = %d, %v; want %d", in, n, err, want)
+		}
+	}
+	for in, truncated := range map[string]bool{
+		`{"a":1`: true, `"abc`: true, `"a\"`: true, `[[]`: true, ``: true,
+		`{"a":1]`: false, `]`: false, `,`: false, `<html>`: false, `{"a":@}`: false,
+	} {
+		_, err := skimValue([]byte(in))
+		if err == nil || errors.Is(err, io.ErrUnexpectedEOF) != truncated {
+			t.Errorf("skimValue(%q): err %v, want truncated %v", in, err, truncated)
+		}
+	}
+}

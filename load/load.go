@@ -26,7 +26,7 @@ type Target struct {
 	// Changes, when set, names a set of changed hours the commit adds to,
 	// in the same transaction as its rows: the UTC hour (of the model's
 	// day column) of every row it inserts or changes. A row equal to the
-	// one the table holds (by the model's Original column) need not be
+	// one the table holds (in every column but _synced_at) need not be
 	// added; a sink that cannot tell adds it.
 	Changes string
 	// Consumes, when set, names a set of changed hours the commit removes
@@ -117,8 +117,10 @@ type Tx interface {
 //
 //   - Inserted: the table held no row of the key (a model without a key:
 //     every row).
-//   - Unchanged: the table held the key with an equal row, by the model's
-//     Original column (every column but _synced_at is decoded from it).
+//   - Unchanged: the table held the key with an equal row: equal in every
+//     column but _synced_at (raw alone cannot tell, since it holds only
+//     what no typed column holds). Only a model with an Original column
+//     has unchanged rows.
 //     A sink may leave such a row as it is (see Target.Changes) or
 //     rewrite it; either way it counts here, not as updated.
 //   - Updated: the table held the key with a different row.

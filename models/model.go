@@ -29,12 +29,14 @@ type Model interface {
 	// a row (updated_at; "" when rows carry none): of rows with one key, a
 	// sink keeps the latest version, then the last written.
 	Version() string
-	// Original names the column that holds the object each row was
-	// decoded from (raw; "" when none). Every other column save _synced_at
-	// is decoded from it, so a row whose Original equals the stored row's
-	// of the same key is that row unchanged: a sink may leave the stored
-	// row (and its _synced_at) be, and a lookback's re-read then writes
-	// only what changed.
+	// Original names the column that holds, with the typed columns, the
+	// object each row was decoded from (raw; "" when none): raw keeps the
+	// members no typed column gives back exactly (see Folds). Every other
+	// column save _synced_at is decoded from the object, so a row whose
+	// columns save _synced_at all equal the stored row's of the same key
+	// is that row unchanged: a sink may leave the stored row (and its
+	// _synced_at) be, and a lookback's re-read then writes only what
+	// changed.
 	Original() string
 	// NewBuilder starts a batch. loc is the zone the API's naive timestamps
 	// are in (the timezone= the rows were requested with); syncedAt fills

@@ -35,7 +35,15 @@ type scanner struct {
 	pos  int
 	out  []byte // sanitized compact copy; nil-able when emit is false
 	emit bool
+	// tops are, when emitting, the spans in out of the members visit is
+	// called for, in order (the members of the object scanTop reads); an
+	// empty span for a member out leaves out (a credential). The builder
+	// drops members a typed column holds from the raw copy with them.
+	tops []span
 }
+
+// span is [from, to) of out, a member's "name":value without its comma.
+type span struct{ from, to int }
 
 func (s *scanner) fail(msg string) error { return &syntaxError{off: s.pos, msg: msg} }
 
@@ -110,6 +118,9 @@ func (s *scanner) object(depth int, visit memberFunc) error {
 			if emitted > 0 {
 				s.out = append(s.out, ',')
 			}
+		}
+		from := len(s.out)
+		if keep {
 			s.appendString(s.data[kstart:kstart+1+len(key)+1], escaped)
 			s.out = append(s.out, ':')
 			emitted++
@@ -123,6 +134,12 @@ func (s *scanner) object(depth int, visit memberFunc) error {
 			return err
 		}
 		if visit != nil {
+			switch {
+			case keep:
+				s.tops = append(s.tops, span{from, len(s.out)})
+			case s.emit: // a credential, left out
+				s.tops = append(s.tops, span{})
+			}
 			visit(key, escaped, s.data[vstart:s.pos])
 		}
 		s.skipSpace()

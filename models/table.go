@@ -84,6 +84,8 @@ type table struct {
 	slot    map[string]int
 	// decl holds each declared column's decoder.
 	decl []decoder
+	// folds are the columns raw may leave out (fold.go).
+	folds []fold
 }
 
 // declaredTable is the table of a stream whose columns are declared.
@@ -96,6 +98,7 @@ func declaredTable(s *Stream) *table {
 func buildTable(name string, cols []column, key []string, day, version string) *table {
 	t := &table{name: name, key: key, day: day, version: version, slot: map[string]int{}}
 	for _, c := range cols {
+		declared := c
 		if c.from.routes == nil {
 			c.from = at(c.name)
 		}
@@ -114,6 +117,10 @@ func buildTable(name string, cols []column, key []string, day, version string) *
 			routes[i].slot = t.slot[top]
 		}
 		c.from.routes = routes
+		declared.from = c.from
+		if kind, ok := foldOf(declared); ok {
+			t.folds = append(t.folds, fold{col: len(t.cols), slot: routes[0].slot, kind: kind})
+		}
 		t.cols = append(t.cols, c)
 		t.decl = append(t.decl, dec)
 	}
@@ -325,6 +332,14 @@ type builder struct {
 	sync  int64
 	n     int
 	key   []byte // the pending row's key (AppendNew)
+	// top and seen are, per member slot, its index in sc.tops (-1: not
+	// there) and how often the object names it; drop and res are
+	// residual's buffers; utc: naive times are read in UTC.
+	top  []int
+	seen []int
+	drop []int
+	res  []byte
+	utc  bool
 
 	str []*array.StringBuilder
 	i64 []*array.Int64Builder
@@ -358,6 +373,7 @@ func (t *table) NewBuilder(mem memory.Allocator, loc *time.Location, syncedAt ti
 		f64:  make([]*array.Float64Builder, nc),
 	}
 	b.state = rowState{t: t, loc: loc, vals: make([][]byte, len(t.members)), cells: make([]cell, nc)}
+	b.top, b.seen, b.utc = make([]int, len(t.members)), make([]int, len(t.members)), loc == time.UTC
 	for i := range b.state.cells {
 		b.state.cells[i].null = true
 	}
@@ -388,18 +404,21 @@ func (t *table) NewBuilder(mem memory.Allocator, loc *time.Location, syncedAt ti
 }
 
 func (b *builder) onMember(key []byte, escaped bool, val []byte) {
+	var i int
+	var ok bool
 	if escaped {
-		k, ok := unquoteBytes(key)
-		if !ok {
+		k, valid := unquoteBytes(key)
+		if !valid {
 			return
 		}
-		if i, ok := b.t.slot[k]; ok {
-			b.state.vals[i] = val
-		}
-		return
+		i, ok = b.t.slot[k]
+	} else {
+		i, ok = b.t.slot[string(key)]
 	}
-	if i, ok := b.t.slot[string(key)]; ok {
+	if ok {
 		b.state.vals[i] = val
+		b.top[i] = len(b.sc.tops) - 1
+		b.seen[i]++
 	}
 }
 
@@ -465,8 +484,13 @@ func (b *builder) discard() {
 // cleared again, so a bad object never leaves anything behind.
 func (b *builder) decode(obj json.RawMessage) error {
 	clear(b.state.vals)
+	clear(b.seen)
+	for i := range b.top {
+		b.top[i] = -1
+	}
 	b.sc.data = obj
 	b.sc.out = b.sc.out[:0]
+	b.sc.tops = b.sc.tops[:0]
 	b.sc.emit = true
 	if err := b.sc.scanTop(b.visit); err != nil {
 		if errors.Is(err, errNotObject) {
@@ -494,6 +518,7 @@ func trimLeft(v []byte) []byte {
 func (b *builder) commit() {
 	nc := len(b.t.cols)
 	cells := b.state.cells
+	raw := b.residual() // before the loop below clears the cells
 	for i := 0; i < nc-2; i++ {
 		c := &cells[i]
 		switch b.t.cols[i].typ {
@@ -548,7 +573,7 @@ func (b *builder) commit() {
 		}
 		*c = cell{null: true}
 	}
-	b.str[nc-2].BinaryBuilder.Append(b.sc.out)
+	b.str[nc-2].BinaryBuilder.Append(raw)
 	b.tsb[nc-1].Append(arrow.Timestamp(b.sync))
 	b.n++
 }

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/syncd/syncd/models"
 )
 
 // Schema migrations.
@@ -66,6 +68,7 @@ var migrations = []Migration{
 	{Version: 3, Name: "keep the hours whose conversions changed in _syncd_changed", Up: createChangedHours},
 	{Version: 4, Name: "add stats_daily.currency ('' on the rows already held, whose money mixes currencies)", Up: addStatsCurrency},
 	{Version: 5, Name: "add each pass's summary to _syncd_runs (rows read, inserted, updated, unchanged; retries; cursor before and after; NULL on the passes already recorded)", Up: addRunSummary},
+	{Version: 6, Name: "rewrite raw to hold only what no typed column holds (each table's _raw view gives back the whole object)", Up: foldRaw},
 }
 
 // baselineVersion is the schema every release before migrations wrote.
@@ -326,4 +329,80 @@ func addRunSummary(ctx context.Context, tx *sql.Tx) error {
 		}
 	}
 	return nil
+}
+
+// foldRaw is version 6: raw keeps only the members no typed column gives
+// back (models.Folds), as rows loaded since are written, and the
+// <table>_raw views rebuild the whole object. Each member is left out of
+// the stored raw when its text, as DuckDB reads it, is the column's value
+// written back (the same test the views' rebuilding relies on). DuckDB
+// rewrites the rest of the object as it reads it: numbers as their value
+// (1.50 as 1.5, 1e3 as 1000.0), escapes as the characters they stand for.
+// A number that a double could not carry exactly (16 or more digits, or an
+// exponent) or a \uD8xx escape, which DuckDB refuses, leaves the row's raw
+// whole, which the views give back as it is.
+func foldRaw(ctx context.Context, tx *sql.Tx) error {
+	for _, d := range models.Registry() {
+		m, err := d.Model(d.Defaults.Slices)
+		if err != nil {
+			return err
+		}
+		folds := models.Folds(m)
+		if len(folds) == 0 {
+			continue
+		}
+		need := []string{"'" + m.Original() + "'"}
+		for _, f := range folds {
+			need = append(need, "'"+f.Column+"'")
+		}
+		var have int
+		if err := tx.QueryRowContext(ctx, fmt.Sprintf(`SELECT count(*) FROM duckdb_columns()
+			WHERE database_name = current_database() AND schema_name = 'main' AND table_name = ? AND column_name IN (%s)`,
+			strings.Join(need, ", ")), m.Table()).Scan(&have); err != nil {
+			return err
+		}
+		if have != len(need) {
+			continue // a table not created yet, or of another shape: nothing to fold
+		}
+		if _, err := tx.ExecContext(ctx, foldRawSQL(m.Table(), m.Original(), folds)); err != nil {
+			return fmt.Errorf("%s: %w", m.Table(), err)
+		}
+	}
+	return nil
+}
+
+// foldRawSQL is the UPDATE that folds table's raw column. raw is parsed
+// once per row (json_extract of every folded member at once): a parse per
+// member and test ran DuckDB out of a 1 GB memory_limit on 1,500 clicks.
+func foldRawSQL(table, raw string, folds []models.Fold) string {
+	r := quoteIdent(raw)
+	paths := make([]string, len(folds))
+	drops := make([]string, len(folds))
+	for i, f := range folds {
+		paths[i] = "'$." + f.Column + "'"
+		c := quoteIdent(f.Column)
+		v := fmt.Sprintf("m[%d]", i+1)
+		typ := "json_type(" + v + ")"
+		text := "(" + v + " ->> '$')"
+		var same string
+		switch f.Kind {
+		case models.FoldString:
+			same = fmt.Sprintf("%s = 'VARCHAR' AND %s = %s", typ, text, c)
+		case models.FoldInt:
+			same = fmt.Sprintf("%s IN ('BIGINT', 'UBIGINT') AND %s = CAST(%s AS VARCHAR)", typ, text, c)
+		case models.FoldDecimal:
+			same = fmt.Sprintf("%s IN ('BIGINT', 'UBIGINT', 'DOUBLE') AND TRY_CAST(%s AS DECIMAL(38,10)) = %s", typ, text, c)
+		case models.FoldTime:
+			same = fmt.Sprintf("%s = 'VARCHAR' AND %s = strftime(%s, '%%Y-%%m-%%d %%H:%%M:%%S')", typ, text, c)
+		}
+		drops[i] = fmt.Sprintf(`CASE WHEN %s THEN '"%s":null' END`, same, f.Column)
+	}
+	return fmt.Sprintf(`UPDATE %[1]s SET %[2]s = f.folded FROM (
+		SELECT rid, coalesce(TRY(CAST(json_merge_patch(%[2]s, patch) AS VARCHAR)), %[2]s) AS folded FROM (
+			SELECT rid, %[2]s, '{' || concat_ws(',', %[3]s) || '}' AS patch FROM (
+				SELECT rowid AS rid, *, json_extract(%[2]s, [%[4]s]) AS m FROM %[1]s
+				WHERE NOT regexp_matches(%[2]s, '[:,\[]-?[0-9.]{16,}|[:,\[]-?[0-9.]+[eE]|\\u[dD]')))
+		WHERE patch <> '{}') f
+		WHERE %[1]s.rowid = f.rid`,
+		quoteIdent(table), r, strings.Join(drops, ", "), strings.Join(paths, ", "))
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -45,22 +46,32 @@ func rawQuery(t testing.TB, path, q string) []string {
 var fixtureTables = []string{"conversions", "clicks", "server_postbacks", "affiliate_postbacks", "stats_daily", "offers", "partners", "advertisers", "_syncd_state", "_syncd_runs"}
 
 // snapshot is every fixture table's row count and content checksum, the
-// cursors and the views: what no migration so far may change.
+// cursors and the views (but the <table>_raw views Open adds): what no
+// migration so far may change.
 func snapshot(t testing.TB, path string) []string {
 	t.Helper()
 	var qs []string
 	for _, table := range fixtureTables {
 		// Columns a migration added are left out, so the rows compare
 		// with the fixture's; TestUpgradeV1Fixture checks their values.
-		src := table
+		// raw is rewritten by migration 5: TestUpgradeV1Fixture compares
+		// the whole objects its views give back with the fixture's raw.
+		var skip []string
 		if added := addedColumns[table]; len(added) > 0 && hasColumn(t, path, table, added[0]) {
-			src = fmt.Sprintf("(SELECT * EXCLUDE (%s) FROM %s)", strings.Join(added, ", "), table)
+			skip = append(skip, added...)
+		}
+		if hasColumn(t, path, table, "raw") {
+			skip = append(skip, "raw")
+		}
+		src := table
+		if len(skip) > 0 {
+			src = fmt.Sprintf("(SELECT * EXCLUDE (%s) FROM %s)", strings.Join(skip, ", "), table)
 		}
 		qs = append(qs, fmt.Sprintf(`SELECT '%[1]s', count(*), coalesce(sum(hash(t)), 0) FROM %[2]s t`, table, src))
 	}
 	out := rawQuery(t, path, strings.Join(qs, " UNION ALL ")+" ORDER BY 1")
 	out = append(out, rawQuery(t, path, `SELECT stream, position, meta, updated_at FROM _syncd_state ORDER BY stream`)...)
-	return append(out, rawQuery(t, path, `SELECT string_agg(view_name, ',' ORDER BY view_name) FROM duckdb_views() WHERE NOT internal`)...)
+	return append(out, rawQuery(t, path, `SELECT string_agg(view_name, ',' ORDER BY view_name) FROM duckdb_views() WHERE NOT internal AND NOT suffix(view_name, '_raw')`)...)
 }
 
 // addedColumns are the columns migrations added to the fixture's tables.
@@ -154,6 +165,7 @@ func TestUpgradeV1Fixture(t *testing.T) {
 		t.Fatal("the v1 fixture already has _syncd_migrations")
 	}
 	before := snapshot(t, path)
+	objects := fixtureObjects(t, path, "")
 
 	s, err := Open(bg, path)
 	if err != nil {
@@ -185,6 +197,62 @@ func TestUpgradeV1Fixture(t *testing.T) {
 	// Passes recorded before their summary have none: NULL, not 0.
 	eq(t, rawQuery(t, path, `SELECT count(*) FILTER (WHERE rows_read IS NULL AND rows_inserted IS NULL AND rows_updated IS NULL
 		AND rows_unchanged IS NULL AND retries IS NULL AND cursor_before IS NULL AND cursor_after IS NULL), count(*) FROM _syncd_runs`), []string{"8|8"})
+	// raw now holds what no typed column holds, and each <table>_raw view
+	// gives back every row's object as the fixture held it, member for
+	// member (numbers by value).
+	after := fixtureObjects(t, path, "_raw")
+	for table, rows := range objects {
+		if len(after[table]) != len(rows) {
+			t.Errorf("%s_raw: %d rows, the fixture %d", table, len(after[table]), len(rows))
+		}
+		var was, is int
+		for k, obj := range rows {
+			if !jsonEqual(t, []byte(after[table][k]), []byte(obj)) {
+				t.Errorf("%s %s: rebuilt %s\nthe fixture's %s", table, k, after[table][k], obj)
+			}
+			was += len(obj)
+		}
+		is, _ = strconv.Atoi(rawQuery(t, path, "SELECT sum(strlen(raw)) FROM "+table)[0])
+		if is >= was {
+			t.Errorf("%s: raw holds %d bytes after the upgrade, %d before", table, is, was)
+		}
+		t.Logf("%s: raw %d -> %d bytes", table, was, is)
+	}
+}
+
+// fixtureObjects maps each folded table's rows (by key) to raw as read from
+// the table plus suffix (the table, or its _raw view).
+func fixtureObjects(t testing.TB, path, suffix string) map[string]map[string]string {
+	t.Helper()
+	db, err := sql.Open("duckdb", path+"?access_mode=READ_ONLY")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	out := map[string]map[string]string{}
+	for _, d := range models.Registry() {
+		m, err := d.Model(d.Defaults.Slices)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(models.Folds(m)) == 0 || !hasTable(t, path, m.Table()) {
+			continue
+		}
+		rows, err := db.Query(fmt.Sprintf("SELECT CAST(%s AS VARCHAR), raw FROM %s", quoteIdent(m.Key()[0]), quoteIdent(m.Table()+suffix)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[m.Table()] = map[string]string{}
+		for rows.Next() {
+			var k, raw string
+			if err := rows.Scan(&k, &raw); err != nil {
+				t.Fatal(err)
+			}
+			out[m.Table()][k] = raw
+		}
+		rows.Close()
+	}
+	return out
 }
 
 // TestReadOnlyOpenOfOlderWarehouseIsRefused: `syncd query` and `syncd

@@ -23,6 +23,7 @@ import (
 
 	"github.com/syncd/syncd/checkpoints"
 	"github.com/syncd/syncd/load"
+	"github.com/syncd/syncd/models"
 	warehousesql "github.com/syncd/syncd/sql"
 )
 
@@ -377,6 +378,36 @@ func (s *Sink) EnsureViews(ctx context.Context) error {
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("duckdb: view %s: %w", v.Name, err))
+		}
+	}
+	errs = append(errs, s.ensureRawViews(ctx, cols))
+	return errors.Join(errs...)
+}
+
+// ensureRawViews (re)creates each stream table's <table>_raw view (see
+// RawView) where the table has the columns it reads, and drops it where
+// not.
+func (s *Sink) ensureRawViews(ctx context.Context, cols map[string]map[string]bool) error {
+	var errs []error
+	for _, d := range models.Registry() {
+		m, err := d.Model(d.Defaults.Slices)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		name, q, ok := RawView(m)
+		if !ok {
+			continue
+		}
+		have := cols[m.Table()]
+		for _, f := range append(models.Folds(m), models.Fold{Column: m.Original()}) {
+			ok = ok && have[f.Column]
+		}
+		if !ok {
+			q = "DROP VIEW IF EXISTS " + quoteIdent(name)
+		}
+		if _, err := s.db.ExecContext(ctx, q); err != nil {
+			errs = append(errs, fmt.Errorf("duckdb: view %s: %w", name, err))
 		}
 	}
 	return errors.Join(errs...)

@@ -47,8 +47,10 @@ type Tx struct {
 	stage   string
 	created bool   // the target table was created by this Tx
 	version string // the model's version column: latest wins on duplicate keys ("" when none)
-	// original is the model's column of the object a row was decoded from:
-	// equal in a staged and a stored row, the row is unchanged ("" when none).
+	// original is the model's column of the object a row was decoded from
+	// (with the typed columns, see models.Folds): when the model has one,
+	// a staged row whose columns save _synced_at equal the stored row's is
+	// unchanged ("" when none).
 	original string
 
 	insertSQL string // INSERT INTO stage ... SELECT ... FROM %s (view name)
@@ -573,10 +575,10 @@ func (tx *Tx) keyConds(a, b string) string {
 	return strings.Join(conds, " AND ")
 }
 
-// winnersSQL selects the key and the original of each key's winning
-// staged row.
+// winnersSQL selects each key's winning staged row (its
+// unchangedColumns).
 func (tx *Tx) winnersSQL() string {
-	cols := quoteList(tx.keys) + ", " + quoteIdent(tx.original)
+	cols := quoteList(tx.unchangedColumns())
 	return fmt.Sprintf("SELECT %s FROM %s QUALIFY row_number() OVER (PARTITION BY %s ORDER BY %s) = 1",
 		cols, quoteIdent(tx.stage), quoteList(tx.keys), tx.winnerOrder())
 }
@@ -584,18 +586,18 @@ func (tx *Tx) winnersSQL() string {
 // dropUnchangedSQL deletes from the stage every row of the keys whose
 // winner equals the row table t holds.
 func (tx *Tx) dropUnchangedSQL(t string) string {
-	stage, orig := quoteIdent(tx.stage), quoteIdent(tx.original)
+	stage, same := quoteIdent(tx.stage), tx.sameRow("w", "t")
 	if len(tx.keys) == 1 {
 		k := quoteIdent(tx.keys[0])
-		return fmt.Sprintf(`DELETE FROM %[1]s WHERE %[2]s IN (SELECT w.%[2]s FROM (%[3]s) w JOIN %[4]s t ON t.%[2]s = w.%[2]s AND t.%[5]s = w.%[5]s)`,
-			stage, k, tx.winnersSQL(), t, orig)
+		return fmt.Sprintf(`DELETE FROM %[1]s WHERE %[2]s IN (SELECT w.%[2]s FROM (%[3]s) w JOIN %[4]s t ON t.%[2]s = w.%[2]s AND %[5]s)`,
+			stage, k, tx.winnersSQL(), t, same)
 	}
 	keys := make([]string, len(tx.keys))
 	for i, k := range tx.keys {
 		keys[i] = "w." + quoteIdent(k)
 	}
-	return fmt.Sprintf(`DELETE FROM %[1]s USING (SELECT %[2]s FROM (%[3]s) w JOIN %[4]s t ON %[5]s AND t.%[6]s = w.%[6]s) u WHERE %[7]s`,
-		stage, strings.Join(keys, ", "), tx.winnersSQL(), t, tx.keyConds("w", "t"), orig, tx.keyConds(stage, "u"))
+	return fmt.Sprintf(`DELETE FROM %[1]s USING (SELECT %[2]s FROM (%[3]s) w JOIN %[4]s t ON %[5]s AND %[6]s) u WHERE %[7]s`,
+		stage, strings.Join(keys, ", "), tx.winnersSQL(), t, tx.keyConds("w", "t"), same, tx.keyConds(stage, "u"))
 }
 
 // countHeld counts, before a replace deletes anything, the staged winners
@@ -608,7 +610,7 @@ func (tx *Tx) countHeld(count func(step, q string, args ...any) ([]int64, error)
 		return count("count-held", fmt.Sprintf(`SELECT count(*), 0 FROM (SELECT DISTINCT %s FROM %s) w JOIN %s t ON %s`,
 			quoteList(tx.keys), quoteIdent(tx.stage), t, tx.keyConds("w", "t")))
 	}
-	eq := "t." + quoteIdent(tx.original) + " = w." + quoteIdent(tx.original)
+	eq := tx.sameRow("w", "t")
 	return count("count-held", fmt.Sprintf(`SELECT count(*), count(*) FILTER (WHERE %s) FROM (%s) w JOIN %s t ON %s`,
 		eq, tx.winnersSQL(), t, tx.keyConds("w", "t")))
 }
@@ -644,6 +646,31 @@ func quoteList(names []string) string {
 		q[i] = quoteIdent(n)
 	}
 	return strings.Join(q, ", ")
+}
+
+// sameRow says a row of a equals the row of b: in every one of the
+// unchangedColumns.
+func (tx *Tx) sameRow(a, b string) string {
+	same := tx.unchangedColumns()
+	conds := make([]string, len(same))
+	for i, c := range same {
+		conds[i] = fmt.Sprintf("%[2]s.%[1]s IS NOT DISTINCT FROM %[3]s.%[1]s", quoteIdent(c), a, b)
+	}
+	return strings.Join(conds, " AND ")
+}
+
+// unchangedColumns are the columns whose equality makes a staged row the
+// stored one: all but _synced_at, which says when a row last changed. raw
+// alone cannot tell: it holds only what no typed column holds
+// (models.Folds).
+func (tx *Tx) unchangedColumns() []string {
+	var out []string
+	for _, c := range tx.columns {
+		if c != models.SyncedAtColumn {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // winnerOrder ranks a key's staged rows: the latest version wins, then

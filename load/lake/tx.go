@@ -2,6 +2,7 @@ package lake
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -283,8 +284,8 @@ type merge struct {
 	mode  models.Mode
 	from  time.Time
 	to    time.Time
-	// seed hashes the model's Original column, so a staged winner and
-	// the stored row of its key compare without holding either.
+	// seed hashes rows (rowHash), so a staged winner and the stored row
+	// of its key compare without holding either.
 	seed maphash.Seed
 }
 
@@ -377,7 +378,6 @@ func (m *merge) count(c *heldCount, w *stagedWinners, old arrow.RecordBatch, key
 	for i, col := range keyCols {
 		keys[i] = old.Column(col)
 	}
-	orig := m.originalColumn(old)
 	var buf []byte
 	var err error
 	for i := range int(old.NumRows()) {
@@ -389,37 +389,38 @@ func (m *merge) count(c *heldCount, w *stagedWinners, old arrow.RecordBatch, key
 			continue
 		}
 		c.keys++
-		if h, ok := m.originalHash(orig, i); ok && r.hasOrig && h == r.orig {
+		if h, ok := m.rowHash(old, i); ok && r.hasOrig && h == r.orig {
 			c.equal++
 		}
 	}
 	return nil
 }
 
-// originalColumn is rec's Original column (nil for a model without one).
-func (m *merge) originalColumn(rec arrow.RecordBatch) arrow.Array {
-	o := m.model.Original()
-	if o == "" {
-		return nil
-	}
-	return rec.Column(m.model.Schema().FieldIndices(o)[0])
-}
-
-// originalHash hashes row i of an Original column; ok is false for a
-// null or no column, which equals nothing.
-func (m *merge) originalHash(c arrow.Array, i int) (uint64, bool) {
-	if c == nil || c.IsNull(i) {
+// rowHash hashes row i of rec over every column but _synced_at: the row
+// as load.Committed compares it (raw alone cannot tell, as it holds only
+// what no typed column holds: models.Folds). ok is false for a model
+// without an Original column, whose rows equal nothing.
+func (m *merge) rowHash(rec arrow.RecordBatch, i int) (uint64, bool) {
+	if m.model.Original() == "" {
 		return 0, false
 	}
-	switch a := c.(type) {
-	case *array.String:
-		return maphash.String(m.seed, a.Value(i)), true
-	case *array.LargeString:
-		return maphash.String(m.seed, a.Value(i)), true
-	case *array.Binary:
-		return maphash.Bytes(m.seed, a.Value(i)), true
+	var h maphash.Hash
+	h.SetSeed(m.seed)
+	var n [binary.MaxVarintLen64]byte
+	for c, f := range rec.Schema().Fields() {
+		if f.Name == models.SyncedAtColumn {
+			continue
+		}
+		col := rec.Column(c)
+		if col.IsNull(i) {
+			_ = h.WriteByte(0)
+			continue
+		}
+		v := col.ValueStr(i)
+		_, _ = h.Write(n[:binary.PutUvarint(n[:], uint64(len(v))+1)])
+		_, _ = h.WriteString(v)
 	}
-	return maphash.String(m.seed, c.ValueStr(i)), true
+	return h.Sum64(), true
 }
 
 // stagedWinners is which staged row of each key a commit keeps (load.Tx's
@@ -436,7 +437,7 @@ type stagedRow struct {
 	row  int64
 	v    int64
 	hasV bool
-	// orig is the hash of the row's Original column (hasOrig: it has one).
+	// orig is the row's rowHash (hasOrig: the model has an Original column).
 	orig    uint64
 	hasOrig bool
 }
@@ -469,14 +470,13 @@ func (m *merge) winners(p partition) (*stagedWinners, error) {
 		for i, c := range keyCols {
 			keys[i] = rec.Column(c)
 		}
-		orig := m.originalColumn(rec)
 		for i := range int(rec.NumRows()) {
 			var err error
 			if buf, err = appendKey(buf[:0], keys, i); err != nil {
 				return err
 			}
 			r := stagedRow{file: file, row: int64(i)}
-			r.orig, r.hasOrig = m.originalHash(orig, i)
+			r.orig, r.hasOrig = m.rowHash(rec, i)
 			if verCol >= 0 {
 				if r.v, r.hasV, err = versionAt(rec.Column(verCol), i); err != nil {
 					return err

@@ -256,7 +256,8 @@ func naive(t time.Time) any {
 	return time.Date(u.Year(), u.Month(), u.Day(), u.Hour(), u.Minute(), u.Second(), u.Nanosecond(), time.UTC)
 }
 
-// createViews creates warehousesql's views over the table views.
+// createViews creates warehousesql's views and each table's _raw view over
+// the table views.
 func (d *DB) createViews(ctx context.Context) error {
 	views, err := warehousesql.Views()
 	if err != nil {
@@ -265,6 +266,20 @@ func (d *DB) createViews(ctx context.Context) error {
 	for _, v := range views {
 		if _, err := d.db.ExecContext(ctx, v.SQL); err != nil {
 			return fmt.Errorf("lakesql: view %s: %w", v.Name, err)
+		}
+	}
+	// <table>_raw gives back each row's whole object, from a file written
+	// with raw folded (models.Folds) or from an older one whose raw is
+	// whole, alike: the lake's files are never rewritten for it.
+	ms, err := registryModels()
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if name, q, ok := duckdb.RawView(m); ok {
+			if _, err := d.db.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("lakesql: view %s: %w", name, err)
+			}
 		}
 	}
 	return nil

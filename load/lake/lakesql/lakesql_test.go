@@ -196,3 +196,36 @@ func TestRunsTableHasTheSummary(t *testing.T) {
 		t.Errorf("_syncd_runs: %s", got)
 	}
 }
+
+// TestRawViewOverTheLake: conversions_raw gives back each conversion's
+// whole object from the lake's files, whose raw holds only what no typed
+// column holds.
+func TestRawViewOverTheLake(t *testing.T) {
+	b, err := bucket.OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lk, err := lake.Open(t.Context(), b, "syncd test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lk.Close()
+	commit(t, lk, "pending", 1, 2)
+	d, err := Open(t.Context(), lk, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	got := scalar(t, d, "SELECT raw FROM conversions_raw WHERE id = 'c1'")
+	var obj map[string]any
+	if err := json.Unmarshal([]byte(got), &obj); err != nil {
+		t.Fatalf("conversions_raw's raw is not JSON: %v: %s", err, got)
+	}
+	want := map[string]any{"id": "c1", "status": "pending", "currency": "USD", "revenue": 2.0, "payouts": 1.0, "created_at": "2025-01-02 10:00:00"}
+	if fmt.Sprint(obj) != fmt.Sprint(want) {
+		t.Errorf("conversions_raw: %v, want %v", obj, want)
+	}
+	if raw := scalar(t, d, "SELECT raw FROM conversions WHERE id = 'c1'"); len(raw) >= len(got) {
+		t.Errorf("raw %s is not smaller than the object %s", raw, got)
+	}
+}
