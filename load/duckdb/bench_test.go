@@ -1,6 +1,8 @@
 package duckdb
 
 import (
+	"os"
+	"context"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -82,4 +84,64 @@ func benchUpsert(b *testing.B, opts ...Option) {
 		total += commit(batches[i%2])
 	}
 	b.ReportMetric(float64(total)/time.Since(start).Seconds(), "rows/s")
+}
+
+// BenchmarkWindowCommits: a first sync's commits as the pipeline makes
+// them: 30 windows of 3,300 new conversions each, one commit per window,
+// into a table that starts empty, recording changed hours. It logs where
+// a commit's time goes, step by step.
+func BenchmarkWindowCommits(b *testing.B) {
+	const windows, per = 30, 3_300
+	batches := make([][]arrow.RecordBatch, windows)
+	for i := range batches {
+		batches[i] = conversionBatches(b, i*per, per, 500)
+	}
+	steps := map[string]time.Duration{}
+	for b.Loop() {
+		b.StopTimer()
+		s, err := Open(bg, filepath.Join(b.TempDir(), "bench.duckdb"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if v := os.Getenv("BENCH_CKPT"); v != "" {
+			if _, err := s.db.Exec("SET checkpoint_threshold = '" + v + "'"); err != nil {
+				b.Fatal(err)
+			}
+		}
+		var last string
+		var at time.Time
+		s.testHook = func(_ context.Context, step string) {
+			now := time.Now()
+			if last != "" {
+				steps[last] += now.Sub(at)
+			}
+			last, at = step, now
+		}
+		b.StartTimer()
+		for i, recs := range batches {
+			tx, err := s.Begin(bg, load.Target{Model: models.Conversions(), Mode: models.Upsert, Changes: "conversions"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, r := range recs {
+				if err := tx.Write(bg, r); err != nil {
+					b.Fatal(err)
+				}
+			}
+			last = ""
+			if _, err := tx.Commit(bg, &checkpoints.Cursor{Stream: "conversions", Position: time.Unix(int64(i), 0)}); err != nil {
+				b.Fatal(err)
+			}
+			if last != "" {
+				steps[last] += time.Since(at)
+			}
+		}
+		c0 := time.Now()
+		s.Close()
+		steps["close"] += time.Since(c0)
+	}
+	b.ReportMetric(float64(windows*per*b.N)/b.Elapsed().Seconds(), "rows/s")
+	for k, v := range steps {
+		b.Logf("%-12s %v", k, v/time.Duration(b.N))
+	}
 }

@@ -122,6 +122,9 @@ type Sink struct {
 
 	// testHook, when set, runs before each step of a commit (tests only).
 	testHook func(ctx context.Context, step string)
+	// noDirect, when set, makes every commit stage its rows (tests only:
+	// the direct path is held to the staged one's results).
+	noDirect bool
 }
 
 // Open opens (creating when missing) the DuckDB file at path, migrates its

@@ -46,6 +46,7 @@ type Tx struct {
 	day     string
 	stage   string
 	created bool   // the target table was created by this Tx
+	staged  bool   // the staging table exists
 	version string // the model's version column: latest wins on duplicate keys ("" when none)
 	// original is the model's column of the object a row was decoded from
 	// (with the typed columns, see models.Folds): when the model has one,
@@ -54,6 +55,7 @@ type Tx struct {
 	original string
 
 	insertSQL string // INSERT INTO stage ... SELECT ... FROM %s (view name)
+	directSQL string // INSERT INTO the table ... SELECT ... FROM %s (view name)
 	seq       int64
 	views     int
 	state     txState
@@ -192,13 +194,6 @@ func (tx *Tx) prepare(ctx context.Context) error {
 		return err
 	}
 
-	// Staging: the target's columns plus the write sequence.
-	if _, err := tx.conn.ExecContext(ctx, fmt.Sprintf(
-		"CREATE TEMP TABLE %s AS SELECT *, CAST(0 AS BIGINT) AS %s FROM main.%s LIMIT 0",
-		quoteIdent(tx.stage), seqColumn, quoteIdent(tx.table))); err != nil {
-		return fmt.Errorf("create staging table: %w", err)
-	}
-
 	// The Arrow side's columns, cast where DuckDB's reading of Arrow differs
 	// from the table: timestamp[us, UTC] arrives as TIMESTAMPTZ and the tables
 	// hold naive UTC TIMESTAMPs.
@@ -219,6 +214,8 @@ func (tx *Tx) prepare(ctx context.Context) error {
 		arrow.Field{Name: seqColumn, Type: arrow.PrimitiveTypes.Int64}), nil)
 	tx.insertSQL = fmt.Sprintf("INSERT INTO %s (%s, %s) SELECT %s FROM %%s",
 		quoteIdent(tx.stage), quoteList(tx.columns), seqColumn, strings.Join(sel, ", "))
+	tx.directSQL = fmt.Sprintf("INSERT INTO main.%s (%s) SELECT %s FROM %%s",
+		quoteIdent(tx.table), quoteList(tx.columns), strings.Join(sel[:len(sel)-1], ", "))
 	return nil
 }
 
@@ -341,6 +338,9 @@ func (tx *Tx) flush(ctx context.Context) error {
 		return nil
 	}
 	defer tx.releasePending()
+	if err := tx.ensureStage(ctx); err != nil {
+		return err
+	}
 	reader, err := array.NewRecordReader(tx.stageSchema, tx.pending)
 	if err != nil {
 		return err
@@ -361,6 +361,22 @@ func (tx *Tx) flush(ctx context.Context) error {
 	if _, err := tx.conn.ExecContext(ctx, "DROP VIEW IF EXISTS "+quoteIdent(view)); err != nil {
 		return err
 	}
+	return nil
+}
+
+// ensureStage creates the staging table, the target's columns plus the
+// write sequence, on first need: a Tx that takes the direct path never
+// stages anything.
+func (tx *Tx) ensureStage(ctx context.Context) error {
+	if tx.staged {
+		return nil
+	}
+	if _, err := tx.conn.ExecContext(ctx, fmt.Sprintf(
+		"CREATE TEMP TABLE %s AS SELECT *, CAST(0 AS BIGINT) AS %s FROM main.%s LIMIT 0",
+		quoteIdent(tx.stage), seqColumn, quoteIdent(tx.table))); err != nil {
+		return fmt.Errorf("create staging table: %w", err)
+	}
+	tx.staged = true
 	return nil
 }
 
@@ -406,10 +422,19 @@ func (tx *Tx) commit(ctx context.Context, cursor *checkpoints.Cursor) (load.Comm
 	var none load.Committed
 	t := "main." + quoteIdent(tx.table)
 	stage := quoteIdent(tx.stage)
+	if tx.directCandidate() {
+		out, done, err := tx.commitDirect(ctx, cursor)
+		if err != nil || done {
+			return out, err
+		}
+	}
 	if err := tx.step(ctx, "flush"); err != nil {
 		return none, err
 	}
 	if err := tx.flush(ctx); err != nil {
+		return none, fmt.Errorf("flush: %w", err)
+	}
+	if err := tx.ensureStage(ctx); err != nil {
 		return none, fmt.Errorf("flush: %w", err)
 	}
 	exec := func(step, q string, args ...any) (sql.Result, error) {
