@@ -164,10 +164,11 @@ func TestBackfillLeavesIncrementalCursorAndResumes(t *testing.T) {
 	from := f.now.AddDate(0, 0, -10).Truncate(24 * time.Hour)
 	to := f.now.Truncate(24*time.Hour).AddDate(0, 0, 1)
 
-	// Interrupt the backfill after three windows.
+	// Interrupt the backfill after three windows or more: its units of
+	// 100 rows hold a window or two.
 	ctx, cancel := context.WithCancel(context.Background())
-	_, err := Backfill(ctx, ex, f.sink, from, to, Options{Progress: func(p Progress) {
-		if p.Done == 3 {
+	_, err := Backfill(ctx, ex, f.sink, from, to, Options{BackfillUnitRows: 100, Progress: func(p Progress) {
+		if p.Done >= 3 {
 			cancel()
 		}
 	}})
@@ -929,7 +930,7 @@ func TestWindowsAheadStopAtTheFailedWindow(t *testing.T) {
 		t.Fatalf("%d windows, want 8 or more", len(ex.windows))
 	}
 	var done []int
-	res, err := Backfill(context.Background(), ex, f.sink, from, to, Options{WindowsAhead: 3, Progress: func(p Progress) {
+	res, err := Backfill(context.Background(), ex, f.sink, from, to, Options{WindowsAhead: 3, BackfillUnitRows: -1, Progress: func(p Progress) {
 		if p.Done > 0 && (len(done) == 0 || done[len(done)-1] != p.Done) {
 			done = append(done, p.Done)
 		}
@@ -953,5 +954,80 @@ func TestWindowsAheadStopAtTheFailedWindow(t *testing.T) {
 	}
 	if got := f.count(t); int64(got) != before {
 		t.Fatalf("%d rows loaded, want the %d of the 4 windows before the failing one", got, before)
+	}
+}
+
+// A backfill commits its windows in units, each with the cursor of its
+// last window; a window failing in the middle of a unit leaves the units
+// before it committed and nothing of its own unit, not even the windows
+// of it that loaded fine.
+func TestBackfillUnitFailsWhole(t *testing.T) {
+	f := newFixture(t)
+	inner := f.conversions(t, extract.Options{})
+	from := f.now.AddDate(0, 0, -9).Truncate(24 * time.Hour)
+	to := f.now.Truncate(24 * time.Hour)
+	windows := inner.PlanBackfill(from, to)
+	if len(windows) < 8 {
+		t.Fatalf("%d windows, want 8 or more", len(windows))
+	}
+	// Rows per window, fetched as the backfill will.
+	rows := make([]int64, len(windows))
+	for i, w := range windows {
+		if _, err := inner.Fetch(context.Background(), w, func(rec arrow.RecordBatch) error {
+			rows[i] += rec.NumRows()
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The first unit is windows 0-4 exactly; the second, 5 onwards, is not
+	// full when window 7 fails.
+	unitRows := rows[0] + rows[1] + rows[2] + rows[3] + rows[4]
+	if rows[4] == 0 || rows[5]+rows[6]+rows[7] >= unitRows || rows[5]+rows[6] == 0 {
+		t.Fatalf("rows per window %v do not make the units this test needs", rows)
+	}
+	ex := &failingExtractor{Extractor: inner, windows: windows, fail: 7, started: make(chan struct{}), rows: map[int]int64{}}
+	var done []int
+	res, err := Backfill(context.Background(), ex, f.sink, from, to, Options{BackfillUnitRows: unitRows, Progress: func(p Progress) {
+		if len(done) == 0 || done[len(done)-1] != p.Done {
+			done = append(done, p.Done)
+		}
+	}})
+	if err == nil || !strings.Contains(err.Error(), "injected failure") {
+		t.Fatalf("err %v, want the injected failure", err)
+	}
+	if !slices.Equal(done, []int{0, 5}) || res.Windows != 5 || res.Committed.Inserted != unitRows {
+		t.Fatalf("committed windows %v (result %d, %+v), want one unit of 5 windows, %d rows", done, res.Windows, res.Committed, unitRows)
+	}
+	c, ok := f.cursor(t, checkpoints.BackfillKey("conversions"))
+	if !ok || !c.Position.Equal(windows[4].Advance) {
+		t.Fatalf("backfill cursor %v %v, want the end of the unit's last window %v", c.Position, ok, windows[4].Advance)
+	}
+	if got := f.count(t); int64(got) != unitRows {
+		t.Fatalf("%d rows loaded, want the %d of the first unit", got, unitRows)
+	}
+
+	// Resumed, the backfill finishes in units and leaves no cursor.
+	var commits []int
+	res, err = Backfill(context.Background(), inner, f.sink, from, to, Options{BackfillUnitRows: unitRows, Progress: func(p Progress) {
+		if len(commits) == 0 || commits[len(commits)-1] != p.Done {
+			commits = append(commits, p.Done)
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Windows != len(windows)-5 || len(commits) >= len(windows)-5 {
+		t.Fatalf("resumed backfill committed %d windows in steps %v; want the %d left, grouped", res.Windows, commits, len(windows)-5)
+	}
+	if _, ok := f.cursor(t, checkpoints.BackfillKey("conversions")); ok {
+		t.Fatal("a finished backfill left its cursor")
+	}
+	var total int64
+	for _, n := range rows {
+		total += n
+	}
+	if got := f.count(t); int64(got) != total {
+		t.Fatalf("%d rows after the backfill, want %d", got, total)
 	}
 }
