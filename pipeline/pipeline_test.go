@@ -207,11 +207,13 @@ func TestBackfillLeavesIncrementalCursorAndResumes(t *testing.T) {
 // The api_latency_50ms case is closer to a real network, where fetching the
 // next page while DuckDB commits the last is what pays.
 func BenchmarkSyncConversions(b *testing.B) {
-	b.Run("loopback", func(b *testing.B) { benchSync(b, 0) })
-	b.Run("api_latency_50ms", func(b *testing.B) { benchSync(b, 50*time.Millisecond) })
+	b.Run("loopback", func(b *testing.B) { benchSync(b, 0, false) })
+	b.Run("api_latency_50ms", func(b *testing.B) { benchSync(b, 50*time.Millisecond, false) })
+	// The same rows by `syncd backfill`, which commits windows in units.
+	b.Run("backfill_loopback", func(b *testing.B) { benchSync(b, 0, true) })
 }
 
-func benchSync(b *testing.B, latency time.Duration) {
+func benchSync(b *testing.B, latency time.Duration, backfill bool) {
 	const n = 100_000
 	now := time.Now().UTC()
 	sim, err := affisesim.New(affisesim.Config{Key: key, Seed: 5, Conversions: n, Days: 30, Now: now, Latency: latency})
@@ -250,7 +252,12 @@ func benchSync(b *testing.B, latency time.Duration) {
 			}
 		}()
 		start := time.Now()
-		res, err := Sync(context.Background(), ex, sink, Options{})
+		var res Result
+		if backfill {
+			res, err = Backfill(context.Background(), ex, sink, now.AddDate(0, 0, -31).Truncate(time.Second), now.Truncate(time.Second), Options{})
+		} else {
+			res, err = Sync(context.Background(), ex, sink, Options{})
+		}
 		elapsed := time.Since(start)
 		close(stop)
 		<-done
