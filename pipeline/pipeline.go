@@ -76,11 +76,14 @@ type Options struct {
 	BackfillUnitAge  time.Duration
 }
 
-// DefaultBackfillUnitRows is Options.BackfillUnitRows' default: a unit of
-// new rows this large still goes from Arrow straight into DuckDB's table
-// (its sink stages larger Txs), and fewer commits save their fixed cost
-// (about 30 ms each, mostly the WAL's fsync).
-const DefaultBackfillUnitRows = 20_000
+// DefaultBackfillUnitRows is Options.BackfillUnitRows' default: fewer
+// commits save their fixed cost (about 30 ms each in DuckDB, mostly the
+// WAL's fsync), while a unit of new rows this large plus its last window
+// stays under the 20,000 rows the DuckDB sink keeps in memory before it
+// stages them, so it still goes from Arrow straight into the table.
+// Measured on 100k conversions in day windows of 3,300: 20,000 made every
+// unit stage, and was slower than 10,000.
+const DefaultBackfillUnitRows = 10_000
 
 // DefaultBackfillUnitAge is Options.BackfillUnitAge's default: a slow API
 // still commits, and reports progress, this often.
