@@ -62,34 +62,32 @@ type Options struct {
 	// in flight. Commits stay in window order whatever it is. Set it to
 	// api.concurrency.
 	WindowsAhead int
-	// CommitUnitRows and CommitUnitAge size a pass's commit units:
+	// BackfillUnitRows and BackfillUnitAge size a backfill's commit units:
 	// consecutive windows share one transaction, committed with the last
-	// one's cursor, once they hold CommitUnitRows rows (default
-	// DefaultCommitUnitRows) or the unit began CommitUnitAge ago
-	// (default DefaultCommitUnitAge), and always at the pass's last
-	// window. So a kill loses at most one unit's work, never
-	// correctness: a cursor moves only with the rows it covers (an
-	// incremental pass's cursor is the furthest Advance of the windows
-	// committed; a backfill's the end of its last committed window). A
-	// negative CommitUnitRows commits each window alone. Only upsert
-	// streams group windows: a ReplaceDays or ReplaceTable window owns
-	// its days or the table, so each commits alone.
-	CommitUnitRows int64
-	CommitUnitAge  time.Duration
+	// one's cursor, once they hold BackfillUnitRows rows (default
+	// DefaultBackfillUnitRows) or the unit began BackfillUnitAge ago
+	// (default DefaultBackfillUnitAge), and always at the range's end. So
+	// a kill loses at most one unit's work, never correctness: the
+	// backfill cursor moves only with the rows it covers. A negative
+	// BackfillUnitRows commits each window alone. Only upsert streams
+	// group windows: a ReplaceDays window owns its days, so each commits
+	// alone.
+	BackfillUnitRows int64
+	BackfillUnitAge  time.Duration
 }
 
-// DefaultCommitUnitRows is Options.CommitUnitRows' default: fewer
+// DefaultBackfillUnitRows is Options.BackfillUnitRows' default: fewer
 // commits save their fixed cost (about 30 ms each in DuckDB, mostly the
 // WAL's fsync), while a unit of new rows this large plus its last window
 // stays under the 20,000 rows the DuckDB sink keeps in memory before it
 // stages them, so it still goes from Arrow straight into the table.
 // Measured on 100k conversions in day windows of 3,300: 20,000 made every
 // unit stage, and was slower than 10,000.
-const DefaultCommitUnitRows = 10_000
+const DefaultBackfillUnitRows = 10_000
 
-// DefaultCommitUnitAge is Options.CommitUnitAge's default: a slow API
+// DefaultBackfillUnitAge is Options.BackfillUnitAge's default: a slow API
 // still commits, and reports progress, this often.
-const DefaultCommitUnitAge = 30 * time.Second
+const DefaultBackfillUnitAge = 30 * time.Second
 
 // unit is how a pass groups windows into commits: a zero unit commits
 // each window alone.
@@ -98,16 +96,16 @@ type unit struct {
 	age  time.Duration
 }
 
-func (o *Options) commitUnit(ex extract.Extractor) unit {
-	if o.CommitUnitRows < 0 || ex.Mode() != models.Upsert {
+func (o *Options) backfillUnit(ex extract.Extractor) unit {
+	if o.BackfillUnitRows < 0 || ex.Mode() != models.Upsert {
 		return unit{}
 	}
-	u := unit{rows: o.CommitUnitRows, age: o.CommitUnitAge}
+	u := unit{rows: o.BackfillUnitRows, age: o.BackfillUnitAge}
 	if u.rows == 0 {
-		u.rows = DefaultCommitUnitRows
+		u.rows = DefaultBackfillUnitRows
 	}
 	if u.age <= 0 {
-		u.age = DefaultCommitUnitAge
+		u.age = DefaultBackfillUnitAge
 	}
 	return u
 }
@@ -392,7 +390,7 @@ func Backfill(ctx context.Context, ex extract.Extractor, sink load.Sink, from, t
 	}
 	windows := ex.PlanBackfill(resumeFrom, to)
 	last := len(windows) - 1
-	res, err := walkWith(ctx, ex, sink, windows, resumeFrom, opts, opts.commitUnit(ex), func(i int, w extract.Window) *checkpoints.Cursor {
+	res, err := walkWith(ctx, ex, sink, windows, resumeFrom, opts, opts.backfillUnit(ex), func(i int, w extract.Window) *checkpoints.Cursor {
 		if i == last {
 			return &checkpoints.Cursor{Stream: key} // a zero Position: removed with the window's rows
 		}
@@ -419,7 +417,7 @@ func removeCursor(ctx context.Context, sink load.Sink, ex extract.Extractor, key
 
 func walk(ctx context.Context, ex extract.Extractor, sink load.Sink, windows []extract.Window, stream string, stored time.Time, opts Options) (Result, error) {
 	high := stored
-	return walkWith(ctx, ex, sink, windows, stored, opts, opts.commitUnit(ex), func(_ int, w extract.Window) *checkpoints.Cursor {
+	return walkWith(ctx, ex, sink, windows, stored, opts, unit{}, func(_ int, w extract.Window) *checkpoints.Cursor {
 		// Lookback windows re-read what is already loaded: the cursor never
 		// moves backwards.
 		if w.Advance.After(high) {

@@ -167,7 +167,7 @@ func TestBackfillLeavesIncrementalCursorAndResumes(t *testing.T) {
 	// Interrupt the backfill after three windows or more: its units of
 	// 100 rows hold a window or two.
 	ctx, cancel := context.WithCancel(context.Background())
-	_, err := Backfill(ctx, ex, f.sink, from, to, Options{CommitUnitRows: 100, Progress: func(p Progress) {
+	_, err := Backfill(ctx, ex, f.sink, from, to, Options{BackfillUnitRows: 100, Progress: func(p Progress) {
 		if p.Done >= 3 {
 			cancel()
 		}
@@ -937,7 +937,7 @@ func TestWindowsAheadStopAtTheFailedWindow(t *testing.T) {
 		t.Fatalf("%d windows, want 8 or more", len(ex.windows))
 	}
 	var done []int
-	res, err := Backfill(context.Background(), ex, f.sink, from, to, Options{WindowsAhead: 3, CommitUnitRows: -1, Progress: func(p Progress) {
+	res, err := Backfill(context.Background(), ex, f.sink, from, to, Options{WindowsAhead: 3, BackfillUnitRows: -1, Progress: func(p Progress) {
 		if p.Done > 0 && (len(done) == 0 || done[len(done)-1] != p.Done) {
 			done = append(done, p.Done)
 		}
@@ -995,7 +995,7 @@ func TestBackfillUnitFailsWhole(t *testing.T) {
 	}
 	ex := &failingExtractor{Extractor: inner, windows: windows, fail: 7, started: make(chan struct{}), rows: map[int]int64{}}
 	var done []int
-	res, err := Backfill(context.Background(), ex, f.sink, from, to, Options{CommitUnitRows: unitRows, Progress: func(p Progress) {
+	res, err := Backfill(context.Background(), ex, f.sink, from, to, Options{BackfillUnitRows: unitRows, Progress: func(p Progress) {
 		if len(done) == 0 || done[len(done)-1] != p.Done {
 			done = append(done, p.Done)
 		}
@@ -1016,7 +1016,7 @@ func TestBackfillUnitFailsWhole(t *testing.T) {
 
 	// Resumed, the backfill finishes in units and leaves no cursor.
 	var commits []int
-	res, err = Backfill(context.Background(), inner, f.sink, from, to, Options{CommitUnitRows: unitRows, Progress: func(p Progress) {
+	res, err = Backfill(context.Background(), inner, f.sink, from, to, Options{BackfillUnitRows: unitRows, Progress: func(p Progress) {
 		if len(commits) == 0 || commits[len(commits)-1] != p.Done {
 			commits = append(commits, p.Done)
 		}
@@ -1036,47 +1036,5 @@ func TestBackfillUnitFailsWhole(t *testing.T) {
 	}
 	if got := f.count(t); int64(got) != total {
 		t.Fatalf("%d rows after the backfill, want %d", got, total)
-	}
-}
-
-// An incremental pass commits in units too, each with the furthest Advance
-// of its windows: a window failing in the middle of a unit leaves the
-// cursor where the unit before left it, with exactly that unit's rows.
-func TestSyncUnitFailsWhole(t *testing.T) {
-	f := newFixture(t)
-	inner := f.conversions(t, extract.Options{StartDate: f.now.AddDate(0, 0, -9)})
-	windows := inner.Plan(time.Time{}, f.now)
-	if len(windows) < 8 {
-		t.Fatalf("%d windows, want 8 or more", len(windows))
-	}
-	rows := make([]int64, len(windows))
-	for i, w := range windows {
-		if _, err := inner.Fetch(context.Background(), w, func(rec arrow.RecordBatch) error {
-			rows[i] += rec.NumRows()
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// The first unit is windows 0-4 exactly; the second is not full when
-	// window 7 fails.
-	unitRows := rows[0] + rows[1] + rows[2] + rows[3] + rows[4]
-	if rows[4] == 0 || rows[5]+rows[6]+rows[7] >= unitRows || rows[5]+rows[6] == 0 {
-		t.Fatalf("rows per window %v do not make the units this test needs", rows)
-	}
-	ex := &failingExtractor{Extractor: inner, windows: windows, fail: 7, started: make(chan struct{}), rows: map[int]int64{}}
-	res, err := Sync(context.Background(), ex, f.sink, Options{Now: func() time.Time { return f.now }, CommitUnitRows: unitRows})
-	if err == nil || !strings.Contains(err.Error(), "injected failure") {
-		t.Fatalf("err %v, want the injected failure", err)
-	}
-	if res.Windows != 5 || res.Committed.Inserted != unitRows {
-		t.Fatalf("committed %d windows, %+v; want one unit of 5 windows, %d rows", res.Windows, res.Committed, unitRows)
-	}
-	c, _ := f.cursor(t, "conversions")
-	if !c.Position.Equal(windows[4].Advance) {
-		t.Fatalf("cursor %v, want the end of the unit's last window %v", c.Position, windows[4].Advance)
-	}
-	if got := f.count(t); int64(got) != unitRows {
-		t.Fatalf("%d rows loaded, want the %d of the first unit", got, unitRows)
 	}
 }
