@@ -3,7 +3,6 @@ package duckdb
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -102,11 +101,6 @@ func BenchmarkWindowCommits(b *testing.B) {
 		s, err := Open(bg, filepath.Join(b.TempDir(), "bench.duckdb"))
 		if err != nil {
 			b.Fatal(err)
-		}
-		if v := os.Getenv("BENCH_CKPT"); v != "" {
-			if _, err := s.db.Exec("SET checkpoint_threshold = '" + v + "'"); err != nil {
-				b.Fatal(err)
-			}
 		}
 		var last string
 		var at time.Time
