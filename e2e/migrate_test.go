@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -54,6 +55,10 @@ func (e *env) rawStrings(t *testing.T, q string) [][]string {
 // simulator. Read-only commands refuse it until a writable one has
 // upgraded it; `syncd sync` upgrades it in place and syncs on with every
 // row, cursor and run kept, ending equal to the simulator.
+// schemaVersion is the schema version this build writes (what
+// duckdb.SchemaVersion says): every migration that raises it updates it.
+const schemaVersion = "6"
+
 func TestV1WarehouseMigratesAndSyncsOn(t *testing.T) {
 	s := startSim(t, fixtureSimArgs...)
 	e := newEnv(t, s, "")
@@ -76,7 +81,7 @@ func TestV1WarehouseMigratesAndSyncsOn(t *testing.T) {
 	// the file as it is.
 	for _, args := range [][]string{{"query", "SELECT count(*) FROM conversions"}, {"state"}} {
 		r := e.syncd(t, args...)
-		if r.code != 1 || !oneLine(r.stderr) || !strings.Contains(r.stderr, "has schema version 1; this syncd reads version 5: run `syncd sync` (or any writable command) once to upgrade it") {
+		if r.code != 1 || !oneLine(r.stderr) || !strings.Contains(r.stderr, "has schema version 1; this syncd reads version "+schemaVersion+": run `syncd sync` (or any writable command) once to upgrade it") {
 			t.Errorf("syncd %s on a v1 warehouse: exit %d, stderr %q", args[0], r.code, r.stderr)
 		}
 	}
@@ -86,12 +91,20 @@ func TestV1WarehouseMigratesAndSyncsOn(t *testing.T) {
 
 	e.mustSync(t)
 
-	if v := version(); v != "5" {
-		t.Errorf("after sync: schema version %s, want 5", v)
+	if v := version(); v != schemaVersion {
+		t.Errorf("after sync: schema version %s, want %s", v, schemaVersion)
 	}
+	// Every migration from 2 on, each applied once, in order.
 	hist := e.rawStrings(t, `SELECT version::VARCHAR, name, (applied_at IS NOT NULL)::VARCHAR FROM _syncd_migrations ORDER BY version`)
-	if len(hist) != 4 || hist[0][0] != "2" || hist[1][0] != "3" || hist[2][0] != "4" || hist[3][0] != "5" || hist[0][2] != "true" || hist[3][2] != "true" {
-		t.Errorf("migration history: %v", hist)
+	last, _ := strconv.Atoi(schemaVersion)
+	if len(hist) != last-1 {
+		t.Errorf("migration history: %v, want versions 2..%d", hist, last)
+	}
+	for i, h := range hist {
+		if h[0] != strconv.Itoa(i+2) || h[2] != "true" {
+			t.Errorf("migration history: %v, want versions 2..%d, each applied", hist, last)
+			break
+		}
 	}
 
 	// The simulator serves exactly the fixture's rows: syncing on changes
