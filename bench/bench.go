@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -31,7 +32,9 @@ type Options struct {
 	// sizes whose peak RSS is measured (the largest one run only).
 	ThroughputRows int
 	RSSRows        []int
-	Log            io.Writer
+	// Parts names the parts to run (budget, rows, idle, rss); empty: all.
+	Parts []string
+	Log   io.Writer
 }
 
 // Defaults fit make bench's 15 minutes on 2 cores.
@@ -65,6 +68,11 @@ type runner struct {
 // Run measures everything and returns the report; a part that fails is
 // reported in its row and the rest still runs.
 func Run(ctx context.Context, o Options) (*Report, error) {
+	for _, p := range o.Parts {
+		if !slices.Contains([]string{"budget", "rows", "idle", "rss"}, p) {
+			return nil, fmt.Errorf("bench: unknown part %q (want budget, rows, idle or rss)", p)
+		}
+	}
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
@@ -91,10 +99,14 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	r.from, r.to = r.anchor.AddDate(0, 0, -days-1), r.anchor.AddDate(0, 0, -1)
 	r.rep.Machine = describeMachine(ctx, o.Syncd)
 
-	r.budgetUse(ctx)
-	r.throughput(ctx)
-	r.idleSync(ctx)
-	r.peakRSS(ctx)
+	for _, p := range []struct {
+		name string
+		run  func(context.Context)
+	}{{"budget", r.budgetUse}, {"rows", r.throughput}, {"idle", r.idleSync}, {"rss", r.peakRSS}} {
+		if len(o.Parts) == 0 || slices.Contains(o.Parts, p.name) {
+			p.run(ctx)
+		}
+	}
 	r.rep.Machine.Date = time.Now().UTC()
 	return &r.rep, nil
 }

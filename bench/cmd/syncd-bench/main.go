@@ -30,6 +30,7 @@ func main() {
 	flag.IntVar(&o.ThroughputRows, "rows", o.ThroughputRows, "conversions of the rows/s comparison")
 	flag.StringVar(&rss, "rss-rows", "", "comma-separated conversions of the peak-RSS backfills (default 1000000,5000000)")
 	flag.StringVar(&o.Dir, "dir", "", "scratch directory (default: a new temporary one)")
+	parts := flag.String("parts", "", "comma-separated parts to run: budget, rows, idle, rss (default all)")
 	flag.Parse()
 	if rss != "" {
 		o.RSSRows = nil
@@ -41,6 +42,9 @@ func main() {
 			}
 			o.RSSRows = append(o.RSSRows, n)
 		}
+	}
+	if *parts != "" {
+		o.Parts = strings.Split(*parts, ",")
 	}
 	o.Log = os.Stderr
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
