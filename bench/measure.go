@@ -240,7 +240,7 @@ var endpoints = map[string]string{
 }
 
 // idleSync: the requests of a `syncd sync` of every default stream right
-// after one, by endpoint.
+// after one, by endpoint: a first sync, then Rounds syncs in a row.
 func (r *runner) idleSync(ctx context.Context) {
 	const what = "idle sync"
 	anchor := time.Now().UTC().Truncate(time.Hour)
@@ -250,23 +250,24 @@ func (r *runner) idleSync(ctx context.Context) {
 		return
 	}
 	defer s.Close()
+	// One first sync; then each round is a sync right after the last.
+	dir, err := r.scratch("idle")
+	if err != nil {
+		r.fail(what, err)
+		return
+	}
+	run, err := newSyncdRun(r.o.Syncd, dir, s, "duckdb", apiSettings{RequestsPerSecond: 1000, Concurrency: 4, PageSize: 500})
+	if err != nil {
+		r.fail(what, err)
+		return
+	}
+	if _, err := run.run(ctx, nil, "sync"); err != nil {
+		r.fail(what, err)
+		return
+	}
 	per := map[string]Sample{}
 	total := Sample{}
 	for round := range r.o.Rounds {
-		dir, err := r.scratch("idle")
-		if err != nil {
-			r.fail(what, err)
-			return
-		}
-		run, err := newSyncdRun(r.o.Syncd, dir, s, "duckdb", apiSettings{RequestsPerSecond: 1000, Concurrency: 4, PageSize: 500})
-		if err != nil {
-			r.fail(what, err)
-			return
-		}
-		if _, err := run.run(ctx, nil, "sync"); err != nil {
-			r.fail(what, err)
-			return
-		}
 		if err := s.ResetRequests(ctx); err != nil {
 			r.fail(what, err)
 			return
@@ -286,6 +287,7 @@ func (r *runner) idleSync(ctx context.Context) {
 		total = append(total, float64(q.Total))
 		r.logf("%s round %d: %d requests %v", what, round+1, q.Total, q.ByEndpoint)
 	}
+	_ = os.RemoveAll(dir)
 	names := make([]string, 0, len(per))
 	for n := range per {
 		names = append(names, n)
@@ -308,6 +310,10 @@ func (r *runner) peakRSS(ctx context.Context) {
 		if n < 1_000_000 {
 			what = fmt.Sprintf("peak RSS, `syncd backfill` of %dk conversions, default config", n/1000)
 		}
+		if time.Until(r.deadline) < 30*time.Second {
+			r.row(what, "skipped: over the time budget", "0", "<= 300 MB")
+			continue
+		}
 		s, err := startSim(ctx, r.o.Sim, r.anchor, "--conversions", strconv.Itoa(n), "--days", strconv.Itoa(days))
 		if err != nil {
 			r.fail(what, err)
@@ -318,11 +324,11 @@ func (r *runner) peakRSS(ctx context.Context) {
 			rounds = 1
 		}
 		var rss, rate, bytes Sample
-		var note string
+		var notes []string
 		for round := range rounds {
 			left := time.Until(r.deadline)
 			if left < 30*time.Second {
-				note = "skipped: over the time budget"
+				notes = append(notes, fmt.Sprintf("%d more skipped: over the time budget", rounds-round))
 				break
 			}
 			dir, err := r.scratch("rss")
@@ -345,8 +351,10 @@ func (r *runner) peakRSS(ctx context.Context) {
 			}
 			rss = append(rss, mb(float64(res.PeakRSS)))
 			rows, cerr := countRows(ctx, run.wh.Path)
+			note := ""
 			if stopped {
 				note = fmt.Sprintf("stopped at the time budget after %s, %d rows loaded", res.Wall.Round(time.Second), rows)
+				notes = append(notes, note)
 			} else if cerr == nil && rows > 0 {
 				rate = append(rate, float64(rows)/res.Wall.Seconds())
 				size, _ := run.wh.size()
@@ -357,15 +365,15 @@ func (r *runner) peakRSS(ctx context.Context) {
 		}
 		s.Close()
 		if len(rss) == 0 {
-			r.row(what, note, "0", "<= 300 MB")
+			r.row(what, strings.Join(notes, "; "), "0", "<= 300 MB")
 			continue
 		}
 		fig := rss.Spread("%.0f MB")
 		if len(rate) > 0 {
 			fig += fmt.Sprintf("; %s rows/s, %s bytes/row", rate.Spread("%.0f"), bytes.Spread("%.0f"))
 		}
-		if note != "" {
-			fig += "; " + note
+		if len(notes) > 0 {
+			fig += "; " + strings.Join(notes, "; ")
 		}
 		r.row(what, fig, runs(len(rss)), "<= 300 MB")
 	}
