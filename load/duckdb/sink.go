@@ -104,10 +104,12 @@ func OnViewError(f func(view string, err error)) Option {
 // directory instead.
 const DefaultMemoryLimit = "256MB"
 
-// allocatorFlush is DuckDB's allocator_flush_threshold: memory its
-// allocator keeps for reuse after a task, beyond which it returns it to
-// the OS. DuckDB's 128MB default showed as resident memory that no query
-// used between commits.
+// allocatorFlush is DuckDB's allocator_flush_threshold and
+// allocator_bulk_deallocation_flush_threshold: memory its allocator keeps
+// for reuse after a task or a big free (a dropped staging table, a
+// checkpoint's buffers), beyond which it returns it to the OS, with a
+// background thread doing so. DuckDB's defaults (128MB, 512MB) showed as
+// resident memory that no query used between commits.
 const allocatorFlush = "32MB"
 
 var memoryLimitRe = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB|%)$`)
@@ -180,6 +182,8 @@ func Open(ctx context.Context, path string, opts ...Option) (*Sink, error) {
 	q := url.Values{}
 	q.Set("memory_limit", o.memoryLimit)
 	q.Set("allocator_flush_threshold", allocatorFlush)
+	q.Set("allocator_bulk_deallocation_flush_threshold", allocatorFlush)
+	q.Set("allocator_background_threads", "true")
 	if o.threads > 0 {
 		q.Set("threads", strconv.Itoa(o.threads))
 	}
