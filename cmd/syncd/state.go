@@ -232,16 +232,9 @@ func humanDuration(d time.Duration) string {
 
 func printState(w io.Writer, rows []stateRow, format string) error {
 	if format == "json" {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rows)
+		return writeJSON(w, rows)
 	}
-	ts := func(t time.Time) string {
-		if t.IsZero() {
-			return "-"
-		}
-		return t.UTC().Format(time.RFC3339)
-	}
+	ts := func(t time.Time) string { return stamp(t, time.RFC3339) }
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "stream\tcursor\tbehind\tlast pass\tnext run\tproblem")
 	for _, r := range rows {
@@ -267,6 +260,21 @@ func printState(w io.Writer, rows []stateRow, format string) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Stream, cursor, behind, last, next, or(r.Problem, "-"))
 	}
 	return tw.Flush()
+}
+
+// writeJSON writes v indented: what every --format json prints.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// stamp is t in UTC in layout; "-" for the zero time (never happened).
+func stamp(t time.Time, layout string) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(layout)
 }
 
 func or(s, alt string) string {
