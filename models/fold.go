@@ -35,6 +35,9 @@ const (
 	FoldDecimal
 	// FoldTime: a JSON string "YYYY-MM-DD HH:MM:SS" of the TIMESTAMP (UTC).
 	FoldTime
+	// FoldJSON: the VARCHAR as it is: a json column, which holds the
+	// member's JSON text (any value but null).
+	FoldJSON
 )
 
 // Fold is a column whose top-level member of the same name raw may leave
@@ -66,6 +69,10 @@ type fold struct {
 
 // foldOf says whether c (as declared) may be folded, and how.
 func foldOf(c column) (FoldKind, bool) {
+	if c.json {
+		r := c.from.routes
+		return FoldJSON, len(r) == 1 && !r[0].id && slices.Equal(r[0].names, []string{c.name})
+	}
 	if c.dec != nil || len(c.from.routes) != 1 || c.from.found {
 		return 0, false
 	}
@@ -96,6 +103,8 @@ func (f fold) folds(c *cell, v []byte, utc bool, buf []byte) bool {
 	switch f.kind {
 	case FoldString:
 		return v[0] == '"'
+	case FoldJSON:
+		return true // the cell holds the member's text (builder.jsonText)
 	case FoldInt:
 		return string(strconv.AppendInt(buf[:0], c.i, 10)) == string(v)
 	case FoldDecimal:

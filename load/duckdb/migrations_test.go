@@ -77,6 +77,12 @@ func snapshot(t testing.TB, path string) []string {
 // addedColumns are the columns migrations added to the fixture's tables.
 var addedColumns = map[string][]string{
 	"stats_daily": {"currency"},
+	// migration 7
+	"conversions": {"conversion_id", "cbid", "ip", "ua", "country_name", "isp_code", "device_type",
+		"goal_value", "payment_type", "is_paid", "fraud_risk_level", "decline_reason", "supplier_id",
+		"referrer", "ref_id", "comment", "city_id", "landing_id", "prelanding_id", "sum",
+		"custom_field_1", "custom_field_2", "custom_field_3", "custom_field_4", "custom_field_5",
+		"custom_field_6", "custom_field_7", "offer", "partner", "advertiser", "fraud_type"},
 	"_syncd_runs": {"rows_read", "rows_inserted", "rows_updated", "rows_unchanged", "retries", "cursor_before", "cursor_after"},
 }
 
@@ -197,6 +203,11 @@ func TestUpgradeV1Fixture(t *testing.T) {
 	// Passes recorded before their summary have none: NULL, not 0.
 	eq(t, rawQuery(t, path, `SELECT count(*) FILTER (WHERE rows_read IS NULL AND rows_inserted IS NULL AND rows_updated IS NULL
 		AND rows_unchanged IS NULL AND retries IS NULL AND cursor_before IS NULL AND cursor_after IS NULL), count(*) FROM _syncd_runs`), []string{"8|8"})
+	// The columns migration 7 added hold what raw held (the fixture's
+	// conversions have every one of these members), and raw no longer does.
+	eq(t, rawQuery(t, path, `SELECT count(*) FILTER (WHERE ua IS NOT NULL AND ip IS NOT NULL AND city_id IS NOT NULL
+		AND json_extract_string(offer, '$.title') IS NOT NULL AND (partner ->> 'email') IS NOT NULL AND advertiser IS NOT NULL
+		AND raw NOT LIKE '%"ua"%' AND raw NOT LIKE '%"offer"%'), count(*) FROM conversions`), []string{"300|300"})
 	// raw now holds what no typed column holds, and each <table>_raw view
 	// gives back every row's object as the fixture held it, member for
 	// member (numbers by value).

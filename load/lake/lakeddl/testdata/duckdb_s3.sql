@@ -2,7 +2,8 @@
 -- warehouse's table. A view reads the files at each query, so new days show
 -- without running this again. Creating a view reads its files' schema: one
 -- over a table with no file yet fails ("No files found"); run this again after
--- that stream's first sync.
+-- that stream's first sync. Files written before a column was added read as
+-- NULL there (union_by_name).
 -- Lake: s3://example-bucket/affise-lake
 --
 -- DuckDB reads s3:// through its httpfs extension (recent versions load it
@@ -43,9 +44,40 @@ SELECT
   "click_time",
   "updated_at",
   "payment_status",
+  "conversion_id",
+  "cbid",
+  "ip",
+  "ua",
+  "country_name",
+  "isp_code",
+  "device_type",
+  "goal_value",
+  "payment_type",
+  "is_paid",
+  "fraud_risk_level",
+  "decline_reason",
+  "supplier_id",
+  "referrer",
+  "ref_id",
+  "comment",
+  "city_id",
+  "landing_id",
+  "prelanding_id",
+  "sum",
+  "custom_field_1",
+  "custom_field_2",
+  "custom_field_3",
+  "custom_field_4",
+  "custom_field_5",
+  "custom_field_6",
+  "custom_field_7",
+  "offer",
+  "partner",
+  "advertiser",
+  "fraud_type",
   "raw",
   "_synced_at"
-FROM read_parquet('s3://example-bucket/affise-lake/conversions/*/*.parquet', hive_partitioning = false);
+FROM read_parquet('s3://example-bucket/affise-lake/conversions/*/*.parquet', hive_partitioning = false, union_by_name = true);
 
 CREATE OR REPLACE VIEW "clicks" AS
 SELECT
@@ -69,7 +101,7 @@ SELECT
   "conversion_id",
   "raw",
   "_synced_at"
-FROM read_parquet('s3://example-bucket/affise-lake/clicks/*/*.parquet', hive_partitioning = false);
+FROM read_parquet('s3://example-bucket/affise-lake/clicks/*/*.parquet', hive_partitioning = false, union_by_name = true);
 
 CREATE OR REPLACE VIEW "server_postbacks" AS
 SELECT
@@ -81,7 +113,7 @@ SELECT
   "conversion_id",
   "raw",
   "_synced_at"
-FROM read_parquet('s3://example-bucket/affise-lake/server_postbacks/*/*.parquet', hive_partitioning = false);
+FROM read_parquet('s3://example-bucket/affise-lake/server_postbacks/*/*.parquet', hive_partitioning = false, union_by_name = true);
 
 CREATE OR REPLACE VIEW "affiliate_postbacks" AS
 SELECT
@@ -96,7 +128,7 @@ SELECT
   "postback_url",
   "raw",
   "_synced_at"
-FROM read_parquet('s3://example-bucket/affise-lake/affiliate_postbacks/*/*.parquet', hive_partitioning = false);
+FROM read_parquet('s3://example-bucket/affise-lake/affiliate_postbacks/*/*.parquet', hive_partitioning = false, union_by_name = true);
 
 CREATE OR REPLACE VIEW "stats_daily" AS
 SELECT
@@ -129,7 +161,7 @@ SELECT
   "hold_earning",
   "raw",
   "_synced_at"
-FROM read_parquet('s3://example-bucket/affise-lake/stats_daily/*/*.parquet', hive_partitioning = false);
+FROM read_parquet('s3://example-bucket/affise-lake/stats_daily/*/*.parquet', hive_partitioning = false, union_by_name = true);
 
 CREATE OR REPLACE VIEW "offers" AS
 SELECT
@@ -143,7 +175,7 @@ SELECT
   "created_at",
   "raw",
   "_synced_at"
-FROM read_parquet('s3://example-bucket/affise-lake/offers/*.parquet', hive_partitioning = false);
+FROM read_parquet('s3://example-bucket/affise-lake/offers/*.parquet', hive_partitioning = false, union_by_name = true);
 
 CREATE OR REPLACE VIEW "partners" AS
 SELECT
@@ -158,7 +190,7 @@ SELECT
   "updated_at",
   "raw",
   "_synced_at"
-FROM read_parquet('s3://example-bucket/affise-lake/partners/*.parquet', hive_partitioning = false);
+FROM read_parquet('s3://example-bucket/affise-lake/partners/*.parquet', hive_partitioning = false, union_by_name = true);
 
 CREATE OR REPLACE VIEW "advertisers" AS
 SELECT
@@ -171,7 +203,7 @@ SELECT
   "updated_at",
   "raw",
   "_synced_at"
-FROM read_parquet('s3://example-bucket/affise-lake/advertisers/*.parquet', hive_partitioning = false);
+FROM read_parquet('s3://example-bucket/affise-lake/advertisers/*.parquet', hive_partitioning = false, union_by_name = true);
 
 CREATE OR REPLACE VIEW "currency_rates" AS
 SELECT
@@ -180,4 +212,4 @@ SELECT
   "rate_per_usd",
   "raw",
   "_synced_at"
-FROM read_parquet('s3://example-bucket/affise-lake/currency_rates/*/*.parquet', hive_partitioning = false);
+FROM read_parquet('s3://example-bucket/affise-lake/currency_rates/*/*.parquet', hive_partitioning = false, union_by_name = true);
