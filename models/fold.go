@@ -15,9 +15,10 @@ import (
 // VARCHAR, an integer written as its digits for an integer, a number
 // written as the shortest decimal of the DECIMAL (12.5, not 12.50), a
 // "YYYY-MM-DD HH:MM:SS" string of the TIMESTAMP when the rows were asked for
-// in UTC. Anything else (null, false, a number where a string is, a
-// member named twice) stays in raw as sent, and an object with a \uD8xx
-// escape keeps raw whole. So the whole object is: raw's
+// in UTC; and for a json column (see column.json), any value but null, which
+// the column holds as raw would. Anything else (null, false, a number where
+// a string is, a member named twice) stays in raw as sent, and an object
+// with a \uD8xx escape keeps raw whole. So the whole object is: raw's
 // members, plus each folded column that is not NULL and whose member raw
 // lacks, written back as above (see Folds; the sinks' <table>_raw views do
 // this). The order of members is not kept.
