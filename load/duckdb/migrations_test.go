@@ -83,6 +83,11 @@ var addedColumns = map[string][]string{
 		"referrer", "ref_id", "comment", "city_id", "landing_id", "prelanding_id", "sum",
 		"custom_field_1", "custom_field_2", "custom_field_3", "custom_field_4", "custom_field_5",
 		"custom_field_6", "custom_field_7", "offer", "partner", "advertiser", "fraud_type"},
+	"clicks": {"click_id", "cbid", "ua", "country_name", "city", "region_name", "isp_code",
+		"device", "device_fullname", "device_model", "os_version", "os_fullname", "browser_version",
+		"browser_fullname", "connection_type", "referrer", "idfa", "smart_id", "ref_id", "os_id",
+		"user_id", "ext1", "ext2", "ext3", "unid", "supplier_manager_id", "city_id", "region_id", "isp",
+		"offer", "partner", "landing", "prelanding"},
 	"_syncd_runs": {"rows_read", "rows_inserted", "rows_updated", "rows_unchanged", "retries", "cursor_before", "cursor_after"},
 }
 
@@ -208,6 +213,8 @@ func TestUpgradeV1Fixture(t *testing.T) {
 	eq(t, rawQuery(t, path, `SELECT count(*) FILTER (WHERE ua IS NOT NULL AND ip IS NOT NULL AND city_id IS NOT NULL
 		AND json_extract_string(offer, '$.title') IS NOT NULL AND (partner ->> 'email') IS NOT NULL AND advertiser IS NOT NULL
 		AND raw NOT LIKE '%"ua"%' AND raw NOT LIKE '%"offer"%'), count(*) FROM conversions`), []string{"300|300"})
+	eq(t, rawQuery(t, path, `SELECT count(*) FILTER (WHERE ua IS NOT NULL AND region_id IS NOT NULL AND (landing ->> 'url') IS NOT NULL
+		AND (partner ->> 'email') IS NOT NULL AND raw NOT LIKE '%"ua"%' AND raw NOT LIKE '%"offer"%'), count(*) FROM clicks`), []string{"1500|1500"})
 	// raw now holds what no typed column holds, and each <table>_raw view
 	// gives back every row's object as the fixture held it, member for
 	// member (numbers by value).
