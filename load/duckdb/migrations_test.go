@@ -444,3 +444,42 @@ func TestMissingMigrationIsNamed(t *testing.T) {
 		t.Fatalf("stats_daily with another slice: %v", err)
 	}
 }
+
+// TestUpgradeFromV6: a warehouse at schema version 6 (raw folded, no detail
+// columns) upgrades to 7 on its own: the detail columns are filled from
+// raw, raw leaves them out, and <table>_raw still gives back every object
+// of the v1 fixture.
+func TestUpgradeFromV6(t *testing.T) {
+	path := fixtureV1(t)
+	objects := fixtureObjects(t, path, "")
+	var v6 []Migration
+	for _, m := range migrations {
+		if m.Version <= 6 {
+			v6 = append(v6, m)
+		}
+	}
+	s, err := Open(bg, path, withMigrations(v6))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	eq(t, []string{version(t, path)}, []string{"6"})
+	if hasColumn(t, path, "conversions", "ua") {
+		t.Fatal("version 6 already has conversions.ua")
+	}
+	if s, err = Open(bg, path); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	eq(t, []string{version(t, path)}, []string{fmt.Sprint(SchemaVersion())})
+	eq(t, rawQuery(t, path, `SELECT count(*) FILTER (WHERE ua IS NOT NULL AND (offer ->> 'title') IS NOT NULL AND raw NOT LIKE '%"ua"%'),
+		count(*) FROM conversions`), []string{"300|300"})
+	after := fixtureObjects(t, path, "_raw")
+	for table, rows := range objects {
+		for k, obj := range rows {
+			if !jsonEqual(t, []byte(after[table][k]), []byte(obj)) {
+				t.Errorf("%s %s: rebuilt %s\nthe fixture's %s", table, k, after[table][k], obj)
+			}
+		}
+	}
+}
