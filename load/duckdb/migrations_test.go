@@ -88,7 +88,9 @@ var addedColumns = map[string][]string{
 		"browser_fullname", "connection_type", "referrer", "idfa", "smart_id", "ref_id", "os_id",
 		"user_id", "ext1", "ext2", "ext3", "unid", "supplier_manager_id", "city_id", "region_id", "isp",
 		"offer", "partner", "landing", "prelanding"},
-	"_syncd_runs": {"rows_read", "rows_inserted", "rows_updated", "rows_unchanged", "retries", "cursor_before", "cursor_after"},
+	"server_postbacks":    {"get", "post", "server", "response", "_get", "_post", "track"},
+	"affiliate_postbacks": {"job_id"},
+	"_syncd_runs":         {"rows_read", "rows_inserted", "rows_updated", "rows_unchanged", "retries", "cursor_before", "cursor_after"},
 }
 
 func hasColumn(t testing.TB, path, table, column string) bool {

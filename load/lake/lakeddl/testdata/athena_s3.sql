@@ -162,6 +162,13 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `affise`.`server_postbacks` (
   `offer_id` bigint,
   `partner_id` bigint,
   `conversion_id` string,
+  `get` string,
+  `post` string,
+  `server` string,
+  `response` string,
+  `_get` string,
+  `_post` string,
+  `track` string,
   `raw` string,
   `_synced_at` timestamp
 )
@@ -188,6 +195,7 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `affise`.`affiliate_postbacks` (
   `goal` string,
   `status` int,
   `postback_url` string,
+  `job_id` string,
   `raw` string,
   `_synced_at` timestamp
 )

@@ -140,6 +140,13 @@ SELECT * FROM file('/srv/affise-lake/server_postbacks/*/*.parquet', 'Parquet', '
   `offer_id` Nullable(Int64),
   `partner_id` Nullable(Int64),
   `conversion_id` Nullable(String),
+  `get` Nullable(String),
+  `post` Nullable(String),
+  `server` Nullable(String),
+  `response` Nullable(String),
+  `_get` Nullable(String),
+  `_post` Nullable(String),
+  `track` Nullable(String),
   `raw` String,
   `_synced_at` DateTime64(6, ''UTC'')
 ');
@@ -155,6 +162,7 @@ SELECT * FROM file('/srv/affise-lake/affiliate_postbacks/*/*.parquet', 'Parquet'
   `goal` Nullable(String),
   `status` Nullable(Int32),
   `postback_url` Nullable(String),
+  `job_id` Nullable(String),
   `raw` String,
   `_synced_at` DateTime64(6, ''UTC'')
 ');

@@ -141,6 +141,13 @@ CREATE OR REPLACE TABLE `affise`.`server_postbacks` (
   `offer_id` Nullable(Int64),
   `partner_id` Nullable(Int64),
   `conversion_id` Nullable(String),
+  `get` Nullable(String),
+  `post` Nullable(String),
+  `server` Nullable(String),
+  `response` Nullable(String),
+  `_get` Nullable(String),
+  `_post` Nullable(String),
+  `track` Nullable(String),
   `raw` String,
   `_synced_at` DateTime64(6, 'UTC')
 )
@@ -156,6 +163,7 @@ CREATE OR REPLACE TABLE `affise`.`affiliate_postbacks` (
   `goal` Nullable(String),
   `status` Nullable(Int32),
   `postback_url` Nullable(String),
+  `job_id` Nullable(String),
   `raw` String,
   `_synced_at` DateTime64(6, 'UTC')
 )

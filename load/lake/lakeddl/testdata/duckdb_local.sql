@@ -137,6 +137,13 @@ SELECT
   "offer_id",
   "partner_id",
   "conversion_id",
+  "get",
+  "post",
+  "server",
+  "response",
+  "_get",
+  "_post",
+  "track",
   "raw",
   "_synced_at"
 FROM read_parquet('/srv/affise-lake/server_postbacks/*/*.parquet', hive_partitioning = false, union_by_name = true);
@@ -152,6 +159,7 @@ SELECT
   "goal",
   "status",
   "postback_url",
+  "job_id",
   "raw",
   "_synced_at"
 FROM read_parquet('/srv/affise-lake/affiliate_postbacks/*/*.parquet', hive_partitioning = false, union_by_name = true);

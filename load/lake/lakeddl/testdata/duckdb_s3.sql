@@ -144,6 +144,13 @@ SELECT
   "offer_id",
   "partner_id",
   "conversion_id",
+  "get",
+  "post",
+  "server",
+  "response",
+  "_get",
+  "_post",
+  "track",
   "raw",
   "_synced_at"
 FROM read_parquet('s3://example-bucket/affise-lake/server_postbacks/*/*.parquet', hive_partitioning = false, union_by_name = true);
@@ -159,6 +166,7 @@ SELECT
   "goal",
   "status",
   "postback_url",
+  "job_id",
   "raw",
   "_synced_at"
 FROM read_parquet('s3://example-bucket/affise-lake/affiliate_postbacks/*/*.parquet', hive_partitioning = false, union_by_name = true);

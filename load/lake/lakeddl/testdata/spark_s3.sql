@@ -152,6 +152,13 @@ CREATE TABLE IF NOT EXISTS `affise`.`server_postbacks` (
   `offer_id` BIGINT,
   `partner_id` BIGINT,
   `conversion_id` STRING,
+  `get` STRING,
+  `post` STRING,
+  `server` STRING,
+  `response` STRING,
+  `_get` STRING,
+  `_post` STRING,
+  `track` STRING,
   `raw` STRING,
   `_synced_at` TIMESTAMP_NTZ
 )
@@ -170,6 +177,7 @@ CREATE TABLE IF NOT EXISTS `affise`.`affiliate_postbacks` (
   `goal` STRING,
   `status` INT,
   `postback_url` STRING,
+  `job_id` STRING,
   `raw` STRING,
   `_synced_at` TIMESTAMP_NTZ
 )

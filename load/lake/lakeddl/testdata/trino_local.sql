@@ -165,6 +165,13 @@ CREATE TABLE IF NOT EXISTS hive.affise."server_postbacks" (
   "offer_id" bigint,
   "partner_id" bigint,
   "conversion_id" varchar,
+  "get" varchar,
+  "post" varchar,
+  "server" varchar,
+  "response" varchar,
+  "_get" varchar,
+  "_post" varchar,
+  "track" varchar,
   "raw" varchar,
   "_synced_at" timestamp(6),
   "partition_date" varchar WITH (
@@ -194,6 +201,7 @@ CREATE TABLE IF NOT EXISTS hive.affise."affiliate_postbacks" (
   "goal" varchar,
   "status" integer,
   "postback_url" varchar,
+  "job_id" varchar,
   "raw" varchar,
   "_synced_at" timestamp(6),
   "partition_date" varchar WITH (
