@@ -2,7 +2,7 @@
 export GOFLAGS := -tags=duckdb_arrow
 GO ?= go
 
-.PHONY: build test demo lint bench fuzz clean
+.PHONY: build test demo lint bench bench-micro fuzz clean
 
 build:
 	$(GO) build -o bin/syncd ./cmd/syncd
@@ -32,7 +32,14 @@ lint:
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet ./...
 
-bench:
+# One table of syncd as a user runs it (bin/syncd against bin/affise-sim),
+# each figure the median of interleaved rounds; under 15 minutes on 2 cores.
+# Writes bench/results.md. See bench/ and README.md "Performance".
+bench: build
+	$(GO) run ./bench/cmd/syncd-bench
+
+# The packages' own Go micro-benchmarks.
+bench-micro:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 clean:

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -23,19 +24,8 @@ import (
 // the terminal showed (with \n line ends) and the exit code.
 func (e *env) onTerminal(t *testing.T, prompt, answer string, args ...string) (string, int) {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(bin, "syncd"), append(args, "-c", e.config)...)
-	cmd.Env = e.environ("TERM=xterm")
-	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 60, Cols: 250})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out lockedBuffer
-	copied := make(chan struct{})
-	go func() {
-		_, _ = io.Copy(&out, f) // ends with EIO once syncd exits
-		close(copied)
-	}()
+	p := e.startOnTerminal(t, context.Background(), 250, args...)
+	cmd, out := p.cmd, &p.out
 	if prompt != "" {
 		deadline := time.Now().Add(time.Minute)
 		for !strings.Contains(out.String(), prompt) {
@@ -46,12 +36,11 @@ func (e *env) onTerminal(t *testing.T, prompt, answer string, args ...string) (s
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
-		if _, err := f.Write([]byte(answer + "\n")); err != nil {
+		if _, err := p.f.Write([]byte(answer + "\n")); err != nil {
 			t.Fatal(err)
 		}
 	}
-	err = cmd.Wait()
-	<-copied
+	err := p.wait()
 	code := 0
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
@@ -60,6 +49,41 @@ func (e *env) onTerminal(t *testing.T, prompt, answer string, args ...string) (s
 		t.Fatal(err)
 	}
 	return strings.ReplaceAll(out.String(), "\r\n", "\n"), code
+}
+
+// ptyProc is syncd with a terminal (a pty) as its stdin, stdout and
+// stderr; out collects what the terminal shows as it comes.
+type ptyProc struct {
+	cmd    *exec.Cmd
+	f      *os.File
+	out    lockedBuffer
+	copied chan struct{}
+}
+
+// startOnTerminal starts syncd args (with the env's config) on a terminal
+// cols columns wide; the test's end closes the terminal.
+func (e *env) startOnTerminal(t *testing.T, ctx context.Context, cols uint16, args ...string) *ptyProc {
+	t.Helper()
+	p := &ptyProc{cmd: exec.CommandContext(ctx, filepath.Join(bin, "syncd"), append(args, "-c", e.config)...), copied: make(chan struct{})}
+	p.cmd.Env = e.environ("TERM=xterm")
+	f, err := pty.StartWithSize(p.cmd, &pty.Winsize{Rows: 60, Cols: cols})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	p.f = f
+	go func() {
+		_, _ = io.Copy(&p.out, f) // ends with EIO once syncd exits
+		close(p.copied)
+	}()
+	return p
+}
+
+// wait waits for syncd to exit and for all it showed to be collected.
+func (p *ptyProc) wait() error {
+	err := p.cmd.Wait()
+	<-p.copied
+	return err
 }
 
 type planJSON struct {

@@ -1,22 +1,14 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
-
-	"github.com/creack/pty"
 )
 
 // passSummary is one stream of `syncd sync --format json`.
@@ -139,23 +131,11 @@ func TestSyncOnATerminal(t *testing.T) {
 	e := newEnv(t, s, "")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(bin, "syncd"), "sync", "--stream", "clicks,conversions", "-c", e.config)
-	cmd.Env = e.environ("TERM=xterm")
-	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 200})
-	if err != nil {
-		t.Fatal(err)
+	p := e.startOnTerminal(t, ctx, 200, "sync", "--stream", "clicks,conversions")
+	if err := p.wait(); err != nil {
+		t.Fatalf("syncd sync on a terminal: %v\n%s", err, tail(p.out.String(), 4000))
 	}
-	defer f.Close()
-	var out bytes.Buffer
-	_, err = io.Copy(&out, f)
-	var pe *os.PathError
-	if err != nil && !(errors.As(err, &pe) && errors.Is(pe.Err, syscall.EIO)) { // EIO: the child closed the terminal
-		t.Fatal(err)
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("syncd sync on a terminal: %v\n%s", err, tail(out.String(), 4000))
-	}
-	got := out.String()
+	got := p.out.String()
 	for _, want := range []*regexp.Regexp{
 		// Redrawn in place: a carriage return, erase-line, then the line.
 		regexp.MustCompile(`\r\x1b\[Kclicks: window [0-9]+/[0-9]+, [0-9,]+ rows, [0-9,]+ requests, ETA [0-9hms.]+`),
@@ -185,16 +165,8 @@ func TestRunOnATerminal(t *testing.T) {
 	e := newEnv(t, s, y)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(bin, "syncd"), "run", "-c", e.config)
-	cmd.Env = e.environ("TERM=xterm")
-	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 400})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out lockedBuffer
-	copied := make(chan struct{})
-	go func() { io.Copy(&out, f); close(copied) }()
+	p := e.startOnTerminal(t, ctx, 400, "run")
+	cmd, out := p.cmd, &p.out
 	// Every stream's first pass (a catch-up of several windows) finished.
 	deadline := time.Now().Add(3 * time.Minute)
 	for strings.Count(out.String(), "pass finished") < len(daemonStreams) {
@@ -206,10 +178,9 @@ func TestRunOnATerminal(t *testing.T) {
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Wait(); err != nil {
+	if err := p.wait(); err != nil {
 		t.Errorf("syncd run after SIGINT: %v", err)
 	}
-	<-copied
 	got := out.String()
 	if !regexp.MustCompile(`\r\x1b\[K[^\r\n]*clicks: window [0-9]+/[0-9]+, [0-9,]+ rows, [0-9,]+ requests`).MatchString(got) {
 		t.Errorf("no progress line for clicks on the terminal:\n%q", tail(got, 3000))

@@ -11,6 +11,8 @@ func affiliatePostbacksStream() *Stream {
 		column{name: "goal", typ: tString},
 		column{name: "status", typ: tInt32},
 		column{name: "postback_url", typ: tString},
+		// Typed so that raw does not repeat it per row.
+		column{name: "job_id", typ: tString, loose: true},
 	)
 }
 

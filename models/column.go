@@ -17,6 +17,57 @@ type column struct {
 	// notNull is set for key columns (and stats_daily's, whose decoders
 	// never leave a NULL): a key missing, null or "" fails the row.
 	notNull bool
+	// loose: a value the type cannot hold leaves the column NULL (and the
+	// member in raw) instead of failing the row. Columns added after rows
+	// were loading are loose, so a field's drift never stops a stream
+	// that loaded before.
+	loose bool
+	// json: the column holds the member's JSON text as raw would (compact,
+	// credentials left out), whatever its shape: nested objects and
+	// arrays, which repeat across rows and compress as a column of their
+	// own, not inside each row's raw. A VARCHAR: query it with DuckDB's
+	// JSON functions (offer ->> 'title').
+	json bool
+}
+
+// looseStrings are loose VARCHAR columns of the top-level members named.
+func looseStrings(names ...string) []column {
+	cols := make([]column, len(names))
+	for i, n := range names {
+		cols[i] = column{name: n, typ: tString, loose: true}
+	}
+	return cols
+}
+
+// jsonColumns are json columns of the top-level members named.
+func jsonColumns(names ...string) []column {
+	cols := make([]column, len(names))
+	for i, n := range names {
+		cols[i] = column{name: n, typ: tString, json: true}
+	}
+	return cols
+}
+
+// looseDecoder is d, with a value d refuses leaving the cell NULL and the
+// row good.
+func looseDecoder(d decoder) decoder {
+	return func(r *rowState, col int, field string, v []byte) {
+		if r.err != nil {
+			return // the row failed already: nothing is kept
+		}
+		d(r, col, field, v)
+		if r.err != nil {
+			r.err = nil
+			r.cells[col] = cell{null: true}
+		}
+	}
+}
+
+// jsonMember marks a json column's cell: NULL for a missing or null
+// member, else set (the builder puts the member's text in, see
+// builder.jsonText, once the scan wrote it).
+func (r *rowState) jsonMember(col int, _ string, v []byte) {
+	r.cells[col] = cell{null: isNull(v)}
 }
 
 // decoder decodes v, the value found at a column's path, into cell col;

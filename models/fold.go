@@ -15,9 +15,10 @@ import (
 // VARCHAR, an integer written as its digits for an integer, a number
 // written as the shortest decimal of the DECIMAL (12.5, not 12.50), a
 // "YYYY-MM-DD HH:MM:SS" string of the TIMESTAMP when the rows were asked for
-// in UTC. Anything else (null, false, a number where a string is, a
-// member named twice) stays in raw as sent, and an object with a \uD8xx
-// escape keeps raw whole. So the whole object is: raw's
+// in UTC; and for a json column (see column.json), any value but null, which
+// the column holds as raw would. Anything else (null, false, a number where
+// a string is, a member named twice) stays in raw as sent, and an object
+// with a \uD8xx escape keeps raw whole. So the whole object is: raw's
 // members, plus each folded column that is not NULL and whose member raw
 // lacks, written back as above (see Folds; the sinks' <table>_raw views do
 // this). The order of members is not kept.
@@ -35,6 +36,9 @@ const (
 	FoldDecimal
 	// FoldTime: a JSON string "YYYY-MM-DD HH:MM:SS" of the TIMESTAMP (UTC).
 	FoldTime
+	// FoldJSON: the VARCHAR as it is: a json column, which holds the
+	// member's JSON text (any value but null).
+	FoldJSON
 )
 
 // Fold is a column whose top-level member of the same name raw may leave
@@ -66,6 +70,10 @@ type fold struct {
 
 // foldOf says whether c (as declared) may be folded, and how.
 func foldOf(c column) (FoldKind, bool) {
+	if c.json {
+		r := c.from.routes
+		return FoldJSON, len(r) == 1 && !r[0].id && slices.Equal(r[0].names, []string{c.name})
+	}
 	if c.dec != nil || len(c.from.routes) != 1 || c.from.found {
 		return 0, false
 	}
@@ -96,6 +104,8 @@ func (f fold) folds(c *cell, v []byte, utc bool, buf []byte) bool {
 	switch f.kind {
 	case FoldString:
 		return v[0] == '"'
+	case FoldJSON:
+		return true // the cell holds the member's text (builder.jsonText)
 	case FoldInt:
 		return string(strconv.AppendInt(buf[:0], c.i, 10)) == string(v)
 	case FoldDecimal:

@@ -1,9 +1,14 @@
 package models
 
 import (
+	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/syncd/syncd/internal/fixtures"
 )
 
@@ -77,4 +82,67 @@ func TestFoldRules(t *testing.T) {
 	eq(t, "shortest decimals", string(appendDecShort(nil, -1234500)), "-123.45")
 	eq(t, "shortest decimals", string(appendDecShort(nil, 5)), "0.0005")
 	eq(t, "shortest decimals", string(appendDecShort(nil, 70000)), "7")
+}
+
+// TestEveryMemberComesBackFromRawOrItsColumn: each top-level member of
+// each conversions and clicks fixture object (read in UTC, where all of
+// their values fold) is in raw or in the folded column of its name, never
+// both and never neither (a null: in raw); and dropping any one
+// folded column's values makes the rebuilt object differ (so the lossless
+// test above fails when a column's member is lost).
+func TestEveryMemberComesBackFromRawOrItsColumn(t *testing.T) {
+	for _, f := range foldFixtures[:2] {
+		objs := fixtures.AffiseList(t, f.file, f.list)
+		m := f.model()
+		rec := build(t, m, time.UTC, objs...)
+		folded := map[string]bool{}
+		for _, fd := range Folds(m) {
+			folded[fd.Column] = true
+		}
+		for i, o := range objs {
+			var obj, raw map[string]json.RawMessage
+			if err := json.Unmarshal(o, &obj); err != nil {
+				t.Fatal(err)
+			}
+			s, _ := str(t, rec, "raw", i)
+			if err := json.Unmarshal([]byte(s), &raw); err != nil {
+				t.Fatal(err)
+			}
+			for name, v := range obj {
+				_, inRaw := raw[name]
+				inCol := folded[name] && !col(t, rec, name).IsNull(i)
+				if string(v) == "null" && !inRaw || string(v) != "null" && inRaw == inCol {
+					t.Errorf("%s row %d: member %s = %s in raw %v, in its column %v", f.file, i, name, v, inRaw, inCol)
+				}
+			}
+		}
+		for _, fd := range Folds(m) {
+			lost := dropColumn(t, rec, fd.Column)
+			differs := false
+			for i, o := range objs {
+				sc := scanner{data: o, emit: true}
+				if err := sc.scanTop(nil); err != nil {
+					t.Fatal(err)
+				}
+				if whole(t, m, lost, i) != canon(t, string(sc.out)) {
+					differs = true
+					break
+				}
+			}
+			lost.Release()
+			if !differs && !col(t, rec, fd.Column).IsNull(0) {
+				t.Errorf("%s: losing column %s goes unnoticed", f.file, fd.Column)
+			}
+		}
+	}
+}
+
+// dropColumn is rec with every value of column name NULL.
+func dropColumn(t testing.TB, rec arrow.RecordBatch, name string) arrow.RecordBatch {
+	t.Helper()
+	cols := slices.Clone(rec.Columns())
+	i := rec.Schema().FieldIndices(name)[0]
+	cols[i] = array.MakeArrayOfNull(memory.DefaultAllocator, cols[i].DataType(), int(rec.NumRows()))
+	defer cols[i].Release()
+	return array.NewRecordBatch(rec.Schema(), cols, rec.NumRows())
 }

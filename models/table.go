@@ -86,6 +86,8 @@ type table struct {
 	decl []decoder
 	// folds are the columns raw may leave out (fold.go).
 	folds []fold
+	// jsons are the json columns: index and member slot.
+	jsons []fold
 }
 
 // declaredTable is the table of a stream whose columns are declared.
@@ -104,8 +106,14 @@ func buildTable(name string, cols []column, key []string, day, version string) *
 		}
 		c.notNull = c.notNull || slices.Contains(key, c.name)
 		dec := c.dec
-		if dec == nil {
+		switch {
+		case c.json:
+			dec = (*rowState).jsonMember
+		case dec == nil:
 			dec = decoderOf(c)
+		}
+		if c.loose && dec != nil {
+			dec = looseDecoder(dec)
 		}
 		routes := slices.Clone(c.from.routes)
 		for i := range routes {
@@ -120,6 +128,9 @@ func buildTable(name string, cols []column, key []string, day, version string) *
 		declared.from = c.from
 		if kind, ok := foldOf(declared); ok {
 			t.folds = append(t.folds, fold{col: len(t.cols), slot: routes[0].slot, kind: kind})
+		}
+		if c.json {
+			t.jsons = append(t.jsons, fold{col: len(t.cols), slot: routes[0].slot, kind: FoldJSON})
 		}
 		t.cols = append(t.cols, c)
 		t.decl = append(t.decl, dec)
@@ -504,7 +515,39 @@ func (b *builder) decode(obj json.RawMessage) error {
 		b.discard()
 		return err
 	}
+	b.jsonText()
 	return nil
+}
+
+// jsonText puts each set json column's member text, as the raw copy holds
+// it, into its cell (the last of a member named twice, like the other
+// columns read).
+func (b *builder) jsonText() {
+	for _, j := range b.t.jsons {
+		c := &b.state.cells[j.col]
+		if c.null {
+			continue
+		}
+		top := b.top[j.slot]
+		if top < 0 || b.sc.tops[top].to == 0 {
+			*c = cell{null: true} // left out of the copy (a credential)
+			continue
+		}
+		sp := b.sc.tops[top]
+		c.s = memberValue(b.sc.out[sp.from:sp.to])
+	}
+}
+
+// memberValue is the value of a compact "name":value.
+func memberValue(m []byte) []byte {
+	i := 1
+	for i < len(m) && m[i] != '"' {
+		if m[i] == '\\' {
+			i++
+		}
+		i++
+	}
+	return m[i+2:]
 }
 
 func trimLeft(v []byte) []byte {

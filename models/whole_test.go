@@ -45,6 +45,15 @@ func whole(t testing.TB, m Model, rec arrow.RecordBatch, row int) string {
 		default:
 			t.Fatalf("folded column %s is %T", f.Column, a)
 		}
+		if f.Kind == FoldJSON {
+			d := json.NewDecoder(bytes.NewReader([]byte(v.(string))))
+			d.UseNumber()
+			var j any
+			if err := d.Decode(&j); err != nil || j == nil {
+				t.Fatalf("json column %s holds %q: %v", f.Column, v, err)
+			}
+			v = j
+		}
 		if f.Kind == FoldString {
 			if _, ok := v.(string); !ok {
 				t.Fatalf("folded string column %s holds %T", f.Column, v)

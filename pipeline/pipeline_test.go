@@ -464,25 +464,23 @@ func TestSyncAsksFromTheFirstDayHeld(t *testing.T) {
 	}
 }
 
-// Status changes of conversions of any age reach stats_daily: the
-// conversions pass records the hours whose rows changed, the next stats
-// pass re-reads the days holding them (beyond its lookback) and consumes
-// them, and every day's totals then equal the conversions'.
-func TestStatsRereadsTheDaysWhoseConversionsChanged(t *testing.T) {
-	f := newFixture(t)
+// changedConversions syncs conversions (12 days) and stats_daily by day,
+// churns 400 conversions at the simulator and syncs conversions again: the
+// changed hours are recorded, and the stats_daily extractor it returns has
+// not re-read them yet.
+func (f *fixture) changedConversions(t *testing.T, opts Options) (stats *recordingExtractor) {
+	t.Helper()
 	ctx := context.Background()
-	opts := Options{Now: func() time.Time { return f.now }}
 	conv := f.conversions(t, extract.Options{StartDate: f.now.AddDate(0, 0, -12), Lookback: 6 * time.Hour})
-	slices := []string{"day"}
-	m, err := models.StatsDaily(slices)
+	m, err := models.StatsDaily([]string{"day"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	statsEx, err := extract.NewExtractor("stats_daily", f.client, m, extract.Options{Slices: slices, StartDate: f.now.AddDate(0, 0, -12), Lookback: 24 * time.Hour})
+	statsEx, err := extract.NewExtractor("stats_daily", f.client, m, extract.Options{Slices: []string{"day"}, StartDate: f.now.AddDate(0, 0, -12), Lookback: 24 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
-	stats := &recordingExtractor{Extractor: statsEx}
+	stats = &recordingExtractor{Extractor: statsEx}
 	for _, ex := range []extract.Extractor{conv, stats} {
 		if _, err := Sync(ctx, ex, f.sink, opts); err != nil {
 			t.Fatal(err)
@@ -494,6 +492,18 @@ func TestStatsRereadsTheDaysWhoseConversionsChanged(t *testing.T) {
 	if _, err := Sync(ctx, conv, f.sink, opts); err != nil {
 		t.Fatal(err)
 	}
+	return stats
+}
+
+// Status changes of conversions of any age reach stats_daily: the
+// conversions pass records the hours whose rows changed, the next stats
+// pass re-reads the days holding them (beyond its lookback) and consumes
+// them, and every day's totals then equal the conversions'.
+func TestStatsRereadsTheDaysWhoseConversionsChanged(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	opts := Options{Now: func() time.Time { return f.now }}
+	stats := f.changedConversions(t, opts)
 	hours, err := f.sink.ChangedHours(ctx, models.ChangedConversions)
 	if err != nil || len(hours) == 0 {
 		t.Fatalf("changed hours after the churn: %v %v", hours, err)
@@ -685,27 +695,7 @@ func TestPlanSyncIsThePassesPlan(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	opts := Options{Now: func() time.Time { return f.now }}
-	conv := f.conversions(t, extract.Options{StartDate: f.now.AddDate(0, 0, -12), Lookback: 6 * time.Hour})
-	m, err := models.StatsDaily([]string{"day"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	statsEx, err := extract.NewExtractor("stats_daily", f.client, m, extract.Options{Slices: []string{"day"}, StartDate: f.now.AddDate(0, 0, -12), Lookback: 24 * time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stats := &recordingExtractor{Extractor: statsEx}
-	for _, ex := range []extract.Extractor{conv, stats} {
-		if _, err := Sync(ctx, ex, f.sink, opts); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if changed, _ := f.sim.Churn(400); changed == 0 {
-		t.Fatal("the churn changed no status")
-	}
-	if _, err := Sync(ctx, conv, f.sink, opts); err != nil {
-		t.Fatal(err)
-	}
+	stats := f.changedConversions(t, opts)
 	stats.fetched = nil
 	p, err := PlanSync(ctx, stats, f.sink, f.now)
 	if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -66,5 +67,33 @@ func TestPrintPlan(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("no %q in\n%s", want, out)
 		}
+	}
+}
+
+// A pass under way shows as running, not as a stream that never ran.
+func TestPrintStateShowsAPassUnderWay(t *testing.T) {
+	start := time.Date(2026, 12, 2, 3, 23, 15, 0, time.UTC)
+	rows := []stateRow{
+		{Stream: "conversions", Enabled: true, StartsAt: "its default start (30 days back)", NextRun: start.Add(15 * time.Minute), RunningSince: start},
+		{Stream: "offers", Enabled: true, Cursor: start, Behind: "on time", LastPassEnd: start.Add(4 * time.Second), LastRows: 40, NextRun: start.Add(6 * time.Hour)},
+	}
+	var b strings.Builder
+	if err := printState(&b, rows, "table"); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if len(lines) != 3 || !strings.Contains(lines[1], "running since 2026-12-02T03:23:15Z") || strings.Contains(lines[2], "running") {
+		t.Errorf("state table:\n%s", b.String())
+	}
+	b.Reset()
+	if err := printState(&b, rows, "json"); err != nil {
+		t.Fatal(err)
+	}
+	var got []map[string]any
+	if err := json.Unmarshal([]byte(b.String()), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got[0]["running_since"] != "2026-12-02T03:23:15Z" || got[1]["running_since"] != nil {
+		t.Errorf("state json: %s", b.String())
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/syncd/syncd/config"
@@ -26,10 +27,20 @@ type usageError struct{ error }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
+// goMemoryLimit is the Go runtime's soft memory limit; DuckDB's memory
+// (warehouse.memory_limit) comes on top. README "Memory" sums them.
+const goMemoryLimit = 128 << 20
+
 func main() {
 	// Everything syncd writes (the DuckDB file, its WAL, temp files) holds
 	// a business's numbers: readable by its owner only.
 	syscall.Umask(0o077)
+	// The Go heap holds a few batches in flight (their strings dominate):
+	// a soft limit makes the collector keep it near that instead of at
+	// twice the last live size (GOGC). GOMEMLIMIT in the environment wins.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(goMemoryLimit)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(run(ctx, os.Args[1:]))

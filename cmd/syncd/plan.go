@@ -278,16 +278,9 @@ func (emptyWarehouse) LastRuns(context.Context) ([]load.LastRun, error)         
 
 func printPlan(w io.Writer, rows []planRow, format string) error {
 	if format == "json" {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rows)
+		return writeJSON(w, rows)
 	}
-	ts := func(t time.Time) string {
-		if t.IsZero() {
-			return "-"
-		}
-		return t.UTC().Format("2006-01-02T15:04Z")
-	}
+	ts := func(t time.Time) string { return stamp(t, "2006-01-02T15:04Z") }
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "stream\tcursor\twindows\tfrom\tto\trequests (est.)\tnotes")
 	var total int64

@@ -34,9 +34,11 @@ func newRootCmd() (*cobra.Command, *globals) {
 		Short: "Keep a SQL warehouse in step with an Affise network",
 		Long: `syncd pages through an Affise network's conversions, clicks, postbacks,
 custom statistics, offers, partners and advertisers (Affise API 3.0), and
-loads them into a DuckDB file you can query with SQL. Every window of data
-is committed together with its checkpoint, so a sync can be interrupted at
-any moment and resumed without losing or doubling a row.
+loads them into a DuckDB file, or a Parquet lake on disk or S3, that you
+query with SQL (syncd query, the Postgres endpoint of syncd run, or any
+engine reading Parquet). Every window of data is committed together with
+its checkpoint, so a sync can be interrupted at any moment and resumed
+without losing or doubling a row.
 
 Start with:  syncd check -c syncd.yaml   then   syncd plan   then   syncd sync
 Config reference: config.example.yaml (every key, documented).`,

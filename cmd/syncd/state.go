@@ -103,8 +103,11 @@ type stateRow struct {
 	LastRows    int64     `json:"last_pass_rows"`
 	LastError   string    `json:"last_error,omitempty"`
 	NextRun     time.Time `json:"next_run,omitzero"`
-	Problem     string    `json:"problem,omitempty"`
-	inFuture    bool
+	// RunningSince is when the daemon's pass under way started (zero: none,
+	// or the warehouse was read directly, with no daemon holding it).
+	RunningSince time.Time `json:"running_since,omitzero"`
+	Problem      string    `json:"problem,omitempty"`
+	inFuture     bool
 }
 
 // stateRows reads the state of every configured stream from the
@@ -136,6 +139,9 @@ func (a *app) stateRows(ctx context.Context, now time.Time) ([]stateRow, error) 
 		for _, st := range sts {
 			r := row(st.Stream)
 			r.Cursor, r.LastPassEnd, r.LastRows, r.LastError = st.Cursor, st.LastEnd, st.LastRows, st.LastError
+			if st.Running {
+				r.RunningSince = st.PassStarted
+			}
 			if !st.LastStart.IsZero() && st.Interval > 0 {
 				r.NextRun = st.LastStart.Add(st.Interval)
 			}
@@ -226,16 +232,9 @@ func humanDuration(d time.Duration) string {
 
 func printState(w io.Writer, rows []stateRow, format string) error {
 	if format == "json" {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rows)
+		return writeJSON(w, rows)
 	}
-	ts := func(t time.Time) string {
-		if t.IsZero() {
-			return "-"
-		}
-		return t.UTC().Format(time.RFC3339)
-	}
+	ts := func(t time.Time) string { return stamp(t, time.RFC3339) }
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "stream\tcursor\tbehind\tlast pass\tnext run\tproblem")
 	for _, r := range rows {
@@ -251,12 +250,31 @@ func printState(w io.Writer, rows []stateRow, format string) error {
 			}
 		}
 		next := ts(r.NextRun)
+		if !r.RunningSince.IsZero() {
+			// A first pass under way would otherwise read as never run.
+			next = "running since " + ts(r.RunningSince)
+		}
 		if !r.Enabled && !strings.Contains(r.Stream, "#") {
 			next = "disabled"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Stream, cursor, behind, last, next, or(r.Problem, "-"))
 	}
 	return tw.Flush()
+}
+
+// writeJSON writes v indented: what every --format json prints.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// stamp is t in UTC in layout; "-" for the zero time (never happened).
+func stamp(t time.Time, layout string) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(layout)
 }
 
 func or(s, alt string) string {

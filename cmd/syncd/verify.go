@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -191,9 +190,7 @@ func printVerify(w io.Writer, rep verify.Report, format string) error {
 		for _, r := range rep.Rows {
 			doc.Rows = append(doc.Rows, row{Day: r.Day, Currency: r.Currency, Agrees: len(r.Diffs) == 0, Diffs: r.Diffs})
 		}
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(doc); err != nil {
+		if err := writeJSON(w, doc); err != nil {
 			return err
 		}
 	} else {

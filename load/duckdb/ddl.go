@@ -20,8 +20,13 @@ import (
 // Tx enforces key uniqueness itself (staging + DELETE/INSERT in one
 // transaction). Names were checked by validateTarget.
 func createTable(m models.Model) (string, error) {
+	return createTableNamed(m, m.Table())
+}
+
+// createTableNamed is createTable under another name (a migration's copy).
+func createTableNamed(m models.Model, name string) (string, error) {
 	var b strings.Builder
-	b.WriteString("CREATE TABLE IF NOT EXISTS " + quoteIdent(m.Table()) + " (\n")
+	b.WriteString("CREATE TABLE IF NOT EXISTS " + quoteIdent(name) + " (\n")
 	fields := m.Schema().Fields()
 	for i, f := range fields {
 		typ, err := ColumnType(f.Type)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -69,6 +70,7 @@ var migrations = []Migration{
 	{Version: 4, Name: "add stats_daily.currency ('' on the rows already held, whose money mixes currencies)", Up: addStatsCurrency},
 	{Version: 5, Name: "add each pass's summary to _syncd_runs (rows read, inserted, updated, unchanged; retries; cursor before and after; NULL on the passes already recorded)", Up: addRunSummary},
 	{Version: 6, Name: "rewrite raw to hold only what no typed column holds (each table's _raw view gives back the whole object)", Up: foldRaw},
+	{Version: 7, Name: "add the typed columns raw held per row (conversions' ip, ua, ids, nested offer/partner/advertiser, ...), filled from raw, which then leaves them out", Up: addFoldedColumns},
 }
 
 // baselineVersion is the schema every release before migrations wrote.
@@ -347,22 +349,23 @@ func foldRaw(ctx context.Context, tx *sql.Tx) error {
 		if err != nil {
 			return err
 		}
-		folds := models.Folds(m)
-		if len(folds) == 0 {
-			continue
-		}
-		need := []string{"'" + m.Original() + "'"}
-		for _, f := range folds {
-			need = append(need, "'"+f.Column+"'")
-		}
-		var have int
-		if err := tx.QueryRowContext(ctx, fmt.Sprintf(`SELECT count(*) FROM duckdb_columns()
-			WHERE database_name = current_database() AND schema_name = 'main' AND table_name = ? AND column_name IN (%s)`,
-			strings.Join(need, ", ")), m.Table()).Scan(&have); err != nil {
+		have, err := tableColumns(ctx, tx, m.Table())
+		if err != nil {
 			return err
 		}
-		if have != len(need) {
-			continue // a table not created yet, or of another shape: nothing to fold
+		if !slices.Contains(have, m.Original()) {
+			continue // a table not created yet: nothing to fold
+		}
+		// The columns the table has: a column a later migration adds is
+		// folded by that migration.
+		var folds []models.Fold
+		for _, f := range models.Folds(m) {
+			if slices.Contains(have, f.Column) {
+				folds = append(folds, f)
+			}
+		}
+		if len(folds) == 0 {
+			continue
 		}
 		if _, err := tx.ExecContext(ctx, foldRawSQL(m.Table(), m.Original(), folds)); err != nil {
 			return fmt.Errorf("%s: %w", m.Table(), err)
@@ -394,6 +397,8 @@ func foldRawSQL(table, raw string, folds []models.Fold) string {
 			same = fmt.Sprintf("%s IN ('BIGINT', 'UBIGINT', 'DOUBLE') AND TRY_CAST(%s AS DECIMAL(38,10)) = %s", typ, text, c)
 		case models.FoldTime:
 			same = fmt.Sprintf("%s = 'VARCHAR' AND %s = strftime(%s, '%%Y-%%m-%%d %%H:%%M:%%S')", typ, text, c)
+		case models.FoldJSON:
+			same = fmt.Sprintf("%s <> 'NULL' AND CAST(%s AS VARCHAR) = %s", typ, v, c)
 		}
 		drops[i] = fmt.Sprintf(`CASE WHEN %s THEN '"%s":null' END`, same, f.Column)
 	}
@@ -405,4 +410,132 @@ func foldRawSQL(table, raw string, folds []models.Fold) string {
 		WHERE patch <> '{}') f
 		WHERE %[1]s.rowid = f.rid`,
 		quoteIdent(table), r, strings.Join(drops, ", "), strings.Join(paths, ", "))
+}
+
+// addFoldedColumns is version 7: the folded columns (models.Folds) a
+// table lacks are added, filled from each row's raw as DuckDB reads it
+// (json columns: the member's JSON text as DuckDB writes it; a value the
+// column's type cannot hold: NULL), and raw then leaves out what they give
+// back (as foldRaw does). A time column is left NULL on the rows held: its
+// zone is the account's, which the file does not record; the member stays
+// in raw. A raw with a \uD8xx escape, which DuckDB refuses, is left as is.
+//
+// The table is copied, not altered: DuckDB refuses, in one transaction,
+// an ALTER of a table an earlier step (foldRaw) updated.
+func addFoldedColumns(ctx context.Context, tx *sql.Tx) error {
+	for _, d := range models.Registry() {
+		m, err := d.Model(d.Defaults.Slices)
+		if err != nil {
+			return err
+		}
+		have, err := tableColumns(ctx, tx, m.Table())
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(have, m.Original()) {
+			continue // not created yet: Begin creates it whole
+		}
+		var add []models.Fold
+		for _, f := range models.Folds(m) {
+			if !slices.Contains(have, f.Column) {
+				add = append(add, f)
+			}
+		}
+		if len(add) == 0 {
+			continue
+		}
+		qs, err := addFoldedSQL(m, have, add)
+		if err != nil {
+			return fmt.Errorf("%s: %w", m.Table(), err)
+		}
+		for _, q := range qs {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("%s: %w", m.Table(), err)
+			}
+		}
+	}
+	return nil
+}
+
+// addFoldedSQL is the statements that copy table m (whose columns are
+// have) into one of m's columns, add's filled from raw (parsed once per
+// row), swap the copy in and fold add.
+func addFoldedSQL(m models.Model, have []string, add []models.Fold) ([]string, error) {
+	tmp := m.Table() + "__syncd_v7"
+	create, err := createTableNamed(m, tmp)
+	if err != nil {
+		return nil, err
+	}
+	types := map[string]string{}
+	for _, f := range m.Schema().Fields() {
+		typ, err := ColumnType(f.Type)
+		if err != nil {
+			return nil, err
+		}
+		types[f.Name] = typ
+	}
+	for _, c := range have {
+		if _, ok := types[c]; !ok {
+			return nil, fmt.Errorf("column %s is not one of this build's: copy or drop it first", c)
+		}
+	}
+	fill := map[string]string{}
+	paths := make([]string, len(add))
+	for i, f := range add {
+		paths[i] = "'$." + f.Column + "'"
+		v := fmt.Sprintf("m[%d]", i+1)
+		typ := "json_type(" + v + ")"
+		text := "(" + v + " ->> '$')"
+		switch f.Kind {
+		case models.FoldString:
+			fill[f.Column] = fmt.Sprintf("CASE WHEN %s IN ('VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE', 'BOOLEAN') THEN %s END", typ, text)
+		case models.FoldInt, models.FoldDecimal:
+			fill[f.Column] = fmt.Sprintf("CASE WHEN %s IN ('VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE') THEN TRY_CAST(%s AS %s) END", typ, text, types[f.Column])
+		case models.FoldJSON:
+			fill[f.Column] = fmt.Sprintf("CASE WHEN %s <> 'NULL' THEN CAST(%s AS VARCHAR) END", typ, v)
+		}
+	}
+	var sel []string
+	for _, f := range m.Schema().Fields() {
+		c := quoteIdent(f.Name)
+		switch {
+		case slices.Contains(have, f.Name):
+			sel = append(sel, c)
+		case fill[f.Name] != "":
+			sel = append(sel, fill[f.Name]+" AS "+c)
+		default:
+			sel = append(sel, fmt.Sprintf("CAST(NULL AS %s) AS %s", types[f.Name], c))
+		}
+	}
+	t, r := quoteIdent(m.Table()), quoteIdent(m.Original())
+	return []string{
+		create,
+		// A raw DuckDB cannot read (a \uD8xx escape) gets no list: NULLs.
+		fmt.Sprintf(`INSERT INTO %s SELECT %s FROM (
+			SELECT *, CASE WHEN NOT regexp_matches(%s, '\\u[dD]') THEN json_extract(%[3]s, [%s]) END AS m FROM %s)`,
+			quoteIdent(tmp), strings.Join(sel, ", "), r, strings.Join(paths, ", "), t),
+		"DROP TABLE " + t,
+		fmt.Sprintf("ALTER TABLE %s RENAME TO %s", quoteIdent(tmp), t),
+		foldRawSQL(m.Table(), m.Original(), add),
+	}, nil
+}
+
+// tableColumns are the column names of table main.table; none when there
+// is no such table.
+func tableColumns(ctx context.Context, tx *sql.Tx, table string) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT column_name FROM duckdb_columns()
+		WHERE database_name = current_database() AND schema_name = 'main' AND table_name = ?`, table)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var have []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			return nil, err
+		}
+		have = append(have, c)
+	}
+	return have, rows.Err()
 }

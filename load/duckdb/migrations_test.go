@@ -77,7 +77,20 @@ func snapshot(t testing.TB, path string) []string {
 // addedColumns are the columns migrations added to the fixture's tables.
 var addedColumns = map[string][]string{
 	"stats_daily": {"currency"},
-	"_syncd_runs": {"rows_read", "rows_inserted", "rows_updated", "rows_unchanged", "retries", "cursor_before", "cursor_after"},
+	// migration 7
+	"conversions": {"conversion_id", "cbid", "ip", "ua", "country_name", "isp_code", "device_type",
+		"goal_value", "payment_type", "is_paid", "fraud_risk_level", "decline_reason", "supplier_id",
+		"referrer", "ref_id", "comment", "city_id", "landing_id", "prelanding_id", "sum",
+		"custom_field_1", "custom_field_2", "custom_field_3", "custom_field_4", "custom_field_5",
+		"custom_field_6", "custom_field_7", "offer", "partner", "advertiser", "fraud_type"},
+	"clicks": {"click_id", "cbid", "ua", "country_name", "city", "region_name", "isp_code",
+		"device", "device_fullname", "device_model", "os_version", "os_fullname", "browser_version",
+		"browser_fullname", "connection_type", "referrer", "idfa", "smart_id", "ref_id", "os_id",
+		"user_id", "ext1", "ext2", "ext3", "unid", "supplier_manager_id", "city_id", "region_id", "isp",
+		"offer", "partner", "landing", "prelanding"},
+	"server_postbacks":    {"get", "post", "server", "response", "_get", "_post", "track"},
+	"affiliate_postbacks": {"job_id"},
+	"_syncd_runs":         {"rows_read", "rows_inserted", "rows_updated", "rows_unchanged", "retries", "cursor_before", "cursor_after"},
 }
 
 func hasColumn(t testing.TB, path, table, column string) bool {
@@ -197,6 +210,13 @@ func TestUpgradeV1Fixture(t *testing.T) {
 	// Passes recorded before their summary have none: NULL, not 0.
 	eq(t, rawQuery(t, path, `SELECT count(*) FILTER (WHERE rows_read IS NULL AND rows_inserted IS NULL AND rows_updated IS NULL
 		AND rows_unchanged IS NULL AND retries IS NULL AND cursor_before IS NULL AND cursor_after IS NULL), count(*) FROM _syncd_runs`), []string{"8|8"})
+	// The columns migration 7 added hold what raw held (the fixture's
+	// conversions have every one of these members), and raw no longer does.
+	eq(t, rawQuery(t, path, `SELECT count(*) FILTER (WHERE ua IS NOT NULL AND ip IS NOT NULL AND city_id IS NOT NULL
+		AND json_extract_string(offer, '$.title') IS NOT NULL AND (partner ->> 'email') IS NOT NULL AND advertiser IS NOT NULL
+		AND raw NOT LIKE '%"ua"%' AND raw NOT LIKE '%"offer"%'), count(*) FROM conversions`), []string{"300|300"})
+	eq(t, rawQuery(t, path, `SELECT count(*) FILTER (WHERE ua IS NOT NULL AND region_id IS NOT NULL AND (landing ->> 'url') IS NOT NULL
+		AND (partner ->> 'email') IS NOT NULL AND raw NOT LIKE '%"ua"%' AND raw NOT LIKE '%"offer"%'), count(*) FROM clicks`), []string{"1500|1500"})
 	// raw now holds what no typed column holds, and each <table>_raw view
 	// gives back every row's object as the fixture held it, member for
 	// member (numbers by value).
@@ -424,5 +444,44 @@ func TestMissingMigrationIsNamed(t *testing.T) {
 	_, err = s.Begin(bg, load.Target{Model: statsModel(t, "day", "offer", "partner", "country", "os"), Mode: models.ReplaceTable})
 	if !errors.Is(err, ErrTableMismatch) || errors.Is(err, ErrMigrationMissing) {
 		t.Fatalf("stats_daily with another slice: %v", err)
+	}
+}
+
+// TestUpgradeFromV6: a warehouse at schema version 6 (raw folded, no detail
+// columns) upgrades to 7 on its own: the detail columns are filled from
+// raw, raw leaves them out, and <table>_raw still gives back every object
+// of the v1 fixture.
+func TestUpgradeFromV6(t *testing.T) {
+	path := fixtureV1(t)
+	objects := fixtureObjects(t, path, "")
+	var v6 []Migration
+	for _, m := range migrations {
+		if m.Version <= 6 {
+			v6 = append(v6, m)
+		}
+	}
+	s, err := Open(bg, path, withMigrations(v6))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	eq(t, []string{version(t, path)}, []string{"6"})
+	if hasColumn(t, path, "conversions", "ua") {
+		t.Fatal("version 6 already has conversions.ua")
+	}
+	if s, err = Open(bg, path); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	eq(t, []string{version(t, path)}, []string{fmt.Sprint(SchemaVersion())})
+	eq(t, rawQuery(t, path, `SELECT count(*) FILTER (WHERE ua IS NOT NULL AND (offer ->> 'title') IS NOT NULL AND raw NOT LIKE '%"ua"%'),
+		count(*) FROM conversions`), []string{"300|300"})
+	after := fixtureObjects(t, path, "_raw")
+	for table, rows := range objects {
+		for k, obj := range rows {
+			if !jsonEqual(t, []byte(after[table][k]), []byte(obj)) {
+				t.Errorf("%s %s: rebuilt %s\nthe fixture's %s", table, k, after[table][k], obj)
+			}
+		}
 	}
 }

@@ -42,6 +42,8 @@ func RawExpr(folds []models.Fold, raw string) string {
 			val = fmt.Sprintf("rtrim(rtrim(CAST(%s AS VARCHAR), '0'), '.')", c)
 		case models.FoldTime:
 			val = fmt.Sprintf(`'"' || strftime(%s, '%%Y-%%m-%%d %%H:%%M:%%S') || '"'`, c)
+		case models.FoldJSON:
+			val = fmt.Sprintf("CAST(%s AS VARCHAR)", c) // the member's JSON text
 		}
 		// A raw DuckDB cannot read (a lone \ud800 escape) is whole: see
 		// models' fold.go.

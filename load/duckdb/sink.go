@@ -69,7 +69,7 @@ type options struct {
 type Option func(*options)
 
 // WithMemoryLimit sets DuckDB's memory_limit, e.g. "1GB" or "512MB"
-// (default 1GB; DuckDB's own default is 80% of RAM).
+// (default DefaultMemoryLimit; DuckDB's own default is 80% of RAM).
 func WithMemoryLimit(limit string) Option { return func(o *options) { o.memoryLimit = limit } }
 
 // WithThreads sets DuckDB's worker threads (default: DuckDB's, one per core).
@@ -96,6 +96,22 @@ func Sandboxed() Option { return func(o *options) { o.sandboxed = true } }
 func OnViewError(f func(view string, err error)) Option {
 	return func(o *options) { o.onViewError = f }
 }
+
+// DefaultMemoryLimit is DuckDB's memory_limit unless WithMemoryLimit says
+// otherwise. DuckDB fills its buffer pool up to the limit with the blocks
+// of the tables a load reads and writes, so the limit, not the volume
+// loaded, bounds its share of the process: a small VM's worth. Work past
+// it (a big window's staging, a checkpoint) spills to the database's .tmp
+// directory instead.
+const DefaultMemoryLimit = "256MB"
+
+// allocatorFlush is DuckDB's allocator_flush_threshold and
+// allocator_bulk_deallocation_flush_threshold: memory its allocator keeps
+// for reuse after a task or a big free (a dropped staging table, a
+// checkpoint's buffers), beyond which it returns it to the OS, with a
+// background thread doing so. DuckDB's defaults (128MB, 512MB) showed as
+// resident memory that no query used between commits.
+const allocatorFlush = "32MB"
 
 var memoryLimitRe = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB|%)$`)
 
@@ -131,7 +147,7 @@ type Sink struct {
 // schema to this build's (see migrations.go; read-only: refuses an older
 // one) and makes sure syncd's own tables and the views exist.
 func Open(ctx context.Context, path string, opts ...Option) (*Sink, error) {
-	o := options{memoryLimit: "1GB", migrations: migrations}
+	o := options{memoryLimit: DefaultMemoryLimit, migrations: migrations}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -169,6 +185,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*Sink, error) {
 
 	q := url.Values{}
 	q.Set("memory_limit", o.memoryLimit)
+	q.Set("allocator_flush_threshold", allocatorFlush)
+	q.Set("allocator_bulk_deallocation_flush_threshold", allocatorFlush)
+	q.Set("allocator_background_threads", "true")
 	if o.threads > 0 {
 		q.Set("threads", strconv.Itoa(o.threads))
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -62,6 +63,35 @@ func retype(rec arrow.RecordBatch, sc *arrow.Schema) (arrow.RecordBatch, error) 
 		nd.Release()
 	}
 	return array.NewRecordBatch(sc, cols, rec.NumRows()), nil
+}
+
+// withMissing is rec with a NULL column for each nullable field of sc it
+// lacks (added to the model after rec's file was written); rec itself,
+// retained, when it lacks none. The caller releases the result.
+func withMissing(rec arrow.RecordBatch, sc *arrow.Schema, mem memory.Allocator) (arrow.RecordBatch, error) {
+	var missing []arrow.Field
+	for _, f := range sc.Fields() {
+		if len(rec.Schema().FieldIndices(f.Name)) == 0 {
+			if !f.Nullable {
+				return nil, fmt.Errorf("column %s missing", f.Name)
+			}
+			missing = append(missing, f)
+		}
+	}
+	if len(missing) == 0 {
+		rec.Retain()
+		return rec, nil
+	}
+	fields := append(slices.Clone(rec.Schema().Fields()), missing...)
+	cols := slices.Clone(rec.Columns())
+	made := make([]arrow.Array, len(missing))
+	for i, f := range missing {
+		made[i] = array.MakeArrayOfNull(mem, f.Type, int(rec.NumRows()))
+	}
+	cols = append(cols, made...)
+	out := array.NewRecordBatch(arrow.NewSchema(fields, nil), cols, rec.NumRows())
+	releaseAll(made) // out holds its own references
+	return out, nil
 }
 
 func sameStorage(a, b arrow.DataType) bool {
@@ -133,9 +163,17 @@ const scanBatchRows = 8 * 1024
 // sc, to fn, which must not keep it past its return; found is false when
 // the object does not exist. It holds one batch in memory at a time, and
 // reads the object as it was when opened, whatever replaces it meanwhile.
+//
+// A file written before a nullable column of sc existed (a lake holding
+// older and newer files) reads as NULL there.
 func scanObject(ctx context.Context, b bucket.Bucket, key string, sc *arrow.Schema, mem memory.Allocator, fn func(arrow.RecordBatch) error) (found bool, err error) {
 	return eachBatch(ctx, b, key, "", mem, func(rec arrow.RecordBatch) error {
-		out, err := retype(rec, sc)
+		full, err := withMissing(rec, sc, mem)
+		if err != nil {
+			return err
+		}
+		defer full.Release()
+		out, err := retype(full, sc)
 		if err != nil {
 			return err
 		}

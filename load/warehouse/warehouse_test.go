@@ -13,6 +13,7 @@ import (
 	"github.com/syncd/syncd/checkpoints"
 	"github.com/syncd/syncd/config"
 	"github.com/syncd/syncd/load"
+	"github.com/syncd/syncd/load/duckdb"
 )
 
 // TestKinds: an unknown kind is a config error, by Check and by both
@@ -138,5 +139,22 @@ func TestOpenDuckDB(t *testing.T) {
 		if err := admin.DeleteCursor(ctx, "clicks"); err == nil {
 			t.Error("a read-only warehouse deleted a cursor")
 		}
+	}
+}
+
+// TestDefaultMemoryLimitIsDuckDBs: the config's default warehouse.memory_limit
+// is the one the DuckDB sink documents (README: "syncd needs ..."), so an
+// unset key and a sink opened without WithMemoryLimit agree.
+func TestDefaultMemoryLimitIsDuckDBs(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "syncd.yaml")
+	if err := os.WriteFile(p, []byte("api:\n  base_url: http://127.0.0.1:1\n  key: abcd1234\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Warehouse.MemoryLimit; got != duckdb.DefaultMemoryLimit {
+		t.Errorf("config default warehouse.memory_limit %q, DuckDB sink default %q", got, duckdb.DefaultMemoryLimit)
 	}
 }

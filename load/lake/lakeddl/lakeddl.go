@@ -284,7 +284,8 @@ func (duckdbDialect) header(b *strings.Builder, loc location) {
 		"warehouse's table. A view reads the files at each query, so new days show",
 		"without running this again. Creating a view reads its files' schema: one",
 		`over a table with no file yet fails ("No files found"); run this again after`,
-		"that stream's first sync.",
+		"that stream's first sync. Files written before a column was added read as",
+		"NULL there (union_by_name).",
 		"Lake: "+loc.root)
 	if loc.s3 {
 		comment(b, "",
@@ -305,7 +306,7 @@ func (duckdbDialect) table(b *strings.Builder, loc location, t table) error {
 		names[i] = "  " + doubleQuote(c.name)
 	}
 	b.WriteString(strings.Join(names, ",\n") + "\n")
-	fmt.Fprintf(b, "FROM read_parquet('%s', hive_partitioning = false);\n\n", loc.glob(t))
+	fmt.Fprintf(b, "FROM read_parquet('%s', hive_partitioning = false, union_by_name = true);\n\n", loc.glob(t))
 	return nil
 }
 

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/syncd/syncd/checkpoints"
@@ -227,5 +229,138 @@ func TestRawViewOverTheLake(t *testing.T) {
 	}
 	if raw := scalar(t, d, "SELECT raw FROM conversions WHERE id = 'c1'"); len(raw) >= len(got) {
 		t.Errorf("raw %s is not smaller than the object %s", raw, got)
+	}
+}
+
+// oldConversions is conversions as a build before the detail columns
+// (schema version 7) wrote it: without them, raw holding them.
+type oldConversions struct{ models.Model }
+
+func (o oldConversions) Schema() *arrow.Schema {
+	var fs []arrow.Field
+	for _, f := range o.Model.Schema().Fields() {
+		if isDetail(o.Model, f.Name) {
+			continue
+		}
+		fs = append(fs, f)
+	}
+	return arrow.NewSchema(fs, nil)
+}
+
+// isDetail: a column the old build did not have (one this test's objects
+// send, or any other of the details: all are after payment_status).
+func isDetail(m models.Model, name string) bool {
+	past := false
+	for _, f := range m.Schema().Fields() {
+		if f.Name == "payment_status" {
+			past = true
+			continue
+		}
+		if f.Name == name {
+			return past && name != "raw" && name != models.SyncedAtColumn
+		}
+	}
+	return false
+}
+
+// writeConversions commits objs through target model m; old: the record
+// is cut to the old schema with raw holding each whole object.
+func writeConversions(t *testing.T, s *lake.Sink, old bool, objs ...string) {
+	t.Helper()
+	m := models.Conversions()
+	b := m.NewBuilder(memory.DefaultAllocator, time.UTC, time.Date(2025, 2, 1, 0, 0, 0, 0, time.UTC))
+	defer b.Release()
+	for _, o := range objs {
+		if err := b.Append(json.RawMessage(o)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := b.NewRecord()
+	defer rec.Release()
+	target := models.Model(m)
+	if old {
+		target = oldConversions{m}
+		sc := target.Schema()
+		cols := make([]arrow.Array, sc.NumFields())
+		for i, f := range sc.Fields() {
+			if f.Name == "raw" {
+				sb := array.NewStringBuilder(memory.DefaultAllocator)
+				sb.AppendValues(objs, nil)
+				cols[i] = sb.NewArray()
+				sb.Release()
+				defer cols[i].Release()
+				continue
+			}
+			cols[i] = rec.Column(rec.Schema().FieldIndices(f.Name)[0])
+		}
+		rec = array.NewRecordBatch(sc, cols, rec.NumRows())
+		defer rec.Release()
+	}
+	tx, err := s.Begin(t.Context(), load.Target{Model: target, Mode: models.Upsert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if err := tx.Write(t.Context(), rec); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Commit(t.Context(), &checkpoints.Cursor{Stream: "conversions", Position: time.Date(2025, 1, 3, 0, 0, 0, 0, time.UTC)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestMixedLakeOldAndNewFiles: a lake holding files written before the
+// detail columns (raw whole) and after (raw less the details) reads as one
+// table: the new columns are NULL on the old rows, conversions_raw gives
+// back every object whole, and a new row merged into an old day's file
+// keeps the old rows.
+func TestMixedLakeOldAndNewFiles(t *testing.T) {
+	b, err := bucket.OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lk, err := lake.Open(t.Context(), b, "syncd test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lk.Close()
+	obj := func(id, day int) string {
+		return fmt.Sprintf(`{"id":"c%d","status":"confirmed","currency":"USD","revenue":2,"payouts":1,"created_at":"2025-01-0%d 10:00:00",`+
+			`"ua":"Mozilla/5.0 (X11)","ip":"10.0.0.%d","city_id":%d,"sum":0,"district":null,`+
+			`"offer":{"id":7,"title":"Offer \"7\"","external_id":false},"partner":{"id":3,"manager":null},"fraud_type":[]}`, id, day, id, 100+id)
+	}
+	objs := map[string]string{"c1": obj(1, 1), "c2": obj(2, 2), "c3": obj(3, 1), "c4": obj(4, 2), "c5": obj(5, 3)}
+	writeConversions(t, lk, true, objs["c1"], objs["c2"], objs["c5"]) // old files for three days
+	writeConversions(t, lk, false, objs["c3"])                        // a new row into day 1's old file
+	writeConversions(t, lk, false, objs["c4"])                        // and into day 2's; day 3's stays old
+	d, err := Open(t.Context(), lk, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if got := scalar(t, d, "SELECT count(*) FROM conversions"); got != "5" {
+		t.Fatalf("conversions: %s rows, want 5", got)
+	}
+	for id, want := range objs {
+		got := scalar(t, d, "SELECT raw FROM conversions_raw WHERE id = '"+id+"'")
+		var g, w any
+		if err := json.Unmarshal([]byte(got), &g); err != nil {
+			t.Fatalf("%s: conversions_raw is not JSON: %v: %s", id, err, got)
+		}
+		if err := json.Unmarshal([]byte(want), &w); err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(g) != fmt.Sprint(w) {
+			t.Errorf("%s: conversions_raw %s\nwant %s", id, got, want)
+		}
+	}
+	// The detail columns: NULL on the rows an old build wrote (raw has
+	// them), set on the new ones, which raw leaves out.
+	if got := scalar(t, d, `SELECT string_agg(id || '=' || coalesce(ua, 'NULL') || '/' || coalesce(CAST(city_id AS VARCHAR), 'NULL') || '/' ||
+		coalesce(offer ->> 'title', 'NULL'), ' ' ORDER BY id) FROM conversions`); got != `c1=NULL/NULL/NULL c2=NULL/NULL/NULL c3=Mozilla/5.0 (X11)/103/Offer "7" c4=Mozilla/5.0 (X11)/104/Offer "7" c5=NULL/NULL/NULL` {
+		t.Errorf("detail columns: %s", got)
+	}
+	if got := scalar(t, d, `SELECT count(*) FROM conversions WHERE id IN ('c3', 'c4') AND (raw LIKE '%"ua"%' OR raw LIKE '%"offer"%')`); got != "0" {
+		t.Errorf("%s new rows' raw still hold the details", got)
 	}
 }

@@ -2,7 +2,8 @@
 -- warehouse's table. A view reads the files at each query, so new days show
 -- without running this again. Creating a view reads its files' schema: one
 -- over a table with no file yet fails ("No files found"); run this again after
--- that stream's first sync.
+-- that stream's first sync. Files written before a column was added read as
+-- NULL there (union_by_name).
 -- Lake: /srv/affise-lake
 
 CREATE OR REPLACE VIEW "conversions" AS
@@ -36,9 +37,40 @@ SELECT
   "click_time",
   "updated_at",
   "payment_status",
+  "conversion_id",
+  "cbid",
+  "ip",
+  "ua",
+  "country_name",
+  "isp_code",
+  "device_type",
+  "goal_value",
+  "payment_type",
+  "is_paid",
+  "fraud_risk_level",
+  "decline_reason",
+  "supplier_id",
+  "referrer",
+  "ref_id",
+  "comment",
+  "city_id",
+  "landing_id",
+  "prelanding_id",
+  "sum",
+  "custom_field_1",
+  "custom_field_2",
+  "custom_field_3",
+  "custom_field_4",
+  "custom_field_5",
+  "custom_field_6",
+  "custom_field_7",
+  "offer",
+  "partner",
+  "advertiser",
+  "fraud_type",
   "raw",
   "_synced_at"
-FROM read_parquet('/srv/affise-lake/conversions/*/*.parquet', hive_partitioning = false);
+FROM read_parquet('/srv/affise-lake/conversions/*/*.parquet', hive_partitioning = false, union_by_name = true);
 
 CREATE OR REPLACE VIEW "clicks" AS
 SELECT
@@ -60,9 +92,42 @@ SELECT
   "created_at",
   "has_conversions",
   "conversion_id",
+  "click_id",
+  "cbid",
+  "ua",
+  "country_name",
+  "city",
+  "region_name",
+  "isp_code",
+  "device",
+  "device_fullname",
+  "device_model",
+  "os_version",
+  "os_fullname",
+  "browser_version",
+  "browser_fullname",
+  "connection_type",
+  "referrer",
+  "idfa",
+  "smart_id",
+  "ref_id",
+  "os_id",
+  "user_id",
+  "ext1",
+  "ext2",
+  "ext3",
+  "unid",
+  "supplier_manager_id",
+  "city_id",
+  "region_id",
+  "isp",
+  "offer",
+  "partner",
+  "landing",
+  "prelanding",
   "raw",
   "_synced_at"
-FROM read_parquet('/srv/affise-lake/clicks/*/*.parquet', hive_partitioning = false);
+FROM read_parquet('/srv/affise-lake/clicks/*/*.parquet', hive_partitioning = false, union_by_name = true);
 
 CREATE OR REPLACE VIEW "server_postbacks" AS
 SELECT
@@ -72,9 +137,16 @@ SELECT
   "offer_id",
   "partner_id",
   "conversion_id",
+  "get",
+  "post",
+  "server",
+  "response",
+  "_get",
+  "_post",
+  "track",
   "raw",
   "_synced_at"
-FROM read_parquet('/srv/affise-lake/server_postbacks/*/*.parquet', hive_partitioning = false);
+FROM read_parquet('/srv/affise-lake/server_postbacks/*/*.parquet', hive_partitioning = false, union_by_name = true);
 
 CREATE OR REPLACE VIEW "affiliate_postbacks" AS
 SELECT
@@ -87,9 +159,10 @@ SELECT
   "goal",
   "status",
   "postback_url",
+  "job_id",
   "raw",
   "_synced_at"
-FROM read_parquet('/srv/affise-lake/affiliate_postbacks/*/*.parquet', hive_partitioning = false);
+FROM read_parquet('/srv/affise-lake/affiliate_postbacks/*/*.parquet', hive_partitioning = false, union_by_name = true);
 
 CREATE OR REPLACE VIEW "stats_daily" AS
 SELECT
@@ -122,7 +195,7 @@ SELECT
   "hold_earning",
   "raw",
   "_synced_at"
-FROM read_parquet('/srv/affise-lake/stats_daily/*/*.parquet', hive_partitioning = false);
+FROM read_parquet('/srv/affise-lake/stats_daily/*/*.parquet', hive_partitioning = false, union_by_name = true);
 
 CREATE OR REPLACE VIEW "offers" AS
 SELECT
@@ -136,7 +209,7 @@ SELECT
   "created_at",
   "raw",
   "_synced_at"
-FROM read_parquet('/srv/affise-lake/offers/*.parquet', hive_partitioning = false);
+FROM read_parquet('/srv/affise-lake/offers/*.parquet', hive_partitioning = false, union_by_name = true);
 
 CREATE OR REPLACE VIEW "partners" AS
 SELECT
@@ -151,7 +224,7 @@ SELECT
   "updated_at",
   "raw",
   "_synced_at"
-FROM read_parquet('/srv/affise-lake/partners/*.parquet', hive_partitioning = false);
+FROM read_parquet('/srv/affise-lake/partners/*.parquet', hive_partitioning = false, union_by_name = true);
 
 CREATE OR REPLACE VIEW "advertisers" AS
 SELECT
@@ -164,7 +237,7 @@ SELECT
   "updated_at",
   "raw",
   "_synced_at"
-FROM read_parquet('/srv/affise-lake/advertisers/*.parquet', hive_partitioning = false);
+FROM read_parquet('/srv/affise-lake/advertisers/*.parquet', hive_partitioning = false, union_by_name = true);
 
 CREATE OR REPLACE VIEW "currency_rates" AS
 SELECT
@@ -173,4 +246,4 @@ SELECT
   "rate_per_usd",
   "raw",
   "_synced_at"
-FROM read_parquet('/srv/affise-lake/currency_rates/*/*.parquet', hive_partitioning = false);
+FROM read_parquet('/srv/affise-lake/currency_rates/*/*.parquet', hive_partitioning = false, union_by_name = true);
