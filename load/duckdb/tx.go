@@ -605,10 +605,15 @@ func (tx *Tx) keyConds(a, b string) string {
 
 // winnersSQL selects each key's winning staged row (its
 // unchangedColumns).
-func (tx *Tx) winnersSQL() string {
+//
+// Only keys table t holds are ranked: every caller joins the winners
+// with t on the key, and ranking the whole stage (wide rows, a window
+// over all of them) ran DuckDB out of a 256MB memory_limit on a backfill
+// window of 166k new conversions, which need no ranking at all.
+func (tx *Tx) winnersSQL(t string) string {
 	cols := quoteList(tx.unchangedColumns())
-	return fmt.Sprintf("SELECT %s FROM %s QUALIFY row_number() OVER (PARTITION BY %s ORDER BY %s) = 1",
-		cols, quoteIdent(tx.stage), quoteList(tx.keys), tx.winnerOrder())
+	return fmt.Sprintf("SELECT %s FROM %s s WHERE EXISTS (SELECT 1 FROM %s h WHERE %s) QUALIFY row_number() OVER (PARTITION BY %s ORDER BY %s) = 1",
+		cols, quoteIdent(tx.stage), t, tx.keyConds("s", "h"), quoteList(tx.keys), tx.winnerOrder())
 }
 
 // dropUnchangedSQL deletes from the stage every row of the keys whose
@@ -618,14 +623,14 @@ func (tx *Tx) dropUnchangedSQL(t string) string {
 	if len(tx.keys) == 1 {
 		k := quoteIdent(tx.keys[0])
 		return fmt.Sprintf(`DELETE FROM %[1]s WHERE %[2]s IN (SELECT w.%[2]s FROM (%[3]s) w JOIN %[4]s t ON t.%[2]s = w.%[2]s AND %[5]s)`,
-			stage, k, tx.winnersSQL(), t, same)
+			stage, k, tx.winnersSQL(t), t, same)
 	}
 	keys := make([]string, len(tx.keys))
 	for i, k := range tx.keys {
 		keys[i] = "w." + quoteIdent(k)
 	}
 	return fmt.Sprintf(`DELETE FROM %[1]s USING (SELECT %[2]s FROM (%[3]s) w JOIN %[4]s t ON %[5]s AND %[6]s) u WHERE %[7]s`,
-		stage, strings.Join(keys, ", "), tx.winnersSQL(), t, tx.keyConds("w", "t"), same, tx.keyConds(stage, "u"))
+		stage, strings.Join(keys, ", "), tx.winnersSQL(t), t, tx.keyConds("w", "t"), same, tx.keyConds(stage, "u"))
 }
 
 // countHeld counts, before a replace deletes anything, the staged winners
@@ -640,7 +645,7 @@ func (tx *Tx) countHeld(count func(step, q string, args ...any) ([]int64, error)
 	}
 	eq := tx.sameRow("w", "t")
 	return count("count-held", fmt.Sprintf(`SELECT count(*), count(*) FILTER (WHERE %s) FROM (%s) w JOIN %s t ON %s`,
-		eq, tx.winnersSQL(), t, tx.keyConds("w", "t")))
+		eq, tx.winnersSQL(t), t, tx.keyConds("w", "t")))
 }
 
 // Rollback implements load.Tx. It is idempotent and a no-op after Commit.
