@@ -124,9 +124,9 @@ type planReader interface {
 // warehouse.
 func (a *app) planRows(ctx context.Context, names []string, now time.Time) ([]planRow, error) {
 	ro, err := warehouse.OpenReadOnly(ctx, a.cfg.Warehouse)
-	var locked *load.LockError
+	locked := daemonHolds(err)
 	switch {
-	case errors.As(err, &locked) && (locked.Holder == "" || locked.Holder == "syncd run"):
+	case locked != nil:
 		return a.remotePlan(ctx, names, locked)
 	case errors.Is(err, load.ErrNoWarehouse) || errors.Is(err, lake.ErrNoLake):
 		// Nothing synced yet: every stream plans from its start.
@@ -161,7 +161,7 @@ func (a *app) remotePlan(ctx context.Context, names []string, locked *load.LockE
 	}
 	entries, err := daemon.RemotePlan(ctx, a.cfg.HTTP.Listen, "")
 	if err != nil {
-		return nil, fmt.Errorf("%s, and asking it at http.listen %s failed: %w", locked.InUse(), a.cfg.HTTP.Listen, err)
+		return nil, a.askingDaemonFailed(locked, err)
 	}
 	var rows []planRow
 	for _, e := range entries {

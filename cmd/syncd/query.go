@@ -83,14 +83,10 @@ the daemon, which runs only read-only SELECTs (see the README).`,
 // read-only SELECTs.
 func (a *app) readQuery(ctx context.Context, query, format string, out io.Writer) error {
 	ro, err := warehouse.OpenReadOnly(ctx, a.cfg.Warehouse)
-	var locked *load.LockError
-	if errors.As(err, &locked) && (locked.Holder == "" || locked.Holder == "syncd run") {
-		// DuckDB admits one process per file: while `syncd run` holds
-		// it, the daemon answers the query on its loopback listener.
-		// (A holder without an owner file may be an older daemon.)
+	if locked := daemonHolds(err); locked != nil {
 		if rerr := daemon.QueryRemote(ctx, a.cfg.HTTP.Listen, query, format, out); rerr != nil {
 			if locked.Holder != "" {
-				return fmt.Errorf("%s, and asking it at http.listen %s failed: %w", locked.InUse(), a.cfg.HTTP.Listen, rerr)
+				return a.askingDaemonFailed(locked, rerr)
 			}
 			return fmt.Errorf("%w; asking a daemon at %s failed too: %w", err, a.cfg.HTTP.Listen, rerr)
 		}
@@ -101,6 +97,24 @@ func (a *app) readQuery(ctx context.Context, query, format string, out io.Writer
 	}
 	defer ro.Close()
 	return printQuery(ctx, ro, query, format, out)
+}
+
+// daemonHolds is the lock error of a warehouse the daemon holds, nil for
+// any other err: DuckDB admits one process per file, so while `syncd run`
+// holds it, the daemon answers on its loopback listener (http.listen). A
+// holder without an owner file may be an older daemon.
+func daemonHolds(err error) *load.LockError {
+	var locked *load.LockError
+	if errors.As(err, &locked) && (locked.Holder == "" || locked.Holder == "syncd run") {
+		return locked
+	}
+	return nil
+}
+
+// askingDaemonFailed is the error of a command that found the warehouse
+// held (daemonHolds) and could not ask the daemon either.
+func (a *app) askingDaemonFailed(locked *load.LockError, err error) error {
+	return fmt.Errorf("%s, and asking it at http.listen %s failed: %w", locked.InUse(), a.cfg.HTTP.Listen, err)
 }
 
 // printQuery runs query on q and prints its rows in format.

@@ -21,7 +21,6 @@ import (
 	"github.com/syncd/syncd/checkpoints"
 	"github.com/syncd/syncd/daemon"
 	"github.com/syncd/syncd/extract"
-	"github.com/syncd/syncd/load"
 	"github.com/syncd/syncd/load/warehouse"
 	"github.com/syncd/syncd/pipeline"
 )
@@ -129,12 +128,12 @@ func (a *app) stateRows(ctx context.Context, now time.Time) ([]stateRow, error) 
 		r.Enabled = s.Enabled
 	}
 	ro, err := warehouse.OpenReadOnly(ctx, a.cfg.Warehouse)
-	var locked *load.LockError
+	locked := daemonHolds(err)
 	switch {
-	case errors.As(err, &locked) && (locked.Holder == "" || locked.Holder == "syncd run"):
+	case locked != nil:
 		sts, rerr := daemon.RemoteStatus(ctx, a.cfg.HTTP.Listen)
 		if rerr != nil {
-			return nil, fmt.Errorf("%s, and asking it at http.listen %s failed: %w", locked.InUse(), a.cfg.HTTP.Listen, rerr)
+			return nil, a.askingDaemonFailed(locked, rerr)
 		}
 		for _, st := range sts {
 			r := row(st.Stream)
