@@ -155,25 +155,16 @@ func Sync(ctx context.Context, ex extract.Extractor, sink load.Sink, opts Option
 			Msg("stored cursor is in the future: refusing the pass so no data is skipped; check the clock, then move the cursor")
 		return finish(ctx, sink, "sync", started, opts.now(), before, ferr)
 	}
-	windows, settleTo, err := planPass(ctx, sink, ex, cur.Position, started)
+	p, err := planPass(ctx, sink, ex, cur.Position, started)
 	if err != nil {
 		return finish(ctx, sink, "sync", started, opts.now(), before, err)
 	}
-	res, err := walk(ctx, ex, sink, windows, stream, cur.Position, opts)
+	res, err := walk(ctx, ex, sink, p.Windows, stream, cur.Position, opts)
 	res.CursorBefore = cur.Position
-	if err == nil && !settleTo.IsZero() {
-		err = moveCursor(ctx, sink, ex, checkpoints.Cursor{Stream: checkpoints.SettleKey(stream), Position: settleTo})
+	if err == nil && !p.SettleTo.IsZero() {
+		err = moveCursor(ctx, sink, ex, checkpoints.Cursor{Stream: checkpoints.SettleKey(stream), Position: p.SettleTo})
 	}
 	return finish(ctx, sink, "sync", started, opts.now(), res, err)
-}
-
-// planPass is an incremental pass's windows: the planner's, with their
-// creation floor lowered to what the warehouse holds, after the changed
-// days the stream re-reads and the settle slice it re-reads. settleTo is
-// where the settle cursor moves once the pass succeeds (zero: nowhere).
-func planPass(ctx context.Context, sink PlanReader, ex extract.Extractor, cursor, now time.Time) (windows []extract.Window, settleTo time.Time, err error) {
-	p, err := composePass(ctx, sink, ex, cursor, now)
-	return p.Windows, p.SettleTo, err
 }
 
 // PlanReader is what planning a pass reads from a warehouse: the stored
@@ -217,13 +208,18 @@ func PlanSync(ctx context.Context, ex extract.Extractor, r PlanReader, now time.
 	if cur.InFuture(now) {
 		return Planned{Stream: stream, Cursor: cur.Position, InFuture: true}, nil
 	}
-	p, err := composePass(ctx, r, ex, cur.Position, now)
+	p, err := planPass(ctx, r, ex, cur.Position, now)
 	p.Stream, p.Cursor = stream, cur.Position
 	return p, err
 }
 
-// composePass is planPass with the parts counted (see Planned).
-func composePass(ctx context.Context, sink PlanReader, ex extract.Extractor, cursor, now time.Time) (Planned, error) {
+// planPass is an incremental pass's windows: the planner's, with their
+// creation floor lowered to what the warehouse holds, after the changed
+// days the stream re-reads and the settle slice it re-reads, each part
+// counted (see Planned; Stream and Cursor are the caller's to set).
+// SettleTo is where the settle cursor moves once the pass succeeds (zero:
+// nowhere).
+func planPass(ctx context.Context, sink PlanReader, ex extract.Extractor, cursor, now time.Time) (Planned, error) {
 	windows := ex.Plan(cursor, now)
 	if err := lowerCreatedFrom(ctx, sink, ex.Model(), windows); err != nil {
 		return Planned{}, err
