@@ -127,28 +127,15 @@ func (tx *Tx) commitDirect(ctx context.Context, cursor *checkpoints.Cursor) (_ l
 			return none, false, nil
 		}
 	}
-	exec := func(step, q string, args ...any) (int64, error) {
-		if err := tx.step(ctx, step); err != nil {
-			return 0, err
-		}
-		r, err := tx.conn.ExecContext(ctx, q, args...)
-		if err != nil {
-			return 0, fmt.Errorf("%s: %w", step, err)
-		}
-		return r.RowsAffected()
-	}
 	if set := tx.target.Changes; set != "" && tx.day != "" {
 		if q := tx.changedHoursSQL(); q != "" {
-			if _, err := exec("changes", q, set); err != nil {
+			if _, err := tx.exec(ctx, "changes", q, set); err != nil {
 				return none, true, err
 			}
 		}
 	}
-	if set := tx.target.Consumes; set != "" {
-		if _, err := exec("consume", `DELETE FROM _syncd_changed WHERE set_name = ? AND hour >= ? AND hour < ?`,
-			set, tsArg(tx.target.ConsumeFrom), tsArg(tx.target.ConsumeTo)); err != nil {
-			return none, true, err
-		}
+	if err := tx.consume(ctx); err != nil {
+		return none, true, err
 	}
 	if err := tx.step(ctx, "insert"); err != nil {
 		return none, true, err
@@ -157,22 +144,17 @@ func (tx *Tx) commitDirect(ctx context.Context, cursor *checkpoints.Cursor) (_ l
 	if err != nil {
 		return none, true, fmt.Errorf("insert: %w", err)
 	}
-	n, err := exec("insert", fmt.Sprintf(tx.directSQL, view))
+	res, err := tx.exec(ctx, "insert", fmt.Sprintf(tx.directSQL, view))
 	release()
 	if err != nil {
 		return none, true, err
 	}
-	tx.releasePending()
-	if cursor != nil {
-		q, args, err := cursorSQL(*cursor)
-		if err != nil {
-			return none, true, fmt.Errorf("cursor: %w", err)
-		}
-		if _, err := exec("cursor", q, args...); err != nil {
-			return none, true, err
-		}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return none, true, fmt.Errorf("insert: %w", err)
 	}
-	if _, err := exec("commit", "COMMIT"); err != nil {
+	tx.releasePending()
+	if err := tx.moveCursorAndCommit(ctx, cursor); err != nil {
 		return none, true, err
 	}
 	return load.Committed{Inserted: n}, true, nil

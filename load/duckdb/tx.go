@@ -440,16 +440,7 @@ func (tx *Tx) commit(ctx context.Context, cursor *checkpoints.Cursor) (load.Comm
 	if err := tx.ensureStage(ctx); err != nil {
 		return none, fmt.Errorf("flush: %w", err)
 	}
-	exec := func(step, q string, args ...any) (sql.Result, error) {
-		if err := tx.step(ctx, step); err != nil {
-			return nil, err
-		}
-		r, err := tx.conn.ExecContext(ctx, q, args...)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", step, err)
-		}
-		return r, nil
-	}
+	exec := func(step, q string, args ...any) (sql.Result, error) { return tx.exec(ctx, step, q, args...) }
 	count := func(step, q string, args ...any) ([]int64, error) {
 		if err := tx.step(ctx, step); err != nil {
 			return nil, err
@@ -544,11 +535,8 @@ func (tx *Tx) commit(ctx context.Context, cursor *checkpoints.Cursor) (load.Comm
 			return none, err
 		}
 	}
-	if set := tx.target.Consumes; set != "" {
-		if _, err := exec("consume", `DELETE FROM _syncd_changed WHERE set_name = ? AND hour >= ? AND hour < ?`,
-			set, tsArg(tx.target.ConsumeFrom), tsArg(tx.target.ConsumeTo)); err != nil {
-			return none, err
-		}
+	if err := tx.consume(ctx); err != nil {
+		return none, err
 	}
 
 	cols := quoteList(tx.columns)
@@ -576,22 +564,54 @@ func (tx *Tx) commit(ctx context.Context, cursor *checkpoints.Cursor) (load.Comm
 		out = load.Committed{Inserted: n - held, Updated: held - equal, Unchanged: equal}
 	}
 
-	if cursor != nil {
-		q, args, err := cursorSQL(*cursor)
-		if err != nil {
-			return none, fmt.Errorf("cursor: %w", err)
-		}
-		if _, err := exec("cursor", q, args...); err != nil {
-			return none, err
-		}
-	}
 	if _, err := exec("drop-stage", "DROP TABLE "+stage); err != nil {
 		return none, err
 	}
-	if _, err := exec("commit", "COMMIT"); err != nil {
+	if err := tx.moveCursorAndCommit(ctx, cursor); err != nil {
 		return none, err
 	}
 	return out, nil
+}
+
+// exec runs one step of a commit: the test hook's step name, and errors
+// named after it.
+func (tx *Tx) exec(ctx context.Context, step, q string, args ...any) (sql.Result, error) {
+	if err := tx.step(ctx, step); err != nil {
+		return nil, err
+	}
+	r, err := tx.conn.ExecContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", step, err)
+	}
+	return r, nil
+}
+
+// consume removes the hours the target consumes from its set of changed
+// hours (load.Target.Consumes), in the commit's transaction.
+func (tx *Tx) consume(ctx context.Context) error {
+	set := tx.target.Consumes
+	if set == "" {
+		return nil
+	}
+	_, err := tx.exec(ctx, "consume", `DELETE FROM _syncd_changed WHERE set_name = ? AND hour >= ? AND hour < ?`,
+		set, tsArg(tx.target.ConsumeFrom), tsArg(tx.target.ConsumeTo))
+	return err
+}
+
+// moveCursorAndCommit ends a commit: the cursor, when there is one, then
+// COMMIT of everything the transaction did.
+func (tx *Tx) moveCursorAndCommit(ctx context.Context, cursor *checkpoints.Cursor) error {
+	if cursor != nil {
+		q, args, err := cursorSQL(*cursor)
+		if err != nil {
+			return fmt.Errorf("cursor: %w", err)
+		}
+		if _, err := tx.exec(ctx, "cursor", q, args...); err != nil {
+			return err
+		}
+	}
+	_, err := tx.exec(ctx, "commit", "COMMIT")
+	return err
 }
 
 // keyConds matches a row of a to the row of b with its key.
