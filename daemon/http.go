@@ -154,7 +154,29 @@ func CheckHealth(ctx context.Context, listen string) error {
 // RemoteStatus GETs /api/status of the daemon listening on listen: every
 // stream's state, for `syncd state` while the daemon holds the warehouse.
 func RemoteStatus(ctx context.Context, listen string) ([]StreamStatus, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+clientAddr(listen)+"/api/status", nil)
+	return remoteStreams[StreamStatus](ctx, listen, "/api/status")
+}
+
+// remoteHTTPError is a daemon's answer other than 200 to a GET of its API.
+type remoteHTTPError struct {
+	path string
+	code int
+	body string
+}
+
+func (e *remoteHTTPError) Error() string {
+	msg := fmt.Sprintf("GET %s: HTTP %d", e.path, e.code)
+	if e.body != "" {
+		msg += ": " + e.body
+	}
+	return msg
+}
+
+// remoteStreams GETs path (with its query) of the daemon at listen and
+// decodes the "streams" of its JSON answer; any other answer than 200 is a
+// *remoteHTTPError.
+func remoteStreams[T any](ctx context.Context, listen, path string) ([]T, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+clientAddr(listen)+path, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -163,14 +185,16 @@ func RemoteStatus(ctx context.Context, listen string) ([]StreamStatus, error) {
 		return nil, err
 	}
 	defer resp.Body.Close()
+	endpoint, _, _ := strings.Cut(path, "?")
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET /api/status: HTTP %d", resp.StatusCode)
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return nil, &remoteHTTPError{path: endpoint, code: resp.StatusCode, body: strings.TrimSpace(string(body))}
 	}
-	var st struct {
-		Streams []StreamStatus `json:"streams"`
+	var answer struct {
+		Streams []T `json:"streams"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
-		return nil, fmt.Errorf("GET /api/status: %w", err)
+	if err := json.NewDecoder(resp.Body).Decode(&answer); err != nil {
+		return nil, fmt.Errorf("GET %s: %w", endpoint, err)
 	}
-	return st.Streams, nil
+	return answer.Streams, nil
 }

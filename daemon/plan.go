@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 )
 
@@ -65,31 +63,14 @@ var ErrNoPlan = errors.New("the daemon does not serve /api/plan: restart it with
 // `syncd plan` while the daemon holds the warehouse; stream, when not
 // "", asks for that stream only.
 func RemotePlan(ctx context.Context, listen, stream string) ([]PlanEntry, error) {
-	u := "http://" + clientAddr(listen) + "/api/plan"
+	path := "/api/plan"
 	if stream != "" {
-		u += "?stream=" + url.QueryEscape(stream)
+		path += "?stream=" + url.QueryEscape(stream)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	switch {
-	case resp.StatusCode == http.StatusNotFound && stream == "":
+	entries, err := remoteStreams[PlanEntry](ctx, listen, path)
+	var he *remoteHTTPError
+	if errors.As(err, &he) && he.code == http.StatusNotFound && stream == "" {
 		return nil, ErrNoPlan
-	case resp.StatusCode != http.StatusOK:
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return nil, fmt.Errorf("GET /api/plan: HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(body)))
 	}
-	var p struct {
-		Streams []PlanEntry `json:"streams"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&p); err != nil {
-		return nil, fmt.Errorf("GET /api/plan: %w", err)
-	}
-	return p.Streams, nil
+	return entries, err
 }
