@@ -31,7 +31,7 @@ func BenchmarkPageDecode(b *testing.B) {
 }
 
 func benchPage(b *testing.B, body []byte) {
-	bld := models.Conversions().NewBuilder(memory.NewGoAllocator(), time.UTC, time.Now())
+	bld := models.Conversions().NewBuilder(memory.NewGoAllocator(), models.DefaultNetwork, time.UTC, time.Now())
 	defer bld.Release()
 	seen := func([]byte) bool { return false }
 	items := 0

@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/syncd/syncd/models"
+
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/rs/zerolog"
 	"github.com/sethvargo/go-retry"
@@ -42,6 +44,11 @@ const (
 
 // ClientConfig configures the Affise HTTP client. Zero fields take defaults.
 type ClientConfig struct {
+	// Network names the Affise network the client reaches (config
+	// networks[].name; "" is models.DefaultNetwork). Every row its
+	// extractors build carries it (models.NetworkColumn), and its log
+	// lines name it.
+	Network string
 	// BaseURL of the network, e.g. https://api-example.affise.com. Paths are
 	// appended to it.
 	BaseURL string
@@ -145,6 +152,7 @@ func WithAllocator(mem memory.Allocator) ClientOption { return func(c *Client) {
 // Client is an Affise API 3.0 client: header auth, one shared request budget
 // and concurrency limit, retries, and page walks. Safe for concurrent use.
 type Client struct {
+	network  string
 	base     *url.URL
 	key      string
 	loc      *time.Location
@@ -277,7 +285,19 @@ func NewClient(cfg ClientConfig, opts ...ClientOption) (*Client, error) {
 		}
 		return nil
 	}
+	network := cfg.Network
+	if network == "" {
+		network = models.DefaultNetwork
+	}
+	if !models.ValidNetworkName(network) {
+		return nil, fmt.Errorf("extract: network name %q: use 1 to 40 of a-z, 0-9, '_' and '-'", network)
+	}
+	log := cfg.Logger
+	if network != models.DefaultNetwork {
+		log = log.With().Str("network", network).Logger()
+	}
 	c := &Client{
+		network:     network,
 		base:        base,
 		key:         cfg.Key,
 		loc:         loc,
@@ -286,11 +306,11 @@ func NewClient(cfg ClientConfig, opts ...ClientOption) (*Client, error) {
 		timeout:     cfg.Timeout,
 		retries:     cfg.MaxRetries,
 		maxRA:       cfg.MaxRetryAfter,
-		log:         cfg.Logger,
+		log:         log,
 		hc:          hc,
 		sem:         make(chan struct{}, cfg.Concurrency),
 		paceMu:      make(chan struct{}, 1),
-		aimd:        newAIMD(cfg.RequestsPerSecond, cfg.Logger),
+		aimd:        newAIMD(cfg.RequestsPerSecond, log),
 		backoffBase: DefaultBackoffBase,
 		backoffMax:  DefaultBackoffMax,
 		batchRows:   DefaultBatchRows,
@@ -335,6 +355,9 @@ func (c *Client) GoString() string { return c.String() }
 
 // Location is the network's zone: the calendar of stats_daily's days.
 func (c *Client) Location() *time.Location { return c.loc }
+
+// Network is the network the client reaches (ClientConfig.Network).
+func (c *Client) Network() string { return c.network }
 
 // PageSize is the limit= sent with list requests.
 func (c *Client) PageSize() int { return c.pageSize }

@@ -19,6 +19,9 @@ type Window = plan.Window
 // Extractor plans and fetches one stream.
 type Extractor interface {
 	Stream() string
+	// Network is the network whose rows the extractor fetches (every row
+	// carries it in models.NetworkColumn).
+	Network() string
 	Model() models.Model
 	// Mode is how the stream's windows replace what its table holds, as
 	// its declaration says.

@@ -36,7 +36,7 @@ var (
 // 3 times); if it still does not add up, and the rows of all walks together
 // do not reach the last total_count either, Fetch fails with ErrIncomplete.
 func (s *Stream) Fetch(ctx context.Context, w Window, emit func(arrow.RecordBatch) error) (int64, error) {
-	b := s.m.NewBuilder(s.c.mem, s.scope.Loc, s.c.now().UTC())
+	b := s.m.NewBuilder(s.c.mem, s.c.network, s.scope.Loc, s.c.now().UTC())
 	defer b.Release()
 	batch := s.batchRows()
 	log := s.c.log.With().Str("stream", s.decl.Name).Time("from", w.From).Time("to", w.To).Logger()

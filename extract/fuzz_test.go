@@ -115,7 +115,7 @@ func FuzzDecodePage(f *testing.F) {
 			return
 		}
 		mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
-		b := built[i].NewBuilder(mem, loc, synced)
+		b := built[i].NewBuilder(mem, models.DefaultNetwork, loc, synced)
 		ok := 0
 		for _, it := range r.items {
 			if err := b.Append(it); err != nil {

@@ -32,7 +32,7 @@ func (testModel) Key() []string         { return []string{"id"} }
 func (testModel) DayColumn() string     { return "" }
 func (testModel) Version() string       { return "" }
 func (testModel) Original() string      { return "" }
-func (testModel) NewBuilder(mem memory.Allocator, _ *time.Location, _ time.Time) models.Builder {
+func (testModel) NewBuilder(mem memory.Allocator, _ string, _ *time.Location, _ time.Time) models.Builder {
 	return &testBuilder{b: array.NewRecordBuilder(mem, testSchema)}
 }
 

@@ -21,7 +21,7 @@ func simPass(t *testing.T, s *Stream, now time.Time) (map[string]bool, int) {
 	t.Helper()
 	keys := map[string]bool{}
 	rows := 0
-	keyCol := s.Model().Key()[0]
+	keyCol := s.Model().Key()[1] // [0] is the network
 	ws := s.Plan(time.Time{}, now)
 	if len(ws) == 0 {
 		t.Fatalf("%s: no windows", s.Stream())

@@ -106,6 +106,9 @@ func New(c *Client, decl *models.Stream, m models.Model, o Options) (*Stream, er
 // Stream is the stream's name.
 func (s *Stream) Stream() string { return s.decl.Name }
 
+// Network is the network of the stream's client.
+func (s *Stream) Network() string { return s.c.network }
+
 // Model is the stream's table.
 func (s *Stream) Model() models.Model { return s.m }
 

@@ -41,6 +41,17 @@ type Target struct {
 // rows and the cursor that covers them become durable together or not at
 // all. (Moving a cursor by hand is checkpoints.Admin's, apart from loads.)
 //
+// A Sink loads one network's part of a warehouse (models.NetworkColumn,
+// config networks[].name): the Sink a warehouse opens as is
+// models.DefaultNetwork's, and ForNetwork (Warehouse, ReadOnly) gives
+// another's over the same storage. Every row a Tx writes must carry the
+// Sink's network, or the Write fails; a ReplaceDays or ReplaceTable load
+// replaces only that network's rows; and its cursors, runs (RecordRun,
+// LastRuns), changed hours, FirstDay, Currencies and DailyMoney are its
+// network's own, apart from every other network's. Sinks of different
+// networks may be used concurrently, as one Sink may (below); a Tx of one
+// network never sees or touches another's rows or cursors.
+//
 // A Sink is safe for concurrent use: Begin, RecordRun, the cursor reads
 // and Txs on different tables may run at once from any goroutines, and
 // each Tx sees only its own writes. Two Txs on one table are not
@@ -50,6 +61,8 @@ type Target struct {
 type Sink interface {
 	// Store reads cursors as last committed, never a Tx's staged one.
 	checkpoints.Store
+	// Network is the network the Sink loads (a valid network name).
+	Network() string
 	// Begin opens a transaction writing to t, creating t.Model's table on
 	// first use. A failed Begin leaves nothing to roll back.
 	Begin(ctx context.Context, t Target) (Tx, error)
@@ -146,6 +159,9 @@ func (c Committed) Add(o Committed) Committed {
 
 // Run is one pass of one stream, as recorded in _syncd_runs.
 type Run struct {
+	// Network is the pass's network. RecordRun stamps its Sink's network
+	// whatever it holds; LastRuns fills it.
+	Network    string
 	Stream     string
 	Kind       string // sync | backfill
 	StartedAt  time.Time

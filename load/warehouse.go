@@ -78,6 +78,14 @@ type ReadOnly interface {
 	// (`syncd plan`) without the right to load.
 	FirstDay(ctx context.Context, m models.Model) (day time.Time, found bool, err error)
 	ChangedHours(ctx context.Context, set string) ([]time.Time, error)
+	// Network is the network whose cursors and runs the Reader reads.
+	Network() string
+	// ReadNetwork is the same warehouse as network sees it: its Reader
+	// parts (cursors, runs, money, changed hours, FirstDay) are network's;
+	// the Querier sees every network. (Warehouse.ForNetwork is the same
+	// for a warehouse opened to write; one type may be both.) The view
+	// shares the receiver's handle: closing either closes both, once.
+	ReadNetwork(network string) ReadOnly
 	Close() error
 }
 
@@ -98,4 +106,10 @@ type Warehouse interface {
 	// warehouse owns the pool (Close closes it; the caller must not). It
 	// fails for a warehouse that cannot serve clients' SQL.
 	ClientDB() (*sql.DB, error)
+	// ForNetwork is the same warehouse as network sees it: its Sink,
+	// Reader and Admin parts are network's (see Sink), its Querier and
+	// ClientDB see every network. Views share the receiver's handle and
+	// may be used concurrently with it: closing any one closes them all,
+	// once, after every Tx of every view ended.
+	ForNetwork(network string) Warehouse
 }

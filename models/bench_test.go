@@ -30,7 +30,7 @@ func benchAppend(b *testing.B, m Model, objs []json.RawMessage) {
 	for _, o := range objs {
 		size += len(o)
 	}
-	bld := m.NewBuilder(memory.NewGoAllocator(), berlin, syncedAt)
+	bld := m.NewBuilder(memory.NewGoAllocator(), DefaultNetwork, berlin, syncedAt)
 	defer bld.Release()
 	b.SetBytes(int64(size / len(objs)))
 	b.ReportAllocs()

@@ -208,7 +208,7 @@ func TestErrors(t *testing.T) {
 
 // A failed Append leaves no partial row behind.
 func TestAppendErrorKeepsBuilderConsistent(t *testing.T) {
-	b := Conversions().NewBuilder(memory.DefaultAllocator, time.UTC, syncedAt)
+	b := Conversions().NewBuilder(memory.DefaultAllocator, DefaultNetwork, time.UTC, syncedAt)
 	defer b.Release()
 	if err := b.Append(json.RawMessage(`{"id":"a","status":"ok","revenue":1}`)); err != nil {
 		t.Fatal(err)
@@ -343,7 +343,7 @@ func FuzzScan(f *testing.F) {
 		// An object a table takes comes back whole from raw and its
 		// folded columns (fold.go).
 		m := Conversions()
-		b := m.NewBuilder(memory.NewGoAllocator(), time.UTC, syncedAt)
+		b := m.NewBuilder(memory.NewGoAllocator(), DefaultNetwork, time.UTC, syncedAt)
 		if b.Append(data) == nil {
 			rec := b.NewRecord()
 			if got, want := whole(t, m, rec, 0), canon(t, string(sc.out)); got != want {

@@ -28,7 +28,7 @@ func mustLoc(name string) *time.Location {
 func build(t testing.TB, m Model, loc *time.Location, objs ...json.RawMessage) arrow.RecordBatch {
 	t.Helper()
 	mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
-	b := m.NewBuilder(mem, loc, syncedAt)
+	b := m.NewBuilder(mem, DefaultNetwork, loc, syncedAt)
 	defer b.Release()
 	for i, o := range objs {
 		if err := b.Append(o); err != nil {
@@ -56,7 +56,7 @@ func buildOne(t testing.TB, m Model, obj string) arrow.RecordBatch {
 
 // appendErr appends obj and returns the error (nil allowed).
 func appendErr(m Model, obj string) error {
-	b := m.NewBuilder(memory.DefaultAllocator, time.UTC, syncedAt)
+	b := m.NewBuilder(memory.DefaultAllocator, DefaultNetwork, time.UTC, syncedAt)
 	defer b.Release()
 	return b.Append(json.RawMessage(obj))
 }

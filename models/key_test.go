@@ -2,9 +2,11 @@ package models
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
@@ -33,7 +35,7 @@ func TestAppendNewKeys(t *testing.T) {
 		}, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := tc.m.NewBuilder(memory.DefaultAllocator, time.UTC, syncedAt)
+			b := tc.m.NewBuilder(memory.DefaultAllocator, DefaultNetwork, time.UTC, syncedAt)
 			defer b.Release()
 			seen := map[string]bool{}
 			isSeen := func(k []byte) bool {
@@ -60,10 +62,45 @@ func TestAppendNewKeys(t *testing.T) {
 			}
 		})
 	}
-	b := Conversions().NewBuilder(memory.DefaultAllocator, time.UTC, syncedAt)
+	b := Conversions().NewBuilder(memory.DefaultAllocator, DefaultNetwork, time.UTC, syncedAt)
 	defer b.Release()
 	called := false
 	if _, err := b.AppendNew(json.RawMessage(`{"id":"a","revenue":"bad"}`), func([]byte) bool { called = true; return false }); err == nil || called {
 		t.Fatalf("a malformed row: err %v, seen called %v", err, called)
+	}
+}
+
+// TestNetworkIsStampedAndKeyed: the builder stamps its network on every
+// row, whatever the object says, and two networks' rows of one id have
+// different keys.
+func TestNetworkIsStampedAndKeyed(t *testing.T) {
+	syncedAt := time.Date(2025, 2, 1, 0, 0, 0, 0, time.UTC)
+	obj := json.RawMessage(`{"id":"c1","network":"spoofed","status":"confirmed","created_at":"2025-01-01 10:00:00","updated_at":"2025-01-01 10:00:00"}`)
+	keyOf := func(network string) string {
+		b := Conversions().NewBuilder(memory.DefaultAllocator, network, time.UTC, syncedAt)
+		defer b.Release()
+		var key string
+		if _, err := b.AppendNew(obj, func(k []byte) bool { key = string(k); return false }); err != nil {
+			t.Fatal(err)
+		}
+		rec := b.NewRecord()
+		defer rec.Release()
+		if got := rec.Column(0).(*array.String).Value(0); got != network {
+			t.Errorf("network column = %q, want %q", got, network)
+		}
+		return key
+	}
+	if keyOf("alpha") == keyOf("beta") {
+		t.Error("rows of one id in two networks have equal keys")
+	}
+	for _, bad := range []string{"", "Alpha", "a b", "-a", "_a", "a/b", "a'b", strings.Repeat("a", 41)} {
+		if ValidNetworkName(bad) {
+			t.Errorf("ValidNetworkName(%q) = true", bad)
+		}
+	}
+	for _, good := range []string{"default", "a", "net-1", "eu_west", "9"} {
+		if !ValidNetworkName(good) {
+			t.Errorf("ValidNetworkName(%q) = false", good)
+		}
 	}
 }

@@ -21,6 +21,7 @@ type Model interface {
 	// Schema is the Arrow schema of the records the builder produces.
 	Schema() *arrow.Schema
 	// Key lists the columns that identify a row; upserts match on them.
+	// NetworkColumn is always the first.
 	Key() []string
 	// DayColumn names the DATE/TIMESTAMP column whose day a replace-days load
 	// and Parquet partitioning use ("" when the table has none).
@@ -38,10 +39,11 @@ type Model interface {
 	// _synced_at) be, and a lookback's re-read then writes only what
 	// changed.
 	Original() string
-	// NewBuilder starts a batch. loc is the zone the API's naive timestamps
-	// are in (the timezone= the rows were requested with); syncedAt fills
-	// _synced_at.
-	NewBuilder(mem memory.Allocator, loc *time.Location, syncedAt time.Time) Builder
+	// NewBuilder starts a batch of network's rows: network fills
+	// NetworkColumn (a valid network name, see ValidNetworkName). loc is
+	// the zone the API's naive timestamps are in (the timezone= the rows
+	// were requested with); syncedAt fills _synced_at.
+	NewBuilder(mem memory.Allocator, network string, loc *time.Location, syncedAt time.Time) Builder
 }
 
 // Builder appends API objects to a growing Arrow record.
@@ -61,4 +63,20 @@ type Builder interface {
 	// NewRecord hands over the rows appended so far and resets the builder.
 	NewRecord() arrow.RecordBatch
 	Release()
+}
+
+// ValidNetworkName reports whether name can name a network: 1 to 40 of
+// a-z, 0-9, '_' and '-', starting with a letter or digit. It is a value in
+// every row, a lake directory (network=<name>) and a metrics label, so
+// nothing that needs quoting or escaping is allowed.
+func ValidNetworkName(name string) bool {
+	if name == "" || len(name) > 40 || name[0] == '-' || name[0] == '_' {
+		return false
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }

@@ -29,10 +29,11 @@ func TestRegistry(t *testing.T) {
 		}
 		eq(t, s+" Table", m.Table(), s)
 		eq(t, s+" DayColumn", m.DayColumn(), days[s])
-		wantKey := []string{"id"}
+		wantKey := []string{NetworkColumn, "id"}
 		if s == "currency_rates" {
-			wantKey = []string{"date", "currency"}
+			wantKey = []string{NetworkColumn, "date", "currency"}
 		}
+		eq(t, s+" first column", m.Schema().Field(0).Name, NetworkColumn)
 		if s != "stats_daily" && !reflect.DeepEqual(m.Key(), wantKey) {
 			t.Errorf("%s key = %v", s, m.Key())
 		}
@@ -73,13 +74,13 @@ func TestStatsDailySlices(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Columns in canonical order whatever the configured order.
-	eq(t, "key", strings.Join(m.Key(), ","), "day,offer_id,partner_id,country,currency")
+	eq(t, "key", strings.Join(m.Key(), ","), "network,day,offer_id,partner_id,country,currency")
 	names := []string{}
-	for _, f := range m.Schema().Fields()[:7] {
+	for _, f := range m.Schema().Fields()[:8] {
 		names = append(names, f.Name+":"+f.Type.String())
 	}
 	eq(t, "columns", strings.Join(names, " "),
-		"day:date32 offer_id:int64 partner_id:int64 country:utf8 currency:utf8 clicks_raw:int64 clicks_uniq:int64")
+		"network:utf8 day:date32 offer_id:int64 partner_id:int64 country:utf8 currency:utf8 clicks_raw:int64 clicks_uniq:int64")
 	eq(t, "DayColumn", m.DayColumn(), "day")
 	checkSchema(t, m)
 
@@ -87,7 +88,7 @@ func TestStatsDailySlices(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eq(t, "key", strings.Join(m2.Key(), ","), "day,partner_id,advertiser_id,manager_id,city,os,device,goal,browser,sub1,sub2,sub3,sub4,sub5,currency")
+	eq(t, "key", strings.Join(m2.Key(), ","), "network,day,partner_id,advertiser_id,manager_id,city,os,device,goal,browser,sub1,sub2,sub3,sub4,sub5,currency")
 	checkSchema(t, m2)
 
 	_, err = StatsDaily([]string{"day", "hour"})
@@ -174,7 +175,7 @@ func TestStatsDailyDecode(t *testing.T) {
 }
 
 func TestNewBuilderDefaults(t *testing.T) {
-	b := Offers().NewBuilder(nil, nil, time.Unix(0, 0))
+	b := Offers().NewBuilder(nil, DefaultNetwork, nil, time.Unix(0, 0))
 	defer b.Release()
 	if err := b.Append(json.RawMessage(`{"id":1,"created_at":"2020-01-01 00:00:00"}`)); err != nil {
 		t.Fatal(err)
@@ -207,7 +208,7 @@ func TestDeclarations(t *testing.T) {
 		eq(t, s.Name+" table", m.Table(), s.Name)
 		eq(t, s.Name+" day", m.DayColumn(), s.Day)
 		eq(t, s.Name+" version", m.Version(), s.Version)
-		if s.Key != nil && !reflect.DeepEqual(m.Key(), s.Key) {
+		if s.Key != nil && !reflect.DeepEqual(m.Key(), append([]string{NetworkColumn}, s.Key...)) {
 			t.Errorf("%s: table key %v, declared %v", s.Name, m.Key(), s.Key)
 		}
 		_, snapshot := s.Planner.(plan.Snapshot)

@@ -68,6 +68,17 @@ const (
 	colSyncedAt = "_synced_at"
 )
 
+// NetworkColumn is every table's first column and first key column: the
+// name of the Affise network (config networks[].name) a row came from, so
+// ids that collide across networks (offer 1 here, offer 1 there) are
+// different rows. Objects do not carry it: the builder stamps it.
+const NetworkColumn = "network"
+
+// DefaultNetwork is the network of a config with a single top-level api:
+// block, and the network of every row a warehouse held before syncd knew
+// networks (the migrations give those rows this name).
+const DefaultNetwork = "default"
+
 // table implements Model for every stream, from a list of columns each
 // decoded from its path (declaredRow).
 type table struct {
@@ -98,6 +109,8 @@ func declaredTable(s *Stream) *table {
 // buildTable derives a table from its columns: the member slots their paths
 // start at, the decoders, then (finish) the schema.
 func buildTable(name string, cols []column, key []string, day, version string) *table {
+	key = append([]string{NetworkColumn}, key...)
+	cols = append([]column{{name: NetworkColumn, typ: tString, dec: (*rowState).stampNetwork}}, cols...)
 	t := &table{name: name, key: key, day: day, version: version, slot: map[string]int{}}
 	for _, c := range cols {
 		declared := c
@@ -225,8 +238,9 @@ type cell struct {
 }
 
 type rowState struct {
-	t     *table
-	loc   *time.Location
+	t       *table
+	network []byte // NetworkColumn's value in every row
+	loc     *time.Location
 	vals  [][]byte
 	cells []cell
 	err   error
@@ -246,6 +260,12 @@ func (r *rowState) str(col int, field string, v []byte) {
 		return
 	}
 	r.cells[col] = cell{null: !ok, s: b}
+}
+
+// stampNetwork fills NetworkColumn with the builder's network, whatever
+// the object holds.
+func (r *rowState) stampNetwork(col int, _ string, _ []byte) {
+	r.cells[col] = cell{s: r.network}
 }
 
 // reqStr is a required string (a key): NULL or "" is an error.
@@ -362,7 +382,7 @@ type builder struct {
 	f64 []*array.Float64Builder
 }
 
-func (t *table) NewBuilder(mem memory.Allocator, loc *time.Location, syncedAt time.Time) Builder {
+func (t *table) NewBuilder(mem memory.Allocator, network string, loc *time.Location, syncedAt time.Time) Builder {
 	if mem == nil {
 		mem = memory.DefaultAllocator
 	}
@@ -383,7 +403,7 @@ func (t *table) NewBuilder(mem memory.Allocator, loc *time.Location, syncedAt ti
 		bol:  make([]*array.BooleanBuilder, nc),
 		f64:  make([]*array.Float64Builder, nc),
 	}
-	b.state = rowState{t: t, loc: loc, vals: make([][]byte, len(t.members)), cells: make([]cell, nc)}
+	b.state = rowState{t: t, network: []byte(network), loc: loc, vals: make([][]byte, len(t.members)), cells: make([]cell, nc)}
 	b.top, b.seen, b.utc = make([]int, len(t.members)), make([]int, len(t.members)), loc == time.UTC
 	for i := range b.state.cells {
 		b.state.cells[i].null = true

@@ -33,6 +33,9 @@ func TestConformance(t *testing.T) {
 		},
 		Read:  readTable,
 		Crash: copyFiles,
+		ForNetwork: func(s sinktest.Sink, network string) sinktest.Sink {
+			return s.(*duckdb.Sink).ForNetwork(network)
+		},
 		Previous: func(t *testing.T, dir string) {
 			fixtures.WarehouseV1(t, filepath.Join(dir, warehouseFile))
 		},

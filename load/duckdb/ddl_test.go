@@ -223,7 +223,7 @@ var berlin = func() *time.Location {
 // 2026-11-25 12:00 UTC.
 func buildFixture(t testing.TB, m models.Model, loc *time.Location, objs ...json.RawMessage) arrow.RecordBatch {
 	t.Helper()
-	b := m.NewBuilder(memory.DefaultAllocator, loc, time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
+	b := m.NewBuilder(memory.DefaultAllocator, models.DefaultNetwork, loc, time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
 	defer b.Release()
 	for i, o := range objs {
 		if err := b.Append(o); err != nil {

@@ -51,7 +51,7 @@ func (m *testModel) Table() string         { return m.table }
 func (m *testModel) Schema() *arrow.Schema { return m.schema }
 func (m *testModel) Key() []string         { return m.key }
 func (m *testModel) DayColumn() string     { return m.day }
-func (m *testModel) NewBuilder(memory.Allocator, *time.Location, time.Time) models.Builder {
+func (m *testModel) NewBuilder(memory.Allocator, string, *time.Location, time.Time) models.Builder {
 	panic("not used")
 }
 

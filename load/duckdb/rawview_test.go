@@ -40,7 +40,7 @@ func TestRawViewRebuildsEveryFixtureObject(t *testing.T) {
 	for _, f := range rawFixtures {
 		m := f.model()
 		objs := fixtures.AffiseList(t, f.file, f.list)
-		b := m.NewBuilder(memory.NewGoAllocator(), time.UTC, time.Now())
+		b := m.NewBuilder(memory.NewGoAllocator(), models.DefaultNetwork, time.UTC, time.Now())
 		want := map[string][]byte{}
 		for _, o := range objs {
 			appended, err := b.AppendNew(o, func(k []byte) bool { _, dup := want[string(k)]; return dup })

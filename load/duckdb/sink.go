@@ -597,3 +597,15 @@ func checkIdent(kind, s string) error {
 	}
 	return nil
 }
+
+// Network is the network this Sink loads.
+// TODO(networks): scoping is not built yet; every view is the default network's.
+func (s *Sink) Network() string { return models.DefaultNetwork }
+
+// ForNetwork is the warehouse as network sees it.
+// TODO(networks): not scoped yet.
+func (s *Sink) ForNetwork(network string) load.Warehouse { return s }
+
+// ReadNetwork is the read-only warehouse as network sees it.
+// TODO(networks): not scoped yet.
+func (s *Sink) ReadNetwork(network string) load.ReadOnly { return s }

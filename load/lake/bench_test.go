@@ -95,7 +95,7 @@ func realisticDays(tb testing.TB, ids []int, days int) arrow.RecordBatch {
 	tb.Helper()
 	rng := rand.New(rand.NewPCG(1, uint64(ids[0])))
 	statuses := []string{"confirmed", "pending", "declined", "hold"}
-	b := models.Conversions().NewBuilder(memory.DefaultAllocator, time.UTC, time.Date(2025, 2, 1, 6, 0, 0, 0, time.UTC))
+	b := models.Conversions().NewBuilder(memory.DefaultAllocator, models.DefaultNetwork, time.UTC, time.Date(2025, 2, 1, 6, 0, 0, 0, time.UTC))
 	defer b.Release()
 	for _, i := range ids {
 		id := fmt.Sprintf("%024x", uint64(i)*0x9E3779B97F4A7C15) // the same id for the same i, whatever the batch

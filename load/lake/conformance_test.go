@@ -42,7 +42,12 @@ func TestConformance(t *testing.T) {
 		Crash: func(t *testing.T, _ load.Sink, dir string) string {
 			return copyDir(t, dir)
 		},
+		ForNetwork: lakeNetwork,
 	})
+}
+
+func lakeNetwork(s sinktest.Sink, network string) sinktest.Sink {
+	return s.(*lake.Sink).ForNetwork(network)
 }
 
 func openLake(t *testing.T, dir string) *lake.Sink {
@@ -96,7 +101,8 @@ func TestConformanceS3(t *testing.T) {
 		return s
 	}
 	sinktest.Run(t, sinktest.Harness{
-		Open: open,
+		Open:       open,
+		ForNetwork: lakeNetwork,
 		Read: func(t *testing.T, s load.Sink, table string) []arrow.RecordBatch {
 			t.Helper()
 			for dir, p := range prefixes {
@@ -185,7 +191,7 @@ func TestDuckDBReadsPartitions(t *testing.T) {
 	s := openLake(t, dir)
 	defer s.Close()
 	conv := models.Conversions()
-	b := conv.NewBuilder(memory.DefaultAllocator, time.UTC, time.Date(2025, 2, 1, 6, 0, 0, 0, time.UTC))
+	b := conv.NewBuilder(memory.DefaultAllocator, models.DefaultNetwork, time.UTC, time.Date(2025, 2, 1, 6, 0, 0, 0, time.UTC))
 	defer b.Release()
 	const perDay, days = 500, 3
 	for d := range days {
@@ -264,7 +270,7 @@ func TestParquetLogicalTypes(t *testing.T) {
 	s := openLake(t, dir)
 	defer s.Close()
 	conv := models.Conversions()
-	b := conv.NewBuilder(memory.DefaultAllocator, time.UTC, time.Date(2025, 2, 1, 6, 0, 0, 0, time.UTC))
+	b := conv.NewBuilder(memory.DefaultAllocator, models.DefaultNetwork, time.UTC, time.Date(2025, 2, 1, 6, 0, 0, 0, time.UTC))
 	defer b.Release()
 	if err := b.Append(json.RawMessage(`{"id":"c1","status":"confirmed","currency":"EUR","offer_id":7,"revenue":"4.5","payouts":3,"created_at":"2025-01-02 10:00:00"}`)); err != nil {
 		t.Fatal(err)

@@ -23,7 +23,7 @@ import (
 // 2025-01-0<day of i>, status given.
 func conversions(t testing.TB, status string, ids []int) arrow.RecordBatch {
 	t.Helper()
-	b := models.Conversions().NewBuilder(memory.DefaultAllocator, time.UTC, time.Date(2025, 2, 1, 6, 0, 0, 0, time.UTC))
+	b := models.Conversions().NewBuilder(memory.DefaultAllocator, models.DefaultNetwork, time.UTC, time.Date(2025, 2, 1, 6, 0, 0, 0, time.UTC))
 	defer b.Release()
 	for _, i := range ids {
 		obj := fmt.Sprintf(`{"id":"c%d","status":%q,"currency":"USD","offer_id":71,"revenue":4.5,"payouts":3,

@@ -482,3 +482,11 @@ func (s *Sink) LastRuns(ctx context.Context) ([]load.LastRun, error) {
 	}
 	return out, nil
 }
+
+// Network is the network this Sink loads.
+// TODO(networks): scoping is not built yet; every view is the default network's.
+func (s *Sink) Network() string { return models.DefaultNetwork }
+
+// ForNetwork is the lake as network sees it.
+// TODO(networks): not scoped yet.
+func (s *Sink) ForNetwork(network string) *Sink { return s }

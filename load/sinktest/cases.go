@@ -46,6 +46,7 @@ func cases() []testCase {
 		{"Currencies", currencies},
 		{"TxIsSingleUse", txIsSingleUse},
 		{"ConcurrentTxsOnDifferentTables", concurrentTxsOnDifferentTables},
+		{"NetworksAreApart", networksAreApart},
 	}
 }
 

@@ -84,11 +84,18 @@ func model(t *testing.T, stream string) models.Model {
 	return m
 }
 
-// build decodes objs with m's builder into one record owned by the caller.
+// build decodes objs with m's builder into one record of the default
+// network's rows, owned by the caller.
 func build(t *testing.T, mem memory.Allocator, m models.Model, objs ...string) arrow.RecordBatch {
 	t.Helper()
+	return buildFor(t, mem, m, models.DefaultNetwork, objs...)
+}
+
+// buildFor is build for network's rows.
+func buildFor(t *testing.T, mem memory.Allocator, m models.Model, network string, objs ...string) arrow.RecordBatch {
+	t.Helper()
 	// A fixed _synced_at, so rows read back compare exactly.
-	b := m.NewBuilder(mem, time.UTC, time.Date(2025, 2, 1, 6, 0, 0, 0, time.UTC))
+	b := m.NewBuilder(mem, network, time.UTC, time.Date(2025, 2, 1, 6, 0, 0, 0, time.UTC))
 	defer b.Release()
 	for i, o := range objs {
 		if err := b.Append(json.RawMessage(o)); err != nil {

@@ -71,6 +71,12 @@ type Harness struct {
 	// the case has checked the restarted one.
 	Crash func(t *testing.T, s load.Sink, dir string) string
 
+	// ForNetwork returns the view of s that loads and reads network's part
+	// of the warehouse (load.Sink's contract: its rows, cursors, runs and
+	// changed hours). The view shares s's storage: the suite never closes
+	// a view, only s.
+	ForNetwork func(s Sink, network string) Sink
+
 	// Previous writes into the empty dir a warehouse as the oldest release
 	// this build still upgrades wrote it, holding committed conversions and
 	// their cursor (DuckDB: a file the release before schema migrations
@@ -82,8 +88,8 @@ type Harness struct {
 // Run runs the conformance suite against sinks made by h, one subtest per
 // case, each on a sink of its own.
 func Run(t *testing.T, h Harness) {
-	if h.Open == nil || h.Read == nil {
-		t.Fatal("sinktest: Harness needs Open and Read")
+	if h.Open == nil || h.Read == nil || h.ForNetwork == nil {
+		t.Fatal("sinktest: Harness needs Open, Read and ForNetwork")
 	}
 	for _, c := range cases() {
 		t.Run(c.name, func(t *testing.T) { c.run(newEnv(t, h)) })

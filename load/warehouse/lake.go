@@ -169,3 +169,11 @@ func (r *refresher) stop() {
 	close(r.quit)
 	<-r.done
 }
+
+// ForNetwork is the lake as network sees it.
+// TODO(networks): not scoped yet.
+func (w *lakeWarehouse) ForNetwork(network string) load.Warehouse { return w }
+
+// ReadNetwork is the read-only lake as network sees it.
+// TODO(networks): not scoped yet.
+func (w *lakeWarehouse) ReadNetwork(network string) load.ReadOnly { return w }

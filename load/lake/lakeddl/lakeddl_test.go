@@ -454,7 +454,7 @@ func conversions(n int) []string {
 
 func build(t *testing.T, m models.Model, objs []string) arrow.RecordBatch {
 	t.Helper()
-	b := m.NewBuilder(memory.DefaultAllocator, time.UTC, time.Date(2025, 2, 1, 6, 0, 0, 0, time.UTC))
+	b := m.NewBuilder(memory.DefaultAllocator, models.DefaultNetwork, time.UTC, time.Date(2025, 2, 1, 6, 0, 0, 0, time.UTC))
 	defer b.Release()
 	for _, o := range objs {
 		if err := b.Append(json.RawMessage(o)); err != nil {

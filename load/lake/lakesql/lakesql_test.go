@@ -26,7 +26,7 @@ import (
 // id%2 days.
 func commit(t *testing.T, s *lake.Sink, status string, ids ...int) {
 	t.Helper()
-	b := models.Conversions().NewBuilder(memory.DefaultAllocator, time.UTC, time.Date(2025, 2, 1, 0, 0, 0, 0, time.UTC))
+	b := models.Conversions().NewBuilder(memory.DefaultAllocator, models.DefaultNetwork, time.UTC, time.Date(2025, 2, 1, 0, 0, 0, 0, time.UTC))
 	defer b.Release()
 	for _, i := range ids {
 		obj := fmt.Sprintf(`{"id":"c%d","status":%q,"currency":"USD","revenue":2,"payouts":1,"created_at":"2025-01-0%d 10:00:00"}`, i, status, 1+i%2)
@@ -268,7 +268,7 @@ func isDetail(m models.Model, name string) bool {
 func writeConversions(t *testing.T, s *lake.Sink, old bool, objs ...string) {
 	t.Helper()
 	m := models.Conversions()
-	b := m.NewBuilder(memory.DefaultAllocator, time.UTC, time.Date(2025, 2, 1, 0, 0, 0, 0, time.UTC))
+	b := m.NewBuilder(memory.DefaultAllocator, models.DefaultNetwork, time.UTC, time.Date(2025, 2, 1, 0, 0, 0, 0, time.UTC))
 	defer b.Release()
 	for _, o := range objs {
 		if err := b.Append(json.RawMessage(o)); err != nil {
