@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/syncd/syncd/load"
+	"github.com/syncd/syncd/models"
 	"github.com/syncd/syncd/pipeline"
 )
 
@@ -50,14 +51,14 @@ func TestStatusPageScreenshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := d.byName["conversions"]
+	st := d.byKey[jobKey{models.DefaultNetwork, "conversions"}]
 	st.begin(now.Add(-3 * time.Minute))
 	st.finish(now.Add(-2*time.Minute), pipeline.Result{Rows: 1834, Read: 1850, Committed: load.Committed{Inserted: 1800, Updated: 34, Unchanged: 16},
 		Requests: 12, Duration: 38 * time.Second, CursorBefore: now.Add(-17 * time.Minute)}, now.Add(-2*time.Minute), "", false)
-	cl := d.byName["clicks"]
+	cl := d.byKey[jobKey{models.DefaultNetwork, "clicks"}]
 	cl.begin(now.Add(-time.Minute))
 	cl.finish(now, pipeline.Result{Requests: 7, Retries: 6}, now.Add(-(5*24+6)*time.Hour), "clicks window 2025-06-01T00:00Z..2025-06-01T01:00Z: GET /3.0/stats/clicks page 1: HTTP 500: Internal Server Error (after 7 attempts)", false)
-	sd := d.byName["stats_daily"]
+	sd := d.byKey[jobKey{models.DefaultNetwork, "stats_daily"}]
 	sd.begin(now.Add(-10 * time.Second))
 	sd.mu.Lock()
 	sd.progressAt, sd.progressDone, sd.progressTotal, sd.progressRows = now, 3, 8, 420
@@ -114,14 +115,14 @@ func TestStatusPageAmberWhenFailing(t *testing.T) {
 		t.Fatal(err)
 	}
 	cur := now.Add(-5 * time.Minute).Truncate(time.Minute)
-	st := d.byName["conversions"]
+	st := d.byKey[jobKey{models.DefaultNetwork, "conversions"}]
 	st.begin(now.Add(-20 * time.Minute))
 	st.finish(now.Add(-19*time.Minute), pipeline.Result{Rows: 12, Read: 1850, Committed: load.Committed{Inserted: 2, Updated: 10, Unchanged: 1838},
 		Requests: 14, Retries: 2, Duration: 72 * time.Second, CursorBefore: cur.Add(-time.Hour)}, cur, "", false)
 	st.begin(now.Add(-2 * time.Minute))
 	st.finish(now.Add(-time.Minute), pipeline.Result{Requests: 8, Retries: 7, Duration: 30 * time.Second, CursorBefore: cur, Cursor: cur}, cur,
 		"conversions window 2025-06-01T00:00Z..2025-06-01T01:00Z: HTTP 503 (after 8 attempts)", false)
-	of := d.byName["offers"]
+	of := d.byKey[jobKey{models.DefaultNetwork, "offers"}]
 	of.begin(now.Add(-3 * time.Minute))
 	of.finish(now.Add(-2*time.Minute), pipeline.Result{Read: 40, Committed: load.Committed{Unchanged: 40}, Requests: 1, Duration: 900 * time.Millisecond},
 		time.Time{}, "", false)

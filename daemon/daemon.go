@@ -1,23 +1,26 @@
-// Package daemon is `syncd run`: every enabled stream on its own schedule,
-// never two passes of one stream at once, with an HTTP listener serving
+// Package daemon is `syncd run`: every enabled stream of every Affise
+// network on its own schedule, never two passes of one network's stream at
+// once, with an HTTP listener serving
 // /healthz, /metrics, a status page at / and POST /api/query, GET
 // /api/status and GET /api/plan (so `syncd query`, `syncd state` and
 // `syncd plan` work while the daemon holds the DuckDB file).
 //
-// The daemon knows nothing about Affise or DuckDB files: a Job is a name, a
-// cron schedule and a function running one pass; the warehouse is reached
+// The daemon knows nothing about Affise or DuckDB files: a Job is a network
+// and stream name, a cron schedule and a function running one pass; the warehouse is reached
 // through load.Reader, which asks questions rather than SQL, and clients'
 // SQL through ReadOnlyQuerier. Which sources drop old rows (for the
 // retention alarm) comes with each Job.
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -27,8 +30,24 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/syncd/syncd/load"
+	"github.com/syncd/syncd/models"
 	"github.com/syncd/syncd/pipeline"
 )
+
+// jobKey is a job's identity: its network and stream.
+type jobKey struct{ network, stream string }
+
+// reader is network's Reader, nil when the network is not read.
+func (d *Daemon) reader(network string) load.Reader { return d.readers[network] }
+
+// label names a stream where people read it: "conversions" while the
+// daemon runs the default network alone, else "network beta: conversions".
+func (d *Daemon) label(network, stream string) string {
+	if !d.multi {
+		return stream
+	}
+	return "network " + network + ": " + stream
+}
 
 // Defaults of Config.
 const (
@@ -45,8 +64,14 @@ const (
 // WAL keeps the file consistent when the process simply ends).
 var ErrShutdownTimeout = errors.New("daemon: passes still running at the shutdown deadline")
 
-// Job is one stream's schedule and pass.
+// Job is one stream's schedule and pass, of one network. A job is known by
+// its network and stream together: every network's streams have their own
+// state, schedule, metrics series and /healthz line, and one network's
+// failures never touch another's.
 type Job struct {
+	// Network is the Affise network the stream syncs ("" is
+	// models.DefaultNetwork, the one network of a single-api config).
+	Network  string
 	Stream   string
 	Schedule cron.Schedule
 	// Staleness is how long the stream may go without a successful pass
@@ -74,9 +99,11 @@ type Job struct {
 type ReadOnlyQuerier interface {
 	// RunReadOnly runs stmt only when it cannot change anything (the
 	// warehouse, settings, files) and hands its rows to read; the rows are
-	// closed when read returns. A refused statement runs nothing and its
-	// error says why. Safe for concurrent use.
-	RunReadOnly(ctx context.Context, stmt string, read func(*sql.Rows) error) error
+	// closed when read returns. With network not "", every table, view
+	// and report the statement reads answers with that network's rows
+	// only; "" reads every network. A refused statement runs nothing and
+	// its error says why. Safe for concurrent use.
+	RunReadOnly(ctx context.Context, network, stmt string, read func(*sql.Rows) error) error
 }
 
 // Service is a server the daemon runs beside its HTTP listener, such as
@@ -95,18 +122,26 @@ type Config struct {
 	// Warehouse, when set, is read for each stream's cursor after every
 	// pass (cursor lag, the clicks retention alarm), for the cursors and
 	// last passes at start-up, and for the revenue chart; without it those
-	// are absent. Clients' SQL never reaches it (see ClientSQL).
+	// are absent. Clients' SQL never reaches it (see ClientSQL). It is
+	// the default network's view: with jobs of other networks, set
+	// NetworkReader too.
 	Warehouse load.Reader
+	// NetworkReader, when set, gives the Reader of each network the jobs
+	// name (models.DefaultNetwork included; never ""): that network's
+	// cursors, passes and money, as load.Warehouse.ForNetwork scopes
+	// them. It is called once per network in New. Without it only the
+	// default network is read, through Warehouse.
+	NetworkReader func(network string) load.Reader
 	// ClientSQL, when set, answers /api/query; without it /api/query
 	// answers 503.
 	ClientSQL ReadOnlyQuerier
 	// Services run beside the HTTP listener, started and stopped with
 	// the daemon.
 	Services []Service
-	// Verify, when set, checks the warehouse against the source on its
-	// schedule; the result is on the status page and in
-	// syncd_verify_mismatched_days.
-	Verify *Verification
+	// Verify holds at most one check per network of the warehouse against
+	// the source, each on its schedule; the results are on the status page
+	// and in syncd_verify_mismatched_days{network}.
+	Verify []*Verification
 	// Listen is the HTTP address (default 127.0.0.1:9464). Listener, when
 	// set, is used instead.
 	Listen   string
@@ -115,9 +150,10 @@ type Config struct {
 	// Registry receives the daemon's collectors and is served on /metrics
 	// (default: a new registry).
 	Registry *prometheus.Registry
-	// Metrics is the set of counters the extract client feeds (create it
-	// with NewMetrics on the same Registry before building the client);
-	// default: NewMetrics(Registry).
+	// Metrics is the set of counters the extract clients feed (create it
+	// with NewMetrics on the same Registry before building the clients,
+	// and give each network's client Metrics.ForNetwork(name)); default:
+	// NewMetrics(Registry).
 	Metrics *Metrics
 	// Now is the clock of state and staleness (default time.Now).
 	Now func() time.Time
@@ -140,18 +176,25 @@ type Config struct {
 
 // Daemon runs jobs and serves HTTP. Create it with New.
 type Daemon struct {
-	cfg      Config
-	log      zerolog.Logger
-	now      func() time.Time
-	redact   func(string) string
-	reg      *prometheus.Registry
-	metrics  *Metrics
-	started  time.Time
-	streams  []*stream // in Jobs order
-	byName   map[string]*stream
-	handler  http.Handler
-	querySem chan struct{}
-	verifier *verifier // nil without Config.Verify
+	cfg     Config
+	log     zerolog.Logger
+	now     func() time.Time
+	redact  func(string) string
+	reg     *prometheus.Registry
+	metrics *Metrics
+	started time.Time
+	streams []*stream // in Jobs order
+	byKey   map[jobKey]*stream
+	// networks are the jobs' networks, in order of first appearance;
+	// multi is whether they are more than the default network alone, so
+	// everything shown names the network (a single-api config's pages,
+	// lines and errors stay as they were).
+	networks  []string
+	multi     bool
+	readers   map[string]load.Reader // by network; absent: not read
+	handler   http.Handler
+	querySem  chan struct{}
+	verifiers []*verifier // one per Config.Verify entry
 
 	lnMu sync.Mutex
 	ln   net.Listener
@@ -193,16 +236,27 @@ func New(cfg Config) (*Daemon, error) {
 		redact:   cfg.Redact,
 		reg:      cfg.Registry,
 		metrics:  cfg.Metrics,
-		byName:   map[string]*stream{},
+		byKey:    map[jobKey]*stream{},
+		readers:  map[string]load.Reader{},
 		querySem: make(chan struct{}, 2),
 	}
 	d.started = d.now()
 	for _, j := range cfg.Jobs {
-		if j.Stream == "" || j.Schedule == nil || j.Run == nil {
-			return nil, fmt.Errorf("daemon: job %q needs a stream name, a schedule and a Run func", j.Stream)
+		if j.Network == "" {
+			j.Network = models.DefaultNetwork
 		}
-		if _, dup := d.byName[j.Stream]; dup {
-			return nil, fmt.Errorf("daemon: stream %s is scheduled twice", j.Stream)
+		if !models.ValidNetworkName(j.Network) {
+			return nil, fmt.Errorf("daemon: job %q: network name %q: use 1-40 of a-z, 0-9, - and _", j.Stream, j.Network)
+		}
+		if j.Stream == "" || j.Schedule == nil || j.Run == nil {
+			return nil, fmt.Errorf("daemon: job %q of network %s needs a stream name, a schedule and a Run func", j.Stream, j.Network)
+		}
+		key := jobKey{j.Network, j.Stream}
+		if _, dup := d.byKey[key]; dup {
+			return nil, fmt.Errorf("daemon: stream %s of network %s is scheduled twice", j.Stream, j.Network)
+		}
+		if !slices.Contains(d.networks, j.Network) {
+			d.networks = append(d.networks, j.Network)
 		}
 		interval := Interval(j.Schedule, d.started)
 		st := &stream{job: j, interval: interval, staleness: j.Staleness, retention: j.Retention}
@@ -210,18 +264,41 @@ func New(cfg Config) (*Daemon, error) {
 			st.staleness = DefaultStaleness(j.Schedule, d.started)
 		}
 		d.streams = append(d.streams, st)
-		d.byName[j.Stream] = st
-		d.metrics.initStream(j.Stream)
+		d.byKey[key] = st
+		d.metrics.initStream(j.Network, j.Stream)
 	}
-	if cfg.Verify != nil {
-		if cfg.Verify.Schedule == nil || cfg.Verify.Run == nil {
-			return nil, errors.New("daemon: a verification needs a schedule and a check")
+	d.multi = len(d.networks) > 1 || d.networks[0] != models.DefaultNetwork
+	for _, n := range d.networks {
+		switch {
+		case cfg.NetworkReader != nil:
+			if r := cfg.NetworkReader(n); r != nil {
+				d.readers[n] = r
+			}
+		case n == models.DefaultNetwork && cfg.Warehouse != nil:
+			d.readers[n] = cfg.Warehouse
 		}
-		vf, err := newVerifier(*cfg.Verify, d.reg)
-		if err != nil {
-			return nil, err
+	}
+	seen := map[string]bool{}
+	var vm *verifyMetrics
+	for _, v := range cfg.Verify {
+		if v == nil {
+			continue
 		}
-		d.verifier = vf
+		n := cmp.Or(v.Network, models.DefaultNetwork)
+		if v.Schedule == nil || v.Run == nil {
+			return nil, fmt.Errorf("daemon: the verification of network %s needs a schedule and a check", n)
+		}
+		if seen[n] {
+			return nil, fmt.Errorf("daemon: network %s is verified twice", n)
+		}
+		seen[n] = true
+		if vm == nil {
+			var err error
+			if vm, err = newVerifyMetrics(d.reg); err != nil {
+				return nil, fmt.Errorf("daemon: registering metrics: %w", err)
+			}
+		}
+		d.verifiers = append(d.verifiers, newVerifier(*v, n, vm))
 	}
 	if err := d.reg.Register(buildInfo(cfg.Version, cfg.DuckDBVersion)); err != nil {
 		return nil, fmt.Errorf("daemon: registering metrics: %w", err)
@@ -282,7 +359,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          nil,
 	}
-	d.log.Info().Str("listen", d.Addr().String()).Int("streams", len(d.streams)).Msg("daemon started")
+	ev := d.log.Info().Str("listen", d.Addr().String()).Int("streams", len(d.streams))
+	if d.multi {
+		ev = ev.Strs("networks", d.networks)
+	}
+	ev.Msg("daemon started")
 
 	var g run.Group
 	// run.Group returns only the first actor's error: keep the scheduler's
@@ -309,10 +390,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}
 		})
 	}
-	if d.verifier != nil {
+	for _, vf := range d.verifiers {
 		vctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		g.Add(func() error {
-			d.verifier.loop(vctx, d.now, d.cfg.Redact)
+			vf.loop(vctx, d.now, d.cfg.Redact)
 			return nil
 		}, func(error) { cancel() })
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/syncd/syncd/checkpoints"
+	"github.com/syncd/syncd/models"
 	"github.com/syncd/syncd/pipeline"
 )
 
@@ -48,11 +49,11 @@ func TestFutureCursorIsUnhealthyEverywhere(t *testing.T) {
 			t.Errorf("%s: /healthz %d:\n%s", when, code, body)
 		}
 		m := scrape(t, h)
-		if m[`syncd_cursor_in_future{stream="conversions"}`] != 1 || m[`syncd_cursor_in_future{stream="clicks"}`] != 0 {
-			t.Errorf("%s: syncd_cursor_in_future conversions %v, clicks %v", when, m[`syncd_cursor_in_future{stream="conversions"}`], m[`syncd_cursor_in_future{stream="clicks"}`])
+		if m[`syncd_cursor_in_future{network="default",stream="conversions"}`] != 1 || m[`syncd_cursor_in_future{network="default",stream="clicks"}`] != 0 {
+			t.Errorf("%s: syncd_cursor_in_future conversions %v, clicks %v", when, m[`syncd_cursor_in_future{network="default",stream="conversions"}`], m[`syncd_cursor_in_future{network="default",stream="clicks"}`])
 		}
-		if m[`syncd_stream_unhealthy{stream="conversions"}`] != 1 {
-			t.Errorf("%s: syncd_stream_unhealthy{conversions} = %v", when, m[`syncd_stream_unhealthy{stream="conversions"}`])
+		if m[`syncd_stream_unhealthy{network="default",stream="conversions"}`] != 1 {
+			t.Errorf("%s: syncd_stream_unhealthy{conversions} = %v", when, m[`syncd_stream_unhealthy{network="default",stream="conversions"}`])
 		}
 		_, page := get(t, h, "/")
 		for _, want := range []string{`pill state-cursor_in_future">cursor in future<`, "40d ahead of now", "syncd state reset --stream conversions", "cursor in future: conversions"} {
@@ -77,13 +78,13 @@ func TestFutureCursorIsUnhealthyEverywhere(t *testing.T) {
 	// Before any pass: the seeded cursor alone says so, and the stream is
 	// due at once even though its schedule would wait.
 	check("at start")
-	if due := d.byName["conversions"].firstRun(clk.Now()); !due.Equal(clk.Now()) {
+	if due := d.byKey[jobKey{models.DefaultNetwork, "conversions"}].firstRun(clk.Now()); !due.Equal(clk.Now()) {
 		t.Errorf("conversions first pass due %v, want now", due)
 	}
-	if err := d.pass(context.Background(), d.byName["conversions"]); err == nil {
+	if err := d.pass(context.Background(), d.byKey[jobKey{models.DefaultNetwork, "conversions"}]); err == nil {
 		t.Fatal("refused pass reported success")
 	}
-	_ = d.pass(context.Background(), d.byName["clicks"])
+	_ = d.pass(context.Background(), d.byKey[jobKey{models.DefaultNetwork, "clicks"}])
 	check("after a refused pass")
 	if !strings.Contains(log.String(), "stored cursor") {
 		t.Errorf("the daemon's log lacks the refusal:\n%s", log.String())
@@ -92,13 +93,13 @@ func TestFutureCursorIsUnhealthyEverywhere(t *testing.T) {
 	// The cursor moved back (what state reset does) and a pass succeeds.
 	refuse = false
 	clk.Add(time.Minute)
-	if err := d.pass(context.Background(), d.byName["conversions"]); err != nil {
+	if err := d.pass(context.Background(), d.byKey[jobKey{models.DefaultNetwork, "conversions"}]); err != nil {
 		t.Fatal(err)
 	}
 	if code, body := get(t, h, "/healthz"); code != 200 {
 		t.Errorf("after the reset: /healthz %d:\n%s", code, body)
 	}
-	if m := scrape(t, h); m[`syncd_cursor_in_future{stream="conversions"}`] != 0 || m[`syncd_stream_unhealthy{stream="conversions"}`] != 0 {
+	if m := scrape(t, h); m[`syncd_cursor_in_future{network="default",stream="conversions"}`] != 0 || m[`syncd_stream_unhealthy{network="default",stream="conversions"}`] != 0 {
 		t.Errorf("after the reset: metrics still flag conversions")
 	}
 }
@@ -130,11 +131,11 @@ func TestHealthzWhenEveryPassSinceStartFailed(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := d.Handler()
-	offers := d.byName["offers"]
+	offers := d.byKey[jobKey{models.DefaultNetwork, "offers"}]
 	offers.lastSuccess = t0.Add(-2 * time.Hour) // from _syncd_runs, before this start
 
 	clk.Add(time.Minute)
-	conv := d.byName["conversions"]
+	conv := d.byKey[jobKey{models.DefaultNetwork, "conversions"}]
 	conv.begin(clk.Now())
 	conv.finish(clk.Now(), pipeline.Result{Rows: 5}, time.Time{}, "", false)
 	offers.begin(clk.Now())
@@ -154,8 +155,8 @@ func TestHealthzWhenEveryPassSinceStartFailed(t *testing.T) {
 	if strings.Contains(first, "partners") || strings.Contains(first, "conversions") {
 		t.Errorf("names a stream that did not fail: %q", first)
 	}
-	if m := scrape(t, h); m[`syncd_stream_unhealthy{stream="offers"}`] != 1 || m[`syncd_stream_unhealthy{stream="partners"}`] != 0 {
-		t.Errorf("syncd_stream_unhealthy offers %v, partners %v", m[`syncd_stream_unhealthy{stream="offers"}`], m[`syncd_stream_unhealthy{stream="partners"}`])
+	if m := scrape(t, h); m[`syncd_stream_unhealthy{network="default",stream="offers"}`] != 1 || m[`syncd_stream_unhealthy{network="default",stream="partners"}`] != 0 {
+		t.Errorf("syncd_stream_unhealthy offers %v, partners %v", m[`syncd_stream_unhealthy{network="default",stream="offers"}`], m[`syncd_stream_unhealthy{network="default",stream="partners"}`])
 	}
 	if _, page := get(t, h, "/"); !strings.Contains(page, "every pass since start failed: offers") {
 		t.Error("the status page does not say offers never succeeded since start")

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/syncd/syncd/models"
 )
 
 func (d *Daemon) routes() http.Handler {
@@ -34,13 +37,19 @@ func securityHeaders(h http.Handler) http.Handler {
 
 // serveHealthz: 200 while no stream has a Problem (stale, cursor in
 // future, every pass since start failed), else 503 with a first line
-// naming the streams by reason. One line per stream follows.
+// naming the streams by reason (and network, when there are several).
+// One line per stream follows: "conversions: fresh, ..." for a single-api
+// config, "network beta: stream conversions: failing, ..." otherwise, so
+// every network's health shows whatever another's is.
 func (d *Daemon) serveHealthz(w http.ResponseWriter, r *http.Request) {
 	now := d.now()
 	statuses := d.Status()
 	var lines []string
 	for _, s := range statuses {
 		line := fmt.Sprintf("%s: %s", s.Stream, s.State)
+		if d.multi {
+			line = fmt.Sprintf("network %s: stream %s: %s", s.Network, s.Stream, s.State)
+		}
 		if s.CursorInFuture {
 			line += fmt.Sprintf(", cursor %s is %s ahead of now (fix: %s, with syncd run stopped)",
 				s.Cursor.UTC().Format(time.RFC3339), humanDuration(s.Cursor.Sub(now)), s.Fix)
@@ -65,7 +74,7 @@ func (d *Daemon) serveHealthz(w http.ResponseWriter, r *http.Request) {
 		lines = append(lines, line)
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	if summary := healthSummary(statuses); summary != "" {
+	if summary := healthSummary(statuses, d.multi); summary != "" {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		fmt.Fprintln(w, summary)
 	} else {
@@ -79,20 +88,39 @@ func (d *Daemon) serveHealthz(w http.ResponseWriter, r *http.Request) {
 }
 
 // healthSummary names the unhealthy streams by reason, most urgent first
-// ("cursor in future: clicks; stale: offers, partners"); empty when every
-// stream is healthy. It is /healthz's first line and the status page's
-// headline, so the two never disagree.
-func healthSummary(statuses []StreamStatus) string {
-	by := map[string][]string{}
+// ("cursor in future: clicks; stale: offers, partners"); with multi, by
+// network first, in the order the networks come ("network beta: every
+// pass since start failed: conversions, offers; network alpha: stale:
+// clicks"). Empty when every stream is healthy. It is /healthz's first
+// line and the status page's headline, so the two never disagree.
+func healthSummary(statuses []StreamStatus, multi bool) string {
+	var networks []string
+	byNetwork := map[string][]StreamStatus{}
 	for _, s := range statuses {
-		if s.Problem != "" {
-			by[s.Problem] = append(by[s.Problem], s.Stream)
+		if s.Problem == "" {
+			continue
 		}
+		if _, seen := byNetwork[s.Network]; !seen {
+			networks = append(networks, s.Network)
+		}
+		byNetwork[s.Network] = append(byNetwork[s.Network], s)
 	}
 	var parts []string
-	for _, p := range []string{ProblemCursorInFuture, ProblemStale, ProblemFailingSinceStart} {
-		if names := by[p]; len(names) > 0 {
-			parts = append(parts, p+": "+strings.Join(names, ", "))
+	for _, n := range networks {
+		by := map[string][]string{}
+		for _, s := range byNetwork[n] {
+			by[s.Problem] = append(by[s.Problem], s.Stream)
+		}
+		var problems []string
+		for _, p := range []string{ProblemCursorInFuture, ProblemStale, ProblemFailingSinceStart} {
+			if names := by[p]; len(names) > 0 {
+				problems = append(problems, p+": "+strings.Join(names, ", "))
+			}
+		}
+		if multi {
+			parts = append(parts, "network "+n+": "+strings.Join(problems, "; "))
+		} else {
+			parts = append(parts, problems...)
 		}
 	}
 	return strings.Join(parts, "; ")
@@ -103,9 +131,10 @@ func (d *Daemon) serveStatusJSON(w http.ResponseWriter, _ *http.Request) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(struct {
-		Started time.Time      `json:"started"`
-		Streams []StreamStatus `json:"streams"`
-	}{d.started, d.Status()})
+		Started  time.Time      `json:"started"`
+		Networks []string       `json:"networks"`
+		Streams  []StreamStatus `json:"streams"`
+	}{d.started, d.networks, d.Status()})
 }
 
 // oneLine flattens s to one line of at most n runes.
@@ -152,9 +181,16 @@ func CheckHealth(ctx context.Context, listen string) error {
 }
 
 // RemoteStatus GETs /api/status of the daemon listening on listen: every
-// stream's state, for `syncd state` while the daemon holds the warehouse.
+// network's streams' state, in the daemon's order, for `syncd state` while
+// the daemon holds the warehouse (filter on StreamStatus.Network for one
+// network). A daemon older than networks leaves Network "": this sets it
+// to models.DefaultNetwork, the one network such a daemon ran.
 func RemoteStatus(ctx context.Context, listen string) ([]StreamStatus, error) {
-	return remoteStreams[StreamStatus](ctx, listen, "/api/status")
+	sts, err := remoteStreams[StreamStatus](ctx, listen, "/api/status")
+	for i := range sts {
+		sts[i].Network = cmp.Or(sts[i].Network, models.DefaultNetwork)
+	}
+	return sts, err
 }
 
 // remoteHTTPError is a daemon's answer other than 200 to a GET of its API.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/syncd/syncd/load"
 	"github.com/syncd/syncd/load/duckdb/sqlguard"
+	"github.com/syncd/syncd/models"
 	"github.com/syncd/syncd/pipeline"
 )
 
@@ -50,7 +51,7 @@ func TestHealthz(t *testing.T) {
 		t.Errorf("body lacks the healthy stream's line: %q", body)
 	}
 	// A failing pass does not make it healthy.
-	st := d.byName["conversions"]
+	st := d.byKey[jobKey{models.DefaultNetwork, "conversions"}]
 	st.begin(clk.Now())
 	st.finish(clk.Now(), pipeline.Result{}, time.Time{}, "GET /3.0/stats/conversions: HTTP 500 (after 7 attempts)", false)
 	code, body = get(t, h, "/healthz")
@@ -113,44 +114,44 @@ func TestMetrics(t *testing.T) {
 	})
 	got := scrape(t, d.Handler())
 	want := map[string]float64{
-		`syncd_rows_total{stream="conversions"}`:                                   120,
-		`syncd_rows_total{stream="clicks"}`:                                        7,
-		`syncd_rows_read_total{stream="conversions"}`:                              150,
-		`syncd_rows_stored_total{change="inserted",stream="conversions"}`:          100,
-		`syncd_rows_stored_total{change="updated",stream="conversions"}`:           20,
-		`syncd_rows_stored_total{change="unchanged",stream="conversions"}`:         30,
-		`syncd_pass_retries_total{stream="conversions"}`:                           1,
-		`syncd_pass_retries_total{stream="clicks"}`:                                0,
-		`syncd_passes_total{result="ok",stream="conversions"}`:                     1,
-		`syncd_passes_total{result="error",stream="clicks"}`:                       1,
-		`syncd_pass_duration_seconds_count{stream="conversions"}`:                  1,
-		`syncd_pass_duration_seconds_sum{stream="conversions"}`:                    2,
-		`syncd_requests_total{code="200",endpoint="/3.0/stats/conversions"}`:       1,
-		`syncd_requests_total{code="429",endpoint="/3.0/stats/conversions"}`:       1,
-		`syncd_requests_total{code="0",endpoint="/3.0/stats/clicks"}`:              1,
-		`syncd_rate_limited_total{endpoint="/3.0/stats/conversions"}`:              1,
-		`syncd_retries_total{endpoint="/3.0/stats/conversions",reason="HTTP 429"}`: 1,
-		`syncd_request_duration_seconds_count{endpoint="/3.0/stats/conversions"}`:  2,
-		`syncd_clicks_retention_alarm`:                                             1,
-		`syncd_consecutive_failures{stream="clicks"}`:                              1,
-		`syncd_stream_stale{stream="conversions"}`:                                 0,
-		`syncd_pass_running{stream="conversions"}`:                                 0,
+		`syncd_rows_total{network="default",stream="conversions"}`:                                   120,
+		`syncd_rows_total{network="default",stream="clicks"}`:                                        7,
+		`syncd_rows_read_total{network="default",stream="conversions"}`:                              150,
+		`syncd_rows_stored_total{change="inserted",network="default",stream="conversions"}`:          100,
+		`syncd_rows_stored_total{change="updated",network="default",stream="conversions"}`:           20,
+		`syncd_rows_stored_total{change="unchanged",network="default",stream="conversions"}`:         30,
+		`syncd_pass_retries_total{network="default",stream="conversions"}`:                           1,
+		`syncd_pass_retries_total{network="default",stream="clicks"}`:                                0,
+		`syncd_passes_total{network="default",result="ok",stream="conversions"}`:                     1,
+		`syncd_passes_total{network="default",result="error",stream="clicks"}`:                       1,
+		`syncd_pass_duration_seconds_count{network="default",stream="conversions"}`:                  1,
+		`syncd_pass_duration_seconds_sum{network="default",stream="conversions"}`:                    2,
+		`syncd_requests_total{code="200",endpoint="/3.0/stats/conversions",network="default"}`:       1,
+		`syncd_requests_total{code="429",endpoint="/3.0/stats/conversions",network="default"}`:       1,
+		`syncd_requests_total{code="0",endpoint="/3.0/stats/clicks",network="default"}`:              1,
+		`syncd_rate_limited_total{endpoint="/3.0/stats/conversions",network="default"}`:              1,
+		`syncd_retries_total{endpoint="/3.0/stats/conversions",network="default",reason="HTTP 429"}`: 1,
+		`syncd_request_duration_seconds_count{endpoint="/3.0/stats/conversions",network="default"}`:  2,
+		`syncd_clicks_retention_alarm{network="default"}`:                                            1,
+		`syncd_consecutive_failures{network="default",stream="clicks"}`:                              1,
+		`syncd_stream_stale{network="default",stream="conversions"}`:                                 0,
+		`syncd_pass_running{network="default",stream="conversions"}`:                                 0,
 	}
 	for k, v := range want {
 		if g, ok := got[k]; !ok || g != v {
 			t.Errorf("%s = %v (present %v), want %v", k, g, ok, v)
 		}
 	}
-	if lag := got[`syncd_cursor_lag_seconds{stream="conversions"}`]; lag < 590 || lag > 700 {
+	if lag := got[`syncd_cursor_lag_seconds{network="default",stream="conversions"}`]; lag < 590 || lag > 700 {
 		t.Errorf("conversions cursor lag = %v, want about 600", lag)
 	}
-	if lag := got[`syncd_cursor_lag_seconds{stream="clicks"}`]; lag < 6*86400-3600 || lag > 6*86400+3600 {
+	if lag := got[`syncd_cursor_lag_seconds{network="default",stream="clicks"}`]; lag < 6*86400-3600 || lag > 6*86400+3600 {
 		t.Errorf("clicks cursor lag = %v, want about 6 days", lag)
 	}
-	if ts := got[`syncd_last_success_timestamp_seconds{stream="conversions"}`]; ts < float64(now.Unix()-5) || ts > float64(time.Now().Unix()+1) {
+	if ts := got[`syncd_last_success_timestamp_seconds{network="default",stream="conversions"}`]; ts < float64(now.Unix()-5) || ts > float64(time.Now().Unix()+1) {
 		t.Errorf("last success timestamp = %v, want about %d", ts, now.Unix())
 	}
-	if _, ok := got[`syncd_last_success_timestamp_seconds{stream="clicks"}`]; ok {
+	if _, ok := got[`syncd_last_success_timestamp_seconds{network="default",stream="clicks"}`]; ok {
 		t.Error("clicks never succeeded but has a last success timestamp")
 	}
 	// The retention alarm also warns in the log, each pass.
@@ -181,11 +182,11 @@ func TestStatusPage(t *testing.T) {
 	}
 
 	seedConversions(t, db, now, 40)
-	st := d.byName["conversions"]
+	st := d.byKey[jobKey{models.DefaultNetwork, "conversions"}]
 	st.begin(now.Add(-2 * time.Minute))
 	st.finish(now.Add(-time.Minute), pipeline.Result{Rows: 1234, Read: 2000, Committed: load.Committed{Inserted: 1000, Updated: 234, Unchanged: 766},
 		Requests: 5, Retries: 1, Duration: 42 * time.Second, CursorBefore: now.Add(-2 * time.Hour)}, now.Add(-time.Hour), "", false)
-	cl := d.byName["clicks"]
+	cl := d.byKey[jobKey{models.DefaultNetwork, "clicks"}]
 	cl.begin(now)
 	cl.finish(now, pipeline.Result{}, now.Add(-(5*24+3)*time.Hour), `GET /3.0/stats/clicks: <script>alert(1)</script> key `+secret, false)
 
@@ -457,11 +458,11 @@ func TestMetricsStartAtZero(t *testing.T) {
 	got := scrape(t, d.Handler())
 	for _, stream := range []string{"conversions", "offers"} {
 		for _, k := range []string{
-			`syncd_rows_total{stream="%s"}`, `syncd_rows_read_total{stream="%s"}`, `syncd_pass_retries_total{stream="%s"}`,
-			`syncd_rows_stored_total{change="inserted",stream="%s"}`, `syncd_rows_stored_total{change="updated",stream="%s"}`,
-			`syncd_rows_stored_total{change="unchanged",stream="%s"}`,
-			`syncd_passes_total{result="ok",stream="%s"}`, `syncd_passes_total{result="error",stream="%s"}`,
-			`syncd_passes_total{result="canceled",stream="%s"}`,
+			`syncd_rows_total{network="default",stream="%s"}`, `syncd_rows_read_total{network="default",stream="%s"}`, `syncd_pass_retries_total{network="default",stream="%s"}`,
+			`syncd_rows_stored_total{change="inserted",network="default",stream="%s"}`, `syncd_rows_stored_total{change="updated",network="default",stream="%s"}`,
+			`syncd_rows_stored_total{change="unchanged",network="default",stream="%s"}`,
+			`syncd_passes_total{network="default",result="ok",stream="%s"}`, `syncd_passes_total{network="default",result="error",stream="%s"}`,
+			`syncd_passes_total{network="default",result="canceled",stream="%s"}`,
 		} {
 			k = fmt.Sprintf(k, stream)
 			if v, ok := got[k]; !ok || v != 0 {

@@ -86,12 +86,12 @@ func TestDaemonAgainstSimulator(t *testing.T) {
 	stop := runDaemon(t, d)
 
 	passes := func(stream string) float64 {
-		return scrape(t, d.Handler())[fmt.Sprintf(`syncd_passes_total{result="ok",stream="%s"}`, stream)]
+		return scrape(t, d.Handler())[fmt.Sprintf(`syncd_passes_total{network="default",result="ok",stream="%s"}`, stream)]
 	}
 	waitFor(t, "three passes of conversions", 30*time.Second, func() bool { return passes("conversions") >= 3 })
 	m := scrape(t, d.Handler())
-	if m[`syncd_rows_total{stream="conversions"}`] < 1000 || m[`syncd_requests_total{code="200",endpoint="/3.0/stats/conversions"}`] < 3 {
-		t.Errorf("metrics did not move: rows %v, requests %v", m[`syncd_rows_total{stream="conversions"}`], m[`syncd_requests_total{code="200",endpoint="/3.0/stats/conversions"}`])
+	if m[`syncd_rows_total{network="default",stream="conversions"}`] < 1000 || m[`syncd_requests_total{code="200",endpoint="/3.0/stats/conversions",network="default"}`] < 3 {
+		t.Errorf("metrics did not move: rows %v, requests %v", m[`syncd_rows_total{network="default",stream="conversions"}`], m[`syncd_requests_total{code="200",endpoint="/3.0/stats/conversions",network="default"}`])
 	}
 
 	// Status changes land.
@@ -111,7 +111,7 @@ func TestDaemonAgainstSimulator(t *testing.T) {
 		code, body := get(t, d.Handler(), "/healthz")
 		return code == 503 && strings.Contains(body, "conversions") && strings.Contains(body, "HTTP 500")
 	})
-	if m := scrape(t, d.Handler()); m[`syncd_requests_total{code="500",endpoint="/3.0/stats/conversions"}`] < 1 || m[`syncd_consecutive_failures{stream="conversions"}`] < 1 {
+	if m := scrape(t, d.Handler()); m[`syncd_requests_total{code="500",endpoint="/3.0/stats/conversions",network="default"}`] < 1 || m[`syncd_consecutive_failures{network="default",stream="conversions"}`] < 1 {
 		t.Error("failures did not show in the metrics")
 	}
 	// ... and back.

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/syncd/syncd/internal/tabular"
+	"github.com/syncd/syncd/models"
 )
 
 // Query routing (DESIGN guarantee 6). DuckDB lets one process open a file
@@ -28,6 +29,10 @@ import (
 type QueryRequest struct {
 	SQL    string `json:"sql"`
 	Format string `json:"format"` // table (default), csv or json
+	// Network, when not "", makes every table, view and report the SQL
+	// reads answer with that network's rows only (`syncd query --network`);
+	// "" reads every network.
+	Network string `json:"network,omitempty"`
 }
 
 // maxQueryBody bounds the request body; bufferLimit is how much output is
@@ -80,6 +85,10 @@ func (d *Daemon) serveQuery(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusBadRequest, "query: empty SQL")
 		return
 	}
+	if req.Network != "" && !models.ValidNetworkName(req.Network) {
+		fail(http.StatusBadRequest, fmt.Sprintf("query: network %q: a network name is 1-40 of a-z, 0-9, - and _", req.Network))
+		return
+	}
 	select {
 	case d.querySem <- struct{}{}:
 		defer func() { <-d.querySem }()
@@ -107,7 +116,7 @@ func (d *Daemon) serveQuery(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *Daemon) runQuery(ctx context.Context, req QueryRequest, out io.Writer) error {
-	err := d.cfg.ClientSQL.RunReadOnly(ctx, req.SQL, func(rows *sql.Rows) error {
+	err := d.cfg.ClientSQL.RunReadOnly(ctx, req.Network, req.SQL, func(rows *sql.Rows) error {
 		return tabular.Write(out, rows, req.Format)
 	})
 	if err != nil {
@@ -189,11 +198,17 @@ func (h *heldWriter) flush() error {
 	return h.send()
 }
 
-// QueryRemote runs sql through the daemon listening on listen (http.listen)
-// and copies the formatted result to w. A rejected or failed query returns
-// the daemon's one-line message as the error.
+// QueryRemote runs sql over every network through the daemon listening on
+// listen (http.listen) and copies the formatted result to w. A rejected or
+// failed query returns the daemon's one-line message as the error.
 func QueryRemote(ctx context.Context, listen, sql, format string, w io.Writer) error {
-	body, err := json.Marshal(QueryRequest{SQL: sql, Format: format})
+	return QueryRemoteRequest(ctx, listen, QueryRequest{SQL: sql, Format: format}, w)
+}
+
+// QueryRemoteRequest is QueryRemote for a whole request, such as one
+// filtered to a network (req.Network, for `syncd query --network`).
+func QueryRemoteRequest(ctx context.Context, listen string, qr QueryRequest, w io.Writer) error {
+	body, err := json.Marshal(qr)
 	if err != nil {
 		return err
 	}

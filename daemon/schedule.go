@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
+	"github.com/rs/zerolog"
 
 	"github.com/syncd/syncd/checkpoints"
 	"github.com/syncd/syncd/pipeline"
@@ -103,7 +104,7 @@ func (d *Daemon) schedule(ctx context.Context) error {
 		var running []string
 		for _, st := range d.streams {
 			if st.snapshot().Running {
-				running = append(running, st.job.Stream)
+				running = append(running, d.label(st.job.Network, st.job.Stream))
 			}
 		}
 		d.log.Error().Strs("streams", running).Dur("waited", d.cfg.ShutdownTimeout).
@@ -187,8 +188,8 @@ func (d *Daemon) pass(ctx context.Context, st *stream) (err error) {
 	func() {
 		defer func() {
 			if r := recover(); r != nil {
-				err = fmt.Errorf("%s: pass panicked: %v", st.job.Stream, r)
-				d.log.Error().Str("stream", st.job.Stream).Str("stack", string(debug.Stack())).Msg("pass panicked")
+				err = fmt.Errorf("%s: pass panicked: %v", d.label(st.job.Network, st.job.Stream), r)
+				d.streamLog(d.log.Error(), st).Str("stack", string(debug.Stack())).Msg("pass panicked")
 			}
 		}()
 		res, err = st.job.Run(pctx)
@@ -200,9 +201,9 @@ func (d *Daemon) pass(ctx context.Context, st *stream) (err error) {
 	res.Stream = st.job.Stream
 
 	cursor := res.Cursor
-	if d.cfg.Warehouse != nil {
+	if r := d.reader(st.job.Network); r != nil {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		if c, ok, cerr := d.cfg.Warehouse.Cursor(cctx, st.job.Stream); cerr == nil && ok {
+		if c, ok, cerr := r.Cursor(cctx, st.job.Stream); cerr == nil && ok {
 			cursor = c.Position
 		}
 		cancel()
@@ -215,7 +216,7 @@ func (d *Daemon) pass(ctx context.Context, st *stream) (err error) {
 	st.finish(finished, res, cursor, errText, canceled)
 
 	m := d.metrics
-	m.pass(res)
+	m.pass(st.job.Network, res)
 	result := "ok"
 	switch {
 	case canceled:
@@ -223,7 +224,7 @@ func (d *Daemon) pass(ctx context.Context, st *stream) (err error) {
 	case err != nil:
 		result = "error"
 	}
-	m.passes.WithLabelValues(st.job.Stream, result).Inc()
+	m.passes.WithLabelValues(st.job.Network, st.job.Stream, result).Inc()
 
 	ev := d.log.Info()
 	if err != nil && !canceled {
@@ -232,7 +233,7 @@ func (d *Daemon) pass(ctx context.Context, st *stream) (err error) {
 		ev = d.log.Warn().Str("error", errText)
 	}
 	res.Cursor = cursor
-	ev = res.Log(ev)
+	ev = res.Log(d.networkLog(ev, st))
 	if !cursor.IsZero() {
 		ev = ev.Str("cursor_lag", pipeline.FormatDuration(finished.Sub(cursor).Round(time.Second)))
 	}
@@ -240,11 +241,25 @@ func (d *Daemon) pass(ctx context.Context, st *stream) (err error) {
 
 	if st.retention && !cursor.IsZero() {
 		if lag := finished.Sub(cursor); lag > d.cfg.ClicksAlarmLag {
-			d.log.Warn().Str("stream", st.job.Stream).Time("cursor", cursor).Dur("cursor_lag", lag.Round(time.Minute)).
+			d.streamLog(d.log.Warn(), st).Time("cursor", cursor).Dur("cursor_lag", lag.Round(time.Minute)).
 				Msg("clicks cursor is more than " + humanDuration(d.cfg.ClicksAlarmLag) + " behind: Affise drops clicks after about 7 days, older ones will be lost")
 		}
 	}
 	return err
+}
+
+// networkLog adds the stream's network to a log line when the daemon runs
+// more than the default network (res.Log names the stream).
+func (d *Daemon) networkLog(ev *zerolog.Event, st *stream) *zerolog.Event {
+	if d.multi {
+		ev = ev.Str("network", st.job.Network)
+	}
+	return ev
+}
+
+// streamLog names the stream, and its network when there are several.
+func (d *Daemon) streamLog(ev *zerolog.Event, st *stream) *zerolog.Event {
+	return d.networkLog(ev, st).Str("stream", st.job.Stream)
 }
 
 // Every is a schedule of exactly d between passes. Unlike cron's "@every",

@@ -65,8 +65,12 @@ type stream struct {
 	progressReqs  int64
 }
 
-// StreamStatus is a snapshot of one stream.
+// StreamStatus is a snapshot of one network's stream.
 type StreamStatus struct {
+	// Network is the stream's network (models.DefaultNetwork for a
+	// single-api config; "" only from a daemon older than networks, which
+	// ran the default network alone).
+	Network     string        `json:"network"`
 	Stream      string        `json:"stream"`
 	State       string        `json:"state"`
 	Running     bool          `json:"running"`
@@ -173,6 +177,7 @@ func (st *stream) snapshot() StreamStatus {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	return StreamStatus{
+		Network:          st.job.Network,
 		Stream:           st.job.Stream,
 		Running:          st.running,
 		Interval:         st.interval,
@@ -207,7 +212,8 @@ func (st *stream) snapshot() StreamStatus {
 	}
 }
 
-// Status returns every stream's state at the daemon's clock, in Jobs order.
+// Status returns every network's streams' state at the daemon's clock, in
+// Jobs order.
 func (d *Daemon) Status() []StreamStatus {
 	now := d.now()
 	out := make([]StreamStatus, 0, len(d.streams))
@@ -240,6 +246,9 @@ func (d *Daemon) Status() []StreamStatus {
 		if (checkpoints.Cursor{Stream: s.Stream, Position: s.Cursor}).InFuture(now) {
 			s.CursorInFuture = true
 			s.Fix = checkpoints.ResetCommand(s.Stream)
+			if d.multi {
+				s.Fix += " --network " + s.Network
+			}
 		}
 		switch {
 		case s.CursorInFuture:
@@ -268,20 +277,24 @@ func (d *Daemon) Status() []StreamStatus {
 	return out
 }
 
-// seed loads what the warehouse remembers: each stream's cursor and its
-// last sync pass, so a restarted daemon shows its state at once and runs
-// at start-up only what is due. Failures are ignored (a fresh warehouse
-// has nothing).
+// seed loads what the warehouse remembers: each network's streams' cursors
+// and last sync passes, so a restarted daemon shows its state at once and
+// runs at start-up only what is due. Failures are ignored (a fresh
+// warehouse has nothing).
 func (d *Daemon) seed(ctx context.Context) {
-	w := d.cfg.Warehouse
-	if w == nil {
-		return
-	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	for _, n := range d.networks {
+		if r := d.reader(n); r != nil {
+			d.seedNetwork(ctx, n, r)
+		}
+	}
+}
+
+func (d *Daemon) seedNetwork(ctx context.Context, network string, w load.Reader) {
 	if cursors, err := w.Cursors(ctx); err == nil {
 		for _, c := range cursors {
-			if st := d.byName[c.Stream]; st != nil && !c.Position.IsZero() {
+			if st := d.byKey[jobKey{network, c.Stream}]; st != nil && !c.Position.IsZero() {
 				st.mu.Lock()
 				st.cursor = c.Position.UTC()
 				st.mu.Unlock()
@@ -290,11 +303,11 @@ func (d *Daemon) seed(ctx context.Context) {
 	}
 	runs, err := w.LastRuns(ctx)
 	if err != nil {
-		d.log.Debug().Str("error", d.redact(err.Error())).Msg("no pass history to start from")
+		d.log.Debug().Str("network", network).Str("error", d.redact(err.Error())).Msg("no pass history to start from")
 		return
 	}
 	for _, r := range runs {
-		st := d.byName[r.Stream]
+		st := d.byKey[jobKey{network, r.Stream}]
 		if st == nil {
 			continue
 		}

@@ -24,18 +24,34 @@ type statusPage struct {
 	// last pass failed: amber before it turns stale) or "bad" (unhealthy).
 	Level   string
 	Warning string // what "warn" is about
-	Streams []streamRow
-	Alarms  []string
-	// Charts holds one chart per currency: amounts of different
-	// currencies are never added or drawn on one scale.
-	Charts     []currencyChart
-	ChartNote  string
-	HasChart   bool
-	Verify     *verifyView
+	// Groups are the streams per network, in the order the networks come;
+	// one group without a name while the daemon runs the default network
+	// alone.
+	Groups []streamGroup
+	Alarms []string
+	// Money is the revenue chart per network: amounts of different
+	// networks or currencies are never added or drawn on one scale.
+	Money      []moneyBlock
+	Verify     []verifyView
 	RefreshSec int
 }
 
+// streamGroup is one network's streams on the status page.
+type streamGroup struct {
+	Network string // "" while the daemon runs the default network alone
+	Streams []streamRow
+}
+
+// moneyBlock is one network's revenue charts, one per currency.
+type moneyBlock struct {
+	Network  string // "" while the daemon runs the default network alone
+	Charts   []currencyChart
+	Note     string
+	HasChart bool
+}
+
 type currencyChart struct {
+	Network  string // "" while the daemon runs the default network alone
 	Currency string
 	Chart    chart
 	Days     []DayMoney
@@ -68,7 +84,9 @@ func (d *Daemon) serveStatusPage(w http.ResponseWriter, r *http.Request) {
 		RefreshSec: 30,
 	}
 	var statuses []StreamStatus
+	groups := map[string]int{} // network -> index in p.Groups
 	for _, s := range d.Status() {
+		who := d.label(s.Network, s.Stream)
 		row := streamRow{StreamStatus: s, Schedule: "every " + humanDuration(s.Interval), StaleAfter: humanDuration(s.Staleness)}
 		row.LastSuccess = "never"
 		if !s.LastSuccess.IsZero() {
@@ -105,57 +123,53 @@ func (d *Daemon) serveStatusPage(w http.ResponseWriter, r *http.Request) {
 			p.Alarms = append(p.Alarms, fmt.Sprintf(
 				"%s: the stored cursor (%s) is %s ahead of now, so every pass of it is refused: syncing from there would silently skip everything before it. "+
 					"Check the clock; if it is right, stop syncd run, run `%s` (re-syncs from start_date, nothing doubles; or add --to YYYY-MM-DD, the last day known to be fully loaded) and start it again.",
-				s.Stream, row.CursorText, humanDuration(s.Cursor.Sub(now)), s.Fix))
+				who, row.CursorText, humanDuration(s.Cursor.Sub(now)), s.Fix))
 		}
 		if s.Problem == ProblemFailingSinceStart {
 			row.Alarm = true
-			p.Alarms = append(p.Alarms, fmt.Sprintf("%s: every pass since the daemon started failed (%d so far); its last error is below.", s.Stream, s.PassesSinceStart))
+			p.Alarms = append(p.Alarms, fmt.Sprintf("%s: every pass since the daemon started failed (%d so far); its last error is below.", who, s.PassesSinceStart))
 		}
 		if s.RetentionRisk {
 			row.Alarm = true
+			clicks := "the clicks cursor"
+			if d.multi {
+				clicks = "network " + s.Network + "'s clicks cursor"
+			}
 			p.Alarms = append(p.Alarms, fmt.Sprintf(
-				"Clicks retention alarm: the clicks cursor is %s behind (more than %s). Affise drops clicks after about 7 days: clicks older than that are lost for good.",
-				humanDuration(s.CursorLag), humanDuration(d.cfg.ClicksAlarmLag)))
+				"Clicks retention alarm: %s is %s behind (more than %s). Affise drops clicks after about 7 days: clicks older than that are lost for good.",
+				clicks, humanDuration(s.CursorLag), humanDuration(d.cfg.ClicksAlarmLag)))
 		}
-		p.Streams = append(p.Streams, row)
+		i, ok := groups[s.Network]
+		if !ok {
+			i = len(p.Groups)
+			groups[s.Network] = i
+			g := streamGroup{}
+			if d.multi {
+				g.Network = s.Network
+			}
+			p.Groups = append(p.Groups, g)
+		}
+		p.Groups[i].Streams = append(p.Groups[i].Streams, row)
 		statuses = append(statuses, s)
 	}
-	p.Summary = healthSummary(statuses)
+	p.Summary = healthSummary(statuses, d.multi)
 	p.Healthy = p.Summary == ""
 	p.Level = "ok"
 	if !p.Healthy {
 		p.Level = "bad"
-	} else if failing := failingStreams(statuses); len(failing) > 0 {
+	} else if failing := d.failingStreams(statuses); len(failing) > 0 {
 		p.Level = "warn"
 		p.Warning = strings.Join(failing, ", ") + " failing"
 	}
-	if d.cfg.Warehouse == nil {
-		p.ChartNote = "No warehouse to chart."
-	} else {
-		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-		charts, ok, err := dailyMoney(ctx, d.cfg.Warehouse, now)
-		cancel()
-		switch {
-		case err != nil:
-			p.ChartNote = "Could not read the chart data: " + oneLine(d.redact(err.Error()), 300)
-		case !ok:
-			p.ChartNote = "No conversions synced yet: the chart appears after the first conversions pass."
-		default:
-			p.HasChart = true
-			money := false
-			for _, c := range charts {
-				ch := buildChart(c.Days)
-				money = money || ch.HasMoney
-				p.Charts = append(p.Charts, currencyChart{Currency: c.Currency, Chart: ch, Days: c.Days})
-			}
-			if !money {
-				p.ChartNote = "No revenue or payouts in the last 30 days."
-			}
-		}
+	for _, n := range d.networks {
+		p.Money = append(p.Money, d.moneyBlock(r.Context(), n, now))
 	}
-	if d.verifier != nil {
-		v := d.verifier.view()
-		p.Verify = &v
+	for _, vf := range d.verifiers {
+		v := vf.view()
+		if !d.multi {
+			v.Network = ""
+		}
+		p.Verify = append(p.Verify, v)
 	}
 	var buf bytes.Buffer
 	if err := statusTmpl.Execute(&buf, p); err != nil {
@@ -209,14 +223,49 @@ func humanDuration(d time.Duration) string {
 }
 
 // failingStreams names the streams whose last pass failed.
-func failingStreams(ss []StreamStatus) []string {
+func (d *Daemon) failingStreams(ss []StreamStatus) []string {
 	var out []string
 	for _, s := range ss {
 		if s.Failures > 0 {
-			out = append(out, s.Stream)
+			out = append(out, d.label(s.Network, s.Stream))
 		}
 	}
 	return out
+}
+
+// moneyBlock reads network's revenue chart; a network whose money cannot
+// be read says so in its own block and leaves the others' alone.
+func (d *Daemon) moneyBlock(ctx context.Context, network string, now time.Time) moneyBlock {
+	b := moneyBlock{}
+	if d.multi {
+		b.Network = network
+	}
+	rd := d.reader(network)
+	if rd == nil {
+		b.Note = "No warehouse to chart."
+		return b
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	charts, ok, err := dailyMoney(ctx, rd, now)
+	cancel()
+	switch {
+	case err != nil:
+		b.Note = "Could not read the chart data: " + oneLine(d.redact(err.Error()), 300)
+	case !ok:
+		b.Note = "No conversions synced yet: the chart appears after the first conversions pass."
+	default:
+		b.HasChart = true
+		money := false
+		for _, c := range charts {
+			ch := buildChart(c.Days)
+			money = money || ch.HasMoney
+			b.Charts = append(b.Charts, currencyChart{Network: b.Network, Currency: c.Currency, Chart: ch, Days: c.Days})
+		}
+		if !money {
+			b.Note = "No revenue or payouts in the last 30 days."
+		}
+	}
+	return b
 }
 
 // lastPassText is a stream's last pass on the status page: when and how
@@ -337,8 +386,9 @@ const statusHTML = `<!doctype html>
 <main>
 {{range .Alarms}}<div class="alarm" role="alert">⚠ {{.}}</div>
 {{end}}
-<section>
-  <h2>Streams</h2>
+{{range .Groups}}
+<section class="network" data-network="{{.Network}}">
+  <h2>{{if .Network}}Network {{.Network}}: streams{{else}}Streams{{end}}</h2>
   <table>
     <thead><tr><th>Stream</th><th>State</th><th>Schedule</th><th>Last success</th><th>Last pass</th><th>Cursor</th><th>Next</th><th>Last error</th></tr></thead>
     <tbody>
@@ -348,7 +398,7 @@ const statusHTML = `<!doctype html>
       <td><span class="pill state-{{.State}}">{{stateText .State}}</span>{{if .Running}}{{if ne .State "running"}} <span class="pill state-running">running</span>{{end}}{{end}}</td>
       <td class="muted">{{.Schedule}}<br>stale after {{.StaleAfter}}</td>
       <td>{{.LastSuccess}}</td>
-      <td class="last-pass" data-stream="{{.Stream}}">{{if .LastPass}}{{.LastPass}}<br><span class="pass-summary">{{.LastSummary}}</span>{{if .LastMove}}<br><span class="muted">{{.LastMove}}</span>{{end}}{{else}}<span class="muted">none yet</span>{{end}}{{if .Progress}}<br><span class="muted">now: {{.Progress}}</span>{{end}}</td>
+      <td class="last-pass" data-network="{{.Network}}" data-stream="{{.Stream}}">{{if .LastPass}}{{.LastPass}}<br><span class="pass-summary">{{.LastSummary}}</span>{{if .LastMove}}<br><span class="muted">{{.LastMove}}</span>{{end}}{{else}}<span class="muted">none yet</span>{{end}}{{if .Progress}}<br><span class="muted">now: {{.Progress}}</span>{{end}}</td>
       <td class="lag">{{if .CursorText}}{{.CursorText}}<br>{{.LagText}}{{else}}<span class="muted">none</span>{{end}}</td>
       <td>{{.NextText}}</td>
       <td>{{if .LastError}}<div class="err">{{.LastError}}</div>{{if gt .Failures 0}}<span class="muted">{{.Failures}} failed in a row</span>{{end}}{{else}}<span class="muted">—</span>{{end}}</td>
@@ -357,11 +407,15 @@ const statusHTML = `<!doctype html>
     </tbody>
   </table>
 </section>
+{{end}}
 <section>
-  <h2>Revenue, payouts and profit per day and currency (UTC, last 30 days)</h2>
+  <h2>Revenue, payouts and profit per day{{if gt (len .Money) 1}}, network{{end}} and currency (UTC, last 30 days)</h2>
+  {{range .Money}}
+  <div class="money" data-network="{{.Network}}">
+  {{if .Network}}<h3>Network {{.Network}}</h3>{{end}}
   {{if .HasChart}}
   {{range .Charts}}{{$cur := or .Currency "no currency"}}
-  <h3>{{$cur}}</h3>
+  <h3>{{if .Network}}{{.Network}} · {{end}}{{$cur}}</h3>
   <div class="legend">{{range .Chart.Series}}<span><i style="background:{{.Color}}"></i>{{.Name}}</span>{{end}}</div>
   <div class="totals muted">30 days: revenue <b>{{money .Chart.Totals.Revenue}} {{$cur}}</b> · payouts <b>{{money .Chart.Totals.Payouts}} {{$cur}}</b> · profit <b>{{money .Chart.Totals.Profit}} {{$cur}}</b> · {{.Chart.Totals.Converts}} conversions</div>
   {{with .Chart}}{{$c := .}}
@@ -384,17 +438,19 @@ const statusHTML = `<!doctype html>
   </table>
   </details>
   {{end}}
-  {{if .ChartNote}}<p class="muted">{{.ChartNote}}</p>{{end}}
+  {{if .Note}}<p class="muted">{{.Note}}</p>{{end}}
   {{else}}
-  <p class="muted">{{.ChartNote}}</p>
+  <p class="muted">{{.Note}}</p>
+  {{end}}
+  </div>
   {{end}}
 </section>
-{{with .Verify}}
-<section>
-  <h2>Verification against Affise (last {{.Days}} days, per day and currency)</h2>
+{{range .Verify}}
+<section class="verify" data-network="{{.Network}}">
+  <h2>{{if .Network}}Network {{.Network}}: verification{{else}}Verification{{end}} against Affise (last {{.Days}} days, per day and currency)</h2>
   {{if not .Ran}}<p class="muted">Not run yet: it runs on its schedule (verify.schedule).</p>
   {{else if .Error}}<p class="alarm">The last verification, at {{ts .At}}, failed: {{.Error}}</p>
-  {{else if .Bad}}<p class="alarm">At {{ts .At}}: days differ from Affise's own numbers: {{.Bad}}. Run <code>syncd verify --repair</code> to re-sync them.</p>
+  {{else if .Bad}}<p class="alarm">At {{ts .At}}: days differ from Affise's own numbers: {{.Bad}}. Run <code>syncd verify --repair{{if .Network}} --network {{.Network}}{{end}}</code> to re-sync them.</p>
   {{else}}<p>At {{ts .At}}: all {{.Rows}} day-currency rows agree with Affise ({{.Requests}} requests).</p>{{end}}
 </section>
 {{end}}

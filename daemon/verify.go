@@ -10,9 +10,12 @@ import (
 	"github.com/robfig/cron/v3"
 )
 
-// Verification is a scheduled check of the warehouse against the source
-// (syncd verify). The daemon knows neither: Run does the check.
+// Verification is a scheduled check of one network's part of the
+// warehouse against that network's API (syncd verify). The daemon knows
+// neither: Run does the check.
 type Verification struct {
+	// Network is the network Run checks ("" is models.DefaultNetwork).
+	Network  string
 	Schedule cron.Schedule
 	// Days is how many days, ending today, Run checks (shown on the
 	// status page).
@@ -32,6 +35,7 @@ type VerifyResult struct {
 // verifier runs a Verification on its schedule and keeps the last result.
 type verifier struct {
 	v        Verification
+	network  string
 	mismatch prometheus.Gauge
 	runs     *prometheus.CounterVec
 
@@ -41,28 +45,43 @@ type verifier struct {
 	lastErr string
 }
 
-func newVerifier(v Verification, reg prometheus.Registerer) (*verifier, error) {
-	vf := &verifier{v: v,
-		mismatch: prometheus.NewGauge(prometheus.GaugeOpts{
+// verifyMetrics are the verifications' series, one per network: several
+// verifiers share them (a registry takes each metric name once).
+type verifyMetrics struct {
+	mismatch *prometheus.GaugeVec
+	runs     *prometheus.CounterVec
+}
+
+func newVerifyMetrics(reg prometheus.Registerer) (*verifyMetrics, error) {
+	vm := &verifyMetrics{
+		mismatch: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "syncd_verify_mismatched_days",
-			Help: "Days whose conversions differ from the source's own numbers at the last scheduled verification (-1 before one finished, or when it failed).",
-		}),
+			Help: "Days whose conversions differ from the network's own numbers at its last scheduled verification (-1 before one finished, or when it failed).",
+		}, []string{"network"}),
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "syncd_verify_runs_total",
-			Help: "Scheduled verifications, by result (ok, mismatch, error).",
-		}, []string{"result"}),
+			Help: "Scheduled verifications, by network and result (ok, mismatch, error).",
+		}, []string{"network", "result"}),
+	}
+	if err := reg.Register(vm.mismatch); err != nil {
+		return nil, err
+	}
+	if err := reg.Register(vm.runs); err != nil {
+		return nil, err
+	}
+	return vm, nil
+}
+
+func newVerifier(v Verification, network string, vm *verifyMetrics) *verifier {
+	vf := &verifier{v: v, network: network,
+		mismatch: vm.mismatch.WithLabelValues(network),
+		runs:     vm.runs.MustCurryWith(prometheus.Labels{"network": network}),
 	}
 	vf.mismatch.Set(-1)
 	for _, r := range []string{"ok", "mismatch", "error"} {
 		vf.runs.WithLabelValues(r)
 	}
-	if err := reg.Register(vf.mismatch); err != nil {
-		return nil, err
-	}
-	if err := reg.Register(vf.runs); err != nil {
-		return nil, err
-	}
-	return vf, nil
+	return vf
 }
 
 // loop runs the verification at each scheduled time until ctx ends.
@@ -100,8 +119,10 @@ func (vf *verifier) loop(ctx context.Context, now func() time.Time, redact func(
 	}
 }
 
-// verifyView is the status page's line about the last verification.
+// verifyView is the status page's line about a network's last
+// verification.
 type verifyView struct {
+	Network  string // "" while the daemon runs the default network alone
 	Days     int
 	Ran      bool
 	At       time.Time
@@ -114,6 +135,6 @@ type verifyView struct {
 func (vf *verifier) view() verifyView {
 	vf.mu.Lock()
 	defer vf.mu.Unlock()
-	return verifyView{Days: vf.v.Days, Ran: !vf.lastAt.IsZero(), At: vf.lastAt, Error: vf.lastErr, Rows: vf.last.Rows,
+	return verifyView{Network: vf.network, Days: vf.v.Days, Ran: !vf.lastAt.IsZero(), At: vf.lastAt, Error: vf.lastErr, Rows: vf.last.Rows,
 		Requests: vf.last.Requests, Bad: strings.Join(vf.last.MismatchedDays, ", ")}
 }

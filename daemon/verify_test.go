@@ -24,13 +24,13 @@ func TestScheduledVerification(t *testing.T) {
 		<-ctx.Done()
 		return VerifyResult{}, ctx.Err()
 	}}
-	d, err := New(Config{Listen: "127.0.0.1:0", Jobs: []Job{idleJob("offers", time.Hour)}, Verify: v,
+	d, err := New(Config{Listen: "127.0.0.1:0", Jobs: []Job{idleJob("offers", time.Hour)}, Verify: []*Verification{v},
 		Redact: func(s string) string { return strings.ReplaceAll(s, "s3cr3t-key-value", "[REDACTED]") }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m := scrape(t, d.Handler()); m["syncd_verify_mismatched_days"] != -1 {
-		t.Errorf("before any verification: %v", m["syncd_verify_mismatched_days"])
+	if m := scrape(t, d.Handler()); m[`syncd_verify_mismatched_days{network="default"}`] != -1 {
+		t.Errorf("before any verification: %v", m[`syncd_verify_mismatched_days{network="default"}`])
 	}
 	if _, page := get(t, d.Handler(), "/"); !strings.Contains(page, "Not run yet") {
 		t.Error("the status page does not say verification has not run")
@@ -45,18 +45,18 @@ func TestScheduledVerification(t *testing.T) {
 	for time.Now().Before(deadline) {
 		m := scrape(t, d.Handler())
 		_, page := get(t, d.Handler(), "/")
-		if !sawMismatch && m["syncd_verify_mismatched_days"] == 2 {
+		if !sawMismatch && m[`syncd_verify_mismatched_days{network="default"}`] == 2 {
 			sawMismatch = true
 			if !strings.Contains(page, "2025-06-01, 2025-06-03") || !strings.Contains(page, "syncd verify --repair") {
 				t.Errorf("the status page does not show the differing days")
 			}
 		}
-		if calls.Load() >= 3 && m[`syncd_verify_runs_total{result="error"}`] == 1 {
-			if !sawMismatch && m[`syncd_verify_runs_total{result="mismatch"}`] != 1 {
+		if calls.Load() >= 3 && m[`syncd_verify_runs_total{network="default",result="error"}`] == 1 {
+			if !sawMismatch && m[`syncd_verify_runs_total{network="default",result="mismatch"}`] != 1 {
 				t.Error("the mismatch was never counted")
 			}
-			if m["syncd_verify_mismatched_days"] != -1 {
-				t.Errorf("after a failed verification the gauge is %v, want -1", m["syncd_verify_mismatched_days"])
+			if m[`syncd_verify_mismatched_days{network="default"}`] != -1 {
+				t.Errorf("after a failed verification the gauge is %v, want -1", m[`syncd_verify_mismatched_days{network="default"}`])
 			}
 			if !strings.Contains(page, "failed") || strings.Contains(page, "s3cr3t") || !strings.Contains(page, "[REDACTED]") {
 				t.Errorf("the status page after a failed verification:\n%s", page[strings.Index(page, "Verification"):])

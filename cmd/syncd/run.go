@@ -158,10 +158,14 @@ func runDaemon(ctx context.Context, g *globals) error {
 		_ = wh.Close()
 		return err
 	}
+	var verifications []*daemon.Verification
+	if verification != nil {
+		verifications = append(verifications, verification)
+	}
 	d, err := daemon.New(daemon.Config{
 		Jobs:      jobs,
 		Services:  services,
-		Verify:    verification,
+		Verify:    verifications,
 		Warehouse: wh,
 		ClientSQL: guard,
 		Listen:    a.cfg.HTTP.Listen,
