@@ -226,3 +226,58 @@ func envOr(k, def string) string {
 	}
 	return def
 }
+
+// TestStatusPageTwoNetworks renders a two-network daemon whose beta
+// network fails every pass: the page has a section of streams per
+// network, a revenue chart per network and currency, and a red header
+// naming beta.
+func TestStatusPageTwoNetworks(t *testing.T) {
+	chromium := chromiumPath()
+	if chromium == "" {
+		t.Skip("chromium is not installed (apt-get install chromium)")
+	}
+	now := time.Now().UTC()
+	today := now.Truncate(24 * time.Hour)
+	money := func(cur string, base float64) []load.DayMoney {
+		var out []load.DayMoney
+		for i := range 20 {
+			out = append(out, load.DayMoney{Day: today.AddDate(0, 0, -i), Currency: cur, Revenue: base + float64(10*i), Payouts: base / 2, Conversions: 3})
+		}
+		return out
+	}
+	readers := map[string]load.Reader{
+		"alpha": &moneyWarehouse{fakeWarehouse: newFakeWarehouse(), days: money("EUR", 300)},
+		"beta":  &moneyWarehouse{fakeWarehouse: newFakeWarehouse(), days: money("USD", 900)},
+	}
+	d, err := New(Config{Version: "test", NetworkReader: func(n string) load.Reader { return readers[n] }, Jobs: []Job{
+		networkJob("alpha", "conversions", 15*time.Minute, nil), networkJob("alpha", "offers", 6*time.Hour, nil),
+		networkJob("beta", "conversions", 15*time.Minute, nil), networkJob("beta", "offers", 6*time.Hour, nil),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"conversions", "offers"} {
+		a := d.byKey[jobKey{"alpha", s}]
+		a.begin(now.Add(-time.Minute))
+		a.finish(now, pipeline.Result{Read: 40, Committed: load.Committed{Inserted: 40}, Rows: 40, Requests: 2, Duration: time.Second}, now.Add(-5*time.Minute), "", false)
+		b := d.byKey[jobKey{"beta", s}]
+		b.begin(now.Add(-time.Minute))
+		b.finish(now, pipeline.Result{Requests: 1}, time.Time{}, s+" window: GET /3.0/stats/"+s+": HTTP 401: the API key is not valid", false)
+	}
+
+	img, dom := screenshot(t, chromium, d, "status-networks.png")
+	for _, want := range []string{
+		"Network alpha: streams", "Network beta: streams", "alpha · EUR", "beta · USD",
+		"network beta: every pass since start failed: conversions, offers", "HTTP 401: the API key is not valid",
+	} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("the rendered page lacks %q", want)
+		}
+	}
+	if i, j := strings.Index(dom, "alpha · EUR"), strings.Index(dom, "beta · USD"); i < 0 || j < i {
+		t.Error("the charts are not in the networks' order")
+	}
+	if r, g, bl := pixel(img, 4, 4); !near(r, 0xb9, g, 0x1c, bl, 0x1c) {
+		t.Errorf("header with a failing network is #%02x%02x%02x, want red #b91c1c", r, g, bl)
+	}
+}

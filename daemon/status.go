@@ -412,14 +412,13 @@ const statusHTML = `<!doctype html>
   <h2>Revenue, payouts and profit per day{{if gt (len .Money) 1}}, network{{end}} and currency (UTC, last 30 days)</h2>
   {{range .Money}}
   <div class="money" data-network="{{.Network}}">
-  {{if .Network}}<h3>Network {{.Network}}</h3>{{end}}
   {{if .HasChart}}
-  {{range .Charts}}{{$cur := or .Currency "no currency"}}
+  {{range .Charts}}{{$cur := or .Currency "no currency"}}{{$net := .Network}}
   <h3>{{if .Network}}{{.Network}} · {{end}}{{$cur}}</h3>
   <div class="legend">{{range .Chart.Series}}<span><i style="background:{{.Color}}"></i>{{.Name}}</span>{{end}}</div>
   <div class="totals muted">30 days: revenue <b>{{money .Chart.Totals.Revenue}} {{$cur}}</b> · payouts <b>{{money .Chart.Totals.Payouts}} {{$cur}}</b> · profit <b>{{money .Chart.Totals.Profit}} {{$cur}}</b> · {{.Chart.Totals.Converts}} conversions</div>
   {{with .Chart}}{{$c := .}}
-  <svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {{.W}} {{.H}}" width="100%" role="img" aria-label="Daily revenue, payouts and profit in {{$cur}}">
+  <svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {{.W}} {{.H}}" width="100%" role="img" aria-label="Daily revenue, payouts and profit{{if $net}} of network {{$net}}{{end}} in {{$cur}}">
     {{range .Ticks}}<line x1="{{$c.Left}}" x2="{{plus $c.Left $c.PlotW}}" y1="{{.Y}}" y2="{{.Y}}" stroke="#e5e7eb"/>
     <text x="{{plus $c.Left -6}}" y="{{plus .Y 4}}" text-anchor="end">{{.Label}}</text>
     {{end}}
@@ -431,16 +430,16 @@ const statusHTML = `<!doctype html>
     {{range .Labels}}<text x="{{.X}}" y="{{plus $c.Top (plus $c.PlotH 18)}}" text-anchor="middle">{{.Label}}</text>{{end}}
   </svg>
   {{end}}
-  <details><summary>Numbers ({{$cur}})</summary>
+  <details><summary>Numbers ({{if $net}}{{$net}} · {{end}}{{$cur}})</summary>
   <table>
     <thead><tr><th>Day</th><th>Conversions</th><th>Revenue</th><th>Payouts</th><th>Profit</th></tr></thead>
     <tbody>{{range .Days}}<tr><td>{{day .Day}}</td><td class="num">{{.Converts}}</td><td class="num">{{money .Revenue}}</td><td class="num">{{money .Payouts}}</td><td class="num">{{money .Profit}}</td></tr>{{end}}</tbody>
   </table>
   </details>
   {{end}}
-  {{if .Note}}<p class="muted">{{.Note}}</p>{{end}}
+  {{if .Note}}<p class="muted">{{if .Network}}Network {{.Network}}: {{end}}{{.Note}}</p>{{end}}
   {{else}}
-  <p class="muted">{{.Note}}</p>
+  <p class="muted">{{if .Network}}Network {{.Network}}: {{end}}{{.Note}}</p>
   {{end}}
   </div>
   {{end}}
