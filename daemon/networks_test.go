@@ -1,11 +1,14 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -355,5 +358,54 @@ func TestVerificationPerNetwork(t *testing.T) {
 		{Schedule: Every(time.Hour), Run: check(nil)}, {Network: "default", Schedule: Every(time.Hour), Run: check(nil)},
 	}}); err == nil {
 		t.Error("New accepted two verifications of the default network")
+	}
+}
+
+// networkQuerier records the network each query asks for and runs it over
+// every network (the filtering itself is sqlguard's, tested there).
+type networkQuerier struct {
+	db       *sql.DB
+	mu       sync.Mutex
+	networks []string
+}
+
+func (q *networkQuerier) RunReadOnly(ctx context.Context, network, stmt string, read func(*sql.Rows) error) error {
+	q.mu.Lock()
+	q.networks = append(q.networks, network)
+	q.mu.Unlock()
+	rows, err := q.db.QueryContext(ctx, stmt)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	return read(rows)
+}
+
+// /api/query hands the request's network to ClientSQL ("" when the
+// request names none) and refuses a name no network can have.
+func TestAPIQueryNetwork(t *testing.T) {
+	_, db := openWarehouse(t)
+	q := &networkQuerier{db: db}
+	d, err := New(Config{Listen: "127.0.0.1:0", ClientSQL: q, Jobs: []Job{networkJob("alpha", "offers", time.Hour, nil)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(d.Handler())
+	defer srv.Close()
+	listen := strings.TrimPrefix(srv.URL, "http://")
+	ctx := context.Background()
+	var b bytes.Buffer
+	if err := QueryRemoteRequest(ctx, listen, QueryRequest{SQL: "SELECT 1 AS n", Format: "csv", Network: "beta"}, &b); err != nil || b.String() != "n\n1\n" {
+		t.Fatalf("network beta: %v %q", err, b.String())
+	}
+	if err := QueryRemote(ctx, listen, "SELECT 2 AS n", "csv", &b); err != nil {
+		t.Fatal(err)
+	}
+	err = QueryRemoteRequest(ctx, listen, QueryRequest{SQL: "SELECT 3", Network: "Beta'; --"}, &b)
+	if err == nil || !strings.Contains(err.Error(), `network "Beta'; --"`) {
+		t.Errorf("a bad network name: %v", err)
+	}
+	if strings.Join(q.networks, ",") != "beta," {
+		t.Errorf("ClientSQL saw networks %q, want beta then every network", q.networks)
 	}
 }
