@@ -6,9 +6,10 @@
 // `syncd plan` work while the daemon holds the DuckDB file).
 //
 // The daemon knows nothing about Affise or DuckDB files: a Job is a network
-// and stream name, a cron schedule and a function running one pass; the warehouse is reached
-// through load.Reader, which asks questions rather than SQL, and clients'
-// SQL through ReadOnlyQuerier. Which sources drop old rows (for the
+// and stream name, a cron schedule and a function running one pass; each
+// network's part of the warehouse is reached through its load.Reader, which
+// asks questions rather than SQL, and clients' SQL through
+// ReadOnlyQuerier. Which sources drop old rows (for the
 // retention alarm) comes with each Job.
 package daemon
 
@@ -33,21 +34,6 @@ import (
 	"github.com/syncd/syncd/models"
 	"github.com/syncd/syncd/pipeline"
 )
-
-// jobKey is a job's identity: its network and stream.
-type jobKey struct{ network, stream string }
-
-// reader is network's Reader, nil when the network is not read.
-func (d *Daemon) reader(network string) load.Reader { return d.readers[network] }
-
-// label names a stream where people read it: "conversions" while the
-// daemon runs the default network alone, else "network beta: conversions".
-func (d *Daemon) label(network, stream string) string {
-	if !d.multi {
-		return stream
-	}
-	return "network " + network + ": " + stream
-}
 
 // Defaults of Config.
 const (
@@ -427,4 +413,19 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.log.Info().Msg("daemon stopped")
 	}
 	return err
+}
+
+// jobKey is a job's identity: its network and stream.
+type jobKey struct{ network, stream string }
+
+// reader is network's Reader, nil when the network is not read.
+func (d *Daemon) reader(network string) load.Reader { return d.readers[network] }
+
+// label names a stream where people read it: "conversions" while the
+// daemon runs the default network alone, else "network beta: conversions".
+func (d *Daemon) label(network, stream string) string {
+	if !d.multi {
+		return stream
+	}
+	return "network " + network + ": " + stream
 }
