@@ -467,8 +467,10 @@ func assertQueryOneNetwork(t *testing.T, e *env) {
 				t.Errorf("%s: %v, want every network; exit %d %s", q, rows, r.code, r.stderr)
 			}
 			r = e.syncd(t, "query", "--network", n, "--format", "csv", q)
-			if r.code != 0 || strings.TrimSpace(r.stdout) != "network\n"+n {
-				t.Errorf("query --network %s %q: exit %d\n%s%s", n, q, r.code, r.stdout, r.stderr)
+			if r.code != 0 {
+				t.Errorf("query --network %s %q: exit %d %s", n, q, r.code, r.stderr)
+			} else if _, only := csvTable(t, r.stdout); len(only) != 1 || only[0]["network"] != n {
+				t.Errorf("query --network %s %q: want network %s alone:\n%s", n, q, n, r.stdout)
 			}
 		}
 	}
@@ -598,8 +600,8 @@ func TestOneNetworkFailingOthersSyncFully(t *testing.T) {
 
 			e.lastSync = time.Now().UTC()
 			r := e.syncd(t, "sync")
-			if r.code == 0 {
-				t.Fatalf("syncd sync with network b failing: exit 0\n%s", tail(r.stderr, 3000))
+			if r.code != 1 {
+				t.Fatalf("syncd sync with network b failing: exit %d, want 1 (a run failed)\n%s", r.code, tail(r.stderr, 3000))
 			}
 			failing := regexp.MustCompile(`network b: (stream )?conversions: .*` + c.want)
 			if !failing.MatchString(r.stderr) {
@@ -664,6 +666,8 @@ func TestKillNineDuringTwoNetworkSync(t *testing.T) {
 	for round := range 6 {
 		cmd := exec.Command(filepath.Join(bin, "syncd"), "sync", "-c", e.config)
 		cmd.Env = e.environ()
+		var stderr lockedBuffer
+		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -674,7 +678,10 @@ func TestKillNineDuringTwoNetworkSync(t *testing.T) {
 			_ = cmd.Process.Signal(syscall.SIGKILL)
 			<-done
 			killed++
-		case <-done:
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("round %d: a sync that was not killed failed: %v\n%s", round, err, tail(stderr.String(), 3000))
+			}
 		}
 		if round == 2 {
 			for _, s := range sims {
