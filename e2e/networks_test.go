@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/syncd/syncd/internal/fixtures"
+	"github.com/syncd/syncd/models"
 )
 
 // netSimArgs: network a serves seed 7's data in UTC and USD/EUR/RUB, b
@@ -799,5 +800,132 @@ func TestSimulatorNetworkAtItsPrefix(t *testing.T) {
 	root.control(t, "GET", "/_sim/requests", nil, &req)
 	if req.ByNetwork["a"] != 0 || req.ByNetwork["b"] == 0 || req.Total != req.ByNetwork["b"] {
 		t.Errorf("requests per network %+v: want b's alone", req)
+	}
+}
+
+// TestNetworkFlagScopesStateVerifyAndPlan: `syncd state`, `plan` and
+// `verify` show every network without --network and one with it;
+// conversions lost from network b only make verify of b (and of all)
+// differ, not verify of a, and `verify --network b --repair` restores b;
+// `state reset --network b` moves b's cursor alone.
+func TestNetworkFlagScopesStateVerifyAndPlan(t *testing.T) {
+	sims := startNetworks(t, []string{"a", "b"}, smallSimArgs...)
+	e := newNetworksEnv(t, sims, []string{"a", "b"}, "")
+	e.mustSync(t)
+	streams := len(models.Names())
+
+	type stateRow struct {
+		Network string    `json:"network"`
+		Stream  string    `json:"stream"`
+		Cursor  time.Time `json:"cursor"`
+	}
+	state := func(args ...string) []stateRow {
+		t.Helper()
+		r := e.syncd(t, append([]string{"state", "--format", "json"}, args...)...)
+		var rows []stateRow
+		if r.code != 0 || json.Unmarshal([]byte(r.stdout), &rows) != nil {
+			t.Fatalf("state %v: exit %d\n%s%s", args, r.code, r.stdout, r.stderr)
+		}
+		return rows
+	}
+	all := state()
+	pairs := map[string]bool{}
+	for _, row := range all {
+		pairs[row.Network+"/"+row.Stream] = true
+		if row.Cursor.IsZero() {
+			t.Errorf("state: %s/%s has no cursor after a sync", row.Network, row.Stream)
+		}
+	}
+	if len(all) != 2*streams || len(pairs) != 2*streams {
+		t.Errorf("state: %d rows, %d (network, stream) pairs; want %d of each", len(all), len(pairs), 2*streams)
+	}
+	for _, n := range []string{"a", "b"} {
+		rows := state("--network", n)
+		if len(rows) != streams {
+			t.Errorf("state --network %s: %d rows, want %d", n, len(rows), streams)
+		}
+		for _, row := range rows {
+			if row.Network != n {
+				t.Errorf("state --network %s shows %s/%s", n, row.Network, row.Stream)
+			}
+		}
+		r := e.syncd(t, "plan", "--network", n, "--format", "json")
+		var plan []struct {
+			Network string `json:"network"`
+			Stream  string `json:"stream"`
+		}
+		if r.code != 0 || json.Unmarshal([]byte(r.stdout), &plan) != nil || len(plan) != streams {
+			t.Errorf("plan --network %s: exit %d, want %d streams:\n%s%s", n, r.code, streams, r.stdout, r.stderr)
+		}
+		for _, p := range plan {
+			if p.Network != n {
+				t.Errorf("plan --network %s plans %s/%s", n, p.Network, p.Stream)
+			}
+		}
+	}
+
+	from := time.Now().UTC().AddDate(0, 0, -6).Format(time.DateOnly)
+	if r := e.syncd(t, "verify", "--from", from); r.code != 0 {
+		t.Fatalf("verify after a sync: exit %d\n%s%s", r.code, r.stdout, tail(r.stderr, 2000))
+	}
+	// Conversions of b lost on one of b's days; a has the same ids.
+	day := time.Now().In(mustZone(t, netZones["b"])).AddDate(0, 0, -3).Format(time.DateOnly)
+	db, err := sql.Open("duckdb", e.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := db.Exec(`DELETE FROM conversions WHERE network = 'b' AND id IN (SELECT id FROM conversions WHERE network = 'b'
+		AND CAST(timezone('` + netZones["b"] + `', timezone('UTC', created_at)) AS DATE) = DATE '` + day + `' LIMIT 5)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := res.RowsAffected(); n != 5 {
+		t.Fatalf("deleted %d conversions of b, want 5", n)
+	}
+	db.Close()
+	for _, c := range []struct {
+		args []string
+		want int
+	}{{nil, 1}, {[]string{"--network", "a"}, 0}, {[]string{"--network", "b"}, 1}} {
+		r := e.syncd(t, append([]string{"verify", "--from", from}, c.args...)...)
+		if r.code != c.want {
+			t.Errorf("verify %v with b's conversions missing: exit %d, want %d\n%s%s", c.args, r.code, c.want, r.stdout, tail(r.stderr, 2000))
+		}
+		differs := regexp.MustCompile(`(?m)^.*` + day + `.*DIFF.*$`).FindAllString(r.stdout, -1)
+		if c.want == 1 && len(differs) == 0 {
+			t.Errorf("verify %v does not report %s as differing:\n%s", c.args, day, r.stdout)
+		}
+		for _, line := range differs {
+			if regexp.MustCompile(`\ba\b`).MatchString(strings.ReplaceAll(line, day, "")) && !regexp.MustCompile(`\bb\b`).MatchString(line) {
+				t.Errorf("verify %v reports a day of network a as differing: %s", c.args, line)
+			}
+		}
+	}
+	if r := e.syncd(t, "verify", "--from", from, "--network", "b", "--repair"); r.code != 0 {
+		t.Fatalf("verify --network b --repair: exit %d\n%s%s", r.code, r.stdout, tail(r.stderr, 2000))
+	}
+	if r := e.syncd(t, "verify", "--from", from); r.code != 0 {
+		t.Errorf("verify after b's repair: exit %d\n%s%s", r.code, r.stdout, tail(r.stderr, 2000))
+	}
+	t.Run("network b", func(t *testing.T) { assertEqualsSimulator(t, e.forNetwork(t, "b")) })
+
+	// A reset of b's offers cursor leaves a's.
+	cursors := func() map[string]time.Time {
+		out := map[string]time.Time{}
+		for _, row := range state() {
+			out[row.Network+"/"+row.Stream] = row.Cursor
+		}
+		return out
+	}
+	before := cursors()
+	if r := e.syncd(t, "state", "reset", "--network", "b", "--stream", "conversions", "--to", from, "--yes"); r.code != 0 {
+		t.Fatalf("state reset --network b: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	after := cursors()
+	if !after["a/conversions"].Equal(before["a/conversions"]) {
+		t.Errorf("a's conversions cursor moved with b's reset: %s -> %s", before["a/conversions"], after["a/conversions"])
+	}
+	if after["b/conversions"].Equal(before["b/conversions"]) || after["b/conversions"].Format(time.DateOnly) > from {
+		t.Errorf("b's conversions cursor: %s -> %s, want it back at %s", before["b/conversions"], after["b/conversions"], from)
 	}
 }
