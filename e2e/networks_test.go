@@ -891,7 +891,7 @@ func TestNetworkFlagScopesStateVerifyAndPlan(t *testing.T) {
 		if r.code != c.want {
 			t.Errorf("verify %v with b's conversions missing: exit %d, want %d\n%s%s", c.args, r.code, c.want, r.stdout, tail(r.stderr, 2000))
 		}
-		differs := regexp.MustCompile(`(?m)^.*` + day + `.*DIFF.*$`).FindAllString(r.stdout, -1)
+		differs := regexp.MustCompile(`(?m)^.*`+day+`.*DIFF.*$`).FindAllString(r.stdout, -1)
 		if c.want == 1 && len(differs) == 0 {
 			t.Errorf("verify %v does not report %s as differing:\n%s", c.args, day, r.stdout)
 		}
