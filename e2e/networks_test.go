@@ -632,9 +632,18 @@ func TestOneNetworkFailingOthersSyncFully(t *testing.T) {
 			}
 
 			d := e.startDaemon(t, listen)
+			// The first line names what is wrong (network b's streams, not
+			// a's); the lines after it give every stream of every network.
 			body := d.waitHealthz(t, 503, 90*time.Second)
-			if !regexp.MustCompile(`network b: stream conversions`).MatchString(body) || strings.Contains(body, "network a") {
-				t.Errorf("/healthz 503 should name network b's streams and not a's:\n%s", body)
+			first, _, _ := strings.Cut(body, "\n")
+			if !strings.Contains(first, "network b") || !strings.Contains(first, "conversions") || strings.Contains(first, "network a") {
+				t.Errorf("/healthz 503's first line should name network b and its streams, not a:\n%s", body)
+			}
+			if !regexp.MustCompile(`(?m)^network b: stream conversions: .*` + c.want).MatchString(body) {
+				t.Errorf("/healthz should say why network b's conversions fail (%s):\n%s", c.want, body)
+			}
+			if regexp.MustCompile(`(?m)^network a: .*(failed|fail)`).MatchString(body) {
+				t.Errorf("/healthz says network a fails:\n%s", body)
 			}
 			if strings.Contains(body, e.sim.Key) {
 				t.Error("/healthz carries the key")
