@@ -23,7 +23,7 @@ func TestUsageNamesEverything(t *testing.T) {
 		}
 	}
 	for _, c := range []string{"GET /3.0/admin/currency ", "POST /_sim/churn?n=N&min_age=", "GET  /_sim/truth/currency_rates ",
-		"POST /_sim/hide-once?", "GET  /_sim/hide-once "} {
+		"POST /_sim/hide-once?", "GET  /_sim/hide-once ", "GET  /_sim/networks ", "http://ADDR/a/3.0/", "--NAME.FLAG"} {
 		if !strings.Contains(u, c) {
 			t.Errorf("usage does not describe %s", c)
 		}
