@@ -660,6 +660,28 @@ func TestOneNetworkFailingOthersSyncFully(t *testing.T) {
 				return foundA && okA == 0 && badB == 1 && success > 0 && passes > 0,
 					fmt.Sprintf("unhealthy a %v (found %v), unhealthy b conversions %v, a's last success %v, b's passes %v", okA, foundA, badB, success, passes)
 			})
+			// /api/status: every stream of each network, b's failing, a's not.
+			code, text, err := d.get("/api/status")
+			var st struct {
+				Networks []string `json:"networks"`
+				Streams  []struct {
+					Network   string `json:"network"`
+					Stream    string `json:"stream"`
+					Failures  int    `json:"consecutive_failures"`
+					LastError string `json:"last_error"`
+				} `json:"streams"`
+			}
+			if err != nil || code != 200 || json.Unmarshal([]byte(text), &st) != nil {
+				t.Fatalf("/api/status: HTTP %d %v\n%s", code, err, text)
+			}
+			if !slices.Equal(st.Networks, []string{"a", "b"}) || len(st.Streams) != 2*len(daemonStreams) {
+				t.Errorf("/api/status: networks %v and %d streams, want a, b and %d", st.Networks, len(st.Streams), 2*len(daemonStreams))
+			}
+			for _, x := range st.Streams {
+				if x.Network == "a" && x.Failures > 0 || x.Network == "b" && x.Stream == "conversions" && (x.Failures == 0 || !strings.Contains(x.LastError, c.want)) {
+					t.Errorf("/api/status: network %s stream %s: %d failures, last error %q", x.Network, x.Stream, x.Failures, x.LastError)
+				}
+			}
 			d.stop(t, 10*time.Second)
 		})
 	}
