@@ -176,6 +176,11 @@ type env struct {
 	// lastSync is when the latest mustSync started: clicks are loaded up to
 	// the last full hour before it.
 	lastSync time.Time
+	// nets are the simulators of a `networks:` config by network name
+	// (nil for a single-api config); network, when set, scopes openDB to
+	// that network's rows (see forNetwork).
+	nets    map[string]*sim
+	network string
 }
 
 func newEnv(t *testing.T, s *sim, extraYAML string) *env {
@@ -291,8 +296,14 @@ func tail(s string, n int) string {
 // DuckDB file, or a lake's files as a plain reader reads them.
 func (e *env) openDB(t *testing.T) *sql.DB {
 	t.Helper()
+	if e.lakeFiles != "" && e.network != "" {
+		return openLakeNetwork(t, e.lakeFiles, e.network)
+	}
 	if e.lakeFiles != "" {
 		return openLakeFiles(t, e.lakeFiles)
+	}
+	if e.network != "" {
+		return openNetworkDB(t, e.db, e.network)
 	}
 	db, err := sql.Open("duckdb", e.db+"?access_mode=READ_ONLY")
 	if err != nil {

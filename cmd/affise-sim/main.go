@@ -7,10 +7,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -68,7 +71,25 @@ Control API (no key; keep the address on loopback):
   POST /_sim/requests/reset         zero the counters
   GET  /_sim/faults                 current fault settings
   POST /_sim/faults                 {"rate":0.3,"kinds":["429","500","502","status2","truncated","reset","stall"]}
-  GET  /_sim/info                   sizes, seed, anchor
+  GET  /_sim/info                   sizes, seed, variant, anchor
+
+Several networks (--networks a,b): one listener, each network under its name as a path prefix:
+  http://ADDR/a/3.0/...  http://ADDR/a/_sim/...
+                                    network a's API and control API, each path as above (so a syncd
+                                    network's api.base_url is http://ADDR/a); / itself serves no API
+  GET  /_sim/networks               {"networks":[{"name":"a","prefix":"/a","seed":1,"variant":0,
+                                    "timezone":"UTC","currencies":[...]},...]}
+  GET  /_sim/requests               every network's counters summed, and "by_network":{"a":n,...}
+  POST /_sim/requests/reset         zero every network's counters
+  Network number i (from 0, in --networks order) has the ids of --seed with data of its own
+  (--NAME.variant, default i): offer 1, partner 1 and the same conversion, click and postback ids
+  exist in every network, with other contents. Its platform zone and currencies differ too, unless
+  --timezone or --currencies is given (then every network has it):
+%s
+  Every network shares --key unless --NAME.key gives it its own (a client with the shared key then
+  gets 401 from it). Any flag marked [per network] below set as --NAME.FLAG applies to that network
+  only, e.g. --b.key other --b.fault-rate 1 --b.fault-kinds 500 --b.timezone Asia/Kolkata
+  --b.currencies INR; the same flag without a name sets every network's.
 
 Flags:
 `
@@ -76,7 +97,11 @@ Flags:
 // usage is the help text. The truth streams are the simulator's own
 // endpoint table's, so the list cannot miss one it serves.
 func usage() string {
-	return fmt.Sprintf(usageText, wrap(strings.Join(affisesim.Streams(), ", "), 36, 100))
+	var rot []string
+	for i := range 4 {
+		rot = append(rot, fmt.Sprintf("network %d: %s, %s", i, affisesim.NetworkTimezone(i), formatCurrencies(affisesim.NetworkCurrencies(i))))
+	}
+	return fmt.Sprintf(usageText, wrap(strings.Join(affisesim.Streams(), ", "), 36, 100), "    "+strings.Join(rot, "\n    ")+"\n    (and so on, round again)")
 }
 
 // wrap breaks s at spaces into lines of at most width columns, each
@@ -105,102 +130,280 @@ func main() {
 	os.Exit(run(os.Args[1:]))
 }
 
-func run(args []string) int {
+// options are the parsed command line: where to listen and the one
+// simulator at / (nets nil) or the networks under their prefixes.
+type options struct {
+	addr    string
+	verbose bool
+	single  affisesim.Config
+	nets    []affisesim.NetworkConfig
+}
+
+// currenciesFlag sets a Config's currencies from CODE[:WEIGHT],...
+type currenciesFlag struct{ to *[]affisesim.Currency }
+
+func (f currenciesFlag) String() string {
+	if f.to == nil {
+		return ""
+	}
+	return formatCurrencies(*f.to)
+}
+
+func (f currenciesFlag) Set(v string) error {
+	c, err := affisesim.ParseCurrencies(v)
+	if err != nil {
+		return err
+	}
+	*f.to = c
+	return nil
+}
+
+func formatCurrencies(cs []affisesim.Currency) string {
+	var parts []string
+	for _, c := range cs {
+		parts = append(parts, c.Code+":"+strconv.FormatFloat(c.Weight, 'g', -1, 64))
+	}
+	return strings.Join(parts, ",")
+}
+
+// listFlag sets a comma list; "" is the empty list (not nil: no fault kinds).
+type listFlag struct{ to *[]string }
+
+func (f listFlag) String() string {
+	if f.to == nil {
+		return ""
+	}
+	return strings.Join(*f.to, ",")
+}
+
+func (f listFlag) Set(v string) error {
+	if v == "" {
+		*f.to = []string{}
+		return nil
+	}
+	*f.to = strings.Split(v, ",")
+	return nil
+}
+
+// perNetwork marks the flags that --NAME.FLAG sets for one network.
+const perNetwork = " [per network]"
+
+// bindNetworkFlags defines on fs the flags that shape one network, each
+// writing straight into cfg, with cfg's values as defaults: the global
+// flag set and each network's use the same definitions.
+func bindNetworkFlags(fs *flag.FlagSet, cfg *affisesim.Config) {
+	fs.StringVar(&cfg.Key, "key", cfg.Key, "admin API key clients must send as the API-Key header (required; or env AFFISE_SIM_KEY)"+perNetwork)
+	fs.StringVar(&cfg.AffiliateKey, "affiliate-key", cfg.AffiliateKey, "optional affiliate API key: sees only its partner's rows; admin-only filters and /3.0/admin/* answer 403"+perNetwork)
+	fs.IntVar(&cfg.AffiliatePartner, "affiliate-partner", cfg.AffiliatePartner, "partner id the affiliate key acts as"+perNetwork)
+	fs.Int64Var(&cfg.Seed, "seed", cfg.Seed, "data set seed (same seed, sizes and anchor: same data); with --networks the seed of every network's ids"+perNetwork)
+	fs.IntVar(&cfg.Variant, "variant", cfg.Variant, "draw other data with the seed's ids (0: the seed's own data); with --networks network i's default is i"+perNetwork)
+	fs.IntVar(&cfg.Conversions, "conversions", cfg.Conversions, "number of conversions in the history"+perNetwork)
+	fs.IntVar(&cfg.Days, "days", cfg.Days, "history length in days, ending now (100 holds conversions old enough for 30-90 day hold periods)"+perNetwork)
+	fs.Float64Var(&cfg.ClicksPerConversion, "clicks-per-conversion", cfg.ClicksPerConversion, "clicks per conversion (incl. the converting click)"+perNetwork)
+	fs.Var(currenciesFlag{&cfg.Currencies}, "currencies", "currencies conversions are paid in, CODE[:WEIGHT],... (no weights: the first 70%, the rest share 30%, each half the one before); amounts convert at the currency's rate (RUB ~90x USD); USD alone is a one-currency network"+perNetwork)
+	fs.IntVar(&cfg.Offers, "offers", cfg.Offers, "number of offers (some stopped/suspended)"+perNetwork)
+	fs.IntVar(&cfg.Partners, "partners", cfg.Partners, "number of partners"+perNetwork)
+	fs.IntVar(&cfg.Advertisers, "advertisers", cfg.Advertisers, "number of advertisers"+perNetwork)
+	fs.StringVar(&cfg.Timezone, "timezone", cfg.Timezone, "platform default time zone (used when a request has no timezone=)"+perNetwork)
+	fs.DurationVar(&cfg.Retention, "retention", cfg.Retention, "click retention: older clicks are gone"+perNetwork)
+	fs.Float64Var(&cfg.ChurnPerMinute, "churn", cfg.ChurnPerMinute, "background changes per minute (half status changes, half new conversions)"+perNetwork)
+	fs.Float64Var(&cfg.FaultRate, "fault-rate", cfg.FaultRate, "fraction (0..1) of API requests answered with a fault"+perNetwork)
+	fs.Var(listFlag{&cfg.FaultKinds}, "fault-kinds", "comma list of fault kinds: "+strings.Join(affisesim.AllFaultKinds, ",")+perNetwork)
+	fs.DurationVar(&cfg.Stall, "stall", cfg.Stall, "how long a stall fault waits before answering"+perNetwork)
+	fs.IntVar(&cfg.RPS, "rps", cfg.RPS, "server-side limit: requests beyond N in a second get 429 + Retry-After (0: none)"+perNetwork)
+	fs.DurationVar(&cfg.Latency, "latency", cfg.Latency, "delay added to every API request"+perNetwork)
+}
+
+// defaultConfig is a lone simulator's configuration before flags.
+func defaultConfig() affisesim.Config {
+	return affisesim.Config{
+		Seed: 1, Conversions: 10000, Days: 30, ClicksPerConversion: 5, Offers: 40, Partners: 25, Advertisers: 8,
+		Currencies: affisesim.DefaultCurrencies(), Timezone: "UTC", Retention: 7 * 24 * time.Hour,
+		FaultKinds: append([]string(nil), affisesim.DefaultFaultKinds...), Stall: 90 * time.Second, AffiliatePartner: 1,
+	}
+}
+
+// splitNetworkArgs takes the --NAME.FLAG[=VALUE] arguments out of args
+// (flag names have no dot, so a dotted one is a network's) and returns
+// the rest and, per network name, its arguments as --FLAG=VALUE.
+func splitNetworkArgs(args []string) (rest []string, byNet map[string][]string, order []string, err error) {
+	byNet = map[string][]string{}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return append(rest, args[i:]...), byNet, order, nil
+		}
+		name := strings.TrimLeft(a, "-")
+		key, value, hasValue := strings.Cut(name, "=")
+		net, fl, dotted := strings.Cut(key, ".")
+		if !strings.HasPrefix(a, "-") || !dotted {
+			rest = append(rest, a)
+			continue
+		}
+		if net == "" || fl == "" {
+			return nil, nil, nil, fmt.Errorf("%s: want --NAME.FLAG VALUE, e.g. --b.timezone Asia/Tokyo", a)
+		}
+		if !hasValue {
+			if i+1 == len(args) {
+				return nil, nil, nil, fmt.Errorf("%s needs a value", a)
+			}
+			i++
+			value = args[i]
+		}
+		if _, seen := byNet[net]; !seen {
+			order = append(order, net)
+		}
+		byNet[net] = append(byNet[net], "--"+fl+"="+value)
+	}
+	return rest, byNet, order, nil
+}
+
+// printedError is a flag error the flag package has printed already,
+// with the usage.
+type printedError struct{ error }
+
+func (e printedError) Unwrap() error { return e.error }
+
+// parse reads the command line; getenv supplies AFFISE_SIM_KEY. Its
+// errors are one line naming the flag.
+func parse(args []string, out io.Writer, getenv func(string) string) (*options, error) {
+	rest, byNet, netOrder, err := splitNetworkArgs(args)
+	if err != nil {
+		return nil, err
+	}
+	o := &options{single: defaultConfig()}
 	fs := flag.NewFlagSet("affise-sim", flag.ContinueOnError)
+	fs.SetOutput(out)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage())
 		fs.PrintDefaults()
 	}
-	var (
-		addr       = fs.String("addr", "127.0.0.1:8089", "listen address")
-		key        = fs.String("key", "", "admin API key clients must send as the API-Key header (required; or env AFFISE_SIM_KEY)")
-		affKey     = fs.String("affiliate-key", "", "optional affiliate API key: sees only its partner's rows; admin-only filters and /3.0/admin/* answer 403")
-		affPartner = fs.Int("affiliate-partner", 1, "partner id the affiliate key acts as")
-		seed       = fs.Int64("seed", 1, "data set seed (same seed, sizes and anchor: same data)")
-		convs      = fs.Int("conversions", 10000, "number of conversions in the history")
-		days       = fs.Int("days", 30, "history length in days, ending now (100 holds conversions old enough for 30-90 day hold periods)")
-		cpc        = fs.Float64("clicks-per-conversion", 5, "clicks per conversion (incl. the converting click)")
-		currencies = fs.String("currencies", "USD:70,EUR:20,RUB:10", "currencies conversions are paid in, CODE[:WEIGHT],... (no weights: the first 70%, the rest share 30%, each half the one before); amounts convert at the currency's rate (RUB ~90x USD); USD alone is a one-currency network")
-		offers     = fs.Int("offers", 40, "number of offers (some stopped/suspended)")
-		partners   = fs.Int("partners", 25, "number of partners")
-		advs       = fs.Int("advertisers", 8, "number of advertisers")
-		tz         = fs.String("timezone", "UTC", "platform default time zone (used when a request has no timezone=)")
-		retention  = fs.Duration("retention", 7*24*time.Hour, "click retention: older clicks are gone")
-		anchor     = fs.String("anchor", "", "fixed end of the history (RFC3339) instead of now, for reproducible timestamps")
-		clock      = fs.String("clock", "", "start the simulator's clock at this instant (RFC3339) and let it run from there: retention, default date ranges, churn and the end of the history (unless --anchor) follow it")
-		churn      = fs.Float64("churn", 0, "background changes per minute (half status changes, half new conversions)")
-		faultRate  = fs.Float64("fault-rate", 0, "fraction (0..1) of API requests answered with a fault")
-		faultKinds = fs.String("fault-kinds", strings.Join(affisesim.DefaultFaultKinds, ","), "comma list of fault kinds: "+strings.Join(affisesim.AllFaultKinds, ","))
-		stall      = fs.Duration("stall", 90*time.Second, "how long a stall fault waits before answering")
-		rps        = fs.Int("rps", 0, "server-side limit: requests beyond N in a second get 429 + Retry-After (0: none)")
-		latency    = fs.Duration("latency", 0, "delay added to every API request")
-		verbose    = fs.Bool("verbose", false, "log one line per API request to stderr")
-	)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8089", "listen address")
+	networks := fs.String("networks", "", "serve several networks, a comma list of names (a-z 0-9 _ -), each under /NAME/ (see above)")
+	anchor := fs.String("anchor", "", "fixed end of the history (RFC3339) instead of now, for reproducible timestamps (every network's)")
+	clock := fs.String("clock", "", "start the simulator's clock at this instant (RFC3339) and let it run from there: retention, default date ranges, churn and the end of the history (unless --anchor) follow it (every network's)")
+	fs.BoolVar(&o.verbose, "verbose", false, "log one line per API request to stderr (with --networks, prefixed by the network's name)")
+	bindNetworkFlags(fs, &o.single)
+	if err := fs.Parse(rest); err != nil {
+		return nil, printedError{err}
 	}
-	if *key == "" {
-		*key = os.Getenv("AFFISE_SIM_KEY")
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q (flags only)", fs.Arg(0))
 	}
-	if *key == "" {
-		fmt.Fprintln(os.Stderr, "affise-sim: --key (or AFFISE_SIM_KEY) is required")
-		return 2
+	if o.single.Key == "" {
+		o.single.Key = getenv("AFFISE_SIM_KEY")
 	}
-	cfg := affisesim.Config{
-		Key: *key, AffiliateKey: *affKey, AffiliatePartner: *affPartner, Seed: *seed,
-		Conversions: *convs, Days: *days, ClicksPerConversion: *cpc, Offers: *offers, Partners: *partners,
-		Advertisers: *advs, Timezone: *tz, Retention: *retention, ChurnPerMinute: *churn,
-		FaultRate: *faultRate, Stall: *stall, RPS: *rps, Latency: *latency,
-	}
-	cur, err := affisesim.ParseCurrencies(*currencies)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "affise-sim: --currencies: %v\n", err)
-		return 2
-	}
-	cfg.Currencies = cur
-	if *faultKinds != "" {
-		cfg.FaultKinds = strings.Split(*faultKinds, ",")
-	} else {
-		cfg.FaultKinds = []string{}
+	if o.single.Key == "" {
+		return nil, errors.New("--key (or AFFISE_SIM_KEY) is required")
 	}
 	if *anchor != "" {
 		t, err := time.Parse(time.RFC3339, *anchor)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "affise-sim: --anchor: %v\n", err)
-			return 2
+			return nil, fmt.Errorf("--anchor: %v", err)
 		}
-		cfg.Now = t
+		o.single.Now = t
 	}
 	if *clock != "" {
 		t0, err := time.Parse(time.RFC3339, *clock)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "affise-sim: --clock: %v\n", err)
-			return 2
+			return nil, fmt.Errorf("--clock: %v", err)
 		}
 		started := time.Now()
-		cfg.Clock = func() time.Time { return t0.Add(time.Since(started)) }
+		o.single.Clock = func() time.Time { return t0.Add(time.Since(started)) }
 	}
-	if *verbose {
-		cfg.Log = os.Stderr
+	if *networks == "" {
+		if len(netOrder) > 0 {
+			return nil, fmt.Errorf("--%s.FLAG sets a flag of network %s: name the networks with --networks", netOrder[0], netOrder[0])
+		}
+		return o, nil
 	}
-	start := time.Now()
-	sim, err := affisesim.New(cfg)
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	names := strings.Split(*networks, ",")
+	for i, name := range names {
+		cfg := o.single
+		cfg.Currencies = append([]affisesim.Currency(nil), cfg.Currencies...)
+		cfg.FaultKinds = append([]string{}, cfg.FaultKinds...)
+		if !set["variant"] {
+			cfg.Variant = i
+		}
+		if !set["timezone"] {
+			cfg.Timezone = affisesim.NetworkTimezone(i)
+		}
+		if !set["currencies"] {
+			cfg.Currencies = affisesim.NetworkCurrencies(i)
+		}
+		nfs := flag.NewFlagSet("affise-sim --"+name+".", flag.ContinueOnError)
+		nfs.SetOutput(io.Discard)
+		bindNetworkFlags(nfs, &cfg)
+		if err := nfs.Parse(byNet[name]); err != nil {
+			return nil, fmt.Errorf("network %s: %v", name, err)
+		}
+		if cfg.Key == "" {
+			return nil, fmt.Errorf("--%s.key is empty: every network needs a key", name)
+		}
+		o.nets = append(o.nets, affisesim.NetworkConfig{Name: name, Config: cfg})
+	}
+	for _, n := range netOrder {
+		if !slices.Contains(names, n) {
+			return nil, fmt.Errorf("--%s.FLAG: %q is not one of --networks %s", n, n, *networks)
+		}
+	}
+	return o, nil
+}
+
+func run(args []string) int {
+	o, err := parse(args, os.Stderr, os.Getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "affise-sim: %v\n", err)
+		if !errors.As(err, new(printedError)) {
+			fmt.Fprintf(os.Stderr, "affise-sim: %v\n", err)
+		}
 		return 2
 	}
-	defer sim.Close()
-	ln, err := net.Listen("tcp", *addr)
+	if o.verbose {
+		o.single.Log = os.Stderr
+		for i := range o.nets {
+			o.nets[i].Log = os.Stderr
+		}
+	}
+	start := time.Now()
+	var handler http.Handler
+	var what string
+	if o.nets == nil {
+		sim, err := affisesim.New(o.single)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "affise-sim: %v\n", err)
+			return 2
+		}
+		defer sim.Close()
+		handler = sim
+		what = fmt.Sprintf("%d conversions over %d days (seed %d)", o.single.Conversions, o.single.Days, o.single.Seed)
+	} else {
+		nets, err := affisesim.NewNetworks(o.nets)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "affise-sim: %v\n", err)
+			return 2
+		}
+		defer nets.Close()
+		handler = nets
+		var parts []string
+		for _, n := range o.nets {
+			parts = append(parts, fmt.Sprintf("/%s/ (%d conversions over %d days, seed %d variant %d, %s, %s)",
+				n.Name, n.Conversions, n.Days, n.Seed, n.Variant, n.Timezone, formatCurrencies(n.Currencies)))
+		}
+		what = fmt.Sprintf("%d networks: %s", len(o.nets), strings.Join(parts, "; "))
+	}
+	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "affise-sim: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(os.Stderr, "affise-sim: %d conversions over %d days (seed %d) generated in %s; listening on http://%s\n",
-		*convs, *days, *seed, time.Since(start).Round(time.Millisecond), ln.Addr())
-	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(os.Stderr, "affise-sim: %s generated in %s; listening on http://%s\n",
+		what, time.Since(start).Round(time.Millisecond), ln.Addr())
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() {

@@ -219,7 +219,7 @@ func appendMongoID(b []byte, seed uint64, kind uint64, n uint64) []byte {
 }
 
 func (s *Sim) mongoID(kind uint64, n uint64) string {
-	return string(appendMongoID(nil, s.seed, kind, n))
+	return string(appendMongoID(nil, s.idSeed, kind, n))
 }
 
 func hex32(seed, kind, n uint64) string {
@@ -231,7 +231,7 @@ func hex32(seed, kind, n uint64) string {
 // seed, sizes and anchor time.
 func (s *Sim) generate() {
 	cfg := &s.cfg
-	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), 0xaff15e))
+	rng := rand.New(rand.NewPCG(s.seed, 0xaff15e))
 	anchor := s.anchor.Unix()
 	start := anchor - int64(cfg.Days)*86400
 

@@ -84,7 +84,7 @@ func (s *Sim) hideSet(ids []string, day, tz string) (map[uint32]bool, error) {
 		}
 		var buf []byte
 		for i := range s.convs {
-			buf = appendMongoID(buf[:0], s.seed, kindConv, uint64(i))
+			buf = appendMongoID(buf[:0], s.idSeed, kindConv, uint64(i))
 			if want[string(buf)] {
 				set[uint32(i)] = true
 				delete(want, string(buf))

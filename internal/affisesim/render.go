@@ -169,7 +169,7 @@ func appendInt(b []byte, v int64) []byte { return strconv.AppendInt(b, v, 10) }
 
 func (s *Sim) appendID(b []byte, kind, n uint64) []byte {
 	b = append(b, '"')
-	b = appendMongoID(b, s.seed, kind, n)
+	b = appendMongoID(b, s.idSeed, kind, n)
 	return append(b, '"')
 }
 
@@ -504,7 +504,7 @@ func (s *Sim) appendServerPB(b []byte, ci uint32, lz *localizer) []byte {
 	ct := &cty.cities[int(c.city)%len(cty.cities)]
 	dv := &devices[c.dev]
 	h := s.pbHash(ci)
-	clickID := appendMongoID(nil, s.seed, kindConvClick, uint64(ci))
+	clickID := appendMongoID(nil, s.idSeed, kindConvClick, uint64(ci))
 	s1, s2, s3 := c.subs()
 	b = append(b, `{"_id":{"$id":`...)
 	b = s.appendID(b, kindServerPB, uint64(ci))

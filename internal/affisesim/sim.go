@@ -28,7 +28,13 @@ type Config struct {
 	AffiliateKey     string // optional affiliate API key
 	AffiliatePartner int    // partner id the affiliate key acts as (default: first partner)
 
-	Seed                int64
+	Seed int64
+	// Variant draws another network's data with Seed's ids: variant 0 is
+	// Seed's data set; any other variant has the same conversion, click,
+	// postback, offer, partner and advertiser ids (as networks on one
+	// platform share id spaces: offer 1 exists on every one) with other
+	// contents. See Networks.
+	Variant             int
 	Conversions         int     // default 10000
 	Days                int     // history length in days (default 30)
 	ClicksPerConversion float64 // clicks per conversion incl. the converting one (default 5)
@@ -64,7 +70,8 @@ var DefaultFaultKinds = []string{"429", "500", "502", "status2", "truncated", "r
 // Sim is a simulated Affise network. It is an http.Handler.
 type Sim struct {
 	cfg    Config
-	seed   uint64
+	seed   uint64 // the data's: Seed + Variant
+	idSeed uint64 // the ids': Seed
 	zone   *time.Location
 	zones  sync.Map // zone name -> *time.Location, see loadZone
 	anchor time.Time
@@ -151,10 +158,11 @@ func New(cfg Config) (*Sim, error) {
 	if err != nil {
 		return nil, fmt.Errorf("affisesim: timezone %q: %v", cfg.Timezone, err)
 	}
-	s := &Sim{cfg: cfg, seed: uint64(cfg.Seed), zone: zone, now: cfg.Clock,
+	dataSeed := uint64(cfg.Seed) + uint64(cfg.Variant)
+	s := &Sim{cfg: cfg, seed: dataSeed, idSeed: uint64(cfg.Seed), zone: zone, now: cfg.Clock,
 		cache: map[string]*cached{}, byEP: map[string]int64{}, byCode: map[string]int64{},
-		churnRng: rand.New(rand.NewPCG(uint64(cfg.Seed), 0xc4a2)),
-		faultRng: rand.New(rand.NewPCG(uint64(cfg.Seed), 0xfa17)),
+		churnRng: rand.New(rand.NewPCG(dataSeed, 0xc4a2)),
+		faultRng: rand.New(rand.NewPCG(dataSeed, 0xfa17)),
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -494,7 +502,7 @@ func (s *Sim) writeFaults(w http.ResponseWriter) {
 func (s *Sim) ctlInfo(w http.ResponseWriter, r *http.Request) {
 	s.mu.RLock()
 	v := map[string]any{
-		"seed": s.cfg.Seed, "timezone": s.cfg.Timezone, "anchor": s.anchor.UTC().Format(time.RFC3339),
+		"seed": s.cfg.Seed, "variant": s.cfg.Variant, "timezone": s.cfg.Timezone, "anchor": s.anchor.UTC().Format(time.RFC3339),
 		"conversions": len(s.convs), "clicks_retained": len(s.clicks), "offers": len(s.offers),
 		"partners": len(s.partners), "advertisers": len(s.advs), "version": s.version,
 		"affiliate_partner": s.cfg.AffiliatePartner, "currencies": s.cfg.Currencies,
