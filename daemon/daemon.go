@@ -75,8 +75,9 @@ type ReadOnlyQuerier interface {
 	// RunReadOnly runs stmt only when it cannot change anything (the
 	// warehouse, settings, files) and hands its rows to read; the rows are
 	// closed when read returns. A refused statement runs nothing and its
-	// error says why. Safe for concurrent use.
-	RunReadOnly(ctx context.Context, stmt string, read func(*sql.Rows) error) error
+	// error says why. network "" reads every network's rows, a network's
+	// name only that network's. Safe for concurrent use.
+	RunReadOnly(ctx context.Context, network, stmt string, read func(*sql.Rows) error) error
 }
 
 // Service is a server the daemon runs beside its HTTP listener, such as

@@ -107,7 +107,7 @@ func (d *Daemon) serveQuery(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *Daemon) runQuery(ctx context.Context, req QueryRequest, out io.Writer) error {
-	err := d.cfg.ClientSQL.RunReadOnly(ctx, req.SQL, func(rows *sql.Rows) error {
+	err := d.cfg.ClientSQL.RunReadOnly(ctx, "", req.SQL, func(rows *sql.Rows) error {
 		return tabular.Write(out, rows, req.Format)
 	})
 	if err != nil {

@@ -71,7 +71,7 @@ func (e *env) rawStrings(t *testing.T, q string) [][]string {
 // row, cursor and run kept, ending equal to the simulator.
 // schemaVersion is the schema version this build writes (what
 // duckdb.SchemaVersion says): every migration that raises it updates it.
-const schemaVersion = "7"
+const schemaVersion = "8"
 
 func TestV1WarehouseMigratesAndSyncsOn(t *testing.T) {
 	s := startSim(t, fixtureSimArgs...)

@@ -57,7 +57,7 @@ func testRewriter() *rewriter {
 func rows(t *testing.T, g *sqlguard.Guard, stmt string) ([][]string, error) {
 	t.Helper()
 	var out [][]string
-	err := g.RunReadOnly(context.Background(), stmt, func(rs *sql.Rows) error {
+	err := g.RunReadOnly(context.Background(), "", stmt, func(rs *sql.Rows) error {
 		cols, _ := rs.Columns()
 		for rs.Next() {
 			vals := make([]sql.NullString, len(cols))

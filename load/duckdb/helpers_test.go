@@ -81,6 +81,9 @@ func mkRecord(t testing.TB, schema *arrow.Schema, rows []row) arrow.RecordBatch 
 	for _, r := range rows {
 		for i, f := range schema.Fields() {
 			v, ok := r[f.Name]
+			if !ok && f.Name == models.NetworkColumn {
+				v, ok = models.DefaultNetwork, true // as the builder stamps it
+			}
 			fb := b.Field(i)
 			if !ok || v == nil {
 				if f.Nullable {

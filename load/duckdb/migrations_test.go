@@ -63,6 +63,9 @@ func snapshot(t testing.TB, path string) []string {
 		if hasColumn(t, path, table, "raw") {
 			skip = append(skip, "raw")
 		}
+		if hasColumn(t, path, table, models.NetworkColumn) {
+			skip = append(skip, models.NetworkColumn) // migration 8
+		}
 		src := table
 		if len(skip) > 0 {
 			src = fmt.Sprintf("(SELECT * EXCLUDE (%s) FROM %s)", strings.Join(skip, ", "), table)
@@ -205,6 +208,24 @@ func TestUpgradeV1Fixture(t *testing.T) {
 	eq(t, []string{version(t, path)}, []string{fmt.Sprint(SchemaVersion())})
 	eq(t, history(t, path), realHistory())
 	eq(t, snapshot(t, path), before)
+	// Migration 8: network is every table's first column, NOT NULL,
+	// 'default' on every row held, and in the cursors' key; the stream
+	// tables' columns are in the model's order.
+	for _, table := range append(fixtureTables, "_syncd_changed") {
+		eq(t, rawQuery(t, path, `SELECT column_name, is_nullable FROM duckdb_columns() WHERE table_name = '`+table+`' ORDER BY column_index LIMIT 1`),
+			[]string{"network|false"})
+		if got := rawQuery(t, path, `SELECT DISTINCT network FROM `+table); len(got) > 0 {
+			eq(t, got, []string{models.DefaultNetwork})
+		}
+	}
+	conv := models.Conversions()
+	var want []string
+	for _, f := range conv.Schema().Fields() {
+		want = append(want, f.Name)
+	}
+	eq(t, rawQuery(t, path, `SELECT column_name FROM duckdb_columns() WHERE table_name = 'conversions' ORDER BY column_index`), want)
+	eq(t, rawQuery(t, path, `SELECT CAST(constraint_column_names AS VARCHAR) FROM duckdb_constraints() WHERE table_name = '_syncd_state' AND constraint_type = 'PRIMARY KEY'`),
+		[]string{"[network, stream]"})
 	// The rows held before per-currency stats keep their mixed meaning.
 	eq(t, rawQuery(t, path, `SELECT DISTINCT currency FROM stats_daily`), []string{""})
 	// Passes recorded before their summary have none: NULL, not 0.
@@ -258,7 +279,7 @@ func fixtureObjects(t testing.TB, path, suffix string) map[string]map[string]str
 		if len(models.Folds(m)) == 0 || !hasTable(t, path, m.Table()) {
 			continue
 		}
-		rows, err := db.Query(fmt.Sprintf("SELECT CAST(%s AS VARCHAR), raw FROM %s", quoteIdent(m.Key()[0]), quoteIdent(m.Table()+suffix)))
+		rows, err := db.Query(fmt.Sprintf("SELECT CAST(%s AS VARCHAR), raw FROM %s", quoteIdent(m.Key()[len(m.Key())-1]), quoteIdent(m.Table()+suffix)))
 		if err != nil {
 			t.Fatal(err)
 		}

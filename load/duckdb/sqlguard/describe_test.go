@@ -43,7 +43,7 @@ func TestDescribe(t *testing.T) {
 	if len(shape.Params) != 0 {
 		t.Errorf("params %v", shape.Params)
 	}
-	err = w.guard.RunReadOnly(ctx, many, func(rows *sql.Rows) error {
+	err = w.guard.RunReadOnly(ctx, "", many, func(rows *sql.Rows) error {
 		types, err := rows.ColumnTypes()
 		if err != nil {
 			return err

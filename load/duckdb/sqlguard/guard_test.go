@@ -91,7 +91,7 @@ func (w *warehouse) runFor(stmt string, limit time.Duration) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	var out strings.Builder
-	err := w.guard.RunReadOnly(ctx, stmt, func(rows *sql.Rows) error {
+	err := w.guard.RunReadOnly(ctx, "", stmt, func(rows *sql.Rows) error {
 		cols, err := rows.Columns()
 		if err != nil {
 			return err
@@ -367,7 +367,7 @@ func TestQueryTimeBound(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	err := w.guard.RunReadOnly(ctx, "SELECT count(*) FROM range(1000000) a, range(1000000) b", func(rows *sql.Rows) error {
+	err := w.guard.RunReadOnly(ctx, "", "SELECT count(*) FROM range(1000000) a, range(1000000) b", func(rows *sql.Rows) error {
 		for rows.Next() {
 		}
 		return rows.Err()
@@ -417,7 +417,7 @@ func BenchmarkGuard(b *testing.B) {
 	ctx := context.Background()
 	b.Run("guarded", func(b *testing.B) {
 		for b.Loop() {
-			if err := w.guard.RunReadOnly(ctx, stmt, drain); err != nil {
+			if err := w.guard.RunReadOnly(ctx, "", stmt, drain); err != nil {
 				b.Fatal(err)
 			}
 		}
