@@ -166,6 +166,12 @@ func queryDB(t testing.TB, db *sql.DB, q string, args ...any) []string {
 		t.Fatalf("%s: %v", q, err)
 	}
 	defer rows.Close()
+	return scanStrings(t, rows)
+}
+
+// scanStrings is rows as queryStrings renders them.
+func scanStrings(t testing.TB, rows *sql.Rows) []string {
+	t.Helper()
 	cols, _ := rows.Columns()
 	var out []string
 	for rows.Next() {
