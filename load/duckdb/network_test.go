@@ -1,6 +1,7 @@
 package duckdb
 
 import (
+	"database/sql"
 	"strings"
 	"testing"
 
@@ -49,5 +50,37 @@ func TestBadNetworkNameWritesNothing(t *testing.T) {
 	}
 	if err := bad.Query(bg, "SELECT 1", nil); err == nil {
 		t.Error("Query of a bad network name")
+	}
+}
+
+// TestReadNetworkQueryOnAReadOnlyOpen: `syncd query --network` opens the
+// file read-only; its network's view still answers with its rows only.
+func TestReadNetworkQueryOnAReadOnlyOpen(t *testing.T) {
+	s, path := openTest(t)
+	for _, n := range []string{"alpha", "beta"} {
+		loadRows(t, s.ForNetwork(n).(*Sink), load.Target{Model: models.Offers(), Mode: models.ReplaceTable}, nil,
+			[]row{{"network": n, "id": 1, "title": n + " one"}, {"network": n, "id": 2, "title": n + " two"}})
+	}
+	s.Close()
+	ro, err := Open(bg, path, ReadOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	for _, c := range []struct {
+		q    load.Querier
+		want []string
+	}{
+		{ro, []string{"alpha|1|alpha one", "alpha|2|alpha two", "beta|1|beta one", "beta|2|beta two"}},
+		{ro.ReadNetwork("beta"), []string{"beta|1|beta one", "beta|2|beta two"}},
+	} {
+		var got []string
+		if err := c.q.Query(bg, `SELECT network, id, title FROM offers ORDER BY ALL`, func(rows *sql.Rows) error {
+			got = scanStrings(t, rows)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		eq(t, got, c.want)
 	}
 }
