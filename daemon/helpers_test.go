@@ -144,6 +144,8 @@ func seedConversions(t *testing.T, db *sql.DB, now time.Time, days int) {
 		mustExec(t, db, `INSERT INTO conversions VALUES (?, 'confirmed', 'USD', ?, ?, CAST(? AS TIMESTAMP), '{}')`, "c"+strconv.Itoa(i), rev, pay, ts)
 		mustExec(t, db, `INSERT INTO conversions VALUES (?, 'declined', 'USD', 999, 999, CAST(? AS TIMESTAMP), '{}')`, "d"+strconv.Itoa(i), ts)
 	}
+	// The warehouse's reads are per network: these are the default one's.
+	mustExec(t, db, `ALTER TABLE conversions ADD COLUMN network VARCHAR DEFAULT 'default'`)
 }
 
 func mustExec(t *testing.T, db *sql.DB, q string, args ...any) {

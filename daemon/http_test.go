@@ -238,6 +238,7 @@ func TestDailyMoneyFillsGaps(t *testing.T) {
 		('e', 'confirmed', 'USD', 1000, 1000, '2025-05-11 23:59:59'),
 		('f', 'confirmed', 'USD', 3, 1, '2025-05-12 00:00:00'),
 		('g', 'confirmed', 'EUR', 50, 20, '2025-06-10 02:00:00')`)
+	mustExec(t, db, `ALTER TABLE conversions ADD COLUMN network VARCHAR DEFAULT 'default'`)
 	charts, ok, err := dailyMoney(context.Background(), wh, now)
 	if err != nil || !ok {
 		t.Fatal(ok, err)

@@ -36,9 +36,11 @@ func (e *env) tableChecksums(t *testing.T) [][]string {
 		// stats_daily.currency came with migration 4: '' (currencies mixed)
 		// on the fixture's rows, USD on the days a sync re-reads.
 		// The columns migration 7 added are filled from raw
-		// (TestUpgradeV1Fixture checks them): the rows compare without them.
+		// (TestUpgradeV1Fixture checks them): the rows compare without them,
+		// and without network, which migration 8 added ('default' on every
+		// row: TestV1WarehouseMigratesAndSyncsOn checks it).
 		out = append(out, queryStrings(t, db, `SELECT '`+table+`', count(*)::VARCHAR,
-			coalesce(sum(hash(t)), 0)::VARCHAR FROM (SELECT COLUMNS(c -> c NOT IN ('_synced_at', 'raw', 'currency', `+addedIn7+`) OR '`+table+`' <> 'stats_daily' AND c = 'currency') FROM `+table+`) t`)...)
+			coalesce(sum(hash(t)), 0)::VARCHAR FROM (SELECT COLUMNS(c -> c NOT IN ('_synced_at', 'raw', 'currency', 'network', `+addedIn7+`) OR '`+table+`' <> 'stats_daily' AND c = 'currency') FROM `+table+`) t`)...)
 	}
 	return out
 }
@@ -71,7 +73,7 @@ func (e *env) rawStrings(t *testing.T, q string) [][]string {
 // row, cursor and run kept, ending equal to the simulator.
 // schemaVersion is the schema version this build writes (what
 // duckdb.SchemaVersion says): every migration that raises it updates it.
-const schemaVersion = "7"
+const schemaVersion = "8"
 
 func TestV1WarehouseMigratesAndSyncsOn(t *testing.T) {
 	s := startSim(t, fixtureSimArgs...)
@@ -125,6 +127,12 @@ func TestV1WarehouseMigratesAndSyncsOn(t *testing.T) {
 	// no row, loses none and doubles none.
 	compareRows(t, "table checksums", e.tableChecksums(t), before)
 	assertEqualsSimulator(t, e)
+	// Every row held and synced since is the default network's.
+	for _, table := range userTables {
+		if got := e.rawStrings(t, `SELECT DISTINCT network FROM `+table); len(got) != 1 || got[0][0] != "default" {
+			t.Errorf("%s: networks %v, want only default", table, got)
+		}
+	}
 
 	// Cursors were kept: each is where the fixture left it or later.
 	after := map[string]string{}

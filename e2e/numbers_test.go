@@ -381,9 +381,10 @@ func TestReportByName(t *testing.T) {
 	if r.code != 0 || len(lines) < 2 {
 		t.Fatalf("report with a range: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+	// Rows are per network, then day.
 	for _, l := range lines[1:] {
-		if !strings.HasPrefix(l, day) {
-			t.Errorf("a row outside %s: %s", day, l)
+		if f := strings.Split(l, ","); len(f) < 2 || f[0] != "default" || f[1] != day {
+			t.Errorf("a row outside %s of network default: %s", day, l)
 		}
 	}
 	if r := elsewhere("report", "nope"); r.code != 2 || !strings.Contains(r.stderr, "daily_summary") {

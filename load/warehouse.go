@@ -81,8 +81,10 @@ type ReadOnly interface {
 	// Network is the network whose cursors and runs the Reader reads.
 	Network() string
 	// ReadNetwork is the same warehouse as network sees it: its Reader
-	// parts (cursors, runs, money, changed hours, FirstDay) are network's;
-	// the Querier sees every network. (Warehouse.ForNetwork is the same
+	// parts (cursors, runs, money, changed hours, FirstDay) are network's,
+	// and its Querier answers as if the warehouse held only network's
+	// rows (`syncd query --network`; the warehouse as opened sees every
+	// network's). (Warehouse.ForNetwork is the same
 	// for a warehouse opened to write; one type may be both.) The view
 	// shares the receiver's handle: closing either closes both, once.
 	ReadNetwork(network string) ReadOnly
@@ -107,8 +109,9 @@ type Warehouse interface {
 	// fails for a warehouse that cannot serve clients' SQL.
 	ClientDB() (*sql.DB, error)
 	// ForNetwork is the same warehouse as network sees it: its Sink,
-	// Reader and Admin parts are network's (see Sink), its Querier and
-	// ClientDB see every network. Views share the receiver's handle and
+	// Reader and Admin parts are network's (see Sink), its Querier
+	// answers as if the warehouse held only network's rows (as
+	// ReadNetwork's), its ClientDB sees every network. Views share the receiver's handle and
 	// may be used concurrently with it: closing any one closes them all,
 	// once, after every Tx of every view ended.
 	ForNetwork(network string) Warehouse

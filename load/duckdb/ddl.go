@@ -25,9 +25,14 @@ func createTable(m models.Model) (string, error) {
 
 // createTableNamed is createTable under another name (a migration's copy).
 func createTableNamed(m models.Model, name string) (string, error) {
+	return createTableOf(m, name, m.Schema().Fields())
+}
+
+// createTableOf is createTableNamed with only fields, of m's, as columns (a
+// migration's copy at an earlier version's shape).
+func createTableOf(m models.Model, name string, fields []arrow.Field) (string, error) {
 	var b strings.Builder
 	b.WriteString("CREATE TABLE IF NOT EXISTS " + quoteIdent(name) + " (\n")
-	fields := m.Schema().Fields()
 	for i, f := range fields {
 		typ, err := ColumnType(f.Type)
 		if err != nil {

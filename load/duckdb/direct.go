@@ -26,16 +26,16 @@ import (
 // always.
 
 // directCandidate says whether the Tx may take the direct path, before
-// any query: an upsert on one string or integer key whose rows are all
-// pending.
+// any query: an upsert on one string or integer key (within the network)
+// whose rows are all pending.
 func (tx *Tx) directCandidate() bool {
-	if tx.s.noDirect || tx.target.Mode != models.Upsert || len(tx.keys) != 1 || tx.views > 0 || len(tx.pending) == 0 {
+	if tx.s.noDirect || tx.target.Mode != models.Upsert || tx.soleKey() == "" || tx.views > 0 || len(tx.pending) == 0 {
 		return false
 	}
 	if tx.target.Changes != "" && tx.day != "" && tx.dayIndex() < 0 {
 		return false
 	}
-	k := tx.stageSchema.Field(slices.Index(tx.columns, tx.keys[0])).Type.ID()
+	k := tx.stageSchema.Field(slices.Index(tx.columns, tx.soleKey())).Type.ID()
 	return k == arrow.STRING || k == arrow.INT64 || k == arrow.INT32
 }
 
@@ -52,9 +52,10 @@ func (tx *Tx) dayIndex() int {
 	return i
 }
 
-// pendingKeysDistinct says whether no key repeats among the pending rows.
+// pendingKeysDistinct says whether no key repeats among the pending rows
+// (all of one network: Write checked).
 func (tx *Tx) pendingKeysDistinct() bool {
-	ki := slices.Index(tx.columns, tx.keys[0])
+	ki := slices.Index(tx.columns, tx.soleKey())
 	seen := make(map[any]struct{}, tx.pendingRows)
 	for _, r := range tx.pending {
 		for i := range int(r.NumRows()) {
@@ -111,14 +112,20 @@ func (tx *Tx) commitDirect(ctx context.Context, cursor *checkpoints.Cursor) (_ l
 		return none, false, nil
 	}
 	t := "main." + quoteIdent(tx.table)
-	k := quoteIdent(tx.keys[0])
+	k := quoteIdent(tx.soleKey())
 	if !tx.created {
 		view, release, err := tx.viewOfPending()
 		if err != nil {
 			return none, false, fmt.Errorf("direct-check: %w", err)
 		}
 		var held int64
-		err = tx.conn.QueryRowContext(ctx, fmt.Sprintf("SELECT count(*) FROM %s WHERE %s IN (SELECT %s FROM %s)", t, k, k, view)).Scan(&held)
+		// The key through the whole row (struct_extract of the view's
+		// row): duckdb_arrow_scan hands DuckDB every column whatever
+		// the query reads, and DuckDB, having pushed a projection of the
+		// key alone down, then reads the stream's first column as the
+		// key (the network column, not the id).
+		err = tx.conn.QueryRowContext(ctx, fmt.Sprintf("SELECT count(*) FROM %s WHERE %s AND %s IN (SELECT struct_extract(p, '%s') FROM %s p)",
+			t, tx.inNetwork(""), k, tx.soleKey(), view)).Scan(&held)
 		release()
 		if err != nil {
 			return none, false, fmt.Errorf("direct-check: %w", err)
@@ -129,7 +136,7 @@ func (tx *Tx) commitDirect(ctx context.Context, cursor *checkpoints.Cursor) (_ l
 	}
 	if set := tx.target.Changes; set != "" && tx.day != "" {
 		if q := tx.changedHoursSQL(); q != "" {
-			if _, err := tx.exec(ctx, "changes", q, set); err != nil {
+			if _, err := tx.exec(ctx, "changes", q, tx.network, set); err != nil {
 				return none, true, err
 			}
 		}
@@ -161,7 +168,8 @@ func (tx *Tx) commitDirect(ctx context.Context, cursor *checkpoints.Cursor) (_ l
 }
 
 // changedHoursSQL inserts the distinct UTC hours of the pending rows' day
-// column into a set of changed hours (the set name its one parameter), as
+// column into a network's set of changed hours (the network and the set
+// name its parameters), as
 // the staged path's INSERT does from staging; "" when no row has a day.
 func (tx *Tx) changedHoursSQL() string {
 	di := tx.dayIndex()
@@ -188,5 +196,5 @@ func (tx *Tx) changedHoursSQL() string {
 	for i, h := range keys {
 		vals[i] = "(TIMESTAMP '" + time.UnixMicro(h).UTC().Format("2006-01-02 15:04:05") + "')"
 	}
-	return "INSERT INTO _syncd_changed SELECT ?, h FROM (VALUES " + strings.Join(vals, ", ") + ") v(h) ON CONFLICT DO NOTHING"
+	return "INSERT INTO _syncd_changed (network, set_name, hour) SELECT ?, ?, h FROM (VALUES " + strings.Join(vals, ", ") + ") v(h) ON CONFLICT DO NOTHING"
 }

@@ -81,6 +81,9 @@ func mkRecord(t testing.TB, schema *arrow.Schema, rows []row) arrow.RecordBatch 
 	for _, r := range rows {
 		for i, f := range schema.Fields() {
 			v, ok := r[f.Name]
+			if !ok && f.Name == models.NetworkColumn {
+				v, ok = models.DefaultNetwork, true // as the builder stamps it
+			}
 			fb := b.Field(i)
 			if !ok || v == nil {
 				if f.Nullable {
@@ -163,6 +166,12 @@ func queryDB(t testing.TB, db *sql.DB, q string, args ...any) []string {
 		t.Fatalf("%s: %v", q, err)
 	}
 	defer rows.Close()
+	return scanStrings(t, rows)
+}
+
+// scanStrings is rows as queryStrings renders them.
+func scanStrings(t testing.TB, rows *sql.Rows) []string {
+	t.Helper()
 	cols, _ := rows.Columns()
 	var out []string
 	for rows.Next() {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
+
 	"github.com/syncd/syncd/models"
 )
 
@@ -71,6 +73,7 @@ var migrations = []Migration{
 	{Version: 5, Name: "add each pass's summary to _syncd_runs (rows read, inserted, updated, unchanged; retries; cursor before and after; NULL on the passes already recorded)", Up: addRunSummary},
 	{Version: 6, Name: "rewrite raw to hold only what no typed column holds (each table's _raw view gives back the whole object)", Up: foldRaw},
 	{Version: 7, Name: "add the typed columns raw held per row (conversions' ip, ua, ids, nested offer/partner/advertiser, ...), filled from raw, which then leaves them out", Up: addFoldedColumns},
+	{Version: 8, Name: "add network (the Affise network a row came from, 'default' on the rows held) as every table's first column and first key column, and to _syncd_state's key, _syncd_runs and _syncd_changed's key", Up: addNetwork},
 }
 
 // baselineVersion is the schema every release before migrations wrote.
@@ -462,7 +465,15 @@ func addFoldedColumns(ctx context.Context, tx *sql.Tx) error {
 // row), swap the copy in and fold add.
 func addFoldedSQL(m models.Model, have []string, add []models.Fold) ([]string, error) {
 	tmp := m.Table() + "__syncd_v7"
-	create, err := createTableNamed(m, tmp)
+	// The copy has version 7's shape: the model's columns but network,
+	// which version 8 adds.
+	var fields []arrow.Field
+	for _, f := range m.Schema().Fields() {
+		if f.Name != models.NetworkColumn || slices.Contains(have, f.Name) {
+			fields = append(fields, f)
+		}
+	}
+	create, err := createTableOf(m, tmp, fields)
 	if err != nil {
 		return nil, err
 	}
@@ -496,7 +507,7 @@ func addFoldedSQL(m models.Model, have []string, add []models.Fold) ([]string, e
 		}
 	}
 	var sel []string
-	for _, f := range m.Schema().Fields() {
+	for _, f := range fields {
 		c := quoteIdent(f.Name)
 		switch {
 		case slices.Contains(have, f.Name):
@@ -538,4 +549,125 @@ func tableColumns(ctx context.Context, tx *sql.Tx, table string) ([]string, erro
 		have = append(have, c)
 	}
 	return have, rows.Err()
+}
+
+// addNetwork is version 8: one warehouse holds several Affise networks'
+// rows, told apart by a network column (models.NetworkColumn), first in
+// every table and first in every key, so that offer 1 of one network never
+// overwrites offer 1 of another. The rows held came from the one network
+// syncd synced until then, named models.DefaultNetwork. Cursors are
+// per network and stream, and each pass and set of changed hours says its
+// network.
+//
+// Tables are copied, not altered: DuckDB adds a column only last, and
+// refuses, in one transaction, an ALTER of a table an earlier migration
+// updated. A stream table keeps its columns (those of the configuration
+// it was made for: stats_daily's slices), types and NOT NULLs, behind
+// network; the defaults an ALTER gave (stats_daily.currency) go, as a
+// table created now has none.
+func addNetwork(ctx context.Context, tx *sql.Tx) error {
+	seen := map[string]bool{}
+	for _, d := range models.Registry() {
+		m, err := d.Model(d.Defaults.Slices)
+		if err != nil {
+			return err
+		}
+		if seen[m.Table()] {
+			continue
+		}
+		seen[m.Table()] = true
+		if err := addNetworkTo(ctx, tx, m.Table()); err != nil {
+			return fmt.Errorf("%s: %w", m.Table(), err)
+		}
+	}
+	for _, q := range []string{
+		`CREATE TABLE _syncd_state__syncd_v8 (
+			network VARCHAR NOT NULL,
+			stream VARCHAR NOT NULL,
+			position TIMESTAMP,
+			meta VARCHAR,
+			updated_at TIMESTAMP,
+			PRIMARY KEY (network, stream))`,
+		`INSERT INTO _syncd_state__syncd_v8 SELECT 'default', stream, position, meta, updated_at FROM _syncd_state`,
+		`DROP TABLE _syncd_state`,
+		`ALTER TABLE _syncd_state__syncd_v8 RENAME TO _syncd_state`,
+
+		`CREATE TABLE _syncd_changed__syncd_v8 (
+			network VARCHAR NOT NULL,
+			set_name VARCHAR NOT NULL,
+			hour TIMESTAMP NOT NULL,
+			PRIMARY KEY (network, set_name, hour))`,
+		`INSERT INTO _syncd_changed__syncd_v8 SELECT 'default', set_name, hour FROM _syncd_changed`,
+		`DROP TABLE _syncd_changed`,
+		`ALTER TABLE _syncd_changed__syncd_v8 RENAME TO _syncd_changed`,
+		`COMMENT ON TABLE _syncd_changed IS 'hours (UTC, of created_at) whose conversions changed since stats_daily last re-read their days, per network'`,
+	} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	if err := addNetworkTo(ctx, tx, "_syncd_runs"); err != nil {
+		return fmt.Errorf("_syncd_runs: %w", err)
+	}
+	for _, q := range []string{
+		// The copy lost version 5's comments.
+		`COMMENT ON COLUMN _syncd_runs.rows IS 'rows the pass added or changed (rows_inserted + rows_updated)'`,
+		`COMMENT ON COLUMN _syncd_runs.rows_read IS 'rows fetched from the Affise API'`,
+		`COMMENT ON COLUMN _syncd_runs.rows_unchanged IS 'rows fetched that the warehouse already held as they were'`,
+		`COMMENT ON COLUMN _syncd_runs.retries IS 'requests retried (attempts beyond a page''s first); requests counts every attempt'`,
+	} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addNetworkTo copies table, when it exists without a network column,
+// into one with network first ('default' on every row), and swaps the
+// copy in.
+func addNetworkTo(ctx context.Context, tx *sql.Tx, table string) error {
+	rows, err := tx.QueryContext(ctx, `SELECT column_name, data_type, is_nullable FROM duckdb_columns()
+		WHERE database_name = current_database() AND schema_name = 'main' AND table_name = ?
+		ORDER BY column_index`, table)
+	if err != nil {
+		return err
+	}
+	var cols []string
+	for rows.Next() {
+		var name, typ string
+		var nullable bool
+		if err := rows.Scan(&name, &typ, &nullable); err != nil {
+			rows.Close()
+			return err
+		}
+		if name == models.NetworkColumn {
+			rows.Close()
+			return nil // a table created at this version
+		}
+		col := quoteIdent(name) + " " + typ
+		if !nullable {
+			col += " NOT NULL"
+		}
+		cols = append(cols, col)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(cols) == 0 {
+		return nil // not created yet: Begin creates it whole
+	}
+	t, tmp := quoteIdent(table), quoteIdent(table+"__syncd_v8")
+	for _, q := range []string{
+		fmt.Sprintf("CREATE TABLE %s (%s VARCHAR NOT NULL, %s)", tmp, quoteIdent(models.NetworkColumn), strings.Join(cols, ", ")),
+		fmt.Sprintf("INSERT INTO %s SELECT '%s', * FROM %s", tmp, models.DefaultNetwork, t),
+		"DROP TABLE " + t,
+		fmt.Sprintf("ALTER TABLE %s RENAME TO %s", tmp, t),
+	} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
 }

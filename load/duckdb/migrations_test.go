@@ -5,11 +5,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/syncd/syncd/internal/fixtures"
 	"github.com/syncd/syncd/load"
@@ -62,6 +65,9 @@ func snapshot(t testing.TB, path string) []string {
 		}
 		if hasColumn(t, path, table, "raw") {
 			skip = append(skip, "raw")
+		}
+		if hasColumn(t, path, table, models.NetworkColumn) {
+			skip = append(skip, models.NetworkColumn) // migration 8
 		}
 		src := table
 		if len(skip) > 0 {
@@ -205,6 +211,24 @@ func TestUpgradeV1Fixture(t *testing.T) {
 	eq(t, []string{version(t, path)}, []string{fmt.Sprint(SchemaVersion())})
 	eq(t, history(t, path), realHistory())
 	eq(t, snapshot(t, path), before)
+	// Migration 8: network is every table's first column, NOT NULL,
+	// 'default' on every row held, and in the cursors' key; the stream
+	// tables' columns are in the model's order.
+	for _, table := range append(fixtureTables, "_syncd_changed") {
+		eq(t, rawQuery(t, path, `SELECT column_name, is_nullable FROM duckdb_columns() WHERE table_name = '`+table+`' ORDER BY column_index LIMIT 1`),
+			[]string{"network|false"})
+		if got := rawQuery(t, path, `SELECT DISTINCT network FROM `+table); len(got) > 0 {
+			eq(t, got, []string{models.DefaultNetwork})
+		}
+	}
+	conv := models.Conversions()
+	var want []string
+	for _, f := range conv.Schema().Fields() {
+		want = append(want, f.Name)
+	}
+	eq(t, rawQuery(t, path, `SELECT column_name FROM duckdb_columns() WHERE table_name = 'conversions' ORDER BY column_index`), want)
+	eq(t, rawQuery(t, path, `SELECT CAST(constraint_column_names AS VARCHAR) FROM duckdb_constraints() WHERE table_name = '_syncd_state' AND constraint_type = 'PRIMARY KEY'`),
+		[]string{"[network, stream]"})
 	// The rows held before per-currency stats keep their mixed meaning.
 	eq(t, rawQuery(t, path, `SELECT DISTINCT currency FROM stats_daily`), []string{""})
 	// Passes recorded before their summary have none: NULL, not 0.
@@ -258,7 +282,7 @@ func fixtureObjects(t testing.TB, path, suffix string) map[string]map[string]str
 		if len(models.Folds(m)) == 0 || !hasTable(t, path, m.Table()) {
 			continue
 		}
-		rows, err := db.Query(fmt.Sprintf("SELECT CAST(%s AS VARCHAR), raw FROM %s", quoteIdent(m.Key()[0]), quoteIdent(m.Table()+suffix)))
+		rows, err := db.Query(fmt.Sprintf("SELECT CAST(%s AS VARCHAR), raw FROM %s", quoteIdent(m.Key()[len(m.Key())-1]), quoteIdent(m.Table()+suffix)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -484,4 +508,58 @@ func TestUpgradeFromV6(t *testing.T) {
 			}
 		}
 	}
+}
+
+// BenchmarkMigration8 times migration 8 on a warehouse at version 7
+// holding conversions rows (SYNCD_BENCH_ROWS; 1,000,000 by default), each
+// with a raw of a few hundred bytes: the copy that puts network first.
+func BenchmarkMigration8(b *testing.B) {
+	n := 1_000_000
+	if v, err := strconv.Atoi(os.Getenv("SYNCD_BENCH_ROWS")); err == nil && v > 0 {
+		n = v
+	}
+	conv := models.Conversions()
+	var v7 []arrow.Field
+	for _, f := range conv.Schema().Fields() {
+		if f.Name != models.NetworkColumn {
+			v7 = append(v7, f)
+		}
+	}
+	for b.Loop() {
+		b.StopTimer()
+		path := filepath.Join(b.TempDir(), "wh.duckdb")
+		s, err := Open(bg, path, withMigrations(migrations[:6]))
+		if err != nil {
+			b.Fatal(err)
+		}
+		ddl, err := createTableOf(conv, "conversions", v7)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, q := range []string{ddl, fmt.Sprintf(`INSERT INTO conversions (id, action_id, status, currency, offer_id, partner_id, revenue, payouts, created_at, updated_at, ip, ua, raw, _synced_at)
+			SELECT 'c' || i, 'a' || i, ['confirmed', 'pending', 'declined'][i %% 3 + 1], ['USD', 'EUR'][i %% 2 + 1], i %% 500, i %% 90,
+				(i %% 1000) / 10, (i %% 700) / 10, TIMESTAMP '2025-01-01' + INTERVAL (i) SECOND, TIMESTAMP '2025-01-01' + INTERVAL (i + 60) SECOND,
+				'10.0.' || (i %% 250) || '.' || (i %% 200), 'Mozilla/5.0 (Linux; Android 14) Mobile Safari/537.36',
+				'{"click_id":"' || md5(i::VARCHAR) || '","sub1":"s' || (i %% 77) || '","sub2":"campaign-' || (i %% 13) || '","goal":"1","custom_fields":[]}',
+				TIMESTAMP '2025-06-01'
+			FROM range(%d) t(i)`, n)} {
+			if _, err := s.DB().ExecContext(bg, q); err != nil {
+				b.Fatal(err)
+			}
+		}
+		s.Close()
+		b.StartTimer()
+		s, err = Open(bg, path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		got := queryStrings(b, s, `SELECT network, count(*) FROM conversions GROUP BY 1`)
+		s.Close()
+		if want := []string{fmt.Sprintf("default|%d", n)}; !slices.Equal(got, want) {
+			b.Fatalf("after migration 8: %v, want %v", got, want)
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(n), "rows")
 }

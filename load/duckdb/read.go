@@ -21,7 +21,7 @@ SELECT CAST(created_at AS DATE) AS day, coalesce(currency, '') AS currency,
        CAST(coalesce(sum(payouts) FILTER (WHERE status IN ('confirmed', 'pending', 'hold')), 0) AS DOUBLE) AS payouts,
        count(*) AS conversions
 FROM conversions
-WHERE created_at >= CAST(? AS TIMESTAMP) AND created_at < CAST(? AS TIMESTAMP)
+WHERE network = ? AND created_at >= CAST(? AS TIMESTAMP) AND created_at < CAST(? AS TIMESTAMP)
 GROUP BY 1, 2
 ORDER BY 1, 2`
 
@@ -35,7 +35,7 @@ func (s *Sink) DailyMoney(ctx context.Context, from, to time.Time) ([]load.DayMo
 	if n == 0 {
 		return nil, false, nil
 	}
-	rows, err := s.db.QueryContext(ctx, dailyMoneySQL, tsArg(from), tsArg(to))
+	rows, err := s.db.QueryContext(ctx, dailyMoneySQL, s.network, tsArg(from), tsArg(to))
 	if err != nil {
 		return nil, true, fmt.Errorf("duckdb: daily money: %w", err)
 	}
@@ -58,23 +58,23 @@ func (s *Sink) DailyMoney(ctx context.Context, from, to time.Time) ([]load.DayMo
 	return out, true, nil
 }
 
-// lastRunsSQL picks each stream's latest finished sync pass, and the
-// latest successful one's finish.
+// lastRunsSQL picks each stream's latest finished sync pass of a network
+// (the one parameter), and the latest successful one's finish.
 const lastRunsSQL = `
 WITH r AS (
 	SELECT stream, started_at, finished_at, rows, requests, error,
 	       rows_read, rows_inserted, rows_updated, rows_unchanged, retries, cursor_before, cursor_after,
 	       row_number() OVER (PARTITION BY stream ORDER BY finished_at DESC) AS n
-	FROM _syncd_runs WHERE kind = 'sync' AND finished_at IS NOT NULL)
+	FROM _syncd_runs WHERE network = $1 AND kind = 'sync' AND finished_at IS NOT NULL)
 SELECT r.stream, r.started_at, r.finished_at, r.rows, r.requests, r.error,
        r.rows_read, r.rows_inserted, r.rows_updated, r.rows_unchanged, r.retries, r.cursor_before, r.cursor_after,
        (SELECT max(finished_at) FROM _syncd_runs o
-        WHERE o.stream = r.stream AND o.kind = 'sync' AND o.error IS NULL) AS last_ok
+        WHERE o.network = $1 AND o.stream = r.stream AND o.kind = 'sync' AND o.error IS NULL) AS last_ok
 FROM r WHERE n = 1`
 
 // LastRuns implements load.Reader.
 func (s *Sink) LastRuns(ctx context.Context) ([]load.LastRun, error) {
-	rows, err := s.db.QueryContext(ctx, lastRunsSQL)
+	rows, err := s.db.QueryContext(ctx, lastRunsSQL, s.network)
 	if err != nil {
 		return nil, fmt.Errorf("duckdb: last runs: %w", err)
 	}
@@ -94,7 +94,7 @@ func (s *Sink) LastRuns(ctx context.Context) ([]load.LastRun, error) {
 			&read, &ins, &upd, &unch, &retries, &before, &after, &lastOK); err != nil {
 			return nil, fmt.Errorf("duckdb: last runs: %w", err)
 		}
-		r.Kind = "sync"
+		r.Network, r.Kind = s.network, "sync"
 		r.StartedAt, r.FinishedAt, r.LastSuccess = utc(started), utc(fin), utc(lastOK)
 		r.Rows, r.Requests, r.Error = nrows.Int64, nreq.Int64, errText.String
 		r.RowsRead, r.Inserted, r.Updated, r.Unchanged, r.Retries = read.Int64, ins.Int64, upd.Int64, unch.Int64, retries.Int64
@@ -122,7 +122,7 @@ func (s *Sink) FirstDay(ctx context.Context, m models.Model) (time.Time, bool, e
 		return time.Time{}, false, nil
 	}
 	var first sql.NullTime
-	if err := s.db.QueryRowContext(ctx, `SELECT min(CAST(`+quoteIdent(col)+` AS DATE))::TIMESTAMP FROM `+quoteIdent(m.Table())).Scan(&first); err != nil {
+	if err := s.db.QueryRowContext(ctx, `SELECT min(CAST(`+quoteIdent(col)+` AS DATE))::TIMESTAMP FROM `+quoteIdent(m.Table())+` WHERE network = ?`, s.network).Scan(&first); err != nil {
 		return time.Time{}, false, fmt.Errorf("duckdb: first day of %s: %w", m.Table(), err)
 	}
 	if !first.Valid {
@@ -134,7 +134,7 @@ func (s *Sink) FirstDay(ctx context.Context, m models.Model) (time.Time, bool, e
 
 // ChangedHours implements load.Sink.
 func (s *Sink) ChangedHours(ctx context.Context, set string) ([]time.Time, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT hour FROM _syncd_changed WHERE set_name = ? ORDER BY hour`, set)
+	rows, err := s.db.QueryContext(ctx, `SELECT hour FROM _syncd_changed WHERE network = ? AND set_name = ? ORDER BY hour`, s.network, set)
 	if err != nil {
 		return nil, fmt.Errorf("duckdb: changed hours of %s: %w", set, err)
 	}
@@ -160,7 +160,7 @@ func (s *Sink) Currencies(ctx context.Context) ([]string, error) {
 	if n == 0 {
 		return nil, nil
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT currency FROM conversions WHERE coalesce(currency, '') <> '' ORDER BY 1`)
+	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT currency FROM conversions WHERE network = ? AND coalesce(currency, '') <> '' ORDER BY 1`, s.network)
 	if err != nil {
 		return nil, fmt.Errorf("duckdb: currencies: %w", err)
 	}

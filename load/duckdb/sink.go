@@ -23,6 +23,7 @@ import (
 
 	"github.com/syncd/syncd/checkpoints"
 	"github.com/syncd/syncd/load"
+	"github.com/syncd/syncd/load/duckdb/sqlguard"
 	"github.com/syncd/syncd/models"
 	warehousesql "github.com/syncd/syncd/sql"
 )
@@ -115,9 +116,21 @@ const allocatorFlush = "32MB"
 
 var memoryLimitRe = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB|%)$`)
 
-// Sink is a DuckDB warehouse file. It is safe for concurrent use; each Tx
-// uses a connection of its own.
+// Sink is a DuckDB warehouse file as one network sees it (load.Sink): the
+// Sink Open returns is models.DefaultNetwork's, ForNetwork another's over
+// the same instance. It is safe for concurrent use; each Tx uses a
+// connection of its own.
 type Sink struct {
+	*core
+	network string
+	// scoped is set on a view from ForNetwork or ReadNetwork: its Query
+	// sees only network's rows (`syncd query --network`), where the Sink
+	// Open returned sees every network's.
+	scoped bool
+}
+
+// core is what every network's Sink of one file shares.
+type core struct {
 	db       *sql.DB
 	clients  *sql.DB // over the same instance; nil unless sandboxed
 	path     string
@@ -127,14 +140,17 @@ type Sink struct {
 	viewsMu sync.Mutex
 	txSeq   atomic.Int64
 
-	// One Tx per table at a time: two transactions deleting the same rows
-	// would make the later commit fail with a DuckDB write-write conflict.
+	// One Tx per table at a time, whatever its network: two transactions
+	// deleting the same rows would make the later commit fail with a
+	// DuckDB write-write conflict, and two creating a missing table with
+	// a catalog conflict.
 	locksMu sync.Mutex
 	locks   map[string]chan struct{}
 
 	// ownerFile is the owner file this Sink wrote ("" when none).
 	ownerFile string
 	closeOnce sync.Once
+	closeErr  error
 
 	// testHook, when set, runs before each step of a commit (tests only).
 	testHook func(ctx context.Context, step string)
@@ -205,7 +221,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Sink, error) {
 	if err != nil {
 		return nil, openError(path, err)
 	}
-	s := &Sink{db: sql.OpenDB(connector), path: path, readOnly: o.readOnly, opts: o}
+	s := &Sink{core: &core{db: sql.OpenDB(connector), path: path, readOnly: o.readOnly, opts: o}, network: models.DefaultNetwork}
 	if err := s.init(ctx); err != nil {
 		_ = s.db.Close()
 		return nil, err
@@ -255,7 +271,7 @@ func utcSession(ex driver.ExecerContext) error {
 type unclosable struct{ driver.Connector }
 
 // lockTable waits (until ctx ends) for the table's Tx slot.
-func (s *Sink) lockTable(ctx context.Context, table string) (unlock func(), err error) {
+func (s *core) lockTable(ctx context.Context, table string) (unlock func(), err error) {
 	s.locksMu.Lock()
 	if s.locks == nil {
 		s.locks = map[string]chan struct{}{}
@@ -323,9 +339,40 @@ func (s *Sink) DB() *sql.DB { return s.db }
 func (s *Sink) Path() string { return s.path }
 
 // Query implements load.Querier. It runs on the loads' pool: a
-// read-only sink has no other, and a writable one is sandboxed.
+// read-only sink has no other, and a writable one is sandboxed. On a view
+// from ForNetwork or ReadNetwork, stmt sees only the network's rows (see
+// sqlguard.ScopeToNetwork), on a connection dropped afterwards, so the
+// scoping reaches no other query; the Sink Open returned sees every
+// network's.
 func (s *Sink) Query(ctx context.Context, stmt string, read func(*sql.Rows) error) error {
+	if s.scoped {
+		return s.queryScoped(ctx, stmt, read)
+	}
 	rows, err := s.db.QueryContext(ctx, stmt)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	return read(rows)
+}
+
+func (s *Sink) queryScoped(ctx context.Context, stmt string, read func(*sql.Rows) error) error {
+	if err := s.checkNetwork(); err != nil {
+		return err
+	}
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// The temporary views stay with the connection: never reuse it.
+		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		_ = conn.Close()
+	}()
+	if err := sqlguard.ScopeToNetwork(ctx, conn, s.network); err != nil {
+		return fmt.Errorf("duckdb: %w", err)
+	}
+	rows, err := conn.QueryContext(ctx, stmt)
 	if err != nil {
 		return err
 	}
@@ -343,19 +390,22 @@ func (s *Sink) ClientDB() (*sql.DB, error) {
 	return s.clients, nil
 }
 
-// Close closes the database. Open transactions must be finished first.
+// Close closes the database, whichever network's view it is called on;
+// later calls return what the first did. Open transactions must be
+// finished first.
 func (s *Sink) Close() error {
-	// The owner file goes first: once the lock is released another
-	// process may write its own.
 	s.closeOnce.Do(func() {
+		// The owner file goes first: once the lock is released another
+		// process may write its own.
 		if s.ownerFile != "" {
 			_ = os.Remove(s.ownerFile)
 		}
+		if s.clients != nil {
+			_ = s.clients.Close()
+		}
+		s.closeErr = s.db.Close()
 	})
-	if s.clients != nil {
-		_ = s.clients.Close()
-	}
-	return s.db.Close()
+	return s.closeErr
 }
 
 // EnsureViews (re)creates every view of package warehousesql whose tables
@@ -465,7 +515,7 @@ func (s *Sink) Cursor(ctx context.Context, stream string) (checkpoints.Cursor, b
 	c := checkpoints.Cursor{Stream: stream}
 	var pos, upd sql.NullTime
 	var meta sql.NullString
-	err := s.db.QueryRowContext(ctx, `SELECT position, meta, updated_at FROM _syncd_state WHERE stream = ?`, stream).Scan(&pos, &meta, &upd)
+	err := s.db.QueryRowContext(ctx, `SELECT position, meta, updated_at FROM _syncd_state WHERE network = ? AND stream = ?`, s.network, stream).Scan(&pos, &meta, &upd)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, false, nil
 	}
@@ -479,7 +529,7 @@ func (s *Sink) Cursor(ctx context.Context, stream string) (checkpoints.Cursor, b
 
 // Cursors implements checkpoints.Store.
 func (s *Sink) Cursors(ctx context.Context) ([]checkpoints.Cursor, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT stream, position, meta, updated_at FROM _syncd_state ORDER BY stream`)
+	rows, err := s.db.QueryContext(ctx, `SELECT stream, position, meta, updated_at FROM _syncd_state WHERE network = ? ORDER BY stream`, s.network)
 	if err != nil {
 		return nil, fmt.Errorf("duckdb: read cursors: %w", err)
 	}
@@ -504,7 +554,10 @@ func (s *Sink) SetCursor(ctx context.Context, c checkpoints.Cursor) error {
 	if s.readOnly {
 		return ErrReadOnly
 	}
-	q, args, err := cursorSQL(c)
+	if err := s.checkNetwork(); err != nil {
+		return err
+	}
+	q, args, err := cursorSQL(s.network, c)
 	if err != nil {
 		return fmt.Errorf("duckdb: set cursor: %w", err)
 	}
@@ -519,7 +572,7 @@ func (s *Sink) DeleteCursor(ctx context.Context, stream string) error {
 	if s.readOnly {
 		return ErrReadOnly
 	}
-	if _, err := s.db.ExecContext(ctx, deleteCursorSQL, stream); err != nil {
+	if _, err := s.db.ExecContext(ctx, deleteCursorSQL, s.network, stream); err != nil {
 		return fmt.Errorf("duckdb: delete cursor %s: %w", stream, err)
 	}
 	return nil
@@ -530,14 +583,17 @@ func (s *Sink) RecordRun(ctx context.Context, r load.Run) error {
 	if s.readOnly {
 		return ErrReadOnly
 	}
+	if err := s.checkNetwork(); err != nil {
+		return err
+	}
 	var errMsg any
 	if r.Error != "" {
 		errMsg = r.Error
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO _syncd_runs (stream, kind, started_at, finished_at, rows, requests, error,
+	_, err := s.db.ExecContext(ctx, `INSERT INTO _syncd_runs (network, stream, kind, started_at, finished_at, rows, requests, error,
 			rows_read, rows_inserted, rows_updated, rows_unchanged, retries, cursor_before, cursor_after)
-		VALUES (?, ?, CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP), ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP))`,
-		r.Stream, r.Kind, tsArg(r.StartedAt), tsArg(r.FinishedAt), r.Rows, r.Requests, errMsg,
+		VALUES (?, ?, ?, CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP), ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP))`,
+		s.network, r.Stream, r.Kind, tsArg(r.StartedAt), tsArg(r.FinishedAt), r.Rows, r.Requests, errMsg,
 		r.RowsRead, r.Inserted, r.Updated, r.Unchanged, r.Retries, tsArg(r.CursorBefore), tsArg(r.CursorAfter))
 	if err != nil {
 		return fmt.Errorf("duckdb: record run of %s: %w", r.Stream, err)
@@ -545,18 +601,18 @@ func (s *Sink) RecordRun(ctx context.Context, r load.Run) error {
 	return nil
 }
 
-const upsertCursorSQL = `INSERT INTO _syncd_state (stream, position, meta, updated_at)
-	VALUES (?, CAST(? AS TIMESTAMP), ?, CAST(? AS TIMESTAMP))
-	ON CONFLICT (stream) DO UPDATE SET position = excluded.position, meta = excluded.meta, updated_at = excluded.updated_at`
+const upsertCursorSQL = `INSERT INTO _syncd_state (network, stream, position, meta, updated_at)
+	VALUES (?, ?, CAST(? AS TIMESTAMP), ?, CAST(? AS TIMESTAMP))
+	ON CONFLICT (network, stream) DO UPDATE SET position = excluded.position, meta = excluded.meta, updated_at = excluded.updated_at`
 
-const deleteCursorSQL = `DELETE FROM _syncd_state WHERE stream = ?`
+const deleteCursorSQL = `DELETE FROM _syncd_state WHERE network = ? AND stream = ?`
 
-// cursorSQL is the statement that stores c: an upsert, or for a zero
+// cursorSQL is the statement that stores network's c: an upsert, or for a zero
 // Position (no cursor at all) a delete. Backfill bounds and Meta share the
 // meta column (see checkpoints.Cursor.StoredMeta).
-func cursorSQL(c checkpoints.Cursor) (string, []any, error) {
+func cursorSQL(network string, c checkpoints.Cursor) (string, []any, error) {
 	if c.Position.IsZero() {
-		return deleteCursorSQL, []any{c.Stream}, nil
+		return deleteCursorSQL, []any{network, c.Stream}, nil
 	}
 	meta, err := c.StoredMeta()
 	if err != nil {
@@ -566,7 +622,7 @@ func cursorSQL(c checkpoints.Cursor) (string, []any, error) {
 	if upd.IsZero() {
 		upd = time.Now()
 	}
-	return upsertCursorSQL, []any{c.Stream, tsArg(c.Position), meta, tsArg(upd)}, nil
+	return upsertCursorSQL, []any{network, c.Stream, tsArg(c.Position), meta, tsArg(upd)}, nil
 }
 
 // tsArg renders t as a naive UTC timestamp literal for CAST(? AS TIMESTAMP),
@@ -599,13 +655,27 @@ func checkIdent(kind, s string) error {
 }
 
 // Network is the network this Sink loads.
-// TODO(networks): scoping is not built yet; every view is the default network's.
-func (s *Sink) Network() string { return models.DefaultNetwork }
+func (s *Sink) Network() string { return s.network }
 
-// ForNetwork is the warehouse as network sees it.
-// TODO(networks): not scoped yet.
-func (s *Sink) ForNetwork(network string) load.Warehouse { return s }
+// ForNetwork is the warehouse as network sees it (load.Warehouse): a Sink
+// over the same instance, pools and table locks whose loads, cursors,
+// runs, changed hours and reads are network's, and whose Query sees only
+// network's rows. A name models.ValidNetworkName refuses makes every
+// write of the view fail.
+func (s *Sink) ForNetwork(network string) load.Warehouse { return s.view(network) }
 
-// ReadNetwork is the read-only warehouse as network sees it.
-// TODO(networks): not scoped yet.
-func (s *Sink) ReadNetwork(network string) load.ReadOnly { return s }
+// ReadNetwork is ForNetwork for a warehouse opened to read (load.ReadOnly).
+func (s *Sink) ReadNetwork(network string) load.ReadOnly { return s.view(network) }
+
+func (s *Sink) view(network string) *Sink {
+	return &Sink{core: s.core, network: network, scoped: true}
+}
+
+// checkNetwork refuses a view of a name that is no network's: the name is
+// written into the warehouse's keys, so it must be one a config can hold.
+func (s *Sink) checkNetwork() error {
+	if !models.ValidNetworkName(s.network) {
+		return fmt.Errorf("duckdb: bad network name %q: use 1-40 of a-z, 0-9, _ and -, not starting with _ or -", s.network)
+	}
+	return nil
+}

@@ -43,6 +43,11 @@ type Tx struct {
 	table   string   // target table, validated identifier
 	columns []string // model columns, in schema order
 	keys    []string
+	// network is the Sink's: every row written must hold it in the
+	// network column, at netIdx (-1: a model without one, which only the
+	// default network may load, unscoped).
+	network string
+	netIdx  int
 	day     string
 	stage   string
 	created bool   // the target table was created by this Tx
@@ -74,8 +79,11 @@ func (s *Sink) Begin(ctx context.Context, t load.Target) (_ load.Tx, err error) 
 	if t.Model == nil {
 		return nil, errors.New("duckdb: Begin without a model")
 	}
+	if err := s.checkNetwork(); err != nil {
+		return nil, err
+	}
 	tx := &Tx{s: s, target: t, id: s.txSeq.Add(1), table: t.Model.Table(), keys: t.Model.Key(), day: t.Model.DayColumn(),
-		version: t.Model.Version(), original: t.Model.Original()}
+		version: t.Model.Version(), original: t.Model.Original(), network: s.network}
 	if err := tx.validateTarget(); err != nil {
 		return nil, err
 	}
@@ -141,6 +149,11 @@ func (tx *Tx) validateTarget() error {
 		if !slices.Contains(tx.columns, k) {
 			return fmt.Errorf("duckdb: %s: key column %q is not in the model's schema", tx.table, k)
 		}
+	}
+	tx.netIdx = slices.Index(tx.columns, models.NetworkColumn)
+	if tx.netIdx < 0 && tx.network != models.DefaultNetwork {
+		return fmt.Errorf("duckdb: %s: the model has no %s column, so only network %s can load it (not %s)",
+			tx.table, models.NetworkColumn, models.DefaultNetwork, tx.network)
 	}
 	for _, c := range [][2]string{{"version", tx.version}, {"original", tx.original}} {
 		if c[1] != "" && !slices.Contains(tx.columns, c[1]) {
@@ -298,10 +311,13 @@ func (tx *Tx) write(ctx context.Context, rec arrow.RecordBatch) error {
 			return fmt.Errorf("record column %d is %s %s, the model's is %s %s", i, f.Name, f.Type, fields[i].Name, fields[i].Type)
 		}
 	}
-	if len(tx.keys) == 1 {
-		i := slices.Index(tx.columns, tx.keys[0])
+	if err := tx.checkNetworkColumn(rec); err != nil {
+		return err
+	}
+	if k := tx.soleKey(); k != "" {
+		i := slices.Index(tx.columns, k)
 		if nulls := rec.Column(i).NullN(); nulls > 0 {
-			return fmt.Errorf("%d rows have a NULL %s (the key)", nulls, tx.keys[0])
+			return fmt.Errorf("%d rows have a NULL %s (the key)", nulls, k)
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -326,6 +342,59 @@ func (tx *Tx) write(ctx context.Context, rec arrow.RecordBatch) error {
 		return tx.flush(ctx)
 	}
 	return nil
+}
+
+// checkNetworkColumn refuses a record holding a row of any network but
+// the Tx's (or none): a load through one network's Sink writes only that
+// network's rows, and replaces and matches keys only among them.
+func (tx *Tx) checkNetworkColumn(rec arrow.RecordBatch) error {
+	if tx.netIdx < 0 {
+		return nil
+	}
+	a, ok := rec.Column(tx.netIdx).(*array.String)
+	if !ok {
+		return fmt.Errorf("record column %s is %s, not a string", models.NetworkColumn, rec.Column(tx.netIdx).DataType())
+	}
+	for i := range a.Len() {
+		if a.IsNull(i) || a.Value(i) != tx.network {
+			got := "NULL"
+			if a.IsValid(i) {
+				got = fmt.Sprintf("%q", a.Value(i))
+			}
+			return fmt.Errorf("row %d has %s %s, but this load is network %s's (a row is written through its own network's Sink)",
+				i, models.NetworkColumn, got, tx.network)
+		}
+	}
+	return nil
+}
+
+// soleKey is the one key column that tells apart the rows of the Tx's
+// network ("" when the key has more, or none): a plain IN on it, within
+// the network, is a hash semi-join where matching the whole key is not.
+func (tx *Tx) soleKey() string {
+	k := tx.keys
+	if tx.netIdx >= 0 && len(k) > 0 && k[0] == models.NetworkColumn {
+		k = k[1:]
+	}
+	if len(k) != 1 || k[0] == models.NetworkColumn {
+		return ""
+	}
+	return k[0]
+}
+
+// inNetwork is the condition (alias: a table's alias or name, "" for
+// none) that keeps the Tx's network's rows; TRUE for a model without a
+// network column. The name was checked by models.ValidNetworkName, so it
+// needs no escaping.
+func (tx *Tx) inNetwork(alias string) string {
+	if tx.netIdx < 0 {
+		return "TRUE"
+	}
+	col := quoteIdent(models.NetworkColumn)
+	if alias != "" {
+		col = alias + "." + col
+	}
+	return col + " = '" + tx.network + "'"
 }
 
 // flushRows is how many rows Write gathers before one INSERT into staging:
@@ -476,10 +545,11 @@ func (tx *Tx) commit(ctx context.Context, cursor *checkpoints.Cursor) (load.Comm
 		}
 		var del sql.Result
 		var err error
-		if len(tx.keys) == 1 {
-			// A plain IN is a hash semi-join; Write refused NULL keys.
-			k := quoteIdent(tx.keys[0])
-			del, err = exec("delete", fmt.Sprintf("DELETE FROM %s WHERE %s IN (SELECT %s FROM %s)", t, k, k, stage))
+		if sk := tx.soleKey(); sk != "" {
+			// A plain IN is a hash semi-join; Write refused NULL keys
+			// and rows of other networks.
+			k := quoteIdent(sk)
+			del, err = exec("delete", fmt.Sprintf("DELETE FROM %s WHERE %s AND %s IN (SELECT %s FROM %s)", t, tx.inNetwork(""), k, k, stage))
 		} else {
 			del, err = exec("delete", fmt.Sprintf("DELETE FROM %s WHERE EXISTS (SELECT 1 FROM %s s WHERE %s)",
 				t, stage, tx.keyConds("s", t)))
@@ -513,7 +583,7 @@ func (tx *Tx) commit(ctx context.Context, cursor *checkpoints.Cursor) (load.Comm
 			return none, err
 		}
 		held, equal = c[0], c[1]
-		if _, err := exec("delete", fmt.Sprintf("DELETE FROM %s WHERE %s >= CAST(? AS DATE) AND %s < CAST(? AS DATE)", t, day, day), from, to); err != nil {
+		if _, err := exec("delete", fmt.Sprintf("DELETE FROM %s WHERE %s AND %s >= CAST(? AS DATE) AND %s < CAST(? AS DATE)", t, tx.inNetwork(""), day, day), from, to); err != nil {
 			return none, err
 		}
 	case models.ReplaceTable:
@@ -522,7 +592,7 @@ func (tx *Tx) commit(ctx context.Context, cursor *checkpoints.Cursor) (load.Comm
 			return none, err
 		}
 		held, equal = c[0], c[1]
-		if _, err := exec("delete", "DELETE FROM "+t); err != nil {
+		if _, err := exec("delete", "DELETE FROM "+t+" WHERE "+tx.inNetwork("")); err != nil {
 			return none, err
 		}
 	}
@@ -530,8 +600,9 @@ func (tx *Tx) commit(ctx context.Context, cursor *checkpoints.Cursor) (load.Comm
 	if set := tx.target.Changes; set != "" && tx.day != "" {
 		// The stage holds only new or changed rows by now (unchanged ones
 		// were dropped above); several rows of a key only repeat an hour.
-		if _, err := exec("changes", fmt.Sprintf(`INSERT INTO _syncd_changed SELECT DISTINCT ?, date_trunc('hour', CAST(%[1]s AS TIMESTAMP))
-			FROM %[2]s WHERE %[1]s IS NOT NULL ON CONFLICT DO NOTHING`, quoteIdent(tx.day), stage), set); err != nil {
+		if _, err := exec("changes", fmt.Sprintf(`INSERT INTO _syncd_changed (network, set_name, hour)
+			SELECT DISTINCT ?, ?, date_trunc('hour', CAST(%[1]s AS TIMESTAMP))
+			FROM %[2]s WHERE %[1]s IS NOT NULL ON CONFLICT DO NOTHING`, quoteIdent(tx.day), stage), tx.network, set); err != nil {
 			return none, err
 		}
 	}
@@ -593,8 +664,8 @@ func (tx *Tx) consume(ctx context.Context) error {
 	if set == "" {
 		return nil
 	}
-	_, err := tx.exec(ctx, "consume", `DELETE FROM _syncd_changed WHERE set_name = ? AND hour >= ? AND hour < ?`,
-		set, tsArg(tx.target.ConsumeFrom), tsArg(tx.target.ConsumeTo))
+	_, err := tx.exec(ctx, "consume", `DELETE FROM _syncd_changed WHERE network = ? AND set_name = ? AND hour >= ? AND hour < ?`,
+		tx.network, set, tsArg(tx.target.ConsumeFrom), tsArg(tx.target.ConsumeTo))
 	return err
 }
 
@@ -602,7 +673,7 @@ func (tx *Tx) consume(ctx context.Context) error {
 // COMMIT of everything the transaction did.
 func (tx *Tx) moveCursorAndCommit(ctx context.Context, cursor *checkpoints.Cursor) error {
 	if cursor != nil {
-		q, args, err := cursorSQL(*cursor)
+		q, args, err := cursorSQL(tx.network, *cursor)
 		if err != nil {
 			return fmt.Errorf("cursor: %w", err)
 		}
@@ -640,10 +711,11 @@ func (tx *Tx) winnersSQL(t string) string {
 // winner equals the row table t holds.
 func (tx *Tx) dropUnchangedSQL(t string) string {
 	stage, same := quoteIdent(tx.stage), tx.sameRow("w", "t")
-	if len(tx.keys) == 1 {
-		k := quoteIdent(tx.keys[0])
-		return fmt.Sprintf(`DELETE FROM %[1]s WHERE %[2]s IN (SELECT w.%[2]s FROM (%[3]s) w JOIN %[4]s t ON t.%[2]s = w.%[2]s AND %[5]s)`,
-			stage, k, tx.winnersSQL(t), t, same)
+	if sk := tx.soleKey(); sk != "" {
+		// Staged rows are all of the Tx's network (Write checked).
+		k := quoteIdent(sk)
+		return fmt.Sprintf(`DELETE FROM %[1]s WHERE %[2]s IN (SELECT w.%[2]s FROM (%[3]s) w JOIN %[4]s t ON %[6]s AND t.%[2]s = w.%[2]s AND %[5]s)`,
+			stage, k, tx.winnersSQL(t), t, same, tx.inNetwork("t"))
 	}
 	keys := make([]string, len(tx.keys))
 	for i, k := range tx.keys {

@@ -1,6 +1,7 @@
 package duckdb
 
 import (
+	gosql "database/sql"
 	"slices"
 	"testing"
 	"time"
@@ -134,6 +135,13 @@ func TestReports(t *testing.T) {
 	})
 	loadRows(t, s, load.Target{Model: models.Offers(), Mode: models.ReplaceTable}, nil, []row{{"id": 1, "title": "Offer One"}, {"id": 2, "title": "Offer Two"}})
 	loadRows(t, s, load.Target{Model: models.Partners(), Mode: models.ReplaceTable}, nil, []row{{"id": 10, "email": "a@x"}, {"id": 11, "email": "b@x"}})
+	// Another network, whose ids are its own: its c1 and offer 1 are not
+	// the default network's.
+	beta := s.ForNetwork("beta").(*Sink)
+	loadRows(t, beta, load.Target{Model: models.Conversions(), Mode: models.Upsert}, nil, []row{
+		{"network": "beta", "id": "c1", "status": "confirmed", "currency": "USD", "offer_id": 1, "partner_id": 10, "revenue": "3", "payouts": "1", "created_at": today.AddDate(0, 0, -1)},
+	})
+	loadRows(t, beta, load.Target{Model: models.Offers(), Mode: models.ReplaceTable}, nil, []row{{"network": "beta", "id": 1, "title": "Beta One"}})
 
 	names := []string{}
 	reports, err := warehousesql.Reports()
@@ -177,22 +185,52 @@ func TestReports(t *testing.T) {
 	d2, d1 := today.AddDate(0, 0, -1).Format("2006-01-02T15:04:05"), today.AddDate(0, 0, -2).Format("2006-01-02T15:04:05")
 	// conversions = confirmed + pending + declined + hold + not_found.
 	eq(t, queryStrings(t, s, q("daily_summary")), []string{
-		d2 + "|EUR|1|1|0|0|0|0|50.00|20.00|30.00",
-		d2 + "|USD|3|2|0|0|0|1|8.50|2.75|5.75",
-		d1 + "|USD|4|1|1|1|1|0|17.00|10.00|7.00",
+		"beta|" + d2 + "|USD|1|1|0|0|0|0|3.00|1.00|2.00",
+		"default|" + d2 + "|EUR|1|1|0|0|0|0|50.00|20.00|30.00",
+		"default|" + d2 + "|USD|3|2|0|0|0|1|8.50|2.75|5.75",
+		"default|" + d1 + "|USD|4|1|1|1|1|0|17.00|10.00|7.00",
 	})
 	eq(t, queryStrings(t, s, q("top_offers")), []string{
-		"1|EUR|Offer One|1|1|50.00|20.00|30.00",
-		"1|USD|Offer One|4|1|17.00|10.00|7.00",
-		"2|USD|Offer Two|2|1|7.50|2.50|5.00",
-		"3|USD|NULL|1|1|1.00|0.25|0.75",
+		"beta|1|USD|Beta One|1|1|3.00|1.00|2.00",
+		"default|1|EUR|Offer One|1|1|50.00|20.00|30.00",
+		"default|1|USD|Offer One|4|1|17.00|10.00|7.00",
+		"default|2|USD|Offer Two|2|1|7.50|2.50|5.00",
+		"default|3|USD|NULL|1|1|1.00|0.25|0.75",
 	})
 	eq(t, queryStrings(t, s, q("top_partners")), []string{
-		"10|EUR|a@x|1|1|50.00|20.00|30.00",
-		"10|USD|a@x|3|1|15.00|9.00|6.00",
-		"11|USD|b@x|3|1|9.50|3.50|6.00",
-		"12|USD|NULL|1|1|1.00|0.25|0.75",
+		"beta|10|USD|NULL|1|1|3.00|1.00|2.00",
+		"default|10|EUR|a@x|1|1|50.00|20.00|30.00",
+		"default|10|USD|a@x|3|1|15.00|9.00|6.00",
+		"default|11|USD|b@x|3|1|9.50|3.50|6.00",
+		"default|12|USD|NULL|1|1|1.00|0.25|0.75",
 	})
+	// A network's view queries only its rows (`syncd report --network`),
+	// the report's views included; the warehouse as opened, every one's.
+	for _, c := range []struct {
+		q    load.Querier
+		want []string
+	}{
+		{beta, []string{"beta|" + d2 + "|USD|1|1|0|0|0|0|3.00|1.00|2.00"}},
+		{s.ForNetwork(models.DefaultNetwork), []string{
+			"default|" + d2 + "|EUR|1|1|0|0|0|0|50.00|20.00|30.00",
+			"default|" + d2 + "|USD|3|2|0|0|0|1|8.50|2.75|5.75",
+			"default|" + d1 + "|USD|4|1|1|1|1|0|17.00|10.00|7.00",
+		}},
+		{s.ForNetwork("gamma"), nil},
+	} {
+		var got []string
+		err := c.q.Query(bg, q("daily_summary"), func(rows *gosql.Rows) error {
+			got = scanStrings(t, rows)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		eq(t, got, c.want)
+	}
+	if got := queryStrings(t, s, "SELECT count(DISTINCT network) FROM conversions"); !slices.Equal(got, []string{"2"}) {
+		t.Errorf("a network's query left its scope on the pool: %v networks", got)
+	}
 	if _, err := warehousesql.Report("nope"); err == nil {
 		t.Fatal("unknown report accepted")
 	}

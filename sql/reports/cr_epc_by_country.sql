@@ -1,7 +1,8 @@
--- CR and EPC per country and currency over the last 30 days, from Affise's own aggregates
+-- CR and EPC per network, country and currency over the last 30 days, from Affise's own aggregates
 -- (stats_daily through the cr_epc_by_country_day view): cr = conversions / clicks,
 -- epc = affiliate payouts / clicks, revenue_per_click = advertiser revenue / clicks.
 SELECT
+    network,
     country,
     currency,
     sum(clicks) AS clicks,
@@ -13,6 +14,6 @@ SELECT
     CAST(sum(payouts) AS DECIMAL(18,2)) AS payouts
 FROM cr_epc_by_country_day
 WHERE day >= current_date - 30
-GROUP BY country, currency
-ORDER BY clicks DESC, country, currency
+GROUP BY network, country, currency
+ORDER BY network, clicks DESC, country, currency
 LIMIT 50;

@@ -1,7 +1,8 @@
--- CR and EPC per offer and currency over the last 30 days, from Affise's own aggregates
+-- CR and EPC per network, offer and currency over the last 30 days, from Affise's own aggregates
 -- (stats_daily through the cr_epc_by_offer_day view): cr = conversions / clicks,
 -- epc = affiliate payouts / clicks, revenue_per_click = advertiser revenue / clicks.
 SELECT
+    network,
     offer_id,
     currency,
     sum(clicks) AS clicks,
@@ -13,6 +14,6 @@ SELECT
     CAST(sum(payouts) AS DECIMAL(18,2)) AS payouts
 FROM cr_epc_by_offer_day
 WHERE day >= current_date - 30
-GROUP BY offer_id, currency
-ORDER BY clicks DESC, offer_id, currency
+GROUP BY network, offer_id, currency
+ORDER BY network, clicks DESC, offer_id, currency
 LIMIT 50;

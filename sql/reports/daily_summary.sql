@@ -1,8 +1,9 @@
--- Revenue, payouts, profit and conversions per UTC day and currency over the
--- last 30 days (money of confirmed + pending + hold conversions, in the row's
+-- Revenue, payouts, profit and conversions per network, UTC day and currency
+-- over the last 30 days (money of confirmed + pending + hold conversions, in the row's
 -- currency; see the daily_revenue view). conversions counts every status:
 -- confirmed + pending + declined + hold + not_found.
 SELECT
+    network,
     day,
     currency,
     sum(conversions) AS conversions,
@@ -16,5 +17,5 @@ SELECT
     CAST(sum(profit) AS DECIMAL(18,2)) AS profit
 FROM daily_revenue
 WHERE day >= current_date - 30
-GROUP BY day, currency
-ORDER BY day DESC, currency;
+GROUP BY network, day, currency
+ORDER BY network, day DESC, currency;

@@ -1,4 +1,4 @@
--- cr_epc_by_country_day: clicks, conversions, CR and EPC per day and country, from
+-- cr_epc_by_country_day: clicks, conversions, CR and EPC per network, day and country, from
 -- stats_daily (Affise's own aggregates). conversions = confirmed + pending +
 -- hold (declined excluded); payouts = affiliate payouts (*_revenue columns),
 -- revenue = advertiser revenue (*_charge columns), profit = revenue - payouts.
@@ -9,10 +9,11 @@
 -- money is in that currency; clicks are the country's whole in each currency's
 -- row (clicks carry no currency), so cr and epc are that currency's share,
 -- and the currencies' cr add up to the country's.
--- requires: stats_daily(day, country, currency, clicks_raw, clicks_uniq, confirmed_count, pending_count, hold_count, declined_count, confirmed_revenue, pending_revenue, hold_revenue, confirmed_charge, pending_charge, hold_charge)
+-- requires: stats_daily(network, day, country, currency, clicks_raw, clicks_uniq, confirmed_count, pending_count, hold_count, declined_count, confirmed_revenue, pending_revenue, hold_revenue, confirmed_charge, pending_charge, hold_charge)
 CREATE OR REPLACE VIEW cr_epc_by_country_day AS
 WITH s AS (
     SELECT
+        network,
         day,
         country,
         currency,
@@ -24,9 +25,10 @@ WITH s AS (
         coalesce(sum(coalesce(confirmed_charge, 0) + coalesce(pending_charge, 0) + coalesce(hold_charge, 0)), 0) AS revenue,
         coalesce(sum(coalesce(confirmed_revenue, 0) + coalesce(pending_revenue, 0) + coalesce(hold_revenue, 0)), 0) AS payouts
     FROM stats_daily
-    GROUP BY 1, 2, 3
+    GROUP BY 1, 2, 3, 4
 )
 SELECT
+    network,
     day,
     country,
     currency,

@@ -36,6 +36,8 @@ import (
 	"strings"
 
 	duckdbdriver "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/syncd/syncd/models"
 )
 
 // ErrRejected marks a statement the guard refuses to run; the rest of the
@@ -67,22 +69,30 @@ func New(db *sql.DB) *Guard { return &Guard{db: db} }
 // transaction rolled back and the connection dropped when read returns.
 // A refused statement returns an error wrapping ErrRejected and runs
 // nothing; other errors are DuckDB's (bad SQL, a missing table, ctx ending)
-// or read's. network "" reads every network.
+// or read's.
 //
-// TODO(networks): net-duckdb makes a network other than "" filter every
-// table to that network's rows; until then such a call is refused.
+// network "" runs stmt over every network's rows; a network's name runs
+// it as if the warehouse held only that network's rows (ScopeToNetwork):
+// its tables, and so the views and reports over them. A name
+// models.ValidNetworkName refuses is an error, and runs nothing.
 func (g *Guard) RunReadOnly(ctx context.Context, network, stmt string, read func(*sql.Rows) error) error {
-	if network != "" {
-		return fmt.Errorf("%w: filtering to network %q is not supported by this build", ErrRejected, network)
-	}
-	return g.RunReadOnlyArgs(ctx, stmt, nil, read)
+	return g.run(ctx, network, stmt, nil, read)
 }
 
 // RunReadOnlyArgs is RunReadOnly for a statement with parameters ($1, $2,
 // ... or ?): args are bound to them as values, never spliced into the
 // text, so the statement the guard checks is the one that runs whatever
 // they hold.
+//
+// It sees every network's rows.
 func (g *Guard) RunReadOnlyArgs(ctx context.Context, stmt string, args []any, read func(*sql.Rows) error) error {
+	return g.run(ctx, "", stmt, args, read)
+}
+
+func (g *Guard) run(ctx context.Context, network, stmt string, args []any, read func(*sql.Rows) error) error {
+	if network != "" && !models.ValidNetworkName(network) {
+		return badNetwork(network)
+	}
 	conn, err := g.conn(ctx)
 	if err != nil {
 		return err
@@ -90,6 +100,11 @@ func (g *Guard) RunReadOnlyArgs(ctx context.Context, stmt string, args []any, re
 	defer release(conn)
 	if _, err := check(ctx, conn, stmt, false); err != nil {
 		return err
+	}
+	if network != "" {
+		if err := ScopeToNetwork(ctx, conn, network); err != nil {
+			return err
+		}
 	}
 	// duckdb-go's BeginTx refuses TxOptions.ReadOnly; DuckDB's own
 	// statement gives the same guarantee.
@@ -106,6 +121,56 @@ func (g *Guard) RunReadOnlyArgs(ctx context.Context, stmt string, args []any, re
 	}
 	return rows.Err()
 }
+
+// ScopeToNetwork makes conn answer as if the warehouse held only network's
+// rows: every table and view of the current database's main schema that
+// has a network column (models.NetworkColumn) is shadowed by a TEMP VIEW of
+// the same name holding only network's rows. DuckDB resolves a name to the
+// temporary catalog first, in a statement and in the views and reports it
+// reads alike, and main.<name> too; only a name qualified with the
+// database's own (<db>.main.<name>) reaches past it. The views stay with
+// conn: the caller must drop the connection afterwards (never hand it
+// back to a pool), as RunReadOnly does. It is how `syncd query --network`
+// and the daemon's query filter, on a DuckDB file and on a lake's
+// catalog alike.
+func ScopeToNetwork(ctx context.Context, conn *sql.Conn, network string) error {
+	if !models.ValidNetworkName(network) {
+		return badNetwork(network)
+	}
+	rows, err := conn.QueryContext(ctx, `SELECT DISTINCT database_name, table_name FROM duckdb_columns()
+		WHERE database_name = current_database() AND schema_name = 'main' AND column_name = ?
+		ORDER BY table_name`, models.NetworkColumn)
+	if err != nil {
+		return fmt.Errorf("scope to network %s: %w", network, err)
+	}
+	var stmts []string
+	for rows.Next() {
+		var db, name string
+		if err := rows.Scan(&db, &name); err != nil {
+			rows.Close()
+			return fmt.Errorf("scope to network %s: %w", network, err)
+		}
+		// The name passed ValidNetworkName: a literal needs no escaping.
+		stmts = append(stmts, fmt.Sprintf("CREATE OR REPLACE TEMP VIEW %s AS SELECT * FROM %s.main.%s WHERE %s = '%s'",
+			quoteIdent(name), quoteIdent(db), quoteIdent(name), quoteIdent(models.NetworkColumn), network))
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("scope to network %s: %w", network, err)
+	}
+	for _, q := range stmts {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("scope to network %s: %w", network, err)
+		}
+	}
+	return nil
+}
+
+func badNetwork(name string) error {
+	return fmt.Errorf("no network can be named %q: a network's name is 1-40 of a-z, 0-9, _ and -, not starting with _ or -", name)
+}
+
+func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
 // Shape is what a statement takes and returns, as DuckDB prepares it:
 // what a client of the extended query protocol asks before it runs one.
