@@ -461,8 +461,15 @@ func (f *file) decode(root *yaml.Node) error {
 				ns.keys.streams[name+"."+n.Content[j].Value] = true
 			}
 		}
-		for name := range f.Streams {
-			ns.configured[name] = true
+		// A shared stream is the network's choice only where it says
+		// enabled: the shared streams: of the example name currency_rates
+		// for its schedule, which must not turn it on for an affiliate key.
+		for name, n := range f.Streams {
+			for j := 0; j+1 < len(n.Content); j += 2 {
+				if n.Content[j].Value == "enabled" {
+					ns.configured[name] = true
+				}
+			}
 		}
 		f.nets = append(f.nets, ns)
 	}

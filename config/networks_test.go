@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -220,5 +221,55 @@ func TestLocalLoadOfNetworks(t *testing.T) {
 	}
 	if _, err := parse([]byte(twoNetworks), env(nil), false); err == nil || !strings.Contains(err.Error(), "networks[0].api.key refers to ${ALPHA_KEY}") {
 		t.Errorf("a full load without the keys: %v", err)
+	}
+}
+
+// The networks: example in config.example.yaml, uncommented, loads over
+// the file's own api: and streams:.
+func TestExampleNetworksLoad(t *testing.T) {
+	data, err := os.ReadFile("../config.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var block []string
+	in := false
+	for _, line := range strings.Split(string(data), "\n") {
+		switch {
+		case line == "# networks:":
+			in = true
+		case in && !strings.HasPrefix(line, "#   "):
+			in = false
+		}
+		if in {
+			block = append(block, strings.TrimPrefix(line, "# "))
+		}
+	}
+	if len(block) < 3 {
+		t.Fatalf("no networks: example in config.example.yaml")
+	}
+	c, err := Parse([]byte(string(data)+strings.Join(block, "\n")+"\n"), env(map[string]string{"AFFISE_API_KEY": "unused-0123", "ALPHA_KEY": "alpha-key-0123", "BETA_KEY": "beta-key-0123"}))
+	if err != nil {
+		t.Fatalf("the example's networks: %v", err)
+	}
+	if got := strings.Join(c.NetworkNames(), ","); got != "alpha,beta" || c.Network("beta").API.Role != "affiliate" || c.Network("alpha").Stream("clicks").Enabled {
+		t.Errorf("networks %s, beta %+v", got, c.Network("beta").API)
+	}
+}
+
+// An admin-only stream named in the shared streams: for its schedule stays
+// off for an affiliate network; the shared enabled: true is that
+// network's choice too, and refused.
+func TestAdminDefaultStreamPerNetwork(t *testing.T) {
+	base := "networks:\n  - name: aff\n    api: {base_url: \"http://x:1\", key: abcd1234, role: affiliate}\n    streams: {partners: {enabled: false}, advertisers: {enabled: false}}\n  - name: adm\n    api: {base_url: \"http://x:2\", key: abcd1234}\n"
+	c, err := Parse([]byte(base+"streams: {currency_rates: {schedule: \"@every 1h\"}}\n"), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Network("aff").Stream("currency_rates").Enabled || !c.Network("adm").Stream("currency_rates").Enabled {
+		t.Errorf("currency_rates: aff %v, adm %v", c.Network("aff").Stream("currency_rates").Enabled, c.Network("adm").Stream("currency_rates").Enabled)
+	}
+	_, err = Parse([]byte(base+"streams: {currency_rates: {enabled: true}}\n"), env(nil))
+	if err == nil || !strings.Contains(err.Error(), "set networks[0].streams.currency_rates.enabled: false for networks[0].api.role affiliate") {
+		t.Errorf("currency_rates enabled for every network: %v", err)
 	}
 }

@@ -45,6 +45,10 @@ engine reading Parquet). Every window of data is committed together with
 its checkpoint, so a sync can be interrupted at any moment and resumed
 without losing or doubling a row.
 
+Several Affise networks share one warehouse when the config lists them
+under networks: (every row carries its network); --network NAME limits
+sync, backfill, check, plan, state, verify, query and report to one or some.
+
 Start with:  syncd check -c syncd.yaml   then   syncd plan   then   syncd sync
 Config reference: config.example.yaml (every key, documented).`,
 		SilenceUsage:  true,
