@@ -110,8 +110,9 @@ func (a *app) tracker() *passview.Tracker {
 // startLoad is what every loading command starts from: per selected
 // network, the selected streams' extractors sharing one client (one
 // request budget) and the network's view of the warehouse, which is open
-// for writing and returned too (closing it closes every view).
-func (a *app) startLoad(ctx context.Context, nets []*config.Network, requested []string, defaultAll bool, opts ...extract.ClientOption) ([]*source, load.Warehouse, error) {
+// for writing and returned too (closing it closes every view). opts, when
+// not nil, gives each network's client its options.
+func (a *app) startLoad(ctx context.Context, nets []*config.Network, requested []string, defaultAll bool, opts func(network string) []extract.ClientOption) ([]*source, load.Warehouse, error) {
 	names, err := a.selectStreams(nets, requested, defaultAll)
 	if err != nil {
 		return nil, nil, err
@@ -126,7 +127,11 @@ func (a *app) startLoad(ctx context.Context, nets []*config.Network, requested [
 			continue
 		}
 		view := wh.ForNetwork(n.Name)
-		src, err := a.newSource(n, names[n.Name], view.Currencies, opts...)
+		var clientOpts []extract.ClientOption
+		if opts != nil {
+			clientOpts = opts(n.Name)
+		}
+		src, err := a.newSource(n, names[n.Name], view.Currencies, clientOpts...)
 		if err != nil {
 			_ = wh.Close()
 			return nil, nil, err

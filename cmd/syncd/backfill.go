@@ -76,7 +76,7 @@ and stream). --network limits it to those networks.`,
 			if from.After(today) {
 				return usagef("--from %s is in the future", fromFlag)
 			}
-			srcs, wh, err := a.startLoad(cmd.Context(), nets, streams, false)
+			srcs, wh, err := a.startLoad(cmd.Context(), nets, streams, false, nil)
 			if err != nil {
 				return err
 			}

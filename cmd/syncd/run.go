@@ -83,7 +83,10 @@ func runDaemon(ctx context.Context, g *globals) error {
 		// the daemon keys its jobs by stream until then.
 		return &config.Error{Msg: "syncd run does not run several networks in this build yet; use syncd sync per network (--network NAME)"}
 	}
-	srcs, wh, err := a.startLoad(ctx, a.cfg.Networks, nil, true, extract.WithObserver(metrics))
+	srcs, wh, err := a.startLoad(ctx, a.cfg.Networks, nil, true, func(network string) []extract.ClientOption {
+		// TODO(networks): metrics.ForNetwork(network) once net-daemon is merged.
+		return []extract.ClientOption{extract.WithObserver(metrics)}
+	})
 	if err != nil {
 		return err
 	}

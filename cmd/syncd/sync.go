@@ -64,7 +64,9 @@ Streams: ` + strings.Join(models.Names(), ", "),
 			if err != nil {
 				return err
 			}
-			srcs, wh, err := a.startLoad(cmd.Context(), nets, streams, true, extract.WithClock(now))
+			srcs, wh, err := a.startLoad(cmd.Context(), nets, streams, true, func(string) []extract.ClientOption {
+				return []extract.ClientOption{extract.WithClock(now)}
+			})
 			if err != nil {
 				return err
 			}

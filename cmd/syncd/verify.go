@@ -126,7 +126,7 @@ conversions count in the total only, as Affise counts them.`,
 				}
 				return printVerify(out, reps, format)
 			}
-			srcs, wh, err := a.startLoad(ctx, nets, []string{"conversions", "stats_daily"}, false)
+			srcs, wh, err := a.startLoad(ctx, nets, []string{"conversions", "stats_daily"}, false, nil)
 			if err != nil {
 				return err
 			}
