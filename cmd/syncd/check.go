@@ -121,6 +121,14 @@ func (a *app) probe(ctx context.Context, src *source) (lines, failed []string) {
 	for _, line := range groupFailures(probeFailures) {
 		lines = append(lines, strings.Replace(line, "FAIL  ", "FAIL  "+label, 1))
 	}
+	if label != "" && len(probeFailures) > 0 {
+		// One entry per network: "network beta: api conversions, clicks".
+		streams := make([]string, len(probeFailures))
+		for i, f := range probeFailures {
+			streams[i] = f.stream
+		}
+		failed = []string{label + "api " + strings.Join(streams, ", ")}
+	}
 	return lines, failed
 }
 
