@@ -273,3 +273,18 @@ func TestAdminDefaultStreamPerNetwork(t *testing.T) {
 		t.Errorf("currency_rates enabled for every network: %v", err)
 	}
 }
+
+// A network may come from the environment alone: name in the file, its
+// whole api from SYNCD_NETWORKS_<NAME>_API_*.
+func TestNetworkAPIFromTheEnvironmentAlone(t *testing.T) {
+	c, err := Parse([]byte("networks:\n  - name: alpha\n  - name: beta\n    api: {base_url: \"http://x:2\", key: abcd1234}\n"), env(map[string]string{
+		"SYNCD_NETWORKS_ALPHA_API_BASE_URL": "http://x:1",
+		"SYNCD_NETWORKS_ALPHA_API_KEY":      "env-key-0123",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := c.Network("alpha").API; a.BaseURL != "http://x:1" || a.Key != "env-key-0123" {
+		t.Errorf("alpha api = %+v", a)
+	}
+}
