@@ -24,14 +24,57 @@ import (
 
 // Config is the whole of syncd.yaml after defaults and validation.
 type Config struct {
-	API       API
+	// Networks are the Affise networks synced into the one warehouse, in
+	// the config's order (networks:); a config with the top-level api:
+	// alone has one, named models.DefaultNetwork. Never empty.
+	Networks  []*Network
 	Warehouse Warehouse
-	Streams   []*Stream // every stream, in models.Names() order
 	HTTP      HTTP
 	Postgres  Postgres
 	Verify    Verify
+}
 
-	keyFrom string // where api.key came from, for messages about it
+// Network is one Affise network: its own API settings and its streams
+// (the shared streams: with the network's own streams: on top).
+type Network struct {
+	Name    string
+	API     API
+	Streams []*Stream // every stream, in models.Names() order
+
+	keys keyNames // which key each setting came from, for messages
+}
+
+// keyNames names the keys a network's settings came from: the network's
+// own (networks[i].api.page_size) where it set them, the shared ones
+// (api.page_size) otherwise.
+type keyNames struct {
+	prefix  string          // "networks[i]."; "" for a config with api: alone
+	api     map[string]bool // api keys the network's api: (or its override) set
+	streams map[string]bool // "clicks" and "clicks.schedule" its streams: set
+	keyFrom string          // where the key came from, for messages about it
+}
+
+func (k keyNames) apiKey(key string) string {
+	if k.api[key] {
+		return k.prefix + "api." + key
+	}
+	return "api." + key
+}
+
+// ownAPIKey is the network's own key even when it did not set it: what a
+// missing setting should be given as.
+func (k keyNames) ownAPIKey(key string) string { return k.prefix + "api." + key }
+
+func (k keyNames) streamKey(stream, key string) string {
+	own := k.streams[stream+"."+key] || (key == "" && k.streams[stream])
+	name := "streams." + stream
+	if own {
+		name = k.prefix + name
+	}
+	if key != "" {
+		name += "." + key
+	}
+	return name
 }
 
 // API is how syncd reaches Affise.
@@ -133,9 +176,33 @@ func errorf(format string, args ...any) error {
 	return &Error{Msg: err.Error(), Err: errors.Unwrap(err)}
 }
 
-// Stream returns the settings of a stream by name (nil if unknown).
-func (c *Config) Stream(name string) *Stream {
-	for _, s := range c.Streams {
+// Network returns the network of that name (nil if there is none).
+func (c *Config) Network(name string) *Network {
+	for _, n := range c.Networks {
+		if n.Name == name {
+			return n
+		}
+	}
+	return nil
+}
+
+// Several says whether the config has more than one network: then what
+// syncd prints names the network of each row.
+func (c *Config) Several() bool { return len(c.Networks) > 1 }
+
+// NetworkNames lists the networks' names, in the config's order.
+func (c *Config) NetworkNames() []string {
+	out := make([]string, len(c.Networks))
+	for i, n := range c.Networks {
+		out[i] = n.Name
+	}
+	return out
+}
+
+// Stream returns the network's settings of a stream by name (nil if
+// unknown).
+func (n *Network) Stream(name string) *Stream {
+	for _, s := range n.Streams {
 		if s.Name == name {
 			return s
 		}
@@ -156,8 +223,31 @@ type file struct {
 	// Streams are decoded one by one into streams: which keys a stream
 	// takes depends on its declaration.
 	Streams map[string]yaml.Node `yaml:"streams"`
+	// Networks are decoded one by one into nets: each over the top-level
+	// api and streams.
+	Networks []networkFile `yaml:"networks"`
 
-	streams []*streamSettings // in models.Registry() order
+	streams     []*streamSettings // in models.Registry() order
+	hasNetworks bool              // networks: is in the file (maybe empty)
+	nets        []*netSettings
+}
+
+// networkFile is one item of networks: as written.
+type networkFile struct {
+	Name    string               `yaml:"name"`
+	API     yaml.Node            `yaml:"api"`
+	Streams map[string]yaml.Node `yaml:"streams"`
+}
+
+// netSettings is one network's settings: the top-level api and streams
+// with the network's own on top, key by key.
+type netSettings struct {
+	name    string
+	api     apiFile
+	streams []*streamSettings
+	keys    keyNames
+	// configured are the streams named in streams: or the network's.
+	configured map[string]bool
 }
 
 type apiFile struct {
@@ -292,22 +382,22 @@ func parse(data []byte, environ []string, local bool) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkEnvNames(vars); err != nil {
+	nets := networkNodes(root)
+	if err := checkEnvNames(vars, nets); err != nil {
 		return nil, err
 	}
 	from := map[string]string{} // dotted key -> the variable it came from
 	// Overrides first: a ${VAR} in a value an override replaces need not
 	// be set (api.key: ${AFFISE_API_KEY} with only SYNCD_API_KEY given).
-	applyEnv(root, lookup, from)
-	if err := expandTree(root, "", expandLookup, from); err != nil {
+	applyEnv(root, nets, lookup, from)
+	if err := expandTree(root, "", expandLookup, from, nets.envName); err != nil {
 		return nil, err
 	}
 	f := defaults()
 	if err := f.decode(root); err != nil {
 		return nil, err
 	}
-	c := f.config()
-	c.keyFrom = from["api.key"]
+	c := f.config(from)
 	if err := c.validate(local); err != nil {
 		return nil, err
 	}
@@ -325,29 +415,83 @@ func parseYAML(data []byte) (*yaml.Node, error) {
 		return &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}, nil
 	}
 	if doc.Content[0].Kind != yaml.MappingNode {
-		return nil, errorf("expected a mapping at the top level (api:, warehouse:, streams:, http:, postgres:, verify:)")
+		return nil, errorf("expected a mapping at the top level (api: or networks:, warehouse:, streams:, http:, postgres:, verify:)")
 	}
 	return blockCopy(doc.Content[0]), nil
 }
 
-// decode fills f from the tree, over its defaults.
+// decode fills f from the tree, over its defaults; each network's
+// settings are the top-level ones with its own decoded on top.
 func (f *file) decode(root *yaml.Node) error {
 	if err := decodeStrict(root, "", f); err != nil {
 		return err
 	}
-	names := make([]string, 0, len(f.Streams))
-	for name := range f.Streams {
+	if err := decodeStreams(f.streams, f.Streams, "streams"); err != nil {
+		return err
+	}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if root.Content[i].Value == "networks" {
+			f.hasNetworks = true
+		}
+	}
+	for i, nf := range f.Networks {
+		prefix := fmt.Sprintf("networks[%d]", i)
+		ns := &netSettings{name: nf.Name, api: f.API, configured: map[string]bool{},
+			keys: keyNames{prefix: prefix + ".", api: map[string]bool{}, streams: map[string]bool{}}}
+		if nf.API.Kind != 0 && nf.API.ShortTag() != "!!null" {
+			if err := decodeStrict(&nf.API, prefix+".api", &ns.api); err != nil {
+				return err
+			}
+			for j := 0; j+1 < len(nf.API.Content); j += 2 {
+				ns.keys.api[nf.API.Content[j].Value] = true
+			}
+		}
+		for _, s := range f.streams {
+			c := *s
+			c.Slices = slices.Clone(s.Slices)
+			ns.streams = append(ns.streams, &c)
+		}
+		if err := decodeStreams(ns.streams, nf.Streams, prefix+".streams"); err != nil {
+			return err
+		}
+		for name, n := range nf.Streams {
+			ns.configured[name] = true
+			ns.keys.streams[name] = true
+			for j := 0; j+1 < len(n.Content); j += 2 {
+				ns.keys.streams[name+"."+n.Content[j].Value] = true
+			}
+		}
+		// A shared stream is the network's choice only where it says
+		// enabled: the shared streams: of the example name currency_rates
+		// for its schedule, which must not turn it on for an affiliate key.
+		for name, n := range f.Streams {
+			for j := 0; j+1 < len(n.Content); j += 2 {
+				if n.Content[j].Value == "enabled" {
+					ns.configured[name] = true
+				}
+			}
+		}
+		f.nets = append(f.nets, ns)
+	}
+	return nil
+}
+
+// decodeStreams decodes the streams written under prefix (streams: or a
+// network's) into the settings of each, which hold what lies below.
+func decodeStreams(settings []*streamSettings, written map[string]yaml.Node, prefix string) error {
+	names := make([]string, 0, len(written))
+	for name := range written {
 		names = append(names, name)
 	}
 	sort.Strings(names)
 	for _, name := range names {
 		if !slices.Contains(models.Names(), name) {
-			return errorf("unknown key streams.%s: no such stream (streams are %s) (see config.example.yaml for every key)", name, strings.Join(models.Names(), ", "))
+			return errorf("unknown key %s.%s: no such stream (streams are %s) (see config.example.yaml for every key)", prefix, name, strings.Join(models.Names(), ", "))
 		}
 	}
-	for _, s := range f.streams {
-		if n, ok := f.Streams[s.decl.Name]; ok {
-			if err := decodeStrict(&n, "streams."+s.decl.Name, s.keys()); err != nil {
+	for _, s := range settings {
+		if n, ok := written[s.decl.Name]; ok {
+			if err := decodeStrict(&n, prefix+"."+s.decl.Name, s.keys()); err != nil {
 				return err
 			}
 		}
@@ -355,12 +499,10 @@ func (f *file) decode(root *yaml.Node) error {
 	return nil
 }
 
-func (f *file) config() *Config {
-	a := f.API
+// config builds the Config; from (dotted key -> variable) says where each
+// network's key came from.
+func (f *file) config(from map[string]string) *Config {
 	c := &Config{
-		API: API{BaseURL: a.BaseURL, Key: a.Key, Timezone: a.Timezone, PageSize: int(a.PageSize),
-			RequestsPerSecond: float64(a.RequestsPerSecond), Concurrency: int(a.Concurrency),
-			Timeout: time.Duration(a.Timeout), Role: a.Role, MaxRetries: int(a.MaxRetries)},
 		Warehouse: f.Warehouse,
 		HTTP:      f.HTTP,
 		Postgres:  f.Postgres,
@@ -370,16 +512,33 @@ func (f *file) config() *Config {
 	if c.Warehouse.Kind == "parquet" && c.Warehouse.Path == defaultDuckDBPath {
 		c.Warehouse.Path = defaultLakePath
 	}
-	for _, s := range f.streams {
-		enabled := bool(s.Enabled)
-		if _, configured := f.Streams[s.decl.Name]; !configured && s.decl.Defaults.AdminDefault && a.Role != "admin" {
-			// On by default only where Affise serves it, so a config
-			// written before the stream existed keeps working.
-			enabled = false
+	nets := f.nets
+	if !f.hasNetworks {
+		configured := map[string]bool{}
+		for name := range f.Streams {
+			configured[name] = true
 		}
-		c.Streams = append(c.Streams, &Stream{Name: s.decl.Name, Enabled: enabled, Schedule: s.Schedule,
-			StartDate: time.Time(s.StartDate), Lookback: time.Duration(s.Lookback), Slices: s.Slices,
-			SettleWindow: time.Duration(s.SettleWindow)})
+		nets = []*netSettings{{name: models.DefaultNetwork, api: f.API, streams: f.streams, configured: configured}}
+	}
+	for _, ns := range nets {
+		a := ns.api
+		n := &Network{Name: ns.name, keys: ns.keys,
+			API: API{BaseURL: a.BaseURL, Key: a.Key, Timezone: a.Timezone, PageSize: int(a.PageSize),
+				RequestsPerSecond: float64(a.RequestsPerSecond), Concurrency: int(a.Concurrency),
+				Timeout: time.Duration(a.Timeout), Role: a.Role, MaxRetries: int(a.MaxRetries)}}
+		n.keys.keyFrom = from[n.keys.apiKey("key")]
+		for _, s := range ns.streams {
+			enabled := bool(s.Enabled)
+			if !ns.configured[s.decl.Name] && s.decl.Defaults.AdminDefault && a.Role != "admin" {
+				// On by default only where Affise serves it, so a config
+				// written before the stream existed keeps working.
+				enabled = false
+			}
+			n.Streams = append(n.Streams, &Stream{Name: s.decl.Name, Enabled: enabled, Schedule: s.Schedule,
+				StartDate: time.Time(s.StartDate), Lookback: time.Duration(s.Lookback), Slices: s.Slices,
+				SettleWindow: time.Duration(s.SettleWindow)})
+		}
+		c.Networks = append(c.Networks, n)
 	}
 	return c
 }
@@ -423,44 +582,37 @@ var s3Bucket = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 var earliestStart = time.Date(2010, 1, 1, 0, 0, 0, 0, time.UTC)
 
 func (c *Config) validate(local bool) error {
-	a := &c.API
-	if local {
-		// Checked when a command talks to the API.
-	} else if a.BaseURL == "" {
-		return errorf("api.base_url is missing (the API address of your network, e.g. https://api-yournetwork.affise.com)")
+	if len(c.Networks) == 0 {
+		return errorf("networks: the list is empty; name at least one network (or remove networks: and use api: alone)")
 	}
-	if err := checkBaseURL(a.BaseURL, local); err != nil {
-		return err
-	}
-	if !local {
-		if strings.TrimSpace(a.Key) == "" {
-			return errorf("api.key is missing (set AFFISE_API_KEY or SYNCD_API_KEY, or api.key)")
+	seen := map[string]string{} // environment name -> network
+	for i, n := range c.Networks {
+		if len(c.Networks) > 1 || n.keys.prefix != "" {
+			key := fmt.Sprintf("networks[%d].name", i)
+			switch prev, dup := seen[envPart(n.Name)]; {
+			case n.Name == "":
+				return errorf("%s is missing (lowercase a-z, 0-9, '_' and '-', e.g. %s: alpha)", key, key)
+			case !models.ValidNetworkName(n.Name):
+				return errorf("%s %q: use lowercase a-z, 0-9, '_' and '-' (1 to 40 characters, not starting with '_' or '-')", key, n.Name)
+			case dup && prev == n.Name:
+				return errorf("networks: %q given twice", n.Name)
+			case dup:
+				return errorf("networks: %q and %q share the environment prefix SYNCD_NETWORKS_%s_; rename one", prev, n.Name, envPart(n.Name))
+			}
+			seen[envPart(n.Name)] = n.Name
 		}
-		if err := extract.CheckKey(a.Key); err != nil {
-			return errorf("api.key%s %v", c.keySource(), err)
+		if err := n.validate(local); err != nil {
+			return err
 		}
 	}
-	var err error
-	if a.Location, err = time.LoadLocation(a.Timezone); err != nil {
-		return errorf("api.timezone: %q is not a time zone name like UTC or Europe/Berlin", a.Timezone)
-	}
-	if a.PageSize < 1 || a.PageSize > 500 {
-		return errorf("api.page_size: %d is outside 1..500 (Affise's maximum is 500)", a.PageSize)
-	}
-	if a.RequestsPerSecond <= 0 || a.RequestsPerSecond > 1000 {
-		return errorf("api.requests_per_second: %v must be above 0 and at most 1000", a.RequestsPerSecond)
-	}
-	if a.Concurrency < 1 || a.Concurrency > 64 {
-		return errorf("api.concurrency: %d is outside 1..64", a.Concurrency)
-	}
-	if a.Timeout <= 0 {
-		return errorf("api.timeout must be above 0")
-	}
-	if a.MaxRetries < 0 || a.MaxRetries > 100 {
-		return errorf("api.max_retries: %d is outside 0..100", a.MaxRetries)
-	}
-	if a.Role != "admin" && a.Role != "affiliate" {
-		return errorf("api.role: %q must be admin or affiliate", a.Role)
+	// One table per stream holds every network's rows: stats_daily's
+	// columns are its slices, so they are the same for all.
+	for _, n := range c.Networks[1:] {
+		first := c.Networks[0]
+		if !slices.Equal(n.Stream("stats_daily").Slices, first.Stream("stats_daily").Slices) {
+			return errorf("%s: %v differ from network %s's %v; every network shares the stats_daily table, so set the slices once under the shared streams:",
+				n.keys.streamKey("stats_daily", "slices"), n.Stream("stats_daily").Slices, first.Name, first.Stream("stats_daily").Slices)
+		}
 	}
 	// Which kinds this build can open is load/warehouse's to say.
 	if c.Warehouse.Kind != "duckdb" && c.Warehouse.Kind != "parquet" {
@@ -489,71 +641,120 @@ func (c *Config) validate(local bool) error {
 			return errorf("verify.days: %d is outside 1..366", v.Days)
 		}
 	}
-	if err := c.Postgres.check(local); err != nil {
+	return c.Postgres.check(local)
+}
+
+// validate checks one network's api and streams; each error names the key
+// the bad value came from (the network's own, or the shared one).
+func (n *Network) validate(local bool) error {
+	a, k := &n.API, n.keys
+	if local {
+		// Checked when a command talks to the API.
+	} else if a.BaseURL == "" {
+		return errorf("%s is missing (the API address of your network, e.g. https://api-yournetwork.affise.com)", k.ownAPIKey("base_url"))
+	}
+	if err := checkBaseURL(k.apiKey("base_url"), a.BaseURL, local); err != nil {
 		return err
+	}
+	if !local {
+		if strings.TrimSpace(a.Key) == "" {
+			if k.prefix == "" {
+				return errorf("api.key is missing (set AFFISE_API_KEY or SYNCD_API_KEY, or api.key)")
+			}
+			return errorf("%s is missing (set %s, or %s)", k.ownAPIKey("key"), networkEnvName(n.Name, "key"), k.ownAPIKey("key"))
+		}
+		if err := extract.CheckKey(a.Key); err != nil {
+			return errorf("%s%s %v", k.apiKey("key"), n.keySource(), err)
+		}
+	}
+	var err error
+	if a.Location, err = time.LoadLocation(a.Timezone); err != nil {
+		return errorf("%s: %q is not a time zone name like UTC or Europe/Berlin", k.apiKey("timezone"), a.Timezone)
+	}
+	if a.PageSize < 1 || a.PageSize > 500 {
+		return errorf("%s: %d is outside 1..500 (Affise's maximum is 500)", k.apiKey("page_size"), a.PageSize)
+	}
+	if a.RequestsPerSecond <= 0 || a.RequestsPerSecond > 1000 {
+		return errorf("%s: %v must be above 0 and at most 1000", k.apiKey("requests_per_second"), a.RequestsPerSecond)
+	}
+	if a.Concurrency < 1 || a.Concurrency > 64 {
+		return errorf("%s: %d is outside 1..64", k.apiKey("concurrency"), a.Concurrency)
+	}
+	if a.Timeout <= 0 {
+		return errorf("%s must be above 0", k.apiKey("timeout"))
+	}
+	if a.MaxRetries < 0 || a.MaxRetries > 100 {
+		return errorf("%s: %d is outside 0..100", k.apiKey("max_retries"), a.MaxRetries)
+	}
+	if a.Role != "admin" && a.Role != "affiliate" {
+		return errorf("%s: %q must be admin or affiliate", k.apiKey("role"), a.Role)
 	}
 	tomorrow := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, 1)
 	enabled := 0
-	for _, s := range c.Streams {
-		key := "streams." + s.Name
+	for _, s := range n.Streams {
+		key := func(sub string) string { return k.streamKey(s.Name, sub) }
 		if !s.Enabled {
 			continue
 		}
 		enabled++
 		if _, err := cron.ParseStandard(s.Schedule); err != nil {
-			return errorf("%s.schedule: %q is not a cron spec or @every duration (%v)", key, s.Schedule, err)
+			return errorf("%s: %q is not a cron spec or @every duration (%v)", key("schedule"), s.Schedule, err)
 		}
 		if !s.StartDate.IsZero() {
 			if s.StartDate.Before(earliestStart) {
-				return errorf("%s.start_date: %s is before 2010-01-01", key, s.StartDate.Format(time.DateOnly))
+				return errorf("%s: %s is before 2010-01-01", key("start_date"), s.StartDate.Format(time.DateOnly))
 			}
 			if !s.StartDate.Before(tomorrow) {
-				return errorf("%s.start_date: %s is in the future", key, s.StartDate.Format(time.DateOnly))
+				return errorf("%s: %s is in the future", key("start_date"), s.StartDate.Format(time.DateOnly))
 			}
 		}
 		if s.Lookback > 90*24*time.Hour {
-			return errorf("%s.lookback: %s is more than 90 days", key, s.Lookback)
+			return errorf("%s: %s is more than 90 days", key("lookback"), s.Lookback)
 		}
 		d, err := models.Lookup(s.Name)
 		if err != nil {
-			return errorf("%s: %v", key, err)
+			return errorf("%s: %v", key(""), err)
 		}
 		if d.Defaults.Slices != nil {
 			if _, err := d.Model(s.Slices); err != nil {
-				return errorf("%s.slices: %v", key, err)
+				return errorf("%s: %v", key("slices"), err)
 			}
 		}
 		if d.Defaults.SettleWindow != 0 && (s.SettleWindow < 0 || s.SettleWindow > 366*24*time.Hour) {
-			return errorf("%s.settle_window: %s is outside 0..366 days (0 turns the re-read off)", key, s.SettleWindow)
+			return errorf("%s: %s is outside 0..366 days (0 turns the re-read off)", key("settle_window"), s.SettleWindow)
 		}
 		if a.Role == "affiliate" && d.AdminOnly {
-			return errorf("%s: Affise serves %s to admin keys only; set %s.enabled: false for api.role affiliate", key, s.Name, key)
+			own := k.prefix + "streams." + s.Name
+			return errorf("%s: Affise serves %s to admin keys only; set %s.enabled: false for %s affiliate", key(""), s.Name, own, k.apiKey("role"))
 		}
 	}
 	if enabled == 0 {
+		if k.prefix != "" {
+			return errorf("network %s: every stream is disabled; enable at least one under streams: or %sstreams:", n.Name, k.prefix)
+		}
 		return errorf("every stream is disabled; enable at least one under streams:")
 	}
 	return nil
 }
 
-// keySource is " (from X)" when api.key came from a variable.
-func (c *Config) keySource() string {
-	if c.keyFrom == "" {
+// keySource is " (from X)" when the key came from a variable.
+func (n *Network) keySource() string {
+	if n.keys.keyFrom == "" {
 		return ""
 	}
-	return " (from " + c.keyFrom + ")"
+	return " (from " + n.keys.keyFrom + ")"
 }
 
-func checkBaseURL(raw string, local bool) error {
+func checkBaseURL(key, raw string, local bool) error {
 	if raw == "" && local {
 		return nil
 	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return errorf("api.base_url: %q is not an http(s) URL", raw)
+		return errorf("%s: %q is not an http(s) URL", key, raw)
 	}
 	if u.User != nil || u.RawQuery != "" {
-		return errorf("api.base_url must not carry credentials or a query; put the key in api.key")
+		return errorf("%s must not carry credentials or a query; put the key in %s", key, strings.TrimSuffix(key, "base_url")+"key")
 	}
 	return nil
 }

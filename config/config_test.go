@@ -28,17 +28,17 @@ func TestExampleLoadsAndValidates(t *testing.T) {
 	if err != nil {
 		t.Fatalf("config.example.yaml: %v", err)
 	}
-	if c.API.Key != "k1234567" || c.API.PageSize != 500 || c.API.RequestsPerSecond != 3 || c.API.Timeout != time.Minute {
-		t.Errorf("api = %+v", c.API)
+	if c.Networks[0].API.Key != "k1234567" || c.Networks[0].API.PageSize != 500 || c.Networks[0].API.RequestsPerSecond != 3 || c.Networks[0].API.Timeout != time.Minute {
+		t.Errorf("api = %+v", c.Networks[0].API)
 	}
-	if got := c.Stream("conversions"); got.Lookback != 6*time.Hour || !got.StartDate.IsZero() || got.Schedule != "@every 15m" {
+	if got := c.Networks[0].Stream("conversions"); got.Lookback != 6*time.Hour || !got.StartDate.IsZero() || got.Schedule != "@every 15m" {
 		t.Errorf("conversions = %+v", got)
 	}
-	if got := c.Stream("stats_daily"); strings.Join(got.Slices, ",") != "day,offer,partner,country" || got.Lookback != 7*24*time.Hour {
+	if got := c.Networks[0].Stream("stats_daily"); strings.Join(got.Slices, ",") != "day,offer,partner,country" || got.Lookback != 7*24*time.Hour {
 		t.Errorf("stats_daily = %+v", got)
 	}
-	if len(c.Streams) != len(models.Names()) {
-		t.Errorf("%d streams", len(c.Streams))
+	if len(c.Networks[0].Streams) != len(models.Names()) {
+		t.Errorf("%d streams", len(c.Networks[0].Streams))
 	}
 	// Every key the loader accepts is documented in the example.
 	for _, k := range Keys() {
@@ -61,17 +61,17 @@ func TestEnvironmentOverridesAndExpansion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.API.Key != "fromvar-0123" || c.API.Location.String() != "Europe/Berlin" || c.Warehouse.Path != "/tmp/x.duckdb" {
-		t.Errorf("api = %+v, warehouse = %+v", c.API, c.Warehouse)
+	if c.Networks[0].API.Key != "fromvar-0123" || c.Networks[0].API.Location.String() != "Europe/Berlin" || c.Warehouse.Path != "/tmp/x.duckdb" {
+		t.Errorf("api = %+v, warehouse = %+v", c.Networks[0].API, c.Warehouse)
 	}
-	if c.Stream("clicks").Enabled || c.Stream("clicks").Lookback != 60*time.Hour {
-		t.Errorf("clicks = %+v", c.Stream("clicks"))
+	if c.Networks[0].Stream("clicks").Enabled || c.Networks[0].Stream("clicks").Lookback != 60*time.Hour {
+		t.Errorf("clicks = %+v", c.Networks[0].Stream("clicks"))
 	}
-	if strings.Join(c.Stream("stats_daily").Slices, ",") != "day,offer" {
-		t.Errorf("slices = %v", c.Stream("stats_daily").Slices)
+	if strings.Join(c.Networks[0].Stream("stats_daily").Slices, ",") != "day,offer" {
+		t.Errorf("slices = %v", c.Networks[0].Stream("stats_daily").Slices)
 	}
 	c, err = Parse([]byte(yaml), env(map[string]string{"K": "a", "SYNCD_API_KEY": "override-0123"}))
-	if err != nil || c.API.Key != "override-0123" {
+	if err != nil || c.Networks[0].API.Key != "override-0123" {
 		t.Fatalf("SYNCD_API_KEY did not win: %v %v", c, err)
 	}
 }
@@ -161,14 +161,14 @@ func TestAdminDefaultStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Stream("currency_rates").Enabled {
+	if c.Networks[0].Stream("currency_rates").Enabled {
 		t.Error("currency_rates is on for an affiliate key")
 	}
 	if _, err := Parse([]byte(base+"  currency_rates: {enabled: true}\n"), env(nil)); err == nil || !strings.Contains(err.Error(), "streams.currency_rates") {
 		t.Errorf("currency_rates enabled for an affiliate key: %v", err)
 	}
 	c, err = Parse([]byte("api:\n  base_url: http://127.0.0.1:1\n  key: abcd1234\n"), env(nil))
-	if err != nil || !c.Stream("currency_rates").Enabled {
+	if err != nil || !c.Networks[0].Stream("currency_rates").Enabled {
 		t.Errorf("currency_rates for an admin key: %v", err)
 	}
 }
@@ -193,8 +193,8 @@ func TestLocalLoadNeedsNoAPISecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.API.Concurrency != 4 || c.Warehouse.Path != "/tmp/w.duckdb" {
-		t.Errorf("local load lost settings: %+v %+v", c.API, c.Warehouse)
+	if c.Networks[0].API.Concurrency != 4 || c.Warehouse.Path != "/tmp/w.duckdb" {
+		t.Errorf("local load lost settings: %+v %+v", c.Networks[0].API, c.Warehouse)
 	}
 	if _, err := parse([]byte(yaml), env(nil), false); err == nil {
 		t.Error("a full load accepted unset ${KEY}")
@@ -209,8 +209,8 @@ func TestEnvOverrideReplacesUnsetVariable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.API.Key != "from-syncd-api-key" || c.Warehouse.Path != "/tmp/w.duckdb" {
-		t.Errorf("api.key %q, warehouse.path %q", c.API.Key, c.Warehouse.Path)
+	if c.Networks[0].API.Key != "from-syncd-api-key" || c.Warehouse.Path != "/tmp/w.duckdb" {
+		t.Errorf("api.key %q, warehouse.path %q", c.Networks[0].API.Key, c.Warehouse.Path)
 	}
 	// Without the override the unset variable is still an error.
 	_, err = Parse([]byte(yaml), env(map[string]string{"SYNCD_API_KEY": "from-syncd-api-key"}))

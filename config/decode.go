@@ -103,9 +103,9 @@ func indexLines(n *yaml.Node, path string, at map[int]string) {
 			indexLines(c, path, at)
 		}
 	case yaml.SequenceNode:
-		for _, c := range n.Content {
-			at[c.Line] = path
-			indexLines(c, path, at)
+		for i, c := range n.Content {
+			at[c.Line] = itemPath(path, i)
+			indexLines(c, itemPath(path, i), at)
 		}
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -152,6 +152,15 @@ func explain(errs []string, at map[int]string) error {
 	default:
 		return errorf("%s: expected a single value, got a list", key)
 	}
+}
+
+// itemPath is the key of a list's item: networks[1] for the networks, each
+// a section of its own; any other list's items are its key's.
+func itemPath(path string, i int) string {
+	if path == "networks" {
+		return fmt.Sprintf("%s[%d]", path, i)
+	}
+	return path
 }
 
 func join(path, key string) string {
@@ -319,8 +328,8 @@ func fieldKeys(prefix string, t reflect.Type) []string {
 		switch {
 		case opts == "inline":
 			keys = append(keys, fieldKeys(prefix, f.Type)...)
-		case name == "" || name == "-" || f.Type.Kind() == reflect.Map:
-			// Not a key, or keys decoded on their own (streams).
+		case name == "" || name == "-" || f.Type.Kind() == reflect.Map || (f.Type.Kind() == reflect.Slice && derefKind(f.Type.Elem()) == reflect.Struct):
+			// Not a key, or keys decoded on their own (streams, networks).
 		case derefKind(f.Type) == reflect.Struct && !reflect.PointerTo(deref(f.Type)).Implements(unmarshaler):
 			keys = append(keys, fieldKeys(join(prefix, name), f.Type)...)
 		default:

@@ -36,14 +36,14 @@ func TestValuesReadAsText(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.API.PageSize != 100 || c.API.Concurrency != 7 || c.API.RequestsPerSecond != 2.5 {
-		t.Errorf("api = %+v", c.API)
+	if c.Networks[0].API.PageSize != 100 || c.Networks[0].API.Concurrency != 7 || c.Networks[0].API.RequestsPerSecond != 2.5 {
+		t.Errorf("api = %+v", c.Networks[0].API)
 	}
-	if c.Stream("clicks").Enabled || c.Stream("offers").Enabled || c.Stream("conversions").Lookback != 26*time.Hour {
-		t.Errorf("clicks %+v, offers %+v, conversions %+v", c.Stream("clicks"), c.Stream("offers"), c.Stream("conversions"))
+	if c.Networks[0].Stream("clicks").Enabled || c.Networks[0].Stream("offers").Enabled || c.Networks[0].Stream("conversions").Lookback != 26*time.Hour {
+		t.Errorf("clicks %+v, offers %+v, conversions %+v", c.Networks[0].Stream("clicks"), c.Networks[0].Stream("offers"), c.Networks[0].Stream("conversions"))
 	}
-	if strings.Join(c.Stream("stats_daily").Slices, ",") != "day,offer" {
-		t.Errorf("slices = %v", c.Stream("stats_daily").Slices)
+	if strings.Join(c.Networks[0].Stream("stats_daily").Slices, ",") != "day,offer" {
+		t.Errorf("slices = %v", c.Networks[0].Stream("stats_daily").Slices)
 	}
 }
 
@@ -57,10 +57,10 @@ func TestRepeatsAndAnchors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.API.PageSize != 20 || c.API.Concurrency != 5 || c.API.Key != "abcd1234" {
-		t.Errorf("api = %+v", c.API)
+	if c.Networks[0].API.PageSize != 20 || c.Networks[0].API.Concurrency != 5 || c.Networks[0].API.Key != "abcd1234" {
+		t.Errorf("api = %+v", c.Networks[0].API)
 	}
-	if o, p, a := c.Stream("offers"), c.Stream("partners"), c.Stream("advertisers"); o.Schedule != "@every 1h" || p.Schedule != "@every 2h" || a.Schedule != "@every 1h" || a.Enabled {
+	if o, p, a := c.Networks[0].Stream("offers"), c.Networks[0].Stream("partners"), c.Networks[0].Stream("advertisers"); o.Schedule != "@every 1h" || p.Schedule != "@every 2h" || a.Schedule != "@every 1h" || a.Enabled {
 		t.Errorf("offers %+v, partners %+v, advertisers %+v", o, p, a)
 	}
 }

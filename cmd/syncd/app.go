@@ -64,7 +64,10 @@ func newApp(g *globals, loadConfig func(string) (*config.Config, error)) (*app, 
 	if err := warehouse.Check(cfg.Warehouse); err != nil {
 		return nil, err
 	}
-	g.apiKey = cfg.API.Key
+	g.apiKeys = g.apiKeys[:0]
+	for _, n := range cfg.Networks {
+		g.apiKeys = append(g.apiKeys, n.API.Key)
+	}
 	g.pgPassword = cfg.Postgres.Password
 	log, line, err := newLogger(g.logLevel, g.redact)
 	if err != nil {
@@ -104,11 +107,13 @@ func (a *app) tracker() *passview.Tracker {
 	return passview.NewTracker(a.line, nil)
 }
 
-// startLoad is what every loading command starts from: the selected
-// streams' extractors, sharing one client and so one request budget, and the
-// warehouse open for writing.
-func (a *app) startLoad(ctx context.Context, requested []string, defaultAll bool, opts ...extract.ClientOption) (*source, load.Warehouse, error) {
-	names, err := a.selectStreams(requested, defaultAll)
+// startLoad is what every loading command starts from: per selected
+// network, the selected streams' extractors sharing one client (one
+// request budget) and the network's view of the warehouse, which is open
+// for writing and returned too (closing it closes every view). opts, when
+// not nil, gives each network's client its options.
+func (a *app) startLoad(ctx context.Context, nets []*config.Network, requested []string, defaultAll bool, opts func(network string) []extract.ClientOption) ([]*source, load.Warehouse, error) {
+	names, err := a.selectStreams(nets, requested, defaultAll)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -116,10 +121,23 @@ func (a *app) startLoad(ctx context.Context, requested []string, defaultAll bool
 	if err != nil {
 		return nil, nil, err
 	}
-	src, err := a.newSource(names, wh.Currencies, opts...)
-	if err != nil {
-		_ = wh.Close()
-		return nil, nil, err
+	var srcs []*source
+	for _, n := range nets {
+		if len(names[n.Name]) == 0 {
+			continue
+		}
+		view := wh.ForNetwork(n.Name)
+		var clientOpts []extract.ClientOption
+		if opts != nil {
+			clientOpts = opts(n.Name)
+		}
+		src, err := a.newSource(n, names[n.Name], view.Currencies, clientOpts...)
+		if err != nil {
+			_ = wh.Close()
+			return nil, nil, err
+		}
+		src.sink = view
+		srcs = append(srcs, src)
 	}
-	return src, wh, nil
+	return srcs, wh, nil
 }

@@ -144,12 +144,20 @@ func absLocation(loc string) (string, error) {
 	return abs, nil
 }
 
-// lakeModels are the tables of the enabled streams: a disabled stream
-// writes no files, and a DuckDB view over none fails.
+// lakeModels are the tables of the streams enabled in any network: a
+// stream disabled everywhere writes no files, and a DuckDB view over none
+// fails. (The config holds every network to the same stats_daily slices.)
 func lakeModels(cfg *config.Config) ([]models.Model, error) {
 	var ms []models.Model
-	for _, s := range cfg.Streams {
-		if !s.Enabled {
+	for _, name := range models.Names() {
+		var s *config.Stream
+		for _, n := range cfg.Networks {
+			if ns := n.Stream(name); ns != nil && ns.Enabled {
+				s = ns
+				break
+			}
+		}
+		if s == nil {
 			continue
 		}
 		decl, err := models.Lookup(s.Name)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/syncd/syncd/config"
@@ -53,7 +54,11 @@ func run(ctx context.Context, args []string) int {
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintln(os.Stderr, "syncd: "+g.redact(err.Error()))
+	// One line per failure (several networks' passes fail one by one),
+	// each as the one line a single failure always was.
+	for _, line := range strings.Split(g.redact(err.Error()), "\n") {
+		fmt.Fprintln(os.Stderr, "syncd: "+line)
+	}
 	return exitCode(err)
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/syncd/syncd/checkpoints"
+	"github.com/syncd/syncd/config"
 	"github.com/syncd/syncd/daemon"
 	"github.com/syncd/syncd/extract"
 	"github.com/syncd/syncd/load"
@@ -24,10 +25,10 @@ import (
 )
 
 func newPlanCmd(g *globals) *cobra.Command {
-	var streams []string
+	var streams, networks []string
 	var format, clock string
 	cmd := &cobra.Command{
-		Use:   "plan [--stream a,b] [--format table|json]",
+		Use:   "plan [--stream a,b] [--network a,b] [--format table|json]",
 		Short: "Show what the next sync pass of each stream would do, without calling the API",
 		Long: `Show what the next incremental pass of each enabled stream (or those given
 with --stream) would do, planned exactly as ` + "`syncd sync`" + ` plans it now, from the
@@ -50,9 +51,14 @@ stored checkpoints, but without a single request to Affise:
 The currencies come from the warehouse, never from the API. While ` + "`syncd run`" + `
 holds a DuckDB warehouse, the plan comes from the daemon (GET /api/plan on
 http.listen). A stream whose checkpoint is in the future plans nothing:
-sync refuses it until the checkpoint is moved (see syncd state).`,
+sync refuses it until the checkpoint is moved (see syncd state).
+
+With several networks (networks: in the config) each network's streams are
+planned from its own checkpoints, with a network column first; --network
+plans only those networks.`,
 		Example: `  syncd plan
   syncd plan --stream conversions
+  syncd plan --network beta
   syncd plan --format json | jq '.[] | {stream, windows, estimated_requests}'`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if format != "table" && format != "json" {
@@ -66,11 +72,15 @@ sync refuses it until the checkpoint is moved (see syncd state).`,
 			if err != nil {
 				return err
 			}
-			names, err := a.selectStreams(streams, true)
+			nets, err := a.selectNetworks(networks)
 			if err != nil {
 				return err
 			}
-			rows, err := a.planRows(cmd.Context(), names, now().UTC())
+			names, err := a.selectStreams(nets, streams, true)
+			if err != nil {
+				return err
+			}
+			rows, err := a.planRows(cmd.Context(), nets, names, now().UTC())
 			if err != nil {
 				return err
 			}
@@ -78,6 +88,7 @@ sync refuses it until the checkpoint is moved (see syncd state).`,
 		},
 	}
 	cmd.Flags().StringSliceVar(&streams, "stream", nil, "streams to plan (comma-separated; default: every enabled stream)")
+	cmd.Flags().StringSliceVar(&networks, "network", nil, networkFlag)
 	cmd.Flags().StringVar(&format, "format", "table", "output: table or json")
 	cmd.Flags().StringVar(&clock, "clock", "", "plan as if the clock read this instant (RFC3339)")
 	_ = cmd.Flags().MarkHidden("clock")
@@ -86,7 +97,10 @@ sync refuses it until the checkpoint is moved (see syncd state).`,
 
 // planRow is one stream's next pass as syncd plan shows it.
 type planRow struct {
-	Stream string `json:"stream"`
+	// Network is the stream's network; "" (and no column) for a config
+	// with one network.
+	Network string `json:"network,omitempty"`
+	Stream  string `json:"stream"`
 	// Cursor is the stored checkpoint; zero when the stream never ran.
 	Cursor   time.Time `json:"cursor,omitzero"`
 	StartsAt string    `json:"starts_at,omitempty"`
@@ -120,44 +134,53 @@ type planReader interface {
 	LastRuns(ctx context.Context) ([]load.LastRun, error)
 }
 
-// planRows plans names locally, or asks the daemon that holds the DuckDB
-// warehouse.
-func (a *app) planRows(ctx context.Context, names []string, now time.Time) ([]planRow, error) {
+// planRows plans the streams names[network] of each network of nets
+// locally, or asks the daemon that holds the DuckDB warehouse.
+func (a *app) planRows(ctx context.Context, nets []*config.Network, names map[string][]string, now time.Time) ([]planRow, error) {
 	ro, err := warehouse.OpenReadOnly(ctx, a.cfg.Warehouse)
 	locked := daemonHolds(err)
 	switch {
 	case locked != nil:
-		return a.remotePlan(ctx, names, locked)
+		return a.remotePlan(ctx, nets, names, locked)
 	case errors.Is(err, load.ErrNoWarehouse) || errors.Is(err, lake.ErrNoLake):
 		// Nothing synced yet: every stream plans from its start.
-		return a.planLocal(ctx, names, emptyWarehouse{}, now)
+		return a.planLocal(ctx, nets, names, func(string) planReader { return emptyWarehouse{} }, now)
 	case err != nil:
 		return nil, err
 	}
 	defer ro.Close()
-	return a.planLocal(ctx, names, ro, now)
+	return a.planLocal(ctx, nets, names, func(n string) planReader { return ro.ReadNetwork(n) }, now)
 }
 
-func (a *app) planLocal(ctx context.Context, names []string, r planReader, now time.Time) ([]planRow, error) {
-	src, err := a.plannerSource(names, a.log)
-	if err != nil {
-		return nil, err
-	}
-	rows := make([]planRow, 0, len(src.extractors))
-	for _, ex := range src.extractors {
-		row, err := a.planStream(ctx, ex, r, now)
+func (a *app) planLocal(ctx context.Context, nets []*config.Network, names map[string][]string, view func(network string) planReader, now time.Time) ([]planRow, error) {
+	var rows []planRow
+	for _, n := range nets {
+		if len(names[n.Name]) == 0 {
+			continue
+		}
+		src, err := a.plannerSource(n, names[n.Name], a.log)
 		if err != nil {
 			return nil, err
 		}
-		rows = append(rows, row)
+		r := view(n.Name)
+		for _, ex := range src.extractors {
+			row, err := a.planStream(ctx, n, ex, r, now)
+			if err != nil {
+				return nil, fmt.Errorf("%s%w", a.label(n.Name), err)
+			}
+			rows = append(rows, row)
+		}
 	}
 	return rows, nil
 }
 
-func (a *app) remotePlan(ctx context.Context, names []string, locked *load.LockError) ([]planRow, error) {
-	want := map[string]bool{}
-	for _, n := range names {
-		want[n] = true
+func (a *app) remotePlan(ctx context.Context, nets []*config.Network, names map[string][]string, locked *load.LockError) ([]planRow, error) {
+	type key struct{ network, stream string }
+	want := map[key]bool{}
+	for _, n := range nets {
+		for _, s := range names[n.Name] {
+			want[key{n.Name, s}] = true
+		}
 	}
 	entries, err := daemon.RemotePlan(ctx, a.cfg.HTTP.Listen, "")
 	if err != nil {
@@ -165,53 +188,75 @@ func (a *app) remotePlan(ctx context.Context, names []string, locked *load.LockE
 	}
 	var rows []planRow
 	for _, e := range entries {
-		if !want[e.Stream] {
+		k := key{a.remoteNetwork(planEntryNetwork(e)), e.Stream}
+		if !want[k] {
 			continue
 		}
 		r := planRow{Stream: e.Stream, Error: e.Error}
 		if e.Error == "" {
 			if err := json.Unmarshal(e.Plan, &r); err != nil {
-				return nil, fmt.Errorf("the daemon's plan of %s: %w", e.Stream, err)
+				return nil, fmt.Errorf("%sthe daemon's plan of %s: %w", a.label(k.network), e.Stream, err)
 			}
 		}
+		r.Network = a.column(k.network)
 		rows = append(rows, r)
-		delete(want, e.Stream)
+		delete(want, k)
 	}
-	for _, n := range names {
-		if want[n] {
-			rows = append(rows, planRow{Stream: n, Error: "the running daemon does not run this stream (its config differs, or it was started before the stream was enabled)"})
+	for _, n := range nets {
+		for _, s := range names[n.Name] {
+			if want[key{n.Name, s}] {
+				rows = append(rows, planRow{Network: a.column(n.Name), Stream: s, Error: "the running daemon does not run this stream (its config differs, or it was started before the stream was enabled)"})
+			}
 		}
 	}
 	return rows, nil
 }
 
-// plannerSource builds the extractors of names for planning only: their
-// client never sends a request, so a config without the API key or
+// planEntryNetwork is the network of a daemon's plan entry.
+//
+// TODO(networks): return e.Network once daemon.PlanEntry carries it
+// (net-daemon); until then a daemon's entries are its first network's.
+func planEntryNetwork(e daemon.PlanEntry) string { return "" }
+
+// remoteNetwork is the network a daemon's answer names; "" (a daemon
+// older than networks) is the config's first network.
+func (a *app) remoteNetwork(network string) string {
+	if network == "" {
+		return a.cfg.Networks[0].Name
+	}
+	return network
+}
+
+// plannerSource builds network n's extractors of names for planning only:
+// their client never sends a request, so a config without the API key or
 // address (as syncd state allows) still plans. The planners' warnings
 // (clicks near Affise's retention) go to log.
-func (a *app) plannerSource(names []string, log zerolog.Logger) (*source, error) {
+func (a *app) plannerSource(n *config.Network, names []string, log zerolog.Logger) (*source, error) {
 	b := *a
 	b.log = log
-	cfg := *a.cfg
-	b.cfg = &cfg
-	if cfg.API.Key == "" {
-		cfg.API.Key = "unused-by-plan"
+	net := *n
+	if net.API.Key == "" {
+		net.API.Key = "unused-by-plan"
 	}
-	if cfg.API.BaseURL == "" {
-		cfg.API.BaseURL = "http://api.invalid"
+	if net.API.BaseURL == "" {
+		net.API.BaseURL = "http://api.invalid"
 	}
-	return b.newSource(names, nil)
+	return b.newSource(&net, names, nil)
 }
 
 // planStream plans ex's next pass from r at now.
-func (a *app) planStream(ctx context.Context, ex extract.Extractor, r planReader, now time.Time) (planRow, error) {
+func (a *app) planStream(ctx context.Context, n *config.Network, ex extract.Extractor, r planReader, now time.Time) (planRow, error) {
 	p, err := pipeline.PlanSync(ctx, ex, r, now)
 	if err != nil {
 		return planRow{}, err
 	}
-	row := planRow{Stream: p.Stream, Cursor: p.Cursor, Windows: len(p.Windows), SettleWindows: p.Settle, ChangedDayWindows: p.ChangedDays}
+	row := planRow{Network: a.column(n.Name), Stream: p.Stream, Cursor: p.Cursor, Windows: len(p.Windows), SettleWindows: p.Settle, ChangedDayWindows: p.ChangedDays}
 	if p.InFuture {
-		row.Problem = fmt.Sprintf("cursor in the future (now %s): sync refuses this stream; fix: %s", now.Format(time.RFC3339), checkpoints.ResetCommand(p.Stream))
+		fix := checkpoints.ResetCommand(p.Stream)
+		if a.cfg.Several() {
+			fix += " --network " + n.Name
+		}
+		row.Problem = fmt.Sprintf("cursor in the future (now %s): sync refuses this stream; fix: %s", now.Format(time.RFC3339), fix)
 		return row, nil
 	}
 	row.CursorAfter = p.Cursor
@@ -230,7 +275,7 @@ func (a *app) planStream(ctx context.Context, ex extract.Extractor, r planReader
 		}
 	}
 	if p.Cursor.IsZero() {
-		switch s := a.cfg.Stream(p.Stream); {
+		switch s := n.Stream(p.Stream); {
 		case s != nil && !s.StartDate.IsZero():
 			row.StartsAt = "start_date " + s.StartDate.Format(time.DateOnly)
 		case !row.From.IsZero():
@@ -282,6 +327,8 @@ func printPlan(w io.Writer, rows []planRow, format string) error {
 	}
 	ts := func(t time.Time) string { return stamp(t, "2006-01-02T15:04Z") }
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	network := networkColumn(len(rows), func(i int) string { return rows[i].Network })
+	fmt.Fprint(tw, network("network"))
 	fmt.Fprintln(tw, "stream\tcursor\twindows\tfrom\tto\trequests (est.)\tnotes")
 	var total int64
 	for _, r := range rows {
@@ -318,6 +365,7 @@ func printPlan(w io.Writer, rows []planRow, format string) error {
 			req = fmt.Sprintf(">= %d", r.EstimatedRequests)
 			total += r.EstimatedRequests
 		}
+		fmt.Fprint(tw, network(r.Network))
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", r.Stream, cursor, r.Windows, ts(r.From), ts(r.To), req, or(strings.Join(notes, "; "), "-"))
 	}
 	if err := tw.Flush(); err != nil {
@@ -325,6 +373,17 @@ func printPlan(w io.Writer, rows []planRow, format string) error {
 	}
 	_, err := fmt.Fprintf(w, "\nestimated requests: at least %d in all (one per window and currency; each page beyond a window's first adds one). No API call was made.\n", total)
 	return err
+}
+
+// networkColumn is the first cell of a table's row: "" when no row names
+// a network (a config with one network), else the network and a tab.
+func networkColumn(n int, network func(i int) string) func(string) string {
+	for i := range n {
+		if network(i) != "" {
+			return func(v string) string { return v + "\t" }
+		}
+	}
+	return func(string) string { return "" }
 }
 
 func plural(n int64, word string) string {

@@ -18,18 +18,24 @@ var reportRange = regexp.MustCompile(`(?m)^WHERE day >= current_date - (\d+)$`)
 
 func newReportCmd(g *globals) *cobra.Command {
 	var fromFlag, toFlag, format string
+	var networks []string
 	var list bool
 	cmd := &cobra.Command{
-		Use:   "report NAME [--from DATE] [--to DATE] [--format table|csv|json] | report --list",
+		Use:   "report NAME [--from DATE] [--to DATE] [--network NAME] [--format table|csv|json] | report --list",
 		Short: "Run one of syncd's ready-made reports over the warehouse",
 		Long: `Run a report embedded in syncd (the SQL of sql/reports/, so it runs from any
 directory and in the Docker image). Each covers the last 14 or 30 days
 unless --from/--to (UTC days, both inclusive) say otherwise. Money is per
 currency, as in every view. --list names the reports and what each shows.
-While ` + "`syncd run`" + ` holds a DuckDB warehouse, the report goes to the daemon.`,
+While ` + "`syncd run`" + ` holds a DuckDB warehouse, the report goes to the daemon.
+
+Reports group by network first (the network column: the name from the
+config's networks:, "default" for a config with api: alone), then by
+currency. --network NAME reports on that network's rows only.`,
 		Example: `  syncd report --list
   syncd report daily_summary
-  syncd report top_offers --from 2025-06-01 --to 2025-06-30 --format csv`,
+  syncd report top_offers --from 2025-06-01 --to 2025-06-30 --format csv
+  syncd report daily_summary --network beta`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if list {
@@ -62,12 +68,17 @@ While ` + "`syncd run`" + ` holds a DuckDB warehouse, the report goes to the dae
 			if err != nil {
 				return err
 			}
-			return a.readQuery(cmd.Context(), query, format, cmd.OutOrStdout())
+			network, err := a.oneNetwork(networks)
+			if err != nil {
+				return err
+			}
+			return a.readQuery(cmd.Context(), network, query, format, cmd.OutOrStdout())
 		},
 	}
 	cmd.Flags().BoolVar(&list, "list", false, "list the reports")
 	cmd.Flags().StringVar(&fromFlag, "from", "", "first day, YYYY-MM-DD (default: the report's own, 14 or 30 days back)")
 	cmd.Flags().StringVar(&toFlag, "to", "", "last day, YYYY-MM-DD (default: today)")
+	cmd.Flags().StringSliceVar(&networks, "network", nil, "only this network's rows (a name from the config's networks:; default: every network's)")
 	cmd.Flags().StringVar(&format, "format", "table", "output format: table, csv or json")
 	return cmd
 }

@@ -14,17 +14,22 @@ import (
 type globals struct {
 	configPath string
 	logLevel   string
-	apiKey     string
+	apiKeys    []string // every network's
 	pgPassword string
 	// command is the running command ("syncd sync"), recorded next to the
 	// warehouse it opens for writing so a refused process can name it.
 	command string
 }
 
-// redact masks the API key and the Postgres endpoint's password in s, and
-// any API-Key=value text (before the config is loaded, only the latter).
+// redact masks the networks' API keys and the Postgres endpoint's password
+// in s, and any API-Key=value text (before the config is loaded, only the
+// latter).
 func (g *globals) redact(s string) string {
-	return extract.RedactKey(extract.RedactKey(extract.Redact(s), g.apiKey), g.pgPassword)
+	s = extract.Redact(s)
+	for _, k := range g.apiKeys {
+		s = extract.RedactKey(s, k)
+	}
+	return extract.RedactKey(s, g.pgPassword)
 }
 
 func newRootCmd() (*cobra.Command, *globals) {
@@ -39,6 +44,10 @@ query with SQL (syncd query, the Postgres endpoint of syncd run, or any
 engine reading Parquet). Every window of data is committed together with
 its checkpoint, so a sync can be interrupted at any moment and resumed
 without losing or doubling a row.
+
+Several Affise networks share one warehouse when the config lists them
+under networks: (every row carries its network); --network NAME limits
+sync, backfill, check, plan, state, verify, query and report to one or some.
 
 Start with:  syncd check -c syncd.yaml   then   syncd plan   then   syncd sync
 Config reference: config.example.yaml (every key, documented).`,

@@ -18,7 +18,7 @@ import (
 	"github.com/syncd/syncd/config"
 	"github.com/syncd/syncd/daemon"
 	"github.com/syncd/syncd/extract"
-	"github.com/syncd/syncd/load"
+	"github.com/syncd/syncd/internal/passview"
 	"github.com/syncd/syncd/load/duckdb"
 	"github.com/syncd/syncd/load/duckdb/sqlguard"
 	"github.com/syncd/syncd/models"
@@ -78,61 +78,27 @@ func runDaemon(ctx context.Context, g *globals) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := daemon.NewMetrics(reg)
-	src, wh, err := a.startLoad(ctx, nil, true, extract.WithObserver(metrics))
+	if a.cfg.Several() {
+		// TODO(networks): remove once daemon.Job carries Network (net-daemon):
+		// the daemon keys its jobs by stream until then.
+		return &config.Error{Msg: "syncd run does not run several networks in this build yet; use syncd sync per network (--network NAME)"}
+	}
+	srcs, wh, err := a.startLoad(ctx, a.cfg.Networks, nil, true, func(network string) []extract.ClientOption {
+		// TODO(networks): metrics.ForNetwork(network) once net-daemon is merged.
+		return []extract.ClientOption{extract.WithObserver(metrics)}
+	})
 	if err != nil {
 		return err
 	}
-	schedules := map[string]cron.Schedule{}
-	for _, ex := range src.extractors {
-		spec := a.cfg.Stream(ex.Stream()).Schedule
-		s, err := cron.ParseStandard(spec)
-		if err != nil {
-			wh.Close()
-			return &config.Error{Msg: fmt.Sprintf("streams.%s.schedule: %q is not a cron spec or @every duration (%v)", ex.Stream(), spec, err)}
-		}
-		schedules[ex.Stream()] = s
-	}
-
-	// Behind plans a pass on every status read: with planners of their
-	// own, silent, so a lagging clicks cursor is warned about by its
-	// passes, not by every scrape.
-	quiet := map[string]extract.Extractor{}
-	if ps, err := a.plannerSource(names(src), zerolog.Nop()); err == nil {
-		for _, ex := range ps.extractors {
-			quiet[ex.Stream()] = ex
-		}
-	}
-	jobs := make([]daemon.Job, 0, len(src.extractors))
+	var jobs []daemon.Job
 	tracker := a.tracker()
-	for _, ex := range src.extractors {
-		decl, err := models.Lookup(ex.Stream())
+	for _, src := range srcs {
+		js, err := a.jobs(src, tracker)
 		if err != nil {
 			_ = wh.Close()
 			return err
 		}
-		var behind func(cursor, now time.Time) time.Duration
-		if q := quiet[ex.Stream()]; q != nil {
-			behind = func(cursor, now time.Time) time.Duration { return pipeline.Behind(q, cursor, now) }
-		}
-		jobs = append(jobs, daemon.Job{
-			Stream:    ex.Stream(),
-			Schedule:  schedules[ex.Stream()],
-			Retention: plan.HasRetention(decl.Planner),
-			Behind:    behind,
-			Run: func(ctx context.Context) (pipeline.Result, error) {
-				opts := pipeline.Options{Log: a.log, Progress: daemon.Progress(ctx), WindowsAhead: a.cfg.API.Concurrency}
-				if tracker != nil {
-					// On a terminal the passes in flight share a line too.
-					toDaemon := opts.Progress
-					opts.Progress = func(p pipeline.Progress) { toDaemon(p); tracker.Progress(p) }
-					defer tracker.Done(ex.Stream())
-				}
-				return pipeline.Sync(ctx, ex, wh, opts)
-			},
-			Plan: func(ctx context.Context) (any, error) {
-				return a.planStream(ctx, ex, wh, time.Now().UTC())
-			},
-		})
+		jobs = append(jobs, js...)
 	}
 	clientDB, err := wh.ClientDB()
 	if err != nil {
@@ -152,7 +118,9 @@ func runDaemon(ctx context.Context, g *globals) error {
 		services = append(services, pg)
 		closeServices = func() { _ = pg.Close() }
 	}
-	verification, err := a.verification(src, wh)
+	// TODO(networks): one verification per network once the daemon takes
+	// them (net-daemon); until then the first network's.
+	verification, err := a.verification(srcs[0])
 	if err != nil {
 		closeServices()
 		_ = wh.Close()
@@ -266,9 +234,59 @@ Docker reserves).`,
 	return cmd
 }
 
-// verification is the daemon's scheduled syncd verify over the last
-// verify.days days; nil when verify.schedule is "".
-func (a *app) verification(src *source, wh load.Warehouse) (*daemon.Verification, error) {
+// jobs are the daemon's jobs of src's network: one per stream, each
+// syncing into the network's view of the warehouse on its schedule.
+func (a *app) jobs(src *source, tracker *passview.Tracker) ([]daemon.Job, error) {
+	n := src.network
+	// Behind plans a pass on every status read: with planners of their
+	// own, silent, so a lagging clicks cursor is warned about by its
+	// passes, not by every scrape.
+	quiet := map[string]extract.Extractor{}
+	if ps, err := a.plannerSource(n, names(src), zerolog.Nop()); err == nil {
+		for _, ex := range ps.extractors {
+			quiet[ex.Stream()] = ex
+		}
+	}
+	jobs := make([]daemon.Job, 0, len(src.extractors))
+	for _, ex := range src.extractors {
+		spec := n.Stream(ex.Stream()).Schedule
+		sched, err := cron.ParseStandard(spec)
+		if err != nil {
+			return nil, &config.Error{Msg: fmt.Sprintf("%sstreams.%s.schedule: %q is not a cron spec or @every duration (%v)", a.label(n.Name), ex.Stream(), spec, err)}
+		}
+		decl, err := models.Lookup(ex.Stream())
+		if err != nil {
+			return nil, err
+		}
+		var behind func(cursor, now time.Time) time.Duration
+		if q := quiet[ex.Stream()]; q != nil {
+			behind = func(cursor, now time.Time) time.Duration { return pipeline.Behind(q, cursor, now) }
+		}
+		jobs = append(jobs, daemon.Job{
+			// TODO(networks): Network: n.Name, once daemon.Job has it (net-daemon).
+			Stream:    ex.Stream(),
+			Schedule:  sched,
+			Retention: plan.HasRetention(decl.Planner),
+			Behind:    behind,
+			Run: func(ctx context.Context) (pipeline.Result, error) {
+				opts := pipeline.Options{Log: a.log, Progress: daemon.Progress(ctx), WindowsAhead: n.API.Concurrency}
+				// On a terminal the passes in flight share a line too.
+				done := a.track(tracker, src, &opts)
+				defer done(ex.Stream())
+				return pipeline.Sync(ctx, ex, src.sink, opts)
+			},
+			Plan: func(ctx context.Context) (any, error) {
+				return a.planStream(ctx, n, ex, src.sink, time.Now().UTC())
+			},
+		})
+	}
+	return jobs, nil
+}
+
+// verification is the daemon's scheduled syncd verify of src's network
+// over the last verify.days days; nil when verify.schedule is "".
+func (a *app) verification(src *source) (*daemon.Verification, error) {
+	wh := src.sink
 	v := a.cfg.Verify
 	if v.Schedule == "" {
 		return nil, nil
@@ -279,8 +297,8 @@ func (a *app) verification(src *source, wh load.Warehouse) (*daemon.Verification
 	}
 	days := int(v.Days)
 	return &daemon.Verification{Schedule: sched, Days: days, Run: func(ctx context.Context) (daemon.VerifyResult, error) {
-		today := a.today()
-		cfg, err := a.verifyConfig(ctx, wh, today.AddDate(0, 0, -(days-1)), today.AddDate(0, 0, 1))
+		today := a.today(src.network)
+		cfg, err := a.verifyConfig(ctx, src.network, wh, today.AddDate(0, 0, -(days-1)), today.AddDate(0, 0, 1))
 		if err != nil {
 			return daemon.VerifyResult{}, err
 		}

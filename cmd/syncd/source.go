@@ -3,27 +3,35 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 
+	"github.com/syncd/syncd/config"
 	"github.com/syncd/syncd/extract"
+	"github.com/syncd/syncd/load"
 	"github.com/syncd/syncd/models"
 )
 
-// source is the Affise side of a run: one client (one request budget) shared
-// by the extractors of the selected streams.
+// source is one network's side of a run: one client (one request budget)
+// shared by the extractors of the selected streams, and, for loading
+// commands, the network's view of the warehouse.
 type source struct {
+	network    *config.Network
 	client     *extract.Client
 	extractors []extract.Extractor
+	sink       load.Warehouse // nil where nothing is loaded
 }
 
-// newSource builds the extractors of names. currencies, when not nil,
-// lists the currencies stats_daily asks for one by one (the warehouse's).
-func (a *app) newSource(names []string, currencies func(context.Context) ([]string, error), opts ...extract.ClientOption) (*source, error) {
-	api := a.cfg.API
+// newSource builds network n's extractors of names. currencies, when not
+// nil, lists the currencies stats_daily asks for one by one (the
+// warehouse's, of that network).
+func (a *app) newSource(n *config.Network, names []string, currencies func(context.Context) ([]string, error), opts ...extract.ClientOption) (*source, error) {
+	api := n.API
 	retries := api.MaxRetries
 	if retries == 0 {
 		retries = -1 // the client reads 0 as "its default"
 	}
 	client, err := extract.NewClient(extract.ClientConfig{
+		Network:           n.Name,
 		BaseURL:           api.BaseURL,
 		Key:               api.Key,
 		Timezone:          api.Timezone,
@@ -36,18 +44,18 @@ func (a *app) newSource(names []string, currencies func(context.Context) ([]stri
 		Logger:            a.log,
 	}, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("api: %w", err)
+		return nil, fmt.Errorf("%sapi: %w", a.label(n.Name), err)
 	}
-	src := &source{client: client}
+	src := &source{network: n, client: client}
 	for _, name := range names {
-		s := a.cfg.Stream(name)
+		s := n.Stream(name)
 		decl, err := models.Lookup(name)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
+			return nil, fmt.Errorf("%s%s: %w", a.label(n.Name), name, err)
 		}
 		m, err := decl.Model(s.Slices)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
+			return nil, fmt.Errorf("%s%s: %w", a.label(n.Name), name, err)
 		}
 		ex, err := extract.New(client, decl, m, extract.Options{
 			StartDate:    s.StartDate,
@@ -58,7 +66,7 @@ func (a *app) newSource(names []string, currencies func(context.Context) ([]stri
 			Currencies:   currencies,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
+			return nil, fmt.Errorf("%s%s: %w", a.label(n.Name), name, err)
 		}
 		src.extractors = append(src.extractors, ex)
 	}
@@ -73,3 +81,62 @@ func names(src *source) []string {
 	}
 	return out
 }
+
+// label is what a message about network starts with: "network beta: ",
+// or nothing for the one network of a config with api: alone, whose
+// messages read as they always have.
+func (a *app) label(network string) string {
+	if !a.cfg.Several() && network == models.DefaultNetwork {
+		return ""
+	}
+	return "network " + network + ": "
+}
+
+// column is the network as a row of a summary shows it: "" unless the
+// config has several networks (then summaries have a network column).
+func (a *app) column(network string) string {
+	if !a.cfg.Several() {
+		return ""
+	}
+	return network
+}
+
+// selectNetworks validates --network (names, comma lists allowed) against
+// the config's networks; none given is every network.
+func (a *app) selectNetworks(requested []string) ([]*config.Network, error) {
+	if len(requested) == 0 {
+		return a.cfg.Networks, nil
+	}
+	seen := map[string]bool{}
+	var out []*config.Network
+	for _, r := range requested {
+		r = strings.TrimSpace(r)
+		n := a.cfg.Network(r)
+		if n == nil {
+			return nil, usagef("--network %q: no such network (networks are %s)", r, strings.Join(a.cfg.NetworkNames(), ", "))
+		}
+		if !seen[r] {
+			seen[r] = true
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// oneNetwork is selectNetworks for commands that read one network's rows
+// (query, report): "" when none was given (every network's rows).
+func (a *app) oneNetwork(requested []string) (string, error) {
+	nets, err := a.selectNetworks(requested)
+	switch {
+	case err != nil:
+		return "", err
+	case len(requested) == 0:
+		return "", nil
+	case len(nets) > 1:
+		return "", usagef("--network: give one network (rows of every network: leave --network out)")
+	}
+	return nets[0].Name, nil
+}
+
+// networkFlag is the --network flag's help text.
+const networkFlag = "only these networks (comma-separated names of the config's networks:; default: every network)"

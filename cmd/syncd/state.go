@@ -19,16 +19,20 @@ import (
 	"golang.org/x/term"
 
 	"github.com/syncd/syncd/checkpoints"
+	"github.com/syncd/syncd/config"
 	"github.com/syncd/syncd/daemon"
 	"github.com/syncd/syncd/extract"
+	"github.com/syncd/syncd/load"
 	"github.com/syncd/syncd/load/warehouse"
+	"github.com/syncd/syncd/models"
 	"github.com/syncd/syncd/pipeline"
 )
 
 func newStateCmd(g *globals) *cobra.Command {
 	var stream, format string
+	var networks []string
 	cmd := &cobra.Command{
-		Use:   "state [--stream NAME] [--format table|json]",
+		Use:   "state [--stream NAME] [--network a,b] [--format table|json]",
 		Short: "Show each stream's checkpoint, how far behind it is, its last pass and next run",
 		Long: `Show, per stream, where its next sync starts (its cursor, in UTC), how far
 behind it is, its last sync pass (when, rows, error) and when the daemon runs
@@ -42,8 +46,13 @@ future shows under problem with the command that fixes it: sync refuses such a
 stream rather than silently skip what lies before it.
 
 While ` + "`syncd run`" + ` holds a DuckDB warehouse, the state comes from the
-daemon (its /api/status on http.listen).`,
+daemon (its /api/status on http.listen).
+
+With several networks (networks: in the config) each network's streams
+have their own checkpoints and rows, with a network column first;
+--network shows only those networks.`,
 		Example: `  syncd state
+  syncd state --network beta
   syncd state --stream conversions --format json`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if format != "table" && format != "json" {
@@ -53,11 +62,15 @@ daemon (its /api/status on http.listen).`,
 			if err != nil {
 				return err
 			}
-			if stream != "" && a.cfg.Stream(stream) == nil {
+			if stream != "" && !slices.Contains(models.Names(), stream) {
 				return usagef("--stream %q: no such stream", stream)
 			}
+			nets, err := a.selectNetworks(networks)
+			if err != nil {
+				return err
+			}
 			now := time.Now().UTC()
-			rows, err := a.stateRows(cmd.Context(), now)
+			rows, err := a.stateRows(cmd.Context(), nets, now)
 			if err != nil {
 				return err
 			}
@@ -69,7 +82,7 @@ daemon (its /api/status on http.listen).`,
 			var future []string
 			for _, r := range rows {
 				if r.inFuture {
-					future = append(future, r.Stream)
+					future = append(future, a.label(r.network)+r.Stream)
 				}
 			}
 			if err := printState(cmd.OutOrStdout(), rows, format); err != nil {
@@ -85,6 +98,7 @@ daemon (its /api/status on http.listen).`,
 		},
 	}
 	cmd.Flags().StringVar(&stream, "stream", "", "show only this stream")
+	cmd.Flags().StringSliceVar(&networks, "network", nil, networkFlag)
 	cmd.Flags().StringVar(&format, "format", "table", "output: table or json")
 	cmd.AddCommand(newStateResetCmd(g))
 	return cmd
@@ -93,6 +107,9 @@ daemon (its /api/status on http.listen).`,
 // stateRow is one stream (or a backfill's or settle re-read's cursor) as
 // syncd state shows it.
 type stateRow struct {
+	// Network is the stream's network; "" (and no column) for a config
+	// with one network.
+	Network     string    `json:"network,omitempty"`
 	Stream      string    `json:"stream"`
 	Enabled     bool      `json:"enabled"`
 	Cursor      time.Time `json:"cursor,omitzero"`
@@ -107,25 +124,33 @@ type stateRow struct {
 	RunningSince time.Time `json:"running_since,omitzero"`
 	Problem      string    `json:"problem,omitempty"`
 	inFuture     bool
+	network      string // the network's name, also for one network
 }
 
-// stateRows reads the state of every configured stream from the
-// warehouse, or from the daemon when it holds a DuckDB warehouse.
-func (a *app) stateRows(ctx context.Context, now time.Time) ([]stateRow, error) {
-	byName := map[string]*stateRow{}
+// stateRows reads the state of every configured stream of the networks
+// nets from the warehouse, or from the daemon when it holds a DuckDB
+// warehouse.
+func (a *app) stateRows(ctx context.Context, nets []*config.Network, now time.Time) ([]stateRow, error) {
+	type key struct{ network, stream string }
+	byKey := map[key]*stateRow{}
 	var rows []*stateRow
-	row := func(name string) *stateRow {
-		if r, ok := byName[name]; ok {
+	chosen := map[string]*config.Network{}
+	for _, n := range nets {
+		chosen[n.Name] = n
+	}
+	row := func(network, name string) *stateRow {
+		if r, ok := byKey[key{network, name}]; ok {
 			return r
 		}
-		r := &stateRow{Stream: name}
-		byName[name] = r
+		r := &stateRow{Network: a.column(network), Stream: name, network: network}
+		byKey[key{network, name}] = r
 		rows = append(rows, r)
 		return r
 	}
-	for _, s := range a.cfg.Streams {
-		r := row(s.Name)
-		r.Enabled = s.Enabled
+	for _, n := range nets {
+		for _, s := range n.Streams {
+			row(n.Name, s.Name).Enabled = s.Enabled
+		}
 	}
 	ro, err := warehouse.OpenReadOnly(ctx, a.cfg.Warehouse)
 	locked := daemonHolds(err)
@@ -136,7 +161,11 @@ func (a *app) stateRows(ctx context.Context, now time.Time) ([]stateRow, error) 
 			return nil, a.askingDaemonFailed(locked, rerr)
 		}
 		for _, st := range sts {
-			r := row(st.Stream)
+			network := a.remoteNetwork(statusNetwork(st))
+			if chosen[network] == nil {
+				continue
+			}
+			r := row(network, st.Stream)
 			r.Cursor, r.LastPassEnd, r.LastRows, r.LastError = st.Cursor, st.LastEnd, st.LastRows, st.LastError
 			if st.Running {
 				r.RunningSince = st.PassStarted
@@ -149,42 +178,43 @@ func (a *app) stateRows(ctx context.Context, now time.Time) ([]stateRow, error) 
 		return nil, err
 	default:
 		defer ro.Close()
-		cursors, err := ro.Cursors(ctx)
-		if err != nil {
-			return nil, err
-		}
-		for _, c := range cursors {
-			row(c.Stream).Cursor = c.Position.UTC()
-		}
-		runs, err := ro.LastRuns(ctx)
-		if err != nil {
-			return nil, err
-		}
-		for _, run := range runs {
-			r := row(run.Stream)
-			r.LastPassEnd, r.LastRows, r.LastError = run.FinishedAt, run.Rows, run.Error
+		for _, n := range nets {
+			view := ro.ReadNetwork(n.Name)
+			cursors, err := view.Cursors(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("%s%w", a.label(n.Name), err)
+			}
+			for _, c := range cursors {
+				row(n.Name, c.Stream).Cursor = c.Position.UTC()
+			}
+			runs, err := view.LastRuns(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("%s%w", a.label(n.Name), err)
+			}
+			for _, run := range runs {
+				r := row(n.Name, run.Stream)
+				r.LastPassEnd, r.LastRows, r.LastError = run.FinishedAt, run.Rows, run.Error
+			}
 		}
 	}
 	// Behind is judged as the daemon judges it (pipeline.Behind), from the
 	// planners alone (no request is made), also when the daemon answered:
 	// a daemon older than this rule does not send it.
-	names := make([]string, 0, len(a.cfg.Streams))
-	for _, s := range a.cfg.Streams {
-		names = append(names, s.Name)
-	}
-	planners := map[string]extract.Extractor{}
-	if src, err := a.plannerSource(names, zerolog.Nop()); err == nil {
-		for _, ex := range src.extractors {
-			planners[ex.Stream()] = ex
+	planners := map[key]extract.Extractor{}
+	for _, n := range nets {
+		if src, err := a.plannerSource(n, models.Names(), zerolog.Nop()); err == nil {
+			for _, ex := range src.extractors {
+				planners[key{n.Name, ex.Stream()}] = ex
+			}
 		}
 	}
 	out := make([]stateRow, 0, len(rows))
 	for _, r := range rows {
-		s := a.cfg.Stream(r.Stream)
+		s := chosen[r.network].Stream(r.Stream)
 		switch {
 		case !r.Cursor.IsZero():
 			lag := now.Sub(r.Cursor)
-			if ex := planners[r.Stream]; ex != nil {
+			if ex := planners[key{r.network, r.Stream}]; ex != nil {
 				lag = pipeline.Behind(ex, r.Cursor, now)
 			}
 			r.Behind = "on time"
@@ -208,12 +238,22 @@ func (a *app) stateRows(ctx context.Context, now time.Time) ([]stateRow, error) 
 		c := checkpoints.Cursor{Stream: r.Stream, Position: r.Cursor}
 		if !r.Cursor.IsZero() && !checkpoints.IsBackfillKey(r.Stream) && c.InFuture(now) {
 			r.inFuture = true
-			r.Problem = fmt.Sprintf("IN THE FUTURE (now %s): sync refuses this stream; fix: %s", now.Format(time.RFC3339), checkpoints.ResetCommand(r.Stream))
+			fix := checkpoints.ResetCommand(r.Stream)
+			if a.cfg.Several() {
+				fix += " --network " + r.network
+			}
+			r.Problem = fmt.Sprintf("IN THE FUTURE (now %s): sync refuses this stream; fix: %s", now.Format(time.RFC3339), fix)
 		}
 		out = append(out, *r)
 	}
 	return out, nil
 }
+
+// statusNetwork is the network of a daemon's stream status.
+//
+// TODO(networks): return st.Network once daemon.StreamStatus carries it
+// (net-daemon); until then a daemon's streams are its first network's.
+func statusNetwork(st daemon.StreamStatus) string { return "" }
 
 // humanDuration prints d as people say it: 3d4h, 2h5m, 45s.
 func humanDuration(d time.Duration) string {
@@ -235,6 +275,8 @@ func printState(w io.Writer, rows []stateRow, format string) error {
 	}
 	ts := func(t time.Time) string { return stamp(t, time.RFC3339) }
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	network := networkColumn(len(rows), func(i int) string { return rows[i].Network })
+	fmt.Fprint(tw, network("network"))
 	fmt.Fprintln(tw, "stream\tcursor\tbehind\tlast pass\tnext run\tproblem")
 	for _, r := range rows {
 		cursor, behind := ts(r.Cursor), or(r.Behind, "-")
@@ -256,6 +298,7 @@ func printState(w io.Writer, rows []stateRow, format string) error {
 		if !r.Enabled && !strings.Contains(r.Stream, "#") {
 			next = "disabled"
 		}
+		fmt.Fprint(tw, network(r.Network))
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Stream, cursor, behind, last, next, or(r.Problem, "-"))
 	}
 	return tw.Flush()
@@ -294,9 +337,10 @@ func oneLine(s string, n int) string {
 
 func newStateResetCmd(g *globals) *cobra.Command {
 	var stream, to string
+	var networks []string
 	var yes bool
 	cmd := &cobra.Command{
-		Use:   "reset --stream NAME [--to DATE] [--yes]",
+		Use:   "reset --stream NAME [--network a,b] [--to DATE] [--yes]",
 		Short: "Move a stream's checkpoint back (or forward) so the next sync starts there",
 		Long: `Move a stream's checkpoint. With --to, the next sync starts at that date
 (00:00 UTC); without it, the checkpoint is removed and the next sync starts
@@ -305,9 +349,13 @@ at the stream's start_date (the stream keeps its row in syncd state, as
 
 It prints the checkpoint's old -> new position and, on a terminal, asks
 before changing anything. Scripts (no terminal on stdin) must pass --yes.
-Stop syncd run first: it holds the warehouse.`,
+Stop syncd run first: it holds the warehouse.
+
+With several networks (networks: in the config) each network has its own
+checkpoint: --network names whose to move (required then).`,
 		Example: `  syncd state reset --stream conversions --to 2025-06-01
-  syncd state reset --stream clicks --yes`,
+  syncd state reset --stream clicks --yes
+  syncd state reset --stream conversions --network beta --yes`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if stream == "" {
 				return usagef("--stream is required")
@@ -330,9 +378,15 @@ Stop syncd run first: it holds the warehouse.`,
 			if err != nil {
 				return err
 			}
-			s := a.cfg.Stream(stream)
-			if s == nil {
+			if !slices.Contains(models.Names(), stream) {
 				return usagef("--stream %q: no such stream", stream)
+			}
+			if len(networks) == 0 && a.cfg.Several() {
+				return usagef("--network is required: each of the networks %s has its own checkpoint of %s", strings.Join(a.cfg.NetworkNames(), ", "), stream)
+			}
+			nets, err := a.selectNetworks(networks)
+			if err != nil {
+				return err
 			}
 			ctx := cmd.Context()
 			wh, err := warehouse.Open(ctx, a.cfg.Warehouse, a.command)
@@ -340,47 +394,63 @@ Stop syncd run first: it holds the warehouse.`,
 				return err
 			}
 			defer wh.Close()
-			old, found, err := wh.Cursor(ctx, stream)
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			oldText := "no checkpoint (starts at " + startsAt(s.Name, s.StartDate) + ")"
-			if found && !old.Position.IsZero() {
-				oldText = old.Position.UTC().Format(time.RFC3339)
-			}
-			newText := "no checkpoint (starts at " + startsAt(s.Name, s.StartDate) + ")"
-			if to != "" {
-				newText = pos.Format(time.RFC3339)
-			}
-			fmt.Fprintf(out, "%s: %s -> %s\n", stream, oldText, newText)
-			if !yes {
-				ok, err := confirm(in, out, "Move the checkpoint? [y/N] ")
-				if err != nil {
+			for _, n := range nets {
+				if err := a.resetCursor(ctx, wh.ForNetwork(n.Name), n, stream, to, pos, yes, in, cmd.OutOrStdout()); err != nil {
 					return err
 				}
-				if !ok {
-					return errors.New("not confirmed: the checkpoint is unchanged")
-				}
 			}
-			if to == "" {
-				if err := wh.DeleteCursor(ctx, stream); err != nil {
-					return err
-				}
-				fmt.Fprintf(out, "%s: checkpoint removed; the next sync starts at %s\n", stream, startsAt(s.Name, s.StartDate))
-				return nil
-			}
-			if err := wh.SetCursor(ctx, checkpoints.Cursor{Stream: stream, Position: pos, UpdatedAt: time.Now().UTC()}); err != nil {
-				return err
-			}
-			fmt.Fprintf(out, "%s: the next sync starts at %s\n", stream, pos.Format(time.RFC3339))
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&stream, "stream", "", "stream whose checkpoint to move (required)")
+	cmd.Flags().StringSliceVar(&networks, "network", nil, "networks whose checkpoint to move (comma-separated; required with several networks)")
 	cmd.Flags().StringVar(&to, "to", "", "new checkpoint, YYYY-MM-DD (default: remove it)")
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation (required without a terminal)")
 	return cmd
+}
+
+// resetCursor moves network n's checkpoint of stream to pos (to "":
+// removes it), after asking on in unless yes.
+func (a *app) resetCursor(ctx context.Context, wh load.Warehouse, n *config.Network, stream, to string, pos time.Time, yes bool, in io.Reader, out io.Writer) error {
+	s := n.Stream(stream)
+	name := stream
+	if a.cfg.Several() {
+		name = "network " + n.Name + ": " + stream
+	}
+	old, found, err := wh.Cursor(ctx, stream)
+	if err != nil {
+		return fmt.Errorf("%s%w", a.label(n.Name), err)
+	}
+	oldText := "no checkpoint (starts at " + startsAt(s.Name, s.StartDate) + ")"
+	if found && !old.Position.IsZero() {
+		oldText = old.Position.UTC().Format(time.RFC3339)
+	}
+	newText := "no checkpoint (starts at " + startsAt(s.Name, s.StartDate) + ")"
+	if to != "" {
+		newText = pos.Format(time.RFC3339)
+	}
+	fmt.Fprintf(out, "%s: %s -> %s\n", name, oldText, newText)
+	if !yes {
+		ok, err := confirm(in, out, "Move the checkpoint? [y/N] ")
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errors.New("not confirmed: the checkpoint is unchanged")
+		}
+	}
+	if to == "" {
+		if err := wh.DeleteCursor(ctx, stream); err != nil {
+			return fmt.Errorf("%s%w", a.label(n.Name), err)
+		}
+		fmt.Fprintf(out, "%s: checkpoint removed; the next sync starts at %s\n", name, startsAt(s.Name, s.StartDate))
+		return nil
+	}
+	if err := wh.SetCursor(ctx, checkpoints.Cursor{Stream: stream, Position: pos, UpdatedAt: time.Now().UTC()}); err != nil {
+		return fmt.Errorf("%s%w", a.label(n.Name), err)
+	}
+	fmt.Fprintf(out, "%s: the next sync starts at %s\n", name, pos.Format(time.RFC3339))
+	return nil
 }
 
 // startsAt says where a stream without a checkpoint starts.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -13,8 +14,13 @@ import (
 // Pass is one stream's pass as the summary shows it.
 type Pass struct {
 	pipeline.Result
+	// Network is the network the pass synced; "" leaves the column out
+	// (a config with one network).
+	Network string
 	// Error is why the pass failed ("" when it did not), redacted.
 	Error string
+	// Err is the failure itself, for the caller's exit error; not printed.
+	Err error
 }
 
 // WriteTable writes one line per pass: windows, rows read, rows inserted,
@@ -22,6 +28,11 @@ type Pass struct {
 // before -> after, and ok or failed.
 func WriteTable(w io.Writer, passes []Pass) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	network := func(string) string { return "" }
+	if slices.ContainsFunc(passes, func(p Pass) bool { return p.Network != "" }) {
+		network = func(n string) string { return n + "\t" }
+	}
+	fmt.Fprint(tw, network("NETWORK"))
 	fmt.Fprintln(tw, "STREAM\tWINDOWS\tREAD\tINSERTED\tUPDATED\tUNCHANGED\tREQUESTS\tRETRIES\tDURATION\tCURSOR\tRESULT")
 	for _, p := range passes {
 		r := p.Result
@@ -29,6 +40,7 @@ func WriteTable(w io.Writer, passes []Pass) error {
 		if p.Error != "" {
 			result = "failed"
 		}
+		fmt.Fprint(tw, network(p.Network))
 		fmt.Fprintf(tw, "%s\t%d/%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Stream, r.Windows, r.Planned,
 			Count(r.Read), Count(r.Committed.Inserted), Count(r.Committed.Updated), Count(r.Committed.Unchanged),
 			Count(r.Requests), Count(r.Retries), pipeline.FormatDuration(r.Duration), cursorMove(r.CursorBefore, r.Cursor), result)
@@ -54,6 +66,7 @@ func cursorMove(before, after time.Time) string {
 // passJSON is a pass in `--format json`: counts as numbers, the duration
 // as a duration string and in milliseconds, instants in RFC 3339.
 type passJSON struct {
+	Network        string     `json:"network,omitempty"`
 	Stream         string     `json:"stream"`
 	OK             bool       `json:"ok"`
 	Error          string     `json:"error,omitempty"`
@@ -76,7 +89,7 @@ func WriteJSON(w io.Writer, passes []Pass) error {
 	out := make([]passJSON, 0, len(passes))
 	for _, p := range passes {
 		r := p.Result
-		j := passJSON{Stream: r.Stream, OK: p.Error == "", Error: p.Error, Windows: r.Windows, WindowsPlanned: r.Planned, RowsRead: r.Read,
+		j := passJSON{Network: p.Network, Stream: r.Stream, OK: p.Error == "", Error: p.Error, Windows: r.Windows, WindowsPlanned: r.Planned, RowsRead: r.Read,
 			RowsInserted: r.Committed.Inserted, RowsUpdated: r.Committed.Updated, RowsUnchanged: r.Committed.Unchanged,
 			Requests: r.Requests, Retries: r.Retries, Duration: pipeline.FormatDuration(r.Duration), DurationMS: r.Duration.Milliseconds(),
 			CursorBefore: instant(r.CursorBefore), CursorAfter: instant(r.Cursor)}
