@@ -212,11 +212,9 @@ func (a *app) remotePlan(ctx context.Context, nets []*config.Network, names map[
 	return rows, nil
 }
 
-// planEntryNetwork is the network of a daemon's plan entry.
-//
-// TODO(networks): return e.Network once daemon.PlanEntry carries it
-// (net-daemon); until then a daemon's entries are its first network's.
-func planEntryNetwork(e daemon.PlanEntry) string { return "" }
+// planEntryNetwork is the network of a daemon's plan entry ("" from a
+// daemon older than networks).
+func planEntryNetwork(e daemon.PlanEntry) string { return e.Network }
 
 // remoteNetwork is the network a daemon's answer names; "" (a daemon
 // older than networks) is the config's first network.

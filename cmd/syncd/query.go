@@ -101,13 +101,8 @@ network's rows only: every table and view shows only its rows.`,
 func (a *app) readQuery(ctx context.Context, network, query, format string, out io.Writer) error {
 	ro, err := warehouse.OpenReadOnly(ctx, a.cfg.Warehouse)
 	if locked := daemonHolds(err); locked != nil {
-		if network != "" {
-			// TODO(networks): send QueryRequest.Network once the daemon takes
-			// it (net-daemon); until then a daemon's answer would hold every
-			// network's rows, so none is asked for.
-			return fmt.Errorf("%s; --network through the running daemon needs a newer syncd run (stop it to query the file directly)", locked.InUse())
-		}
-		if rerr := daemon.QueryRemote(ctx, a.cfg.HTTP.Listen, query, format, out); rerr != nil {
+		req := daemon.QueryRequest{SQL: query, Format: format, Network: network}
+		if rerr := daemon.QueryRemoteRequest(ctx, a.cfg.HTTP.Listen, req, out); rerr != nil {
 			if locked.Holder != "" {
 				return a.askingDaemonFailed(locked, rerr)
 			}

@@ -19,6 +19,7 @@ import (
 	"github.com/syncd/syncd/daemon"
 	"github.com/syncd/syncd/extract"
 	"github.com/syncd/syncd/internal/passview"
+	"github.com/syncd/syncd/load"
 	"github.com/syncd/syncd/load/duckdb"
 	"github.com/syncd/syncd/load/duckdb/sqlguard"
 	"github.com/syncd/syncd/models"
@@ -78,14 +79,8 @@ func runDaemon(ctx context.Context, g *globals) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := daemon.NewMetrics(reg)
-	if a.cfg.Several() {
-		// TODO(networks): remove once daemon.Job carries Network (net-daemon):
-		// the daemon keys its jobs by stream until then.
-		return &config.Error{Msg: "syncd run does not run several networks in this build yet; use syncd sync per network (--network NAME)"}
-	}
 	srcs, wh, err := a.startLoad(ctx, a.cfg.Networks, nil, true, func(network string) []extract.ClientOption {
-		// TODO(networks): metrics.ForNetwork(network) once net-daemon is merged.
-		return []extract.ClientOption{extract.WithObserver(metrics)}
+		return []extract.ClientOption{extract.WithObserver(metrics.ForNetwork(network))}
 	})
 	if err != nil {
 		return err
@@ -118,30 +113,32 @@ func runDaemon(ctx context.Context, g *globals) error {
 		services = append(services, pg)
 		closeServices = func() { _ = pg.Close() }
 	}
-	// TODO(networks): one verification per network once the daemon takes
-	// them (net-daemon); until then the first network's.
-	verification, err := a.verification(srcs[0])
-	if err != nil {
-		closeServices()
-		_ = wh.Close()
-		return err
-	}
 	var verifications []*daemon.Verification
-	if verification != nil {
-		verifications = append(verifications, verification)
+	for _, src := range srcs {
+		v, err := a.verification(src)
+		if err != nil {
+			closeServices()
+			_ = wh.Close()
+			return err
+		}
+		if v != nil {
+			verifications = append(verifications, v)
+		}
 	}
 	d, err := daemon.New(daemon.Config{
 		Jobs:      jobs,
 		Services:  services,
 		Verify:    verifications,
 		Warehouse: wh,
-		ClientSQL: guard,
-		Listen:    a.cfg.HTTP.Listen,
-		Log:       a.log,
-		Registry:  reg,
-		Metrics:   metrics,
-		Redact:    a.redact,
-		Version:   version,
+		// Each network's cursors, passes and money, for its jobs' state.
+		NetworkReader: func(network string) load.Reader { return wh.ForNetwork(network) },
+		ClientSQL:     guard,
+		Listen:        a.cfg.HTTP.Listen,
+		Log:           a.log,
+		Registry:      reg,
+		Metrics:       metrics,
+		Redact:        a.redact,
+		Version:       version,
 		// syncd_build_info's duckdb label; "" if DuckDB cannot say, which
 		// must not stop the daemon.
 		DuckDBVersion: duckdb.LibraryVersion(),
@@ -263,7 +260,7 @@ func (a *app) jobs(src *source, tracker *passview.Tracker) ([]daemon.Job, error)
 			behind = func(cursor, now time.Time) time.Duration { return pipeline.Behind(q, cursor, now) }
 		}
 		jobs = append(jobs, daemon.Job{
-			// TODO(networks): Network: n.Name, once daemon.Job has it (net-daemon).
+			Network:   n.Name,
 			Stream:    ex.Stream(),
 			Schedule:  sched,
 			Retention: plan.HasRetention(decl.Planner),
@@ -296,7 +293,7 @@ func (a *app) verification(src *source) (*daemon.Verification, error) {
 		return nil, &config.Error{Msg: fmt.Sprintf("verify.schedule: %q is not a cron spec or @every duration (%v)", v.Schedule, err)}
 	}
 	days := int(v.Days)
-	return &daemon.Verification{Schedule: sched, Days: days, Run: func(ctx context.Context) (daemon.VerifyResult, error) {
+	return &daemon.Verification{Network: src.network.Name, Schedule: sched, Days: days, Run: func(ctx context.Context) (daemon.VerifyResult, error) {
 		today := a.today(src.network)
 		cfg, err := a.verifyConfig(ctx, src.network, wh, today.AddDate(0, 0, -(days-1)), today.AddDate(0, 0, 1))
 		if err != nil {

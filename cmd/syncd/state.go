@@ -249,11 +249,9 @@ func (a *app) stateRows(ctx context.Context, nets []*config.Network, now time.Ti
 	return out, nil
 }
 
-// statusNetwork is the network of a daemon's stream status.
-//
-// TODO(networks): return st.Network once daemon.StreamStatus carries it
-// (net-daemon); until then a daemon's streams are its first network's.
-func statusNetwork(st daemon.StreamStatus) string { return "" }
+// statusNetwork is the network of a daemon's stream status ("" from a
+// daemon older than networks).
+func statusNetwork(st daemon.StreamStatus) string { return st.Network }
 
 // humanDuration prints d as people say it: 3d4h, 2h5m, 45s.
 func humanDuration(d time.Duration) string {
