@@ -93,7 +93,8 @@ func readLake(dir, query string, dest ...any) error {
 }
 
 // assertNoStrayFiles: every object a glob of a table matches is a
-// partition's data file, and syncd's own objects are under _syncd/.
+// partition's data file (<table>/network=<name>/[date=<day>/]data.parquet),
+// and syncd's own objects are under _syncd/.
 func assertNoStrayFiles(t *testing.T, dir string) {
 	t.Helper()
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
@@ -107,8 +108,10 @@ func assertNoStrayFiles(t *testing.T, dir string) {
 			if strings.HasSuffix(rel, ".parquet") {
 				t.Errorf("a *.parquet object under _syncd: %s", rel)
 			}
-		case !lakeTables[parts[0]] && len(parts) == 2 && parts[1] == "data.parquet":
-		case lakeTables[parts[0]] && len(parts) == 3 && strings.HasPrefix(parts[1], "date=") && parts[2] == "data.parquet":
+		case len(parts) < 3 || !strings.HasPrefix(parts[1], "network="):
+			t.Errorf("a stray object in the lake: %s", rel)
+		case !lakeTables[parts[0]] && len(parts) == 3 && parts[2] == "data.parquet":
+		case lakeTables[parts[0]] && len(parts) == 4 && strings.HasPrefix(parts[2], "date=") && parts[3] == "data.parquet":
 		default:
 			t.Errorf("a stray object in the lake: %s", rel)
 		}
