@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,9 +14,11 @@ import (
 	"time"
 
 	_ "github.com/duckdb/duckdb-go/v2"
+	"github.com/minio/minio-go/v7"
 
 	"github.com/syncd/syncd/checkpoints"
 	"github.com/syncd/syncd/internal/fixtures"
+	"github.com/syncd/syncd/internal/s3test"
 	"github.com/syncd/syncd/load/lake/bucket"
 	"github.com/syncd/syncd/models"
 )
@@ -46,6 +49,17 @@ func v1Lake(t *testing.T) string {
 // network sees them, and the data files' keys below their table.
 func lakeSummary(t *testing.T, dir string, layout int) []string {
 	t.Helper()
+	b, err := bucket.OpenDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bucketSummary(t, dir, b, layout)
+}
+
+// bucketSummary is lakeSummary of the lake in b, whose objects are the
+// files below dir.
+func bucketSummary(t *testing.T, dir string, b bucket.Bucket, layout int) []string {
+	t.Helper()
 	db, err := sql.Open("duckdb", "")
 	if err != nil {
 		t.Fatal(err)
@@ -72,10 +86,6 @@ func lakeSummary(t *testing.T, dir string, layout int) []string {
 			}
 		}
 		out = append(out, fmt.Sprintf("table %s: %s rows, sum %s, networks %s", table, n, sum, networks))
-	}
-	b, err := bucket.OpenDir(dir)
-	if err != nil {
-		t.Fatal(err)
 	}
 	st, err := readState(t.Context(), b, layout)
 	if err != nil {
@@ -334,5 +344,52 @@ func TestUpgradeKilledAnywhere(t *testing.T) {
 				t.Errorf("after the kills:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 			}
 		})
+	}
+}
+
+// TestUpgradeV1FixtureS3: the upgrade on a real S3 server (versitygw),
+// where a move is a copy and a delete.
+func TestUpgradeV1FixtureS3(t *testing.T) {
+	srv := s3test.Start(t)
+	srv.Setenv(t)
+	src := v1Lake(t)
+	want := upgraded(lakeSummary(t, src, 1))
+	c := srv.Client(t)
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if rel == filepath.Join("_syncd", "lock") {
+			return nil
+		}
+		_, err = c.FPutObject(t.Context(), srv.Bucket, "lake/"+filepath.ToSlash(rel), p, minio.PutObjectOptions{})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := bucket.OpenS3(t.Context(), "s3://"+srv.Bucket+"/lake", bucket.S3Config{Endpoint: srv.Endpoint, Region: srv.Region, PathStyle: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	s, err := Open(t.Context(), &killingBucket{Bucket: b, n: 40}, "syncd test")
+	if !errors.Is(err, errKilled) {
+		t.Fatalf("the killed open: %v", err)
+	}
+	if s, err = Open(t.Context(), b, "syncd test"); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got := bucketSummary(t, filepath.Join(srv.Dir, srv.Bucket, "lake"), b, 2); !slices.Equal(got, want) {
+		t.Errorf("after the upgrade:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	ro, err := OpenReadOnly(t.Context(), b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, ok, err := ro.Cursor(t.Context(), "conversions"); err != nil || !ok || c.Position.IsZero() {
+		t.Errorf("the conversions cursor read back: %v %v %v", c, ok, err)
 	}
 }
