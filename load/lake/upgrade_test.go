@@ -316,10 +316,10 @@ func TestUpgradeKilledAnywhere(t *testing.T) {
 	// Every point in the first and last stretch (the replay of the old
 	// journal, the upgrade's journal, the state objects, the meta), and
 	// a stride through the data files (three changes each: put, move,
-	// delete; a stride of 11, prime to 3, hits each); each killed once
+	// delete; a stride of 17, prime to 3, hits each); each killed once
 	// more a few changes into its resumption.
 	for n := 0; n < total; n++ {
-		if n > 5 && n < total-8 && n%11 != 0 {
+		if n > 3 && n < total-6 && n%17 != 0 {
 			continue
 		}
 		t.Run(fmt.Sprintf("after %d changes", n), func(t *testing.T) {
