@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	_ "github.com/duckdb/duckdb-go/v2"
 	"github.com/minio/minio-go/v7"
 
@@ -391,5 +394,103 @@ func TestUpgradeV1FixtureS3(t *testing.T) {
 	}
 	if c, ok, err := ro.Cursor(t.Context(), "conversions"); err != nil || !ok || c.Position.IsZero() {
 		t.Errorf("the conversions cursor read back: %v %v %v", c, ok, err)
+	}
+}
+
+// BenchmarkUpgradeV1 upgrades a layout-1 lake of 300,000 conversions over
+// 10 days (made by writing layout 2 and taking the network level and
+// column out again) and reports rows/s: the time a first open of an
+// existing lake takes, per row it holds.
+func BenchmarkUpgradeV1(b *testing.B) {
+	const rows, days = 300_000, 10
+	for range b.N {
+		b.StopTimer()
+		dir := b.TempDir()
+		s, err := openDir(b, dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for from := 0; from < rows; from += 10_000 {
+			ids := make([]int, 10_000)
+			for j := range ids {
+				ids[j] = from + j
+			}
+			rec := realisticDays(b, ids, days)
+			err := upsert(b, s, rec, nil)
+			rec.Release()
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		_ = s.Close()
+		downgrade(b, dir)
+		b.StartTimer()
+		s, err = openDir(b, dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		_ = s.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(rows*b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// downgrade makes the layout-2 lake in dir, of the default network only,
+// what layout 1 kept: its files without the network column at
+// <table>/[date=...]/data.parquet, flat state and runs, meta version 1.
+func downgrade(tb testing.TB, dir string) {
+	tb.Helper()
+	ctx := context.Background()
+	b, err := bucket.OpenDir(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	objs, err := b.List(ctx, "")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, o := range objs {
+		if strings.HasPrefix(o.Key, syncdPrefix) {
+			continue
+		}
+		v1 := strings.Replace(o.Key, "/"+networkLevel+models.DefaultNetwork, "", 1)
+		fr, closeFn, err := openParquet(ctx, b, o.Key, memory.DefaultAllocator)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		sc, err := fr.Schema()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out := arrow.NewSchema(sc.Fields()[1:], nil)
+		local := filepath.Join(b.Scratch(), newID()+".partial")
+		err = writeParquet(local, out, memory.DefaultAllocator, func(put func(arrow.RecordBatch) error) error {
+			return eachRecord(ctx, fr, nil, func(rec arrow.RecordBatch) error {
+				r := array.NewRecordBatch(out, rec.Columns()[1:], rec.NumRows())
+				defer r.Release()
+				return put(r)
+			})
+		})
+		closeFn()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if err := b.Put(ctx, v1, local); err != nil {
+			tb.Fatal(err)
+		}
+		if err := b.Delete(ctx, o.Key); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	st, err := readState(ctx, b, 2)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := writeState(ctx, b, 1, st); err != nil {
+		tb.Fatal(err)
+	}
+	if err := putJSON(ctx, b, metaKey, meta{Format: formatName, SchemaVersion: 1}); err != nil {
+		tb.Fatal(err)
 	}
 }
