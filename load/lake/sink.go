@@ -17,7 +17,9 @@
 // journal the next writer's Open replays, so the Tx lands whole. Readers
 // take no lock; a Tx's partitions appear one at a time (each row is in
 // exactly one partition, so none is seen twice). No partition object is
-// ever deleted: a reader that listed one can always open it.
+// ever deleted: a reader that listed one can always open it. (The one
+// exception is the one-time upgrade of a layout-1 lake, upgrade.go, which
+// moves every file: readers of syncd refuse the lake until it is done.)
 //
 // One process writes a lake at a time: a writer's Open takes the lake's
 // lock (bucket.Lock) and keeps it until Close; any number of processes
