@@ -7,14 +7,17 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/syncd/syncd/internal/fixtures"
 	"github.com/syncd/syncd/internal/s3test"
 )
 
@@ -93,7 +96,8 @@ func readLake(dir, query string, dest ...any) error {
 }
 
 // assertNoStrayFiles: every object a glob of a table matches is a
-// partition's data file, and syncd's own objects are under _syncd/.
+// partition's data file (<table>/network=<name>/[date=<day>/]data.parquet),
+// and syncd's own objects are under _syncd/.
 func assertNoStrayFiles(t *testing.T, dir string) {
 	t.Helper()
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
@@ -107,8 +111,10 @@ func assertNoStrayFiles(t *testing.T, dir string) {
 			if strings.HasSuffix(rel, ".parquet") {
 				t.Errorf("a *.parquet object under _syncd: %s", rel)
 			}
-		case !lakeTables[parts[0]] && len(parts) == 2 && parts[1] == "data.parquet":
-		case lakeTables[parts[0]] && len(parts) == 3 && strings.HasPrefix(parts[1], "date=") && parts[2] == "data.parquet":
+		case len(parts) < 3 || !strings.HasPrefix(parts[1], "network="):
+			t.Errorf("a stray object in the lake: %s", rel)
+		case !lakeTables[parts[0]] && len(parts) == 3 && parts[2] == "data.parquet":
+		case lakeTables[parts[0]] && len(parts) == 4 && strings.HasPrefix(parts[2], "date=") && parts[3] == "data.parquet":
 		default:
 			t.Errorf("a stray object in the lake: %s", rel)
 		}
@@ -338,4 +344,106 @@ func daemonOverLake(t *testing.T, s *sim, e *env, d *daemonProc) {
 	s.control(t, "POST", "/_sim/churn?n=100", nil, nil)
 	check("the churn, read three ways")
 	d.stop(t, 10*time.Second)
+}
+
+// lakeChecksums is each table's row count and the checksum of its columns
+// but network (which layout 1 lacks), _synced_at and raw (a re-read row
+// is rewritten with a new _synced_at; see tableChecksums), read by a plain
+// reader of every *.parquet file below the table.
+func lakeChecksums(t *testing.T, dir string) [][]string {
+	t.Helper()
+	db := openLakeFiles(t, dir)
+	var out [][]string
+	for _, table := range slices.Sorted(maps.Keys(lakeTables)) {
+		out = append(out, queryStrings(t, db, `SELECT '`+table+`', count(*)::VARCHAR, coalesce(sum(hash(t)), 0)::VARCHAR
+			FROM (SELECT COLUMNS(c -> c NOT IN ('network', '_synced_at', 'raw')) FROM `+table+`) t`)...)
+	}
+	return out
+}
+
+// TestLakeV1UpgradesAndSyncsOn: a lake written by the release before
+// networks (layout 1), synced on by this build from the same simulator.
+// Read-only commands refuse it with the way out; `syncd sync` upgrades it
+// in place (every file under network=default/, with the network column)
+// and syncs on with every row, cursor and run kept, ending equal to the
+// simulator.
+func TestLakeV1UpgradesAndSyncsOn(t *testing.T) {
+	s := startSim(t, fixtureSimArgs...)
+	e := newLakeEnv(t, s)
+	fixtures.LakeV1(t, e.lakeFiles)
+	layout := func() int {
+		var m struct {
+			SchemaVersion int `json:"schema_version"`
+		}
+		b, err := os.ReadFile(filepath.Join(e.lakeFiles, "_syncd", "meta.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		return m.SchemaVersion
+	}
+	if l := layout(); l != 1 {
+		t.Fatalf("the fixture has layout %d, want 1", l)
+	}
+	before := lakeChecksums(t, e.lakeFiles)
+	var cursorsBefore map[string]struct {
+		Position time.Time `json:"position"`
+	}
+	b, err := os.ReadFile(filepath.Join(e.lakeFiles, "_syncd", "state.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &cursorsBefore); err != nil || len(cursorsBefore) != len(lakeTables) {
+		t.Fatalf("fixture cursors: %v %v", cursorsBefore, err)
+	}
+
+	for _, args := range [][]string{{"query", "SELECT count(*) FROM conversions"}, {"state"}} {
+		r := e.syncd(t, args...)
+		if r.code != 1 || !oneLine(r.stderr) || !strings.Contains(r.stderr, "written by an earlier syncd (layout 1") || !strings.Contains(r.stderr, "run `syncd sync`") {
+			t.Errorf("syncd %s on a layout-1 lake: exit %d, stderr %q", args[0], r.code, r.stderr)
+		}
+	}
+	if l := layout(); l != 1 {
+		t.Fatalf("a read-only command moved the lake to layout %d", l)
+	}
+
+	e.mustSync(t)
+
+	if l := layout(); l != 2 {
+		t.Errorf("after sync: layout %d, want 2", l)
+	}
+	assertNoStrayFiles(t, e.lakeFiles)
+	// The simulator serves exactly the fixture's rows: syncing on changes
+	// no row, loses none and doubles none.
+	compareRows(t, "table checksums", lakeChecksums(t, e.lakeFiles), before)
+	assertEqualsSimulator(t, e)
+	db := openLakeFiles(t, e.lakeFiles)
+	for table := range lakeTables {
+		if got := queryStrings(t, db, `SELECT coalesce(string_agg(DISTINCT coalesce(network, 'NULL'), ','), '') FROM `+table); got[0][0] != "default" {
+			t.Errorf("%s: networks %q after the upgrade, want default", table, got[0][0])
+		}
+	}
+
+	// Cursors were kept, as the default network's: each where the fixture
+	// left it or later. The fixture's runs are kept and this pass added
+	// one per stream.
+	rows, r := e.queryCSV(t, "SELECT network, stream, strftime(position, '%Y-%m-%dT%H:%M:%SZ') FROM _syncd_state ORDER BY stream")
+	if r.code != 0 || len(rows) != len(cursorsBefore) {
+		t.Fatalf("_syncd_state after the upgrade: exit %d, %v\n%s", r.code, rows, tail(r.stderr, 2000))
+	}
+	for _, row := range rows {
+		c, ok := cursorsBefore[row[1]]
+		if row[0] != "default" || !ok || row[2] < c.Position.UTC().Format(time.RFC3339) {
+			t.Errorf("cursor %v after the upgrade; before %v", row, c.Position)
+		}
+	}
+	rows, r = e.queryCSV(t, "SELECT network, count(*) FROM _syncd_runs GROUP BY ALL")
+	if r.code != 0 || len(rows) != 1 || rows[0][0] != "default" || rows[0][1] != strconv.Itoa(2*len(lakeTables)) {
+		t.Errorf("_syncd_runs after the upgrade: exit %d, %v, want %d of default\n%s", r.code, rows, 2*len(lakeTables), tail(r.stderr, 2000))
+	}
+	if r := e.syncd(t, "state"); r.code != 0 || !strings.Contains(r.stdout, "conversions") {
+		t.Errorf("syncd state after the upgrade: exit %d\n%s%s", r.code, r.stdout, tail(r.stderr, 2000))
+	}
 }

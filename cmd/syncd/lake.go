@@ -22,14 +22,16 @@ func newLakeCmd(g *globals) *cobra.Command {
 		Long: `A Parquet lake (warehouse.kind: parquet) keeps each table as zstd Parquet
 files under warehouse.path, a local directory or s3://bucket/prefix:
 
-  <path>/<table>/date=YYYY-MM-DD/data.parquet  tables with a day column
-                                               (conversions, clicks, postbacks,
-                                               stats_daily)
-  <path>/<table>/data.parquet                  the others (offers, partners,
-                                               advertisers)
-  <path>/_syncd/                               syncd's own files, not a table
+  <path>/<table>/network=<name>/date=YYYY-MM-DD/data.parquet
+      tables with a day column (conversions, clicks, postbacks, stats_daily)
+  <path>/<table>/network=<name>/data.parquet
+      the others (offers, partners, advertisers)
+  <path>/_syncd/
+      syncd's own files, not a table
 
-The columns and types are the DuckDB warehouse's, raw included.`,
+<name> is the Affise network's (config networks[].name; "default" without
+networks:). The columns and types are the DuckDB warehouse's, raw and the
+network column included.`,
 		Args: noArgs,
 	}
 	cmd.AddCommand(newLakeDDLCmd(g))

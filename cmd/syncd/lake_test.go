@@ -74,7 +74,7 @@ streams:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "read_parquet('" + filepath.Join(wd, "lake") + "/conversions/*/*.parquet'"; !strings.Contains(out, want) {
+	if want := "read_parquet('" + filepath.Join(wd, "lake") + "/conversions/network=*/date=*/*.parquet'"; !strings.Contains(out, want) {
 		t.Errorf("want %s in\n%s", want, out)
 	}
 	if strings.Contains(out, `VIEW "clicks"`) {

@@ -71,7 +71,7 @@ func BenchmarkUpsertDay(b *testing.B) {
 	el := time.Since(start)
 	b.StopTimer()
 	close(stop)
-	parts, _ := partitions(context.Background(), s.b, "conversions")
+	parts, _ := partitions(context.Background(), s.b, "conversions", models.DefaultNetwork)
 	var size int64
 	for _, p := range parts {
 		fi, err := os.Stat(filepath.Join(s.b.(*bucket.Dir).Root(), fileKey("conversions", p)))

@@ -239,7 +239,7 @@ func TestDuckDBReadsPartitions(t *testing.T) {
 		t.Fatal(err)
 	}
 	for col, want := range map[string]string{"created_at": "TIMESTAMP", "updated_at": "TIMESTAMP", "revenue": "DECIMAL(18,4)",
-		"payouts": "DECIMAL(18,4)", "id": "VARCHAR", "offer_id": "BIGINT", "date": "DATE"} {
+		"payouts": "DECIMAL(18,4)", "id": "VARCHAR", "offer_id": "BIGINT", "date": "DATE", "network": "VARCHAR"} {
 		if types[col] != want {
 			t.Errorf("column %s is %q, want %s", col, types[col], want)
 		}
@@ -287,7 +287,7 @@ func TestParquetLogicalTypes(t *testing.T) {
 	if _, err := tx.Commit(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
-	pf, err := file.OpenParquetFile(filepath.Join(dir, "conversions", "date=2025-01-02", "data.parquet"), false)
+	pf, err := file.OpenParquetFile(filepath.Join(dir, "conversions", "network=default", "date=2025-01-02", "data.parquet"), false)
 	if err != nil {
 		t.Fatal(err)
 	}

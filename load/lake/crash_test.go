@@ -87,7 +87,7 @@ func statuses(t *testing.T, s *Sink) map[string]string {
 		}
 		return nil
 	})
-	parts, err := partitions(t.Context(), s.b, "conversions")
+	parts, err := partitions(t.Context(), s.b, "conversions", models.DefaultNetwork)
 	if err != nil {
 		t.Fatal(err)
 	}

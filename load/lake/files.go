@@ -14,6 +14,7 @@ import (
 
 	"github.com/syncd/syncd/checkpoints"
 	"github.com/syncd/syncd/load/lake/bucket"
+	"github.com/syncd/syncd/models"
 )
 
 // newID names a Tx's staging and temp objects; random so two processes on
@@ -79,42 +80,87 @@ func putJSON(ctx context.Context, b bucket.Bucket, key string, v any) error {
 	return b.PutBytes(ctx, key, raw)
 }
 
-func readState(ctx context.Context, b bucket.Bucket) (map[string]storedCursor, error) {
-	st := map[string]storedCursor{}
+// The state, runs and changed-hours objects hold each network's part
+// under its name (layout 2); layout 1, before networks, held the default
+// network's alone, flat. read* take the layout the lake is in and return
+// the layout-2 shape; write* store it in that layout.
+
+func readState(ctx context.Context, b bucket.Bucket, layout int) (map[string]map[string]storedCursor, error) {
+	st := map[string]map[string]storedCursor{}
+	if layout < 2 {
+		flat := map[string]storedCursor{}
+		if _, err := getJSON(ctx, b, stateKey, &flat); err != nil {
+			return nil, err
+		}
+		st[models.DefaultNetwork] = flat
+		return st, nil
+	}
 	if _, err := getJSON(ctx, b, stateKey, &st); err != nil {
 		return nil, err
 	}
 	return st, nil
 }
 
-// applyCursor moves one cursor in the state object. Applying a change
-// twice is applying it once, so a journal replayed after a crash is
-// harmless.
-func applyCursor(ctx context.Context, b bucket.Bucket, ch cursorChange) error {
-	st, err := readState(ctx, b)
+func writeState(ctx context.Context, b bucket.Bucket, layout int, st map[string]map[string]storedCursor) error {
+	if layout < 2 {
+		return putJSON(ctx, b, stateKey, orEmpty(st[models.DefaultNetwork]))
+	}
+	return putJSON(ctx, b, stateKey, st)
+}
+
+func orEmpty[V any](m map[string]V) map[string]V {
+	if m == nil {
+		return map[string]V{}
+	}
+	return m
+}
+
+// applyCursor moves one of network's cursors in the state object. Applying
+// a change twice is applying it once, so a journal replayed after a crash
+// is harmless.
+func applyCursor(ctx context.Context, b bucket.Bucket, layout int, network string, ch cursorChange) error {
+	st, err := readState(ctx, b, layout)
 	if err != nil {
 		return err
 	}
+	cur := st[network]
 	if ch.Remove {
-		if _, ok := st[ch.Stream]; !ok {
+		if _, ok := cur[ch.Stream]; !ok {
 			return nil
 		}
-		delete(st, ch.Stream)
+		delete(cur, ch.Stream)
+		if len(cur) == 0 {
+			delete(st, network)
+		}
 	} else {
-		st[ch.Stream] = ch.Cursor
+		if cur == nil {
+			cur = map[string]storedCursor{}
+			st[network] = cur
+		}
+		cur[ch.Stream] = ch.Cursor
 	}
-	return putJSON(ctx, b, stateKey, st)
+	return writeState(ctx, b, layout, st)
 }
 
 // journal is a commit decided but maybe not yet applied: every new
 // partition is already stored at its Temp key. Applying it is idempotent,
 // so Open finishes whatever a killed process left.
 type journal struct {
-	Table    string         `json:"table"`
+	Table string `json:"table"`
+	// Network is whose cursor and changed hours the commit moves; ""
+	// (a journal of layout 1) is the default network.
+	Network  string         `json:"network,omitempty"`
 	Renames  []rename       `json:"renames,omitempty"`
 	Cursor   *cursorChange  `json:"cursor,omitempty"`
 	Changed  *changedHours  `json:"changed,omitempty"`
 	Consumed *consumedHours `json:"consumed,omitempty"`
+}
+
+func (j journal) network() string {
+	if j.Network == "" {
+		return models.DefaultNetwork
+	}
+	return j.Network
 }
 
 // changedHours adds hours to a set of changed hours (load.Target.Changes).
@@ -132,23 +178,43 @@ type consumedHours struct {
 
 const changedKey = "_syncd/changed.json"
 
-func readChanged(ctx context.Context, b bucket.Bucket) (map[string][]time.Time, error) {
-	sets := map[string][]time.Time{}
+func readChanged(ctx context.Context, b bucket.Bucket, layout int) (map[string]map[string][]time.Time, error) {
+	sets := map[string]map[string][]time.Time{}
+	if layout < 2 {
+		flat := map[string][]time.Time{}
+		if _, err := getJSON(ctx, b, changedKey, &flat); err != nil {
+			return nil, err
+		}
+		sets[models.DefaultNetwork] = flat
+		return sets, nil
+	}
 	if _, err := getJSON(ctx, b, changedKey, &sets); err != nil {
 		return nil, err
 	}
 	return sets, nil
 }
 
-// applyChanges adds and removes hours in _syncd/changed.json; applying it
-// twice is applying it once.
-func applyChanges(ctx context.Context, b bucket.Bucket, add *changedHours, del *consumedHours) error {
+func writeChanged(ctx context.Context, b bucket.Bucket, layout int, sets map[string]map[string][]time.Time) error {
+	if layout < 2 {
+		return putJSON(ctx, b, changedKey, orEmpty(sets[models.DefaultNetwork]))
+	}
+	return putJSON(ctx, b, changedKey, sets)
+}
+
+// applyChanges adds and removes hours in network's sets in
+// _syncd/changed.json; applying it twice is applying it once.
+func applyChanges(ctx context.Context, b bucket.Bucket, layout int, network string, add *changedHours, del *consumedHours) error {
 	if add == nil && del == nil {
 		return nil
 	}
-	sets, err := readChanged(ctx, b)
+	all, err := readChanged(ctx, b, layout)
 	if err != nil {
 		return err
+	}
+	sets := all[network]
+	if sets == nil {
+		sets = map[string][]time.Time{}
+		all[network] = sets
 	}
 	if add != nil {
 		sets[add.Set] = append(sets[add.Set], add.Add...)
@@ -165,7 +231,10 @@ func applyChanges(ctx context.Context, b bucket.Bucket, add *changedHours, del *
 		}
 		sets[k] = hs
 	}
-	return putJSON(ctx, b, changedKey, sets)
+	if len(sets) == 0 {
+		delete(all, network)
+	}
+	return writeChanged(ctx, b, layout, all)
 }
 
 // rename is one partition put in place: the object at Temp replaces the
@@ -178,18 +247,19 @@ type rename struct {
 // apply puts j's partitions in place, then moves its cursor: data first,
 // so a cursor never covers rows that are not there. No partition object
 // is ever deleted (an emptied one is replaced by an empty file), so a
-// reader that listed a partition can always open it.
-func apply(ctx context.Context, b bucket.Bucket, j journal) error {
+// reader that listed a partition can always open it. layout is the lake's
+// (a killed writer of layout 1 left journals of layout 1).
+func apply(ctx context.Context, b bucket.Bucket, layout int, j journal) error {
 	for _, r := range j.Renames {
 		if err := b.Move(ctx, r.Temp, r.Final); err != nil {
 			return fmt.Errorf("table %s: %w", j.Table, err)
 		}
 	}
-	if err := applyChanges(ctx, b, j.Changed, j.Consumed); err != nil {
+	if err := applyChanges(ctx, b, layout, j.network(), j.Changed, j.Consumed); err != nil {
 		return fmt.Errorf("table %s: changed hours: %w", j.Table, err)
 	}
 	if j.Cursor != nil {
-		if err := applyCursor(ctx, b, *j.Cursor); err != nil {
+		if err := applyCursor(ctx, b, layout, j.network(), *j.Cursor); err != nil {
 			return fmt.Errorf("table %s: cursor %s: %w", j.Table, j.Cursor.Stream, err)
 		}
 	}
@@ -198,8 +268,8 @@ func apply(ctx context.Context, b bucket.Bucket, j journal) error {
 
 // replay replays the journals a killed writer left, in commit order, and
 // removes its temporaries. Only the writer runs it, under the lake's lock,
-// before anything else touches the lake.
-func replay(ctx context.Context, b bucket.Bucket) error {
+// before anything else touches the lake; layout is the lake's.
+func replay(ctx context.Context, b bucket.Bucket, layout int) error {
 	objs, err := b.List(ctx, journalPrefix)
 	if err != nil {
 		return err
@@ -214,7 +284,7 @@ func replay(ctx context.Context, b bucket.Bucket) error {
 		if !found {
 			continue
 		}
-		if err := apply(ctx, b, j); err != nil {
+		if err := apply(ctx, b, layout, j); err != nil {
 			return fmt.Errorf("replaying journal %s: %w", o.Key, err)
 		}
 		if err := b.Delete(ctx, o.Key); err != nil {

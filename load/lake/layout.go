@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/syncd/syncd/load/lake/bucket"
+	"github.com/syncd/syncd/models"
 )
 
 // dataFile is the one file each partition holds: a partition is rewritten
@@ -20,70 +21,123 @@ const (
 	stateKey      = "_syncd/state.json"
 	runsKey       = "_syncd/runs.json"
 	metaKey       = "_syncd/meta.json"
+	upgradeKey    = "_syncd/upgrade.json"
 	journalPrefix = "_syncd/journal/"
 	tmpPrefix     = "_syncd/tmp/"
 )
 
 // partition names a partition of a table relative to the table's prefix:
-// "" for a table without a day column, "date=YYYY-MM-DD" otherwise. It is
-// the only code that knows the levels below a table, so a network=<name>/
-// level (several networks per warehouse) is a change here and in
-// partitionOfKey.
+// "network=<name>" for a table without a day column,
+// "network=<name>/date=YYYY-MM-DD" otherwise. This file is the only code
+// that knows the levels below a table (layout 2; layout 1, before
+// networks, had no network= level: see v1Files).
 type partition string
 
-func dayPartition(day time.Time) partition {
-	return partition("date=" + day.UTC().Format(time.DateOnly))
+const networkLevel, dateLevel = "network=", "date="
+
+func wholePartition(network string) partition { return partition(networkLevel + network) }
+
+func dayPartition(network string, day time.Time) partition {
+	return partition(networkLevel + network + "/" + dateLevel + day.UTC().Format(time.DateOnly))
 }
 
 // day is the UTC midnight a date= partition holds; ok is false for the
 // whole-table partition.
 func (p partition) day() (time.Time, bool) {
-	s, ok := strings.CutPrefix(string(p), "date=")
+	_, d, ok := strings.Cut(string(p), "/"+dateLevel)
 	if !ok {
 		return time.Time{}, false
 	}
-	d, err := time.Parse(time.DateOnly, s)
-	return d, err == nil
+	t, err := time.Parse(time.DateOnly, d)
+	return t, err == nil
 }
 
 // fileKey is the object holding partition p of table.
 func fileKey(table string, p partition) string {
-	if p == "" {
-		return table + "/" + dataFile
-	}
 	return table + "/" + string(p) + "/" + dataFile
 }
 
-// partitionOfKey is the partition a table's object key holds; ok is false
-// for an object that is not a partition's data file.
-func partitionOfKey(table, key string) (partition, bool) {
-	rest, ok := strings.CutPrefix(key, table+"/")
+// networkPrefix is the prefix of every object of network's part of table.
+func networkPrefix(table, network string) string {
+	return table + "/" + networkLevel + network + "/"
+}
+
+// partitionOfKey is the partition of network a table's object key holds;
+// ok is false for an object that is not one of its partitions' data file.
+func partitionOfKey(table, network, key string) (partition, bool) {
+	rest, ok := strings.CutPrefix(key, networkPrefix(table, network))
 	if !ok {
 		return "", false
 	}
 	if rest == dataFile {
-		return "", true
+		return wholePartition(network), true
 	}
 	dir, ok := strings.CutSuffix(rest, "/"+dataFile)
-	if !ok {
+	if !ok || strings.Contains(dir, "/") {
 		return "", false
 	}
-	p := partition(dir)
+	p := partition(networkLevel + network + "/" + dir)
 	_, ok = p.day()
 	return p, ok
 }
 
-// partitions lists table's partitions that hold a data file, in order.
-func partitions(ctx context.Context, b bucket.Bucket, table string) ([]partition, error) {
-	objs, err := b.List(ctx, table+"/")
+// partitions lists network's partitions of table that hold a data file,
+// in order (so in day order).
+func partitions(ctx context.Context, b bucket.Bucket, table, network string) ([]partition, error) {
+	objs, err := b.List(ctx, networkPrefix(table, network))
 	if err != nil {
 		return nil, err
 	}
 	var out []partition
 	for _, o := range objs {
-		if p, ok := partitionOfKey(table, o.Key); ok {
+		if p, ok := partitionOfKey(table, network, o.Key); ok {
 			out = append(out, p)
 		}
+	}
+	return out, nil
+}
+
+// TableGlob is the glob, relative to the lake's root and slash-separated,
+// that matches every data file of m's table, of every network, and
+// nothing else: what a reader passes to read_parquet.
+func TableGlob(m models.Model) string {
+	if m.DayColumn() == "" {
+		return m.Table() + "/" + networkLevel + "*/" + dataFile
+	}
+	return m.Table() + "/" + networkLevel + "*/" + dateLevel + "*/" + dataFile
+}
+
+// v1File is a partition's data file in layout 1 and where layout 2 keeps
+// it (as the default network's).
+type v1File struct{ from, to string }
+
+// v1Files lists every layout-1 data file in b: <table>/data.parquet and
+// <table>/date=YYYY-MM-DD/data.parquet, of whatever table (a stream this
+// build no longer has too). Objects of layout 2 are not listed.
+func v1Files(ctx context.Context, b bucket.Bucket) ([]v1File, error) {
+	objs, err := b.List(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	var out []v1File
+	for _, o := range objs {
+		table, rest, ok := strings.Cut(o.Key, "/")
+		if !ok || table+"/" == syncdPrefix {
+			continue
+		}
+		if rest == dataFile {
+			out = append(out, v1File{from: o.Key, to: fileKey(table, wholePartition(models.DefaultNetwork))})
+			continue
+		}
+		dir, ok := strings.CutSuffix(rest, "/"+dataFile)
+		if !ok || !strings.HasPrefix(dir, dateLevel) || strings.Contains(dir, "/") {
+			continue
+		}
+		d, err := time.Parse(time.DateOnly, strings.TrimPrefix(dir, dateLevel))
+		if err != nil {
+			continue
+		}
+		out = append(out, v1File{from: o.Key, to: fileKey(table, dayPartition(models.DefaultNetwork, d))})
 	}
 	return out, nil
 }

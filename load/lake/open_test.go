@@ -76,7 +76,7 @@ func TestOneWriterManyReaders(t *testing.T) {
 // location holding something else than a lake's meta object is named.
 func TestRefusesNewerLake(t *testing.T) {
 	for content, want := range map[string]string{
-		`{"format":"syncd-parquet-lake","schema_version":99}`: "schema version 99, newer than this syncd's 1: upgrade syncd",
+		`{"format":"syncd-parquet-lake","schema_version":99}`: "schema version 99, newer than this syncd's 2: upgrade syncd",
 		`{"format":"something"}`:                              "does not describe a syncd lake",
 		`{"format":`:                                          "is damaged",
 	} {

@@ -20,6 +20,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"github.com/syncd/syncd/load/lake/bucket"
+	"github.com/syncd/syncd/models"
 )
 
 // fileSchema is how a model's schema is stored: timestamps without a zone
@@ -195,14 +196,32 @@ func scanColumn(ctx context.Context, b bucket.Bucket, key, column string, mem me
 // which must not keep it. found is false when the object (or column) does
 // not exist.
 func eachBatch(ctx context.Context, b bucket.Bucket, key, column string, mem memory.Allocator, fn func(arrow.RecordBatch) error) (found bool, err error) {
-	f, err := b.Open(ctx, key)
+	fr, closeFn, err := openParquet(ctx, b, key, mem)
 	if errors.Is(err, bucket.ErrNotExist) {
 		return false, nil
 	}
 	if err != nil {
-		return false, err
+		return fr != nil, err
 	}
-	defer f.Close()
+	defer closeFn()
+	var cols []int
+	if column != "" {
+		idx := fr.ParquetReader().MetaData().Schema.ColumnIndexByName(column)
+		if idx < 0 {
+			return false, nil
+		}
+		cols = []int{idx}
+	}
+	return true, eachRecord(ctx, fr, cols, fn)
+}
+
+// openParquet opens the Parquet object at key; closeFn closes it. A
+// missing object is bucket.ErrNotExist (and a nil reader).
+func openParquet(ctx context.Context, b bucket.Bucket, key string, mem memory.Allocator) (fr *pqarrow.FileReader, closeFn func(), err error) {
+	f, err := b.Open(ctx, key)
+	if err != nil {
+		return nil, nil, err
+	}
 	props := parquet.NewReaderProperties(mem)
 	// Pages are read as they are decoded, not a whole column chunk of a
 	// row group at once: raw JSON makes those tens of megabytes.
@@ -210,32 +229,75 @@ func eachBatch(ctx context.Context, b bucket.Bucket, key, column string, mem mem
 	props.BufferSize = 1 << 20
 	pf, err := file.NewParquetReader(io.NewSectionReader(f, 0, f.Size()), file.WithReadProps(props))
 	if err != nil {
-		return true, err
+		_ = f.Close()
+		return nil, nil, err
 	}
-	defer pf.Close()
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: scanBatchRows}, mem)
+	fr, err = pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: scanBatchRows}, mem)
 	if err != nil {
-		return true, err
+		_ = pf.Close()
+		_ = f.Close()
+		return nil, nil, err
 	}
-	var cols []int
-	if column != "" {
-		idx := pf.MetaData().Schema.ColumnIndexByName(column)
-		if idx < 0 {
-			return false, nil
-		}
-		cols = []int{idx}
-	}
+	return fr, func() { _ = pf.Close(); _ = f.Close() }, nil
+}
+
+// eachRecord hands fr's batches of the columns cols (nil: all) to fn.
+func eachRecord(ctx context.Context, fr *pqarrow.FileReader, cols []int, fn func(arrow.RecordBatch) error) error {
 	rr, err := fr.GetRecordReader(ctx, cols, nil)
 	if err != nil {
-		return true, err
+		return err
 	}
 	defer rr.Release()
 	for rr.Next() {
 		if err := fn(rr.RecordBatch()); err != nil {
-			return true, err
+			return err
 		}
 	}
-	return true, rr.Err()
+	return rr.Err()
+}
+
+// rewriteWithNetwork writes the Parquet object at key to the new local
+// file dst with models.NetworkColumn first, network in every row: a file
+// of layout 1, which had no such column. Its other columns stay as the
+// file holds them (a stats_daily file of other slices, a file from before
+// a column was added). A file that has the column is copied as it is.
+func rewriteWithNetwork(ctx context.Context, b bucket.Bucket, key, dst, network string) error {
+	mem := memory.DefaultAllocator
+	fr, closeFn, err := openParquet(ctx, b, key, mem)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	sc, err := fr.Schema()
+	if err != nil {
+		return err
+	}
+	has := len(sc.FieldIndices(models.NetworkColumn)) > 0
+	out := sc
+	if !has {
+		out = arrow.NewSchema(append([]arrow.Field{models.Conversions().Schema().Field(0)}, sc.Fields()...), nil)
+		if out.Field(0).Name != models.NetworkColumn {
+			return fmt.Errorf("the models' first column is %s, not %s", out.Field(0).Name, models.NetworkColumn)
+		}
+	}
+	return writeParquet(dst, out, mem, func(put func(arrow.RecordBatch) error) error {
+		return eachRecord(ctx, fr, nil, func(rec arrow.RecordBatch) error {
+			if has {
+				return put(rec)
+			}
+			nb := array.NewStringBuilder(mem)
+			defer nb.Release()
+			nb.Reserve(int(rec.NumRows()))
+			for range rec.NumRows() {
+				nb.Append(network)
+			}
+			na := nb.NewArray()
+			defer na.Release()
+			full := array.NewRecordBatch(out, append([]arrow.Array{na}, rec.Columns()...), rec.NumRows())
+			defer full.Release()
+			return put(full)
+		})
+	})
 }
 
 // take returns rec's rows at idx, in that order.

@@ -20,13 +20,16 @@ import (
 // add nothing.
 var countsMoney = map[string]bool{"confirmed": true, "pending": true, "hold": true}
 
-// DailyMoney implements load.Reader. It reads only the conversions
+// DailyMoney implements load.Reader, for the view's network. It reads only the conversions
 // partitions of the asked days, each file as a rename left it, so it
 // sees committed data only and takes no lock.
 func (s *Sink) DailyMoney(ctx context.Context, from, to time.Time) ([]load.DayMoney, bool, error) {
 	conv := models.Conversions()
 	table := conv.Table()
-	parts, err := partitions(ctx, s.b, table)
+	if err := s.checkNetwork(); err != nil {
+		return nil, false, fmt.Errorf("lake: daily money: %w", err)
+	}
+	parts, err := partitions(ctx, s.b, table, s.network)
 	if err != nil {
 		return nil, false, fmt.Errorf("lake: daily money: %w", err)
 	}
@@ -114,7 +117,10 @@ func (s *Sink) FirstDay(ctx context.Context, m models.Model) (time.Time, bool, e
 	if m.DayColumn() == "" {
 		return time.Time{}, false, nil
 	}
-	parts, err := partitions(ctx, s.b, m.Table())
+	if err := s.checkNetwork(); err != nil {
+		return time.Time{}, false, fmt.Errorf("lake: first day of %s: %w", m.Table(), err)
+	}
+	parts, err := partitions(ctx, s.b, m.Table(), s.network)
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("lake: first day of %s: %w", m.Table(), err)
 	}
@@ -128,18 +134,21 @@ func (s *Sink) FirstDay(ctx context.Context, m models.Model) (time.Time, bool, e
 
 // ChangedHours implements load.Sink.
 func (s *Sink) ChangedHours(ctx context.Context, set string) ([]time.Time, error) {
-	sets, err := readChanged(ctx, s.b)
+	sets, err := readChanged(ctx, s.b, s.layout)
 	if err != nil {
 		return nil, fmt.Errorf("lake: changed hours of %s: %w", set, err)
 	}
-	return sets[set], nil
+	return sets[s.network][set], nil
 }
 
 // Currencies implements load.Reader: the currency column of every
 // conversions partition, read alone.
 func (s *Sink) Currencies(ctx context.Context) ([]string, error) {
 	conv := models.Conversions()
-	parts, err := partitions(ctx, s.b, conv.Table())
+	if err := s.checkNetwork(); err != nil {
+		return nil, fmt.Errorf("lake: currencies: %w", err)
+	}
+	parts, err := partitions(ctx, s.b, conv.Table(), s.network)
 	if err != nil {
 		return nil, fmt.Errorf("lake: currencies: %w", err)
 	}

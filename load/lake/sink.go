@@ -1,8 +1,10 @@
 // Package lake is the Parquet lake sink, on local disk or S3 (package
-// bucket): each table a prefix of Parquet files,
-// <path>/<table>/date=YYYY-MM-DD/data.parquet for tables with a day column
-// and <path>/<table>/data.parquet for the others, and syncd's own objects
-// (cursors, runs, journals, temporaries, the writer's lock) under
+// bucket): each table a prefix of Parquet files, one directory per network
+// (several Affise networks share a lake),
+// <path>/<table>/network=<name>/date=YYYY-MM-DD/data.parquet for tables
+// with a day column and <path>/<table>/network=<name>/data.parquet for the
+// others, each file holding the network column too; and syncd's own
+// objects (cursors, runs, journals, temporaries, the writer's lock) under
 // <path>/_syncd/ only.
 //
 // A plain reader (read_parquet('<path>/<table>/**/*.parquet')) sees every
@@ -15,7 +17,9 @@
 // journal the next writer's Open replays, so the Tx lands whole. Readers
 // take no lock; a Tx's partitions appear one at a time (each row is in
 // exactly one partition, so none is seen twice). No partition object is
-// ever deleted: a reader that listed one can always open it.
+// ever deleted: a reader that listed one can always open it. (The one
+// exception is the one-time upgrade of a layout-1 lake, upgrade.go, which
+// moves every file: readers of syncd refuse the lake until it is done.)
 //
 // One process writes a lake at a time: a writer's Open takes the lake's
 // lock (bucket.Lock) and keeps it until Close; any number of processes
@@ -33,6 +37,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -50,8 +55,9 @@ import (
 
 // SchemaVersion is the lake layout this build writes, recorded in
 // _syncd/meta.json. A lake of a newer one is refused; an older one is
-// upgraded in place by the writer's Open (none exists yet).
-const SchemaVersion = 1
+// upgraded in place by the writer's Open (upgrade.go). Layout 2 added the
+// network= level and column.
+const SchemaVersion = 2
 
 type meta struct {
 	Format        string `json:"format"`
@@ -63,11 +69,20 @@ const formatName = "syncd-parquet-lake"
 // ErrNoLake is a read-only open of a lake nothing was written to yet.
 var ErrNoLake = errors.New("the lake does not exist yet: run `syncd sync` first")
 
-// Sink is a lake. It implements load.Sink, load.Reader and
-// checkpoints.Admin, and is safe for concurrent use as load.Sink states:
-// Txs on different tables run at once; a second Begin on a table waits
-// until the first Tx on it ends.
+// Sink is a lake as one network sees it. It implements load.Sink,
+// load.Reader and checkpoints.Admin, and is safe for concurrent use as
+// load.Sink states: Txs on different tables (or on one table for different
+// networks) run at once; a second Begin on a table for one network waits
+// until the first Tx on it ends. ForNetwork gives another network's view
+// of the same lake.
 type Sink struct {
+	*core
+	network string
+}
+
+// core is what every network's view of one opened lake shares: the
+// bucket, the lock, the per-table tokens and the publish step.
+type core struct {
 	b        bucket.Bucket
 	mem      memory.Allocator
 	now      func() time.Time
@@ -87,6 +102,10 @@ type Sink struct {
 	// broken is a commit whose journal could not be applied: only the
 	// next Open's replay may touch the lake's files, so Begin fails.
 	broken error
+
+	// layout is the lake's layout version: SchemaVersion for a writer
+	// (Open upgrades), and for a reader what meta.json says.
+	layout int
 
 	// killAfterJournal, set by tests, stands for the process dying once a
 	// commit's journal is durable, after n of its renames.
@@ -125,7 +144,7 @@ func Open(ctx context.Context, b bucket.Bucket, holder string, opts ...Option) (
 		_ = unlock()
 		return nil, fmt.Errorf("lake: open %s: %w", b, err)
 	}
-	s := newSink(b)
+	s := newSink(b, SchemaVersion)
 	s.unlock = unlock
 	for _, o := range opts {
 		o(s)
@@ -133,20 +152,37 @@ func Open(ctx context.Context, b bucket.Bucket, holder string, opts ...Option) (
 	return s, nil
 }
 
+// prepare makes the lake in b ready for a writer: created if new,
+// upgraded to SchemaVersion if older (or if an upgrade was under way when
+// a writer died), and the journals of a killed writer replayed.
 func prepare(ctx context.Context, b bucket.Bucket) error {
 	var m meta
 	found, err := getJSON(ctx, b, metaKey, &m)
 	if err != nil {
 		return err
 	}
-	if found {
+	var up upgradeRecord
+	upgrading, err := getJSON(ctx, b, upgradeKey, &up)
+	if err != nil {
+		return err
+	}
+	switch {
+	case found:
 		if err := checkMeta(b, m); err != nil {
 			return err
 		}
-	} else if err := putJSON(ctx, b, metaKey, meta{Format: formatName, SchemaVersion: SchemaVersion}); err != nil {
-		return err
+	case !upgrading:
+		if err := putJSON(ctx, b, metaKey, meta{Format: formatName, SchemaVersion: SchemaVersion}); err != nil {
+			return err
+		}
+		m.SchemaVersion = SchemaVersion
 	}
-	return replay(ctx, b)
+	if upgrading || m.SchemaVersion < SchemaVersion {
+		if err := upgrade(ctx, b, m.SchemaVersion, upgrading, up); err != nil {
+			return fmt.Errorf("upgrading the lake from layout %d to %d: %w (the next open for writing goes on from here)", m.SchemaVersion, SchemaVersion, err)
+		}
+	}
+	return replay(ctx, b, SchemaVersion)
 }
 
 func checkMeta(b bucket.Bucket, m meta) error {
@@ -174,13 +210,51 @@ func OpenReadOnly(ctx context.Context, b bucket.Bucket) (*Sink, error) {
 	if err := checkMeta(b, m); err != nil {
 		return nil, fmt.Errorf("lake: open %s: %w", b, err)
 	}
-	s := newSink(b)
+	if m.SchemaVersion < SchemaVersion {
+		return nil, fmt.Errorf("lake: open %s: %w", b, &OldLayoutError{Where: b.String(), Layout: m.SchemaVersion})
+	}
+	s := newSink(b, m.SchemaVersion)
 	s.readOnly = true
 	return s, nil
 }
 
-func newSink(b bucket.Bucket) *Sink {
-	return &Sink{b: b, mem: memory.DefaultAllocator, now: time.Now, tables: map[string]chan struct{}{}}
+// ErrOldLayout matches every *OldLayoutError.
+var ErrOldLayout = errors.New("the lake has an older layout")
+
+// OldLayoutError is a read-only open of a lake an earlier syncd wrote,
+// which only a writer may upgrade (readers never change a lake).
+type OldLayoutError struct {
+	Where  string
+	Layout int
+}
+
+func (e *OldLayoutError) Error() string {
+	return fmt.Sprintf("the lake %s was written by an earlier syncd (layout %d, this one reads %d): run `syncd sync` (or start `syncd run`) once with this syncd to upgrade it in place, then read it", e.Where, e.Layout, SchemaVersion)
+}
+
+func (e *OldLayoutError) Unwrap() error { return ErrOldLayout }
+
+func newSink(b bucket.Bucket, layout int) *Sink {
+	return &Sink{core: &core{b: b, mem: memory.DefaultAllocator, now: time.Now, tables: map[string]chan struct{}{}, layout: layout},
+		network: models.DefaultNetwork}
+}
+
+// Network implements load.Sink: the network this view loads and reads.
+func (s *Sink) Network() string { return s.network }
+
+// ForNetwork is the lake as network sees it: a view sharing s's bucket,
+// lock and state (load.Warehouse.ForNetwork). Closing any view closes the
+// lake, once. A name models.ValidNetworkName refuses gives a view whose
+// every call fails.
+func (s *Sink) ForNetwork(network string) *Sink { return &Sink{core: s.core, network: network} }
+
+// checkNetwork keeps a view of an invalid name from reaching any object
+// key, which the name is part of.
+func (s *Sink) checkNetwork() error {
+	if !models.ValidNetworkName(s.network) {
+		return fmt.Errorf("network %q is not a valid network name (1-40 of a-z, 0-9, _ and -, starting with a letter or digit)", s.network)
+	}
+	return nil
 }
 
 // Bucket is where the lake's objects live.
@@ -195,9 +269,15 @@ func (s *Sink) Begin(ctx context.Context, t load.Target) (load.Tx, error) {
 	if s.readOnly {
 		return nil, fmt.Errorf("lake: begin %s: %w", table, errReadOnly)
 	}
+	if err := s.checkNetwork(); err != nil {
+		return nil, fmt.Errorf("lake: begin %s: %w", table, err)
+	}
 	if err := checkTarget(t); err != nil {
 		return nil, fmt.Errorf("lake: begin %s: %w", table, err)
 	}
+	// One token per network's part of a table: networks' Txs on a table
+	// touch different partitions.
+	tokKey := s.network + "/" + table
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -208,10 +288,10 @@ func (s *Sink) Begin(ctx context.Context, t load.Target) (load.Tx, error) {
 		s.mu.Unlock()
 		return nil, fmt.Errorf("lake: begin %s: %w", table, err)
 	}
-	tok, ok := s.tables[table]
+	tok, ok := s.tables[tokKey]
 	if !ok {
 		tok = make(chan struct{}, 1)
-		s.tables[table] = tok
+		s.tables[tokKey] = tok
 	}
 	s.mu.Unlock()
 	select {
@@ -219,7 +299,7 @@ func (s *Sink) Begin(ctx context.Context, t load.Target) (load.Tx, error) {
 	case <-ctx.Done():
 		return nil, fmt.Errorf("lake: begin %s: %w", table, ctx.Err())
 	}
-	tx := &Tx{s: s, target: t, id: newID(), release: func() { <-tok }}
+	tx := &Tx{s: s, network: s.network, target: t, id: newID(), release: func() { <-tok }}
 	tx.dir = filepath.Join(s.b.Scratch(), tx.id+".staging.partial")
 	if err := os.MkdirAll(tx.dir, 0o755); err != nil {
 		tx.release()
@@ -254,7 +334,8 @@ func checkTarget(t load.Target) error {
 }
 
 // Close implements load.Sink: it releases the writer's lock. Every Tx
-// must have ended before it.
+// of every network's view must have ended before it; closing one view
+// closes them all, and again is nothing.
 func (s *Sink) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -271,28 +352,50 @@ func (s *Sink) Close() error {
 // Cursor implements checkpoints.Store, reading the state object as last
 // committed.
 func (s *Sink) Cursor(ctx context.Context, stream string) (checkpoints.Cursor, bool, error) {
-	st, err := readState(ctx, s.b)
+	st, err := readState(ctx, s.b, s.layout)
 	if err != nil {
 		return checkpoints.Cursor{}, false, fmt.Errorf("lake: cursor %s: %w", stream, err)
 	}
-	c, ok := st[stream]
+	c, ok := st[s.network][stream]
 	if !ok {
 		return checkpoints.Cursor{}, false, nil
 	}
 	return c.cursor(stream), true, nil
 }
 
-// Cursors implements checkpoints.Store.
+// Cursors implements checkpoints.Store: the view's network's cursors.
 func (s *Sink) Cursors(ctx context.Context) ([]checkpoints.Cursor, error) {
-	st, err := readState(ctx, s.b)
+	st, err := readState(ctx, s.b, s.layout)
 	if err != nil {
 		return nil, fmt.Errorf("lake: cursors: %w", err)
 	}
-	out := make([]checkpoints.Cursor, 0, len(st))
-	for k, c := range st {
+	out := make([]checkpoints.Cursor, 0, len(st[s.network]))
+	for k, c := range st[s.network] {
 		out = append(out, c.cursor(k))
 	}
 	slices.SortFunc(out, func(a, b checkpoints.Cursor) int { return strings.Compare(a.Stream, b.Stream) })
+	return out, nil
+}
+
+// NetworkCursor is one network's cursor.
+type NetworkCursor struct {
+	Network string
+	checkpoints.Cursor
+}
+
+// AllCursors is every network's cursors, by network then stream: the rows
+// of the lake's _syncd_state.
+func (s *Sink) AllCursors(ctx context.Context) ([]NetworkCursor, error) {
+	st, err := readState(ctx, s.b, s.layout)
+	if err != nil {
+		return nil, fmt.Errorf("lake: cursors: %w", err)
+	}
+	var out []NetworkCursor
+	for _, n := range slices.Sorted(maps.Keys(st)) {
+		for _, k := range slices.Sorted(maps.Keys(st[n])) {
+			out = append(out, NetworkCursor{Network: n, Cursor: st[n][k].cursor(k)})
+		}
+	}
 	return out, nil
 }
 
@@ -307,12 +410,15 @@ func (s *Sink) SetCursor(ctx context.Context, c checkpoints.Cursor) error {
 	if s.readOnly {
 		return fmt.Errorf("lake: set cursor %s: %w", c.Stream, errReadOnly)
 	}
+	if err := s.checkNetwork(); err != nil {
+		return fmt.Errorf("lake: set cursor %s: %w", c.Stream, err)
+	}
 	ch, err := changeOf(c, s.now())
 	if err != nil {
 		return fmt.Errorf("lake: set cursor %s: %w", c.Stream, err)
 	}
 	s.publish.Lock()
-	err = applyCursor(ctx, s.b, ch)
+	err = applyCursor(ctx, s.b, s.layout, s.network, ch)
 	s.publish.Unlock()
 	if err != nil {
 		return fmt.Errorf("lake: set cursor %s: %w", c.Stream, err)
@@ -335,6 +441,7 @@ func (s *Sink) DeleteCursor(ctx context.Context, stream string) error {
 
 // RunLine is one pass as _syncd/runs.json keeps it.
 type RunLine struct {
+	Network    string    `json:"network"`
 	Stream     string    `json:"stream"`
 	Kind       string    `json:"kind"`
 	StartedAt  time.Time `json:"started_at"`
@@ -363,7 +470,7 @@ func runLine(r load.Run) RunLine {
 		u := t.UTC()
 		return &u
 	}
-	return RunLine{Stream: r.Stream, Kind: r.Kind, StartedAt: r.StartedAt.UTC(), FinishedAt: r.FinishedAt.UTC(),
+	return RunLine{Network: r.Network, Stream: r.Stream, Kind: r.Kind, StartedAt: r.StartedAt.UTC(), FinishedAt: r.FinishedAt.UTC(),
 		Rows: r.Rows, Requests: r.Requests, Error: r.Error,
 		RowsRead: n(r.RowsRead), Inserted: n(r.Inserted), Updated: n(r.Updated), Unchanged: n(r.Unchanged), Retries: n(r.Retries),
 		CursorBefore: at(r.CursorBefore), CursorAfter: at(r.CursorAfter)}
@@ -383,7 +490,7 @@ func (l RunLine) Run() load.Run {
 		}
 		return *t
 	}
-	return load.Run{Stream: l.Stream, Kind: l.Kind, StartedAt: l.StartedAt, FinishedAt: l.FinishedAt, Rows: l.Rows, Requests: l.Requests,
+	return load.Run{Network: l.Network, Stream: l.Stream, Kind: l.Kind, StartedAt: l.StartedAt, FinishedAt: l.FinishedAt, Rows: l.Rows, Requests: l.Requests,
 		Error: l.Error, RowsRead: n(l.RowsRead), Inserted: n(l.Inserted), Updated: n(l.Updated), Unchanged: n(l.Unchanged),
 		Retries: n(l.Retries), CursorBefore: at(l.CursorBefore), CursorAfter: at(l.CursorAfter)}
 }
@@ -400,10 +507,25 @@ type streamRuns struct {
 // object store cannot append).
 const keptRuns = 100
 
-func readRuns(ctx context.Context, b bucket.Bucket) (map[string]*streamRuns, error) {
-	runs := map[string]*streamRuns{}
-	if _, err := getJSON(ctx, b, runsKey, &runs); err != nil {
+// readRuns reads runs.json, written in layout (see readState), by network
+// then stream; each line carries its network.
+func readRuns(ctx context.Context, b bucket.Bucket, layout int) (map[string]map[string]*streamRuns, error) {
+	runs := map[string]map[string]*streamRuns{}
+	if layout < 2 {
+		flat := map[string]*streamRuns{}
+		if _, err := getJSON(ctx, b, runsKey, &flat); err != nil {
+			return nil, err
+		}
+		runs[models.DefaultNetwork] = flat
+	} else if _, err := getJSON(ctx, b, runsKey, &runs); err != nil {
 		return nil, err
+	}
+	for n, byStream := range runs {
+		for _, sr := range byStream {
+			for i := range sr.Recent {
+				sr.Recent[i].Network = n
+			}
+		}
 	}
 	return runs, nil
 }
@@ -414,16 +536,23 @@ func (s *Sink) RecordRun(ctx context.Context, r load.Run) error {
 	if s.readOnly {
 		return fmt.Errorf("lake: record run of %s: %w", r.Stream, errReadOnly)
 	}
+	if err := s.checkNetwork(); err != nil {
+		return fmt.Errorf("lake: record run of %s: %w", r.Stream, err)
+	}
+	r.Network = s.network
 	s.publish.Lock()
 	defer s.publish.Unlock()
-	runs, err := readRuns(ctx, s.b)
+	runs, err := readRuns(ctx, s.b, s.layout)
 	if err != nil {
 		return fmt.Errorf("lake: record run of %s: %w", r.Stream, err)
 	}
-	sr := runs[r.Stream]
+	if runs[s.network] == nil {
+		runs[s.network] = map[string]*streamRuns{}
+	}
+	sr := runs[s.network][r.Stream]
 	if sr == nil {
 		sr = &streamRuns{}
-		runs[r.Stream] = sr
+		runs[s.network][r.Stream] = sr
 	}
 	line := runLine(r)
 	sr.Recent = append(sr.Recent, line)
@@ -440,29 +569,31 @@ func (s *Sink) RecordRun(ctx context.Context, r load.Run) error {
 	return nil
 }
 
-// Runs returns every kept pass of every stream, oldest first: the rows of
-// the lake's _syncd_runs.
+// Runs returns every kept pass of every stream of every network, oldest
+// first: the rows of the lake's _syncd_runs.
 func (s *Sink) Runs(ctx context.Context) ([]RunLine, error) {
-	runs, err := readRuns(ctx, s.b)
+	runs, err := readRuns(ctx, s.b, s.layout)
 	if err != nil {
 		return nil, fmt.Errorf("lake: runs: %w", err)
 	}
 	var out []RunLine
-	for _, sr := range runs {
-		out = append(out, sr.Recent...)
+	for _, byStream := range runs {
+		for _, sr := range byStream {
+			out = append(out, sr.Recent...)
+		}
 	}
 	slices.SortFunc(out, func(a, b RunLine) int { return a.StartedAt.Compare(b.StartedAt) })
 	return out, nil
 }
 
-// LastRuns implements load.Reader.
+// LastRuns implements load.Reader: the view's network's.
 func (s *Sink) LastRuns(ctx context.Context) ([]load.LastRun, error) {
-	runs, err := readRuns(ctx, s.b)
+	runs, err := readRuns(ctx, s.b, s.layout)
 	if err != nil {
 		return nil, fmt.Errorf("lake: last runs: %w", err)
 	}
 	var out []load.LastRun
-	for stream, sr := range runs {
+	for stream, sr := range runs[s.network] {
 		var latest *RunLine
 		for i := range sr.Recent {
 			r := &sr.Recent[i]
@@ -477,16 +608,8 @@ func (s *Sink) LastRuns(ctx context.Context) ([]load.LastRun, error) {
 			continue
 		}
 		run := latest.Run()
-		run.Stream = stream
+		run.Stream, run.Network = stream, s.network
 		out = append(out, load.LastRun{LastSuccess: sr.LastSuccess, Run: run})
 	}
 	return out, nil
 }
-
-// Network is the network this Sink loads.
-// TODO(networks): scoping is not built yet; every view is the default network's.
-func (s *Sink) Network() string { return models.DefaultNetwork }
-
-// ForNetwork is the lake as network sees it.
-// TODO(networks): not scoped yet.
-func (s *Sink) ForNetwork(network string) *Sink { return s }

@@ -31,6 +31,7 @@ import (
 // Commit or Rollback, after which it holds no record and no file.
 type Tx struct {
 	s       *Sink
+	network string // every row's, and the partitions' it touches
 	target  load.Target
 	id      string
 	dir     string // staged records: one IPC file per Write and partition
@@ -88,12 +89,16 @@ func (tx *Tx) write(ctx context.Context, rec arrow.RecordBatch) (err error) {
 }
 
 // split groups rec's rows by partition: nil row lists when all are in one
-// (the usual case, staged without a copy). A row outside a ReplaceDays
-// window, or without a day, fails the Write.
+// (the usual case, staged without a copy). A row of another network than
+// the Tx's, outside a ReplaceDays window, or without a day, fails the
+// Write.
 func (tx *Tx) split(rec arrow.RecordBatch) (map[partition][]int64, error) {
 	m := tx.target.Model
+	if err := tx.sameNetwork(rec); err != nil {
+		return nil, err
+	}
 	if m.DayColumn() == "" {
-		return map[partition][]int64{"": nil}, nil
+		return map[partition][]int64{wholePartition(tx.network): nil}, nil
 	}
 	day := rec.Column(m.Schema().FieldIndices(m.DayColumn())[0])
 	out := map[partition][]int64{}
@@ -109,7 +114,7 @@ func (tx *Tx) split(rec arrow.RecordBatch) (map[partition][]int64, error) {
 			return nil, fmt.Errorf("a row of %s is outside the replaced days [%s, %s)", d.Format(time.DateOnly),
 				tx.target.From.Format(time.DateOnly), tx.target.To.Format(time.DateOnly))
 		}
-		p := dayPartition(d)
+		p := dayPartition(tx.network, d)
 		out[p] = append(out[p], int64(i))
 	}
 	if len(out) == 1 {
@@ -118,6 +123,25 @@ func (tx *Tx) split(rec arrow.RecordBatch) (map[partition][]int64, error) {
 		}
 	}
 	return out, nil
+}
+
+// sameNetwork holds every row of rec to the Tx's network: a view loads
+// its own network's rows only (load.Sink).
+func (tx *Tx) sameNetwork(rec arrow.RecordBatch) error {
+	idx := rec.Schema().FieldIndices(models.NetworkColumn)
+	if len(idx) != 1 {
+		return fmt.Errorf("record has no %s column", models.NetworkColumn)
+	}
+	col, ok := rec.Column(idx[0]).(*array.String)
+	if !ok {
+		return fmt.Errorf("column %s is %s, want utf8", models.NetworkColumn, rec.Column(idx[0]).DataType())
+	}
+	for i := range col.Len() {
+		if col.IsNull(i) || col.Value(i) != tx.network {
+			return fmt.Errorf("row %d is of network %q, not this load's %q", i, col.ValueStr(i), tx.network)
+		}
+	}
+	return nil
 }
 
 // stage writes rec's rows at idx (all of them for nil) to a new IPC file.
@@ -208,7 +232,7 @@ func (tx *Tx) commit(ctx context.Context, cur *checkpoints.Cursor) (load.Committ
 	if err := ctx.Err(); err != nil {
 		return none, err
 	}
-	j := journal{Table: tx.table()}
+	j := journal{Table: tx.table(), Network: tx.network}
 	if cur != nil {
 		ch, err := changeOf(*cur, tx.s.now())
 		if err != nil {
@@ -255,11 +279,11 @@ func (tx *Tx) commit(ctx context.Context, cur *checkpoints.Cursor) (load.Committ
 	actx := context.WithoutCancel(ctx)
 	if s.killAfterJournal != nil {
 		if n, kill := s.killAfterJournal(j); kill {
-			_ = apply(actx, s.b, journal{Table: j.Table, Renames: j.Renames[:n]})
+			_ = apply(actx, s.b, s.layout, journal{Table: j.Table, Network: j.Network, Renames: j.Renames[:n]})
 			return none, errors.New("killed (test)")
 		}
 	}
-	if aerr := apply(actx, s.b, j); aerr != nil {
+	if aerr := apply(actx, s.b, s.layout, j); aerr != nil {
 		s.mu.Lock()
 		s.broken = fmt.Errorf("a commit of %s is half applied (%w); reopen the lake to complete it", tx.table(), aerr)
 		s.mu.Unlock()
@@ -526,7 +550,7 @@ func (m *merge) touched(ctx context.Context) ([]partition, error) {
 		set[p] = true
 	}
 	if m.mode != models.Upsert {
-		existing, err := partitions(ctx, m.tx.s.b, m.model.Table())
+		existing, err := partitions(ctx, m.tx.s.b, m.model.Table(), m.tx.network)
 		if err != nil {
 			return nil, err
 		}
@@ -537,7 +561,7 @@ func (m *merge) touched(ctx context.Context) ([]partition, error) {
 			}
 		}
 		if m.mode == models.ReplaceTable && m.model.DayColumn() == "" {
-			set[""] = true // an empty snapshot is an empty file
+			set[wholePartition(m.tx.network)] = true // an empty snapshot is an empty file
 		}
 	}
 	out := make([]partition, 0, len(set))

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/syncd/syncd/config"
 	"github.com/syncd/syncd/load"
@@ -17,13 +18,27 @@ import (
 	"github.com/syncd/syncd/load/lake/lakesql"
 )
 
-// lakeWarehouse is a Parquet lake with SQL over it: loads, cursors and
-// runs go to the lake, SQL to an in-memory DuckDB reading its files.
+// lakeWarehouse is a Parquet lake with SQL over it, as one network sees
+// it: loads, cursors and runs go to the lake's view of the network, SQL to
+// an in-memory DuckDB reading its files (every network's). Every
+// network's view shares one lakeShared.
 type lakeWarehouse struct {
 	*lake.Sink
+	*lakeShared
+	// only, set on a view ForNetwork or ReadNetwork made, has Query see
+	// only that network's rows (`syncd query --network`); the warehouse as
+	// opened sees every network's.
+	only string
+}
+
+// lakeShared is what the views of one opened lake share, closed once.
+type lakeShared struct {
 	sql     *lakesql.DB
 	refresh *refresher
 	closeB  func() error
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 var (
@@ -32,22 +47,28 @@ var (
 )
 
 func (w *lakeWarehouse) Query(ctx context.Context, stmt string, read func(*sql.Rows) error) error {
+	if w.only != "" {
+		return w.sql.QueryNetwork(ctx, w.only, stmt, read)
+	}
 	return w.sql.Query(ctx, stmt, read)
 }
 
 func (w *lakeWarehouse) ClientDB() (*sql.DB, error) { return w.sql.ClientDB() }
 
 // Close stops the refresher, then closes the SQL, the lake (its lock)
-// and the bucket.
+// and the bucket: once, whichever network's view it is called on.
 func (w *lakeWarehouse) Close() error {
-	if w.refresh != nil {
-		w.refresh.stop()
-	}
-	err := errors.Join(w.sql.Close(), w.Sink.Close())
-	if w.closeB != nil {
-		err = errors.Join(err, w.closeB())
-	}
-	return err
+	w.closeOnce.Do(func() {
+		if w.refresh != nil {
+			w.refresh.stop()
+		}
+		err := errors.Join(w.sql.Close(), w.Sink.Close())
+		if w.closeB != nil {
+			err = errors.Join(err, w.closeB())
+		}
+		w.closeErr = err
+	})
+	return w.closeErr
 }
 
 // openBucket opens the lake's storage: a local directory or an S3 prefix.
@@ -103,7 +124,7 @@ func openLake(ctx context.Context, cfg config.Warehouse, command string) (load.W
 		return nil, err
 	}
 	r.start(db.Refresh)
-	return &lakeWarehouse{Sink: lk, sql: db, refresh: r, closeB: closeB}, nil
+	return &lakeWarehouse{Sink: lk, lakeShared: &lakeShared{sql: db, refresh: r, closeB: closeB}}, nil
 }
 
 func openLakeReadOnly(ctx context.Context, cfg config.Warehouse) (load.ReadOnly, error) {
@@ -121,7 +142,7 @@ func openLakeReadOnly(ctx context.Context, cfg config.Warehouse) (load.ReadOnly,
 		closeAll(closeB)
 		return nil, err
 	}
-	return &lakeWarehouse{Sink: lk, sql: db, closeB: closeB}, nil
+	return &lakeWarehouse{Sink: lk, lakeShared: &lakeShared{sql: db, closeB: closeB}}, nil
 }
 
 func closeAll(f func() error) {
@@ -170,10 +191,15 @@ func (r *refresher) stop() {
 	<-r.done
 }
 
-// ForNetwork is the lake as network sees it.
-// TODO(networks): not scoped yet.
-func (w *lakeWarehouse) ForNetwork(network string) load.Warehouse { return w }
+// ForNetwork implements load.Warehouse: the lake as network sees it,
+// sharing w's lock, SQL and refresher. Its Query sees network's rows only
+// (as the DuckDB warehouse's view does, for `syncd query --network`); its
+// ClientDB is the shared pool, every network's.
+func (w *lakeWarehouse) ForNetwork(network string) load.Warehouse {
+	return &lakeWarehouse{Sink: w.Sink.ForNetwork(network), lakeShared: w.lakeShared, only: network}
+}
 
-// ReadNetwork is the read-only lake as network sees it.
-// TODO(networks): not scoped yet.
-func (w *lakeWarehouse) ReadNetwork(network string) load.ReadOnly { return w }
+// ReadNetwork implements load.ReadOnly, as ForNetwork.
+func (w *lakeWarehouse) ReadNetwork(network string) load.ReadOnly {
+	return &lakeWarehouse{Sink: w.Sink.ForNetwork(network), lakeShared: w.lakeShared, only: network}
+}

@@ -3,6 +3,7 @@ package warehouse
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -10,10 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
 	"github.com/syncd/syncd/checkpoints"
 	"github.com/syncd/syncd/config"
 	"github.com/syncd/syncd/load"
 	"github.com/syncd/syncd/load/duckdb"
+	"github.com/syncd/syncd/models"
 )
 
 // TestKinds: an unknown kind is a config error, by Check and by both
@@ -156,5 +160,90 @@ func TestDefaultMemoryLimitIsDuckDBs(t *testing.T) {
 	}
 	if got := cfg.Warehouse.MemoryLimit; got != duckdb.DefaultMemoryLimit {
 		t.Errorf("config default warehouse.memory_limit %q, DuckDB sink default %q", got, duckdb.DefaultMemoryLimit)
+	}
+}
+
+// TestLakeNetworkViews: the networks' views of one lake load apart and
+// share one SQL; the lake's Query sees every network, a view's only its
+// own (through the views over the tables too, and _syncd_state); closing
+// a view closes the lake, once.
+func TestLakeNetworkViews(t *testing.T) {
+	ctx := context.Background()
+	cfg := config.Warehouse{Kind: "parquet", Path: filepath.Join(t.TempDir(), "lake"), MemoryLimit: "256MB"}
+	wh, err := Open(ctx, cfg, "syncd sync")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wh.Close()
+	load1 := func(w load.Warehouse, ids ...string) {
+		t.Helper()
+		m := models.Conversions()
+		b := m.NewBuilder(memory.DefaultAllocator, w.Network(), time.UTC, time.Date(2025, 2, 1, 0, 0, 0, 0, time.UTC))
+		defer b.Release()
+		for _, id := range ids {
+			if err := b.Append(json.RawMessage(`{"id":"` + id + `","status":"confirmed","currency":"USD","revenue":2,"payouts":1,"created_at":"2025-01-01 10:00:00"}`)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rec := b.NewRecord()
+		defer rec.Release()
+		tx, err := w.Begin(ctx, load.Target{Model: m, Mode: models.Upsert})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		if err := tx.Write(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Commit(ctx, &checkpoints.Cursor{Stream: "conversions", Position: time.Date(2025, 1, 2, 0, 0, 0, 0, time.UTC)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	alpha, beta := wh.ForNetwork("alpha"), wh.ForNetwork("beta")
+	if alpha.Network() != "alpha" || wh.Network() != models.DefaultNetwork {
+		t.Fatalf("networks: %s, %s", alpha.Network(), wh.Network())
+	}
+	load1(alpha, "c1", "c2")
+	load1(beta, "c1")
+	// The refresher makes the first files' table a view off this
+	// goroutine: refresh here so the SQL below sees them.
+	if err := wh.(*lakeWarehouse).sql.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, wh, "SELECT count(*) FROM conversions"); n != 3 {
+		t.Errorf("the lake's Query sees %d conversions, want 3", n)
+	}
+	if n := count(t, alpha, "SELECT count(*) FROM conversions"); n != 2 {
+		t.Errorf("alpha's Query sees %d conversions, want 2", n)
+	}
+	if n := count(t, beta, "SELECT sum(count) FROM conversions_by_status"); n != 1 {
+		t.Errorf("beta's Query sees %d conversions through a view, want 1", n)
+	}
+	if n := count(t, beta, "SELECT count(*) FROM _syncd_state"); n != 1 {
+		t.Errorf("beta's Query sees %d cursors, want 1", n)
+	}
+	// The filter was the view's connection's alone.
+	if n := count(t, wh, "SELECT count(*) FROM _syncd_state"); n != 2 {
+		t.Errorf("the lake's Query after a view's sees %d cursors, want 2", n)
+	}
+	if c, ok, err := beta.Cursor(ctx, "conversions"); err != nil || !ok || c.Position.IsZero() {
+		t.Errorf("beta's cursor: %v %v %v", c, ok, err)
+	}
+	if _, ok, err := wh.Cursor(ctx, "conversions"); err != nil || ok {
+		t.Errorf("the default network holds a conversions cursor: %v %v", ok, err)
+	}
+	if err := alpha.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := wh.Close(); err != nil {
+		t.Errorf("closing again: %v", err)
+	}
+	ro, err := OpenReadOnly(ctx, cfg)
+	if err != nil {
+		t.Fatalf("a reader after a view closed the lake: %v", err)
+	}
+	defer ro.Close()
+	if n := count(t, ro.ReadNetwork("alpha"), "SELECT count(*) FROM conversions"); n != 2 {
+		t.Errorf("alpha's read-only Query sees %d conversions, want 2", n)
 	}
 }

@@ -34,7 +34,7 @@ type File interface {
 }
 
 // Bucket holds objects under slash-separated keys relative to its root,
-// such as "conversions/date=2025-06-01/data.parquet".
+// such as "conversions/network=default/date=2025-06-01/data.parquet".
 //
 // Every replacement of an object is atomic for readers: a reader of a key
 // sees the old object or the new one whole, never a part, and no call

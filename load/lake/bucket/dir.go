@@ -169,9 +169,9 @@ func (d *Dir) Delete(ctx context.Context, key string) error {
 	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("delete %s: %w", key, err)
 	}
-	// Directories are not objects: a hive partition directory (date=...)
-	// emptied goes with its last file, as it is noise to readers; others,
-	// such as the scratch directory, stay.
+	// Directories are not objects: a hive partition directory (date=...,
+	// network=...) emptied goes with its last file, as it is noise to
+	// readers; others, such as the scratch directory, stay.
 	for dir := filepath.Dir(p); dir != d.root && strings.HasPrefix(dir, d.root) && strings.Contains(filepath.Base(dir), "="); dir = filepath.Dir(dir) {
 		if os.Remove(dir) != nil {
 			break

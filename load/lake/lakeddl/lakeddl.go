@@ -27,6 +27,13 @@ const Schema = "affise"
 // that name.
 const partitionKey = "date"
 
+// networkKey is the Hive partition key above it, of every table: the lake
+// keeps each network's part in network=<name> directories. The files hold
+// the network column too; engines that take it from the directories
+// declare it as a partition column instead of a column of the files (the
+// values are the same), since a name cannot be both.
+const networkKey = models.NetworkColumn
+
 // renamedPartition is the partition column of a table that has a column
 // named partitionKey itself (the postbacks' date): there the engines that
 // can map a column to date=<value> directories by a location template
@@ -47,8 +54,13 @@ func Engines() []string { return []string{"duckdb", "trino", "athena", "spark", 
 // engine, over the lake at location: an absolute local directory or
 // s3://bucket[/prefix]. Running it again is safe (it replaces views and
 // skips tables that exist), and for Trino and Spark it is how new days
-// become visible.
-func Statements(engine string, location string, ms []models.Model) (string, error) {
+// and networks become visible.
+//
+// networks are the lake's networks (config networks[].name; none given:
+// the one network "default"): Athena, and Trino for the tables it
+// projects, read only the networks listed, which the script's comments
+// say where to extend. The other engines find every network's directory.
+func Statements(engine string, location string, ms []models.Model, networks ...string) (string, error) {
 	var d dialect
 	switch engine {
 	case "duckdb":
@@ -71,6 +83,15 @@ func Statements(engine string, location string, ms []models.Model) (string, erro
 	if err := d.accepts(loc); err != nil {
 		return "", fmt.Errorf("lakeddl: %s: %w", engine, err)
 	}
+	if len(networks) == 0 {
+		networks = []string{models.DefaultNetwork}
+	}
+	for _, n := range networks {
+		if !models.ValidNetworkName(n) {
+			return "", fmt.Errorf("lakeddl: network %q is not a valid network name", n)
+		}
+	}
+	loc.networks = networks
 	var b strings.Builder
 	d.header(&b, loc)
 	for _, m := range ms {
@@ -99,18 +120,23 @@ type dialect interface {
 type location struct {
 	root string // "/srv/lake" or "s3://bucket/prefix"
 	s3   bool
+	// networks are the networks a projecting engine reads (Statements).
+	networks []string
 }
+
+// networkList is the networks as a projection's comma-separated values.
+func (l location) networkList() string { return strings.Join(l.networks, ",") }
 
 // dir is a table's directory.
 func (l location) dir(table string) string { return l.root + "/" + table }
 
-// glob matches a table's data files and nothing of syncd's own: day
-// tables hold one file per date= directory, the others one file.
+// glob matches a table's data files and nothing of syncd's own: one file
+// per network= directory, and in day tables per date= directory below it.
 func (l location) glob(t table) string {
 	if t.day {
-		return l.dir(t.name) + "/*/*.parquet"
+		return l.dir(t.name) + "/" + networkKey + "=*/" + partitionKey + "=*/*.parquet"
 	}
-	return l.dir(t.name) + "/*.parquet"
+	return l.dir(t.name) + "/" + networkKey + "=*/*.parquet"
 }
 
 // uri is a table's directory as Hadoop-style engines name it: a local
@@ -197,6 +223,9 @@ func tableOf(m models.Model) (table, error) {
 		}
 		t.cols = append(t.cols, column{name: f.Name, typ: f.Type, nullable: f.Nullable})
 	}
+	if len(sc.FieldIndices(networkKey)) != 1 {
+		return table{}, fmt.Errorf("%s: no %s column", t.name, networkKey)
+	}
 	if !t.day {
 		return t, nil
 	}
@@ -244,8 +273,24 @@ func unsupported(c column) error {
 // columnList writes "  <col> <type>,\n" lines; extra are appended after
 // the model's columns.
 func columnList(b *strings.Builder, t table, quote func(string) string, typ func(column) (string, error), extra ...string) error {
-	lines := make([]string, 0, len(t.cols)+len(extra))
+	return columnListOf(b, t.cols, quote, typ, extra...)
+}
+
+// fileColumns are t's columns less the network column, for an engine
+// that takes the network from the network= directories.
+func (t table) fileColumns() []column {
+	var out []column
 	for _, c := range t.cols {
+		if c.name != networkKey {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func columnListOf(b *strings.Builder, cols []column, quote func(string) string, typ func(column) (string, error), extra ...string) error {
+	lines := make([]string, 0, len(cols)+len(extra))
+	for _, c := range cols {
 		ty, err := typ(c)
 		if err != nil {
 			return err
@@ -272,8 +317,9 @@ func comment(b *strings.Builder, lines ...string) {
 }
 
 // duckdbDialect: views over read_parquet. hive_partitioning is off so the
-// date= directories add no column: a view then has exactly the DuckDB
-// warehouse table's columns, and a query written for one runs on the other.
+// network= and date= directories add no column (the files hold network):
+// a view then has exactly the DuckDB warehouse table's columns, and a
+// query written for one runs on the other.
 type duckdbDialect struct{}
 
 func (duckdbDialect) accepts(location) error { return nil }
@@ -319,13 +365,15 @@ func (trinoDialect) accepts(location) error { return nil }
 func (trinoDialect) header(b *strings.Builder, loc location) {
 	comment(b,
 		"Trino, Hive connector: catalog hive, schema "+Schema+" (rename both throughout",
-		"to yours). Tables with a day column are partitioned by date (the UTC day,",
-		"YYYY-MM-DD text, last column): filter on it to read fewer files. New days",
-		"are seen once the partitions are synced again: re-run this script (or its",
-		"CALL statements) after each sync.",
-		"Tables that have a date column of their own name their partition",
-		renamedPartition+" instead, projected from the directories: that needs",
-		"hive.partition-projection-enabled=true in the catalog, and no CALL.",
+		"to yours). Every table is partitioned by network (the Affise network's name),",
+		"and tables with a day column by date below it (the UTC day, YYYY-MM-DD text):",
+		"filter on them to read fewer files. New days and networks are seen once the",
+		"partitions are synced again: re-run this script (or its CALL statements)",
+		"after each sync.",
+		"Tables that have a date column of their own name their day partition",
+		renamedPartition+" instead, projected from the directories with the networks",
+		"listed in the script: that needs hive.partition-projection-enabled=true in",
+		"the catalog, and no CALL.",
 		"",
 		"The lake's timestamps are microseconds: the connector accepts timestamp(6)",
 		"columns only at that precision. The SET SESSION below covers this script;",
@@ -342,11 +390,21 @@ func (trinoDialect) header(b *strings.Builder, loc location) {
 }
 
 func (trinoDialect) table(b *strings.Builder, loc location, t table) error {
-	var extra []string
+	// Partition columns come last: network, then the day. A table with a
+	// date column of its own projects both (sync_partition_metadata
+	// cannot name its day partition_date); the others are synced.
+	extra := []string{"  " + doubleQuote(networkKey) + " varchar"}
+	if t.renamed() {
+		comment(b, t.name+" has a column named "+partitionKey+": its partitions are projected, the day as "+t.part+",",
+			"the networks from partition_projection_values: list every network of the lake there.")
+		extra[0] += " WITH (\n" +
+			"    partition_projection_type = 'ENUM',\n" +
+			"    partition_projection_values = ARRAY[" + quotedList(loc.networks) + "]\n" +
+			"  )"
+	}
 	if t.part != "" {
 		p := "  " + doubleQuote(t.part) + " varchar"
 		if t.renamed() {
-			comment(b, t.name+" has a column named "+partitionKey+": its partition is "+t.part+", projected.")
 			p += " WITH (\n" +
 				"    partition_projection_type = 'DATE',\n" +
 				"    partition_projection_format = 'yyyy-MM-dd',\n" +
@@ -358,23 +416,35 @@ func (trinoDialect) table(b *strings.Builder, loc location, t table) error {
 		extra = append(extra, p)
 	}
 	b.WriteString("CREATE TABLE IF NOT EXISTS hive." + Schema + "." + doubleQuote(t.name) + " (\n")
-	if err := columnList(b, t, doubleQuote, trinoType, extra...); err != nil {
+	if err := columnListOf(b, t.fileColumns(), doubleQuote, trinoType, extra...); err != nil {
 		return err
 	}
 	b.WriteString(")\nWITH (\n")
 	fmt.Fprintf(b, "  external_location = '%s',\n  format = 'PARQUET'", loc.uri(t.name))
+	parts := "'" + networkKey + "'"
 	if t.part != "" {
-		fmt.Fprintf(b, ",\n  partitioned_by = ARRAY['%s']", t.part)
+		parts += ", '" + t.part + "'"
 	}
+	fmt.Fprintf(b, ",\n  partitioned_by = ARRAY[%s]", parts)
 	if t.renamed() {
-		fmt.Fprintf(b, ",\n  partition_projection_enabled = true,\n  partition_projection_location_template = '%s/%s=${%s}'",
-			loc.uri(t.name), partitionKey, t.part)
+		fmt.Fprintf(b, ",\n  partition_projection_enabled = true,\n  partition_projection_location_template = '%s/%s=${%s}/%s=${%s}'",
+			loc.uri(t.name), networkKey, networkKey, partitionKey, t.part)
 	}
 	b.WriteString("\n);\n\n")
-	if t.part == partitionKey {
+	if !t.renamed() {
 		fmt.Fprintf(b, "CALL hive.system.sync_partition_metadata(schema_name => '%s', table_name => '%s', mode => 'FULL');\n\n", Schema, t.name)
 	}
 	return nil
+}
+
+// quotedList is names as SQL string literals, comma-separated: they are
+// network names, which need no escaping.
+func quotedList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = "'" + n + "'"
+	}
+	return strings.Join(q, ", ")
 }
 
 func trinoType(c column) (string, error) {
@@ -415,11 +485,13 @@ func (athenaDialect) accepts(loc location) error {
 func (athenaDialect) header(b *strings.Builder, loc location) {
 	comment(b,
 		"Amazon Athena: external tables in database "+Schema+". Athena runs one statement",
-		"at a time: run each below on its own. Tables with a day column are",
-		"partitioned by date (the UTC day, YYYY-MM-DD text; "+renamedPartition+" in",
-		"tables that have a date column of their own) with partition projection:",
-		"new days are seen without MSCK REPAIR TABLE, and filtering on the",
-		"partition reads fewer files. Projected days start at "+projectionStart+": move",
+		"at a time: run each below on its own. Every table is partitioned by network",
+		"(the Affise network's name), tables with a day column by date below it (the",
+		"UTC day, YYYY-MM-DD text; "+renamedPartition+" in tables that have a date",
+		"column of their own), with partition projection: new days are seen without",
+		"MSCK REPAIR TABLE, and filtering on a partition reads fewer files. Only the",
+		"networks in projection.network.values are read: "+loc.networkList()+"; add",
+		"every network of the lake (comma-separated). Projected days start at "+projectionStart+": move",
 		"the range's start to your earliest start_date (earlier days are not read;",
 		"a later start makes unfiltered queries probe fewer days).",
 		"Athena reads these timestamps to the millisecond: the lake's microseconds",
@@ -430,28 +502,31 @@ func (athenaDialect) header(b *strings.Builder, loc location) {
 
 func (athenaDialect) table(b *strings.Builder, loc location, t table) error {
 	b.WriteString("CREATE EXTERNAL TABLE IF NOT EXISTS " + backtick(Schema) + "." + backtick(t.name) + " (\n")
-	if err := columnList(b, t, backtick, athenaType); err != nil {
+	if err := columnListOf(b, t.fileColumns(), backtick, athenaType); err != nil {
 		return err
 	}
 	b.WriteString(")\n")
+	parts := backtick(networkKey) + " string"
 	if t.part != "" {
-		b.WriteString("PARTITIONED BY (" + backtick(t.part) + " string)\n")
+		parts += ", " + backtick(t.part) + " string"
 	}
+	b.WriteString("PARTITIONED BY (" + parts + ")\n")
 	fmt.Fprintf(b, "STORED AS PARQUET\nLOCATION '%s/'", loc.dir(t.name))
+	b.WriteString("\nTBLPROPERTIES (\n")
+	b.WriteString("  'projection.enabled' = 'true',\n")
+	fmt.Fprintf(b, "  'projection.%s.type' = 'enum',\n", networkKey)
+	fmt.Fprintf(b, "  'projection.%s.values' = '%s',\n", networkKey, loc.networkList())
+	template := loc.dir(t.name) + "/" + networkKey + "=${" + networkKey + "}/"
 	if t.part != "" {
 		p := "projection." + t.part
-		b.WriteString("\nTBLPROPERTIES (\n")
-		b.WriteString("  'projection.enabled' = 'true',\n")
 		fmt.Fprintf(b, "  '%s.type' = 'date',\n", p)
 		fmt.Fprintf(b, "  '%s.format' = 'yyyy-MM-dd',\n", p)
 		fmt.Fprintf(b, "  '%s.range' = '%s,NOW',\n", p, projectionStart)
 		fmt.Fprintf(b, "  '%s.interval' = '1',\n", p)
-		fmt.Fprintf(b, "  '%s.interval.unit' = 'DAYS'", p)
-		if t.renamed() {
-			fmt.Fprintf(b, ",\n  'storage.location.template' = '%s/%s=${%s}/'", loc.dir(t.name), partitionKey, t.part)
-		}
-		b.WriteString("\n)")
+		fmt.Fprintf(b, "  '%s.interval.unit' = 'DAYS',\n", p)
+		template += partitionKey + "=${" + t.part + "}/"
 	}
+	fmt.Fprintf(b, "  'storage.location.template' = '%s'\n)", template)
 	b.WriteString(";\n\n")
 	return nil
 }
@@ -486,10 +561,11 @@ func (sparkDialect) accepts(location) error { return nil }
 
 func (sparkDialect) header(b *strings.Builder, loc location) {
 	comment(b,
-		"Spark SQL: tables USING PARQUET in database "+Schema+". Tables with a day column",
-		"are partitioned by date (the UTC day, YYYY-MM-DD text): filter on it to read",
-		"fewer files. New days are seen once the partitions are recovered again:",
-		"re-run this script (or its MSCK REPAIR TABLE statements) after each sync.",
+		"Spark SQL: tables USING PARQUET in database "+Schema+". Tables are partitioned",
+		"by network (the Affise network's name) and, with a day column, by date below",
+		"it (the UTC day, YYYY-MM-DD text): filter on them to read fewer files. New",
+		"days and networks are seen once the partitions are recovered again: re-run",
+		"this script (or its MSCK REPAIR TABLE statements) after each sync.",
 		"Tables that have a date column of their own cannot take the date=",
 		"directories as partitions: they are read unpartitioned, every file.",
 		"Timestamps are TIMESTAMP_NTZ (Spark 3.4+), holding UTC as the lake does; on",
@@ -503,23 +579,31 @@ func (sparkDialect) header(b *strings.Builder, loc location) {
 
 func (sparkDialect) table(b *strings.Builder, loc location, t table) error {
 	name := backtick(Schema) + "." + backtick(t.name)
-	partitioned := t.part == partitionKey
-	var extra []string
+	// A table with a date column of its own cannot take the date=
+	// directories as partitions, nor so the network= ones above them.
+	partitioned := !t.renamed()
+	cols := t.cols
+	var extra, parts []string
 	if partitioned {
-		extra = append(extra, "  "+backtick(t.part)+" STRING")
-	}
-	if t.renamed() {
+		cols = t.fileColumns()
+		parts = append(parts, backtick(networkKey))
+		if t.part != "" {
+			parts = append(parts, backtick(t.part))
+		}
+		for _, p := range parts {
+			extra = append(extra, "  "+p+" STRING")
+		}
+	} else {
 		comment(b, t.name+" has a column named "+partitionKey+": it is read unpartitioned.")
 	}
 	b.WriteString("CREATE TABLE IF NOT EXISTS " + name + " (\n")
-	if err := columnList(b, t, backtick, sparkType, extra...); err != nil {
+	if err := columnListOf(b, cols, backtick, sparkType, extra...); err != nil {
 		return err
 	}
 	b.WriteString(")\nUSING PARQUET\n")
-	switch {
-	case partitioned:
-		b.WriteString("PARTITIONED BY (" + backtick(t.part) + ")\n")
-	case t.day:
+	if partitioned {
+		b.WriteString("PARTITIONED BY (" + strings.Join(parts, ", ") + ")\n")
+	} else {
 		// Reading below the table's directory without taking the
 		// directories for partitions.
 		b.WriteString("OPTIONS ('recursiveFileLookup' = 'true')\n")

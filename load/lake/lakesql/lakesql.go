@@ -135,6 +135,60 @@ func (d *DB) Query(ctx context.Context, stmt string, read func(*sql.Rows) error)
 	return read(rows)
 }
 
+// QueryNetwork is Query seeing network's rows only: on one connection,
+// every table (the lake's tables, _syncd_state, _syncd_runs) is shadowed
+// by a temporary view of network's rows, which the views over them
+// (daily_revenue, conversions_raw, ...) then read too, as DuckDB resolves
+// a temporary object before the database's own. The temporary views go
+// before the connection returns to the pool.
+func (d *DB) QueryNetwork(ctx context.Context, network, stmt string, read func(*sql.Rows) error) error {
+	if !models.ValidNetworkName(network) {
+		return fmt.Errorf("network %q is not a valid network name", network)
+	}
+	conn, err := d.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	names := []string{"_syncd_state", "_syncd_runs"}
+	ms, err := registryModels()
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		names = append(names, m.Table())
+	}
+	var catalog string
+	if err := conn.QueryRowContext(ctx, "SELECT current_database()").Scan(&catalog); err != nil {
+		return err
+	}
+	created := names[:0:0]
+	defer func() {
+		for _, n := range created {
+			if _, err := conn.ExecContext(context.WithoutCancel(ctx), "DROP VIEW IF EXISTS temp.main."+quote(n)); err != nil {
+				// A connection left with a filter must not serve anyone else.
+				_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+				return
+			}
+		}
+	}()
+	lit := "'" + strings.ReplaceAll(network, "'", "''") + "'"
+	for _, n := range names {
+		q := "CREATE OR REPLACE TEMP VIEW " + quote(n) + " AS SELECT * FROM " + quote(catalog) + ".main." + quote(n) +
+			" WHERE " + quote(models.NetworkColumn) + " = " + lit
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("lakesql: network %s: %w", network, err)
+		}
+		created = append(created, n)
+	}
+	rows, err := conn.QueryContext(ctx, stmt)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	return read(rows)
+}
+
 // ClientDB is the pool for clients' SQL (see load.Warehouse); only a
 // Sandboxed DB has one. The DB owns it.
 func (d *DB) ClientDB() (*sql.DB, error) {
@@ -165,7 +219,7 @@ func (d *DB) Refresh(ctx context.Context) error {
 			return fmt.Errorf("lakesql: mirror %s: %w", d.lk.Bucket(), err)
 		}
 	}
-	cursors, err := d.lk.Cursors(ctx)
+	cursors, err := d.lk.AllCursors(ctx)
 	if err != nil {
 		return err
 	}
@@ -192,9 +246,10 @@ func (d *DB) Refresh(ctx context.Context) error {
 		}
 	}
 	for _, q := range []string{
-		`CREATE TABLE IF NOT EXISTS _syncd_state (stream VARCHAR, position TIMESTAMP, meta VARCHAR, updated_at TIMESTAMP)`,
-		// The columns, in order, of a DuckDB warehouse's _syncd_runs.
-		`CREATE TABLE IF NOT EXISTS _syncd_runs (stream VARCHAR, kind VARCHAR, started_at TIMESTAMP, finished_at TIMESTAMP, rows BIGINT, requests BIGINT, error VARCHAR,
+		// network first, as in every table of the warehouse.
+		`CREATE TABLE IF NOT EXISTS _syncd_state (network VARCHAR, stream VARCHAR, position TIMESTAMP, meta VARCHAR, updated_at TIMESTAMP)`,
+		// The columns of a DuckDB warehouse's _syncd_runs.
+		`CREATE TABLE IF NOT EXISTS _syncd_runs (network VARCHAR, stream VARCHAR, kind VARCHAR, started_at TIMESTAMP, finished_at TIMESTAMP, rows BIGINT, requests BIGINT, error VARCHAR,
 			rows_read BIGINT, rows_inserted BIGINT, rows_updated BIGINT, rows_unchanged BIGINT, retries BIGINT, cursor_before TIMESTAMP, cursor_after TIMESTAMP)`,
 		`CREATE TABLE IF NOT EXISTS _syncd_meta (key VARCHAR, value VARCHAR)`,
 		`DELETE FROM _syncd_state`, `DELETE FROM _syncd_runs`, `DELETE FROM _syncd_meta`,
@@ -205,8 +260,8 @@ func (d *DB) Refresh(ctx context.Context) error {
 	}
 	for _, c := range cursors {
 		meta, _ := c.StoredMeta()
-		if _, err := tx.ExecContext(ctx, `INSERT INTO _syncd_state VALUES (?, ?, nullif(?, ''), ?)`,
-			c.Stream, naive(c.Position), meta, naive(c.UpdatedAt)); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO _syncd_state VALUES (?, ?, ?, nullif(?, ''), ?)`,
+			c.Network, c.Stream, naive(c.Position), meta, naive(c.UpdatedAt)); err != nil {
 			return fmt.Errorf("lakesql: refresh: %w", err)
 		}
 	}
@@ -218,8 +273,8 @@ func (d *DB) Refresh(ctx context.Context) error {
 		if r.CursorAfter != nil {
 			after = naive(*r.CursorAfter)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO _syncd_runs VALUES (?, ?, ?, ?, ?, ?, nullif(?, ''), ?, ?, ?, ?, ?, ?, ?)`,
-			r.Stream, r.Kind, naive(r.StartedAt), naive(r.FinishedAt), r.Rows, r.Requests, r.Error,
+		if _, err := tx.ExecContext(ctx, `INSERT INTO _syncd_runs VALUES (?, ?, ?, ?, ?, ?, ?, nullif(?, ''), ?, ?, ?, ?, ?, ?, ?)`,
+			r.Network, r.Stream, r.Kind, naive(r.StartedAt), naive(r.FinishedAt), r.Rows, r.Requests, r.Error,
 			orNull(r.RowsRead), orNull(r.Inserted), orNull(r.Updated), orNull(r.Unchanged), orNull(r.Retries), before, after); err != nil {
 			return fmt.Errorf("lakesql: refresh: %w", err)
 		}
@@ -301,16 +356,13 @@ func registryModels() ([]models.Model, error) {
 
 func tableNames() []string { return models.Names() }
 
-// tableView is the CREATE VIEW of m's table: its files, read as they are
-// (they hold the DuckDB warehouse's column types; union_by_name reads
-// files written under other stats_daily slices side by side), or no rows
-// of m's columns while the table has no file yet (DuckDB refuses a glob
-// that matches nothing).
+// tableView is the CREATE VIEW of m's table: its files of every network,
+// read as they are (they hold the DuckDB warehouse's column types, the
+// network column first; union_by_name reads files written under other
+// stats_daily slices side by side), or no rows of m's columns while the
+// table has no file yet (DuckDB refuses a glob that matches nothing).
 func (d *DB) tableView(m models.Model) (string, error) {
-	glob := filepath.Join(d.root, m.Table(), "data.parquet")
-	if m.DayColumn() != "" {
-		glob = filepath.Join(d.root, m.Table(), "*", "data.parquet")
-	}
+	glob := filepath.Join(d.root, filepath.FromSlash(lake.TableGlob(m)))
 	matches, err := filepath.Glob(glob)
 	if err != nil {
 		return "", err

@@ -107,7 +107,7 @@ func TestMirrorOfS3Lake(t *testing.T) {
 	if got := scalar(t, d, "SELECT position FROM _syncd_state WHERE stream = 'conversions'"); got != "2025-01-03T00:00:00Z" {
 		t.Errorf("_syncd_state: %q", got)
 	}
-	odd := filepath.Join(mirrorDir, "conversions", "date=2025-01-02", "data.parquet") // ids 1 and 3
+	odd := filepath.Join(mirrorDir, "conversions", "network=default", "date=2025-01-02", "data.parquet") // ids 1 and 3
 	before, err := os.Stat(odd)
 	if err != nil {
 		t.Fatal(err)
@@ -171,13 +171,13 @@ func TestRunsTableHasTheSummary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var both map[string]json.RawMessage
+	var both map[string]map[string]json.RawMessage // network, stream
 	if err := json.Unmarshal(data, &both); err != nil {
 		t.Fatal(err)
 	}
 	var oldRuns map[string]json.RawMessage
 	_ = json.Unmarshal([]byte(old), &oldRuns)
-	both["offers"] = oldRuns["offers"]
+	both["default"]["offers"] = oldRuns["offers"]
 	data, _ = json.Marshal(both)
 	if err := os.WriteFile(runs, data, 0o644); err != nil {
 		t.Fatal(err)
@@ -189,12 +189,12 @@ func TestRunsTableHasTheSummary(t *testing.T) {
 	}
 	defer d.Close()
 	if got := scalar(t, d, `SELECT string_agg(column_name, ',' ORDER BY column_index) FROM duckdb_columns() WHERE table_name = '_syncd_runs'`); got !=
-		"stream,kind,started_at,finished_at,rows,requests,error,rows_read,rows_inserted,rows_updated,rows_unchanged,retries,cursor_before,cursor_after" {
+		"network,stream,kind,started_at,finished_at,rows,requests,error,rows_read,rows_inserted,rows_updated,rows_unchanged,retries,cursor_before,cursor_after" {
 		t.Errorf("_syncd_runs columns: %s", got)
 	}
-	if got := scalar(t, d, `SELECT string_agg(concat_ws('|', stream, rows, rows_read, rows_inserted, rows_updated, rows_unchanged, requests, retries,
+	if got := scalar(t, d, `SELECT string_agg(concat_ws('|', network, stream, rows, rows_read, rows_inserted, rows_updated, rows_unchanged, requests, retries,
 		coalesce(strftime(cursor_before, '%H:%M'), 'NULL'), coalesce(strftime(cursor_after, '%H:%M'), 'NULL')), ';' ORDER BY stream) FROM _syncd_runs`); got !=
-		"conversions|12|1850|2|10|1838|9|2|23:00|00:00;offers|3|1|NULL|NULL" {
+		"default|conversions|12|1850|2|10|1838|9|2|23:00|00:00;default|offers|3|1|NULL|NULL" {
 		t.Errorf("_syncd_runs: %s", got)
 	}
 }

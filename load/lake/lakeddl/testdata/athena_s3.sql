@@ -1,9 +1,11 @@
 -- Amazon Athena: external tables in database affise. Athena runs one statement
--- at a time: run each below on its own. Tables with a day column are
--- partitioned by date (the UTC day, YYYY-MM-DD text; partition_date in
--- tables that have a date column of their own) with partition projection:
--- new days are seen without MSCK REPAIR TABLE, and filtering on the
--- partition reads fewer files. Projected days start at 2015-01-01: move
+-- at a time: run each below on its own. Every table is partitioned by network
+-- (the Affise network's name), tables with a day column by date below it (the
+-- UTC day, YYYY-MM-DD text; partition_date in tables that have a date
+-- column of their own), with partition projection: new days are seen without
+-- MSCK REPAIR TABLE, and filtering on a partition reads fewer files. Only the
+-- networks in projection.network.values are read: default; add
+-- every network of the lake (comma-separated). Projected days start at 2015-01-01: move
 -- the range's start to your earliest start_date (earlier days are not read;
 -- a later start makes unfiltered queries probe fewer days).
 -- Athena reads these timestamps to the millisecond: the lake's microseconds
@@ -76,16 +78,19 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `affise`.`conversions` (
   `raw` string,
   `_synced_at` timestamp
 )
-PARTITIONED BY (`date` string)
+PARTITIONED BY (`network` string, `date` string)
 STORED AS PARQUET
 LOCATION 's3://example-bucket/affise-lake/conversions/'
 TBLPROPERTIES (
   'projection.enabled' = 'true',
+  'projection.network.type' = 'enum',
+  'projection.network.values' = 'default',
   'projection.date.type' = 'date',
   'projection.date.format' = 'yyyy-MM-dd',
   'projection.date.range' = '2015-01-01,NOW',
   'projection.date.interval' = '1',
-  'projection.date.interval.unit' = 'DAYS'
+  'projection.date.interval.unit' = 'DAYS',
+  'storage.location.template' = 's3://example-bucket/affise-lake/conversions/network=${network}/date=${date}/'
 );
 
 CREATE EXTERNAL TABLE IF NOT EXISTS `affise`.`clicks` (
@@ -143,16 +148,19 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `affise`.`clicks` (
   `raw` string,
   `_synced_at` timestamp
 )
-PARTITIONED BY (`date` string)
+PARTITIONED BY (`network` string, `date` string)
 STORED AS PARQUET
 LOCATION 's3://example-bucket/affise-lake/clicks/'
 TBLPROPERTIES (
   'projection.enabled' = 'true',
+  'projection.network.type' = 'enum',
+  'projection.network.values' = 'default',
   'projection.date.type' = 'date',
   'projection.date.format' = 'yyyy-MM-dd',
   'projection.date.range' = '2015-01-01,NOW',
   'projection.date.interval' = '1',
-  'projection.date.interval.unit' = 'DAYS'
+  'projection.date.interval.unit' = 'DAYS',
+  'storage.location.template' = 's3://example-bucket/affise-lake/clicks/network=${network}/date=${date}/'
 );
 
 CREATE EXTERNAL TABLE IF NOT EXISTS `affise`.`server_postbacks` (
@@ -172,17 +180,19 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `affise`.`server_postbacks` (
   `raw` string,
   `_synced_at` timestamp
 )
-PARTITIONED BY (`partition_date` string)
+PARTITIONED BY (`network` string, `partition_date` string)
 STORED AS PARQUET
 LOCATION 's3://example-bucket/affise-lake/server_postbacks/'
 TBLPROPERTIES (
   'projection.enabled' = 'true',
+  'projection.network.type' = 'enum',
+  'projection.network.values' = 'default',
   'projection.partition_date.type' = 'date',
   'projection.partition_date.format' = 'yyyy-MM-dd',
   'projection.partition_date.range' = '2015-01-01,NOW',
   'projection.partition_date.interval' = '1',
   'projection.partition_date.interval.unit' = 'DAYS',
-  'storage.location.template' = 's3://example-bucket/affise-lake/server_postbacks/date=${partition_date}/'
+  'storage.location.template' = 's3://example-bucket/affise-lake/server_postbacks/network=${network}/date=${partition_date}/'
 );
 
 CREATE EXTERNAL TABLE IF NOT EXISTS `affise`.`affiliate_postbacks` (
@@ -199,17 +209,19 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `affise`.`affiliate_postbacks` (
   `raw` string,
   `_synced_at` timestamp
 )
-PARTITIONED BY (`partition_date` string)
+PARTITIONED BY (`network` string, `partition_date` string)
 STORED AS PARQUET
 LOCATION 's3://example-bucket/affise-lake/affiliate_postbacks/'
 TBLPROPERTIES (
   'projection.enabled' = 'true',
+  'projection.network.type' = 'enum',
+  'projection.network.values' = 'default',
   'projection.partition_date.type' = 'date',
   'projection.partition_date.format' = 'yyyy-MM-dd',
   'projection.partition_date.range' = '2015-01-01,NOW',
   'projection.partition_date.interval' = '1',
   'projection.partition_date.interval.unit' = 'DAYS',
-  'storage.location.template' = 's3://example-bucket/affise-lake/affiliate_postbacks/date=${partition_date}/'
+  'storage.location.template' = 's3://example-bucket/affise-lake/affiliate_postbacks/network=${network}/date=${partition_date}/'
 );
 
 CREATE EXTERNAL TABLE IF NOT EXISTS `affise`.`stats_daily` (
@@ -243,16 +255,19 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `affise`.`stats_daily` (
   `raw` string,
   `_synced_at` timestamp
 )
-PARTITIONED BY (`date` string)
+PARTITIONED BY (`network` string, `date` string)
 STORED AS PARQUET
 LOCATION 's3://example-bucket/affise-lake/stats_daily/'
 TBLPROPERTIES (
   'projection.enabled' = 'true',
+  'projection.network.type' = 'enum',
+  'projection.network.values' = 'default',
   'projection.date.type' = 'date',
   'projection.date.format' = 'yyyy-MM-dd',
   'projection.date.range' = '2015-01-01,NOW',
   'projection.date.interval' = '1',
-  'projection.date.interval.unit' = 'DAYS'
+  'projection.date.interval.unit' = 'DAYS',
+  'storage.location.template' = 's3://example-bucket/affise-lake/stats_daily/network=${network}/date=${date}/'
 );
 
 CREATE EXTERNAL TABLE IF NOT EXISTS `affise`.`offers` (
@@ -267,8 +282,15 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `affise`.`offers` (
   `raw` string,
   `_synced_at` timestamp
 )
+PARTITIONED BY (`network` string)
 STORED AS PARQUET
-LOCATION 's3://example-bucket/affise-lake/offers/';
+LOCATION 's3://example-bucket/affise-lake/offers/'
+TBLPROPERTIES (
+  'projection.enabled' = 'true',
+  'projection.network.type' = 'enum',
+  'projection.network.values' = 'default',
+  'storage.location.template' = 's3://example-bucket/affise-lake/offers/network=${network}/'
+);
 
 CREATE EXTERNAL TABLE IF NOT EXISTS `affise`.`partners` (
   `id` bigint,
@@ -283,8 +305,15 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `affise`.`partners` (
   `raw` string,
   `_synced_at` timestamp
 )
+PARTITIONED BY (`network` string)
 STORED AS PARQUET
-LOCATION 's3://example-bucket/affise-lake/partners/';
+LOCATION 's3://example-bucket/affise-lake/partners/'
+TBLPROPERTIES (
+  'projection.enabled' = 'true',
+  'projection.network.type' = 'enum',
+  'projection.network.values' = 'default',
+  'storage.location.template' = 's3://example-bucket/affise-lake/partners/network=${network}/'
+);
 
 CREATE EXTERNAL TABLE IF NOT EXISTS `affise`.`advertisers` (
   `id` string,
@@ -297,8 +326,15 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `affise`.`advertisers` (
   `raw` string,
   `_synced_at` timestamp
 )
+PARTITIONED BY (`network` string)
 STORED AS PARQUET
-LOCATION 's3://example-bucket/affise-lake/advertisers/';
+LOCATION 's3://example-bucket/affise-lake/advertisers/'
+TBLPROPERTIES (
+  'projection.enabled' = 'true',
+  'projection.network.type' = 'enum',
+  'projection.network.values' = 'default',
+  'storage.location.template' = 's3://example-bucket/affise-lake/advertisers/network=${network}/'
+);
 
 CREATE EXTERNAL TABLE IF NOT EXISTS `affise`.`currency_rates` (
   `date` date,
@@ -307,15 +343,17 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `affise`.`currency_rates` (
   `raw` string,
   `_synced_at` timestamp
 )
-PARTITIONED BY (`partition_date` string)
+PARTITIONED BY (`network` string, `partition_date` string)
 STORED AS PARQUET
 LOCATION 's3://example-bucket/affise-lake/currency_rates/'
 TBLPROPERTIES (
   'projection.enabled' = 'true',
+  'projection.network.type' = 'enum',
+  'projection.network.values' = 'default',
   'projection.partition_date.type' = 'date',
   'projection.partition_date.format' = 'yyyy-MM-dd',
   'projection.partition_date.range' = '2015-01-01,NOW',
   'projection.partition_date.interval' = '1',
   'projection.partition_date.interval.unit' = 'DAYS',
-  'storage.location.template' = 's3://example-bucket/affise-lake/currency_rates/date=${partition_date}/'
+  'storage.location.template' = 's3://example-bucket/affise-lake/currency_rates/network=${network}/date=${partition_date}/'
 );

@@ -10,7 +10,8 @@
 CREATE DATABASE IF NOT EXISTS `affise`;
 
 CREATE OR REPLACE VIEW `affise`.`conversions` AS
-SELECT * FROM file('/srv/affise-lake/conversions/*/*.parquet', 'Parquet', '
+SELECT * FROM file('/srv/affise-lake/conversions/network=*/date=*/*.parquet', 'Parquet', '
+  `network` String,
   `id` String,
   `status` Nullable(String),
   `offer_id` Nullable(Int64),
@@ -76,7 +77,8 @@ SELECT * FROM file('/srv/affise-lake/conversions/*/*.parquet', 'Parquet', '
 ');
 
 CREATE OR REPLACE VIEW `affise`.`clicks` AS
-SELECT * FROM file('/srv/affise-lake/clicks/*/*.parquet', 'Parquet', '
+SELECT * FROM file('/srv/affise-lake/clicks/network=*/date=*/*.parquet', 'Parquet', '
+  `network` String,
   `id` String,
   `offer_id` Nullable(Int64),
   `partner_id` Nullable(Int64),
@@ -133,7 +135,8 @@ SELECT * FROM file('/srv/affise-lake/clicks/*/*.parquet', 'Parquet', '
 ');
 
 CREATE OR REPLACE VIEW `affise`.`server_postbacks` AS
-SELECT * FROM file('/srv/affise-lake/server_postbacks/*/*.parquet', 'Parquet', '
+SELECT * FROM file('/srv/affise-lake/server_postbacks/network=*/date=*/*.parquet', 'Parquet', '
+  `network` String,
   `id` String,
   `date` Nullable(DateTime64(6, ''UTC'')),
   `click_id` Nullable(String),
@@ -152,7 +155,8 @@ SELECT * FROM file('/srv/affise-lake/server_postbacks/*/*.parquet', 'Parquet', '
 ');
 
 CREATE OR REPLACE VIEW `affise`.`affiliate_postbacks` AS
-SELECT * FROM file('/srv/affise-lake/affiliate_postbacks/*/*.parquet', 'Parquet', '
+SELECT * FROM file('/srv/affise-lake/affiliate_postbacks/network=*/date=*/*.parquet', 'Parquet', '
+  `network` String,
   `id` String,
   `date` Nullable(DateTime64(6, ''UTC'')),
   `pid` Nullable(Int64),
@@ -168,7 +172,8 @@ SELECT * FROM file('/srv/affise-lake/affiliate_postbacks/*/*.parquet', 'Parquet'
 ');
 
 CREATE OR REPLACE VIEW `affise`.`stats_daily` AS
-SELECT * FROM file('/srv/affise-lake/stats_daily/*/*.parquet', 'Parquet', '
+SELECT * FROM file('/srv/affise-lake/stats_daily/network=*/date=*/*.parquet', 'Parquet', '
+  `network` String,
   `day` Date32,
   `offer_id` Int64,
   `partner_id` Int64,
@@ -201,7 +206,8 @@ SELECT * FROM file('/srv/affise-lake/stats_daily/*/*.parquet', 'Parquet', '
 ');
 
 CREATE OR REPLACE VIEW `affise`.`offers` AS
-SELECT * FROM file('/srv/affise-lake/offers/*.parquet', 'Parquet', '
+SELECT * FROM file('/srv/affise-lake/offers/network=*/*.parquet', 'Parquet', '
+  `network` String,
   `id` Int64,
   `offer_id` Nullable(String),
   `title` Nullable(String),
@@ -215,7 +221,8 @@ SELECT * FROM file('/srv/affise-lake/offers/*.parquet', 'Parquet', '
 ');
 
 CREATE OR REPLACE VIEW `affise`.`partners` AS
-SELECT * FROM file('/srv/affise-lake/partners/*.parquet', 'Parquet', '
+SELECT * FROM file('/srv/affise-lake/partners/network=*/*.parquet', 'Parquet', '
+  `network` String,
   `id` Int64,
   `email` Nullable(String),
   `login` Nullable(String),
@@ -230,7 +237,8 @@ SELECT * FROM file('/srv/affise-lake/partners/*.parquet', 'Parquet', '
 ');
 
 CREATE OR REPLACE VIEW `affise`.`advertisers` AS
-SELECT * FROM file('/srv/affise-lake/advertisers/*.parquet', 'Parquet', '
+SELECT * FROM file('/srv/affise-lake/advertisers/network=*/*.parquet', 'Parquet', '
+  `network` String,
   `id` String,
   `title` Nullable(String),
   `email` Nullable(String),
@@ -243,7 +251,8 @@ SELECT * FROM file('/srv/affise-lake/advertisers/*.parquet', 'Parquet', '
 ');
 
 CREATE OR REPLACE VIEW `affise`.`currency_rates` AS
-SELECT * FROM file('/srv/affise-lake/currency_rates/*/*.parquet', 'Parquet', '
+SELECT * FROM file('/srv/affise-lake/currency_rates/network=*/date=*/*.parquet', 'Parquet', '
+  `network` String,
   `date` Date32,
   `currency` String,
   `rate_per_usd` Nullable(Float64),

@@ -12,6 +12,7 @@
 CREATE DATABASE IF NOT EXISTS `affise`;
 
 CREATE OR REPLACE TABLE `affise`.`conversions` (
+  `network` String,
   `id` String,
   `status` Nullable(String),
   `offer_id` Nullable(Int64),
@@ -75,9 +76,10 @@ CREATE OR REPLACE TABLE `affise`.`conversions` (
   `raw` String,
   `_synced_at` DateTime64(6, 'UTC')
 )
-ENGINE = S3('s3://example-bucket/affise-lake/conversions/*/*.parquet', 'Parquet');
+ENGINE = S3('s3://example-bucket/affise-lake/conversions/network=*/date=*/*.parquet', 'Parquet');
 
 CREATE OR REPLACE TABLE `affise`.`clicks` (
+  `network` String,
   `id` String,
   `offer_id` Nullable(Int64),
   `partner_id` Nullable(Int64),
@@ -132,9 +134,10 @@ CREATE OR REPLACE TABLE `affise`.`clicks` (
   `raw` String,
   `_synced_at` DateTime64(6, 'UTC')
 )
-ENGINE = S3('s3://example-bucket/affise-lake/clicks/*/*.parquet', 'Parquet');
+ENGINE = S3('s3://example-bucket/affise-lake/clicks/network=*/date=*/*.parquet', 'Parquet');
 
 CREATE OR REPLACE TABLE `affise`.`server_postbacks` (
+  `network` String,
   `id` String,
   `date` Nullable(DateTime64(6, 'UTC')),
   `click_id` Nullable(String),
@@ -151,9 +154,10 @@ CREATE OR REPLACE TABLE `affise`.`server_postbacks` (
   `raw` String,
   `_synced_at` DateTime64(6, 'UTC')
 )
-ENGINE = S3('s3://example-bucket/affise-lake/server_postbacks/*/*.parquet', 'Parquet');
+ENGINE = S3('s3://example-bucket/affise-lake/server_postbacks/network=*/date=*/*.parquet', 'Parquet');
 
 CREATE OR REPLACE TABLE `affise`.`affiliate_postbacks` (
+  `network` String,
   `id` String,
   `date` Nullable(DateTime64(6, 'UTC')),
   `pid` Nullable(Int64),
@@ -167,9 +171,10 @@ CREATE OR REPLACE TABLE `affise`.`affiliate_postbacks` (
   `raw` String,
   `_synced_at` DateTime64(6, 'UTC')
 )
-ENGINE = S3('s3://example-bucket/affise-lake/affiliate_postbacks/*/*.parquet', 'Parquet');
+ENGINE = S3('s3://example-bucket/affise-lake/affiliate_postbacks/network=*/date=*/*.parquet', 'Parquet');
 
 CREATE OR REPLACE TABLE `affise`.`stats_daily` (
+  `network` String,
   `day` Date32,
   `offer_id` Int64,
   `partner_id` Int64,
@@ -200,9 +205,10 @@ CREATE OR REPLACE TABLE `affise`.`stats_daily` (
   `raw` String,
   `_synced_at` DateTime64(6, 'UTC')
 )
-ENGINE = S3('s3://example-bucket/affise-lake/stats_daily/*/*.parquet', 'Parquet');
+ENGINE = S3('s3://example-bucket/affise-lake/stats_daily/network=*/date=*/*.parquet', 'Parquet');
 
 CREATE OR REPLACE TABLE `affise`.`offers` (
+  `network` String,
   `id` Int64,
   `offer_id` Nullable(String),
   `title` Nullable(String),
@@ -214,9 +220,10 @@ CREATE OR REPLACE TABLE `affise`.`offers` (
   `raw` String,
   `_synced_at` DateTime64(6, 'UTC')
 )
-ENGINE = S3('s3://example-bucket/affise-lake/offers/*.parquet', 'Parquet');
+ENGINE = S3('s3://example-bucket/affise-lake/offers/network=*/*.parquet', 'Parquet');
 
 CREATE OR REPLACE TABLE `affise`.`partners` (
+  `network` String,
   `id` Int64,
   `email` Nullable(String),
   `login` Nullable(String),
@@ -229,9 +236,10 @@ CREATE OR REPLACE TABLE `affise`.`partners` (
   `raw` String,
   `_synced_at` DateTime64(6, 'UTC')
 )
-ENGINE = S3('s3://example-bucket/affise-lake/partners/*.parquet', 'Parquet');
+ENGINE = S3('s3://example-bucket/affise-lake/partners/network=*/*.parquet', 'Parquet');
 
 CREATE OR REPLACE TABLE `affise`.`advertisers` (
+  `network` String,
   `id` String,
   `title` Nullable(String),
   `email` Nullable(String),
@@ -242,13 +250,14 @@ CREATE OR REPLACE TABLE `affise`.`advertisers` (
   `raw` String,
   `_synced_at` DateTime64(6, 'UTC')
 )
-ENGINE = S3('s3://example-bucket/affise-lake/advertisers/*.parquet', 'Parquet');
+ENGINE = S3('s3://example-bucket/affise-lake/advertisers/network=*/*.parquet', 'Parquet');
 
 CREATE OR REPLACE TABLE `affise`.`currency_rates` (
+  `network` String,
   `date` Date32,
   `currency` String,
   `rate_per_usd` Nullable(Float64),
   `raw` String,
   `_synced_at` DateTime64(6, 'UTC')
 )
-ENGINE = S3('s3://example-bucket/affise-lake/currency_rates/*/*.parquet', 'Parquet');
+ENGINE = S3('s3://example-bucket/affise-lake/currency_rates/network=*/date=*/*.parquet', 'Parquet');

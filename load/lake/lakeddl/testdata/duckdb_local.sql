@@ -8,6 +8,7 @@
 
 CREATE OR REPLACE VIEW "conversions" AS
 SELECT
+  "network",
   "id",
   "status",
   "offer_id",
@@ -70,10 +71,11 @@ SELECT
   "fraud_type",
   "raw",
   "_synced_at"
-FROM read_parquet('/srv/affise-lake/conversions/*/*.parquet', hive_partitioning = false, union_by_name = true);
+FROM read_parquet('/srv/affise-lake/conversions/network=*/date=*/*.parquet', hive_partitioning = false, union_by_name = true);
 
 CREATE OR REPLACE VIEW "clicks" AS
 SELECT
+  "network",
   "id",
   "offer_id",
   "partner_id",
@@ -127,10 +129,11 @@ SELECT
   "prelanding",
   "raw",
   "_synced_at"
-FROM read_parquet('/srv/affise-lake/clicks/*/*.parquet', hive_partitioning = false, union_by_name = true);
+FROM read_parquet('/srv/affise-lake/clicks/network=*/date=*/*.parquet', hive_partitioning = false, union_by_name = true);
 
 CREATE OR REPLACE VIEW "server_postbacks" AS
 SELECT
+  "network",
   "id",
   "date",
   "click_id",
@@ -146,10 +149,11 @@ SELECT
   "track",
   "raw",
   "_synced_at"
-FROM read_parquet('/srv/affise-lake/server_postbacks/*/*.parquet', hive_partitioning = false, union_by_name = true);
+FROM read_parquet('/srv/affise-lake/server_postbacks/network=*/date=*/*.parquet', hive_partitioning = false, union_by_name = true);
 
 CREATE OR REPLACE VIEW "affiliate_postbacks" AS
 SELECT
+  "network",
   "id",
   "date",
   "pid",
@@ -162,10 +166,11 @@ SELECT
   "job_id",
   "raw",
   "_synced_at"
-FROM read_parquet('/srv/affise-lake/affiliate_postbacks/*/*.parquet', hive_partitioning = false, union_by_name = true);
+FROM read_parquet('/srv/affise-lake/affiliate_postbacks/network=*/date=*/*.parquet', hive_partitioning = false, union_by_name = true);
 
 CREATE OR REPLACE VIEW "stats_daily" AS
 SELECT
+  "network",
   "day",
   "offer_id",
   "partner_id",
@@ -195,10 +200,11 @@ SELECT
   "hold_earning",
   "raw",
   "_synced_at"
-FROM read_parquet('/srv/affise-lake/stats_daily/*/*.parquet', hive_partitioning = false, union_by_name = true);
+FROM read_parquet('/srv/affise-lake/stats_daily/network=*/date=*/*.parquet', hive_partitioning = false, union_by_name = true);
 
 CREATE OR REPLACE VIEW "offers" AS
 SELECT
+  "network",
   "id",
   "offer_id",
   "title",
@@ -209,10 +215,11 @@ SELECT
   "created_at",
   "raw",
   "_synced_at"
-FROM read_parquet('/srv/affise-lake/offers/*.parquet', hive_partitioning = false, union_by_name = true);
+FROM read_parquet('/srv/affise-lake/offers/network=*/*.parquet', hive_partitioning = false, union_by_name = true);
 
 CREATE OR REPLACE VIEW "partners" AS
 SELECT
+  "network",
   "id",
   "email",
   "login",
@@ -224,10 +231,11 @@ SELECT
   "updated_at",
   "raw",
   "_synced_at"
-FROM read_parquet('/srv/affise-lake/partners/*.parquet', hive_partitioning = false, union_by_name = true);
+FROM read_parquet('/srv/affise-lake/partners/network=*/*.parquet', hive_partitioning = false, union_by_name = true);
 
 CREATE OR REPLACE VIEW "advertisers" AS
 SELECT
+  "network",
   "id",
   "title",
   "email",
@@ -237,13 +245,14 @@ SELECT
   "updated_at",
   "raw",
   "_synced_at"
-FROM read_parquet('/srv/affise-lake/advertisers/*.parquet', hive_partitioning = false, union_by_name = true);
+FROM read_parquet('/srv/affise-lake/advertisers/network=*/*.parquet', hive_partitioning = false, union_by_name = true);
 
 CREATE OR REPLACE VIEW "currency_rates" AS
 SELECT
+  "network",
   "date",
   "currency",
   "rate_per_usd",
   "raw",
   "_synced_at"
-FROM read_parquet('/srv/affise-lake/currency_rates/*/*.parquet', hive_partitioning = false, union_by_name = true);
+FROM read_parquet('/srv/affise-lake/currency_rates/network=*/date=*/*.parquet', hive_partitioning = false, union_by_name = true);

@@ -15,6 +15,7 @@
 
 CREATE OR REPLACE VIEW "conversions" AS
 SELECT
+  "network",
   "id",
   "status",
   "offer_id",
@@ -77,10 +78,11 @@ SELECT
   "fraud_type",
   "raw",
   "_synced_at"
-FROM read_parquet('s3://example-bucket/affise-lake/conversions/*/*.parquet', hive_partitioning = false, union_by_name = true);
+FROM read_parquet('s3://example-bucket/affise-lake/conversions/network=*/date=*/*.parquet', hive_partitioning = false, union_by_name = true);
 
 CREATE OR REPLACE VIEW "clicks" AS
 SELECT
+  "network",
   "id",
   "offer_id",
   "partner_id",
@@ -134,10 +136,11 @@ SELECT
   "prelanding",
   "raw",
   "_synced_at"
-FROM read_parquet('s3://example-bucket/affise-lake/clicks/*/*.parquet', hive_partitioning = false, union_by_name = true);
+FROM read_parquet('s3://example-bucket/affise-lake/clicks/network=*/date=*/*.parquet', hive_partitioning = false, union_by_name = true);
 
 CREATE OR REPLACE VIEW "server_postbacks" AS
 SELECT
+  "network",
   "id",
   "date",
   "click_id",
@@ -153,10 +156,11 @@ SELECT
   "track",
   "raw",
   "_synced_at"
-FROM read_parquet('s3://example-bucket/affise-lake/server_postbacks/*/*.parquet', hive_partitioning = false, union_by_name = true);
+FROM read_parquet('s3://example-bucket/affise-lake/server_postbacks/network=*/date=*/*.parquet', hive_partitioning = false, union_by_name = true);
 
 CREATE OR REPLACE VIEW "affiliate_postbacks" AS
 SELECT
+  "network",
   "id",
   "date",
   "pid",
@@ -169,10 +173,11 @@ SELECT
   "job_id",
   "raw",
   "_synced_at"
-FROM read_parquet('s3://example-bucket/affise-lake/affiliate_postbacks/*/*.parquet', hive_partitioning = false, union_by_name = true);
+FROM read_parquet('s3://example-bucket/affise-lake/affiliate_postbacks/network=*/date=*/*.parquet', hive_partitioning = false, union_by_name = true);
 
 CREATE OR REPLACE VIEW "stats_daily" AS
 SELECT
+  "network",
   "day",
   "offer_id",
   "partner_id",
@@ -202,10 +207,11 @@ SELECT
   "hold_earning",
   "raw",
   "_synced_at"
-FROM read_parquet('s3://example-bucket/affise-lake/stats_daily/*/*.parquet', hive_partitioning = false, union_by_name = true);
+FROM read_parquet('s3://example-bucket/affise-lake/stats_daily/network=*/date=*/*.parquet', hive_partitioning = false, union_by_name = true);
 
 CREATE OR REPLACE VIEW "offers" AS
 SELECT
+  "network",
   "id",
   "offer_id",
   "title",
@@ -216,10 +222,11 @@ SELECT
   "created_at",
   "raw",
   "_synced_at"
-FROM read_parquet('s3://example-bucket/affise-lake/offers/*.parquet', hive_partitioning = false, union_by_name = true);
+FROM read_parquet('s3://example-bucket/affise-lake/offers/network=*/*.parquet', hive_partitioning = false, union_by_name = true);
 
 CREATE OR REPLACE VIEW "partners" AS
 SELECT
+  "network",
   "id",
   "email",
   "login",
@@ -231,10 +238,11 @@ SELECT
   "updated_at",
   "raw",
   "_synced_at"
-FROM read_parquet('s3://example-bucket/affise-lake/partners/*.parquet', hive_partitioning = false, union_by_name = true);
+FROM read_parquet('s3://example-bucket/affise-lake/partners/network=*/*.parquet', hive_partitioning = false, union_by_name = true);
 
 CREATE OR REPLACE VIEW "advertisers" AS
 SELECT
+  "network",
   "id",
   "title",
   "email",
@@ -244,13 +252,14 @@ SELECT
   "updated_at",
   "raw",
   "_synced_at"
-FROM read_parquet('s3://example-bucket/affise-lake/advertisers/*.parquet', hive_partitioning = false, union_by_name = true);
+FROM read_parquet('s3://example-bucket/affise-lake/advertisers/network=*/*.parquet', hive_partitioning = false, union_by_name = true);
 
 CREATE OR REPLACE VIEW "currency_rates" AS
 SELECT
+  "network",
   "date",
   "currency",
   "rate_per_usd",
   "raw",
   "_synced_at"
-FROM read_parquet('s3://example-bucket/affise-lake/currency_rates/*/*.parquet', hive_partitioning = false, union_by_name = true);
+FROM read_parquet('s3://example-bucket/affise-lake/currency_rates/network=*/date=*/*.parquet', hive_partitioning = false, union_by_name = true);

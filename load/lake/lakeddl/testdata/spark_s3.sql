@@ -1,7 +1,8 @@
--- Spark SQL: tables USING PARQUET in database affise. Tables with a day column
--- are partitioned by date (the UTC day, YYYY-MM-DD text): filter on it to read
--- fewer files. New days are seen once the partitions are recovered again:
--- re-run this script (or its MSCK REPAIR TABLE statements) after each sync.
+-- Spark SQL: tables USING PARQUET in database affise. Tables are partitioned
+-- by network (the Affise network's name) and, with a day column, by date below
+-- it (the UTC day, YYYY-MM-DD text): filter on them to read fewer files. New
+-- days and networks are seen once the partitions are recovered again: re-run
+-- this script (or its MSCK REPAIR TABLE statements) after each sync.
 -- Tables that have a date column of their own cannot take the date=
 -- directories as partitions: they are read unpartitioned, every file.
 -- Timestamps are TIMESTAMP_NTZ (Spark 3.4+), holding UTC as the lake does; on
@@ -74,10 +75,11 @@ CREATE TABLE IF NOT EXISTS `affise`.`conversions` (
   `fraud_type` STRING,
   `raw` STRING,
   `_synced_at` TIMESTAMP_NTZ,
+  `network` STRING,
   `date` STRING
 )
 USING PARQUET
-PARTITIONED BY (`date`)
+PARTITIONED BY (`network`, `date`)
 LOCATION 's3://example-bucket/affise-lake/conversions';
 
 MSCK REPAIR TABLE `affise`.`conversions`;
@@ -136,16 +138,18 @@ CREATE TABLE IF NOT EXISTS `affise`.`clicks` (
   `prelanding` STRING,
   `raw` STRING,
   `_synced_at` TIMESTAMP_NTZ,
+  `network` STRING,
   `date` STRING
 )
 USING PARQUET
-PARTITIONED BY (`date`)
+PARTITIONED BY (`network`, `date`)
 LOCATION 's3://example-bucket/affise-lake/clicks';
 
 MSCK REPAIR TABLE `affise`.`clicks`;
 
 -- server_postbacks has a column named date: it is read unpartitioned.
 CREATE TABLE IF NOT EXISTS `affise`.`server_postbacks` (
+  `network` STRING,
   `id` STRING,
   `date` TIMESTAMP_NTZ,
   `click_id` STRING,
@@ -168,6 +172,7 @@ LOCATION 's3://example-bucket/affise-lake/server_postbacks';
 
 -- affiliate_postbacks has a column named date: it is read unpartitioned.
 CREATE TABLE IF NOT EXISTS `affise`.`affiliate_postbacks` (
+  `network` STRING,
   `id` STRING,
   `date` TIMESTAMP_NTZ,
   `pid` BIGINT,
@@ -215,10 +220,11 @@ CREATE TABLE IF NOT EXISTS `affise`.`stats_daily` (
   `hold_earning` DECIMAL(18,4),
   `raw` STRING,
   `_synced_at` TIMESTAMP_NTZ,
+  `network` STRING,
   `date` STRING
 )
 USING PARQUET
-PARTITIONED BY (`date`)
+PARTITIONED BY (`network`, `date`)
 LOCATION 's3://example-bucket/affise-lake/stats_daily';
 
 MSCK REPAIR TABLE `affise`.`stats_daily`;
@@ -233,10 +239,14 @@ CREATE TABLE IF NOT EXISTS `affise`.`offers` (
   `currency` STRING,
   `created_at` TIMESTAMP_NTZ,
   `raw` STRING,
-  `_synced_at` TIMESTAMP_NTZ
+  `_synced_at` TIMESTAMP_NTZ,
+  `network` STRING
 )
 USING PARQUET
+PARTITIONED BY (`network`)
 LOCATION 's3://example-bucket/affise-lake/offers';
+
+MSCK REPAIR TABLE `affise`.`offers`;
 
 CREATE TABLE IF NOT EXISTS `affise`.`partners` (
   `id` BIGINT,
@@ -249,10 +259,14 @@ CREATE TABLE IF NOT EXISTS `affise`.`partners` (
   `created_at` TIMESTAMP_NTZ,
   `updated_at` TIMESTAMP_NTZ,
   `raw` STRING,
-  `_synced_at` TIMESTAMP_NTZ
+  `_synced_at` TIMESTAMP_NTZ,
+  `network` STRING
 )
 USING PARQUET
+PARTITIONED BY (`network`)
 LOCATION 's3://example-bucket/affise-lake/partners';
+
+MSCK REPAIR TABLE `affise`.`partners`;
 
 CREATE TABLE IF NOT EXISTS `affise`.`advertisers` (
   `id` STRING,
@@ -263,13 +277,18 @@ CREATE TABLE IF NOT EXISTS `affise`.`advertisers` (
   `created_at` TIMESTAMP_NTZ,
   `updated_at` TIMESTAMP_NTZ,
   `raw` STRING,
-  `_synced_at` TIMESTAMP_NTZ
+  `_synced_at` TIMESTAMP_NTZ,
+  `network` STRING
 )
 USING PARQUET
+PARTITIONED BY (`network`)
 LOCATION 's3://example-bucket/affise-lake/advertisers';
+
+MSCK REPAIR TABLE `affise`.`advertisers`;
 
 -- currency_rates has a column named date: it is read unpartitioned.
 CREATE TABLE IF NOT EXISTS `affise`.`currency_rates` (
+  `network` STRING,
   `date` DATE,
   `currency` STRING,
   `rate_per_usd` DOUBLE,

@@ -1,11 +1,13 @@
 -- Trino, Hive connector: catalog hive, schema affise (rename both throughout
--- to yours). Tables with a day column are partitioned by date (the UTC day,
--- YYYY-MM-DD text, last column): filter on it to read fewer files. New days
--- are seen once the partitions are synced again: re-run this script (or its
--- CALL statements) after each sync.
--- Tables that have a date column of their own name their partition
--- partition_date instead, projected from the directories: that needs
--- hive.partition-projection-enabled=true in the catalog, and no CALL.
+-- to yours). Every table is partitioned by network (the Affise network's name),
+-- and tables with a day column by date below it (the UTC day, YYYY-MM-DD text):
+-- filter on them to read fewer files. New days and networks are seen once the
+-- partitions are synced again: re-run this script (or its CALL statements)
+-- after each sync.
+-- Tables that have a date column of their own name their day partition
+-- partition_date instead, projected from the directories with the networks
+-- listed in the script: that needs hive.partition-projection-enabled=true in
+-- the catalog, and no CALL.
 --
 -- The lake's timestamps are microseconds: the connector accepts timestamp(6)
 -- columns only at that precision. The SET SESSION below covers this script;
@@ -83,12 +85,13 @@ CREATE TABLE IF NOT EXISTS hive.affise."conversions" (
   "fraud_type" varchar,
   "raw" varchar,
   "_synced_at" timestamp(6),
+  "network" varchar,
   "date" varchar
 )
 WITH (
   external_location = 'file:///srv/affise-lake/conversions',
   format = 'PARQUET',
-  partitioned_by = ARRAY['date']
+  partitioned_by = ARRAY['network', 'date']
 );
 
 CALL hive.system.sync_partition_metadata(schema_name => 'affise', table_name => 'conversions', mode => 'FULL');
@@ -147,17 +150,19 @@ CREATE TABLE IF NOT EXISTS hive.affise."clicks" (
   "prelanding" varchar,
   "raw" varchar,
   "_synced_at" timestamp(6),
+  "network" varchar,
   "date" varchar
 )
 WITH (
   external_location = 'file:///srv/affise-lake/clicks',
   format = 'PARQUET',
-  partitioned_by = ARRAY['date']
+  partitioned_by = ARRAY['network', 'date']
 );
 
 CALL hive.system.sync_partition_metadata(schema_name => 'affise', table_name => 'clicks', mode => 'FULL');
 
--- server_postbacks has a column named date: its partition is partition_date, projected.
+-- server_postbacks has a column named date: its partitions are projected, the day as partition_date,
+-- the networks from partition_projection_values: list every network of the lake there.
 CREATE TABLE IF NOT EXISTS hive.affise."server_postbacks" (
   "id" varchar,
   "date" timestamp(6),
@@ -174,6 +179,10 @@ CREATE TABLE IF NOT EXISTS hive.affise."server_postbacks" (
   "track" varchar,
   "raw" varchar,
   "_synced_at" timestamp(6),
+  "network" varchar WITH (
+    partition_projection_type = 'ENUM',
+    partition_projection_values = ARRAY['default']
+  ),
   "partition_date" varchar WITH (
     partition_projection_type = 'DATE',
     partition_projection_format = 'yyyy-MM-dd',
@@ -185,12 +194,13 @@ CREATE TABLE IF NOT EXISTS hive.affise."server_postbacks" (
 WITH (
   external_location = 'file:///srv/affise-lake/server_postbacks',
   format = 'PARQUET',
-  partitioned_by = ARRAY['partition_date'],
+  partitioned_by = ARRAY['network', 'partition_date'],
   partition_projection_enabled = true,
-  partition_projection_location_template = 'file:///srv/affise-lake/server_postbacks/date=${partition_date}'
+  partition_projection_location_template = 'file:///srv/affise-lake/server_postbacks/network=${network}/date=${partition_date}'
 );
 
--- affiliate_postbacks has a column named date: its partition is partition_date, projected.
+-- affiliate_postbacks has a column named date: its partitions are projected, the day as partition_date,
+-- the networks from partition_projection_values: list every network of the lake there.
 CREATE TABLE IF NOT EXISTS hive.affise."affiliate_postbacks" (
   "id" varchar,
   "date" timestamp(6),
@@ -204,6 +214,10 @@ CREATE TABLE IF NOT EXISTS hive.affise."affiliate_postbacks" (
   "job_id" varchar,
   "raw" varchar,
   "_synced_at" timestamp(6),
+  "network" varchar WITH (
+    partition_projection_type = 'ENUM',
+    partition_projection_values = ARRAY['default']
+  ),
   "partition_date" varchar WITH (
     partition_projection_type = 'DATE',
     partition_projection_format = 'yyyy-MM-dd',
@@ -215,9 +229,9 @@ CREATE TABLE IF NOT EXISTS hive.affise."affiliate_postbacks" (
 WITH (
   external_location = 'file:///srv/affise-lake/affiliate_postbacks',
   format = 'PARQUET',
-  partitioned_by = ARRAY['partition_date'],
+  partitioned_by = ARRAY['network', 'partition_date'],
   partition_projection_enabled = true,
-  partition_projection_location_template = 'file:///srv/affise-lake/affiliate_postbacks/date=${partition_date}'
+  partition_projection_location_template = 'file:///srv/affise-lake/affiliate_postbacks/network=${network}/date=${partition_date}'
 );
 
 CREATE TABLE IF NOT EXISTS hive.affise."stats_daily" (
@@ -250,12 +264,13 @@ CREATE TABLE IF NOT EXISTS hive.affise."stats_daily" (
   "hold_earning" decimal(18,4),
   "raw" varchar,
   "_synced_at" timestamp(6),
+  "network" varchar,
   "date" varchar
 )
 WITH (
   external_location = 'file:///srv/affise-lake/stats_daily',
   format = 'PARQUET',
-  partitioned_by = ARRAY['date']
+  partitioned_by = ARRAY['network', 'date']
 );
 
 CALL hive.system.sync_partition_metadata(schema_name => 'affise', table_name => 'stats_daily', mode => 'FULL');
@@ -270,12 +285,16 @@ CREATE TABLE IF NOT EXISTS hive.affise."offers" (
   "currency" varchar,
   "created_at" timestamp(6),
   "raw" varchar,
-  "_synced_at" timestamp(6)
+  "_synced_at" timestamp(6),
+  "network" varchar
 )
 WITH (
   external_location = 'file:///srv/affise-lake/offers',
-  format = 'PARQUET'
+  format = 'PARQUET',
+  partitioned_by = ARRAY['network']
 );
+
+CALL hive.system.sync_partition_metadata(schema_name => 'affise', table_name => 'offers', mode => 'FULL');
 
 CREATE TABLE IF NOT EXISTS hive.affise."partners" (
   "id" bigint,
@@ -288,12 +307,16 @@ CREATE TABLE IF NOT EXISTS hive.affise."partners" (
   "created_at" timestamp(6),
   "updated_at" timestamp(6),
   "raw" varchar,
-  "_synced_at" timestamp(6)
+  "_synced_at" timestamp(6),
+  "network" varchar
 )
 WITH (
   external_location = 'file:///srv/affise-lake/partners',
-  format = 'PARQUET'
+  format = 'PARQUET',
+  partitioned_by = ARRAY['network']
 );
+
+CALL hive.system.sync_partition_metadata(schema_name => 'affise', table_name => 'partners', mode => 'FULL');
 
 CREATE TABLE IF NOT EXISTS hive.affise."advertisers" (
   "id" varchar,
@@ -304,20 +327,29 @@ CREATE TABLE IF NOT EXISTS hive.affise."advertisers" (
   "created_at" timestamp(6),
   "updated_at" timestamp(6),
   "raw" varchar,
-  "_synced_at" timestamp(6)
+  "_synced_at" timestamp(6),
+  "network" varchar
 )
 WITH (
   external_location = 'file:///srv/affise-lake/advertisers',
-  format = 'PARQUET'
+  format = 'PARQUET',
+  partitioned_by = ARRAY['network']
 );
 
--- currency_rates has a column named date: its partition is partition_date, projected.
+CALL hive.system.sync_partition_metadata(schema_name => 'affise', table_name => 'advertisers', mode => 'FULL');
+
+-- currency_rates has a column named date: its partitions are projected, the day as partition_date,
+-- the networks from partition_projection_values: list every network of the lake there.
 CREATE TABLE IF NOT EXISTS hive.affise."currency_rates" (
   "date" date,
   "currency" varchar,
   "rate_per_usd" double,
   "raw" varchar,
   "_synced_at" timestamp(6),
+  "network" varchar WITH (
+    partition_projection_type = 'ENUM',
+    partition_projection_values = ARRAY['default']
+  ),
   "partition_date" varchar WITH (
     partition_projection_type = 'DATE',
     partition_projection_format = 'yyyy-MM-dd',
@@ -329,7 +361,7 @@ CREATE TABLE IF NOT EXISTS hive.affise."currency_rates" (
 WITH (
   external_location = 'file:///srv/affise-lake/currency_rates',
   format = 'PARQUET',
-  partitioned_by = ARRAY['partition_date'],
+  partitioned_by = ARRAY['network', 'partition_date'],
   partition_projection_enabled = true,
-  partition_projection_location_template = 'file:///srv/affise-lake/currency_rates/date=${partition_date}'
+  partition_projection_location_template = 'file:///srv/affise-lake/currency_rates/network=${network}/date=${partition_date}'
 );
