@@ -634,9 +634,19 @@ func TestOneNetworkFailingOthersSyncFully(t *testing.T) {
 			d := e.startDaemon(t, listen)
 			// The first line names what is wrong (network b's streams, not
 			// a's); the lines after it give every stream of every network.
-			body := d.waitHealthz(t, 503, 90*time.Second)
-			first, _, _ := strings.Cut(body, "\n")
-			if !strings.Contains(first, "network b") || !strings.Contains(first, "conversions") || strings.Contains(first, "network a") {
+			// b's streams fail one by one: wait for its conversions to be
+			// among them, then a must still not be named.
+			var body, first string
+			d.waitFor(t, 90*time.Second, "/healthz 503 naming network b's conversions", func() (bool, string) {
+				code, b, err := d.get("/healthz")
+				if err != nil {
+					return false, err.Error()
+				}
+				body = b
+				first, _, _ = strings.Cut(b, "\n")
+				return code == 503 && strings.Contains(first, "conversions"), fmt.Sprintf("HTTP %d: %s", code, b)
+			})
+			if !strings.Contains(first, "network b") || strings.Contains(first, "network a") {
 				t.Errorf("/healthz 503's first line should name network b and its streams, not a:\n%s", body)
 			}
 			if !regexp.MustCompile(`(?m)^network b: stream conversions: .*` + c.want).MatchString(body) {

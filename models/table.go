@@ -241,9 +241,9 @@ type rowState struct {
 	t       *table
 	network []byte // NetworkColumn's value in every row
 	loc     *time.Location
-	vals  [][]byte
-	cells []cell
-	err   error
+	vals    [][]byte
+	cells   []cell
+	err     error
 }
 
 // fail records the first error of the row; later setters become no-ops.
