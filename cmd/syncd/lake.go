@@ -105,7 +105,8 @@ config whose warehouse is a DuckDB file needs --location.`,
 			if err != nil {
 				return err
 			}
-			out, err := lakeddl.Statements(engine, loc, ms)
+			// Athena and Trino project the network partition from this list.
+			out, err := lakeddl.Statements(engine, loc, ms, cfg.NetworkNames()...)
 			if err != nil {
 				return usageError{err}
 			}

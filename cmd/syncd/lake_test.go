@@ -134,3 +134,25 @@ func TestLakeDDLHelp(t *testing.T) {
 		t.Errorf("syncd lake --help: %v\n%s", err, out)
 	}
 }
+
+// Athena reads only the networks its projection lists: the config's.
+func TestLakeDDLProjectsTheConfigsNetworks(t *testing.T) {
+	dir := t.TempDir()
+	writeConfig(t, dir, `
+networks:
+  - name: alpha
+    api: {base_url: "http://127.0.0.1:1", key: "k1"}
+  - name: beta-2
+    api: {base_url: "http://127.0.0.1:2", key: "k2"}
+warehouse:
+  kind: parquet
+  path: s3://bucket/lake
+`)
+	out, err := syncd(t, dir, "lake", "ddl", "--engine", "athena")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "'projection.network.values' = 'alpha,beta-2'"; !strings.Contains(out, want) {
+		t.Errorf("want %s in\n%s", want, out)
+	}
+}

@@ -360,24 +360,10 @@ func (s *Sink) queryScoped(ctx context.Context, stmt string, read func(*sql.Rows
 	if err := s.checkNetwork(); err != nil {
 		return err
 	}
-	conn, err := s.db.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		// The temporary views stay with the connection: never reuse it.
-		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
-		_ = conn.Close()
-	}()
-	if err := sqlguard.ScopeToNetwork(ctx, conn, s.network); err != nil {
+	if err := sqlguard.QueryNetwork(ctx, s.db, s.network, stmt, read); err != nil {
 		return fmt.Errorf("duckdb: %w", err)
 	}
-	rows, err := conn.QueryContext(ctx, stmt)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	return read(rows)
+	return nil
 }
 
 // ClientDB is a pool over the same DuckDB instance for running clients' SQL

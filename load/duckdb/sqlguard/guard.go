@@ -166,6 +166,31 @@ func ScopeToNetwork(ctx context.Context, conn *sql.Conn, network string) error {
 	return nil
 }
 
+// QueryNetwork runs stmt on a connection of db scoped to network
+// (ScopeToNetwork) and hands its rows to read; the rows are closed when
+// read returns. The connection is dropped afterwards, never returned to
+// the pool: its temporary views must reach no other query. Nothing checks
+// stmt: this is the person's own SQL (load.Querier), not a client's.
+func QueryNetwork(ctx context.Context, db *sql.DB, network, stmt string, read func(*sql.Rows) error) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		_ = conn.Close()
+	}()
+	if err := ScopeToNetwork(ctx, conn, network); err != nil {
+		return err
+	}
+	rows, err := conn.QueryContext(ctx, stmt)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	return read(rows)
+}
+
 func badNetwork(name string) error {
 	return fmt.Errorf("no network can be named %q: a network's name is 1-40 of a-z, 0-9, _ and -, not starting with _ or -", name)
 }

@@ -25,6 +25,7 @@ import (
 	duckdbdriver "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/syncd/syncd/load/duckdb"
+	"github.com/syncd/syncd/load/duckdb/sqlguard"
 	"github.com/syncd/syncd/load/lake"
 	"github.com/syncd/syncd/load/lake/bucket"
 	"github.com/syncd/syncd/models"
@@ -135,58 +136,12 @@ func (d *DB) Query(ctx context.Context, stmt string, read func(*sql.Rows) error)
 	return read(rows)
 }
 
-// QueryNetwork is Query seeing network's rows only: on one connection,
-// every table (the lake's tables, _syncd_state, _syncd_runs) is shadowed
-// by a temporary view of network's rows, which the views over them
-// (daily_revenue, conversions_raw, ...) then read too, as DuckDB resolves
-// a temporary object before the database's own. The temporary views go
-// before the connection returns to the pool.
+// QueryNetwork is Query seeing network's rows only: every table (the
+// lake's tables, _syncd_state, _syncd_runs) and view is shadowed by a
+// temporary view of network's rows on a connection of its own
+// (sqlguard.QueryNetwork), which is dropped afterwards.
 func (d *DB) QueryNetwork(ctx context.Context, network, stmt string, read func(*sql.Rows) error) error {
-	if !models.ValidNetworkName(network) {
-		return fmt.Errorf("network %q is not a valid network name", network)
-	}
-	conn, err := d.db.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	names := []string{"_syncd_state", "_syncd_runs"}
-	ms, err := registryModels()
-	if err != nil {
-		return err
-	}
-	for _, m := range ms {
-		names = append(names, m.Table())
-	}
-	var catalog string
-	if err := conn.QueryRowContext(ctx, "SELECT current_database()").Scan(&catalog); err != nil {
-		return err
-	}
-	created := names[:0:0]
-	defer func() {
-		for _, n := range created {
-			if _, err := conn.ExecContext(context.WithoutCancel(ctx), "DROP VIEW IF EXISTS temp.main."+quote(n)); err != nil {
-				// A connection left with a filter must not serve anyone else.
-				_ = conn.Raw(func(any) error { return driver.ErrBadConn })
-				return
-			}
-		}
-	}()
-	lit := "'" + strings.ReplaceAll(network, "'", "''") + "'"
-	for _, n := range names {
-		q := "CREATE OR REPLACE TEMP VIEW " + quote(n) + " AS SELECT * FROM " + quote(catalog) + ".main." + quote(n) +
-			" WHERE " + quote(models.NetworkColumn) + " = " + lit
-		if _, err := conn.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("lakesql: network %s: %w", network, err)
-		}
-		created = append(created, n)
-	}
-	rows, err := conn.QueryContext(ctx, stmt)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	return read(rows)
+	return sqlguard.QueryNetwork(ctx, d.db, network, stmt, read)
 }
 
 // ClientDB is the pool for clients' SQL (see load.Warehouse); only a
