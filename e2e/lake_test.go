@@ -246,7 +246,7 @@ func TestLakeKillNineNeverLosesOrDoubles(t *testing.T) {
 }
 
 func killNineThenSync(t *testing.T, s *sim, e *env) {
-	killSyncs(t, e, s)
+	killSyncs(t, e, func() { s.control(t, "POST", "/_sim/churn?n=100", nil, nil) })
 	e.mustSync(t)
 	assertEqualsSimulatorStatsFrom(t, e, lookbackFrom(e.lastSync))
 	assertNoStrayFiles(t, e.lakeFiles)

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
-	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -22,7 +21,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -703,38 +701,11 @@ func TestOneNetworkFailingOthersSyncFully(t *testing.T) {
 func TestKillNineDuringTwoNetworkSync(t *testing.T) {
 	sims := startNetworks(t, []string{"a", "b"}, append(slices.Clone(netSimArgs), "--latency", "5ms")...)
 	e := newNetworksEnv(t, sims, []string{"a", "b"}, "")
-	rng := rand.New(rand.NewPCG(2, uint64(time.Now().UnixNano())))
-	killed := 0
-	for round := range 6 {
-		cmd := exec.Command(filepath.Join(bin, "syncd"), "sync", "-c", e.config)
-		cmd.Env = e.environ()
-		var stderr lockedBuffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
+	killSyncs(t, e, func() {
+		for _, s := range sims {
+			s.control(t, "POST", "/_sim/churn?n=100", nil, nil)
 		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case <-time.After(time.Duration(100+rng.IntN(1500)) * time.Millisecond):
-			_ = cmd.Process.Signal(syscall.SIGKILL)
-			<-done
-			killed++
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("round %d: a sync that was not killed failed: %v\n%s", round, err, tail(stderr.String(), 3000))
-			}
-		}
-		if round == 2 {
-			for _, s := range sims {
-				s.control(t, "POST", "/_sim/churn?n=100", nil, nil)
-			}
-		}
-	}
-	if killed == 0 {
-		t.Fatal("no sync was killed mid-way; the test proves nothing")
-	}
-	t.Logf("killed %d syncs", killed)
+	})
 	e.mustSync(t)
 	assertNetworksEqualSimulators(t, e, true)
 	db := e.openDB(t)

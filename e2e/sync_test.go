@@ -254,20 +254,23 @@ func TestSecondSyncChangesNothingAndCostsFewRequests(t *testing.T) {
 func TestKillNineNeverLosesOrDoubles(t *testing.T) {
 	s := startSim(t, append(simArgs, "--latency", "5ms")...)
 	e := newEnv(t, s, "")
-	killSyncs(t, e, s)
+	killSyncs(t, e, func() { s.control(t, "POST", "/_sim/churn?n=100", nil, nil) })
 	e.mustSync(t)
 	assertEqualsSimulatorStatsFrom(t, e, lookbackFrom(e.lastSync))
 }
 
 // killSyncs runs six syncs and kills most of them at random instants,
-// with status changes and new rows after the third.
-func killSyncs(t *testing.T, e *env, s *sim) {
+// calling churn (status changes and new rows) after the third. A sync
+// that ends before its kill must have succeeded.
+func killSyncs(t *testing.T, e *env, churn func()) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(1, uint64(time.Now().UnixNano())))
 	killed := 0
 	for round := range 6 {
 		cmd := exec.Command(filepath.Join(bin, "syncd"), "sync", "-c", e.config)
 		cmd.Env = e.environ()
+		var stderr lockedBuffer
+		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -278,10 +281,13 @@ func killSyncs(t *testing.T, e *env, s *sim) {
 			_ = cmd.Process.Signal(syscall.SIGKILL)
 			<-done
 			killed++
-		case <-done:
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("round %d: a sync that was not killed failed: %v\n%s", round, err, tail(stderr.String(), 3000))
+			}
 		}
 		if round == 2 {
-			s.control(t, "POST", "/_sim/churn?n=100", nil, nil)
+			churn()
 		}
 	}
 	if killed == 0 {

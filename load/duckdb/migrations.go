@@ -324,6 +324,18 @@ func addRunSummary(ctx context.Context, tx *sql.Tx) error {
 		`ALTER TABLE _syncd_runs ADD COLUMN IF NOT EXISTS retries BIGINT`,
 		`ALTER TABLE _syncd_runs ADD COLUMN IF NOT EXISTS cursor_before TIMESTAMP`,
 		`ALTER TABLE _syncd_runs ADD COLUMN IF NOT EXISTS cursor_after TIMESTAMP`,
+	} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	return commentRunsColumns(ctx, tx)
+}
+
+// commentRunsColumns says what version 5's columns of _syncd_runs count;
+// version 8's copy of the table loses the comments and puts them back.
+func commentRunsColumns(ctx context.Context, tx *sql.Tx) error {
+	for _, q := range []string{
 		`COMMENT ON COLUMN _syncd_runs.rows IS 'rows the pass added or changed (rows_inserted + rows_updated)'`,
 		`COMMENT ON COLUMN _syncd_runs.rows_read IS 'rows fetched from the Affise API'`,
 		`COMMENT ON COLUMN _syncd_runs.rows_unchanged IS 'rows fetched that the warehouse already held as they were'`,
@@ -609,18 +621,8 @@ func addNetwork(ctx context.Context, tx *sql.Tx) error {
 	if err := addNetworkTo(ctx, tx, "_syncd_runs"); err != nil {
 		return fmt.Errorf("_syncd_runs: %w", err)
 	}
-	for _, q := range []string{
-		// The copy lost version 5's comments.
-		`COMMENT ON COLUMN _syncd_runs.rows IS 'rows the pass added or changed (rows_inserted + rows_updated)'`,
-		`COMMENT ON COLUMN _syncd_runs.rows_read IS 'rows fetched from the Affise API'`,
-		`COMMENT ON COLUMN _syncd_runs.rows_unchanged IS 'rows fetched that the warehouse already held as they were'`,
-		`COMMENT ON COLUMN _syncd_runs.retries IS 'requests retried (attempts beyond a page''s first); requests counts every attempt'`,
-	} {
-		if _, err := tx.ExecContext(ctx, q); err != nil {
-			return err
-		}
-	}
-	return nil
+	// The copy lost version 5's comments.
+	return commentRunsColumns(ctx, tx)
 }
 
 // addNetworkTo copies table, when it exists without a network column,
