@@ -66,9 +66,11 @@ type Options struct {
 	// consecutive windows share one transaction, committed with the last
 	// one's cursor, once they hold BackfillUnitRows rows (default
 	// DefaultBackfillUnitRows) or the unit began BackfillUnitAge ago
-	// (default DefaultBackfillUnitAge), and always at the range's end. So
-	// a kill loses at most one unit's work, never correctness: the
-	// backfill cursor moves only with the rows it covers. A negative
+	// (default DefaultBackfillUnitAge), and always at the range's end. A
+	// unit that is full in the middle of a window commits before the
+	// window's next batch, with the cursor of its last whole window (none
+	// when it has none). So a kill loses at most one unit's work, never
+	// correctness: the backfill cursor moves only with the rows it covers. A negative
 	// BackfillUnitRows commits each window alone. Only upsert streams
 	// group windows: a ReplaceDays window owns its days, so each commits
 	// alone.
@@ -76,15 +78,16 @@ type Options struct {
 	BackfillUnitAge  time.Duration
 }
 
-// DefaultBackfillUnitRows is Options.BackfillUnitRows' default: fewer
-// commits save their fixed cost (about 30 ms each in DuckDB, mostly the
-// WAL's fsync), while a unit of new rows this large plus its last window
-// stays under the 10,000 rows the DuckDB sink keeps in memory before it
-// stages them, so it still goes from Arrow straight into the table.
-// Measured on 100k conversions in day windows of 3,300 (backfill_loopback):
-// 5,000 took 5.4-6.7 s of CPU, 10,000 (every unit staged) 7.4-8.5 s, each
-// window alone 6.4-7.6 s.
-const DefaultBackfillUnitRows = 5_000
+// DefaultBackfillUnitRows is Options.BackfillUnitRows' default: two
+// batches (extract.DefaultBatchRows). A unit that fills up in the middle
+// of a window commits before the window's next batch, so a unit holds
+// less than three batches: the DuckDB sink keeps that many in memory and,
+// when their keys are new (a backfill of days not loaded), inserts them
+// from Arrow straight into the table. Units of whole windows staged every
+// row, and a commit of a day of 166k conversions ran DuckDB far past its
+// memory_limit (peak RSS 808 MiB at 5M conversions). Each commit costs
+// tens of milliseconds (mostly the WAL's fsync): 100 per million rows.
+const DefaultBackfillUnitRows = 2 * extract.DefaultBatchRows
 
 // DefaultBackfillUnitAge is Options.BackfillUnitAge's default: a slow API
 // still commits, and reports progress, this often.
@@ -424,16 +427,18 @@ func walk(ctx context.Context, ex extract.Extractor, sink load.Sink, windows []e
 	})
 }
 
-// prefetchRecords is how many fetched records may wait for the loader: the
-// next page is fetched and decoded while DuckDB stages or commits the last,
-// and memory stays bounded by a few batches.
+// prefetchRecords is how many fetched records may wait for the loader
+// besides the one the fetching goroutine holds: none. The next batch is
+// fetched and decoded while DuckDB commits the last anyway (the current
+// window's walk holds one, its builder fills the next), and every record
+// waiting is about 4 MB of conversions on the Go heap.
 //
-// Records held at once, each at most the batch size: prefetchRecords on
-// the way to the loader, the loader's, the one being handed on, and one
-// per window fetched ahead (built, or waiting for its turn), so at most
-// WindowsAhead+prefetchRecords+2 batches; besides them each window walk
-// holds the pages it fetched ahead (at most api.concurrency).
-const prefetchRecords = 2
+// Records held at once, each at most the batch size: the loader's (in
+// its Tx, three at most), the one being handed on, and per window fetched
+// (WindowsAhead) one waiting for its turn and one being built; besides
+// them each window walk holds the pages it fetched ahead (at most
+// api.concurrency).
+const prefetchRecords = 0
 
 // fetched is what the fetching goroutine hands the loader: a record of
 // window i, or (rec nil) the end of window i with its requests and error;
@@ -485,6 +490,17 @@ func walkWith(ctx context.Context, ex extract.Extractor, sink load.Sink, windows
 	var began time.Time
 	var unitRows int64
 	var unitWindows int
+	// unitCursor is the cursor of the unit's last whole window (nil: none).
+	var unitCursor *checkpoints.Cursor
+	committed := func(rows load.Committed, c *checkpoints.Cursor) {
+		res.Committed = res.Committed.Add(rows)
+		res.Rows = res.Committed.Changed()
+		res.Windows += unitWindows
+		if c != nil && !c.Position.IsZero() {
+			res.Cursor = c.Position
+		}
+		progress()
+	}
 	fail := func(w extract.Window, err error) (Result, error) {
 		if tx != nil {
 			err = errors.Join(err, tx.Rollback())
@@ -506,7 +522,27 @@ func walkWith(ctx context.Context, ex extract.Extractor, sink load.Sink, windows
 				}
 				return fail(w, err)
 			}
-			began, unitRows, unitWindows = opts.now(), 0, 0
+			began, unitRows, unitWindows, unitCursor = opts.now(), 0, 0, nil
+		}
+		if it.rec != nil && tx != nil && u.rows > 0 && unitRows > 0 && u.full(unitRows, began, opts.now()) {
+			// A full unit in the middle of a window (its end would have
+			// committed it): commit what it holds now, with the cursor of
+			// its last whole window if any, so a unit stays a batch or two
+			// of rows and the DuckDB sink can insert them straight into the
+			// table. The rest of the window goes on in the next unit; a
+			// kill in between re-reads the window, whose rows then update.
+			rows, err := tx.Commit(ctx, unitCursor)
+			tx = nil
+			if err != nil {
+				it.rec.Release()
+				return fail(w, fmt.Errorf("commit: %w", err))
+			}
+			committed(rows, unitCursor)
+			if tx, err = sink.Begin(ctx, target(ex, w)); err != nil {
+				it.rec.Release()
+				return fail(w, err)
+			}
+			began, unitRows, unitWindows, unitCursor = opts.now(), 0, 0, nil
 		}
 		if it.rec != nil {
 			res.Read += it.rec.NumRows()
@@ -526,6 +562,7 @@ func walkWith(ctx context.Context, ex extract.Extractor, sink load.Sink, windows
 		c := cursorFor(it.window, w)
 		unitWindows++
 		if it.window < len(windows)-1 && !u.full(unitRows, began, opts.now()) {
+			unitCursor = c
 			continue // the next window joins the unit
 		}
 		rows, err := tx.Commit(ctx, c)
@@ -533,13 +570,7 @@ func walkWith(ctx context.Context, ex extract.Extractor, sink load.Sink, windows
 		if err != nil {
 			return fail(w, fmt.Errorf("commit: %w", err))
 		}
-		res.Committed = res.Committed.Add(rows)
-		res.Rows = res.Committed.Changed()
-		res.Windows += unitWindows
-		if c != nil && !c.Position.IsZero() {
-			res.Cursor = c.Position
-		}
-		progress()
+		committed(rows, c)
 	}
 	return res, nil
 }

@@ -1028,3 +1028,78 @@ func TestBackfillUnitFailsWhole(t *testing.T) {
 		t.Fatalf("%d rows after the backfill, want %d", got, total)
 	}
 }
+
+// A backfill unit that is full in the middle of a window commits there,
+// with the cursor of its last whole window: a window failing after some
+// of its batches committed leaves them loaded and the cursor before it,
+// and the resumed backfill re-reads the window into exactly the source's
+// rows, each once.
+func TestBackfillUnitsCutInsideAWindow(t *testing.T) {
+	f := newFixture(t)
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	// Batches of 7 rows, units of 10: every window is cut into units.
+	client, err := extract.NewClient(extract.ClientConfig{BaseURL: f.url, Key: key, RequestsPerSecond: 500, Concurrency: 4, Timeout: 5 * time.Second, MaxRetries: -1},
+		extract.WithAllocator(mem), extract.WithBatchRows(7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner, err := extract.NewExtractor("conversions", client, models.Conversions(), extract.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := f.now.AddDate(0, 0, -9).Truncate(24 * time.Hour)
+	to := f.now.Truncate(24 * time.Hour)
+	ex := &failingExtractor{Extractor: inner, windows: inner.PlanBackfill(from, to), fail: 3, started: make(chan struct{}), rows: map[int]int64{}}
+	var commits int
+	res, err := Backfill(context.Background(), ex, f.sink, from, to, Options{BackfillUnitRows: 10, Progress: func(p Progress) { commits++ }})
+	if err == nil || !strings.Contains(err.Error(), "injected failure") {
+		t.Fatalf("err %v, want the injected failure", err)
+	}
+	var before int64
+	for i := range 3 {
+		before += ex.rows[i]
+	}
+	if ex.rows[3] < 30 {
+		t.Fatalf("rows per window %v: want the failing window to hold several units", ex.rows)
+	}
+	got := int64(f.count(t))
+	if got <= before || got >= before+ex.rows[3] || res.Windows != 3 {
+		t.Fatalf("%d rows loaded, %d windows; want the 3 windows before the failing one (%d rows) and part of it (%d rows)", got, res.Windows, before, ex.rows[3])
+	}
+	if commits <= 3 {
+		t.Fatalf("%d progress reports: want commits inside windows", commits)
+	}
+	c, ok := f.cursor(t, checkpoints.BackfillKey("conversions"))
+	if !ok || !c.Position.Equal(ex.windows[2].Advance) {
+		t.Fatalf("backfill cursor %v %v, want the end of the last whole window %v", c.Position, ok, ex.windows[2].Advance)
+	}
+
+	res, err = Backfill(context.Background(), inner, f.sink, from, to, Options{BackfillUnitRows: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Committed.Unchanged == 0 {
+		t.Fatalf("resumed backfill %+v: want the rows of the failed window it re-read found unchanged", res.Committed)
+	}
+	var rows, keys int
+	if err := f.sink.DB().QueryRow("SELECT count(*), count(DISTINCT id) FROM conversions").Scan(&rows, &keys); err != nil {
+		t.Fatal(err)
+	}
+	var want int64
+	for _, w := range ex.windows {
+		_, err := inner.Fetch(context.Background(), w, func(rec arrow.RecordBatch) error {
+			want += rec.NumRows()
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if int64(rows) != want || keys != rows {
+		t.Fatalf("%d rows, %d keys after the resumed backfill; want the source's %d, each once", rows, keys, want)
+	}
+	if _, ok := f.cursor(t, checkpoints.BackfillKey("conversions")); ok {
+		t.Fatal("a finished backfill left its cursor")
+	}
+}

@@ -104,7 +104,7 @@ func OnViewError(f func(view string, err error)) Option {
 // loaded, bounds its share of the process: a small VM's worth. Work past
 // it (a big window's staging, a checkpoint) spills to the database's .tmp
 // directory instead.
-const DefaultMemoryLimit = "256MB"
+const DefaultMemoryLimit = "128MB"
 
 // allocatorFlush is DuckDB's allocator_flush_threshold and
 // allocator_bulk_deallocation_flush_threshold: memory its allocator keeps
@@ -319,7 +319,7 @@ func (s *Sink) init(ctx context.Context) error {
 	if s.readOnly {
 		return s.checkReadable(ctx, latestVersion(s.opts.migrations))
 	}
-	if err := s.upgrade(ctx, s.opts.migrations); err != nil {
+	if err := s.upgradeWithMemory(ctx); err != nil {
 		return err
 	}
 	if c := s.opts.reporting; c != "" {
@@ -328,6 +328,48 @@ func (s *Sink) init(ctx context.Context) error {
 		}
 	}
 	return s.EnsureViews(ctx)
+}
+
+// upgradeMemoryLimit is the least memory_limit a schema upgrade runs
+// with: it rewrites tables in one transaction, and at 128MB migration 7
+// ran out of memory on the v1 fixture. A smaller configured limit is
+// raised to it for the upgrade only.
+const upgradeMemoryLimit = 256 << 20
+
+// upgradeWithMemory runs the upgrade (see migrations.go) with at least
+// upgradeMemoryLimit.
+func (s *Sink) upgradeWithMemory(ctx context.Context) error {
+	if n, ok := limitBytes(s.opts.memoryLimit); !ok || n >= upgradeMemoryLimit {
+		return s.upgrade(ctx, s.opts.migrations)
+	}
+	set := func(v string) error {
+		if _, err := s.db.ExecContext(ctx, "SET memory_limit = '"+v+"'"); err != nil {
+			return fmt.Errorf("duckdb: memory_limit %s for the schema upgrade: %w", v, err)
+		}
+		return nil
+	}
+	if err := set(strconv.Itoa(upgradeMemoryLimit>>20) + "MiB"); err != nil {
+		return err
+	}
+	if err := s.upgrade(ctx, s.opts.migrations); err != nil {
+		return err
+	}
+	return set(s.opts.memoryLimit)
+}
+
+// limitBytes is a memory_limit (memoryLimitRe) in bytes; not ok for a
+// share of RAM (%).
+func limitBytes(limit string) (float64, bool) {
+	m := memoryLimitRe.FindStringSubmatch(limit)
+	if m == nil || m[2] == "%" {
+		return 0, false
+	}
+	n, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(limit, m[2])), 64)
+	if err != nil {
+		return 0, false
+	}
+	unit := map[string]float64{"B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}[m[2]]
+	return n * unit, true
 }
 
 // DB is the underlying database, for tests that seed or inspect a

@@ -399,10 +399,11 @@ func (tx *Tx) inNetwork(alias string) string {
 
 // flushRows is how many rows Write gathers before one INSERT into staging:
 // each statement costs milliseconds, so 500-row pages are not sent one by
-// one. It is the pipeline's batch (extract.DefaultBatchRows): each batch
-// goes to DuckDB as it arrives rather than waiting, with its strings, on
-// the Go heap for the next one.
-const flushRows = 10_000
+// one. It is three of the pipeline's batches (extract.DefaultBatchRows): a
+// backfill unit holds less than that (pipeline.DefaultBackfillUnitRows),
+// so it stays in memory for the direct path; more would wait, with its
+// strings, on the Go heap.
+const flushRows = 15_000
 
 // flush inserts the pending records into staging through one Arrow view.
 func (tx *Tx) flush(ctx context.Context) error {

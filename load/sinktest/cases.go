@@ -459,7 +459,7 @@ func failedCommitLeavesNothing(e *env) {
 
 // stagedRows is how many rows the crash case stages: more than a sink
 // plausibly buffers in memory before writing to its staging area (DuckDB
-// moves them into a staging table every 20,000), so the kill finds staged
+// moves them into a staging table every 15,000), so the kill finds staged
 // data on disk or in the database, not only in the Go heap.
 const stagedRows = 25_000
 
