@@ -903,14 +903,11 @@ func (e *failingExtractor) Fetch(ctx context.Context, w extract.Window, emit fun
 	return reqs, errors.New("injected failure")
 }
 
-// Windows are fetched ahead, yet a failing window stops the pass after
-// committing exactly the windows before it, in order, with their cursors;
-// the windows fetched ahead commit nothing, and every record is released.
-func TestWindowsAheadStopAtTheFailedWindow(t *testing.T) {
-	f := newFixture(t)
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
-	// Small batches: each window emits several records.
+// failingBackfill is a backfill of the fixture's last 9 days of
+// conversions whose window number fail fails, in batches of 7 rows (so
+// each window emits several records) from mem.
+func failingBackfill(t *testing.T, f *fixture, mem memory.Allocator, fail int) (ex *failingExtractor, from, to time.Time) {
+	t.Helper()
 	client, err := extract.NewClient(extract.ClientConfig{BaseURL: f.url, Key: key, RequestsPerSecond: 500, Concurrency: 4, Timeout: 5 * time.Second, MaxRetries: -1},
 		extract.WithAllocator(mem), extract.WithBatchRows(7))
 	if err != nil {
@@ -920,9 +917,19 @@ func TestWindowsAheadStopAtTheFailedWindow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	from := f.now.AddDate(0, 0, -9).Truncate(24 * time.Hour)
-	to := f.now.Truncate(24 * time.Hour)
-	ex := &failingExtractor{Extractor: inner, windows: inner.PlanBackfill(from, to), fail: 4, started: make(chan struct{}), rows: map[int]int64{}}
+	from = f.now.AddDate(0, 0, -9).Truncate(24 * time.Hour)
+	to = f.now.Truncate(24 * time.Hour)
+	return &failingExtractor{Extractor: inner, windows: inner.PlanBackfill(from, to), fail: fail, started: make(chan struct{}), rows: map[int]int64{}}, from, to
+}
+
+// Windows are fetched ahead, yet a failing window stops the pass after
+// committing exactly the windows before it, in order, with their cursors;
+// the windows fetched ahead commit nothing, and every record is released.
+func TestWindowsAheadStopAtTheFailedWindow(t *testing.T) {
+	f := newFixture(t)
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	ex, from, to := failingBackfill(t, f, mem, 4)
 	if len(ex.windows) < 8 {
 		t.Fatalf("%d windows, want 8 or more", len(ex.windows))
 	}
@@ -1039,18 +1046,7 @@ func TestBackfillUnitsCutInsideAWindow(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 	// Batches of 7 rows, units of 10: every window is cut into units.
-	client, err := extract.NewClient(extract.ClientConfig{BaseURL: f.url, Key: key, RequestsPerSecond: 500, Concurrency: 4, Timeout: 5 * time.Second, MaxRetries: -1},
-		extract.WithAllocator(mem), extract.WithBatchRows(7))
-	if err != nil {
-		t.Fatal(err)
-	}
-	inner, err := extract.NewExtractor("conversions", client, models.Conversions(), extract.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	from := f.now.AddDate(0, 0, -9).Truncate(24 * time.Hour)
-	to := f.now.Truncate(24 * time.Hour)
-	ex := &failingExtractor{Extractor: inner, windows: inner.PlanBackfill(from, to), fail: 3, started: make(chan struct{}), rows: map[int]int64{}}
+	ex, from, to := failingBackfill(t, f, mem, 3)
 	var commits int
 	res, err := Backfill(context.Background(), ex, f.sink, from, to, Options{BackfillUnitRows: 10, Progress: func(p Progress) { commits++ }})
 	if err == nil || !strings.Contains(err.Error(), "injected failure") {
@@ -1075,7 +1071,7 @@ func TestBackfillUnitsCutInsideAWindow(t *testing.T) {
 		t.Fatalf("backfill cursor %v %v, want the end of the last whole window %v", c.Position, ok, ex.windows[2].Advance)
 	}
 
-	res, err = Backfill(context.Background(), inner, f.sink, from, to, Options{BackfillUnitRows: 10})
+	res, err = Backfill(context.Background(), ex.Extractor, f.sink, from, to, Options{BackfillUnitRows: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1088,7 +1084,7 @@ func TestBackfillUnitsCutInsideAWindow(t *testing.T) {
 	}
 	var want int64
 	for _, w := range ex.windows {
-		_, err := inner.Fetch(context.Background(), w, func(rec arrow.RecordBatch) error {
+		_, err := ex.Extractor.Fetch(context.Background(), w, func(rec arrow.RecordBatch) error {
 			want += rec.NumRows()
 			return nil
 		})
