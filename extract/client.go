@@ -36,7 +36,7 @@ const (
 	DefaultMaxRetryAfter     = 60 * time.Second
 	DefaultBackoffBase       = 1 * time.Second
 	DefaultBackoffMax        = 30 * time.Second
-	DefaultBatchRows         = 5000
+	DefaultBatchRows         = 2500
 	DefaultMaxPages          = 100000
 	DefaultRewalks           = 3
 	DefaultMaxBodyBytes      = 64 << 20
@@ -130,7 +130,7 @@ func WithBackoff(base, maxWait time.Duration) ClientOption {
 }
 
 // WithBatchRows sets how many rows an emitted record holds at most (default
-// 5000); an extractor's Options.BatchRows overrides it.
+// 2500); an extractor's Options.BatchRows overrides it.
 func WithBatchRows(n int) ClientOption { return func(c *Client) { c.batchRows = n } }
 
 // WithMaxPages bounds the pages of one window walk (default 100000).

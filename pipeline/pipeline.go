@@ -78,16 +78,18 @@ type Options struct {
 	BackfillUnitAge  time.Duration
 }
 
-// DefaultBackfillUnitRows is Options.BackfillUnitRows' default: two
-// batches (extract.DefaultBatchRows). A unit that fills up in the middle
-// of a window commits before the window's next batch, so a unit holds
-// less than three batches: the DuckDB sink keeps that many in memory and,
-// when their keys are new (a backfill of days not loaded), inserts them
-// from Arrow straight into the table. Units of whole windows staged every
-// row, and a commit of a day of 166k conversions ran DuckDB far past its
-// memory_limit (peak RSS 808 MiB at 5M conversions). Each commit costs
-// tens of milliseconds (mostly the WAL's fsync): 100 per million rows.
-const DefaultBackfillUnitRows = 2 * extract.DefaultBatchRows
+// DefaultBackfillUnitRows is Options.BackfillUnitRows' default: 10,000
+// rows, four batches (extract.DefaultBatchRows). A unit that fills up in
+// the middle of a window commits before the window's next batch, so a unit
+// holds less than 12,500 rows: the DuckDB sink keeps up to 15,000 in memory
+// and, when their keys are new (a backfill of days not loaded), inserts
+// them from Arrow straight into the table. Units of whole windows staged
+// every row, and a commit of a day of 166k conversions ran DuckDB far past
+// its memory_limit (peak RSS 808 MiB at 5M conversions). Each commit costs
+// tens of milliseconds (mostly the WAL's fsync): 100 per million rows. It
+// is rows, not batches: smaller batches (less Go heap in flight) must not
+// mean more commits.
+const DefaultBackfillUnitRows = 10_000
 
 // DefaultBackfillUnitAge is Options.BackfillUnitAge's default: a slow API
 // still commits, and reports progress, this often.
