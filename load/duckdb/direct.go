@@ -184,6 +184,9 @@ func (tx *Tx) insertDirect(ctx context.Context) (placed bool, _ error) {
 		return false, fmt.Errorf("insert: %w", err)
 	}
 	tx.direct += n
+	for _, r := range tx.pending {
+		tx.directBytes += recordBytes(r)
+	}
 	tx.placed = tx.directKeys
 	tx.releasePending()
 	return true, nil
@@ -262,12 +265,40 @@ func (tx *Tx) dropDirectKeys(ctx context.Context) error {
 }
 
 // Backlog implements load.Backlogger: the rows written that wait in Go or
-// in staging for the commit; direct rows are already in place.
+// in staging for the commit; direct rows are already in place. Until the
+// commit, though, DuckDB holds them in its buffer pool and cannot evict
+// them (a Tx of 130,000 conversions ran out of a 128MB memory_limit):
+// once their Arrow size passes half the memory_limit, every row written
+// counts, so a caller sizing its units by the backlog commits.
 func (tx *Tx) Backlog() int64 {
-	if tx.staged || tx.directOff || tx.s.noDirect {
+	if tx.staged || tx.directOff || tx.s.noDirect || tx.directBytes > tx.directBudget() {
 		return tx.seq
 	}
 	return tx.pendingRows
+}
+
+// directBudget is the Arrow bytes of direct rows a Tx holds before its
+// Backlog counts them: half the memory_limit (of the default one for a
+// share of RAM, which says nothing of the machine in bytes).
+func (tx *Tx) directBudget() int64 {
+	n, ok := limitBytes(tx.s.opts.memoryLimit)
+	if !ok {
+		n, _ = limitBytes(DefaultMemoryLimit)
+	}
+	return int64(n / 2)
+}
+
+// recordBytes is the size of a record's Arrow buffers.
+func recordBytes(r arrow.RecordBatch) int64 {
+	var n int64
+	for _, c := range r.Columns() {
+		for _, b := range c.Data().Buffers() {
+			if b != nil {
+				n += int64(b.Len())
+			}
+		}
+	}
+	return n
 }
 
 // changedHoursSQL inserts the distinct UTC hours of the pending rows' day

@@ -86,3 +86,38 @@ func TestDirectPathMatchesStaged(t *testing.T) {
 	}
 	eq(t, queryStrings(t, direct, `SELECT count(*) FROM conversions`), []string{"33700"})
 }
+
+// TestBacklog: rows placed in the table are no backlog until their size
+// passes half the memory_limit; rows waiting in memory always are.
+func TestBacklog(t *testing.T) {
+	one := conversionBatches(t, 0, 6000, 6000)[0]
+	size := recordBytes(one)
+	one.Release()
+	for _, c := range []struct {
+		limit string
+		want  []int64 // after each Write
+	}{
+		{DefaultMemoryLimit, []int64{0, 0, 1000}},
+		// Half of it is one and a half Writes of 6,000 rows.
+		{fmt.Sprintf("%dB", 3*size), []int64{0, 12000, 13000}},
+	} {
+		s, _ := openTest(t)
+		s.opts.memoryLimit = c.limit // what the budget reads; DuckDB keeps its own
+		tx, err := s.Begin(bg, load.Target{Model: models.Conversions(), Mode: models.Upsert})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, recs := range [][]arrow.RecordBatch{conversionBatches(t, 0, 6000, 6000), conversionBatches(t, 6000, 6000, 6000), conversionBatches(t, 12000, 1000, 1000)} {
+			if err := tx.Write(bg, recs[0]); err != nil {
+				t.Fatal(err)
+			}
+			recs[0].Release()
+			if got := tx.(load.Backlogger).Backlog(); got != c.want[i] {
+				t.Errorf("memory_limit %s, write %d: backlog %d, want %d", c.limit, i+1, got, c.want[i])
+			}
+		}
+		if _, err := tx.Commit(bg, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -66,11 +66,12 @@ type Tx struct {
 	// direct is the rows the direct path put in the table so far, their
 	// keys in the temp table stage+"_direct" (batches 1..placed of the
 	// directKeys recorded); directOff is set once the Tx stages.
-	direct     int64
-	directKeys int
-	placed     int
-	directOff  bool
-	state      txState
+	direct      int64
+	directBytes int64 // their Arrow size
+	directKeys  int
+	placed      int
+	directOff   bool
+	state       txState
 
 	stageSchema *arrow.Schema       // the model's fields plus seqColumn
 	pending     []arrow.RecordBatch // written, not yet in staging
