@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/syncd/syncd/models"
+
 	_ "github.com/duckdb/duckdb-go/v2" // database/sql driver "duckdb"
 )
 
@@ -114,6 +116,10 @@ func readJSONLoad(ctx context.Context, dbPath, pagesGlob string, sh tableShape) 
 	for i, col := range sh.Columns {
 		typ := sh.Types[i]
 		switch {
+		case col == models.NetworkColumn:
+			// syncd's rows carry the network they came from (the
+			// config's first and only one here: the default).
+			exprs[i] = "'" + models.DefaultNetwork + "'"
 		case derived[col] != nil:
 			var alts []string
 			for _, a := range derived[col] {

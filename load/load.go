@@ -124,6 +124,16 @@ type Tx interface {
 	Rollback() error
 }
 
+// Backlogger is a Tx that can tell how much of what it was written still
+// waits for Commit: Backlog is the rows held in memory or staged, short
+// of those already placed in the table's transaction (a sink that inserts
+// new keys as they come places them, and Commit then costs next to
+// nothing more for them). A caller that groups many writes into one Tx
+// (a backfill's commit units) may size its units by it.
+type Backlogger interface {
+	Backlog() int64
+}
+
 // Committed is what one Commit stored: every row it stored (one per key
 // of the Tx's rows, after Tx's de-duplication) is counted once, judged
 // against what the table held just before the Commit:

@@ -18,18 +18,27 @@ import (
 // The direct path: an upsert whose rows are all new keys (a first sync, a
 // backfill into empty days) needs none of staging, de-duplication, the
 // unchanged-row test or the DELETE: its rows go from Arrow straight into
-// the table. It is taken only when that provably gives what the staged
-// path would: every row of the Tx is still in memory (nothing was flushed
-// to staging), no key repeats among them (so de-duplication keeps them
-// all), and the table holds none of their keys (so all are inserted, none
-// updated or unchanged). Otherwise, having looked, the commit stages as
-// always.
+// the table, inside the Tx's transaction, as they come (directRows at a
+// time), so a Tx of many batches holds none of them in Go and commits
+// only the cursor. Each batch goes in only when that provably gives what
+// the staged path would: no key repeats within it, and the table (which
+// by then holds the Tx's earlier direct rows too) holds none of its keys.
+// The first batch that fails this turns the Tx staged for good: its
+// direct rows move from the table back into staging (directKeys names
+// them), ahead of every row written after them, and the commit stages as
+// always, so the winner rule and the counts hold across the switch.
+
+// directRows is how many rows Write gathers before it inserts them
+// straight into the table: a batch of the pipeline's
+// (extract.DefaultBatchRows). Each insert is a few statements, so pages
+// are not sent one by one.
+const directRows = 5_000
 
 // directCandidate says whether the Tx may take the direct path, before
 // any query: an upsert on one string or integer key (within the network)
-// whose rows are all pending.
+// with nothing staged.
 func (tx *Tx) directCandidate() bool {
-	if tx.s.noDirect || tx.target.Mode != models.Upsert || tx.soleKey() == "" || tx.views > 0 || len(tx.pending) == 0 {
+	if tx.s.noDirect || tx.directOff || tx.target.Mode != models.Upsert || tx.soleKey() == "" || tx.staged {
 		return false
 	}
 	if tx.target.Changes != "" && tx.day != "" && tx.dayIndex() < 0 {
@@ -101,70 +110,195 @@ func (tx *Tx) viewOfPending() (string, func(), error) {
 	}, nil
 }
 
-// commitDirect commits by the direct path when it applies (done), or
-// returns with nothing changed so the staged path runs.
-func (tx *Tx) commitDirect(ctx context.Context, cursor *checkpoints.Cursor) (_ load.Committed, done bool, _ error) {
-	var none load.Committed
+// insertDirect inserts the pending rows straight into the table when
+// the direct path holds for them (placed), with their changed hours and
+// their keys in directKeys. When it does not, it turns the Tx staged
+// (undoDirect) and leaves the pending rows for staging.
+func (tx *Tx) insertDirect(ctx context.Context) (placed bool, _ error) {
+	if !tx.directCandidate() || len(tx.pending) == 0 {
+		return false, nil
+	}
 	if err := tx.step(ctx, "direct-check"); err != nil {
-		return none, false, err
+		return false, err
 	}
 	if !tx.pendingKeysDistinct() {
-		return none, false, nil
+		return false, tx.undoDirect(ctx)
 	}
 	t := "main." + quoteIdent(tx.table)
 	k := quoteIdent(tx.soleKey())
-	if !tx.created {
-		view, release, err := tx.viewOfPending()
-		if err != nil {
-			return none, false, fmt.Errorf("direct-check: %w", err)
+	keys := quoteIdent(tx.stage + "_direct")
+	if tx.directKeys == 0 {
+		if _, err := tx.conn.ExecContext(ctx, fmt.Sprintf("CREATE TEMP TABLE %s AS SELECT %s AS k, 0 AS b FROM main.%s LIMIT 0",
+			keys, k, quoteIdent(tx.table))); err != nil {
+			return false, fmt.Errorf("direct-check: %w", err)
 		}
+	}
+	tx.directKeys++
+	view, release, err := tx.viewOfPending()
+	if err != nil {
+		return false, fmt.Errorf("direct-check: %w", err)
+	}
+	// The key through the whole row (struct_extract of the view's row):
+	// duckdb_arrow_scan hands DuckDB every column whatever the query
+	// reads, and DuckDB, having pushed a projection of the key alone
+	// down, then reads the stream's first column as the key (the network
+	// column, not the id).
+	_, err = tx.conn.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s SELECT struct_extract(p, '%s'), %d FROM %s p",
+		keys, tx.soleKey(), tx.directKeys, view))
+	release()
+	if err != nil {
+		return false, fmt.Errorf("direct-check: %w", err)
+	}
+	if !tx.created || tx.direct > 0 {
 		var held int64
-		// The key through the whole row (struct_extract of the view's
-		// row): duckdb_arrow_scan hands DuckDB every column whatever
-		// the query reads, and DuckDB, having pushed a projection of the
-		// key alone down, then reads the stream's first column as the
-		// key (the network column, not the id).
-		err = tx.conn.QueryRowContext(ctx, fmt.Sprintf("SELECT count(*) FROM %s WHERE %s AND %s IN (SELECT struct_extract(p, '%s') FROM %s p)",
-			t, tx.inNetwork(""), k, tx.soleKey(), view)).Scan(&held)
-		release()
+		err = tx.conn.QueryRowContext(ctx, fmt.Sprintf("SELECT count(*) FROM %s WHERE %s AND %s IN (SELECT k FROM %s WHERE b = %d)",
+			t, tx.inNetwork(""), k, keys, tx.directKeys)).Scan(&held)
 		if err != nil {
-			return none, false, fmt.Errorf("direct-check: %w", err)
+			return false, fmt.Errorf("direct-check: %w", err)
 		}
 		if held > 0 {
-			return none, false, nil
+			return false, tx.undoDirect(ctx)
 		}
 	}
 	if set := tx.target.Changes; set != "" && tx.day != "" {
 		if q := tx.changedHoursSQL(); q != "" {
 			if _, err := tx.exec(ctx, "changes", q, tx.network, set); err != nil {
-				return none, true, err
+				return false, err
 			}
 		}
 	}
-	if err := tx.consume(ctx); err != nil {
-		return none, true, err
-	}
 	if err := tx.step(ctx, "insert"); err != nil {
-		return none, true, err
+		return false, err
 	}
-	view, release, err := tx.viewOfPending()
+	view, release, err = tx.viewOfPending()
 	if err != nil {
-		return none, true, fmt.Errorf("insert: %w", err)
+		return false, fmt.Errorf("insert: %w", err)
 	}
 	res, err := tx.exec(ctx, "insert", fmt.Sprintf(tx.directSQL, view))
 	release()
 	if err != nil {
-		return none, true, err
+		return false, err
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return none, true, fmt.Errorf("insert: %w", err)
+		return false, fmt.Errorf("insert: %w", err)
 	}
+	tx.direct += n
+	for _, r := range tx.pending {
+		tx.directBytes += recordBytes(r)
+	}
+	tx.placed = tx.directKeys
 	tx.releasePending()
+	return true, nil
+}
+
+// undoDirect turns the Tx staged: its direct rows (keys the table did not
+// hold before the Tx) move from the table into staging, each with a write
+// sequence below every row written after it (its key is unique among
+// them, so their own order does not matter).
+func (tx *Tx) undoDirect(ctx context.Context) error {
+	tx.directOff = true
+	if tx.direct == 0 {
+		return nil
+	}
+	if err := tx.step(ctx, "undo-direct"); err != nil {
+		return err
+	}
+	if err := tx.ensureStage(ctx); err != nil {
+		return err
+	}
+	t := "main." + quoteIdent(tx.table)
+	k := quoteIdent(tx.soleKey())
+	keys := quoteIdent(tx.stage + "_direct")
+	cols := quoteList(tx.columns)
+	mine := fmt.Sprintf("%s AND %s IN (SELECT k FROM %s WHERE b <= %d)", tx.inNetwork(""), k, keys, tx.placed)
+	if _, err := tx.exec(ctx, "undo-direct", fmt.Sprintf("INSERT INTO %s (%s, %s) SELECT %s, -1 FROM %s WHERE %s",
+		quoteIdent(tx.stage), cols, seqColumn, cols, t, mine)); err != nil {
+		return err
+	}
+	res, err := tx.exec(ctx, "undo-direct", fmt.Sprintf("DELETE FROM %s WHERE %s", t, mine))
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n != tx.direct {
+		return fmt.Errorf("undo-direct: moved %d rows of %d back to staging (%v)", n, tx.direct, err)
+	}
+	tx.direct = 0
+	return nil
+}
+
+// commitDirect commits by the direct path when it applies (done): the
+// pending rows go in as Write's did, and the commit moves the cursor. Or
+// it returns with the Tx turned staged (or never direct) so the staged
+// path runs.
+func (tx *Tx) commitDirect(ctx context.Context, cursor *checkpoints.Cursor) (_ load.Committed, done bool, _ error) {
+	var none load.Committed
+	if !tx.directCandidate() || (len(tx.pending) == 0 && tx.direct == 0) {
+		return none, false, nil
+	}
+	if _, err := tx.insertDirect(ctx); err != nil {
+		return none, true, err
+	}
+	if !tx.directCandidate() {
+		return none, false, nil
+	}
+	if err := tx.consume(ctx); err != nil {
+		return none, true, err
+	}
+	if err := tx.dropDirectKeys(ctx); err != nil {
+		return none, true, err
+	}
 	if err := tx.moveCursorAndCommit(ctx, cursor); err != nil {
 		return none, true, err
 	}
-	return load.Committed{Inserted: n}, true, nil
+	return load.Committed{Inserted: tx.direct}, true, nil
+}
+
+// dropDirectKeys drops the temp table of direct keys, if any, before the
+// commit: the connection goes back to the pool with its temp tables.
+func (tx *Tx) dropDirectKeys(ctx context.Context) error {
+	if tx.directKeys == 0 {
+		return nil
+	}
+	_, err := tx.exec(ctx, "drop-stage", "DROP TABLE "+quoteIdent(tx.stage+"_direct"))
+	return err
+}
+
+// Backlog implements load.Backlogger: the rows written that wait in Go or
+// in staging for the commit; direct rows are already in place. Until the
+// commit, though, DuckDB holds them in its buffer pool and cannot evict
+// them (a Tx of 130,000 conversions ran out of a 128MB memory_limit):
+// once their Arrow size passes half the memory_limit, every row written
+// counts, so a caller sizing its units by the backlog commits.
+func (tx *Tx) Backlog() int64 {
+	if tx.staged || tx.directOff || tx.s.noDirect || tx.directBytes > tx.directBudget() {
+		return tx.seq
+	}
+	return tx.pendingRows
+}
+
+// directBudget is the Arrow bytes of direct rows a Tx holds before its
+// Backlog counts them: half the memory_limit (of the default one for a
+// share of RAM, which says nothing of the machine in bytes).
+func (tx *Tx) directBudget() int64 {
+	n, ok := limitBytes(tx.s.opts.memoryLimit)
+	if !ok {
+		n, _ = limitBytes(DefaultMemoryLimit)
+	}
+	return int64(n / 2)
+}
+
+// recordBytes is the size of a record's Arrow buffers.
+func recordBytes(r arrow.RecordBatch) int64 {
+	var n int64
+	for _, c := range r.Columns() {
+		for _, b := range c.Data().Buffers() {
+			if b != nil {
+				n += int64(b.Len())
+			}
+		}
+	}
+	return n
 }
 
 // changedHoursSQL inserts the distinct UTC hours of the pending rows' day

@@ -297,6 +297,9 @@ func TestCancelDuringLongInsert(t *testing.T) {
 	for i := range rows {
 		rows[i] = row{"id": "id-" + strconv.Itoa(i), "raw": "r"}
 	}
+	// A held key: the rows are staged, and the commit's insert is long
+	// (new keys alone would go into the table at Write).
+	rows[0] = row{"id": "first", "raw": "r"}
 	ctx, cancel := context.WithCancel(bg)
 	tx, err := s.Begin(ctx, up)
 	if err != nil {

@@ -63,7 +63,15 @@ type Tx struct {
 	directSQL string // INSERT INTO the table ... SELECT ... FROM %s (view name)
 	seq       int64
 	views     int
-	state     txState
+	// direct is the rows the direct path put in the table so far, their
+	// keys in the temp table stage+"_direct" (batches 1..placed of the
+	// directKeys recorded); directOff is set once the Tx stages.
+	direct      int64
+	directBytes int64 // their Arrow size
+	directKeys  int
+	placed      int
+	directOff   bool
+	state       txState
 
 	stageSchema *arrow.Schema       // the model's fields plus seqColumn
 	pending     []arrow.RecordBatch // written, not yet in staging
@@ -338,6 +346,11 @@ func (tx *Tx) write(ctx context.Context, rec arrow.RecordBatch) error {
 	cols := append(slices.Clone(rec.Columns()), seqArr)
 	tx.pending = append(tx.pending, array.NewRecordBatch(tx.stageSchema, cols, n))
 	tx.pendingRows += n
+	if tx.pendingRows >= directRows {
+		if placed, err := tx.insertDirect(ctx); err != nil || placed {
+			return err
+		}
+	}
 	if tx.pendingRows >= flushRows {
 		return tx.flush(ctx)
 	}
@@ -494,11 +507,8 @@ func (tx *Tx) commit(ctx context.Context, cursor *checkpoints.Cursor) (load.Comm
 	var none load.Committed
 	t := "main." + quoteIdent(tx.table)
 	stage := quoteIdent(tx.stage)
-	if tx.directCandidate() {
-		out, done, err := tx.commitDirect(ctx, cursor)
-		if err != nil || done {
-			return out, err
-		}
+	if out, done, err := tx.commitDirect(ctx, cursor); err != nil || done {
+		return out, err
 	}
 	if err := tx.step(ctx, "flush"); err != nil {
 		return none, err
@@ -636,6 +646,9 @@ func (tx *Tx) commit(ctx context.Context, cursor *checkpoints.Cursor) (load.Comm
 	}
 
 	if _, err := exec("drop-stage", "DROP TABLE "+stage); err != nil {
+		return none, err
+	}
+	if err := tx.dropDirectKeys(ctx); err != nil {
 		return none, err
 	}
 	if err := tx.moveCursorAndCommit(ctx, cursor); err != nil {
