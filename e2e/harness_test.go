@@ -199,15 +199,9 @@ func newEnvIn(t *testing.T, s *sim, zone string, extraYAML string) *env {
 	e := &env{dir: dir, config: filepath.Join(dir, "syncd.yaml"), db: filepath.Join(dir, "wh", "affise.duckdb"), sim: s,
 		loc: loc, clock: time.Now}
 	cfg := fmt.Sprintf(`api:
-  base_url: %s
-  key: ${E2E_KEY}
-  timezone: %s
-  requests_per_second: 200
-  concurrency: 4
-  timeout: 5s
-warehouse:
+%swarehouse:
   path: %s
-%s`, s.URL, zone, e.db, extraYAML)
+%s`, apiSettingsYAML(s, zone, "  "), e.db, extraYAML)
 	if err := os.WriteFile(e.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -345,4 +339,16 @@ func queryStrings(t *testing.T, db *sql.DB, q string) [][]string {
 
 func oneLine(s string) bool {
 	return strings.Count(strings.TrimSpace(s), "\n") == 0 && strings.TrimSpace(s) != ""
+}
+
+// apiSettingsYAML is the api block's settings the tests sync with, against
+// s in zone, each line indented by indent: the single api: block and each
+// network's in a networks: list are the same settings.
+func apiSettingsYAML(s *sim, zone, indent string) string {
+	var b strings.Builder
+	for _, l := range []string{"base_url: " + s.URL, "key: ${E2E_KEY}", "timezone: " + zone,
+		"requests_per_second: 200", "concurrency: 4", "timeout: 5s"} {
+		b.WriteString(indent + l + "\n")
+	}
+	return b.String()
 }

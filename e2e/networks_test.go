@@ -81,15 +81,7 @@ func startNetworks(t *testing.T, names []string, args ...string) map[string]*sim
 
 // netAPIYAML is one network's api block in a `networks:` list.
 func netAPIYAML(name string, s *sim, zone string) string {
-	return fmt.Sprintf(`  - name: %s
-    api:
-      base_url: %s
-      key: ${E2E_KEY}
-      timezone: %s
-      requests_per_second: 200
-      concurrency: 4
-      timeout: 5s
-`, name, s.URL, zone)
+	return "  - name: " + name + "\n    api:\n" + apiSettingsYAML(s, zone, "      ")
 }
 
 // newNetworksEnv is newEnv for a `networks:` config of sims (in the order
