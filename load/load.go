@@ -7,9 +7,11 @@ package load
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/syncd/syncd/checkpoints"
 	"github.com/syncd/syncd/models"
@@ -190,4 +192,26 @@ type Run struct {
 	// started and when it ended (zero: none).
 	CursorBefore, CursorAfter time.Time
 	Error                     string
+}
+
+// CheckNetwork holds every row of col (a record's models.NetworkColumn) to
+// network, as Sink's contract asks of a Tx's Write: a load through one
+// network's Sink writes only that network's rows. The error names the
+// first row of another network (or NULL, or a column not of strings).
+func CheckNetwork(col arrow.Array, network string) error {
+	a, ok := col.(*array.String)
+	if !ok {
+		return fmt.Errorf("column %s is %s, not a string", models.NetworkColumn, col.DataType())
+	}
+	for i := range a.Len() {
+		if a.IsNull(i) || a.Value(i) != network {
+			got := "NULL"
+			if a.IsValid(i) {
+				got = fmt.Sprintf("%q", a.Value(i))
+			}
+			return fmt.Errorf("row %d has %s %s, but this load is network %s's (a row is written through its own network's Sink)",
+				i, models.NetworkColumn, got, network)
+		}
+	}
+	return nil
 }

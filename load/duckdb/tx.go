@@ -364,21 +364,7 @@ func (tx *Tx) checkNetworkColumn(rec arrow.RecordBatch) error {
 	if tx.netIdx < 0 {
 		return nil
 	}
-	a, ok := rec.Column(tx.netIdx).(*array.String)
-	if !ok {
-		return fmt.Errorf("record column %s is %s, not a string", models.NetworkColumn, rec.Column(tx.netIdx).DataType())
-	}
-	for i := range a.Len() {
-		if a.IsNull(i) || a.Value(i) != tx.network {
-			got := "NULL"
-			if a.IsValid(i) {
-				got = fmt.Sprintf("%q", a.Value(i))
-			}
-			return fmt.Errorf("row %d has %s %s, but this load is network %s's (a row is written through its own network's Sink)",
-				i, models.NetworkColumn, got, tx.network)
-		}
-	}
-	return nil
+	return load.CheckNetwork(rec.Column(tx.netIdx), tx.network)
 }
 
 // soleKey is the one key column that tells apart the rows of the Tx's

@@ -132,16 +132,7 @@ func (tx *Tx) sameNetwork(rec arrow.RecordBatch) error {
 	if len(idx) != 1 {
 		return fmt.Errorf("record has no %s column", models.NetworkColumn)
 	}
-	col, ok := rec.Column(idx[0]).(*array.String)
-	if !ok {
-		return fmt.Errorf("column %s is %s, want utf8", models.NetworkColumn, rec.Column(idx[0]).DataType())
-	}
-	for i := range col.Len() {
-		if col.IsNull(i) || col.Value(i) != tx.network {
-			return fmt.Errorf("row %d is of network %q, not this load's %q", i, col.ValueStr(i), tx.network)
-		}
-	}
-	return nil
+	return load.CheckNetwork(rec.Column(idx[0]), tx.network)
 }
 
 // stage writes rec's rows at idx (all of them for nil) to a new IPC file.
