@@ -192,7 +192,7 @@ func readerDuringSync(t *testing.T, s *sim, e *env) {
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	var reads, failures int
+	var reads, failures, transient int
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -203,8 +203,22 @@ func readerDuringSync(t *testing.T, s *sim, e *env) {
 			default:
 			}
 			var n, distinct int
-			err := readLake(e.lakeFiles, `SELECT count(*), count(DISTINCT id) FROM read_parquet('%s/conversions/**/*.parquet')`, &n, &distinct)
+			read := func() error {
+				return readLake(e.lakeFiles, `SELECT count(*), count(DISTINCT id) FROM read_parquet('%s/conversions/**/*.parquet')`, &n, &distinct)
+			}
+			err := read()
 			reads++
+			if err != nil {
+				// On the S3 lake this reader opens versitygw's backing
+				// files, not objects: once in some hundred reads DuckDB
+				// failed to decode a file being replaced under it
+				// (versitygw publishes by link and rename, so the file
+				// itself is whole). A broken file fails the read again;
+				// a read that lost that race succeeds the second time.
+				transient++
+				time.Sleep(100 * time.Millisecond)
+				err = read()
+			}
 			// Churn only changes statuses of existing conversions and adds
 			// new ones, so the count never drops below the first sync's.
 			if err != nil || n != distinct || n < want {
@@ -230,7 +244,7 @@ func readerDuringSync(t *testing.T, s *sim, e *env) {
 	if reads < 3 {
 		t.Fatalf("only %d reads overlapped the syncs; the test proves little", reads)
 	}
-	t.Logf("%d reads during a sync and 2 backfills, %d failed", reads, failures)
+	t.Logf("%d reads during a sync and 2 backfills, %d failed, %d failed once and read whole on the second try", reads, failures, transient)
 }
 
 func TestLakeKillNineNeverLosesOrDoubles(t *testing.T) {
