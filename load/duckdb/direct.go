@@ -88,28 +88,6 @@ func (tx *Tx) pendingKeysDistinct() bool {
 	return true
 }
 
-// viewOfPending registers the pending records as a fresh Arrow view (each
-// can be read once) and returns its quoted name and release.
-func (tx *Tx) viewOfPending() (string, func(), error) {
-	reader, err := array.NewRecordReader(tx.stageSchema, tx.pending)
-	if err != nil {
-		return "", nil, err
-	}
-	tx.views++
-	view := fmt.Sprintf("_syncd_arrow_%d_%d", tx.id, tx.views)
-	release, err := tx.arrow.RegisterView(reader, view)
-	if err != nil {
-		reader.Release()
-		return "", nil, err
-	}
-	q := quoteIdent(view)
-	return q, func() {
-		_, _ = tx.conn.ExecContext(context.Background(), "DROP VIEW IF EXISTS "+q)
-		release()
-		reader.Release()
-	}, nil
-}
-
 // insertDirect inserts the pending rows straight into the table when
 // the direct path holds for them (placed), with their changed hours and
 // their keys in directKeys. When it does not, it turns the Tx staged
@@ -134,7 +112,7 @@ func (tx *Tx) insertDirect(ctx context.Context) (placed bool, _ error) {
 		}
 	}
 	tx.directKeys++
-	view, release, err := tx.viewOfPending()
+	view, done, err := tx.feed(tx.pending)
 	if err != nil {
 		return false, fmt.Errorf("direct-check: %w", err)
 	}
@@ -145,7 +123,7 @@ func (tx *Tx) insertDirect(ctx context.Context) (placed bool, _ error) {
 	// column, not the id).
 	_, err = tx.conn.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s SELECT struct_extract(p, '%s'), %d FROM %s p",
 		keys, tx.soleKey(), tx.directKeys, view))
-	release()
+	done()
 	if err != nil {
 		return false, fmt.Errorf("direct-check: %w", err)
 	}
@@ -170,12 +148,12 @@ func (tx *Tx) insertDirect(ctx context.Context) (placed bool, _ error) {
 	if err := tx.step(ctx, "insert"); err != nil {
 		return false, err
 	}
-	view, release, err = tx.viewOfPending()
+	view, done, err = tx.feed(tx.pending)
 	if err != nil {
 		return false, fmt.Errorf("insert: %w", err)
 	}
 	res, err := tx.exec(ctx, "insert", fmt.Sprintf(tx.directSQL, view))
-	release()
+	done()
 	if err != nil {
 		return false, err
 	}

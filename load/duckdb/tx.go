@@ -62,7 +62,6 @@ type Tx struct {
 	insertSQL string // INSERT INTO stage ... SELECT ... FROM %s (view name)
 	directSQL string // INSERT INTO the table ... SELECT ... FROM %s (view name)
 	seq       int64
-	views     int
 	// direct is the rows the direct path put in the table so far, their
 	// keys in the temp table stage+"_direct" (batches 1..placed of the
 	// directKeys recorded); directOff is set once the Tx stages.
@@ -77,6 +76,13 @@ type Tx struct {
 	pending     []arrow.RecordBatch // written, not yet in staging
 	pendingRows int64
 	unlock      func()
+
+	// The Tx's one Arrow view (feed.go), once registered, and how many
+	// it registered.
+	feeds       int
+	feeder      *feeder
+	feedView    string
+	feedRelease func()
 }
 
 // Begin implements load.Sink.
@@ -403,7 +409,8 @@ func (tx *Tx) inNetwork(alias string) string {
 // strings, on the Go heap.
 const flushRows = 15_000
 
-// flush inserts the pending records into staging through one Arrow view.
+// flush inserts the pending records into staging through the Tx's Arrow
+// view (feed).
 func (tx *Tx) flush(ctx context.Context) error {
 	if len(tx.pending) == 0 {
 		return nil
@@ -412,27 +419,13 @@ func (tx *Tx) flush(ctx context.Context) error {
 	if err := tx.ensureStage(ctx); err != nil {
 		return err
 	}
-	reader, err := array.NewRecordReader(tx.stageSchema, tx.pending)
+	view, done, err := tx.feed(tx.pending)
 	if err != nil {
 		return err
 	}
-	defer reader.Release()
-
-	// A registered Arrow view can be read once: one INSERT, then drop it.
-	tx.views++
-	view := fmt.Sprintf("_syncd_arrow_%d_%d", tx.id, tx.views)
-	release, err := tx.arrow.RegisterView(reader, view)
-	if err != nil {
-		return err
-	}
-	defer release()
-	if _, err := tx.conn.ExecContext(ctx, fmt.Sprintf(tx.insertSQL, quoteIdent(view))); err != nil {
-		return err
-	}
-	if _, err := tx.conn.ExecContext(ctx, "DROP VIEW IF EXISTS "+quoteIdent(view)); err != nil {
-		return err
-	}
-	return nil
+	defer done()
+	_, err = tx.conn.ExecContext(ctx, fmt.Sprintf(tx.insertSQL, view))
+	return err
 }
 
 // ensureStage creates the staging table, the target's columns plus the
@@ -671,6 +664,9 @@ func (tx *Tx) consume(ctx context.Context) error {
 // moveCursorAndCommit ends a commit: the cursor, when there is one, then
 // COMMIT of everything the transaction did.
 func (tx *Tx) moveCursorAndCommit(ctx context.Context, cursor *checkpoints.Cursor) error {
+	if err := tx.dropFeed(ctx); err != nil {
+		return err
+	}
 	if cursor != nil {
 		q, args, err := cursorSQL(tx.network, *cursor)
 		if err != nil {
@@ -760,6 +756,8 @@ func (tx *Tx) abort() {
 		// The connection's state is unknown: never hand it out again.
 		_ = tx.conn.Raw(func(any) error { return driver.ErrBadConn })
 	}
+	// The rollback dropped the view (created in the transaction).
+	tx.releaseFeed()
 	_ = tx.conn.Close()
 	tx.unlock()
 }
