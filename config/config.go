@@ -95,9 +95,12 @@ type API struct {
 type Warehouse struct {
 	Kind string `yaml:"kind"` // duckdb | parquet
 	// Path is the DuckDB file, or the lake's directory or s3://bucket/prefix.
-	Path        string      `yaml:"path"`
-	MemoryLimit string      `yaml:"memory_limit"`
-	S3          WarehouseS3 `yaml:"s3"`
+	Path        string `yaml:"path"`
+	MemoryLimit string `yaml:"memory_limit"`
+	// Threads is DuckDB's worker threads (duckdb kind); see
+	// DefaultWarehouseThreads.
+	Threads int         `yaml:"threads"`
+	S3      WarehouseS3 `yaml:"s3"`
 	// ReportingCurrency is the top-level reporting_currency, which the
 	// warehouse records for its converted views.
 	ReportingCurrency string `yaml:"-"`
@@ -113,6 +116,15 @@ type WarehouseS3 struct {
 
 // IsS3 says whether the warehouse is a lake on S3.
 func (w Warehouse) IsS3() bool { return strings.HasPrefix(w.Path, "s3://") }
+
+// DefaultWarehouseThreads is warehouse.threads' default: one DuckDB
+// worker. syncd's loads insert one Arrow stream at a time, which one
+// thread reads anyway; a second one only added its own buffers and
+// allocator arenas (a 1M backfill peaked some 25 MB higher) and its
+// coordination (a fifth more CPU time, 2 cores). Queries the daemon
+// serves run on it too: raise it on a machine with cores and memory to
+// spare for them.
+const DefaultWarehouseThreads = 1
 
 // Default warehouse paths, by kind.
 const (
@@ -315,7 +327,7 @@ func defaults() *file {
 			Role:              "admin",
 			MaxRetries:        8,
 		},
-		Warehouse:         Warehouse{Kind: "duckdb", Path: defaultDuckDBPath, MemoryLimit: "128MB", S3: WarehouseS3{Region: "us-east-1"}},
+		Warehouse:         Warehouse{Kind: "duckdb", Path: defaultDuckDBPath, MemoryLimit: "128MB", Threads: DefaultWarehouseThreads, S3: WarehouseS3{Region: "us-east-1"}},
 		HTTP:              HTTP{Listen: "127.0.0.1:9464"},
 		Postgres:          Postgres{User: "syncd"},
 		Verify:            Verify{Schedule: "@every 6h", Days: 7},
@@ -629,6 +641,9 @@ func (c *Config) validate(local bool) error {
 	}
 	if !memoryLimit.MatchString(c.Warehouse.MemoryLimit) {
 		return errorf("warehouse.memory_limit: %q is not a size like 512MB or 2GB", c.Warehouse.MemoryLimit)
+	}
+	if c.Warehouse.Threads < 1 || c.Warehouse.Threads > 1024 {
+		return errorf("warehouse.threads: %d is not a thread count; use 1 (the default) up to the machine's cores", c.Warehouse.Threads)
 	}
 	if err := checkListen(c.HTTP.Listen); err != nil {
 		return errorf("http.listen: %q is not host:port", c.HTTP.Listen)

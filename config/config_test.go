@@ -89,6 +89,7 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{base + "  role: boss\n", "api.role"},
 		{base + "  requests_per_second: fast\n", "api.requests_per_second"},
 		{base + "warehouse: {kind: oracle}\n", "warehouse.kind"},
+		{base + "warehouse: {threads: 0}\n", "warehouse.threads: 0 is not a thread count"},
 		{base + "warehouse: {path: s3://bucket/x}\n", "only kind: parquet can live"},
 		{base + "warehouse: {kind: parquet, path: s3://B/x}\n", "does not name a bucket"},
 		{base + "warehouse: {kind: parquet, path: s3://bucket/x, s3: {region: \"\"}}\n", "warehouse.s3.region is missing"},
@@ -300,5 +301,23 @@ func TestCheckListen(t *testing.T) {
 		if err := checkListen(in); (err == nil) != ok {
 			t.Errorf("checkListen(%q) = %v, want ok=%v", in, err, ok)
 		}
+	}
+}
+
+// warehouse.threads defaults to one DuckDB worker (README "Memory") and
+// takes another count.
+func TestWarehouseThreads(t *testing.T) {
+	base := "api:\n  base_url: http://127.0.0.1:1\n  key: abcd1234\n"
+	for yaml, want := range map[string]int{base: DefaultWarehouseThreads, base + "warehouse: {threads: 4}\n": 4} {
+		c, err := Parse([]byte(yaml), env(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Warehouse.Threads != want {
+			t.Errorf("%q: threads %d, want %d", yaml, c.Warehouse.Threads, want)
+		}
+	}
+	if DefaultWarehouseThreads != 1 {
+		t.Errorf("DefaultWarehouseThreads = %d; README and config.example.yaml say 1", DefaultWarehouseThreads)
 	}
 }

@@ -51,7 +51,7 @@ func Open(ctx context.Context, cfg config.Warehouse, command string) (load.Wareh
 	if err := syscall.Access(dir, 2 /* W_OK */); err != nil {
 		return nil, &config.Error{Msg: fmt.Sprintf("warehouse.path: directory %s is not writable (%v); choose a writable path", dir, err)}
 	}
-	s, err := duckdb.Open(ctx, cfg.Path, duckdb.WithMemoryLimit(cfg.MemoryLimit), duckdb.Sandboxed(), duckdb.Owner(command),
+	s, err := duckdb.Open(ctx, cfg.Path, duckdb.WithMemoryLimit(cfg.MemoryLimit), duckdb.WithThreads(cfg.Threads), duckdb.Sandboxed(), duckdb.Owner(command),
 		duckdb.ReportingCurrency(cfg.ReportingCurrency))
 	if err != nil {
 		return nil, err // not a nil *duckdb.Sink in a non-nil interface
