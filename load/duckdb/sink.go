@@ -217,6 +217,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Sink, error) {
 	if o.sandboxed {
 		q.Set("enable_external_access", "false")
 	}
+	debugSettings(q)
 	connector, err := duckdbdriver.NewConnector(path+"?"+q.Encode(), utcSession)
 	if err != nil {
 		return nil, openError(path, err)
@@ -240,6 +241,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Sink, error) {
 		if o.owner != "" {
 			s.ownerFile = writeOwnerFile(path, o.owner)
 		}
+		s.startMemTrace()
 	}
 	return s, nil
 }
