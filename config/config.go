@@ -327,7 +327,7 @@ func defaults() *file {
 			Role:              "admin",
 			MaxRetries:        8,
 		},
-		Warehouse:         Warehouse{Kind: "duckdb", Path: defaultDuckDBPath, MemoryLimit: "128MB", Threads: DefaultWarehouseThreads, S3: WarehouseS3{Region: "us-east-1"}},
+		Warehouse:         Warehouse{Kind: "duckdb", Path: defaultDuckDBPath, MemoryLimit: "96MB", Threads: DefaultWarehouseThreads, S3: WarehouseS3{Region: "us-east-1"}},
 		HTTP:              HTTP{Listen: "127.0.0.1:9464"},
 		Postgres:          Postgres{User: "syncd"},
 		Verify:            Verify{Schedule: "@every 6h", Days: 7},

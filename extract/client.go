@@ -36,10 +36,15 @@ const (
 	DefaultMaxRetryAfter     = 60 * time.Second
 	DefaultBackoffBase       = 1 * time.Second
 	DefaultBackoffMax        = 30 * time.Second
-	DefaultBatchRows         = 2500
-	DefaultMaxPages          = 100000
-	DefaultRewalks           = 3
-	DefaultMaxBodyBytes      = 64 << 20
+	// DefaultBatchRows: each record in flight is about 1.6 MB of
+	// conversions on the Go heap, and a backfill holds one or two per
+	// window fetched ahead: 1,000 rows kept the heap under a 48 MiB soft
+	// limit where 2,500 needed 64 (README "Memory"). The DuckDB sink
+	// gathers several before each insert, so it costs no more statements.
+	DefaultBatchRows    = 1000
+	DefaultMaxPages     = 100000
+	DefaultRewalks      = 3
+	DefaultMaxBodyBytes = 64 << 20
 )
 
 // ClientConfig configures the Affise HTTP client. Zero fields take defaults.
@@ -130,7 +135,7 @@ func WithBackoff(base, maxWait time.Duration) ClientOption {
 }
 
 // WithBatchRows sets how many rows an emitted record holds at most (default
-// 2500); an extractor's Options.BatchRows overrides it.
+// DefaultBatchRows); an extractor's Options.BatchRows overrides it.
 func WithBatchRows(n int) ClientOption { return func(c *Client) { c.batchRows = n } }
 
 // WithMaxPages bounds the pages of one window walk (default 100000).

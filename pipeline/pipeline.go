@@ -96,9 +96,9 @@ type Options struct {
 const DefaultBackfillUnitMaxRows = 50_000
 
 // DefaultBackfillUnitRows is Options.BackfillUnitRows' default: 10,000
-// rows, four batches (extract.DefaultBatchRows). A unit that fills up in
+// rows, ten batches (extract.DefaultBatchRows). A unit that fills up in
 // the middle of a window commits before the window's next batch, so a unit
-// holds less than 12,500 rows: the DuckDB sink keeps up to 15,000 in memory
+// holds less than 11,000 rows: the DuckDB sink keeps up to 15,000 in memory
 // and, when their keys are new (a backfill of days not loaded), inserts
 // them from Arrow straight into the table. Units of whole windows staged
 // every row, and a commit of a day of 166k conversions ran DuckDB far past

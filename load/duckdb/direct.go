@@ -29,9 +29,9 @@ import (
 // always, so the winner rule and the counts hold across the switch.
 
 // directRows is how many rows Write gathers before it inserts them
-// straight into the table: a batch of the pipeline's
+// straight into the table: five of the pipeline's batches
 // (extract.DefaultBatchRows). Each insert is a few statements, so pages
-// are not sent one by one.
+// and batches are not sent one by one.
 const directRows = 5_000
 
 // directCandidate says whether the Tx may take the direct path, before

@@ -73,8 +73,16 @@ type Option func(*options)
 // (default DefaultMemoryLimit; DuckDB's own default is 80% of RAM).
 func WithMemoryLimit(limit string) Option { return func(o *options) { o.memoryLimit = limit } }
 
-// WithThreads sets DuckDB's worker threads (default: DuckDB's, one per core).
+// WithThreads sets DuckDB's worker threads (default DefaultThreads; 0:
+// DuckDB's, one per core).
 func WithThreads(n int) Option { return func(o *options) { o.threads = n } }
+
+// DefaultThreads is DuckDB's worker threads unless WithThreads says
+// otherwise: one. A load inserts one Arrow stream at a time, which one
+// thread reads as fast as two; each thread more takes its own buffers,
+// and at DefaultMemoryLimit two threads ran out of memory where one did
+// not (a staged commit's de-duplication, a backfill's inserts).
+const DefaultThreads = 1
 
 // ReportingCurrency records c in _syncd_meta (key reporting_currency) at a
 // writable open: the converted views (daily_revenue_rc) read it there, so a
@@ -103,8 +111,11 @@ func OnViewError(f func(view string, err error)) Option {
 // of the tables a load reads and writes, so the limit, not the volume
 // loaded, bounds its share of the process: a small VM's worth. Work past
 // it (a big window's staging, a checkpoint) spills to the database's .tmp
-// directory instead.
-const DefaultMemoryLimit = "128MB"
+// directory instead. 96MB took 1M and 5M backfills with one DuckDB thread
+// (config.DefaultWarehouseThreads) about as fast as 128MB; 64MB ran out
+// of memory in a commit of a backfill unit, and 96MB with two threads
+// in its inserts.
+const DefaultMemoryLimit = "96MB"
 
 // allocatorFlush is DuckDB's allocator_flush_threshold and
 // allocator_bulk_deallocation_flush_threshold: memory its allocator keeps
@@ -163,7 +174,7 @@ type core struct {
 // schema to this build's (see migrations.go; read-only: refuses an older
 // one) and makes sure syncd's own tables and the views exist.
 func Open(ctx context.Context, path string, opts ...Option) (*Sink, error) {
-	o := options{memoryLimit: DefaultMemoryLimit, migrations: migrations}
+	o := options{memoryLimit: DefaultMemoryLimit, threads: DefaultThreads, migrations: migrations}
 	for _, f := range opts {
 		f(&o)
 	}

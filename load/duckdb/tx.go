@@ -405,7 +405,7 @@ func (tx *Tx) inNetwork(alias string) string {
 // flushRows is how many rows Write gathers before one INSERT into staging:
 // each statement costs milliseconds, so 500-row pages are not sent one by
 // one. A backfill unit (pipeline.DefaultBackfillUnitRows) holds less than
-// that, 12,500 rows at most, so it stays in memory for the direct path; more would wait, with its
+// that, 11,000 rows at most, so it stays in memory for the direct path; more would wait, with its
 // strings, on the Go heap.
 const flushRows = 15_000
 
