@@ -71,7 +71,10 @@ type Tx struct {
 	directKeys  int
 	placed      int
 	directOff   bool
-	state       txState
+	// changedHours are the hours (µs, UTC) of the day column of the
+	// direct rows, for the commit to record (noteChangedHours).
+	changedHours map[int64]struct{}
+	state        txState
 
 	stageSchema *arrow.Schema // the model's fields plus seqColumn
 	// naive are the columns of a time zone in the model's schema that
