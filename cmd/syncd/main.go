@@ -53,9 +53,9 @@ func main() {
 }
 
 // withCPUProfile runs f with a Go CPU profile written to path, when path
-// is set (SYNCD_CPUPROFILE, undocumented: for make bench and whoever
-// profiles a real run; it sees Go and cgo frames, not DuckDB's own
-// threads). A profile that cannot start is reported and f runs anyway.
+// is set (SYNCD_CPUPROFILE, README "Performance": for whoever profiles a
+// real run; it sees Go and cgo frames, not into DuckDB's own threads). A
+// profile that cannot start is reported and f runs anyway.
 func withCPUProfile(path string, f func() int) int {
 	if path == "" {
 		return f()
