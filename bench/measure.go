@@ -132,6 +132,10 @@ func (r *runner) throughput(ctx context.Context) {
 
 	api := apiSettings{RequestsPerSecond: 1000, Concurrency: 4, PageSize: 500}
 	var duckRate, jsonRate, lakeRate, duckBytes, lakeBytes, jsonBytes, ratio, lakeRatio Sample
+	// CPU seconds per 100k rows, and read_json's over syncd's: the wall
+	// times of a busy machine swing threefold, CPU time much less.
+	var duckCPU, jsonCPU, lakeCPU, cpuRatio Sample
+	per100k := func(cpu time.Duration, rows int64) float64 { return cpu.Seconds() * 100_000 / float64(rows) }
 	var shape tableShape
 	for round := range r.o.Rounds {
 		// syncd into DuckDB.
@@ -156,6 +160,7 @@ func (r *runner) throughput(ctx context.Context) {
 			return
 		}
 		duckRate = append(duckRate, float64(rows)/res.Wall.Seconds())
+		duckCPU = append(duckCPU, per100k(res.CPU, rows))
 		size, _ := run.wh.size()
 		duckBytes = append(duckBytes, float64(size)/float64(rows))
 		if shape.DDL == "" {
@@ -164,7 +169,7 @@ func (r *runner) throughput(ctx context.Context) {
 				return
 			}
 		}
-		r.logf("round %d: syncd -> DuckDB %.0f rows/s, %.0f bytes/row", round+1, duckRate[len(duckRate)-1], duckBytes[len(duckBytes)-1])
+		r.logf("round %d: syncd -> DuckDB %.0f rows/s, %.2f CPU s/100k rows, %.0f bytes/row", round+1, duckRate[len(duckRate)-1], duckCPU[len(duckCPU)-1], duckBytes[len(duckBytes)-1])
 
 		// DuckDB's read_json over the same pages.
 		jdir, err := r.scratch("readjson")
@@ -173,7 +178,7 @@ func (r *runner) throughput(ctx context.Context) {
 			return
 		}
 		db := filepath.Join(jdir, "json.duckdb")
-		jrows, el, err := readJSONLoad(ctx, db, filepath.Join(pages, "*.json"), shape)
+		jrows, el, jcpu, err := readJSONLoad(ctx, db, filepath.Join(pages, "*.json"), shape)
 		if err != nil || jrows != saved {
 			r.fail("rows/s, DuckDB read_json", fmt.Errorf("loaded %d rows of %d: %v", jrows, saved, err))
 			return
@@ -182,7 +187,9 @@ func (r *runner) throughput(ctx context.Context) {
 		st, _ := os.Stat(db)
 		jsonBytes = append(jsonBytes, float64(st.Size())/float64(jrows))
 		ratio = append(ratio, duckRate[len(duckRate)-1]/jsonRate[len(jsonRate)-1])
-		r.logf("round %d: read_json %.0f rows/s", round+1, jsonRate[len(jsonRate)-1])
+		jsonCPU = append(jsonCPU, per100k(jcpu, jrows))
+		cpuRatio = append(cpuRatio, jsonCPU[len(jsonCPU)-1]/duckCPU[len(duckCPU)-1])
+		r.logf("round %d: read_json %.0f rows/s, %.2f CPU s/100k rows", round+1, jsonRate[len(jsonRate)-1], jsonCPU[len(jsonCPU)-1])
 
 		// syncd into a Parquet lake.
 		ldir, err := r.scratch("lake")
@@ -206,6 +213,7 @@ func (r *runner) throughput(ctx context.Context) {
 			return
 		}
 		lakeRate = append(lakeRate, float64(lrows)/lres.Wall.Seconds())
+		lakeCPU = append(lakeCPU, per100k(lres.CPU, lrows))
 		lsize, _ := lrun.wh.size()
 		lakeBytes = append(lakeBytes, float64(lsize)/float64(lrows))
 		lakeRatio = append(lakeRatio, lakeRate[len(lakeRate)-1]/duckRate[len(duckRate)-1])
@@ -219,8 +227,12 @@ func (r *runner) throughput(ctx context.Context) {
 	r.row(fmt.Sprintf("rows/s, `syncd backfill` of %s conversions into DuckDB, local simulator (wall time of the process)", k), duckRate.Spread("%.0f"), runsN, "")
 	r.row("rows/s, DuckDB `read_json` + `unnest` of the same saved pages into the same typed table (open to close)", jsonRate.Spread("%.0f"), runsN, "")
 	r.row("syncd / read_json", ratio.Spread("%.2fx"), runsN, ">= 1.0x")
+	r.row("CPU seconds per 100k rows, `syncd backfill` into DuckDB (user + system time of the process, all threads)", duckCPU.Spread("%.2f"), runsN, "")
+	r.row("CPU seconds per 100k rows, DuckDB `read_json` (user + system time of the bench process around it)", jsonCPU.Spread("%.2f"), runsN, "")
+	r.row("syncd / read_json by CPU time (read_json's CPU seconds / syncd's)", cpuRatio.Spread("%.2fx"), runsN, ">= 1.0x")
 	r.row(fmt.Sprintf("rows/s, `syncd backfill` of %s conversions into a local Parquet lake", k), lakeRate.Spread("%.0f"), runsN, "")
 	r.row("lake / DuckDB rows/s", lakeRatio.Spread("%.2fx"), runsN, "")
+	r.row("CPU seconds per 100k rows, `syncd backfill` into a Parquet lake", lakeCPU.Spread("%.2f"), runsN, "")
 	r.row(fmt.Sprintf("bytes per conversion, DuckDB file (%s)", k), duckBytes.Spread("%.0f"), runsN, "<= 400")
 	r.row(fmt.Sprintf("bytes per conversion, Parquet lake (%s)", k), lakeBytes.Spread("%.0f"), runsN, "")
 	r.row("bytes per conversion, read_json's table (reference)", jsonBytes.Spread("%.0f"), runsN, "")

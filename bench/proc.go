@@ -22,7 +22,11 @@ type result struct {
 	// child after the in-process read_json measurement reported the bench
 	// process's 1365 MB.
 	PeakRSS int64
-	Stderr  string
+	// CPU is the child's user plus system time over all its threads
+	// (wait4's rusage): what it cost the machine, which a busy machine
+	// moves far less than the wall time.
+	CPU    time.Duration
+	Stderr string
 }
 
 // runChild runs bin with args in dir and waits for it. stop, when it
@@ -58,6 +62,9 @@ func runChild(ctx context.Context, dir string, env []string, stop <-chan struct{
 		}
 	}
 	r := result{Wall: time.Since(start), Stderr: stderr.String()}
+	if ps := cmd.ProcessState; ps != nil {
+		r.CPU = ps.UserTime() + ps.SystemTime()
+	}
 	close(exited)
 	if r.PeakRSS = <-hwm; r.PeakRSS == 0 {
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
@@ -95,6 +102,16 @@ func pollHWM(pid int, exited <-chan struct{}) int64 {
 		case <-t.C:
 		}
 	}
+}
+
+// selfCPU is the user plus system time of this process so far, all
+// threads (DuckDB's included).
+func selfCPU() (time.Duration, error) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, fmt.Errorf("getrusage: %w", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
 }
 
 func tail(s string, n int) string {

@@ -366,3 +366,38 @@ func FuzzScan(f *testing.F) {
 }
 
 func utf8Valid(b []byte) bool { return strings.ToValidUTF8(string(b), "") == string(b) }
+
+// The builder remembers each member position's name from the objects
+// before: objects that order their members otherwise, or name other ones
+// there, still put each value in its own column.
+func TestMemberOrderVaries(t *testing.T) {
+	rec := build(t, Conversions(), time.UTC,
+		json.RawMessage(`{"id":"a","status":"1","country":"DE","offer_id":1}`),
+		json.RawMessage(`{"country":"FR","id":"b","offer_id":2,"status":"2"}`),
+		json.RawMessage(`{"sub1":"x","id":"c","country":"IT"}`),
+		json.RawMessage(`{"id":"d","status":"3","country":"ES","offer_id":4}`),
+		json.RawMessage(`{"id":"e","st\u0061tus":"5","country":"PL"}`))
+	for i, want := range [][3]string{{"a", "1", "DE"}, {"b", "2", "FR"}, {"c", "", "IT"}, {"d", "3", "ES"}, {"e", "5", "PL"}} {
+		for j, name := range []string{"id", "status", "country"} {
+			got, _ := str(t, rec, name, i)
+			if got != want[j] {
+				t.Errorf("row %d %s = %q, want %q", i, name, got, want[j])
+			}
+		}
+	}
+}
+
+// Credential names are matched in any case and with '-' for '_', whole
+// or as a suffix, and nothing else is.
+func TestCredentialKeysFolded(t *testing.T) {
+	for _, k := range []string{"APIKEY", "ApiKey", "PassWord", "TOKEN", "Secret", "x-token", "X_SECRET", "my-Password", "postback-password"} {
+		if !isCredentialKey([]byte(k), false) {
+			t.Errorf("%s should be dropped", k)
+		}
+	}
+	for _, k := range []string{"apikeys", "passwords", "_token_", "xsecret", "tokenid", "secret_id", "password_set", "api-keyword"} {
+		if isCredentialKey([]byte(k), false) {
+			t.Errorf("%s should be kept", k)
+		}
+	}
+}

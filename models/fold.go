@@ -155,7 +155,16 @@ func (b *builder) residual() []byte {
 		// view gives back as it is.
 		return out
 	}
-	drop := b.drop[:0]
+	// drop marks the members (by their index in sc.tops) a typed column
+	// holds: marks, not a sorted list (sorting it was 1% of a backfill).
+	drop := b.drop
+	if len(drop) < len(b.sc.tops) {
+		drop = make([]bool, len(b.sc.tops))
+		b.drop = drop
+	}
+	drop = drop[:len(b.sc.tops)]
+	clear(drop)
+	dropped := 0
 	var buf [40]byte
 	for _, f := range b.t.folds {
 		top := b.top[f.slot]
@@ -163,22 +172,17 @@ func (b *builder) residual() []byte {
 			continue
 		}
 		if f.folds(&b.state.cells[f.col], b.state.vals[f.slot], b.utc, buf[:]) {
-			drop = append(drop, top)
+			drop[top] = true
+			dropped++
 		}
 	}
-	b.drop = drop
-	if len(drop) == 0 {
+	if dropped == 0 {
 		return out
 	}
-	slices.Sort(drop)
 	res := append(b.res[:0], '{')
 	n := 0
 	for i, sp := range b.sc.tops {
-		if sp.to == 0 {
-			continue
-		}
-		if len(drop) > 0 && drop[0] == i {
-			drop = drop[1:]
+		if sp.to == 0 || drop[i] {
 			continue
 		}
 		if n > 0 {

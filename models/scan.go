@@ -419,35 +419,45 @@ func isCredentialKey(raw []byte, escaped bool) bool {
 			}
 		}
 	}
-	var buf [64]byte
-	low := buf[:0]
-	if n > len(buf) {
-		low = make([]byte, n)
-	} else {
-		low = buf[:n]
-	}
-	for i, c := range key {
-		switch {
-		case c >= 'A' && c <= 'Z':
-			c += 'a' - 'A'
-		case c == '-':
-			c = '_'
+	// Lower case with '-' as '_', compared byte by byte: no copy.
+	for _, name := range credentialNames {
+		if n == len(name) && foldedEqual(key, name) {
+			return true
 		}
-		low[i] = c
-	}
-	switch string(low) {
-	case "api_key", "apikey", "hash_password", "password", "token", "secret", "postback_password":
-		return true
 	}
 	for _, suf := range snakeSuffixes {
-		if n > len(suf) && string(low[n-len(suf):]) == suf {
+		if n > len(suf) && foldedEqual(key[n-len(suf):], suf) {
 			return true
 		}
 	}
 	return false
 }
 
+// foldedEqual says whether b, lower-cased with '-' read as '_', is s (a
+// lower-case name).
+func foldedEqual(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i, c := range b {
+		switch {
+		case c >= 'A' && c <= 'Z':
+			c += 'a' - 'A'
+		case c == '-':
+			c = '_'
+		}
+		if c != s[i] {
+			return false
+		}
+	}
+	return true
+}
+
 var (
-	snakeSuffixes = []string{"_key", "_token", "_secret", "_password"}
-	camelSuffixes = []string{"Key", "Token", "Secret", "Password"}
+	// credentialNames are the names that are credentials whole; every
+	// other one (api_key, hash_password, postback_password) ends in a
+	// snakeSuffix.
+	credentialNames = []string{"apikey", "password", "token", "secret"}
+	snakeSuffixes   = []string{"_key", "_token", "_secret", "_password"}
+	camelSuffixes   = []string{"Key", "Token", "Secret", "Password"}
 )

@@ -368,7 +368,12 @@ type builder struct {
 	// residual's buffers; utc: naive times are read in UTC.
 	top  []int
 	seen []int
-	drop []int
+	drop []bool
+	// memo is, per member position in the last objects, its name and
+	// slot (-1: none): an API's objects list their members in the same
+	// order, so a byte compare mostly stands in for the map lookup.
+	memo []memo
+	ord  int
 	res  []byte
 	utc  bool
 
@@ -439,17 +444,38 @@ func (t *table) NewBuilder(mem memory.Allocator, network string, loc *time.Locat
 	return b
 }
 
+// memo is a member name and its slot (-1: no column reads it).
+type memo struct {
+	name string
+	slot int
+}
+
 func (b *builder) onMember(key []byte, escaped bool, val []byte) {
 	var i int
 	var ok bool
-	if escaped {
+	ord := b.ord
+	b.ord++
+	switch {
+	case escaped:
 		k, valid := unquoteBytes(key)
 		if !valid {
 			return
 		}
 		i, ok = b.t.slot[k]
-	} else {
+	case ord < len(b.memo) && b.memo[ord].name == string(key):
+		i = b.memo[ord].slot
+		ok = i >= 0
+	default:
 		i, ok = b.t.slot[string(key)]
+		m := memo{name: string(key), slot: i}
+		if !ok {
+			m.slot = -1
+		}
+		if ord < len(b.memo) {
+			b.memo[ord] = m
+		} else if ord == len(b.memo) && ord < maxMemo {
+			b.memo = append(b.memo, m)
+		}
 	}
 	if ok {
 		b.state.vals[i] = val
@@ -457,6 +483,9 @@ func (b *builder) onMember(key []byte, escaped bool, val []byte) {
 		b.seen[i]++
 	}
 }
+
+// maxMemo bounds memo: objects with more members look the rest up.
+const maxMemo = 256
 
 func (b *builder) Append(obj json.RawMessage) error {
 	if err := b.decode(obj); err != nil {
@@ -524,6 +553,7 @@ func (b *builder) decode(obj json.RawMessage) error {
 	for i := range b.top {
 		b.top[i] = -1
 	}
+	b.ord = 0
 	b.sc.data = obj
 	b.sc.out = b.sc.out[:0]
 	b.sc.tops = b.sc.tops[:0]

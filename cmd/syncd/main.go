@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -49,7 +50,29 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(run(ctx, os.Args[1:]))
+	code := withCPUProfile(os.Getenv("SYNCD_CPUPROFILE"), func() int { return run(ctx, os.Args[1:]) })
+	os.Exit(code)
+}
+
+// withCPUProfile runs f with a Go CPU profile written to path, when path
+// is set (SYNCD_CPUPROFILE, README "Performance": for whoever profiles a
+// real run; it sees Go and cgo frames, not into DuckDB's own threads). A
+// profile that cannot start is reported and f runs anyway.
+func withCPUProfile(path string, f func() int) int {
+	if path == "" {
+		return f()
+	}
+	out, err := os.Create(path)
+	if err == nil {
+		err = pprof.StartCPUProfile(out)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "syncd: SYNCD_CPUPROFILE %s: %v (running without a profile)\n", path, err)
+		return f()
+	}
+	defer out.Close()
+	defer pprof.StopCPUProfile()
+	return f()
 }
 
 func run(ctx context.Context, args []string) int {

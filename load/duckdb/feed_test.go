@@ -85,8 +85,8 @@ func TestTxOneArrowView(t *testing.T) {
 			r.Release()
 		}
 		dtx := tx.(*Tx)
-		if dtx.feeds != 1 || dtx.direct != 4*directRows {
-			t.Fatalf("Tx registered %d Arrow views for %d rows put in directly; want 1 for %d", dtx.feeds, dtx.direct, 4*directRows)
+		if dtx.feeds != 2 || dtx.direct != 4*directRows {
+			t.Fatalf("Tx registered %d Arrow views for %d rows put in directly; want 2 (rows and keys) for %d", dtx.feeds, dtx.direct, 4*directRows)
 		}
 		if commit {
 			cur := &checkpoints.Cursor{Stream: "conversions", Position: time.Date(2025, 2, 1, 0, 0, 0, 0, time.UTC)}
