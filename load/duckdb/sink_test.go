@@ -503,6 +503,9 @@ func TestBadOptionsAndTargets(t *testing.T) {
 	}
 	defer s.Close()
 	eq(t, queryStrings(t, s, `SELECT current_setting('memory_limit'), current_setting('threads')`), []string{"244.1 MiB|2"})
+	// A commit checkpoints at 64MB of WAL, not DuckDB's 16MB (sink.go's
+	// checkpointThreshold says why).
+	eq(t, queryStrings(t, s, `SELECT current_setting('checkpoint_threshold')`), []string{"61.0 MiB"})
 
 	m := newTestModel("items")
 	if _, err := s.Begin(bg, load.Target{Model: m, Mode: models.ReplaceDays}); err == nil {
