@@ -64,6 +64,7 @@ func newApp(g *globals, loadConfig func(string) (*config.Config, error)) (*app, 
 	if err := warehouse.Check(cfg.Warehouse); err != nil {
 		return nil, err
 	}
+	setGoMemoryLimit(cfg.Warehouse.Kind)
 	g.apiKeys = g.apiKeys[:0]
 	for _, n := range cfg.Networks {
 		g.apiKeys = append(g.apiKeys, n.API.Key)
