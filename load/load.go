@@ -136,6 +136,18 @@ type Backlogger interface {
 	Backlog() int64
 }
 
+// Granular is a Tx whose table stores rows in blocks of Granule rows, of
+// which a Commit writes whole ones once but a part one twice (logged, then
+// rewritten when the store compacts): a DuckDB row group. A caller that
+// groups many writes into one Tx (a backfill's commit units) may cut its
+// units at a multiple of Granule, splitting a record at the cut. Granule
+// is 0 when the Tx has no such preference, and may change to 0 as the Tx
+// goes on (it stages its rows after all); it never changes to another
+// size. Like every Tx method, it is not safe concurrently with the others.
+type Granular interface {
+	Granule() int64
+}
+
 // Committed is what one Commit stored: every row it stored (one per key
 // of the Tx's rows, after Tx's de-duplication) is counted once, judged
 // against what the table held just before the Commit:

@@ -80,20 +80,22 @@ type Options struct {
 	// table as they come (load.Backlogger): such a unit counts only its
 	// Backlog against BackfillUnitRows, and commits at BackfillUnitMaxRows
 	// rows in all (default DefaultBackfillUnitMaxRows when
-	// BackfillUnitRows is the default, else BackfillUnitRows).
+	// BackfillUnitRows is the default, else BackfillUnitRows). When the Tx
+	// stores rows in blocks (load.Granular) no bigger than that, the unit
+	// commits at the largest multiple of the block below it instead, the
+	// record that crosses it split at it.
 	BackfillUnitMaxRows int64
 }
 
 // DefaultBackfillUnitMaxRows is Options.BackfillUnitMaxRows' default: a
-// backfill into days not loaded (new keys) commits every 50,000 rows
-// (20 batches). Its rows went into the table batch by batch inside the
-// transaction (none wait in Go), so the unit costs no memory in syncd,
-// and a fifth as many commits (about 40 ms each, mostly the WAL and its
-// checkpoint) per million rows. DuckDB holds a transaction's new rows in
-// its buffer pool until the commit, which it cannot evict: units of 125,000 rows ran
-// out of the default memory_limit (128MB). A kill loses at most one
-// unit's work.
-const DefaultBackfillUnitMaxRows = 50_000
+// backfill into days not loaded (new keys) commits every 250,000 rows,
+// or into DuckDB every two row groups (245,760 rows; load.Granular). Its
+// rows went into the table batch by batch inside the transaction (none
+// wait in Go), so the unit costs no memory in syncd; DuckDB writes each
+// row group to the file as it fills, so a unit of whole row groups
+// commits without logging its rows. A kill loses at most one unit's
+// work, and the unit's age (DefaultBackfillUnitAge) bounds it in time.
+const DefaultBackfillUnitMaxRows = 250_000
 
 // DefaultBackfillUnitRows is Options.BackfillUnitRows' default: 10,000
 // rows, ten batches (extract.DefaultBatchRows). A unit that fills up in
@@ -137,10 +139,39 @@ func (o *Options) backfillUnit(ex extract.Extractor) unit {
 	return u
 }
 
-// full says whether a unit that began at began and holds rows rows, of
-// which backlog wait for the commit (load.Backlogger), must commit now.
-func (u unit) full(rows, backlog int64, began, now time.Time) bool {
-	return u.rows == 0 || backlog >= u.rows || rows >= u.max || now.Sub(began) >= u.age
+// full says whether a unit under tx that began at began and holds rows
+// rows must commit now.
+func (u unit) full(tx load.Tx, rows int64, began, now time.Time) bool {
+	if u.rows == 0 {
+		return true
+	}
+	limit, _ := u.limit(tx)
+	return backlog(tx, rows) >= u.rows || rows >= limit || now.Sub(began) >= u.age
+}
+
+// limit is the rows at which a unit under tx is full: u.max, or, when tx
+// stores rows in blocks no bigger than that (load.Granular), the largest
+// multiple of the block not above it, where the unit is cut exactly.
+func (u unit) limit(tx load.Tx) (rows int64, exact bool) {
+	if g, ok := tx.(load.Granular); ok {
+		if n := g.Granule(); n > 0 && n <= u.max {
+			return u.max / n * n, true
+		}
+	}
+	return u.max, false
+}
+
+// take is how many rows of a record of n rows a unit under tx, holding
+// rows rows, takes before it is full: those up to its limit when it is
+// cut there exactly, else all n (the unit commits before the next one).
+func (u unit) take(tx load.Tx, rows, n int64) int64 {
+	if u.rows == 0 {
+		return n
+	}
+	if l, exact := u.limit(tx); exact && rows < l && rows+n > l {
+		return l - rows
+	}
+	return n
 }
 
 // backlog is what of a unit of rows rows waits in tx for its commit.
@@ -555,7 +586,24 @@ func walkWith(ctx context.Context, ex extract.Extractor, sink load.Sink, windows
 			}
 			began, unitRows, unitWindows, unitCursor = opts.now(), 0, 0, nil
 		}
-		if it.rec != nil && tx != nil && u.rows > 0 && unitRows > 0 && u.full(unitRows, backlog(tx, unitRows), began, opts.now()) {
+		if it.rec != nil && tx != nil {
+			if n := u.take(tx, unitRows, it.rec.NumRows()); n < it.rec.NumRows() {
+				// The unit ends inside this record: its head fills the
+				// unit, which commits below, and the rest starts the next.
+				head, rest := it.rec.NewSlice(0, n), it.rec.NewSlice(n, it.rec.NumRows())
+				it.rec.Release()
+				it.rec = rest
+				res.Read += n
+				unitRows += n
+				err := tx.Write(ctx, head)
+				head.Release()
+				if err != nil {
+					it.rec.Release()
+					return fail(w, err)
+				}
+			}
+		}
+		if it.rec != nil && tx != nil && u.rows > 0 && unitRows > 0 && u.full(tx, unitRows, began, opts.now()) {
 			// A full unit in the middle of a window (its end would have
 			// committed it): commit what it holds now, with the cursor of
 			// its last whole window if any, so a unit stays a batch or two
@@ -592,7 +640,7 @@ func walkWith(ctx context.Context, ex extract.Extractor, sink load.Sink, windows
 		}
 		c := cursorFor(it.window, w)
 		unitWindows++
-		if it.window < len(windows)-1 && !u.full(unitRows, backlog(tx, unitRows), began, opts.now()) {
+		if it.window < len(windows)-1 && !u.full(tx, unitRows, began, opts.now()) {
 			unitCursor = c
 			continue // the next window joins the unit
 		}

@@ -1099,3 +1099,118 @@ func TestBackfillUnitsCutInsideAWindow(t *testing.T) {
 		t.Fatal("a finished backfill left its cursor")
 	}
 }
+
+// granularSink hands out the inner sink's Txs as ones that store rows in
+// blocks of granule rows (load.Granular) and hold no backlog, and records
+// the rows written to each Tx that committed.
+type granularSink struct {
+	load.Sink
+	granule int64
+	commits []int64
+}
+
+func (s *granularSink) Begin(ctx context.Context, t load.Target) (load.Tx, error) {
+	tx, err := s.Sink.Begin(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	return &granularTx{Tx: tx, s: s}, nil
+}
+
+type granularTx struct {
+	load.Tx
+	s    *granularSink
+	rows int64
+}
+
+func (tx *granularTx) Write(ctx context.Context, rec arrow.RecordBatch) error {
+	tx.rows += rec.NumRows()
+	return tx.Tx.Write(ctx, rec)
+}
+
+func (tx *granularTx) Granule() int64 { return tx.s.granule }
+func (tx *granularTx) Backlog() int64 { return 0 }
+
+func (tx *granularTx) Commit(ctx context.Context, c *checkpoints.Cursor) (load.Committed, error) {
+	n, err := tx.Tx.Commit(ctx, c)
+	if err == nil {
+		tx.s.commits = append(tx.s.commits, tx.rows)
+	}
+	return n, err
+}
+
+// A unit whose Tx stores rows in blocks commits at the largest multiple of
+// the block within its maximum, exactly: the record that crosses it is
+// split there (batches of 7 rows, blocks of 25, units of up to 60 rows:
+// every unit but the last holds 50 rows). A failure in the middle of a
+// window keeps the cursor of the last whole window, and the resumed
+// backfill gives exactly the source's rows, each once.
+func TestGranularUnitsAreCutAtTheBlock(t *testing.T) {
+	f := newFixture(t)
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	ex, from, to := failingBackfill(t, f, mem, 3)
+	sink := &granularSink{Sink: f.sink, granule: 25}
+	opts := Options{BackfillUnitRows: 10, BackfillUnitMaxRows: 60}
+	_, err := Backfill(context.Background(), ex, sink, from, to, opts)
+	if err == nil || !strings.Contains(err.Error(), "injected failure") {
+		t.Fatalf("err %v, want the injected failure", err)
+	}
+	if len(sink.commits) < 3 {
+		t.Fatalf("commits %v: want several units before the failing window", sink.commits)
+	}
+	for i, n := range sink.commits {
+		if n != 50 {
+			t.Fatalf("commit %d of %v holds %d rows, want 50 (two blocks)", i+1, sink.commits, n)
+		}
+	}
+	if got := f.count(t); int64(got) != 50*int64(len(sink.commits)) {
+		t.Fatalf("%d rows loaded after %d commits of 50", got, len(sink.commits))
+	}
+	// The cursor is the end of the last window wholly in the commits.
+	committed, last, cum := int64(50*len(sink.commits)), -1, int64(0)
+	for i := range 3 {
+		if cum += ex.rows[i]; cum <= committed {
+			last = i
+		}
+	}
+	c, ok := f.cursor(t, checkpoints.BackfillKey("conversions"))
+	if last < 0 && ok || last >= 0 && (!ok || !c.Position.Equal(ex.windows[last].Advance)) {
+		t.Fatalf("backfill cursor %v %v after %d rows committed of windows of %v, want the end of window %d", c.Position, ok, committed, ex.rows, last+1)
+	}
+
+	sink.commits = nil
+	res, err := Backfill(context.Background(), ex.Extractor, sink, from, to, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var written int64
+	for i, n := range sink.commits {
+		written += n
+		if n != 50 && (i != len(sink.commits)-1 || n > 50) {
+			t.Fatalf("resumed backfill's commit %d of %v holds %d rows, want 50 but for the last", i+1, sink.commits, n)
+		}
+	}
+	if written != res.Read {
+		t.Fatalf("the commits hold %d rows, the pass read %d", written, res.Read)
+	}
+	var rows, keys int
+	if err := f.sink.DB().QueryRow("SELECT count(*), count(DISTINCT id) FROM conversions").Scan(&rows, &keys); err != nil {
+		t.Fatal(err)
+	}
+	var want int64
+	for _, w := range ex.windows {
+		if _, err := ex.Extractor.Fetch(context.Background(), w, func(rec arrow.RecordBatch) error {
+			want += rec.NumRows()
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if int64(rows) != want || keys != rows {
+		t.Fatalf("%d rows, %d keys after the resumed backfill; want the source's %d, each once", rows, keys, want)
+	}
+	if _, ok := f.cursor(t, checkpoints.BackfillKey("conversions")); ok {
+		t.Fatal("a finished backfill left its cursor")
+	}
+}

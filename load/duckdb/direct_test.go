@@ -3,6 +3,7 @@ package duckdb
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -87,21 +88,25 @@ func TestDirectPathMatchesStaged(t *testing.T) {
 	eq(t, queryStrings(t, direct, `SELECT count(*) FROM conversions`), []string{"33700"})
 }
 
-// TestBacklog: rows placed in the table are no backlog until their size
-// passes half the memory_limit; rows waiting in memory always are.
+// TestBacklog: rows placed in the table are no backlog (with more than
+// one DuckDB thread, until their size passes half the memory_limit); rows
+// waiting in memory always are.
 func TestBacklog(t *testing.T) {
 	one := conversionBatches(t, 0, 6000, 6000)[0]
 	size := recordBytes(one)
 	one.Release()
+	small := fmt.Sprintf("%dB", 3*size) // half of it is one and a half Writes of 6,000 rows
 	for _, c := range []struct {
-		limit string
-		want  []int64 // after each Write
+		threads int
+		limit   string
+		want    []int64 // after each Write
 	}{
-		{DefaultMemoryLimit, []int64{0, 0, 1000}},
-		// Half of it is one and a half Writes of 6,000 rows.
-		{fmt.Sprintf("%dB", 3*size), []int64{0, 12000, 13000}},
+		{1, DefaultMemoryLimit, []int64{0, 0, 1000}},
+		{1, small, []int64{0, 0, 1000}},
+		{2, DefaultMemoryLimit, []int64{0, 0, 1000}},
+		{2, small, []int64{0, 12000, 13000}},
 	} {
-		s, _ := openTest(t)
+		s, _ := openTest(t, WithThreads(c.threads))
 		s.opts.memoryLimit = c.limit // what the budget reads; DuckDB keeps its own
 		tx, err := s.Begin(bg, load.Target{Model: models.Conversions(), Mode: models.Upsert})
 		if err != nil {
@@ -113,11 +118,104 @@ func TestBacklog(t *testing.T) {
 			}
 			recs[0].Release()
 			if got := tx.(load.Backlogger).Backlog(); got != c.want[i] {
-				t.Errorf("memory_limit %s, write %d: backlog %d, want %d", c.limit, i+1, got, c.want[i])
+				t.Errorf("%d threads, memory_limit %s, write %d: backlog %d, want %d", c.threads, c.limit, i+1, got, c.want[i])
 			}
 		}
 		if _, err := tx.Commit(bg, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
+}
+
+// TestGranule: a Tx placing new rows straight into the table with one
+// DuckDB thread asks for units of whole row groups; one that stages (a
+// repeated key, a replaced day, more threads) asks for nothing.
+func TestGranule(t *testing.T) {
+	granule := func(tx load.Tx) int64 { return tx.(load.Granular).Granule() }
+	s, _ := openTest(t)
+	tx, err := s.Begin(bg, load.Target{Model: models.Conversions(), Mode: models.Upsert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := granule(tx); g != rowGroupRows {
+		t.Errorf("new Tx: granule %d, want %d", g, rowGroupRows)
+	}
+	for _, recs := range [][]arrow.RecordBatch{conversionBatches(t, 0, 6000, 6000), conversionBatches(t, 0, 10, 10)} {
+		if err := tx.Write(bg, recs[0]); err != nil {
+			t.Fatal(err)
+		}
+		recs[0].Release()
+	}
+	if _, err := tx.(*Tx).insertDirect(bg); err != nil {
+		t.Fatal(err)
+	}
+	if g := granule(tx); g != 0 {
+		t.Errorf("Tx with a repeated key: granule %d, want 0", g)
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+
+	day := load.Target{Model: models.Conversions(), Mode: models.ReplaceDays, From: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)}
+	two, _ := openTest(t, WithThreads(2))
+	for _, c := range []struct {
+		name string
+		s    *Sink
+		t    load.Target
+	}{{"replaced days", s, day}, {"two threads", two, load.Target{Model: models.Conversions(), Mode: models.Upsert}}} {
+		tx, err := c.s.Begin(bg, c.t)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g := granule(tx); g != 0 {
+			t.Errorf("%s: granule %d, want 0", c.name, g)
+		}
+		if err := tx.Rollback(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestWholeRowGroupsSkipTheWAL holds the premise of Granule: a Tx that
+// appends a whole row group of new rows to a table commits without
+// logging them (DuckDB merges the row group it wrote as it filled), where
+// a smaller one logs every row to the WAL, to be compressed again by a
+// checkpoint.
+func TestWholeRowGroupsSkipTheWAL(t *testing.T) {
+	s, path := openTest(t)
+	if _, err := s.DB().Exec("SET checkpoint_threshold = '10GB'"); err != nil {
+		t.Fatal(err)
+	}
+	wal := func() int64 {
+		st, err := os.Stat(path + ".wal")
+		if err != nil {
+			return 0
+		}
+		return st.Size()
+	}
+	commit := func(first, rows int) int64 {
+		before := wal()
+		tx, err := s.Begin(bg, load.Target{Model: models.Conversions(), Mode: models.Upsert})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range conversionBatches(t, first, rows, 5000) {
+			if err := tx.Write(bg, r); err != nil {
+				t.Fatal(err)
+			}
+			r.Release()
+		}
+		if _, err := tx.Commit(bg, nil); err != nil {
+			t.Fatal(err)
+		}
+		return wal() - before
+	}
+	commit(0, 100) // the table is not empty: an empty one takes any size whole
+	part := commit(100, 20_000)
+	whole := commit(20_100, rowGroupRows)
+	t.Logf("WAL growth: %d bytes for 20,000 rows, %d for %d", part, whole, rowGroupRows)
+	if part < 2<<20 || whole > part/10 {
+		t.Fatalf("the WAL grew %d bytes for 20,000 rows and %d for a row group of %d; want megabytes, then next to nothing", part, whole, rowGroupRows)
+	}
+	eq(t, queryStrings(t, s, `SELECT count(*), count(DISTINCT id) FROM conversions`), []string{fmt.Sprintf("%d|%d", 20_100+rowGroupRows, 20_100+rowGroupRows)})
 }
