@@ -19,6 +19,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/syncd/syncd/extract"
+	duckdbdefaults "github.com/syncd/syncd/load/duckdb/defaults"
 	"github.com/syncd/syncd/models"
 )
 
@@ -117,14 +118,9 @@ type WarehouseS3 struct {
 // IsS3 says whether the warehouse is a lake on S3.
 func (w Warehouse) IsS3() bool { return strings.HasPrefix(w.Path, "s3://") }
 
-// DefaultWarehouseThreads is warehouse.threads' default: one DuckDB
-// worker. syncd's loads insert one Arrow stream at a time, which one
-// thread reads anyway; a second one only added its own buffers and
-// allocator arenas (a 1M backfill peaked some 25 MB higher) and its
-// coordination (a fifth more CPU time, 2 cores). Queries the daemon
-// serves run on it too: raise it on a machine with cores and memory to
-// spare for them.
-const DefaultWarehouseThreads = 1
+// DefaultWarehouseThreads is warehouse.threads' default (see
+// duckdbdefaults.Threads for why one).
+const DefaultWarehouseThreads = duckdbdefaults.Threads
 
 // Default warehouse paths, by kind.
 const (
@@ -327,7 +323,7 @@ func defaults() *file {
 			Role:              "admin",
 			MaxRetries:        8,
 		},
-		Warehouse:         Warehouse{Kind: "duckdb", Path: defaultDuckDBPath, MemoryLimit: "96MB", Threads: DefaultWarehouseThreads, S3: WarehouseS3{Region: "us-east-1"}},
+		Warehouse:         Warehouse{Kind: "duckdb", Path: defaultDuckDBPath, MemoryLimit: duckdbdefaults.MemoryLimit, Threads: DefaultWarehouseThreads, S3: WarehouseS3{Region: "us-east-1"}},
 		HTTP:              HTTP{Listen: "127.0.0.1:9464"},
 		Postgres:          Postgres{User: "syncd"},
 		Verify:            Verify{Schedule: "@every 6h", Days: 7},

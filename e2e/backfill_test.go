@@ -3,10 +3,7 @@ package e2e
 import (
 	"fmt"
 	"math/rand/v2"
-	"os/exec"
-	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -65,31 +62,10 @@ func TestBackfillKillNineInWholeRowGroups(t *testing.T) {
 	args := []string{"backfill", "--stream", "conversions", "--from", from, "--to", to}
 	killed := newEnvIn(t, s, "UTC", "")
 	rng := rand.New(rand.NewPCG(13, uint64(time.Now().UnixNano())))
-	kills := 0
-	for round := 0; round < 6 && kills < 3; round++ {
-		cmd := exec.Command(filepath.Join(bin, "syncd"), append(args, "-c", killed.config)...)
-		cmd.Env = killed.environ()
-		var stderr lockedBuffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case <-time.After(time.Duration(1500+rng.IntN(8000)) * time.Millisecond):
-			_ = cmd.Process.Signal(syscall.SIGKILL)
-			<-done
-			kills++
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("round %d: a backfill that was not killed failed: %v\n%s", round, err, tail(stderr.String(), 3000))
-			}
-		}
-	}
-	if kills == 0 {
-		t.Fatal("no backfill was killed mid-way; the test proves nothing")
-	}
+	// Up to three kills, stopping early should a backfill finish.
+	kills := killRuns(t, killed, args, 3,
+		func() time.Duration { return time.Duration(1500+rng.IntN(8000)) * time.Millisecond },
+		func(_ int, wasKilled bool) bool { return wasKilled })
 	if r := killed.syncd(t, args...); r.code != 0 {
 		t.Fatalf("backfill after %d kills: exit %d\n%s", kills, r.code, tail(r.stderr, 4000))
 	}

@@ -265,9 +265,27 @@ func TestKillNineNeverLosesOrDoubles(t *testing.T) {
 func killSyncs(t *testing.T, e *env, churn func()) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(1, uint64(time.Now().UnixNano())))
+	killed := killRuns(t, e, []string{"sync"}, 6,
+		func() time.Duration { return time.Duration(100+rng.IntN(1500)) * time.Millisecond },
+		func(round int, _ bool) bool {
+			if round == 2 {
+				churn()
+			}
+			return true
+		})
+	t.Logf("killed %d syncs", killed)
+}
+
+// killRuns runs syncd with args up to rounds times, each killed with
+// SIGKILL after delay() unless it ends first, in which case it must have
+// succeeded. After each run, next(round, killed) says whether to go on.
+// It fails the test when no run was killed (the test would prove
+// nothing), and returns how many were.
+func killRuns(t *testing.T, e *env, args []string, rounds int, delay func() time.Duration, next func(round int, killed bool) bool) int {
+	t.Helper()
 	killed := 0
-	for round := range 6 {
-		cmd := exec.Command(filepath.Join(bin, "syncd"), "sync", "-c", e.config)
+	for round := range rounds {
+		cmd := exec.Command(filepath.Join(bin, "syncd"), append(args, "-c", e.config)...)
 		cmd.Env = e.environ()
 		var stderr lockedBuffer
 		cmd.Stderr = &stderr
@@ -276,24 +294,26 @@ func killSyncs(t *testing.T, e *env, churn func()) {
 		}
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
+		wasKilled := false
 		select {
-		case <-time.After(time.Duration(100+rng.IntN(1500)) * time.Millisecond):
+		case <-time.After(delay()):
 			_ = cmd.Process.Signal(syscall.SIGKILL)
 			<-done
 			killed++
+			wasKilled = true
 		case err := <-done:
 			if err != nil {
-				t.Fatalf("round %d: a sync that was not killed failed: %v\n%s", round, err, tail(stderr.String(), 3000))
+				t.Fatalf("round %d: syncd %s, not killed, failed: %v\n%s", round, args[0], err, tail(stderr.String(), 3000))
 			}
 		}
-		if round == 2 {
-			churn()
+		if !next(round, wasKilled) {
+			break
 		}
 	}
 	if killed == 0 {
-		t.Fatal("no sync was killed mid-way; the test proves nothing")
+		t.Fatalf("no syncd %s was killed mid-way; the test proves nothing", args[0])
 	}
-	t.Logf("killed %d syncs", killed)
+	return killed
 }
 
 func TestFaultsAndServerRateLimit(t *testing.T) {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/syncd/syncd/checkpoints"
 	"github.com/syncd/syncd/load"
+	"github.com/syncd/syncd/load/duckdb/defaults"
 	"github.com/syncd/syncd/load/duckdb/sqlguard"
 	"github.com/syncd/syncd/models"
 	warehousesql "github.com/syncd/syncd/sql"
@@ -78,11 +79,8 @@ func WithMemoryLimit(limit string) Option { return func(o *options) { o.memoryLi
 func WithThreads(n int) Option { return func(o *options) { o.threads = n } }
 
 // DefaultThreads is DuckDB's worker threads unless WithThreads says
-// otherwise: one. A load inserts one Arrow stream at a time, which one
-// thread reads as fast as two; each thread more takes its own buffers,
-// and at DefaultMemoryLimit two threads ran out of memory where one did
-// not (a staged commit's de-duplication, a backfill's inserts).
-const DefaultThreads = 1
+// otherwise (see defaults.Threads for why one).
+const DefaultThreads = defaults.Threads
 
 // ReportingCurrency records c in _syncd_meta (key reporting_currency) at a
 // writable open: the converted views (daily_revenue_rc) read it there, so a
@@ -107,15 +105,8 @@ func OnViewError(f func(view string, err error)) Option {
 }
 
 // DefaultMemoryLimit is DuckDB's memory_limit unless WithMemoryLimit says
-// otherwise. DuckDB fills its buffer pool up to the limit with the blocks
-// of the tables a load reads and writes, so the limit, not the volume
-// loaded, bounds its share of the process: a small VM's worth. Work past
-// it (a big window's staging, a checkpoint) spills to the database's .tmp
-// directory instead. 96MB took 1M and 5M backfills with one DuckDB thread
-// (config.DefaultWarehouseThreads) about as fast as 128MB; 64MB ran out
-// of memory in a commit of a backfill unit, and 96MB with two threads
-// in its inserts.
-const DefaultMemoryLimit = "96MB"
+// otherwise (see defaults.MemoryLimit for why that much).
+const DefaultMemoryLimit = defaults.MemoryLimit
 
 // allocatorFlush is DuckDB's allocator_flush_threshold and
 // allocator_bulk_deallocation_flush_threshold: memory its allocator keeps
