@@ -26,6 +26,8 @@ import (
 	"github.com/syncd/syncd/internal/affisesim"
 	"github.com/syncd/syncd/load"
 	"github.com/syncd/syncd/load/duckdb"
+	"github.com/syncd/syncd/load/lake"
+	"github.com/syncd/syncd/load/lake/bucket"
 	"github.com/syncd/syncd/models"
 )
 
@@ -1212,5 +1214,40 @@ func TestGranularUnitsAreCutAtTheBlock(t *testing.T) {
 	}
 	if _, ok := f.cursor(t, checkpoints.BackfillKey("conversions")); ok {
 		t.Fatal("a finished backfill left its cursor")
+	}
+}
+
+// A backfill into a Parquet lake groups its windows into units by rows in
+// all, not by rows written: the lake stages written rows on disk and
+// rewrites each partition a commit touches whole, so commits every
+// BackfillUnitRows rows rewrote each day many times.
+func TestLakeBackfillUnitsAreBig(t *testing.T) {
+	f := newFixture(t)
+	b, err := bucket.OpenDir(filepath.Join(t.TempDir(), "lake"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink, err := lake.Open(context.Background(), b, "pipeline test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	ex := f.conversions(t, extract.Options{})
+	from := f.now.AddDate(0, 0, -9).Truncate(24 * time.Hour)
+	to := f.now.Truncate(24 * time.Hour)
+	commits := 0
+	res, err := Backfill(context.Background(), ex, sink, from, to, Options{BackfillUnitRows: 100, BackfillUnitMaxRows: 1_000_000, Progress: func(p Progress) {
+		if p.Done > 0 {
+			commits++
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Read < 500 || res.Committed.Inserted != res.Read {
+		t.Fatalf("backfill %+v: want the fixture's hundreds of rows, each inserted", res)
+	}
+	if commits != 1 {
+		t.Fatalf("%d commits of %d rows in units of up to 1,000,000: want one", commits, res.Read)
 	}
 }

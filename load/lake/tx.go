@@ -173,6 +173,16 @@ func sameColumns(got, want *arrow.Schema) error {
 	return nil
 }
 
+// Backlog implements load.Backlogger: none. Write stages each record's
+// rows to a file and Commit streams them back a partition at a time, so
+// rows written wait on disk, not in memory; and each Commit rewrites every
+// partition it touches whole, so the fewer commits a backfill makes, the
+// fewer times it writes each day. Counted as backlog, a 1M backfill
+// committed every 10,000 rows and rewrote each day's file some four times
+// (155 CPU s, peak RSS 237 MB); in units of 250,000 rows it took 62 CPU s
+// and peaked at 201 MB.
+func (tx *Tx) Backlog() int64 { return 0 }
+
 // Rollback implements load.Tx.
 func (tx *Tx) Rollback() error {
 	if tx.done {
