@@ -126,12 +126,14 @@ type Tx interface {
 	Rollback() error
 }
 
-// Backlogger is a Tx that can tell how much of what it was written still
-// waits for Commit: Backlog is the rows held in memory or staged, short
-// of those already placed in the table's transaction (a sink that inserts
-// new keys as they come places them, and Commit then costs next to
-// nothing more for them). A caller that groups many writes into one Tx
-// (a backfill's commit units) may size its units by it.
+// Backlogger is a Tx that can tell how much of what it was written weighs
+// on memory until Commit: Backlog is the rows held in memory or staged for
+// the commit to sort through, short of those already placed in the
+// table's transaction (a sink that inserts new keys as they come places
+// them, and Commit then costs next to nothing more for them) and of those
+// waiting on disk for a commit that streams them (a lake's). A caller
+// that groups many writes into one Tx (a backfill's commit units) may
+// size its units by it.
 type Backlogger interface {
 	Backlog() int64
 }

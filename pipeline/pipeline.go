@@ -76,8 +76,9 @@ type Options struct {
 	// alone.
 	BackfillUnitRows int64
 	BackfillUnitAge  time.Duration
-	// BackfillUnitMaxRows caps a unit whose Tx places its rows in the
-	// table as they come (load.Backlogger): such a unit counts only its
+	// BackfillUnitMaxRows caps a unit whose Tx holds few of its rows in
+	// memory (load.Backlogger: it places them in the table as they come,
+	// or stages them on disk): such a unit counts only its
 	// Backlog against BackfillUnitRows, and commits at BackfillUnitMaxRows
 	// rows in all (default DefaultBackfillUnitMaxRows when
 	// BackfillUnitRows is the default, else BackfillUnitRows). When the Tx
@@ -93,8 +94,11 @@ type Options struct {
 // rows went into the table batch by batch inside the transaction (none
 // wait in Go), so the unit costs no memory in syncd; DuckDB writes each
 // row group to the file as it fills, so a unit of whole row groups
-// commits without logging its rows. A kill loses at most one unit's
-// work, and the unit's age (DefaultBackfillUnitAge) bounds it in time.
+// commits without logging its rows. A backfill into a Parquet lake
+// commits every 250,000 rows whatever its keys: the lake stages them on
+// disk, and each commit rewrites every day it touches. A kill loses at
+// most one unit's work, and the unit's age (DefaultBackfillUnitAge)
+// bounds it in time.
 const DefaultBackfillUnitMaxRows = 250_000
 
 // DefaultBackfillUnitRows is Options.BackfillUnitRows' default: 10,000
@@ -606,9 +610,9 @@ func walkWith(ctx context.Context, ex extract.Extractor, sink load.Sink, windows
 		if it.rec != nil && tx != nil && u.rows > 0 && unitRows > 0 && u.full(tx, unitRows, began, opts.now()) {
 			// A full unit in the middle of a window (its end would have
 			// committed it): commit what it holds now, with the cursor of
-			// its last whole window if any, so a unit stays a batch or two
-			// of rows and the DuckDB sink can insert them straight into the
-			// table. The rest of the window goes on in the next unit; a
+			// its last whole window if any, so a unit holds at most a batch
+			// past its limit (exactly its limit when cut above). The rest
+			// of the window goes on in the next unit; a
 			// kill in between re-reads the window, whose rows then update.
 			rows, err := tx.Commit(ctx, unitCursor)
 			tx = nil
