@@ -167,11 +167,9 @@ func (u unit) limit(tx load.Tx) (rows int64, exact bool) {
 
 // take is how many rows of a record of n rows a unit under tx, holding
 // rows rows, takes before it is full: those up to its limit when it is
-// cut there exactly, else all n (the unit commits before the next one).
+// cut there exactly (never for a zero unit, whose max is 0), else all n
+// (the unit commits before the next one).
 func (u unit) take(tx load.Tx, rows, n int64) int64 {
-	if u.rows == 0 {
-		return n
-	}
 	if l, exact := u.limit(tx); exact && rows < l && rows+n > l {
 		return l - rows
 	}
@@ -558,6 +556,12 @@ func walkWith(ctx context.Context, ex extract.Extractor, sink load.Sink, windows
 	var unitWindows int
 	// unitCursor is the cursor of the unit's last whole window (nil: none).
 	var unitCursor *checkpoints.Cursor
+	// write hands rec to the unit's Tx; the caller releases rec.
+	write := func(rec arrow.RecordBatch) error {
+		res.Read += rec.NumRows()
+		unitRows += rec.NumRows()
+		return tx.Write(ctx, rec)
+	}
 	committed := func(rows load.Committed, c *checkpoints.Cursor) {
 		res.Committed = res.Committed.Add(rows)
 		res.Rows = res.Committed.Changed()
@@ -597,9 +601,7 @@ func walkWith(ctx context.Context, ex extract.Extractor, sink load.Sink, windows
 				head, rest := it.rec.NewSlice(0, n), it.rec.NewSlice(n, it.rec.NumRows())
 				it.rec.Release()
 				it.rec = rest
-				res.Read += n
-				unitRows += n
-				err := tx.Write(ctx, head)
+				err := write(head)
 				head.Release()
 				if err != nil {
 					it.rec.Release()
@@ -628,9 +630,7 @@ func walkWith(ctx context.Context, ex extract.Extractor, sink load.Sink, windows
 			began, unitRows, unitWindows, unitCursor = opts.now(), 0, 0, nil
 		}
 		if it.rec != nil {
-			res.Read += it.rec.NumRows()
-			unitRows += it.rec.NumRows()
-			err := tx.Write(ctx, it.rec)
+			err := write(it.rec)
 			it.rec.Release()
 			if err != nil {
 				return fail(w, err)

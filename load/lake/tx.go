@@ -407,10 +407,7 @@ type heldCount struct {
 
 // count adds the stored rows of old whose key w writes to c.
 func (m *merge) count(c *heldCount, w *stagedWinners, old arrow.RecordBatch, keyCols []int) error {
-	keys := make([]arrow.Array, len(keyCols))
-	for i, col := range keyCols {
-		keys[i] = old.Column(col)
-	}
+	keys := keyColumns(old, keyCols)
 	var buf []byte
 	var err error
 	for i := range int(old.NumRows()) {
@@ -431,16 +428,22 @@ func (m *merge) count(c *heldCount, w *stagedWinners, old arrow.RecordBatch, key
 	return nil
 }
 
+// keyColumns is rec's key columns, at keyCols.
+func keyColumns(rec arrow.RecordBatch, keyCols []int) []arrow.Array {
+	keys := make([]arrow.Array, len(keyCols))
+	for i, c := range keyCols {
+		keys[i] = rec.Column(c)
+	}
+	return keys
+}
+
 // countEqual adds to c the rows at idx of a staged record whose key the
 // partition held with an equal row.
 func (m *merge) countEqual(c *heldCount, rec arrow.RecordBatch, idx []int64, keyCols []int) error {
 	if len(c.stored) == 0 {
 		return nil
 	}
-	keys := make([]arrow.Array, len(keyCols))
-	for i, col := range keyCols {
-		keys[i] = rec.Column(col)
-	}
+	keys := keyColumns(rec, keyCols)
 	var buf []byte
 	var err error
 	for _, i := range idx {
@@ -523,10 +526,7 @@ func (m *merge) winners(p partition) (*stagedWinners, error) {
 				return err
 			}
 		}
-		keys := make([]arrow.Array, len(keyCols))
-		for i, c := range keyCols {
-			keys[i] = rec.Column(c)
-		}
+		keys := keyColumns(rec, keyCols)
 		for i := range int(rec.NumRows()) {
 			var err error
 			if buf, err = appendKey(buf[:0], keys, i); err != nil {
@@ -629,10 +629,7 @@ func (m *merge) rewrite(ctx context.Context, p partition, w *stagedWinners, tmp 
 				if err := m.count(&held, w, old, keyCols); err != nil {
 					return err
 				}
-				keys := make([]arrow.Array, len(keyCols))
-				for i, c := range keyCols {
-					keys[i] = old.Column(c)
-				}
+				keys := keyColumns(old, keyCols)
 				var keep []int64
 				var buf []byte
 				var err error
