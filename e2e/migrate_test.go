@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -167,4 +168,90 @@ func TestV1WarehouseMigratesAndSyncsOn(t *testing.T) {
 	if r := e.syncd(t, "state"); r.code != 0 || !strings.Contains(r.stdout, "conversions") {
 		t.Errorf("syncd state after the upgrade: exit %d\n%s%s", r.code, r.stdout, tail(r.stderr, 2000))
 	}
+}
+
+// TestV7WarehouseMigratesAndSyncsOn: the DuckDB file of a user of the
+// release before several networks (schema version 7, written by that
+// release's binary from the same simulator), opened by this build with the
+// same single-api config. Read-only commands refuse it with the way out;
+// `syncd sync` applies migration 8 alone and syncs on: every row (every
+// column but the new network, which is default's), cursor and run is
+// kept, and the warehouse equals the simulator, before and after the
+// network's data changes.
+func TestV7WarehouseMigratesAndSyncsOn(t *testing.T) {
+	s := startSim(t, fixtureSimArgs...)
+	e := newEnv(t, s, "")
+	fixtures.WarehouseV7(t, e.db)
+	if v := e.rawStrings(t, `SELECT value FROM _syncd_meta WHERE key = 'schema_version'`)[0][0]; v != "7" {
+		t.Fatalf("the fixture has schema version %s, want 7", v)
+	}
+	tables := append(slices.Clone(userTables), "currency_rates")
+	// Every column but network (which the upgrade adds) and _synced_at (a
+	// re-read row may be rewritten with a new one).
+	checksums := func() [][]string {
+		var out [][]string
+		for _, table := range tables {
+			out = append(out, e.rawStrings(t, `SELECT '`+table+`', count(*)::VARCHAR, coalesce(sum(hash(t)), 0)::VARCHAR
+				FROM (SELECT COLUMNS(c -> c NOT IN ('network', '_synced_at')) FROM `+table+`) t`)...)
+		}
+		return out
+	}
+	before := checksums()
+	const historyQ = `SELECT version::VARCHAR, name, applied_at::VARCHAR FROM _syncd_migrations ORDER BY version`
+	histBefore := e.rawStrings(t, historyQ)
+	cursorsBefore := e.rawStrings(t, `SELECT stream, strftime(position, '%Y-%m-%d %H:%M:%S') FROM _syncd_state ORDER BY stream`)
+	runsBefore := e.rawStrings(t, runsQuery)
+	if len(cursorsBefore) != len(models.Names()) || len(histBefore) != 6 {
+		t.Fatalf("fixture cursors %v, migrations %v", cursorsBefore, histBefore)
+	}
+
+	for _, args := range [][]string{{"query", "SELECT count(*) FROM conversions"}, {"state"}} {
+		r := e.syncd(t, args...)
+		if r.code != 1 || !oneLine(r.stderr) || !strings.Contains(r.stderr, "has schema version 7; this syncd reads version "+schemaVersion+": run `syncd sync` (or any writable command) once to upgrade it") {
+			t.Errorf("syncd %s on a v7 warehouse: exit %d, stderr %q", args[0], r.code, r.stderr)
+		}
+	}
+
+	e.mustSync(t)
+
+	hist := e.rawStrings(t, historyQ)
+	if len(hist) != 7 || hist[6][0] != schemaVersion || !slices.EqualFunc(hist[:6], histBefore, slices.Equal) {
+		t.Errorf("migration history after the sync:\n%v\nwant the fixture's\n%v\nand version %s", hist, histBefore, schemaVersion)
+	}
+	compareRows(t, "table checksums", checksums(), before)
+	for _, table := range append(tables, "_syncd_state", "_syncd_runs") {
+		if got := e.rawStrings(t, `SELECT coalesce(string_agg(DISTINCT network, ','), '') FROM `+table); got[0][0] != "default" {
+			t.Errorf("%s: networks %q after the upgrade, want every row default's", table, got[0][0])
+		}
+	}
+	after := map[string]string{}
+	for _, r := range e.rawStrings(t, `SELECT stream, strftime(position, '%Y-%m-%d %H:%M:%S') FROM _syncd_state`) {
+		after[r[0]] = r[1]
+	}
+	for _, r := range cursorsBefore {
+		if got, ok := after[r[0]]; !ok || got < r[1] {
+			t.Errorf("cursor %s: %s before the upgrade, %q after", r[0], r[1], got)
+		}
+	}
+	runsAfter := map[string]bool{}
+	for _, r := range e.rawStrings(t, runsQuery) {
+		runsAfter[strings.Join(r, "|")] = true
+	}
+	for _, r := range runsBefore {
+		if !runsAfter[strings.Join(r, "|")] {
+			t.Errorf("run %v of the fixture is gone", r)
+		}
+	}
+	if len(runsAfter) != len(runsBefore)+len(models.Names()) {
+		t.Errorf("_syncd_runs: %d rows before the sync, %d after", len(runsBefore), len(runsAfter))
+	}
+	assertEqualsSimulator(t, e)
+	if t.Failed() {
+		return
+	}
+
+	// Syncing on: the network's data changes, the next sync takes it.
+	s.control(t, "POST", "/_sim/churn?n=120", nil, nil)
+	e.mustSync(t)
+	assertEqualsSimulator(t, e)
 }

@@ -563,3 +563,80 @@ func BenchmarkMigration8(b *testing.B) {
 	}
 	b.ReportMetric(float64(n), "rows")
 }
+
+// TestUpgradeV7Fixture: the file of a user of the release before networks
+// (schema version 7, written by that release's binary) upgrades through
+// migration 8 alone. The history it had stays as it was; every row, cursor
+// and run is kept, currency_rates and _syncd_changed included, and becomes
+// network default's. Then ids collide across networks without overwriting:
+// network b's offer 1 and conversion of a held id load beside default's,
+// and replacing default's offers leaves b's.
+func TestUpgradeV7Fixture(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wh", "affise.duckdb")
+	fixtures.WarehouseV7(t, path)
+	eq(t, []string{version(t, path)}, []string{"7"})
+	if hasColumn(t, path, "conversions", models.NetworkColumn) {
+		t.Fatal("the v7 fixture already has conversions.network")
+	}
+	const historyQ = `SELECT version, name, applied_at FROM _syncd_migrations ORDER BY version`
+	histBefore := rawQuery(t, path, historyQ)
+	tables := rawQuery(t, path, `SELECT table_name FROM duckdb_tables() WHERE table_name NOT IN ('_syncd_meta', '_syncd_migrations') ORDER BY 1`)
+	for _, want := range []string{"currency_rates", "_syncd_changed", "_syncd_runs", "_syncd_state"} {
+		if !slices.Contains(tables, want) {
+			t.Fatalf("the v7 fixture has no %s: %v", want, tables)
+		}
+	}
+	// Every column of every row but the one migration 8 adds, with the
+	// cursors and the views.
+	content := func() []string {
+		var qs []string
+		for _, table := range tables {
+			src := table
+			if hasColumn(t, path, table, models.NetworkColumn) {
+				src = fmt.Sprintf("(SELECT * EXCLUDE (%s) FROM %s)", models.NetworkColumn, table)
+			}
+			qs = append(qs, fmt.Sprintf(`SELECT '%[1]s', count(*), coalesce(sum(hash(t)), 0) FROM %[2]s t`, table, src))
+		}
+		out := rawQuery(t, path, strings.Join(qs, " UNION ALL ")+" ORDER BY 1")
+		out = append(out, rawQuery(t, path, `SELECT stream, position, meta, updated_at FROM _syncd_state ORDER BY stream`)...)
+		return append(out, rawQuery(t, path, `SELECT string_agg(view_name, ',' ORDER BY view_name) FROM duckdb_views() WHERE NOT internal`)...)
+	}
+	before := content()
+
+	s, err := Open(bg, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	eq(t, []string{version(t, path)}, []string{fmt.Sprint(SchemaVersion())})
+	eq(t, history(t, path), realHistory())
+	eq(t, rawQuery(t, path, historyQ)[:len(histBefore)], histBefore)
+	eq(t, content(), before)
+	for _, table := range tables {
+		eq(t, rawQuery(t, path, `SELECT column_name, is_nullable FROM duckdb_columns() WHERE table_name = '`+table+`' ORDER BY column_index LIMIT 1`),
+			[]string{"network|false"})
+		if got := rawQuery(t, path, `SELECT DISTINCT network FROM `+table); len(got) > 0 {
+			eq(t, got, []string{models.DefaultNetwork})
+		}
+	}
+	eq(t, rawQuery(t, path, `SELECT CAST(constraint_column_names AS VARCHAR) FROM duckdb_constraints() WHERE table_name = '_syncd_state' AND constraint_type = 'PRIMARY KEY'`),
+		[]string{"[network, stream]"})
+
+	s, err = Open(bg, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	held := queryStrings(t, s, `SELECT id, updated_at FROM conversions ORDER BY id LIMIT 1`)[0]
+	id, updated, _ := strings.Cut(held, "|")
+	b := s.ForNetwork("b").(*Sink)
+	loadRows(t, b, load.Target{Model: models.Offers(), Mode: models.ReplaceTable}, nil, []row{{"network": "b", "id": 1, "title": "b's offer one"}})
+	loadRows(t, b, load.Target{Model: models.Conversions(), Mode: models.Upsert}, nil,
+		[]row{{"network": "b", "id": id, "status": "declined", "updated_at": ts("2030-01-01T00:00:00Z")}})
+	eq(t, queryStrings(t, s, `SELECT network, count(*) FROM offers WHERE id = 1 GROUP BY 1 ORDER BY 1`), []string{"b|1", "default|1"})
+	eq(t, queryStrings(t, s, `SELECT network, updated_at FROM conversions WHERE id = ? ORDER BY 1`, id),
+		[]string{"b|2030-01-01T00:00:00", "default|" + updated})
+	loadRows(t, s, load.Target{Model: models.Offers(), Mode: models.ReplaceTable}, nil, []row{{"network": "default", "id": 2, "title": "default's offer two"}})
+	eq(t, queryStrings(t, s, `SELECT network, id, title FROM offers ORDER BY ALL`), []string{"b|1|b's offer one", "default|2|default's offer two"})
+}
