@@ -748,6 +748,11 @@ func (n *Network) validate(local bool) error {
 	return nil
 }
 
+// APISetting names the config key a setting of the network's api came
+// from, for messages that ask the user to fix it: networks[1].api.key where
+// the network set it, api.key where the shared api: did.
+func (n *Network) APISetting(key string) string { return n.keys.apiKey(key) }
+
 // keySource is " (from X)" when the key came from a variable.
 func (n *Network) keySource() string {
 	if n.keys.keyFrom == "" {

@@ -288,3 +288,31 @@ func TestNetworkAPIFromTheEnvironmentAlone(t *testing.T) {
 		t.Errorf("alpha api = %+v", a)
 	}
 }
+
+// TestAPISettingNamesWhereASettingCameFrom: the name an error's hint gives
+// for a network's api setting is the key that set it: the network's own
+// (networks[i].api.key) or the shared api:'s, and api.key with api: alone.
+func TestAPISettingNamesWhereASettingCameFrom(t *testing.T) {
+	c, err := Parse([]byte(twoNetworks), env(twoKeys))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := c.Network("alpha"), c.Network("beta")
+	for _, x := range []struct{ got, want string }{
+		{a.APISetting("key"), "networks[0].api.key"},
+		{b.APISetting("base_url"), "networks[1].api.base_url"},
+		{a.APISetting("page_size"), "api.page_size"},
+		{b.APISetting("page_size"), "networks[1].api.page_size"},
+	} {
+		if x.got != x.want {
+			t.Errorf("APISetting = %q, want %q", x.got, x.want)
+		}
+	}
+	c, err = Parse([]byte(minimal), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Networks[0].APISetting("key"); got != "api.key" {
+		t.Errorf("api: alone: APISetting(key) = %q, want api.key", got)
+	}
+}

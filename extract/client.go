@@ -61,6 +61,10 @@ type ClientConfig struct {
 	// Key is sent only as the API-Key header. It never appears in a URL, an
 	// error, or a log line written by this package.
 	Key string
+	// KeySetting and BaseURLSetting name the config keys Key and BaseURL
+	// came from (default api.key and api.base_url), so an error's hint
+	// points at the one to fix: with several networks, networks[1].api.key.
+	KeySetting, BaseURLSetting string
 	// Timezone is the network's zone (default UTC): its calendar days are
 	// stats_daily's days and start dates' days. Streams of rows ask for UTC
 	// whatever it is. Location, when set, wins over Timezone; it must be a
@@ -160,6 +164,7 @@ func WithAllocator(mem memory.Allocator) ClientOption { return func(c *Client) {
 type Client struct {
 	network  string
 	base     *url.URL
+	settings settings
 	key      string
 	loc      *time.Location
 	tz       string
@@ -308,6 +313,7 @@ func NewClient(cfg ClientConfig, opts ...ClientOption) (*Client, error) {
 	c := &Client{
 		network:     network,
 		base:        base,
+		settings:    settings{key: cfg.KeySetting, baseURL: cfg.BaseURLSetting}.or(defaultSettings),
 		key:         cfg.Key,
 		loc:         loc,
 		tz:          tz,
@@ -414,7 +420,25 @@ type RequestError struct {
 	// timeout, garbled body ...) and retries ran out.
 	Temporary bool
 	Err       error // underlying transport/decoding error, if any
+
+	settings settings // what the hints name
 }
+
+// settings are the config keys a client's api settings came from, for the
+// hints of its errors.
+type settings struct{ key, baseURL string }
+
+func (s settings) or(defaults settings) settings {
+	if s.key == "" {
+		s.key = defaults.key
+	}
+	if s.baseURL == "" {
+		s.baseURL = defaults.baseURL
+	}
+	return s
+}
+
+var defaultSettings = settings{key: "api.key", baseURL: "api.base_url"}
 
 func (e *RequestError) Error() string {
 	var b strings.Builder
@@ -435,13 +459,14 @@ func (e *RequestError) Error() string {
 		}
 	}
 	b.WriteString(e.Message)
+	set := e.settings.or(defaultSettings)
 	switch e.Code {
 	case http.StatusUnauthorized:
-		b.WriteString(" (check api.key)")
+		b.WriteString(" (check " + set.key + ")")
 	case http.StatusForbidden:
-		b.WriteString(" (check api.key: its role may not use this endpoint)")
+		b.WriteString(" (check " + set.key + ": its role may not use this endpoint)")
 	case http.StatusNotFound:
-		b.WriteString(" (check api.base_url)")
+		b.WriteString(" (check " + set.baseURL + ")")
 	}
 	if e.Attempts > 1 {
 		fmt.Fprintf(&b, " (after %d attempts)", e.Attempts)
@@ -579,13 +604,13 @@ func (c *Client) getPage(ctx context.Context, path, listKey string, q url.Values
 		if last != nil {
 			msg += " (last failure: " + last.reason + ")"
 		}
-		return nil, attempts, &RequestError{Method: http.MethodGet, Endpoint: path, Page: page, Message: msg, Attempts: attempts, Err: context.Cause(ctx)}
+		return nil, attempts, &RequestError{Method: http.MethodGet, Endpoint: path, Page: page, Message: msg, Attempts: attempts, Err: context.Cause(ctx), settings: c.settings}
 	}
 	var ae *attemptError
 	if errors.As(err, &ae) {
 		return nil, attempts, ae.re
 	}
-	return nil, attempts, &RequestError{Method: http.MethodGet, Endpoint: path, Page: page, Message: c.Redact(err.Error()), Attempts: attempts, Err: err}
+	return nil, attempts, &RequestError{Method: http.MethodGet, Endpoint: path, Page: page, Message: c.Redact(err.Error()), Attempts: attempts, Err: err, settings: c.settings}
 }
 
 // attempt makes one HTTP request within the shared budget and classifies the
@@ -593,7 +618,7 @@ func (c *Client) getPage(ctx context.Context, path, listKey string, q url.Values
 func (c *Client) attempt(ctx context.Context, target, path, listKey string, page int) (*pageReply, *attemptError) {
 	fail := func(code, status int, msg string, retryable bool, reason string, err error) *attemptError {
 		return &attemptError{
-			re:        &RequestError{Method: http.MethodGet, Endpoint: path, Page: page, Code: code, Status: status, Message: c.Redact(msg), Temporary: retryable, Err: err},
+			re:        &RequestError{Method: http.MethodGet, Endpoint: path, Page: page, Code: code, Status: status, Message: c.Redact(msg), Temporary: retryable, Err: err, settings: c.settings},
 			retryable: retryable,
 			reason:    reason,
 		}
@@ -709,7 +734,7 @@ func (c *Client) transportFailure(fail func(int, int, string, bool, string, erro
 	case strings.Contains(err.Error(), "refusing redirect"):
 		return fail(0, 0, err.Error(), false, "redirect", err)
 	}
-	if msg, reason, ok := unreachable(err, hostPort(c.base)); ok {
+	if msg, reason, ok := unreachable(err, hostPort(c.base), c.settings.baseURL); ok {
 		f := fail(0, 0, msg, true, reason, err)
 		f.unreachable = true
 		f.re.Temporary = false
@@ -721,7 +746,7 @@ func (c *Client) transportFailure(fail func(int, int, string, bool, string, erro
 
 // unreachable explains, in plain words and without the request's URL, a
 // failure to reach the API at all; ok is false for other errors.
-func unreachable(err error, addr string) (msg, reason string, ok bool) {
+func unreachable(err error, addr, baseURLSetting string) (msg, reason string, ok bool) {
 	var (
 		dnsErr  *net.DNSError
 		recErr  tls.RecordHeaderError
@@ -732,17 +757,17 @@ func unreachable(err error, addr string) (msg, reason string, ok bool) {
 	)
 	switch {
 	case errors.Is(err, http.ErrSchemeMismatch) || errors.As(err, &recErr):
-		return fmt.Sprintf("TLS handshake failed: the server at %s does not speak HTTPS; use http:// or check api.base_url", addr), "no TLS", true
+		return fmt.Sprintf("TLS handshake failed: the server at %s does not speak HTTPS; use http:// or check %s", addr, baseURLSetting), "no TLS", true
 	case errors.As(err, &certErr):
-		return fmt.Sprintf("TLS handshake failed: the certificate of %s is not trusted (%v); check api.base_url", addr, certErr.Err), "TLS certificate", true
+		return fmt.Sprintf("TLS handshake failed: the certificate of %s is not trusted (%v); check %s", addr, certErr.Err, baseURLSetting), "TLS certificate", true
 	case errors.As(err, &hostErr) || errors.As(err, &caErr) || errors.As(err, &invErr):
-		return fmt.Sprintf("TLS handshake failed: the certificate of %s is not trusted; check api.base_url", addr), "TLS certificate", true
+		return fmt.Sprintf("TLS handshake failed: the certificate of %s is not trusted; check %s", addr, baseURLSetting), "TLS certificate", true
 	case errors.As(err, &dnsErr) && !dnsErr.IsTimeout:
-		return fmt.Sprintf("cannot resolve host %s (DNS: %s); check api.base_url", dnsErr.Name, dnsErr.Err), "DNS", true
+		return fmt.Sprintf("cannot resolve host %s (DNS: %s); check %s", dnsErr.Name, dnsErr.Err, baseURLSetting), "DNS", true
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return fmt.Sprintf("nothing is listening at %s (connection refused); check api.base_url, or that the server is up", addr), "connection refused", true
+		return fmt.Sprintf("nothing is listening at %s (connection refused); check %s, or that the server is up", addr, baseURLSetting), "connection refused", true
 	case errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH):
-		return fmt.Sprintf("cannot reach %s (no route to it); check api.base_url and the network", addr), "no route", true
+		return fmt.Sprintf("cannot reach %s (no route to it); check %s and the network", addr, baseURLSetting), "no route", true
 	}
 	return "", "", false
 }

@@ -460,6 +460,49 @@ func TestPermanentErrorsFailFast(t *testing.T) {
 	}
 }
 
+// TestHintsNameTheNetworksSettings: with several networks, an error's hint
+// names the setting of that network to fix (networks[1].api.key), not the
+// shared api: block's.
+func TestHintsNameTheNetworksSettings(t *testing.T) {
+	for _, tc := range []struct {
+		code int
+		want string
+	}{
+		{401, "HTTP 401: API key is invalid (check networks[1].api.key)"},
+		{403, "(check networks[1].api.key: its role may not use this endpoint)"},
+		{404, "(check api.base_url)"}, // the shared api: gave it
+	} {
+		f := newFakeAPI(t, 1, "conversions")
+		if tc.code != 401 {
+			f.before = func(w http.ResponseWriter, r *http.Request, _ int) bool {
+				w.WriteHeader(tc.code)
+				return true
+			}
+		}
+		srv := httptest.NewServer(f)
+		key := ""
+		if tc.code == 401 {
+			key = "wrong-key-0000000000"
+		}
+		c := testClient(t, srv, ClientConfig{Network: "beta", Key: key, KeySetting: "networks[1].api.key", BaseURLSetting: "api.base_url"})
+		s := mustStream(NewExtractor("conversions", c, testModel{}, Options{}))
+		_, _, _, err := collect(t, context.Background(), s, Window{From: time.Now(), To: time.Now()})
+		srv.Close()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("HTTP %d: %v, want it to contain %q", tc.code, err, tc.want)
+		}
+	}
+	c, err := NewClient(ClientConfig{BaseURL: "http://" + closedPort(t), Key: testKey, RequestsPerSecond: 100,
+		BaseURLSetting: "networks[2].api.base_url"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = mustStream(NewExtractor("conversions", c, testModel{}, Options{})).Probe(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "(connection refused); check networks[2].api.base_url, or that the server is up") {
+		t.Errorf("refused: %v", err)
+	}
+}
+
 func TestBodyTooLarge(t *testing.T) {
 	f := newFakeAPI(t, 50, "clicks")
 	srv := httptest.NewServer(f)

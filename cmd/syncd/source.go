@@ -34,6 +34,8 @@ func (a *app) newSource(n *config.Network, names []string, currencies func(conte
 		Network:           n.Name,
 		BaseURL:           api.BaseURL,
 		Key:               api.Key,
+		KeySetting:        n.APISetting("key"),
+		BaseURLSetting:    n.APISetting("base_url"),
 		Timezone:          api.Timezone,
 		Location:          api.Location,
 		PageSize:          api.PageSize,
