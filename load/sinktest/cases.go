@@ -47,6 +47,7 @@ func cases() []testCase {
 		{"TxIsSingleUse", txIsSingleUse},
 		{"ConcurrentTxsOnDifferentTables", concurrentTxsOnDifferentTables},
 		{"NetworksAreApart", networksAreApart},
+		{"NetworksLoadAtOnce", networksLoadAtOnce},
 	}
 }
 

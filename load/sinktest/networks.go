@@ -175,3 +175,32 @@ func networksAreApart(e *env) {
 	check(view(s2, "beta"), "beta after a reopen")
 	check(s2, "default after a reopen")
 }
+
+// networksLoadAtOnce: two networks' first loads of tables not created yet,
+// upserts and snapshots, from goroutines at once (as `syncd sync` runs
+// them): a sink may make one wait for the other's end (DuckDB creates a
+// table in the Tx, and two creating it would conflict), and all land.
+func networksLoadAtOnce(e *env) {
+	s, _ := e.open("")
+	alpha, beta := &sink{Sink: e.h.ForNetwork(s.Sink, "alpha")}, &sink{Sink: e.h.ForNetwork(s.Sink, "beta")}
+	conv, offers := model(e.t, "conversions"), model(e.t, "offers")
+	errs := make(chan error, 6)
+	for _, v := range []*sink{alpha, beta} {
+		for _, id := range []string{"c1", "c2"} {
+			rec := buildFor(e.t, e.mem, conv, v.Network(), conversion(id, v.Network(), "2025-01-01 09:00:00", "2025-01-01 10:00:00"))
+			go func() {
+				errs <- loadOne(e.ctx, v, upsert(conv), rec, cursorAt(e.t, "conversions", "2025-01-02T00:00:00Z"))
+			}()
+		}
+		rec := buildFor(e.t, e.mem, offers, v.Network(), offer(1, v.Network()))
+		go func() { errs <- loadOne(e.ctx, v, wholeTable(offers), rec, nil) }()
+	}
+	for range 6 {
+		if err := <-errs; err != nil {
+			e.t.Errorf("two networks loading new tables at once: %v", err)
+		}
+	}
+	e.expect("conversions", e.rows(s, conv, models.NetworkColumn, "id", "status"),
+		[]string{"alpha|c1|alpha", "alpha|c2|alpha", "beta|c1|beta", "beta|c2|beta"})
+	e.expect("offers", e.rows(s, offers, models.NetworkColumn, "id", "title"), []string{"alpha|1|alpha", "beta|1|beta"})
+}
