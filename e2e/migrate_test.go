@@ -58,7 +58,39 @@ const addedIn7 = `'conversion_id', 'cbid', 'ip', 'ua', 'country_name', 'isp_code
 	'ext1', 'ext2', 'ext3', 'unid', 'supplier_manager_id', 'region_id', 'isp', 'landing', 'prelanding',
 	'get', 'post', 'server', 'response', '_get', '_post', 'track', 'job_id'`
 
-const runsQuery = `SELECT stream, kind, started_at::VARCHAR, finished_at::VARCHAR, rows::VARCHAR, requests::VARCHAR, coalesce(error, '') FROM _syncd_runs`
+const (
+	runsQuery    = `SELECT stream, kind, started_at::VARCHAR, finished_at::VARCHAR, rows::VARCHAR, requests::VARCHAR, coalesce(error, '') FROM _syncd_runs`
+	cursorsQuery = `SELECT stream, strftime(position, '%Y-%m-%d %H:%M:%S') FROM _syncd_state ORDER BY stream`
+)
+
+// assertKeptCursorsAndRuns: after a fixture's upgrade and one sync, each
+// cursor is where the fixture left it or later, the fixture's runs are
+// all there, and the sync added one per stream (the fixture's and those
+// added since, such as currency_rates to the v1 file).
+func assertKeptCursorsAndRuns(t *testing.T, e *env, cursorsBefore, runsBefore [][]string) {
+	t.Helper()
+	after := map[string]string{}
+	for _, r := range e.rawStrings(t, cursorsQuery) {
+		after[r[0]] = r[1]
+	}
+	for _, r := range cursorsBefore {
+		if got, ok := after[r[0]]; !ok || got < r[1] {
+			t.Errorf("cursor %s: %s before the upgrade, %q after", r[0], r[1], got)
+		}
+	}
+	runsAfter := map[string]bool{}
+	for _, r := range e.rawStrings(t, runsQuery) {
+		runsAfter[strings.Join(r, "|")] = true
+	}
+	for _, r := range runsBefore {
+		if !runsAfter[strings.Join(r, "|")] {
+			t.Errorf("run %v of the fixture is gone", r)
+		}
+	}
+	if len(runsAfter) != len(runsBefore)+len(models.Names()) {
+		t.Errorf("_syncd_runs: %d rows before the sync, %d after", len(runsBefore), len(runsAfter))
+	}
+}
 
 func (e *env) rawStrings(t *testing.T, q string) [][]string {
 	t.Helper()
@@ -88,7 +120,7 @@ func TestV1WarehouseMigratesAndSyncsOn(t *testing.T) {
 		t.Fatalf("the fixture has schema version %s, want 1", v)
 	}
 	before := e.tableChecksums(t)
-	cursorsBefore := e.rawStrings(t, `SELECT stream, strftime(position, '%Y-%m-%d %H:%M:%S') FROM _syncd_state ORDER BY stream`)
+	cursorsBefore := e.rawStrings(t, cursorsQuery)
 	runsBefore := e.rawStrings(t, runsQuery)
 	if len(cursorsBefore) != len(userTables) {
 		t.Fatalf("fixture cursors: %v", cursorsBefore)
@@ -135,30 +167,7 @@ func TestV1WarehouseMigratesAndSyncsOn(t *testing.T) {
 		}
 	}
 
-	// Cursors were kept: each is where the fixture left it or later.
-	after := map[string]string{}
-	for _, r := range e.rawStrings(t, `SELECT stream, strftime(position, '%Y-%m-%d %H:%M:%S') FROM _syncd_state ORDER BY stream`) {
-		after[r[0]] = r[1]
-	}
-	for _, r := range cursorsBefore {
-		if got, ok := after[r[0]]; !ok || got < r[1] {
-			t.Errorf("cursor %s: %s before the upgrade, %q after", r[0], r[1], got)
-		}
-	}
-	// The fixture's runs are kept, and this pass added one per stream (the
-	// fixture's and those added since, such as currency_rates).
-	runsAfter := map[string]bool{}
-	for _, r := range e.rawStrings(t, runsQuery) {
-		runsAfter[strings.Join(r, "|")] = true
-	}
-	for _, r := range runsBefore {
-		if !runsAfter[strings.Join(r, "|")] {
-			t.Errorf("run %v of the fixture is gone", r)
-		}
-	}
-	if len(runsAfter) != len(runsBefore)+len(models.Names()) {
-		t.Errorf("_syncd_runs: %d rows before the sync, %d after", len(runsBefore), len(runsAfter))
-	}
+	assertKeptCursorsAndRuns(t, e, cursorsBefore, runsBefore)
 
 	// Now upgraded, read-only commands work again.
 	rows, r := e.queryCSV(t, "SELECT count(*) FROM conversions")
@@ -199,7 +208,7 @@ func TestV7WarehouseMigratesAndSyncsOn(t *testing.T) {
 	before := checksums()
 	const historyQ = `SELECT version::VARCHAR, name, applied_at::VARCHAR FROM _syncd_migrations ORDER BY version`
 	histBefore := e.rawStrings(t, historyQ)
-	cursorsBefore := e.rawStrings(t, `SELECT stream, strftime(position, '%Y-%m-%d %H:%M:%S') FROM _syncd_state ORDER BY stream`)
+	cursorsBefore := e.rawStrings(t, cursorsQuery)
 	runsBefore := e.rawStrings(t, runsQuery)
 	if len(cursorsBefore) != len(models.Names()) || len(histBefore) != 6 {
 		t.Fatalf("fixture cursors %v, migrations %v", cursorsBefore, histBefore)
@@ -224,27 +233,7 @@ func TestV7WarehouseMigratesAndSyncsOn(t *testing.T) {
 			t.Errorf("%s: networks %q after the upgrade, want every row default's", table, got[0][0])
 		}
 	}
-	after := map[string]string{}
-	for _, r := range e.rawStrings(t, `SELECT stream, strftime(position, '%Y-%m-%d %H:%M:%S') FROM _syncd_state`) {
-		after[r[0]] = r[1]
-	}
-	for _, r := range cursorsBefore {
-		if got, ok := after[r[0]]; !ok || got < r[1] {
-			t.Errorf("cursor %s: %s before the upgrade, %q after", r[0], r[1], got)
-		}
-	}
-	runsAfter := map[string]bool{}
-	for _, r := range e.rawStrings(t, runsQuery) {
-		runsAfter[strings.Join(r, "|")] = true
-	}
-	for _, r := range runsBefore {
-		if !runsAfter[strings.Join(r, "|")] {
-			t.Errorf("run %v of the fixture is gone", r)
-		}
-	}
-	if len(runsAfter) != len(runsBefore)+len(models.Names()) {
-		t.Errorf("_syncd_runs: %d rows before the sync, %d after", len(runsBefore), len(runsAfter))
-	}
+	assertKeptCursorsAndRuns(t, e, cursorsBefore, runsBefore)
 	assertEqualsSimulator(t, e)
 	if t.Failed() {
 		return
