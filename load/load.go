@@ -55,10 +55,13 @@ type Target struct {
 // network never sees or touches another's rows or cursors.
 //
 // A Sink is safe for concurrent use: Begin, RecordRun, the cursor reads
-// and Txs on different tables may run at once from any goroutines, and
-// each Tx sees only its own writes. Two Txs on one table are not
-// independent: a sink may make the second Begin wait until the first ends
-// (DuckDB does) or fail it. Close ends the sink; every Tx must have ended
+// and Txs on different tables, or replacing (ReplaceDays, ReplaceTable)
+// for different networks on one table, may run at once from any
+// goroutines, and each Tx sees only its own writes (the first Begin of a
+// table not yet created may wait for another network's Tx to end). Two
+// other Txs on one table are not independent: a sink may make the second
+// Begin wait until the first ends (DuckDB does; the lake waits only
+// within a network) or fail it. Close ends the sink; every Tx must have ended
 // before it, and nothing may be called after it.
 type Sink interface {
 	// Store reads cursors as last committed, never a Tx's staged one.

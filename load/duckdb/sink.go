@@ -20,6 +20,7 @@ import (
 	"time"
 
 	duckdbdriver "github.com/duckdb/duckdb-go/v2"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/syncd/syncd/checkpoints"
 	"github.com/syncd/syncd/load"
@@ -153,12 +154,16 @@ type core struct {
 	viewsMu sync.Mutex
 	txSeq   atomic.Int64
 
-	// One Tx per table at a time, whatever its network: two transactions
-	// deleting the same rows would make the later commit fail with a
-	// DuckDB write-write conflict, and two creating a missing table with
-	// a catalog conflict.
+	// One Tx per network and table at a time: two transactions deleting
+	// the same rows would make the later commit fail with a DuckDB
+	// write-write conflict. Networks' Txs on one table touch different
+	// rows (every key starts with network), so they may run side by side,
+	// each holding a share of the table; a Tx that creates the table (two
+	// would fail the later with a catalog conflict) or upserts (Begin
+	// says why) holds all of it until it ends.
 	locksMu sync.Mutex
-	locks   map[string]chan struct{}
+	locks   map[string]chan struct{}       // by network + "/" + table
+	tables  map[string]*semaphore.Weighted // by table
 
 	// ownerFile is the owner file this Sink wrote ("" when none).
 	ownerFile string
@@ -286,25 +291,60 @@ func utcSession(ex driver.ExecerContext) error {
 // unclosable keeps a second sql.DB from closing the DuckDB instance.
 type unclosable struct{ driver.Connector }
 
-// lockTable waits (until ctx ends) for the table's Tx slot.
-func (s *core) lockTable(ctx context.Context, table string) (unlock func(), err error) {
+// tableShares is how many Txs may hold shares of one table at once: more
+// than any config has networks; a Tx holding the whole table takes all.
+const tableShares = 1 << 20
+
+// lockTable waits (until ctx ends) for network's Tx slot on table, then
+// for a share of the table, or the whole of it.
+func (s *core) lockTable(ctx context.Context, network, table string, whole bool) (unlock func(), err error) {
 	s.locksMu.Lock()
 	if s.locks == nil {
-		s.locks = map[string]chan struct{}{}
+		s.locks, s.tables = map[string]chan struct{}{}, map[string]*semaphore.Weighted{}
 	}
-	ch := s.locks[table]
-	if ch == nil {
-		ch = make(chan struct{}, 1)
-		s.locks[table] = ch
+	slot := s.locks[network+"/"+table]
+	if slot == nil {
+		slot = make(chan struct{}, 1)
+		s.locks[network+"/"+table] = slot
+	}
+	shares := s.tables[table]
+	if shares == nil {
+		shares = semaphore.NewWeighted(tableShares)
+		s.tables[table] = shares
 	}
 	s.locksMu.Unlock()
 	select {
-	case ch <- struct{}{}:
-		var once sync.Once
-		return func() { once.Do(func() { <-ch }) }, nil
+	case slot <- struct{}{}:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+	n := int64(1)
+	if whole {
+		n = tableShares
+	}
+	if err := shares.Acquire(ctx, n); err != nil {
+		<-slot
+		return nil, err
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			shares.Release(n)
+			<-slot
+		})
+	}, nil
+}
+
+// tableMissing reports whether table is yet to be created (as committed:
+// a Tx creating it may be under way).
+func (s *core) tableMissing(ctx context.Context, table string) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM duckdb_tables()
+		WHERE database_name = current_database() AND schema_name = 'main' AND table_name = ?`, table).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("look for the table: %w", err)
+	}
+	return n == 0, nil
 }
 
 // restrictPerms makes the database file (and its WAL, when present) private.

@@ -48,6 +48,7 @@ func cases() []testCase {
 		{"ConcurrentTxsOnDifferentTables", concurrentTxsOnDifferentTables},
 		{"NetworksAreApart", networksAreApart},
 		{"NetworksLoadAtOnce", networksLoadAtOnce},
+		{"NetworksReplaceOneTableAtOnce", networksReplaceOneTableAtOnce},
 	}
 }
 
@@ -659,8 +660,8 @@ func txIsSingleUse(e *env) {
 
 // Txs on different tables are independent: open at once, from one
 // goroutine or several, each commits or rolls back its own rows and
-// cursor only. (Nothing is promised for two Txs on one table; DuckDB makes
-// the second Begin wait.)
+// cursor only. (For two Txs on one table see networksReplaceOneTableAtOnce;
+// of one network, DuckDB and the lake make the second Begin wait.)
 func concurrentTxsOnDifferentTables(e *env) {
 	e.run("interleaved", func(e *env) {
 		s, _ := e.open("")

@@ -1,6 +1,7 @@
 package sinktest
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -203,4 +204,69 @@ func networksLoadAtOnce(e *env) {
 	e.expect("conversions", e.rows(s, conv, models.NetworkColumn, "id", "status"),
 		[]string{"alpha|c1|alpha", "alpha|c2|alpha", "beta|c1|beta", "beta|c2|beta"})
 	e.expect("offers", e.rows(s, offers, models.NetworkColumn, "id", "title"), []string{"alpha|1|alpha", "beta|1|beta"})
+}
+
+// networksReplaceOneTableAtOnce: Txs of two networks replacing their part
+// of one table (ReplaceTable, ReplaceDays) are independent, as Txs on
+// different tables are: open at once, their writes interleaved, each
+// commits or rolls back its own rows and cursor, so one network's long
+// stats_daily pass never holds up another's.
+func networksReplaceOneTableAtOnce(e *env) {
+	s, _ := e.open("")
+	alpha, beta := &sink{Sink: e.h.ForNetwork(s.Sink, "alpha")}, &sink{Sink: e.h.ForNetwork(s.Sink, "beta")}
+	offers, st := model(e.t, "offers"), statsDaily(e.t)
+	targets := []load.Target{wholeTable(offers), days(e.t, st, "2025-01-01", "2025-01-02")}
+	objs := func(v *sink, i int) []string {
+		if i == 0 {
+			return []string{offer(1, v.Network())}
+		}
+		return []string{stat(e.t, "2025-01-01", 71, len(v.Network()))}
+	}
+	// Each table exists: alpha loaded it once.
+	for i, tg := range targets {
+		if err := loadOne(e.ctx, alpha, tg, buildFor(e.t, e.mem, tg.Model, "alpha", objs(alpha, i)...), nil); err != nil {
+			e.t.Fatalf("alpha's first %s: %v", tg.Model.Table(), err)
+		}
+	}
+	// Every Tx of both networks open at once, from one goroutine: a Begin
+	// waiting for the other network's Tx would never return, so each gets
+	// a deadline and fails the case instead.
+	begin := func(v *sink, tg load.Target) load.Tx {
+		e.t.Helper()
+		ctx, cancel := context.WithTimeout(e.ctx, time.Minute)
+		defer cancel()
+		tx, err := v.Begin(ctx, tg)
+		if err != nil {
+			e.t.Fatalf("Begin %s of network %s while the other network's Tx on it is open: %v", tg.Model.Table(), v.Network(), err)
+		}
+		e.t.Cleanup(func() { _ = tx.Rollback() })
+		return tx
+	}
+	txs := map[string][]load.Tx{}
+	for i, tg := range targets {
+		for _, v := range []*sink{alpha, beta} {
+			txs[v.Network()] = append(txs[v.Network()], begin(v, tg))
+			rec := buildFor(e.t, e.mem, tg.Model, v.Network(), objs(v, i)...)
+			err := txs[v.Network()][i].Write(e.ctx, rec)
+			rec.Release()
+			if err != nil {
+				e.t.Fatalf("Write %s of network %s: %v", tg.Model.Table(), v.Network(), err)
+			}
+		}
+	}
+	// alpha rolls back its offers, beta commits its own; then the days,
+	// beta's first.
+	if err := txs["alpha"][0].Rollback(); err != nil {
+		e.t.Fatalf("Rollback: %v", err)
+	}
+	e.commit(txs["beta"][0], cursorAt(e.t, "offers", "2025-01-04T00:00:00Z"))
+	e.commit(txs["beta"][1], cursorAt(e.t, "stats_daily", "2025-01-05T00:00:00Z"))
+	e.commit(txs["alpha"][1], cursorAt(e.t, "stats_daily", "2025-01-03T00:00:00Z"))
+
+	e.expect("offers after alpha's rollback", e.rows(s, offers, models.NetworkColumn, "id", "title"), []string{"alpha|1|alpha", "beta|1|beta"})
+	e.expect("stats_daily", e.rows(s, st, models.NetworkColumn, "day", "offer_id", "clicks_raw"), []string{"alpha|2025-01-01|71|5", "beta|2025-01-01|71|4"})
+	e.noCursor(alpha, "offers")
+	e.wantCursor(beta, "offers", at(e.t, "2025-01-04T00:00:00Z"), "")
+	e.wantCursor(alpha, "stats_daily", at(e.t, "2025-01-03T00:00:00Z"), "")
+	e.wantCursor(beta, "stats_daily", at(e.t, "2025-01-05T00:00:00Z"), "")
 }
