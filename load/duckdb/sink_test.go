@@ -2,6 +2,7 @@ package duckdb
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -753,5 +754,63 @@ func TestLibraryVersion(t *testing.T) {
 	v := LibraryVersion()
 	if !regexp.MustCompile(`^v\d+\.\d+\.\d+`).MatchString(v) {
 		t.Fatalf("LibraryVersion = %q, want vX.Y.Z", v)
+	}
+}
+
+// TestOpenCheckpointsALeftWAL: a process that died left committed rows in
+// the WAL alone. DuckDB replays them into memory at open and keeps them
+// there; Open checkpoints them into the file, so a resumed load has the
+// memory_limit to itself again, and the rows are all there.
+func TestOpenCheckpointsALeftWAL(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src", "wh.duckdb")
+	s, err := Open(bg, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	// The stopped process: its commits went to the WAL and no checkpoint
+	// followed. Copying the files while it is open is what a kill leaves.
+	raw, err := sql.Open("duckdb", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	for _, q := range []string{"SET checkpoint_threshold = '1GB'", "CREATE TABLE big (i INT, s VARCHAR)",
+		"INSERT INTO big SELECT i, repeat('x', 200) || i FROM range(100000) r(i)"} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	crashed := filepath.Join(dir, "crashed", "wh.duckdb")
+	if err := os.MkdirAll(filepath.Dir(crashed), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, suffix := range []string{"", ".wal"} {
+		data, err := os.ReadFile(src + suffix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if suffix == ".wal" && len(data) < 10<<20 {
+			t.Fatalf("the WAL holds %d bytes; the rows went elsewhere and the test proves nothing", len(data))
+		}
+		if err := os.WriteFile(crashed+suffix, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	s, err = Open(bg, crashed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := os.Stat(crashed + ".wal"); !os.IsNotExist(err) {
+		t.Errorf("the WAL is still there after Open (%v): its rows sit in memory", err)
+	}
+	eq(t, queryStrings(t, s, `SELECT count(*), count(DISTINCT s) FROM big`), []string{"100000|100000"})
+	if mem := queryStrings(t, s, `SELECT sum(memory_usage_bytes) FROM duckdb_memory()`); len(mem) != 1 {
+		t.Fatalf("duckdb_memory: %v", mem)
+	} else if n, _ := strconv.ParseInt(mem[0], 10, 64); n > 16<<20 {
+		t.Errorf("DuckDB holds %d bytes after Open; the replayed rows were not written out", n)
 	}
 }
