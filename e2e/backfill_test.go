@@ -2,8 +2,11 @@ package e2e
 
 import (
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -67,7 +70,7 @@ func TestBackfillKillNineInWholeRowGroups(t *testing.T) {
 		func() time.Duration { return time.Duration(1500+rng.IntN(8000)) * time.Millisecond },
 		func(_ int, wasKilled bool) bool { return wasKilled })
 	if r := killed.syncd(t, args...); r.code != 0 {
-		t.Fatalf("backfill after %d kills: exit %d\n%s", kills, r.code, tail(r.stderr, 4000))
+		t.Fatalf("backfill after %d kills: exit %d\n%s\nthe warehouse's files: %s", kills, r.code, tail(r.stderr, 4000), fileSizes(filepath.Dir(killed.db)))
 	}
 	clean := newEnvIn(t, s, "UTC", "")
 	if r := clean.syncd(t, args...); r.code != 0 {
@@ -85,4 +88,22 @@ func TestBackfillKillNineInWholeRowGroups(t *testing.T) {
 	}
 	compareRows(t, fmt.Sprintf("conversions after %d kills", kills), snapshot(killed), want)
 	t.Logf("%d kills; %s conversions", kills, want[0][0])
+}
+
+// fileSizes lists the files under dir with their sizes, for a failure's
+// message: what a killed process left (a WAL, DuckDB's temp files) says
+// much about a resumed run's memory.
+func fileSizes(dir string) string {
+	var out []string
+	_ = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		if info, err := d.Info(); err == nil {
+			rel, _ := filepath.Rel(dir, path)
+			out = append(out, fmt.Sprintf("%s %d", rel, info.Size()))
+		}
+		return nil
+	})
+	return strings.Join(out, ", ")
 }
